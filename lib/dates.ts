@@ -1,0 +1,32 @@
+import { MeridianError } from './errors';
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Checks that `value` is a real calendar date written `YYYY-MM-DD`, returning it.
+ * @throws MeridianError BAD_USER_INPUT naming `field`.
+ */
+export function isoDate(value: string, field: string): string {
+  const parsed = new Date(`${value}T00:00:00Z`);
+  if (!ISO_DATE.test(value) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value) {
+    throw new MeridianError('BAD_USER_INPUT', `${field} must be a date written YYYY-MM-DD; got '${value}'`, { field, value });
+  }
+  return value;
+}
+
+/** Like {@link isoDate}, passing `null` and `undefined` through as `null`. */
+export function optionalIsoDate(value: string | null | undefined, field: string): string | null {
+  return value === null || value === undefined ? null : isoDate(value, field);
+}
+
+/** Today's date in UTC, `YYYY-MM-DD`. */
+export function todayUtc(now = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/** `date` plus `days` days, `YYYY-MM-DD`. */
+export function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}

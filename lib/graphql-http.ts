@@ -1,0 +1,166 @@
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Header carrying the request ID from the gateway to the subgraphs and back to the client. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Largest HTTP body accepted, in bytes. @default 1 MiB */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** A route served beside GraphQL (health checks): return true when it answered. */
+export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export interface GraphQLHttpOptions<TContext extends BaseContext> {
+  /** Builds the per-request context (loaders, identity) from the request and its ID. */
+  context: (req: IncomingMessage, requestId: string) => Promise<TContext>;
+  /** Extra GET routes by path, such as `/healthz`. */
+  routes?: Record<string, Route>;
+  /** @default {@link DEFAULT_MAX_BODY_BYTES} */
+  maxBodyBytes?: number;
+}
+
+/** Request ID from the incoming header when it looks sane, else a fresh UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/**
+ * Serves an (already started) Apollo Server on `node:http`: GraphQL on `/graphql` (and `/`),
+ * the given routes beside it. Bodies over the limit get 413 with a coded error, without reading further.
+ */
+export function createGraphQLRequestListener<TContext extends BaseContext>(
+  apollo: ApolloServer<TContext>,
+  options: GraphQLHttpOptions<TContext>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return (req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = options.routes?.[path];
+    if (route) {
+      Promise.resolve(route(req, res)).catch(() => sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Route failed'));
+      return;
+    }
+    if (path !== '/graphql' && path !== '/') {
+      sendError(res, 404, 'NOT_FOUND', `No route ${path}; GraphQL is served on /graphql`);
+      return;
+    }
+    readBody(req, maxBodyBytes).then(
+      async (raw) => {
+        let body: unknown;
+        if (raw.length > 0 && (req.headers['content-type'] ?? '').includes('json')) {
+          try {
+            body = JSON.parse(raw);
+          } catch {
+            sendError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
+            return;
+          }
+        } else if (raw.length > 0) {
+          body = raw;
+        }
+        const headers = new HeaderMap();
+        for (const [key, value] of Object.entries(req.headers)) {
+          if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const response = await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: new URL(req.url ?? '/', 'http://x').search, body },
+          context: () => options.context(req, requestId),
+        });
+        for (const [key, value] of response.headers) res.setHeader(key, value);
+        res.statusCode = response.status ?? 200;
+        if (response.body.kind === 'complete') {
+          res.end(response.body.string);
+          return;
+        }
+        for await (const chunk of response.body.asyncIterator) res.write(chunk);
+        res.end();
+      },
+      (error: Error & { status?: number }) => {
+        if (error.status === 413) sendError(res, 413, 'BAD_REQUEST', `The request body exceeds ${maxBodyBytes} bytes`);
+        else sendError(res, 400, 'BAD_REQUEST', 'The request body could not be read');
+      },
+    ).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
+      else res.destroy();
+    });
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      reject(Object.assign(new Error('too large'), { status: 413 }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(Object.assign(new Error('too large'), { status: 413 }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Writes a GraphQL-shaped error body with `extensions.code`. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/** Writes a JSON body with a status. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+/** A listening HTTP server and how to stop it. */
+export interface Listening {
+  server: Server;
+  /** `http://127.0.0.1:<port>/graphql` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on `port` (0 for an ephemeral one) at `host`, resolving once bound.
+ * `close()` stops accepting, ends idle keep-alive sockets and waits for in-flight requests.
+ */
+export function listen(listener: (req: IncomingMessage, res: ServerResponse) => void, port: number, host = '127.0.0.1'): Promise<Listening> {
+  const server = createServer(listener);
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const actual = (server.address() as AddressInfo).port;
+      resolve({
+        server,
+        port: actual,
+        url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/graphql`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,55 @@
+import { formatId, type IdPrefix } from './ids';
+import type { Page, PageRequest } from './pagination';
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Opens (creating folder and file on first use) a SQLite database tuned for one writer and many readers:
+ * WAL journal, NORMAL sync, foreign keys on. `:memory:` opens a private in-memory database.
+ */
+export function openSqlite(path: string): SqliteDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/** SQL fragment matching `column` against a JSON array parameter: one bound value for any number of IDs. */
+export function inJson(column: string): string {
+  return `${column} IN (SELECT value FROM json_each(?))`;
+}
+
+/**
+ * One keyset page of `table` in `id` order: rows after `page.afterKey`, `page.first` of them, whether more follow,
+ * and the count across pages. `where` holds SQL conditions whose `?` take `params` in order.
+ */
+export function keysetPage<T>(
+  db: SqliteDatabase,
+  query: { table: string; columns: string; where: string[]; params: unknown[] },
+  page: PageRequest,
+): Page<T> {
+  const filter = query.where.length ? `WHERE ${query.where.join(' AND ')}` : '';
+  const { n } = db.prepare(`SELECT count(*) AS n FROM ${query.table} ${filter}`).get(...query.params) as { n: number };
+  const after = page.afterKey === null ? '' : `${query.where.length ? 'AND' : 'WHERE'} id > ?`;
+  const rows = db
+    .prepare(`SELECT ${query.columns} FROM ${query.table} ${filter} ${after} ORDER BY id LIMIT ?`)
+    .all(...query.params, ...(page.afterKey === null ? [] : [page.afterKey]), page.first + 1) as T[];
+  return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first, totalCount: n };
+}
+
+/**
+ * The next ID of `table` for IDs shaped `PREFIX-000123` (zero-padded per `ID_WIDTH`, so text order is
+ * number order): one above the highest in use, so records created at run time continue after the seeded ones.
+ * Reads one index entry. Call inside the transaction that inserts the row.
+ */
+export function nextId(db: SqliteDatabase, table: string, prefix: IdPrefix): string {
+  const last = db.prepare(`SELECT id FROM ${table} WHERE id > ? AND id < ? ORDER BY id DESC LIMIT 1`).get(`${prefix}-`, `${prefix}.`) as { id: string } | undefined;
+  const n = last ? Number(last.id.slice(prefix.length + 1)) + 1 : 1;
+  return formatId(prefix, n);
+}

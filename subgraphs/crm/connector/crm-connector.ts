@@ -1,0 +1,94 @@
+import type { Page, PageRequest } from '../../../lib/pagination';
+
+/** Sales stage, as the CRM stores it. */
+export type OpportunityStage = 'PROSPECTING' | 'QUALIFICATION' | 'PROPOSAL' | 'NEGOTIATION' | 'CLOSED_WON' | 'CLOSED_LOST';
+/** How sold work is billed. */
+export type BillingModel = 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+
+/** An account record. */
+export interface AccountRecord {
+  id: string;
+  name: string;
+  industry: string | null;
+  billingCountry: string | null;
+  parentAccountId: string | null;
+  owner: string | null;
+  externalId: string | null;
+}
+
+/** A contact record. */
+export interface ContactRecord {
+  id: string;
+  accountId: string;
+  firstName: string;
+  lastName: string;
+  title: string | null;
+  email: string | null;
+  phone: string | null;
+}
+
+/** An opportunity record; `amountMinor` is in minor units of `currency`. */
+export interface OpportunityRecord {
+  id: string;
+  accountId: string;
+  name: string;
+  stage: OpportunityStage;
+  amountMinor: number | null;
+  currency: string | null;
+  closeDate: string | null;
+  servicePackage: string | null;
+  billingModel: BillingModel | null;
+  deliveryRegion: string | null;
+  expectedStartDate: string | null;
+  externalId: string | null;
+  psaProjectId: string | null;
+  erpCustomerId: string | null;
+}
+
+export interface AccountFilter {
+  nameContains?: string | null;
+  industry?: string | null;
+  billingCountry?: string | null;
+  ids?: readonly string[] | null;
+}
+
+export interface OpportunityFilter {
+  accountId?: string | null;
+  stage?: OpportunityStage | null;
+  billingModel?: BillingModel | null;
+  closeDateFrom?: string | null;
+  closeDateTo?: string | null;
+}
+
+export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId'> & { externalId: string };
+export type UpsertOpportunity = Omit<OpportunityRecord, 'id' | 'externalId' | 'psaProjectId' | 'erpCustomerId'> & { externalId: string };
+
+/** What an upsert did. */
+export interface Upserted<T> {
+  record: T;
+  created: boolean;
+}
+
+/**
+ * The CRM as Meridian uses it, shaped like Salesforce's REST API: batch reads by ID (the result has the
+ * keys' length and order, `null` per missing ID), keyset pages, upserts by external ID.
+ * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`).
+ */
+export interface CrmConnector {
+  getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]>;
+  listAccounts(page: PageRequest, filter?: AccountFilter): Promise<Page<AccountRecord>>;
+  /** Contacts per account, one array per account ID, in the keys' order. */
+  getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]>;
+  getOpportunities(ids: readonly string[]): Promise<(OpportunityRecord | null)[]>;
+  /** Opportunities per account, newest close date first, one array per account ID. */
+  getOpportunitiesByAccount(accountIds: readonly string[]): Promise<OpportunityRecord[][]>;
+  listOpportunities(page: PageRequest, filter?: OpportunityFilter): Promise<Page<OpportunityRecord>>;
+  /** @throws MeridianError NOT_FOUND for an unknown parent account. */
+  upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>>;
+  /** @throws MeridianError NOT_FOUND for an unknown account. */
+  upsertOpportunity(input: UpsertOpportunity): Promise<Upserted<OpportunityRecord>>;
+  /** @throws MeridianError NOT_FOUND, or INVALID_STATE when already closed the other way. */
+  closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord>;
+  /** @throws MeridianError NOT_FOUND */
+  linkOpportunity(id: string, links: { psaProjectId?: string | null; erpCustomerId?: string | null }): Promise<OpportunityRecord>;
+}

@@ -1,0 +1,265 @@
+import { MeridianError } from '../../../../lib/errors';
+import type { Page, PageRequest } from '../../../../lib/pagination';
+import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
+import { byKey, groupByKey } from '../../../../lib/batch';
+import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import type {
+  AccountFilter,
+  AccountRecord,
+  ContactRecord,
+  CrmConnector,
+  OpportunityFilter,
+  OpportunityRecord,
+  UpsertAccount,
+  UpsertOpportunity,
+  Upserted,
+} from '../crm-connector';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS accounts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  industry TEXT,
+  billing_country TEXT,
+  parent_account_id TEXT REFERENCES accounts(id),
+  owner TEXT,
+  external_id TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS contacts (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  first_name TEXT NOT NULL,
+  last_name TEXT NOT NULL,
+  title TEXT,
+  email TEXT,
+  phone TEXT
+);
+CREATE INDEX IF NOT EXISTS contacts_account ON contacts(account_id);
+CREATE TABLE IF NOT EXISTS opportunities (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  amount_minor INTEGER,
+  currency TEXT,
+  close_date TEXT,
+  service_package TEXT,
+  billing_model TEXT,
+  delivery_region TEXT,
+  expected_start_date TEXT,
+  external_id TEXT UNIQUE,
+  psa_project_id TEXT,
+  erp_customer_id TEXT
+);
+CREATE INDEX IF NOT EXISTS opportunities_account ON opportunities(account_id, close_date);
+`;
+
+const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId`;
+const CONTACT_COLUMNS = `id, account_id AS accountId, first_name AS firstName, last_name AS lastName, title, email, phone`;
+const OPPORTUNITY_COLUMNS = `id, account_id AS accountId, name, stage, amount_minor AS amountMinor, currency, close_date AS closeDate,
+  service_package AS servicePackage, billing_model AS billingModel, delivery_region AS deliveryRegion,
+  expected_start_date AS expectedStartDate, external_id AS externalId, psa_project_id AS psaProjectId, erp_customer_id AS erpCustomerId`;
+
+/** Demo data for the CRM, as `seed()` takes it. */
+export interface CrmSeed {
+  accounts: readonly AccountRecord[];
+  contacts: readonly ContactRecord[];
+  opportunities: readonly OpportunityRecord[];
+}
+
+/**
+ * The embedded reference CRM: a {@link CrmConnector} on a SQLite file, behaving like the SaaS it stands for
+ * (including the failures switched on through {@link SqliteCrmConnector.faults}).
+ */
+export class SqliteCrmConnector implements CrmConnector {
+  /** Failures to show; all off by default. */
+  readonly faults: FaultInjector;
+  private readonly db: SqliteDatabase;
+
+  /** Opens (creating on first use) the CRM database at `path`; `:memory:` for a private one. */
+  constructor(path: string, faults: FaultSettings = {}) {
+    this.db = openSqlite(path);
+    this.db.exec(SCHEMA);
+    this.faults = new FaultInjector('crm', faults);
+  }
+
+  /** True when the CRM holds no account yet (so start-up seeds it). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM accounts LIMIT 1').get() === undefined;
+  }
+
+  /** Inserts demo data in one transaction; IDs must be new. */
+  seed(data: CrmSeed): void {
+    const account = this.db.prepare(`INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId)`);
+    const contact = this.db.prepare(`INSERT INTO contacts VALUES (@id, @accountId, @firstName, @lastName, @title, @email, @phone)`);
+    const opportunity = this.db.prepare(`INSERT INTO opportunities VALUES (@id, @accountId, @name, @stage, @amountMinor, @currency, @closeDate,
+      @servicePackage, @billingModel, @deliveryRegion, @expectedStartDate, @externalId, @psaProjectId, @erpCustomerId)`);
+    this.db.transaction(() => {
+      for (const row of data.accounts) account.run(row);
+      for (const row of data.contacts) contact.run(row);
+      for (const row of data.opportunities) opportunity.run(row);
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  async getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]> {
+    await this.faults.before('getAccounts');
+    const rows = this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as AccountRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async listAccounts(page: PageRequest, filter: AccountFilter = {}): Promise<Page<AccountRecord>> {
+    await this.faults.before('listAccounts');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.nameContains) {
+      where.push(`name LIKE ? ESCAPE '\\'`);
+      params.push(`%${filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    if (filter.industry) {
+      where.push('industry = ?');
+      params.push(filter.industry);
+    }
+    if (filter.billingCountry) {
+      where.push('billing_country = ?');
+      params.push(filter.billingCountry);
+    }
+    if (filter.ids) {
+      where.push(inJson('id'));
+      params.push(JSON.stringify(filter.ids));
+    }
+    return keysetPage(this.db, { table: 'accounts', columns: ACCOUNT_COLUMNS, where, params }, page);
+  }
+
+  async getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]> {
+    await this.faults.before('getContactsByAccount');
+    const rows = this.db.prepare(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE ${inJson('account_id')} ORDER BY id`).all(JSON.stringify(accountIds)) as ContactRecord[];
+    return groupByKey(accountIds, rows, (r) => r.accountId);
+  }
+
+  async getOpportunities(ids: readonly string[]): Promise<(OpportunityRecord | null)[]> {
+    await this.faults.before('getOpportunities');
+    const rows = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as OpportunityRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async getOpportunitiesByAccount(accountIds: readonly string[]): Promise<OpportunityRecord[][]> {
+    await this.faults.before('getOpportunitiesByAccount');
+    const rows = this.db
+      .prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('account_id')} ORDER BY close_date DESC, id`)
+      .all(JSON.stringify(accountIds)) as OpportunityRecord[];
+    return groupByKey(accountIds, rows, (r) => r.accountId);
+  }
+
+  async listOpportunities(page: PageRequest, filter: OpportunityFilter = {}): Promise<Page<OpportunityRecord>> {
+    await this.faults.before('listOpportunities');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const eq: [keyof OpportunityFilter, string][] = [
+      ['accountId', 'account_id'],
+      ['stage', 'stage'],
+      ['billingModel', 'billing_model'],
+    ];
+    for (const [key, column] of eq) {
+      if (filter[key]) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (filter.closeDateFrom) {
+      where.push('close_date >= ?');
+      params.push(filter.closeDateFrom);
+    }
+    if (filter.closeDateTo) {
+      where.push('close_date <= ?');
+      params.push(filter.closeDateTo);
+    }
+    return keysetPage(this.db, { table: 'opportunities', columns: OPPORTUNITY_COLUMNS, where, params }, page);
+  }
+
+  async upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>> {
+    await this.faults.before('upsertAccount');
+    return this.db.transaction((): Upserted<AccountRecord> => {
+      if (input.parentAccountId && !this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.parentAccountId)) {
+        throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, { system: 'crm', field: 'parentAccountId', value: input.parentAccountId });
+      }
+      const existing = this.db.prepare('SELECT id FROM accounts WHERE external_id = ?').get(input.externalId) as { id: string } | undefined;
+      const id = existing?.id ?? nextId(this.db, 'accounts', 'ACC');
+      this.db
+        .prepare(
+          `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id)
+           VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, industry = excluded.industry, billing_country = excluded.billing_country,
+             parent_account_id = excluded.parent_account_id, owner = excluded.owner`,
+        )
+        .run({ ...input, id });
+      return { record: this.accountById(id), created: existing === undefined };
+    })();
+  }
+
+  async upsertOpportunity(input: UpsertOpportunity): Promise<Upserted<OpportunityRecord>> {
+    await this.faults.before('upsertOpportunity');
+    return this.db.transaction((): Upserted<OpportunityRecord> => {
+      if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
+        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}'`, { system: 'crm', field: 'accountId', value: input.accountId });
+      }
+      const existing = this.db.prepare('SELECT id FROM opportunities WHERE external_id = ?').get(input.externalId) as { id: string } | undefined;
+      const id = existing?.id ?? nextId(this.db, 'opportunities', 'OPP');
+      this.db
+        .prepare(
+          `INSERT INTO opportunities (id, account_id, name, stage, amount_minor, currency, close_date, service_package, billing_model,
+             delivery_region, expected_start_date, external_id)
+           VALUES (@id, @accountId, @name, @stage, @amountMinor, @currency, @closeDate, @servicePackage, @billingModel,
+             @deliveryRegion, @expectedStartDate, @externalId)
+           ON CONFLICT(id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name, stage = excluded.stage,
+             amount_minor = excluded.amount_minor, currency = excluded.currency, close_date = excluded.close_date,
+             service_package = excluded.service_package, billing_model = excluded.billing_model,
+             delivery_region = excluded.delivery_region, expected_start_date = excluded.expected_start_date`,
+        )
+        .run({ ...input, id });
+      return { record: this.opportunityById(id), created: existing === undefined };
+    })();
+  }
+
+  async closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord> {
+    await this.faults.before('closeOpportunity');
+    return this.db.transaction((): OpportunityRecord => {
+      const current = this.findOpportunity(id);
+      const stage = outcome === 'WON' ? 'CLOSED_WON' : 'CLOSED_LOST';
+      if (current.stage === stage) return current;
+      if (current.stage === 'CLOSED_WON' || current.stage === 'CLOSED_LOST') {
+        throw new MeridianError('INVALID_STATE', `Opportunity '${id}' is already ${current.stage}; it cannot be closed ${outcome}`, { system: 'crm' });
+      }
+      this.db.prepare('UPDATE opportunities SET stage = ?, close_date = ? WHERE id = ?').run(stage, closeDate, id);
+      return this.opportunityById(id);
+    })();
+  }
+
+  async linkOpportunity(id: string, links: { psaProjectId?: string | null; erpCustomerId?: string | null }): Promise<OpportunityRecord> {
+    await this.faults.before('linkOpportunity');
+    return this.db.transaction((): OpportunityRecord => {
+      this.findOpportunity(id);
+      this.db
+        .prepare('UPDATE opportunities SET psa_project_id = coalesce(?, psa_project_id), erp_customer_id = coalesce(?, erp_customer_id) WHERE id = ?')
+        .run(links.psaProjectId ?? null, links.erpCustomerId ?? null, id);
+      return this.opportunityById(id);
+    })();
+  }
+
+  private findOpportunity(id: string): OpportunityRecord {
+    const row = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as OpportunityRecord | undefined;
+    if (!row) throw new MeridianError('NOT_FOUND', `CRM has no opportunity '${id}'`, { system: 'crm', value: id });
+    return row;
+  }
+
+  private opportunityById(id: string): OpportunityRecord {
+    return this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as OpportunityRecord;
+  }
+
+  private accountById(id: string): AccountRecord {
+    return this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`).get(id) as AccountRecord;
+  }
+}

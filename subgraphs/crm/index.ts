@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
+import type { CrmConnector } from './connector/crm-connector';
+import type { CrmContext } from './context';
+import { createLoaders } from './loaders';
+import { Account } from './resolvers/Account';
+import { Contact } from './resolvers/Contact';
+import { Mutation } from './resolvers/Mutation';
+import { Opportunity } from './resolvers/Opportunity';
+import { Query } from './resolvers/Query';
+
+/** Path of the CRM SDL, read by the server, composition and tests. */
+export const CRM_SCHEMA_PATH = join(__dirname, 'schema.graphql');
+
+/** Everything the CRM subgraph needs from outside. */
+export interface CrmSubgraphDeps {
+  crm: CrmConnector;
+  /** Called by `close()`, to release the connector's store. */
+  onClose?: () => void | Promise<void>;
+}
+
+/** Builds the CRM subgraph (accounts, contacts, opportunities) over a {@link CrmConnector}; it does not listen. */
+export function createCrmSubgraph(deps: CrmSubgraphDeps): Subgraph<CrmContext> {
+  return {
+    name: 'crm',
+    typeDefs: loadTypeDefs(CRM_SCHEMA_PATH),
+    resolvers: { Query, Mutation, Account, Contact, Opportunity } as Subgraph<CrmContext>['resolvers'],
+    context: async (_req, requestId) => ({ requestId, crm: deps.crm, loaders: createLoaders(deps.crm) }),
+    close: async () => {
+      await deps.onClose?.();
+    },
+  };
+}

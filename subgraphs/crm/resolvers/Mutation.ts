@@ -1,0 +1,58 @@
+import { optionalIsoDate, todayUtc } from '../../../lib/dates';
+import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
+import type { BillingModel, OpportunityStage } from '../connector/crm-connector';
+import type { CrmContext } from '../context';
+
+interface UpsertAccountArgs {
+  input: { externalId: string; name: string; industry?: string | null; billingCountry?: string | null; parentAccountId?: string | null; owner?: string | null };
+}
+
+interface UpsertOpportunityArgs {
+  input: {
+    externalId: string;
+    accountId: string;
+    name: string;
+    stage: OpportunityStage;
+    amount?: MoneyInput | null;
+    closeDate?: string | null;
+    servicePackage?: string | null;
+    billingModel?: BillingModel | null;
+    deliveryRegion?: string | null;
+    expectedStartDate?: string | null;
+  };
+}
+
+export const Mutation = {
+  upsertAccount: async (_: unknown, { input }: UpsertAccountArgs, ctx: CrmContext) => {
+    const { record, created } = await ctx.crm.upsertAccount({
+      externalId: input.externalId,
+      name: input.name,
+      industry: input.industry ?? null,
+      billingCountry: input.billingCountry ?? null,
+      parentAccountId: input.parentAccountId ?? null,
+      owner: input.owner ?? null,
+    });
+    return { account: record, created };
+  },
+  upsertOpportunity: async (_: unknown, { input }: UpsertOpportunityArgs, ctx: CrmContext) => {
+    const amount = input.amount ? parseMoneyInput(input.amount, 'amount') : null;
+    const { record, created } = await ctx.crm.upsertOpportunity({
+      externalId: input.externalId,
+      accountId: input.accountId,
+      name: input.name,
+      stage: input.stage,
+      amountMinor: amount === null ? null : Number(amount.minor),
+      currency: amount?.currency ?? null,
+      closeDate: optionalIsoDate(input.closeDate, 'closeDate'),
+      servicePackage: input.servicePackage ?? null,
+      billingModel: input.billingModel ?? null,
+      deliveryRegion: input.deliveryRegion ?? null,
+      expectedStartDate: optionalIsoDate(input.expectedStartDate, 'expectedStartDate'),
+    });
+    return { opportunity: record, created };
+  },
+  closeOpportunity: (_: unknown, args: { id: string; outcome: 'WON' | 'LOST' }, ctx: CrmContext) =>
+    ctx.crm.closeOpportunity(args.id, args.outcome, todayUtc()),
+  linkOpportunity: (_: unknown, { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } }, ctx: CrmContext) =>
+    ctx.crm.linkOpportunity(input.opportunityId, { psaProjectId: input.psaProjectId ?? null, erpCustomerId: input.erpCustomerId ?? null }),
+};

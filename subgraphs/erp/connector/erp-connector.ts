@@ -1,0 +1,161 @@
+import type { Page, PageRequest } from '../../../lib/pagination';
+
+export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
+export type PaymentTerms = 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60';
+export type BillingSourceType = 'TIME' | 'EXPENSE' | 'MILESTONE' | 'FEE';
+
+export interface LegalEntityRecord {
+  code: string;
+  name: string;
+  country: string;
+  currency: string;
+}
+
+export interface TaxJurisdictionRecord {
+  code: string;
+  name: string;
+  country: string;
+  /** Tax rate in basis points (20% → 2000). */
+  rateBasisPoints: number;
+}
+
+/** A customer; `externalCrmId` is the CRM account ID (unique). */
+export interface CustomerRecord {
+  id: string;
+  customerNumber: string;
+  name: string;
+  legalEntityCode: string;
+  taxJurisdictionCode: string;
+  paymentTerms: PaymentTerms;
+  currency: string;
+  externalCrmId: string;
+}
+
+/** Financial dimensions of a PSA project, keyed by the PSA project ID. */
+export interface ProjectDimensionsRecord {
+  psaProjectId: string;
+  customerId: string;
+  projectCode: string;
+  billingSchedule: string;
+  revenueTreatment: string;
+}
+
+export interface BillingLineRecord {
+  id: string;
+  /** Caller's key (e.g. `<runId>:<step>:<sourceId>`): the same key never posts twice. */
+  externalId: string;
+  psaProjectId: string;
+  sourceType: BillingSourceType;
+  sourceId: string;
+  description: string;
+  quantityHundredths: number;
+  unitPriceMinor: number;
+  amountMinor: number;
+  currency: string;
+  postingDate: string;
+  invoiceId: string | null;
+}
+
+export interface InvoiceLineRecord {
+  invoiceId: string;
+  lineNumber: number;
+  description: string;
+  quantityHundredths: number;
+  unitPriceMinor: number;
+  amountMinor: number;
+}
+
+/** An invoice; `psaProjectId` links it to the PSA project, `totalMinor` includes tax. */
+export interface InvoiceRecord {
+  id: string;
+  number: string;
+  customerId: string;
+  psaProjectId: string | null;
+  status: InvoiceStatus;
+  issueDate: string;
+  dueDate: string;
+  currency: string;
+  subtotalMinor: number;
+  taxMinor: number;
+  totalMinor: number;
+  balanceMinor: number;
+  externalId: string | null;
+}
+
+export interface PaymentRecord {
+  id: string;
+  invoiceId: string;
+  amountMinor: number;
+  currency: string;
+  receivedOn: string;
+  externalId: string | null;
+}
+
+export interface InvoiceFilter {
+  customerId?: string | null;
+  /** CRM account ID of the customer. */
+  accountId?: string | null;
+  psaProjectId?: string | null;
+  status?: InvoiceStatus | null;
+  /** Only POSTED invoices past their due date on this date. */
+  overdueOn?: string | null;
+}
+
+export interface UpsertCustomer {
+  externalCrmId: string;
+  name: string;
+  legalEntityCode: string;
+  taxJurisdictionCode: string;
+  paymentTerms: PaymentTerms;
+  currency: string;
+}
+
+export interface NewBillingLine {
+  externalId: string;
+  psaProjectId: string;
+  sourceType: BillingSourceType;
+  sourceId: string;
+  description: string;
+  quantityHundredths: number;
+  unitPriceMinor: number;
+  currency: string;
+  postingDate: string;
+}
+
+export interface PostInvoice {
+  /** Idempotency: the same key returns the first invoice; with other data, DUPLICATE_EXTERNAL_ID. */
+  externalId: string;
+  customerId: string;
+  psaProjectId: string | null;
+  issueDate: string;
+  /** Unbilled billing lines to invoice (all of them must belong to the project). */
+  billingLineIds: readonly string[];
+  /** Extra lines typed in (milestone or fee lines). */
+  lines: { description: string; quantityHundredths: number; unitPriceMinor: number }[];
+}
+
+/**
+ * The ERP as Meridian uses it, shaped like NetSuite REST / Dynamics: batch reads by ID (keys' length and order,
+ * `null` per missing ID), per-parent batch reads, keyset pages, upserts by external ID.
+ * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`); writes may
+ * throw VALIDATION_REJECTED (unknown tax jurisdiction or legal entity, closed period) naming the bad value.
+ */
+export interface ErpConnector {
+  getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]>;
+  getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]>;
+  getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]>;
+  getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]>;
+  getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]>;
+  listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
+  getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]>;
+  getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]>;
+  getInvoiceLines(invoiceIds: readonly string[]): Promise<InvoiceLineRecord[][]>;
+  getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]>;
+  getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]>;
+  upsertCustomer(input: UpsertCustomer): Promise<{ record: CustomerRecord; created: boolean }>;
+  upsertProjectDimensions(input: ProjectDimensionsRecord): Promise<{ record: ProjectDimensionsRecord; created: boolean }>;
+  /** Lines whose external ID was posted before come back as first posted. */
+  postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]>;
+  postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }>;
+  applyPayment(input: { externalId: string; invoiceId: string; amountMinor: number; currency: string; receivedOn: string }): Promise<{ record: PaymentRecord; created: boolean }>;
+}

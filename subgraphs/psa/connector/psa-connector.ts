@@ -1,0 +1,171 @@
+import type { Page, PageRequest } from '../../../lib/pagination';
+
+export type ProjectStatus = 'PLANNED' | 'ACTIVE' | 'ON_HOLD' | 'COMPLETED' | 'CANCELLED';
+export type BillingModel = 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+export type MilestoneStatus = 'PLANNED' | 'COMPLETED' | 'INVOICED';
+export type TimeEntryStatus = 'SUBMITTED' | 'APPROVED' | 'BILLED';
+export type ExpenseStatus = 'SUBMITTED' | 'APPROVED' | 'BILLED';
+
+/** A project. `accountId` and `opportunityId` are CRM IDs held as external IDs. */
+export interface ProjectRecord {
+  id: string;
+  code: string;
+  name: string;
+  status: ProjectStatus;
+  billingModel: BillingModel;
+  budgetMinor: number;
+  currency: string;
+  startDate: string;
+  endDate: string | null;
+  templateId: string;
+  rateCardId: string;
+  accountId: string;
+  opportunityId: string | null;
+  /** The caller's key for the create (e.g. `<runId>:<step>`); unique. */
+  externalId: string | null;
+}
+
+export interface MilestoneRecord {
+  id: string;
+  projectId: string;
+  name: string;
+  sequence: number;
+  dueDate: string;
+  amountMinor: number;
+  currency: string;
+  status: MilestoneStatus;
+  completedOn: string | null;
+}
+
+/** A time entry; `hoursHundredths` is hours × 100 (7.5 h → 750). */
+export interface TimeEntryRecord {
+  id: string;
+  projectId: string;
+  resourceId: string;
+  role: string;
+  date: string;
+  hoursHundredths: number;
+  billable: boolean;
+  status: TimeEntryStatus;
+  notes: string | null;
+  /** ERP billing reference once billed. */
+  billingReference: string | null;
+}
+
+export interface ExpenseRecord {
+  id: string;
+  projectId: string;
+  resourceId: string;
+  date: string;
+  category: string;
+  description: string | null;
+  amountMinor: number;
+  currency: string;
+  billable: boolean;
+  status: ExpenseStatus;
+  billingReference: string | null;
+}
+
+export interface RateCardRecord {
+  id: string;
+  name: string;
+  currency: string;
+  /** Hourly bill rate per role, in minor units. */
+  rates: { role: string; rateMinor: number }[];
+}
+
+/** A milestone of a template: its share of the budget (percent) and due offset from the start. */
+export interface TemplateMilestone {
+  name: string;
+  sharePercent: number;
+  offsetDays: number;
+}
+
+export interface ProjectTemplateRecord {
+  id: string;
+  name: string;
+  servicePackage: string;
+  rateCardId: string;
+  durationDays: number;
+  milestones: TemplateMilestone[];
+}
+
+export interface ResourceRecord {
+  id: string;
+  name: string;
+  role: string;
+  email: string | null;
+  costRateMinor: number;
+  currency: string;
+}
+
+export interface ProjectFilter {
+  accountId?: string | null;
+  status?: ProjectStatus | null;
+  billingModel?: BillingModel | null;
+}
+
+export interface TimeEntryFilter {
+  status?: TimeEntryStatus | null;
+  billable?: boolean | null;
+  dateFrom?: string | null;
+  dateTo?: string | null;
+}
+
+export interface CreateProjectFromTemplate {
+  /** Idempotency: the same key returns the first project; with other data, DUPLICATE_EXTERNAL_ID. */
+  externalId: string;
+  templateId: string;
+  accountId: string;
+  opportunityId: string | null;
+  name: string;
+  code: string;
+  billingModel: BillingModel;
+  budgetMinor: number;
+  currency: string;
+  startDate: string;
+}
+
+export interface NewTimeEntry {
+  projectId: string;
+  resourceId: string;
+  /** Defaults to the resource's role. */
+  role: string | null;
+  date: string;
+  hoursHundredths: number;
+  billable: boolean;
+  notes: string | null;
+}
+
+/**
+ * The PSA as Meridian uses it, shaped like Kantata / Certinia: batch reads by ID (keys' length and order,
+ * `null` per missing ID), per-parent batch reads (one array per key), keyset pages, idempotent commands.
+ * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`).
+ */
+export interface PsaConnector {
+  getProjects(ids: readonly string[]): Promise<(ProjectRecord | null)[]>;
+  listProjects(page: PageRequest, filter?: ProjectFilter): Promise<Page<ProjectRecord>>;
+  getProjectsByAccount(accountIds: readonly string[]): Promise<ProjectRecord[][]>;
+  /** The project converted from each opportunity, or null. */
+  getProjectsByOpportunity(opportunityIds: readonly string[]): Promise<(ProjectRecord | null)[]>;
+  getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]>;
+  listTimeEntries(projectId: string, page: PageRequest, filter?: TimeEntryFilter): Promise<Page<TimeEntryRecord>>;
+  listExpenses(projectId: string, page: PageRequest, filter?: TimeEntryFilter): Promise<Page<ExpenseRecord>>;
+  getRateCards(ids: readonly string[]): Promise<(RateCardRecord | null)[]>;
+  getTemplates(ids: readonly string[]): Promise<(ProjectTemplateRecord | null)[]>;
+  listTemplates(): Promise<ProjectTemplateRecord[]>;
+  getResources(ids: readonly string[]): Promise<(ResourceRecord | null)[]>;
+  /** @throws MeridianError NOT_FOUND (template), DUPLICATE_EXTERNAL_ID */
+  createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }>;
+  /** @throws MeridianError NOT_FOUND (project, resource), IDEMPOTENCY_KEY_REUSED */
+  submitTimeEntries(idempotencyKey: string, entries: NewTimeEntry[]): Promise<TimeEntryRecord[]>;
+  /** SUBMITTED → APPROVED; approved ones are returned unchanged. @throws NOT_FOUND, INVALID_STATE (billed) */
+  approveTimeEntries(ids: readonly string[]): Promise<TimeEntryRecord[]>;
+  /** PLANNED → COMPLETED; a completed one is returned unchanged. @throws NOT_FOUND */
+  completeMilestone(id: string, completedOn: string): Promise<MilestoneRecord>;
+  /**
+   * APPROVED → BILLED with the ERP billing reference; entries already billed under the same reference are
+   * returned unchanged. @throws NOT_FOUND, INVALID_STATE (not approved, or billed under another reference)
+   */
+  markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }>;
+}

@@ -1,0 +1,99 @@
+import { MeridianError } from '../../lib/errors';
+import type { CrmConnector } from '../../subgraphs/crm/connector/crm-connector';
+import { generateAccounts } from '../../seed/generate';
+
+/** An adapter under test, seeded with the first `accounts` demo accounts, and how to dispose of it. */
+export interface CrmAdapterFactory {
+  (accounts: number): Promise<{ connector: CrmConnector; close(): Promise<void> | void }>;
+}
+
+/** The behaviour every {@link CrmConnector} adapter must show. */
+export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFactory): void {
+  describe(`CrmConnector contract: ${adapter}`, () => {
+    const data = generateAccounts(1, 13);
+    let connector: CrmConnector;
+    let close: () => Promise<void> | void;
+    beforeEach(async () => {
+      ({ connector, close } = await make(12));
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    it('returns batch reads in the order of the keys, with null for unknown IDs', async () => {
+      const [a, missing, b] = await connector.getAccounts(['ACC-000003', 'ACC-999999', 'ACC-000001']);
+      expect([a?.id, missing, b?.id]).toEqual(['ACC-000003', null, 'ACC-000001']);
+      expect(a).toEqual(data.crm.accounts[2]);
+      const opps = await connector.getOpportunities([data.crm.opportunities[1]!.id, 'OPP-nope']);
+      expect(opps).toEqual([data.crm.opportunities[1], null]);
+    });
+
+    it('groups contacts and opportunities per account, one array per key, empty for unknown accounts', async () => {
+      const [contacts, none] = await connector.getContactsByAccount(['ACC-000002', 'ACC-999999']);
+      expect(contacts).toEqual(data.crm.contacts.filter((c) => c.accountId === 'ACC-000002'));
+      expect(none).toEqual([]);
+      const [opps] = await connector.getOpportunitiesByAccount(['ACC-000002']);
+      expect(new Set(opps!.map((o) => o.id))).toEqual(new Set(data.crm.opportunities.filter((o) => o.accountId === 'ACC-000002').map((o) => o.id)));
+      const dates = opps!.map((o) => o.closeDate ?? '');
+      expect(dates).toEqual([...dates].sort().reverse());
+    });
+
+    it('pages through every account exactly once, in ID order, with a stable total', async () => {
+      const seen: string[] = [];
+      let afterKey: string | null = null;
+      for (;;) {
+        const page = await connector.listAccounts({ first: 5, afterKey });
+        expect(page.totalCount).toBe(12);
+        seen.push(...page.nodes.map((a) => a.id));
+        if (!page.hasNextPage) break;
+        afterKey = page.nodes[page.nodes.length - 1]!.id;
+      }
+      expect(seen).toEqual(data.crm.accounts.map((a) => a.id));
+    });
+
+    it('filters listed opportunities and counts only the matches', async () => {
+      const won = data.crm.opportunities.filter((o) => o.stage === 'CLOSED_WON');
+      const page = await connector.listOpportunities({ first: 1000, afterKey: null }, { stage: 'CLOSED_WON' });
+      expect(page.nodes.map((o) => o.id)).toEqual(won.map((o) => o.id).sort());
+      expect(page.totalCount).toBe(won.length);
+      const empty = await connector.listOpportunities({ first: 0, afterKey: null }, { accountId: 'ACC-000001' });
+      expect(empty).toEqual({ nodes: [], hasNextPage: true, totalCount: data.crm.opportunities.filter((o) => o.accountId === 'ACC-000001').length });
+    });
+
+    it('creates an account once per external ID and updates it on repeat', async () => {
+      const input = { externalId: 'ext-1', name: 'Acme Ltd', industry: 'Retail', billingCountry: 'GB', parentAccountId: null, owner: 'Sam' };
+      const first = await connector.upsertAccount(input);
+      const again = await connector.upsertAccount(input);
+      const renamed = await connector.upsertAccount({ ...input, name: 'Acme Group Ltd' });
+      expect(first.created).toBe(true);
+      expect(again).toEqual({ record: first.record, created: false });
+      expect(renamed).toEqual({ record: { ...first.record, name: 'Acme Group Ltd' }, created: false });
+      expect(first.record.id).toBe('ACC-000013');
+      expect((await connector.listAccounts({ first: 0, afterKey: null })).totalCount).toBe(13);
+    });
+
+    it('refuses an opportunity for an unknown account with NOT_FOUND', async () => {
+      const error = await connector
+        .upsertOpportunity({ externalId: 'x', accountId: 'ACC-999999', name: 'n', stage: 'PROSPECTING', amountMinor: null, currency: null, closeDate: null, servicePackage: null, billingModel: null, deliveryRegion: null, expectedStartDate: null })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MeridianError);
+      expect((error as MeridianError).code).toBe('NOT_FOUND');
+    });
+
+    it('closes an opportunity idempotently and refuses to close it the other way', async () => {
+      const open = data.crm.opportunities.find((o) => o.stage === 'NEGOTIATION' || o.stage === 'PROPOSAL')!;
+      const won = await connector.closeOpportunity(open.id, 'WON', '2026-11-01');
+      expect(won).toEqual({ ...open, stage: 'CLOSED_WON', closeDate: '2026-11-01' });
+      expect(await connector.closeOpportunity(open.id, 'WON', '2026-11-02')).toEqual(won);
+      await expect(connector.closeOpportunity(open.id, 'LOST', '2026-11-02')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await expect(connector.closeOpportunity('OPP-nope', 'WON', '2026-11-02')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('links PSA and ERP IDs on an opportunity, keeping one when only the other is given', async () => {
+      const opp = data.crm.opportunities[0]!;
+      await connector.linkOpportunity(opp.id, { psaProjectId: 'PRJ-1', erpCustomerId: 'CUS-1' });
+      const linked = await connector.linkOpportunity(opp.id, { erpCustomerId: 'CUS-2' });
+      expect(linked).toEqual({ ...opp, psaProjectId: 'PRJ-1', erpCustomerId: 'CUS-2' });
+    });
+  });
+}
