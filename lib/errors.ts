@@ -40,15 +40,16 @@ export interface ErrorDetails {
 
 /**
  * A `GraphQLError` whose `extensions.code` is one of {@link ERROR_CODES}.
- * Throw it from resolvers and connectors; the server passes it on unmasked.
+ * Throw it from resolvers and connectors; the server passes it on unmasked. `path` is for errors raised
+ * outside a resolver (the gateway's subgraph calls).
  */
 export class MeridianError extends GraphQLError {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, path?: readonly (string | number)[]) {
     const extensions: Record<string, unknown> = { code };
     for (const [k, v] of Object.entries(details)) if (v !== undefined) extensions[k] = v;
-    super(message, { extensions });
+    super(message, { extensions, ...(path ? { path } : {}) });
     this.name = 'MeridianError';
     this.code = code;
     this.details = details;

@@ -11,6 +11,7 @@ import type {
   PaymentRecord,
   ProjectDimensionsRecord,
 } from '../subgraphs/erp/connector/erp-connector';
+import type { NewCrossReference } from '../subgraphs/orchestration/engine/ledger';
 import type { ExpenseRecord, MilestoneRecord, ProjectRecord, TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
 import {
   FIRST_NAMES,
@@ -25,14 +26,6 @@ import {
   type Region,
 } from './reference-data';
 
-/** A link between one business entity's IDs in two systems, as the orchestration's registry holds it. */
-export interface CrossReferenceSeed {
-  entityType: 'Account' | 'Opportunity' | 'Project';
-  /** ID in the owning system (CRM for accounts and opportunities, PSA for projects). */
-  canonicalId: string;
-  system: 'crm' | 'psa' | 'erp';
-  externalId: string;
-}
 
 /** Demo rows for every system, for a range of accounts. */
 export interface DatasetChunk {
@@ -46,7 +39,7 @@ export interface DatasetChunk {
     invoiceLines: InvoiceLineRecord[];
     payments: PaymentRecord[];
   };
-  crossReferences: CrossReferenceSeed[];
+  crossReferences: NewCrossReference[];
 }
 
 /** Accounts in the default demo data set. */
@@ -156,15 +149,15 @@ function generateAccount(n: number, out: DatasetChunk): void {
         externalCrmId: accountId,
       };
       out.erp.customers.push(customer);
-      out.crossReferences.push({ entityType: 'Account', canonicalId: accountId, system: 'erp', externalId: customer.id });
+      out.crossReferences.push({ entityType: 'ACCOUNT', canonicalId: accountId, system: 'ERP', externalId: customer.id });
     }
     const project = convert(opportunity, customer, oppNumber, rng, out);
     opportunity.psaProjectId = project.id;
     opportunity.erpCustomerId = customer.id;
     out.crossReferences.push(
-      { entityType: 'Opportunity', canonicalId: opportunity.id, system: 'psa', externalId: project.id },
-      { entityType: 'Opportunity', canonicalId: opportunity.id, system: 'erp', externalId: customer.id },
-      { entityType: 'Project', canonicalId: project.id, system: 'erp', externalId: project.code },
+      { entityType: 'OPPORTUNITY', canonicalId: opportunity.id, system: 'PSA', externalId: project.id },
+      { entityType: 'OPPORTUNITY', canonicalId: opportunity.id, system: 'ERP', externalId: customer.id },
+      { entityType: 'PROJECT', canonicalId: project.id, system: 'ERP', externalId: project.code },
     );
   }
 }

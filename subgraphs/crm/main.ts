@@ -3,7 +3,8 @@ import { createLogger } from '../../lib/logger';
 import { parseFaultSettings } from '../../lib/reference-faults';
 import { startSubgraph } from '../../lib/subgraph';
 import { DEFAULT_DEMO_ACCOUNTS } from '../../seed/generate';
-import { seedStores } from '../../seed/seed-stores';
+import { seedEmptyStores } from '../../seed/seed-stores';
+import { crmSeedTarget } from '../../seed/targets';
 import { join } from 'node:path';
 import { SqliteCrmConnector } from './connector/reference/sqlite-crm-connector';
 import { createCrmSubgraph } from './index';
@@ -12,11 +13,8 @@ import { createCrmSubgraph } from './index';
 async function main(env = process.env): Promise<void> {
   const logger = createLogger('crm', env['LOG_LEVEL'] ?? 'info');
   const crm = new SqliteCrmConnector(join(env['DATA_DIR'] ?? 'data', 'crm.db'), parseFaultSettings(env['CRM_FAULTS'], 'CRM_FAULTS'));
-  if (crm.isEmpty()) {
-    const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
-    seedStores([{ name: 'crm', seedChunk: (chunk) => crm.seed(chunk.crm) }], accounts);
-    logger.info({ accounts }, 'seeded the empty reference CRM with demo data');
-  }
+  const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
+  if (seedEmptyStores([crmSeedTarget(crm)], accounts).length) logger.info({ accounts }, 'seeded the empty reference CRM with demo data');
   const running = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), {
     port: intFromEnv(env, 'CRM_PORT', 4001, 0, 65535),
     host: env['HOST'] ?? '127.0.0.1',

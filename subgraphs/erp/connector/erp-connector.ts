@@ -97,8 +97,10 @@ export interface InvoiceFilter {
   accountId?: string | null;
   psaProjectId?: string | null;
   status?: InvoiceStatus | null;
-  /** Only POSTED invoices past their due date on this date. */
+  /** Only POSTED invoices with a balance, past their due date on this date. */
   overdueOn?: string | null;
+  /** Only invoices that are not overdue on this date (the complement of `overdueOn`). */
+  notOverdueOn?: string | null;
 }
 
 export interface UpsertCustomer {
@@ -130,8 +132,8 @@ export interface PostInvoice {
   issueDate: string;
   /** Unbilled billing lines to invoice (all of them must belong to the project). */
   billingLineIds: readonly string[];
-  /** Extra lines typed in (milestone or fee lines). */
-  lines: { description: string; quantityHundredths: number; unitPriceMinor: number }[];
+  /** Extra lines typed in (milestone or fee lines); `currency` must be the customer's. */
+  lines: { description: string; quantityHundredths: number; unitPriceMinor: number; currency: string }[];
 }
 
 /**
@@ -145,6 +147,10 @@ export interface ErpConnector {
   getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]>;
   getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]>;
   getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]>;
+  /** Every legal entity, in code order (a short reference list). */
+  listLegalEntities(): Promise<LegalEntityRecord[]>;
+  /** Every tax jurisdiction, in code order (a short reference list). */
+  listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]>;
   getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]>;
   listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
   getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]>;

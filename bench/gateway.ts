@@ -1,0 +1,309 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
+import { freePort, killAllChildrenNow, spawnChild, stopAllChildren, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
+import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
+import { canonicalJson, percentile, runLoad, type LoadResult } from './load';
+import { clockTicksPerSecond, cpuTimeMs, residentBytes } from './proc-stats';
+import type { SubgraphsProcessMessage } from './subgraphs-process';
+
+/** What the benchmark runs; every field has a `--kebab-case` option. */
+interface GatewayBenchOptions {
+  /** Demo accounts seeded into the reference systems. @default 200 */
+  accounts: number;
+  /** `accounts(first:)` of the BI query. @default 50 */
+  queryAccounts: number;
+  /** Unmeasured requests per gateway before the rounds. @default 200 */
+  warmup: number;
+  /** Requests per round. @default 500 */
+  requests: number;
+  /** Requests in flight at once. @default 8 */
+  concurrency: number;
+  /** Measured rounds per gateway, alternating ours and Hive's. @default 3 */
+  rounds: number;
+}
+
+/** The defaults: about two minutes on a 2-core machine, once Hive Gateway is installed. */
+const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 200, requests: 500, concurrency: 8, rounds: 3 };
+
+/**
+ * The BI query: accounts from the CRM with their won deals, their PSA projects with what the ERP billed for each,
+ * and their ERP invoices and receivables; so every request plans across all three system subgraphs.
+ */
+const BI_QUERY = `query BiAccounts($first: Int!) {
+  accounts(first: $first) {
+    nodes {
+      name
+      opportunities(stage: CLOSED_WON) { amount { amount currency } }
+      projects { code billedToDate { amount currency } }
+      invoices { total { amount } balance { amount } }
+      receivables { amount currency }
+    }
+  }
+}`;
+
+const ROOT = join(__dirname, '..');
+const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
+// Preloaded into each gateway: it exits when our end of its stdin closes, even if this process is SIGKILLed.
+const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
+const STARTUP_TIMEOUT_MS = 120_000;
+const started = performance.now();
+let workDirToRemove: string | undefined;
+
+/** What one gateway is, and what its rounds measured. */
+interface Contender {
+  label: string;
+  child: BenchChild;
+  url: string;
+  latenciesMs: number[];
+  elapsedMs: number;
+  requests: number;
+  gatewayCpuMs: number;
+  subgraphsCpuMs: number;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const options = parseOptions(argv);
+  const ticks = clockTicksPerSecond();
+  log(
+    `Meridian gateway benchmark: node ${process.version}, ${availableParallelism()} CPUs; ${options.accounts} accounts seeded, ` +
+      `query of ${options.queryAccounts} accounts, ${options.warmup} warm-up + ${options.rounds} × ${options.requests} requests per gateway at concurrency ${options.concurrency}`,
+  );
+  if (!hiveGatewayInstalled()) {
+    log(`installing @graphql-hive/gateway@${HIVE_GATEWAY_VERSION} into bench/.hive (first run only; outside the project's dependencies)…`);
+    await installHiveGateway();
+    log('installed Hive Gateway');
+  }
+
+  const workDir = mkdtempSync(join(tmpdir(), 'meridian-bench-'));
+  workDirToRemove = workDir;
+  try {
+    const dataDir = join(workDir, 'data');
+    mkdirSync(dataDir);
+    log(`seeding ${options.accounts} demo accounts into ${dataDir} and starting the four subgraphs in one process…`);
+    const subgraphs = spawnChild('subgraphs', process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subgraphs-process.ts'), '--data-dir', dataDir, '--accounts', String(options.accounts)], {
+      cwd: ROOT,
+      env: childEnv({}),
+    });
+    const ready = await waitForJsonLine(
+      subgraphs,
+      (message) => {
+        const m = message as SubgraphsProcessMessage;
+        if (m.event === 'seeded') log(`  seeded ${m.done}/${m.total} accounts`);
+        return m.event === 'ready' || m.event === 'failed' ? m : undefined;
+      },
+      STARTUP_TIMEOUT_MS,
+    );
+    if (ready.event === 'failed') throw new Error(`the subgraphs process failed: ${ready.message}`);
+    log(`subgraphs up (pid ${subgraphs.pid}): ${Object.entries(ready.urls).map(([name, url]) => `${name} ${url}`).join(', ')}`);
+
+    const composed = composeSupergraph(loadSupergraphConfig(join(ROOT, 'supergraph.yaml')), ready.urls);
+    if (composed.errors) throw new Error(`composition failed:\n${composed.errors.join('\n')}`);
+    const supergraphPath = join(workDir, 'supergraph.graphql');
+    writeFileSync(supergraphPath, composed.supergraphSdl);
+
+    const [oursPort, hivePort] = [await freePort(), await freePort()];
+    log(`starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}) over ${supergraphPath}…`);
+    const ours = spawnChild('our gateway', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
+      cwd: ROOT,
+      env: childEnv({ GATEWAY_PORT: String(oursPort), SUPERGRAPH_PATH: supergraphPath }),
+    });
+    // Started from the temporary folder, so that no gateway.config.* of ours is picked up as its config file.
+    const hive = spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--host', '127.0.0.1', '--port', String(hivePort)], {
+      cwd: workDir,
+      env: childEnv({}),
+    });
+    const contenders: Contender[] = [
+      { label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`, child: ours, url: `http://127.0.0.1:${oursPort}/graphql`, ...emptyTotals() },
+      { label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`, child: hive, url: `http://127.0.0.1:${hivePort}/graphql`, ...emptyTotals() },
+    ];
+    await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS)));
+    log(`gateways up: ours pid ${ours.pid}, Hive pid ${hive.pid}`);
+
+    const body = JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: options.queryAccounts } });
+    let reference: { json: string; data: unknown } | undefined;
+    for (const c of contenders) {
+      const warm = await runLoad({ url: c.url, body, requests: options.warmup, concurrency: options.concurrency });
+      if (!reference) {
+        reference = { json: canonicalJson(warm.lastData), data: warm.lastData };
+        log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; each response: ${describeData(warm.lastData, Math.min(options.queryAccounts, options.accounts))}, ${kib(warm.lastBodyBytes)}`);
+      } else {
+        assertSameData(reference, warm, c.label, 'warm-up');
+        log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical to ours`);
+      }
+    }
+
+    const total = options.rounds * contenders.length;
+    for (let round = 0; round < total; round++) {
+      const c = contenders[round % contenders.length]!;
+      const gatewayCpuBefore = cpuTimeMs(c.child.pid, ticks);
+      const subgraphsCpuBefore = cpuTimeMs(subgraphs.pid, ticks);
+      const result = await runLoad({ url: c.url, body, requests: options.requests, concurrency: options.concurrency });
+      const gatewayCpuMs = cpuTimeMs(c.child.pid, ticks) - gatewayCpuBefore;
+      const subgraphsCpuMs = cpuTimeMs(subgraphs.pid, ticks) - subgraphsCpuBefore;
+      assertSameData(reference!, result, c.label, `round ${round + 1}`);
+      c.latenciesMs.push(...result.latenciesMs);
+      c.elapsedMs += result.elapsedMs;
+      c.requests += result.latenciesMs.length;
+      c.gatewayCpuMs += gatewayCpuMs;
+      c.subgraphsCpuMs += subgraphsCpuMs;
+      log(
+        `round ${round + 1}/${total} ${c.label}: ${options.requests} requests in ${seconds(result.elapsedMs)}, ` +
+          `${fixed((options.requests * 1000) / result.elapsedMs, 1)} req/s, p50 ${fixed(percentile(result.latenciesMs, 50), 1)} ms, ` +
+          `p99 ${fixed(percentile(result.latenciesMs, 99), 1)} ms, gateway ${fixed(gatewayCpuMs / options.requests, 2)} CPU-ms/req; data identical`,
+      );
+    }
+
+    const [a, b] = contenders as [Contender, Contender];
+    const rss = contenders.map((c) => residentBytes(c.child.pid));
+    printResults(contenders, rss);
+    const rateRatio = requestsPerSecond(a) / requestsPerSecond(b);
+    const cpuRatio = b.gatewayCpuMs / b.requests / (a.gatewayCpuMs / a.requests);
+    console.log('');
+    console.log(`ours vs Hive, requests/s:            ${fixed(rateRatio, 2)}× (above 1: ours serves more per second)`);
+    console.log(`Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`);
+  } finally {
+    await stopAllChildren();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function emptyTotals() {
+  return { latenciesMs: [] as number[], elapsedMs: 0, requests: 0, gatewayCpuMs: 0, subgraphsCpuMs: 0 };
+}
+
+function requestsPerSecond(c: Contender): number {
+  return (c.requests * 1000) / c.elapsedMs;
+}
+
+function printResults(contenders: readonly Contender[], rss: readonly number[]): void {
+  const rows: Array<[string, (c: Contender, i: number) => string]> = [
+    ['requests/s', (c) => fixed(requestsPerSecond(c), 1)],
+    ['p50 latency (ms)', (c) => fixed(percentile(c.latenciesMs, 50), 1)],
+    ['p99 latency (ms)', (c) => fixed(percentile(c.latenciesMs, 99), 1)],
+    ['gateway CPU-ms/request', (c) => fixed(c.gatewayCpuMs / c.requests, 2)],
+    ['subgraphs CPU-ms/request', (c) => fixed(c.subgraphsCpuMs / c.requests, 2)],
+    ['gateway RSS after rounds (MiB)', (_c, i) => fixed(rss[i]! / 1024 / 1024, 1)],
+  ];
+  const width = Math.max(...contenders.map((c) => c.label.length)) + 2;
+  console.log('');
+  console.log(`${''.padEnd(32)}${contenders.map((c) => c.label.padStart(width)).join('')}`);
+  for (const [name, cell] of rows) console.log(`${name.padEnd(32)}${contenders.map((c, i) => cell(c, i).padStart(width)).join('')}`);
+  console.log(`(${contenders[0]!.requests} measured requests per gateway; CPU from /proc/<pid>/stat, RSS from /proc/<pid>/status)`);
+}
+
+/**
+ * Checks that a batch's last response carries the same data as the reference.
+ * @throws Error naming the first path where they differ.
+ */
+function assertSameData(reference: { json: string; data: unknown }, result: LoadResult, label: string, when: string): void {
+  if (canonicalJson(result.lastData) === reference.json) return;
+  const where = firstDifference(reference.data, result.lastData, 'data') ?? 'data';
+  throw new Error(`${label} returned other data than ours in the ${when}, first at ${where}`);
+}
+
+function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
+  if (canonicalJson(a) === canonicalJson(b)) return undefined;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const key of keys) {
+      const found = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return `${path}: ${JSON.stringify(a)?.slice(0, 200)} vs ${JSON.stringify(b)?.slice(0, 200)}`;
+}
+
+/**
+ * Counts what a BI response holds, to show it spans the three systems.
+ * @throws Error when it has not `expectedAccounts` accounts, or an account's PSA or ERP list is null (a subgraph failed).
+ */
+function describeData(data: unknown, expectedAccounts: number): string {
+  const nodes = (data as { accounts?: { nodes?: unknown } } | null)?.accounts?.nodes;
+  if (!Array.isArray(nodes) || nodes.length !== expectedAccounts) throw new Error(`expected ${expectedAccounts} accounts, got ${JSON.stringify(data).slice(0, 300)}`);
+  let opportunities = 0;
+  let projects = 0;
+  let invoices = 0;
+  let receivables = 0;
+  for (const node of nodes as Array<{ opportunities: unknown[]; projects: unknown[] | null; invoices: unknown[] | null; receivables: unknown }>) {
+    if (node.projects === null || node.invoices === null) throw new Error(`an account has null projects or invoices (a subgraph failed): ${JSON.stringify(node).slice(0, 300)}`);
+    opportunities += node.opportunities.length;
+    projects += node.projects.length;
+    invoices += node.invoices.length;
+    if (node.receivables !== null) receivables++;
+  }
+  return `${nodes.length} accounts (CRM), ${opportunities} won opportunities (CRM), ${projects} projects (PSA) with billed-to-date (ERP), ${invoices} invoices (ERP), ${receivables} receivables (ERP)`;
+}
+
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  // A fixed environment, so that no SUBGRAPH_URL_*, PORT, DEBUG or config path of the caller's shell changes a run.
+  const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', LOG_LEVEL: 'warn' };
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  return { ...env, ...extra };
+}
+
+function versionOf(pkg: string): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--warmup N] [--requests N] [--concurrency N] [--rounds N]
+Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
+  .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
+  .join(' ')}`;
+
+/**
+ * Reads `--kebab-case N` options over {@link DEFAULT_GATEWAY_BENCH_OPTIONS}.
+ * @throws Error with the usage for an unknown option or a value that is not a whole number in range.
+ */
+function parseOptions(argv: readonly string[]): GatewayBenchOptions {
+  const options = { ...DEFAULT_GATEWAY_BENCH_OPTIONS };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i]!;
+    if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof GatewayBenchOptions;
+    const value = Number(argv[i + 1]);
+    if (!flag.startsWith('--') || !(key in options)) throw new Error(`unknown option ${flag}\n${USAGE}`);
+    const min = key === 'warmup' ? 0 : 1;
+    const max = key === 'queryAccounts' ? 1000 : 1_000_000;
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
+    options[key] = value;
+  }
+  return options;
+}
+
+function log(line: string): void {
+  console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+}
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+process.on('exit', killAllChildrenNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    void stopAllChildren().finally(() => {
+      if (workDirToRemove) rmSync(workDirToRemove, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`bench:gateway failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import type { Logger } from 'pino';
+import { requestLogPlugin } from '../lib/request-log-plugin';
+import type { GatewayContext } from './context';
+import { formatGatewayError } from './format-error';
+import { SubgraphDataSource } from './subgraph-data-source';
+import { subgraphsOf, type SupergraphEndpoint } from './supergraph-subgraphs';
+
+/** What the gateway is built from. */
+export interface GatewayOptions {
+  /** A composed supergraph SDL: ours, or any other. */
+  supergraphSdl: string;
+  /** Routing URLs by subgraph name, overriding the supergraph's (tests use ephemeral ports). */
+  subgraphUrls?: Record<string, string>;
+  logger: Logger;
+}
+
+/** A built gateway: its Apollo Server (not yet started) and the subgraphs it routes to. */
+export interface Gateway {
+  apollo: ApolloServer<GatewayContext>;
+  subgraphs: SupergraphEndpoint[];
+}
+
+/** Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5. It does not listen. */
+export function createGateway(options: GatewayOptions): Gateway {
+  const subgraphs = subgraphsOf(options.supergraphSdl).map((s) => ({ name: s.name, url: options.subgraphUrls?.[s.name] ?? s.url }));
+  const urls = new Map(subgraphs.map((s) => [s.name, s.url]));
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    buildService: ({ name, url }) => new SubgraphDataSource(name, urls.get(name) ?? url ?? '', options.logger),
+    logger: options.logger,
+  });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    formatError: formatGatewayError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [requestLogPlugin<GatewayContext>(options.logger)],
+  });
+  return { apollo, subgraphs };
+}

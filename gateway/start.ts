@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
+import { createGateway, type GatewayOptions } from './index';
+import type { SupergraphEndpoint } from './supergraph-subgraphs';
+
+/** How long `/readyz` waits for each subgraph. @default 2000 */
+export const READY_TIMEOUT_MS = 2000;
+
+/** Where and how the gateway listens. */
+export interface StartGatewayOptions extends GatewayOptions {
+  /** 0 for an ephemeral port. */
+  port: number;
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** Largest HTTP body, in bytes. @default 1 MiB */
+  maxBodyBytes?: number;
+}
+
+/** A running gateway: its URL, its subgraphs, and `close()`. */
+export interface RunningGateway extends Listening {
+  subgraphs: SupergraphEndpoint[];
+}
+
+/** Starts the gateway: GraphQL on `/graphql`, liveness on `/healthz`, readiness (every subgraph answers) on `/readyz`. */
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const { apollo, subgraphs } = createGateway(options);
+  await apollo.start();
+  const listening = await listen(
+    createGraphQLRequestListener(apollo, {
+      context: async (_req, requestId) => ({ requestId }),
+      routes: {
+        '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+        '/readyz': (req, res) => readiness(subgraphs, req, res),
+      },
+      ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    }),
+    options.port,
+    options.host,
+  );
+  return {
+    ...listening,
+    subgraphs,
+    close: async () => {
+      await listening.close();
+      await apollo.stop();
+    },
+  };
+}
+
+async function readiness(subgraphs: SupergraphEndpoint[], _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const results = await Promise.all(
+    subgraphs.map(async (s) => {
+      try {
+        const response = await fetch(s.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{ __typename }"}',
+          signal: AbortSignal.timeout(READY_TIMEOUT_MS),
+        });
+        return [s.name, response.ok ? 'up' : `down: HTTP ${response.status}`] as const;
+      } catch (error) {
+        return [s.name, `down: ${(error as Error).message}`] as const;
+      }
+    }),
+  );
+  const ready = results.every(([, state]) => state === 'up');
+  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(results) });
+}

@@ -1,0 +1,39 @@
+import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { Fetcher } from '@apollo/utils.fetcher';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { MeridianError } from '../lib/errors';
+import { REQUEST_ID_HEADER } from '../lib/graphql-http';
+import type { GatewayContext } from './context';
+
+/**
+ * How the gateway calls one subgraph: Node's own fetch (undici, pooled keep-alive connections), the request ID
+ * passed down, and a subgraph that cannot be reached reported as SUBGRAPH_UNAVAILABLE naming it, so the
+ * rest of the response still arrives.
+ */
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly subgraph: string,
+    url: string,
+    private readonly logger: Logger,
+  ) {
+    // make-fetch-happen (the default) adds an HTTP cache layer the subgraphs' POSTs never use.
+    super({ url, fetcher: fetch as unknown as Fetcher });
+  }
+
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    if (context.requestId) request.http?.headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    try {
+      return await super.process(options);
+    } catch (error) {
+      if (error instanceof GraphQLError && typeof error.extensions['code'] === 'string' && error.extensions['code'] !== 'INTERNAL_SERVER_ERROR' && !error.extensions['response']) throw error;
+      this.logger.warn({ requestId: options.context.requestId, subgraph: this.subgraph, url: this.url, err: error }, 'subgraph request failed');
+      // The entity path whose fields this subgraph would have filled, e.g. ["account"].
+      const path = 'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined;
+      throw new MeridianError('SUBGRAPH_UNAVAILABLE', `The ${this.subgraph} subgraph did not answer; its fields are null in this response`, { system: this.subgraph }, path);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
+import { silentLogger } from '../lib/logger';
+import type { FaultSettings } from '../lib/reference-faults';
+import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
+import { startGateway, type RunningGateway } from '../gateway/start';
+import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
+import { seedEmptyStores } from '../seed/seed-stores';
+import { crmSeedTarget, erpSeedTarget, ledgerSeedTarget, psaSeedTarget } from '../seed/targets';
+import type { CrmConnector } from '../subgraphs/crm/connector/crm-connector';
+import { SqliteCrmConnector } from '../subgraphs/crm/connector/reference/sqlite-crm-connector';
+import { createCrmSubgraph } from '../subgraphs/crm/index';
+import type { ErpConnector } from '../subgraphs/erp/connector/erp-connector';
+import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
+import { createErpSubgraph } from '../subgraphs/erp/index';
+import type { Ledger } from '../subgraphs/orchestration/engine/ledger';
+import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
+import { createOrchestrationSubgraph } from '../subgraphs/orchestration/index';
+import type { PsaConnector } from '../subgraphs/psa/connector/psa-connector';
+import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-psa-connector';
+import { createPsaSubgraph } from '../subgraphs/psa/index';
+
+/** The subgraphs in supergraph.yaml. */
+export type SubgraphName = 'crm' | 'psa' | 'erp' | 'orchestration';
+
+/** Path of the project's supergraph config. */
+export const SUPERGRAPH_CONFIG = join(__dirname, '..', 'supergraph.yaml');
+
+/** The embedded reference systems and the ledger, opened on one data folder. */
+export interface EmbeddedStores {
+  crm: SqliteCrmConnector;
+  psa: SqlitePsaConnector;
+  erp: SqliteErpConnector;
+  ledger: SqliteLedger;
+}
+
+/** How to run the whole graph in one process. */
+export interface StackOptions {
+  /** Folder of the SQLite files (crm.db, psa.db, erp.db, orchestration.db); created on first use. */
+  dataDir: string;
+  /** Demo accounts seeded into empty stores. @default 40 */
+  seedAccounts?: number;
+  /** Ports by server; 0 (the default) picks an ephemeral one. */
+  ports?: Partial<Record<SubgraphName | 'gateway', number>>;
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** @default a silent logger */
+  logger?: Logger;
+  /** Failures the reference systems start with. */
+  faults?: Partial<Record<'crm' | 'psa' | 'erp', FaultSettings>>;
+  /** Wraps each connector (and the ledger) before its subgraph gets it (tests count calls through it). */
+  wrapConnector?: <T extends object>(system: SubgraphName, connector: T) => T;
+  /** Serve this supergraph instead of composing supergraph.yaml's schema files in-process. */
+  supergraphSdl?: string;
+  /** Called after each seeded chunk of accounts. */
+  onSeedProgress?: (done: number, total: number) => void;
+}
+
+/** The running graph: URLs, stores, servers and `stop()`. */
+export interface Stack {
+  /** `http://host:port/graphql` of the gateway. */
+  gatewayUrl: string;
+  /** Each subgraph's `/graphql` URL. */
+  urls: Record<SubgraphName, string>;
+  stores: EmbeddedStores;
+  gateway: RunningGateway;
+  subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** Stops one subgraph's server (its store stays open), to see the gateway without it. */
+  stopSubgraph(name: SubgraphName): Promise<void>;
+  /** Stops the gateway, the subgraphs and closes every store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the four subgraphs over the embedded reference systems (seeding empty stores), composes the
+ * supergraph from the same schema files, and starts the gateway in front of them.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const logger = options.logger ?? silentLogger();
+  const host = options.host ?? '127.0.0.1';
+  const stores: EmbeddedStores = {
+    crm: new SqliteCrmConnector(join(options.dataDir, 'crm.db'), options.faults?.crm),
+    psa: new SqlitePsaConnector(join(options.dataDir, 'psa.db'), options.faults?.psa),
+    erp: new SqliteErpConnector(join(options.dataDir, 'erp.db'), options.faults?.erp),
+    ledger: new SqliteLedger(join(options.dataDir, 'orchestration.db')),
+  };
+  const seeded = seedEmptyStores(
+    [crmSeedTarget(stores.crm), psaSeedTarget(stores.psa), erpSeedTarget(stores.erp), ledgerSeedTarget(stores.ledger)],
+    options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS,
+    options.onSeedProgress,
+  );
+  if (seeded.length) logger.info({ seeded, accounts: options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS }, 'seeded empty stores with demo data');
+  const wrap = options.wrapConnector ?? (<T extends object>(_s: string, c: T) => c);
+  const port = (name: SubgraphName | 'gateway') => options.ports?.[name] ?? 0;
+  const child = (name: string) => logger.child({ service: name });
+
+  const subgraphs: Record<SubgraphName, RunningSubgraph> = {
+    crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), { port: port('crm'), host, logger: child('crm') }),
+    psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), { port: port('psa'), host, logger: child('psa') }),
+    erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), { port: port('erp'), host, logger: child('erp') }),
+    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger: wrap<Ledger>('orchestration', stores.ledger) }), { port: port('orchestration'), host, logger: child('orchestration') }),
+  };
+  const urls = Object.fromEntries(Object.entries(subgraphs).map(([name, s]) => [name, s.url])) as Record<SubgraphName, string>;
+  let supergraphSdl = options.supergraphSdl;
+  if (supergraphSdl === undefined) {
+    const composed = composeSupergraph(loadSupergraphConfig(SUPERGRAPH_CONFIG), urls);
+    if (composed.errors) throw new Error(`Composition failed:\n${composed.errors.join('\n')}`);
+    supergraphSdl = composed.supergraphSdl;
+  }
+  const gateway = await startGateway({ supergraphSdl, subgraphUrls: urls, logger: child('gateway'), port: port('gateway'), host });
+
+  const stopped = new Set<SubgraphName>();
+  const stopSubgraph = async (name: SubgraphName) => {
+    if (stopped.has(name)) return;
+    stopped.add(name);
+    await subgraphs[name].close();
+  };
+  return {
+    gatewayUrl: gateway.url,
+    urls,
+    stores,
+    gateway,
+    subgraphs,
+    stopSubgraph,
+    stop: async () => {
+      await gateway.close();
+      await Promise.all((Object.keys(subgraphs) as SubgraphName[]).map(stopSubgraph));
+      stores.crm.close();
+      stores.psa.close();
+      stores.erp.close();
+      stores.ledger.close();
+    },
+  };
+}

@@ -1,0 +1,605 @@
+import { byKey, groupByKey } from '../../../../lib/batch';
+import { addDays } from '../../../../lib/dates';
+import { MeridianError } from '../../../../lib/errors';
+import { extendMinor, fromMinor } from '../../../../lib/money';
+import type { Page, PageRequest } from '../../../../lib/pagination';
+import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
+import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import type {
+  BillingLineRecord,
+  CustomerRecord,
+  ErpConnector,
+  InvoiceFilter,
+  InvoiceLineRecord,
+  InvoiceRecord,
+  LegalEntityRecord,
+  NewBillingLine,
+  PaymentRecord,
+  PaymentTerms,
+  PostInvoice,
+  ProjectDimensionsRecord,
+  TaxJurisdictionRecord,
+  UpsertCustomer,
+} from '../erp-connector';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS legal_entities (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  country TEXT NOT NULL,
+  currency TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tax_jurisdictions (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  country TEXT NOT NULL,
+  rate_basis_points INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customers (
+  id TEXT PRIMARY KEY,
+  customer_number TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  legal_entity_code TEXT NOT NULL REFERENCES legal_entities(code),
+  tax_jurisdiction_code TEXT NOT NULL REFERENCES tax_jurisdictions(code),
+  payment_terms TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  external_crm_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS project_dimensions (
+  psa_project_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  project_code TEXT NOT NULL,
+  billing_schedule TEXT NOT NULL,
+  revenue_treatment TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invoices (
+  id TEXT PRIMARY KEY,
+  number TEXT NOT NULL UNIQUE,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  psa_project_id TEXT,
+  status TEXT NOT NULL,
+  issue_date TEXT NOT NULL,
+  due_date TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  subtotal_minor INTEGER NOT NULL,
+  tax_minor INTEGER NOT NULL,
+  total_minor INTEGER NOT NULL,
+  balance_minor INTEGER NOT NULL,
+  external_id TEXT UNIQUE,
+  request TEXT
+);
+CREATE INDEX IF NOT EXISTS invoices_customer ON invoices(customer_id);
+CREATE INDEX IF NOT EXISTS invoices_project ON invoices(psa_project_id);
+CREATE TABLE IF NOT EXISTS invoice_lines (
+  invoice_id TEXT NOT NULL REFERENCES invoices(id),
+  line_number INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  quantity_hundredths INTEGER NOT NULL,
+  unit_price_minor INTEGER NOT NULL,
+  amount_minor INTEGER NOT NULL,
+  PRIMARY KEY (invoice_id, line_number)
+);
+CREATE TABLE IF NOT EXISTS billing_lines (
+  id TEXT PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  psa_project_id TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  description TEXT NOT NULL,
+  quantity_hundredths INTEGER NOT NULL,
+  unit_price_minor INTEGER NOT NULL,
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  posting_date TEXT NOT NULL,
+  invoice_id TEXT REFERENCES invoices(id)
+);
+CREATE INDEX IF NOT EXISTS billing_lines_project ON billing_lines(psa_project_id);
+CREATE TABLE IF NOT EXISTS payments (
+  id TEXT PRIMARY KEY,
+  invoice_id TEXT NOT NULL REFERENCES invoices(id),
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  received_on TEXT NOT NULL,
+  external_id TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS payments_invoice ON payments(invoice_id);
+`;
+
+const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
+const TAX_JURISDICTION_COLUMNS = `code, name, country, rate_basis_points AS rateBasisPoints`;
+const CUSTOMER_COLUMNS = `id, customer_number AS customerNumber, name, legal_entity_code AS legalEntityCode,
+  tax_jurisdiction_code AS taxJurisdictionCode, payment_terms AS paymentTerms, currency, external_crm_id AS externalCrmId`;
+const DIMENSIONS_COLUMNS = `psa_project_id AS psaProjectId, customer_id AS customerId, project_code AS projectCode,
+  billing_schedule AS billingSchedule, revenue_treatment AS revenueTreatment`;
+const INVOICE_COLUMNS = `id, number, customer_id AS customerId, psa_project_id AS psaProjectId, status, issue_date AS issueDate,
+  due_date AS dueDate, currency, subtotal_minor AS subtotalMinor, tax_minor AS taxMinor, total_minor AS totalMinor,
+  balance_minor AS balanceMinor, external_id AS externalId`;
+const INVOICE_LINE_COLUMNS = `invoice_id AS invoiceId, line_number AS lineNumber, description, quantity_hundredths AS quantityHundredths,
+  unit_price_minor AS unitPriceMinor, amount_minor AS amountMinor`;
+const BILLING_LINE_COLUMNS = `id, external_id AS externalId, psa_project_id AS psaProjectId, source_type AS sourceType, source_id AS sourceId,
+  description, quantity_hundredths AS quantityHundredths, unit_price_minor AS unitPriceMinor, amount_minor AS amountMinor, currency,
+  posting_date AS postingDate, invoice_id AS invoiceId`;
+const PAYMENT_COLUMNS = `id, invoice_id AS invoiceId, amount_minor AS amountMinor, currency, received_on AS receivedOn, external_id AS externalId`;
+
+const TERMS_DAYS: Record<PaymentTerms, number> = { NET_15: 15, NET_30: 30, NET_45: 45, NET_60: 60 };
+const OVERDUE = `(status = 'POSTED' AND balance_minor > 0 AND due_date < ?)`;
+
+/** Demo data for the ERP, as `seed()` takes it (a `DatasetChunk['erp']`). */
+export interface ErpSeed {
+  customers: readonly CustomerRecord[];
+  projectDimensions: readonly ProjectDimensionsRecord[];
+  billingLines: readonly BillingLineRecord[];
+  invoices: readonly InvoiceRecord[];
+  invoiceLines: readonly InvoiceLineRecord[];
+  payments: readonly PaymentRecord[];
+}
+
+/** The ERP's reference lists, as `seedReferenceData()` takes them. */
+export interface ErpReferenceData {
+  legalEntities: readonly LegalEntityRecord[];
+  taxJurisdictions: readonly TaxJurisdictionRecord[];
+}
+
+/**
+ * The embedded reference ERP: an {@link ErpConnector} on a SQLite file, behaving like the ERP it stands for,
+ * with its validations always on (unknown legal entity or tax jurisdiction, closed period, over-payment) and the
+ * failures switched on through {@link SqliteErpConnector.faults}.
+ */
+export class SqliteErpConnector implements ErpConnector {
+  /** Failures to show, and the closed accounting periods; all off by default. */
+  readonly faults: FaultInjector;
+  private readonly db: SqliteDatabase;
+
+  /** Opens (creating on first use) the ERP database at `path`; `:memory:` for a private one. */
+  constructor(path: string, faults: FaultSettings = {}) {
+    this.db = openSqlite(path);
+    this.db.exec(SCHEMA);
+    this.faults = new FaultInjector('erp', faults);
+  }
+
+  /** True when the ERP holds no customer yet (so start-up seeds it). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM customers LIMIT 1').get() === undefined;
+  }
+
+  /** Creates or replaces the legal entities and tax jurisdictions, in one transaction; safe to repeat. */
+  seedReferenceData(data: ErpReferenceData): void {
+    const entity = this.db.prepare(`INSERT INTO legal_entities VALUES (@code, @name, @country, @currency)
+      ON CONFLICT(code) DO UPDATE SET name = excluded.name, country = excluded.country, currency = excluded.currency`);
+    const jurisdiction = this.db.prepare(`INSERT INTO tax_jurisdictions VALUES (@code, @name, @country, @rateBasisPoints)
+      ON CONFLICT(code) DO UPDATE SET name = excluded.name, country = excluded.country, rate_basis_points = excluded.rate_basis_points`);
+    this.db.transaction(() => {
+      for (const row of data.legalEntities) entity.run(row);
+      for (const row of data.taxJurisdictions) jurisdiction.run(row);
+    })();
+  }
+
+  /** Inserts demo data in one transaction; IDs must be new and the reference data seeded first. */
+  seed(data: ErpSeed): void {
+    const customer = this.db.prepare(`INSERT INTO customers VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
+      @paymentTerms, @currency, @externalCrmId)`);
+    const dimensions = this.db.prepare(`INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`);
+    const invoice = this.db.prepare(`INSERT INTO invoices VALUES (@id, @number, @customerId, @psaProjectId, @status, @issueDate, @dueDate, @currency,
+      @subtotalMinor, @taxMinor, @totalMinor, @balanceMinor, @externalId, NULL)`);
+    const invoiceLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (@invoiceId, @lineNumber, @description, @quantityHundredths, @unitPriceMinor, @amountMinor)`);
+    const billingLine = this.db.prepare(`INSERT INTO billing_lines VALUES (@id, @externalId, @psaProjectId, @sourceType, @sourceId, @description,
+      @quantityHundredths, @unitPriceMinor, @amountMinor, @currency, @postingDate, @invoiceId)`);
+    const payment = this.db.prepare(`INSERT INTO payments VALUES (@id, @invoiceId, @amountMinor, @currency, @receivedOn, @externalId)`);
+    this.db.transaction(() => {
+      for (const row of data.customers) customer.run(row);
+      for (const row of data.projectDimensions) dimensions.run(row);
+      for (const row of data.invoices) invoice.run(row);
+      for (const row of data.invoiceLines) invoiceLine.run(row);
+      for (const row of data.billingLines) billingLine.run(row);
+      for (const row of data.payments) payment.run(row);
+    })();
+  }
+
+  /** Closes the database file; the connector is unusable afterwards. */
+  close(): void {
+    this.db.close();
+  }
+
+  async getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]> {
+    await this.faults.before('getCustomers');
+    const rows = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as CustomerRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]> {
+    await this.faults.before('getCustomersByCrmAccount');
+    const rows = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('external_crm_id')}`).all(JSON.stringify(accountIds)) as CustomerRecord[];
+    return byKey(accountIds, rows, (r) => r.externalCrmId);
+  }
+
+  async getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]> {
+    await this.faults.before('getLegalEntities');
+    const rows = this.db.prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities WHERE ${inJson('code')}`).all(JSON.stringify(codes)) as LegalEntityRecord[];
+    return byKey(codes, rows, (r) => r.code);
+  }
+
+  async getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]> {
+    await this.faults.before('getTaxJurisdictions');
+    const rows = this.db.prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions WHERE ${inJson('code')}`).all(JSON.stringify(codes)) as TaxJurisdictionRecord[];
+    return byKey(codes, rows, (r) => r.code);
+  }
+
+  async listLegalEntities(): Promise<LegalEntityRecord[]> {
+    await this.faults.before('listLegalEntities');
+    return this.db.prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities ORDER BY code`).all() as LegalEntityRecord[];
+  }
+
+  async listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]> {
+    await this.faults.before('listTaxJurisdictions');
+    return this.db.prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`).all() as TaxJurisdictionRecord[];
+  }
+
+  async getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]> {
+    await this.faults.before('getInvoices');
+    const rows = this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as InvoiceRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async listInvoices(page: PageRequest, filter: InvoiceFilter = {}): Promise<Page<InvoiceRecord>> {
+    await this.faults.before('listInvoices');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const eq: [keyof InvoiceFilter, string][] = [
+      ['customerId', 'customer_id'],
+      ['psaProjectId', 'psa_project_id'],
+      ['status', 'status'],
+    ];
+    for (const [key, column] of eq) {
+      if (filter[key]) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (filter.accountId) {
+      where.push('customer_id IN (SELECT id FROM customers WHERE external_crm_id = ?)');
+      params.push(filter.accountId);
+    }
+    if (filter.overdueOn) {
+      where.push(OVERDUE);
+      params.push(filter.overdueOn);
+    }
+    if (filter.notOverdueOn) {
+      where.push(`NOT ${OVERDUE}`);
+      params.push(filter.notOverdueOn);
+    }
+    return keysetPage(this.db, { table: 'invoices', columns: INVOICE_COLUMNS, where, params }, page);
+  }
+
+  async getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]> {
+    await this.faults.before('getInvoicesByCrmAccount');
+    const rows = this.db
+      .prepare(
+        `SELECT ${INVOICE_COLUMNS}, (SELECT external_crm_id FROM customers c WHERE c.id = invoices.customer_id) AS accountId FROM invoices
+         WHERE customer_id IN (SELECT id FROM customers WHERE ${inJson('external_crm_id')}) ORDER BY id`,
+      )
+      .all(JSON.stringify(accountIds)) as (InvoiceRecord & { accountId: string })[];
+    return groupByKey(accountIds, rows, (r) => r.accountId).map((group) => group.map(({ accountId: _, ...invoice }) => invoice));
+  }
+
+  async getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]> {
+    await this.faults.before('getInvoicesByProject');
+    const rows = this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('psa_project_id')} ORDER BY id`).all(JSON.stringify(psaProjectIds)) as InvoiceRecord[];
+    return groupByKey(psaProjectIds, rows, (r) => r.psaProjectId);
+  }
+
+  async getInvoiceLines(invoiceIds: readonly string[]): Promise<InvoiceLineRecord[][]> {
+    await this.faults.before('getInvoiceLines');
+    const rows = this.db
+      .prepare(`SELECT ${INVOICE_LINE_COLUMNS} FROM invoice_lines WHERE ${inJson('invoice_id')} ORDER BY invoice_id, line_number`)
+      .all(JSON.stringify(invoiceIds)) as InvoiceLineRecord[];
+    return groupByKey(invoiceIds, rows, (r) => r.invoiceId);
+  }
+
+  async getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]> {
+    await this.faults.before('getPaymentsByInvoice');
+    const rows = this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${inJson('invoice_id')} ORDER BY received_on, id`).all(JSON.stringify(invoiceIds)) as PaymentRecord[];
+    return groupByKey(invoiceIds, rows, (r) => r.invoiceId);
+  }
+
+  async getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]> {
+    await this.faults.before('getProjectDimensions');
+    const rows = this.db.prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE ${inJson('psa_project_id')}`).all(JSON.stringify(psaProjectIds)) as ProjectDimensionsRecord[];
+    return byKey(psaProjectIds, rows, (r) => r.psaProjectId);
+  }
+
+  async upsertCustomer(input: UpsertCustomer): Promise<{ record: CustomerRecord; created: boolean }> {
+    await this.faults.before('upsertCustomer');
+    return this.db.transaction((): { record: CustomerRecord; created: boolean } => {
+      if (!this.db.prepare('SELECT 1 FROM legal_entities WHERE code = ?').get(input.legalEntityCode)) {
+        throw rejected(`ERP rejected legal entity '${input.legalEntityCode}': no such legal entity`, 'legalEntityCode', input.legalEntityCode);
+      }
+      if (!this.db.prepare('SELECT 1 FROM tax_jurisdictions WHERE code = ?').get(input.taxJurisdictionCode)) {
+        throw rejected(
+          `ERP rejected tax jurisdiction '${input.taxJurisdictionCode}' for legal entity '${input.legalEntityCode}': no such jurisdiction`,
+          'taxJurisdictionCode',
+          input.taxJurisdictionCode,
+        );
+      }
+      if (!/^[A-Z]{3}$/.test(input.currency)) {
+        throw rejected(`ERP rejected currency '${input.currency}' for customer '${input.name}': not an ISO 4217 code`, 'currency', input.currency);
+      }
+      if (input.name.trim() === '') throw rejected(`ERP rejected the customer of account '${input.externalCrmId}': a name is required`, 'name', input.name);
+      const existing = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE external_crm_id = ?`).get(input.externalCrmId) as CustomerRecord | undefined;
+      if (existing && existing.currency !== input.currency) {
+        const invoiced = this.db.prepare('SELECT 1 FROM invoices WHERE customer_id = ? AND currency <> ? LIMIT 1').get(existing.id, input.currency);
+        if (invoiced) {
+          throw rejected(
+            `ERP rejected currency '${input.currency}' for customer '${existing.id}': it already has invoices in ${existing.currency}`,
+            'currency',
+            input.currency,
+          );
+        }
+      }
+      const id = existing?.id ?? nextId(this.db, 'customers', 'CUS');
+      this.db
+        .prepare(
+          `INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code, payment_terms, currency, external_crm_id)
+           VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode, @paymentTerms, @currency, @externalCrmId)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, legal_entity_code = excluded.legal_entity_code,
+             tax_jurisdiction_code = excluded.tax_jurisdiction_code, payment_terms = excluded.payment_terms, currency = excluded.currency`,
+        )
+        .run({ ...input, id, customerNumber: `C${100000 + Number(id.slice(4))}` });
+      return { record: this.customerById(id)!, created: existing === undefined };
+    })();
+  }
+
+  async upsertProjectDimensions(input: ProjectDimensionsRecord): Promise<{ record: ProjectDimensionsRecord; created: boolean }> {
+    await this.faults.before('upsertProjectDimensions');
+    return this.db.transaction((): { record: ProjectDimensionsRecord; created: boolean } => {
+      if (!this.customerById(input.customerId)) throw noCustomer(input.customerId);
+      const existing = this.db.prepare('SELECT 1 FROM project_dimensions WHERE psa_project_id = ?').get(input.psaProjectId);
+      this.db
+        .prepare(
+          `INSERT INTO project_dimensions (psa_project_id, customer_id, project_code, billing_schedule, revenue_treatment)
+           VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)
+           ON CONFLICT(psa_project_id) DO UPDATE SET customer_id = excluded.customer_id, project_code = excluded.project_code,
+             billing_schedule = excluded.billing_schedule, revenue_treatment = excluded.revenue_treatment`,
+        )
+        .run(input);
+      const record = this.db.prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE psa_project_id = ?`).get(input.psaProjectId) as ProjectDimensionsRecord;
+      return { record, created: existing === undefined };
+    })();
+  }
+
+  async postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]> {
+    await this.faults.before('postBillingLines');
+    const byExternalId = this.db.prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE external_id = ?`);
+    const projectCurrency = this.db.prepare(
+      'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
+    );
+    const insert = this.db.prepare(
+      `INSERT INTO billing_lines (id, external_id, psa_project_id, source_type, source_id, description, quantity_hundredths, unit_price_minor,
+         amount_minor, currency, posting_date, invoice_id)
+       VALUES (@id, @externalId, @psaProjectId, @sourceType, @sourceId, @description, @quantityHundredths, @unitPriceMinor,
+         @amountMinor, @currency, @postingDate, NULL)`,
+    );
+    return this.db.transaction((): BillingLineRecord[] =>
+      lines.map((line) => {
+        const existing = byExternalId.get(line.externalId) as BillingLineRecord | undefined;
+        if (existing) {
+          if (!sameBillingLine(existing, line)) {
+            throw new MeridianError(
+              'DUPLICATE_EXTERNAL_ID',
+              `ERP already holds billing line '${existing.id}' under external ID '${line.externalId}', with other data`,
+              { system: 'erp', field: 'externalId', value: line.externalId },
+            );
+          }
+          return existing;
+        }
+        const project = projectCurrency.get(line.psaProjectId) as { currency: string } | undefined;
+        if (!project) {
+          throw new MeridianError('NOT_FOUND', `ERP has no project '${line.psaProjectId}': push its financial dimensions first`, {
+            system: 'erp',
+            field: 'projectId',
+            value: line.psaProjectId,
+          });
+        }
+        if (line.currency !== project.currency) {
+          const shown = `${fromMinor(line.unitPriceMinor, line.currency)} ${line.currency}`;
+          throw rejected(`ERP rejected a unit price of ${shown} on billing line '${line.externalId}': project '${line.psaProjectId}' bills in ${project.currency}`, 'unitPrice', shown);
+        }
+        this.assertPeriodOpen(line.postingDate, 'posting date', 'postingDate');
+        const id = nextId(this.db, 'billing_lines', 'BL');
+        insert.run({ ...line, id, amountMinor: Number(extendMinor(line.quantityHundredths, line.unitPriceMinor)) });
+        return byExternalId.get(line.externalId) as BillingLineRecord;
+      }),
+    )();
+  }
+
+  async postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }> {
+    await this.faults.before('postInvoice');
+    // The request as stored, to tell a repeat (same key, same data) from a conflicting reuse of the key.
+    const request = JSON.stringify({
+      customerId: input.customerId,
+      psaProjectId: input.psaProjectId,
+      issueDate: input.issueDate,
+      billingLineIds: input.billingLineIds,
+      lines: input.lines.map((l) => ({ description: l.description, quantityHundredths: l.quantityHundredths, unitPriceMinor: l.unitPriceMinor, currency: l.currency })),
+    });
+    return this.db.transaction((): { record: InvoiceRecord; created: boolean } => {
+      const existing = this.db.prepare('SELECT id, request FROM invoices WHERE external_id = ?').get(input.externalId) as { id: string; request: string | null } | undefined;
+      if (existing) {
+        if (existing.request !== request) {
+          throw new MeridianError('DUPLICATE_EXTERNAL_ID', `ERP already posted invoice '${existing.id}' under external ID '${input.externalId}', with other data`, {
+            system: 'erp',
+            field: 'externalId',
+            value: input.externalId,
+          });
+        }
+        return { record: this.invoiceById(existing.id)!, created: false };
+      }
+      const customer = this.customerById(input.customerId);
+      if (!customer) throw noCustomer(input.customerId);
+      if (input.psaProjectId !== null) {
+        const dimensions = this.db.prepare('SELECT customer_id AS customerId FROM project_dimensions WHERE psa_project_id = ?').get(input.psaProjectId) as
+          | { customerId: string }
+          | undefined;
+        if (!dimensions) {
+          throw new MeridianError('NOT_FOUND', `ERP has no project '${input.psaProjectId}': push its financial dimensions first`, {
+            system: 'erp',
+            field: 'projectId',
+            value: input.psaProjectId,
+          });
+        }
+        if (dimensions.customerId !== customer.id) {
+          throw rejected(`ERP rejected project '${input.psaProjectId}' on an invoice to '${customer.id}': the project bills customer '${dimensions.customerId}'`, 'projectId', input.psaProjectId);
+        }
+      }
+      const billed = this.billableLines(input, customer);
+      const typed = input.lines.map((l, i) => {
+        if (l.currency !== customer.currency) {
+          const shown = `${fromMinor(l.unitPriceMinor, l.currency)} ${l.currency}`;
+          throw rejected(`ERP rejected a unit price of ${shown} on invoice '${input.externalId}': customer '${customer.id}' is billed in ${customer.currency}`, `lines[${i}].unitPrice`, shown);
+        }
+        return { ...l, amountMinor: Number(extendMinor(l.quantityHundredths, l.unitPriceMinor)) };
+      });
+      const lines = [...billed, ...typed];
+      if (lines.length === 0) throw rejected(`ERP rejected invoice '${input.externalId}': an invoice needs at least one line`, 'lines', '[]');
+      this.assertPeriodOpen(input.issueDate, 'issue date', 'issueDate');
+      const rate = this.db.prepare('SELECT rate_basis_points AS bp FROM tax_jurisdictions WHERE code = ?').get(customer.taxJurisdictionCode) as { bp: number };
+      const subtotal = lines.reduce((sum, l) => sum + BigInt(l.amountMinor), 0n);
+      const tax = roundHalfUp(subtotal * BigInt(rate.bp), 10_000n);
+      const total = subtotal + tax;
+      const id = nextId(this.db, 'invoices', 'INV');
+      this.db
+        .prepare(
+          `INSERT INTO invoices (id, number, customer_id, psa_project_id, status, issue_date, due_date, currency, subtotal_minor, tax_minor,
+             total_minor, balance_minor, external_id, request)
+           VALUES (?, ?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          `${customer.legalEntityCode.slice(-2)}-${input.issueDate.slice(0, 4)}-${id.slice(4)}`,
+          customer.id,
+          input.psaProjectId,
+          input.issueDate,
+          addDays(input.issueDate, TERMS_DAYS[customer.paymentTerms]),
+          customer.currency,
+          subtotal,
+          tax,
+          total,
+          total,
+          input.externalId,
+          request,
+        );
+      const insertLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (?, ?, ?, ?, ?, ?)`);
+      lines.forEach((l, i) => insertLine.run(id, i + 1, l.description, l.quantityHundredths, l.unitPriceMinor, l.amountMinor));
+      this.db.prepare(`UPDATE billing_lines SET invoice_id = ? WHERE ${inJson('id')}`).run(id, JSON.stringify(input.billingLineIds));
+      return { record: this.invoiceById(id)!, created: true };
+    })();
+  }
+
+  async applyPayment(input: { externalId: string; invoiceId: string; amountMinor: number; currency: string; receivedOn: string }): Promise<{ record: PaymentRecord; created: boolean }> {
+    await this.faults.before('applyPayment');
+    return this.db.transaction((): { record: PaymentRecord; created: boolean } => {
+      const existing = this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE external_id = ?`).get(input.externalId) as PaymentRecord | undefined;
+      if (existing) {
+        const same =
+          existing.invoiceId === input.invoiceId && existing.amountMinor === input.amountMinor && existing.currency === input.currency && existing.receivedOn === input.receivedOn;
+        if (!same) {
+          throw new MeridianError('DUPLICATE_EXTERNAL_ID', `ERP already applied payment '${existing.id}' under external ID '${input.externalId}', with other data`, {
+            system: 'erp',
+            field: 'externalId',
+            value: input.externalId,
+          });
+        }
+        return { record: existing, created: false };
+      }
+      const invoice = this.invoiceById(input.invoiceId);
+      if (!invoice) throw new MeridianError('NOT_FOUND', `ERP has no invoice '${input.invoiceId}'`, { system: 'erp', field: 'invoiceId', value: input.invoiceId });
+      if (invoice.status !== 'POSTED') {
+        throw new MeridianError('INVALID_STATE', `Invoice '${invoice.number}' is ${invoice.status}; only a POSTED invoice takes payments`, {
+          system: 'erp',
+          field: 'invoiceId',
+          value: invoice.id,
+        });
+      }
+      const shown = `${fromMinor(input.amountMinor, input.currency)} ${input.currency}`;
+      if (input.currency !== invoice.currency) {
+        throw rejected(`ERP rejected a payment of ${shown} on invoice '${invoice.number}': the invoice is in ${invoice.currency}`, 'amount', shown);
+      }
+      if (input.amountMinor <= 0) throw rejected(`ERP rejected a payment of ${shown} on invoice '${invoice.number}': a payment must be positive`, 'amount', shown);
+      if (input.amountMinor > invoice.balanceMinor) {
+        throw rejected(
+          `ERP rejected a payment of ${shown} on invoice '${invoice.number}': it exceeds the balance due of ${fromMinor(invoice.balanceMinor, invoice.currency)} ${invoice.currency}`,
+          'amount',
+          shown,
+        );
+      }
+      this.assertPeriodOpen(input.receivedOn, 'receipt date', 'receivedOn');
+      const id = nextId(this.db, 'payments', 'PAY');
+      this.db.prepare(`INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)`).run(id, invoice.id, input.amountMinor, input.currency, input.receivedOn, input.externalId);
+      const balance = invoice.balanceMinor - input.amountMinor;
+      this.db.prepare('UPDATE invoices SET balance_minor = ?, status = ? WHERE id = ?').run(balance, balance === 0 ? 'PAID' : 'POSTED', invoice.id);
+      return { record: this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`).get(id) as PaymentRecord, created: true };
+    })();
+  }
+
+  /** The billing lines an invoice takes, checked: they exist on its project, are unbilled and in the customer's currency. */
+  private billableLines(input: PostInvoice, customer: CustomerRecord): BillingLineRecord[] {
+    if (new Set(input.billingLineIds).size !== input.billingLineIds.length) {
+      throw rejected(`ERP rejected invoice '${input.externalId}': a billing line is listed twice`, 'billingLineIds', input.billingLineIds.join(','));
+    }
+    const rows = this.db.prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('id')}`).all(JSON.stringify(input.billingLineIds)) as BillingLineRecord[];
+    return byKey(input.billingLineIds, rows, (r) => r.id).map((line, i) => {
+      const id = input.billingLineIds[i]!;
+      if (!line || line.psaProjectId !== input.psaProjectId) {
+        throw new MeridianError('NOT_FOUND', `ERP has no billing line '${id}' on project '${input.psaProjectId ?? '(none)'}'`, { system: 'erp', field: 'billingLineIds', value: id });
+      }
+      if (line.invoiceId !== null) {
+        throw new MeridianError('INVALID_STATE', `Billing line '${id}' is already billed on invoice '${line.invoiceId}'`, { system: 'erp', field: 'billingLineIds', value: id });
+      }
+      if (line.currency !== customer.currency) {
+        throw rejected(`ERP rejected billing line '${id}' in ${line.currency} on an invoice to '${customer.id}', who is billed in ${customer.currency}`, 'billingLineIds', id);
+      }
+      return line;
+    });
+  }
+
+  /** @throws MeridianError VALIDATION_REJECTED when the accounting period of `date` is closed. */
+  private assertPeriodOpen(date: string, what: string, field: string): void {
+    const period = date.slice(0, 7);
+    if (this.faults.isPeriodClosed(period)) throw rejected(`ERP rejected ${what} '${date}': accounting period ${period} is closed`, field, date);
+  }
+
+  private customerById(id: string): CustomerRecord | undefined {
+    return this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = ?`).get(id) as CustomerRecord | undefined;
+  }
+
+  private invoiceById(id: string): InvoiceRecord | undefined {
+    return this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE id = ?`).get(id) as InvoiceRecord | undefined;
+  }
+}
+
+function rejected(message: string, field: string, value: string): MeridianError {
+  return new MeridianError('VALIDATION_REJECTED', message, { system: 'erp', field, value });
+}
+
+function noCustomer(id: string): MeridianError {
+  return new MeridianError('NOT_FOUND', `ERP has no customer '${id}'`, { system: 'erp', field: 'customerId', value: id });
+}
+
+function sameBillingLine(stored: BillingLineRecord, line: NewBillingLine): boolean {
+  return (
+    stored.psaProjectId === line.psaProjectId &&
+    stored.sourceType === line.sourceType &&
+    stored.sourceId === line.sourceId &&
+    stored.description === line.description &&
+    stored.quantityHundredths === line.quantityHundredths &&
+    stored.unitPriceMinor === line.unitPriceMinor &&
+    stored.currency === line.currency &&
+    stored.postingDate === line.postingDate
+  );
+}
+
+/** `n / d` rounded half away from zero, for a positive `d`. */
+function roundHalfUp(n: bigint, d: bigint): bigint {
+  const q = n / d;
+  const r = n % d;
+  return r * 2n >= d ? q + 1n : r * 2n <= -d ? q - 1n : q;
+}

@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
+import type { ErpConnector } from './connector/erp-connector';
+import type { ErpContext } from './context';
+import { createLoaders } from './loaders';
+import { Account } from './resolvers/Account';
+import { BillingLine } from './resolvers/BillingLine';
+import { Customer } from './resolvers/Customer';
+import { Invoice } from './resolvers/Invoice';
+import { InvoiceLine } from './resolvers/InvoiceLine';
+import { Mutation } from './resolvers/Mutation';
+import { Payment } from './resolvers/Payment';
+import { Project } from './resolvers/Project';
+import { ProjectDimensions } from './resolvers/ProjectDimensions';
+import { Query } from './resolvers/Query';
+import { TaxJurisdiction } from './resolvers/TaxJurisdiction';
+
+/** Path of the ERP SDL, read by the server, composition and tests. */
+export const ERP_SCHEMA_PATH = join(__dirname, 'schema.graphql');
+
+/** Everything the ERP subgraph needs from outside. */
+export interface ErpSubgraphDeps {
+  erp: ErpConnector;
+  /** Called by `close()`, to release the connector's store. */
+  onClose?: () => void | Promise<void>;
+}
+
+/** Builds the ERP subgraph (customers, invoices, payments, billing) over an {@link ErpConnector}; it does not listen. */
+export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
+  return {
+    name: 'erp',
+    typeDefs: loadTypeDefs(ERP_SCHEMA_PATH),
+    resolvers: {
+      Query,
+      Mutation,
+      Account,
+      Project,
+      Customer,
+      Invoice,
+      InvoiceLine,
+      Payment,
+      TaxJurisdiction,
+      ProjectDimensions,
+      BillingLine,
+    } as Subgraph<ErpContext>['resolvers'],
+    context: async (_req, requestId) => ({ requestId, erp: deps.erp, loaders: createLoaders(deps.erp) }),
+    close: async () => {
+      await deps.onClose?.();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import { money } from '../../../lib/money';
+import type { ErpContext } from '../context';
+
+export const Account = {
+  // The CRM owns accounts; the ERP only knows their IDs, so the representation is the whole stub.
+  __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+  customer: (account: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.customerByCrmAccount.load(account.id),
+  invoices: (account: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.invoicesByCrmAccount.load(account.id),
+  receivables: async (account: { id: string }, _args: unknown, ctx: ErpContext) => {
+    const [customer, invoices] = await Promise.all([ctx.loaders.customerByCrmAccount.load(account.id), ctx.loaders.invoicesByCrmAccount.load(account.id)]);
+    if (!customer) return null;
+    const open = invoices.filter((i) => i.status === 'POSTED');
+    return money(open.reduce((sum, i) => sum + BigInt(i.balanceMinor), 0n), customer.currency);
+  },
+};

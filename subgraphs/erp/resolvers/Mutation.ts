@@ -1,0 +1,107 @@
+import { isoDate } from '../../../lib/dates';
+import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
+import type { BillingSourceType, PaymentTerms } from '../connector/erp-connector';
+import type { ErpContext } from '../context';
+import { parseHundredths } from '../../../lib/hundredths';
+
+interface UpsertCustomerArgs {
+  input: { externalCrmId: string; name: string; legalEntityCode: string; taxJurisdictionCode: string; paymentTerms: PaymentTerms; currency: string };
+}
+
+interface UpsertProjectDimensionsArgs {
+  input: { projectId: string; customerId: string; projectCode: string; billingSchedule: string; revenueTreatment: string };
+}
+
+interface PostBillingLinesArgs {
+  input: {
+    lines: {
+      externalId: string;
+      projectId: string;
+      sourceType: BillingSourceType;
+      sourceId: string;
+      description: string;
+      quantity: string;
+      unitPrice: MoneyInput;
+      postingDate: string;
+    }[];
+  };
+}
+
+interface PostInvoiceArgs {
+  input: {
+    externalId: string;
+    customerId: string;
+    projectId?: string | null;
+    issueDate: string;
+    billingLineIds?: string[] | null;
+    lines?: { description: string; quantity: string; unitPrice: MoneyInput }[] | null;
+  };
+}
+
+interface ApplyPaymentArgs {
+  input: { externalId: string; invoiceId: string; amount: MoneyInput; receivedOn: string };
+}
+
+export const Mutation = {
+  upsertCustomer: async (_: unknown, { input }: UpsertCustomerArgs, ctx: ErpContext) => {
+    const { record, created } = await ctx.erp.upsertCustomer({ ...input, currency: input.currency.trim().toUpperCase() });
+    return { customer: record, created };
+  },
+  upsertProjectDimensions: async (_: unknown, { input }: UpsertProjectDimensionsArgs, ctx: ErpContext) => {
+    const { record, created } = await ctx.erp.upsertProjectDimensions({
+      psaProjectId: input.projectId,
+      customerId: input.customerId,
+      projectCode: input.projectCode,
+      billingSchedule: input.billingSchedule,
+      revenueTreatment: input.revenueTreatment,
+    });
+    return { dimensions: record, created };
+  },
+  postBillingLines: (_: unknown, { input }: PostBillingLinesArgs, ctx: ErpContext) =>
+    ctx.erp.postBillingLines(
+      input.lines.map((line, i) => {
+        const unitPrice = parseMoneyInput(line.unitPrice, `lines[${i}].unitPrice`);
+        return {
+          externalId: line.externalId,
+          psaProjectId: line.projectId,
+          sourceType: line.sourceType,
+          sourceId: line.sourceId,
+          description: line.description,
+          quantityHundredths: parseHundredths(line.quantity, `lines[${i}].quantity`),
+          unitPriceMinor: Number(unitPrice.minor),
+          currency: unitPrice.currency,
+          postingDate: isoDate(line.postingDate, `lines[${i}].postingDate`),
+        };
+      }),
+    ),
+  postInvoice: async (_: unknown, { input }: PostInvoiceArgs, ctx: ErpContext) => {
+    const { record, created } = await ctx.erp.postInvoice({
+      externalId: input.externalId,
+      customerId: input.customerId,
+      psaProjectId: input.projectId ?? null,
+      issueDate: isoDate(input.issueDate, 'issueDate'),
+      billingLineIds: input.billingLineIds ?? [],
+      lines: (input.lines ?? []).map((line, i) => {
+        const unitPrice = parseMoneyInput(line.unitPrice, `lines[${i}].unitPrice`);
+        return {
+          description: line.description,
+          quantityHundredths: parseHundredths(line.quantity, `lines[${i}].quantity`),
+          unitPriceMinor: Number(unitPrice.minor),
+          currency: unitPrice.currency,
+        };
+      }),
+    });
+    return { invoice: record, created };
+  },
+  applyPayment: async (_: unknown, { input }: ApplyPaymentArgs, ctx: ErpContext) => {
+    const amount = parseMoneyInput(input.amount, 'amount');
+    const { record, created } = await ctx.erp.applyPayment({
+      externalId: input.externalId,
+      invoiceId: input.invoiceId,
+      amountMinor: Number(amount.minor),
+      currency: amount.currency,
+      receivedOn: isoDate(input.receivedOn, 'receivedOn'),
+    });
+    return { payment: record, created };
+  },
+};

@@ -1,0 +1,19 @@
+import { money } from '../../../lib/money';
+import type { ErpContext } from '../context';
+
+export const Project = {
+  // The PSA owns projects; the ERP only knows their IDs, so the representation is the whole stub.
+  __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+  invoices: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.invoicesByProject.load(project.id),
+  dimensions: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.projectDimensions.load(project.id),
+  billedToDate: async (project: { id: string }, _args: unknown, ctx: ErpContext) => {
+    const [invoices, dimensions] = await Promise.all([ctx.loaders.invoicesByProject.load(project.id), ctx.loaders.projectDimensions.load(project.id)]);
+    // The project bills in its customer's currency; reading it whenever there are dimensions (not only when there are
+    // no invoices) keeps the connector calls of a query the same whatever the data.
+    const customer = dimensions ? await ctx.loaders.customer.load(dimensions.customerId) : null;
+    const currency = customer?.currency ?? invoices[0]?.currency;
+    if (currency === undefined) return null;
+    const billed = invoices.filter((i) => i.status === 'POSTED' || i.status === 'PAID');
+    return money(billed.reduce((sum, i) => sum + BigInt(i.subtotalMinor), 0n), currency);
+  },
+};

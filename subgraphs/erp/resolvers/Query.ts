@@ -1,0 +1,42 @@
+import { todayUtc } from '../../../lib/dates';
+import { pageRequest, toConnection } from '../../../lib/pagination';
+import type { InvoiceFilter, InvoiceStatus } from '../connector/erp-connector';
+import type { ErpContext } from '../context';
+
+interface InvoiceListArgs {
+  first?: number | null;
+  after?: string | null;
+  filter?: {
+    customerId?: string | null;
+    accountId?: string | null;
+    projectId?: string | null;
+    status?: InvoiceStatus | null;
+    overdue?: boolean | null;
+  } | null;
+}
+
+/** The connector filter for the GraphQL one; `overdue` is judged as of today (UTC). */
+function invoiceFilter(filter: InvoiceListArgs['filter']): InvoiceFilter {
+  if (!filter) return {};
+  const today = todayUtc();
+  return {
+    customerId: filter.customerId ?? null,
+    accountId: filter.accountId ?? null,
+    psaProjectId: filter.projectId ?? null,
+    status: filter.status ?? null,
+    overdueOn: filter.overdue === true ? today : null,
+    notOverdueOn: filter.overdue === false ? today : null,
+  };
+}
+
+export const Query = {
+  invoice: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.invoice.load(args.id),
+  invoices: async (_: unknown, args: InvoiceListArgs, ctx: ErpContext) => {
+    const page = await ctx.erp.listInvoices(pageRequest(args, 'invoices'), invoiceFilter(args.filter));
+    for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
+    return toConnection(page, 'invoices', (i) => i.id);
+  },
+  customer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.customer.load(args.id),
+  legalEntities: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listLegalEntities(),
+  taxJurisdictions: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listTaxJurisdictions(),
+};

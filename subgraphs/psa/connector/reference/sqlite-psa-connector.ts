@@ -1,0 +1,519 @@
+import { createHash } from 'node:crypto';
+import { byKey, groupByKey } from '../../../../lib/batch';
+import { addDays } from '../../../../lib/dates';
+import { MeridianError } from '../../../../lib/errors';
+import type { Page, PageRequest } from '../../../../lib/pagination';
+import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
+import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import type {
+  CreateProjectFromTemplate,
+  ExpenseRecord,
+  MilestoneRecord,
+  NewTimeEntry,
+  ProjectFilter,
+  ProjectRecord,
+  ProjectTemplateRecord,
+  PsaConnector,
+  RateCardRecord,
+  ResourceRecord,
+  TimeEntryFilter,
+  TimeEntryRecord,
+} from '../psa-connector';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rate_cards (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  rates TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS project_templates (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  service_package TEXT NOT NULL,
+  rate_card_id TEXT NOT NULL REFERENCES rate_cards(id),
+  duration_days INTEGER NOT NULL,
+  milestones TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resources (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  email TEXT,
+  cost_rate_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY,
+  code TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  billing_model TEXT NOT NULL,
+  budget_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  start_date TEXT NOT NULL,
+  end_date TEXT,
+  template_id TEXT NOT NULL REFERENCES project_templates(id),
+  rate_card_id TEXT NOT NULL REFERENCES rate_cards(id),
+  account_id TEXT NOT NULL,
+  opportunity_id TEXT,
+  external_id TEXT UNIQUE,
+  request_hash TEXT
+);
+CREATE INDEX IF NOT EXISTS projects_account ON projects(account_id);
+CREATE INDEX IF NOT EXISTS projects_opportunity ON projects(opportunity_id);
+CREATE TABLE IF NOT EXISTS milestones (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  name TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  due_date TEXT NOT NULL,
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  status TEXT NOT NULL,
+  completed_on TEXT
+);
+CREATE INDEX IF NOT EXISTS milestones_project ON milestones(project_id, sequence);
+CREATE TABLE IF NOT EXISTS time_entries (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  resource_id TEXT NOT NULL REFERENCES resources(id),
+  role TEXT NOT NULL,
+  date TEXT NOT NULL,
+  hours_hundredths INTEGER NOT NULL,
+  billable INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  notes TEXT,
+  billing_reference TEXT
+);
+CREATE INDEX IF NOT EXISTS time_entries_project ON time_entries(project_id, id);
+CREATE TABLE IF NOT EXISTS expenses (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  resource_id TEXT NOT NULL REFERENCES resources(id),
+  date TEXT NOT NULL,
+  category TEXT NOT NULL,
+  description TEXT,
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  billable INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  billing_reference TEXT
+);
+CREATE INDEX IF NOT EXISTS expenses_project ON expenses(project_id, id);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key TEXT PRIMARY KEY,
+  operation TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  result_ids TEXT NOT NULL
+);
+`;
+
+const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, budget_minor AS budgetMinor, currency, start_date AS startDate,
+  end_date AS endDate, template_id AS templateId, rate_card_id AS rateCardId, account_id AS accountId, opportunity_id AS opportunityId,
+  external_id AS externalId`;
+const MILESTONE_COLUMNS = `id, project_id AS projectId, name, sequence, due_date AS dueDate, amount_minor AS amountMinor, currency, status,
+  completed_on AS completedOn`;
+const TIME_ENTRY_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId, role, date, hours_hundredths AS hoursHundredths, billable,
+  status, notes, billing_reference AS billingReference`;
+const EXPENSE_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId, date, category, description, amount_minor AS amountMinor,
+  currency, billable, status, billing_reference AS billingReference`;
+const RATE_CARD_COLUMNS = `id, name, currency, rates`;
+const TEMPLATE_COLUMNS = `id, name, service_package AS servicePackage, rate_card_id AS rateCardId, duration_days AS durationDays, milestones`;
+const RESOURCE_COLUMNS = `id, name, role, email, cost_rate_minor AS costRateMinor, currency`;
+
+/** Hours a single time entry may hold, in hundredths (24 h). */
+const MAX_ENTRY_HOURS_HUNDREDTHS = 24_00;
+
+// SQLite has no boolean; rows carry 0/1 and nested lists as JSON text until mapped back here.
+type Sqlite<T, K extends keyof T> = Omit<T, K> & { [P in K]: number | string };
+type TimeEntryRow = Sqlite<TimeEntryRecord, 'billable'>;
+type ExpenseRow = Sqlite<ExpenseRecord, 'billable'>;
+type RateCardRow = Sqlite<RateCardRecord, 'rates'>;
+type TemplateRow = Sqlite<ProjectTemplateRecord, 'milestones'>;
+
+const toTimeEntry = (row: TimeEntryRow): TimeEntryRecord => ({ ...row, billable: row.billable === 1 });
+const toExpense = (row: ExpenseRow): ExpenseRecord => ({ ...row, billable: row.billable === 1 });
+const toRateCard = (row: RateCardRow): RateCardRecord => ({ ...row, rates: JSON.parse(String(row.rates)) as RateCardRecord['rates'] });
+const toTemplate = (row: TemplateRow): ProjectTemplateRecord => ({ ...row, milestones: JSON.parse(String(row.milestones)) as ProjectTemplateRecord['milestones'] });
+
+/** Demo data for the PSA, as `seed()` takes it (`DatasetChunk['psa']`). */
+export interface PsaSeed {
+  projects: readonly ProjectRecord[];
+  milestones: readonly MilestoneRecord[];
+  timeEntries: readonly TimeEntryRecord[];
+  expenses: readonly ExpenseRecord[];
+}
+
+/** The PSA's reference data, as `seedReferenceData()` takes it. */
+export interface PsaReferenceData {
+  rateCards: readonly RateCardRecord[];
+  templates: readonly ProjectTemplateRecord[];
+  resources: readonly ResourceRecord[];
+}
+
+/** A stable digest of a request, so a repeated idempotent call can be told from a different one. */
+function requestHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** The fields of a project create that make it "the same request", in a fixed order. */
+function createRequestHash(input: CreateProjectFromTemplate): string {
+  return requestHash([
+    input.externalId, input.templateId, input.accountId, input.opportunityId, input.name, input.code,
+    input.billingModel, input.budgetMinor, input.currency, input.startDate,
+  ]);
+}
+
+function describeHours(hundredths: number): string {
+  return (hundredths / 100).toFixed(2);
+}
+
+/**
+ * The embedded reference PSA: a {@link PsaConnector} on a SQLite file, behaving like the SaaS it stands for
+ * (including the failures switched on through {@link SqlitePsaConnector.faults}).
+ */
+export class SqlitePsaConnector implements PsaConnector {
+  /** Failures to show; all off by default. */
+  readonly faults: FaultInjector;
+  private readonly db: SqliteDatabase;
+
+  /** Opens (creating on first use) the PSA database at `path`; `:memory:` for a private one. */
+  constructor(path: string, faults: FaultSettings = {}) {
+    this.db = openSqlite(path);
+    this.db.exec(SCHEMA);
+    this.faults = new FaultInjector('psa', faults);
+  }
+
+  /** True when the PSA holds neither reference data nor projects yet (so start-up seeds it). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM project_templates UNION ALL SELECT 1 FROM projects LIMIT 1').get() === undefined;
+  }
+
+  /** Inserts rate cards, templates and resources in one transaction; IDs must be new. Seed these before {@link seed}. */
+  seedReferenceData(data: PsaReferenceData): void {
+    const rateCard = this.db.prepare(`INSERT INTO rate_cards VALUES (@id, @name, @currency, @rates)`);
+    const template = this.db.prepare(`INSERT INTO project_templates VALUES (@id, @name, @servicePackage, @rateCardId, @durationDays, @milestones)`);
+    const resource = this.db.prepare(`INSERT INTO resources VALUES (@id, @name, @role, @email, @costRateMinor, @currency)`);
+    this.db.transaction(() => {
+      for (const row of data.rateCards) rateCard.run({ ...row, rates: JSON.stringify(row.rates) });
+      for (const row of data.templates) template.run({ ...row, milestones: JSON.stringify(row.milestones) });
+      for (const row of data.resources) resource.run(row);
+    })();
+  }
+
+  /** Inserts demo data in one transaction; IDs must be new and the reference data they name must exist. */
+  seed(data: PsaSeed): void {
+    const project = this.db.prepare(`INSERT INTO projects VALUES (@id, @code, @name, @status, @billingModel, @budgetMinor, @currency, @startDate,
+      @endDate, @templateId, @rateCardId, @accountId, @opportunityId, @externalId, @requestHash)`);
+    const milestone = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, @status, @completedOn)`);
+    const timeEntry = this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, @status,
+      @notes, @billingReference)`);
+    const expense = this.db.prepare(`INSERT INTO expenses VALUES (@id, @projectId, @resourceId, @date, @category, @description, @amountMinor, @currency,
+      @billable, @status, @billingReference)`);
+    this.db.transaction(() => {
+      for (const row of data.projects) {
+        // A seeded project stands for an earlier create, so repeating that create must find it.
+        const requestHash = row.externalId === null ? null : createRequestHash({ ...row, externalId: row.externalId });
+        project.run({ ...row, requestHash });
+      }
+      for (const row of data.milestones) milestone.run(row);
+      for (const row of data.timeEntries) timeEntry.run({ ...row, billable: row.billable ? 1 : 0 });
+      for (const row of data.expenses) expense.run({ ...row, billable: row.billable ? 1 : 0 });
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  async getProjects(ids: readonly string[]): Promise<(ProjectRecord | null)[]> {
+    await this.faults.before('getProjects');
+    const rows = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ProjectRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async listProjects(page: PageRequest, filter: ProjectFilter = {}): Promise<Page<ProjectRecord>> {
+    await this.faults.before('listProjects');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const eq: [keyof ProjectFilter, string][] = [
+      ['accountId', 'account_id'],
+      ['status', 'status'],
+      ['billingModel', 'billing_model'],
+    ];
+    for (const [key, column] of eq) {
+      if (filter[key]) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    return keysetPage(this.db, { table: 'projects', columns: PROJECT_COLUMNS, where, params }, page);
+  }
+
+  async getProjectsByAccount(accountIds: readonly string[]): Promise<ProjectRecord[][]> {
+    await this.faults.before('getProjectsByAccount');
+    const rows = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('account_id')} ORDER BY id`).all(JSON.stringify(accountIds)) as ProjectRecord[];
+    return groupByKey(accountIds, rows, (r) => r.accountId);
+  }
+
+  async getProjectsByOpportunity(opportunityIds: readonly string[]): Promise<(ProjectRecord | null)[]> {
+    await this.faults.before('getProjectsByOpportunity');
+    // Should two projects name one opportunity, the first created is the one it was converted into.
+    const rows = this.db
+      .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE id IN (SELECT min(id) FROM projects WHERE ${inJson('opportunity_id')} GROUP BY opportunity_id)`)
+      .all(JSON.stringify(opportunityIds)) as ProjectRecord[];
+    return byKey(opportunityIds, rows, (r) => r.opportunityId ?? '');
+  }
+
+  async getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]> {
+    await this.faults.before('getMilestonesByProject');
+    const rows = this.db
+      .prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('project_id')} ORDER BY project_id, sequence`)
+      .all(JSON.stringify(projectIds)) as MilestoneRecord[];
+    return groupByKey(projectIds, rows, (r) => r.projectId);
+  }
+
+  async listTimeEntries(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<TimeEntryRecord>> {
+    await this.faults.before('listTimeEntries');
+    const result = keysetPage<TimeEntryRow>(this.db, { table: 'time_entries', columns: TIME_ENTRY_COLUMNS, ...this.entryFilter(projectId, filter) }, page);
+    return { ...result, nodes: result.nodes.map(toTimeEntry) };
+  }
+
+  async listExpenses(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<ExpenseRecord>> {
+    await this.faults.before('listExpenses');
+    const result = keysetPage<ExpenseRow>(this.db, { table: 'expenses', columns: EXPENSE_COLUMNS, ...this.entryFilter(projectId, filter) }, page);
+    return { ...result, nodes: result.nodes.map(toExpense) };
+  }
+
+  async getRateCards(ids: readonly string[]): Promise<(RateCardRecord | null)[]> {
+    await this.faults.before('getRateCards');
+    const rows = this.db.prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as RateCardRow[];
+    return byKey(ids, rows.map(toRateCard), (r) => r.id);
+  }
+
+  async getTemplates(ids: readonly string[]): Promise<(ProjectTemplateRecord | null)[]> {
+    await this.faults.before('getTemplates');
+    const rows = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as TemplateRow[];
+    return byKey(ids, rows.map(toTemplate), (r) => r.id);
+  }
+
+  async listTemplates(): Promise<ProjectTemplateRecord[]> {
+    await this.faults.before('listTemplates');
+    const rows = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates ORDER BY id`).all() as TemplateRow[];
+    return rows.map(toTemplate);
+  }
+
+  async getResources(ids: readonly string[]): Promise<(ResourceRecord | null)[]> {
+    await this.faults.before('getResources');
+    const rows = this.db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ResourceRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }> {
+    await this.faults.before('createProjectFromTemplate');
+    const hash = createRequestHash(input);
+    return this.db.transaction((): { record: ProjectRecord; created: boolean } => {
+      const existing = this.db.prepare('SELECT id, code, request_hash AS requestHash FROM projects WHERE external_id = ?').get(input.externalId) as
+        | { id: string; code: string; requestHash: string | null }
+        | undefined;
+      if (existing) {
+        if (existing.requestHash === hash) return { record: this.projectById(existing.id), created: false };
+        throw new MeridianError(
+          'DUPLICATE_EXTERNAL_ID',
+          `External ID '${input.externalId}' already created project ${existing.id} (${existing.code}) with different details; repeat the original request or use a new external ID`,
+          { system: 'psa', field: 'externalId', value: input.externalId },
+        );
+      }
+      const template = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE id = ?`).get(input.templateId) as TemplateRow | undefined;
+      if (!template) {
+        throw new MeridianError('NOT_FOUND', `PSA has no project template '${input.templateId}'; project '${input.name}' cannot be created`, {
+          system: 'psa', field: 'templateId', value: input.templateId,
+        });
+      }
+      const clash = this.db.prepare('SELECT id FROM projects WHERE code = ?').get(input.code) as { id: string } | undefined;
+      if (clash) {
+        throw new MeridianError('VALIDATION_REJECTED', `Project code '${input.code}' is already used by project ${clash.id}; project codes must be unique`, {
+          system: 'psa', field: 'code', value: input.code,
+        });
+      }
+      const { milestones, durationDays, rateCardId: templateRateCardId } = toTemplate(template);
+      const currencyCard = this.db.prepare('SELECT id FROM rate_cards WHERE currency = ? ORDER BY id LIMIT 1').get(input.currency) as { id: string } | undefined;
+      const id = nextId(this.db, 'projects', 'PRJ');
+      this.db
+        .prepare(
+          `INSERT INTO projects VALUES (@id, @code, @name, 'PLANNED', @billingModel, @budgetMinor, @currency, @startDate, @endDate, @templateId,
+             @rateCardId, @accountId, @opportunityId, @externalId, @requestHash)`,
+        )
+        .run({ ...input, id, endDate: addDays(input.startDate, durationDays), rateCardId: currencyCard?.id ?? templateRateCardId, requestHash: hash });
+      if (input.billingModel === 'FIXED_FEE' || input.billingModel === 'MILESTONE') {
+        const insert = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, 'PLANNED', NULL)`);
+        let allocated = 0;
+        milestones.forEach((m, i) => {
+          // The last milestone takes the rounding remainder, so the milestones add up to the budget exactly.
+          const amountMinor = i === milestones.length - 1 ? input.budgetMinor - allocated : Math.round((input.budgetMinor * m.sharePercent) / 100);
+          allocated += amountMinor;
+          insert.run({
+            id: nextId(this.db, 'milestones', 'MS'), projectId: id, name: m.name, sequence: i + 1,
+            dueDate: addDays(input.startDate, m.offsetDays), amountMinor, currency: input.currency,
+          });
+        });
+      }
+      return { record: this.projectById(id), created: true };
+    })();
+  }
+
+  async submitTimeEntries(idempotencyKey: string, entries: NewTimeEntry[]): Promise<TimeEntryRecord[]> {
+    await this.faults.before('submitTimeEntries');
+    const hash = requestHash(entries.map((e) => [e.projectId, e.resourceId, e.role, e.date, e.hoursHundredths, e.billable, e.notes]));
+    return this.db.transaction((): TimeEntryRecord[] => {
+      const replay = this.idempotentResult(idempotencyKey, 'submitTimeEntries', hash);
+      if (replay) return this.timeEntriesById(replay);
+      const projects = new Set(
+        (this.db.prepare(`SELECT id FROM projects WHERE ${inJson('id')}`).all(JSON.stringify(entries.map((e) => e.projectId))) as { id: string }[]).map((r) => r.id),
+      );
+      const resources = new Map(
+        (this.db.prepare(`SELECT id, role FROM resources WHERE ${inJson('id')}`).all(JSON.stringify(entries.map((e) => e.resourceId))) as { id: string; role: string }[]).map(
+          (r) => [r.id, r.role],
+        ),
+      );
+      const insert = this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, 'SUBMITTED',
+        @notes, NULL)`);
+      const ids = entries.map((entry, i) => {
+        if (!projects.has(entry.projectId)) {
+          throw new MeridianError('NOT_FOUND', `PSA has no project '${entry.projectId}' to book time to (entry ${i + 1})`, {
+            system: 'psa', field: `entries[${i}].projectId`, value: entry.projectId,
+          });
+        }
+        const defaultRole = resources.get(entry.resourceId);
+        if (defaultRole === undefined) {
+          throw new MeridianError('NOT_FOUND', `PSA has no resource '${entry.resourceId}' to book time for (entry ${i + 1})`, {
+            system: 'psa', field: `entries[${i}].resourceId`, value: entry.resourceId,
+          });
+        }
+        if (!Number.isInteger(entry.hoursHundredths) || entry.hoursHundredths <= 0 || entry.hoursHundredths > MAX_ENTRY_HOURS_HUNDREDTHS) {
+          throw new MeridianError('BAD_USER_INPUT', `Time entry ${i + 1} for ${entry.resourceId} on ${entry.date} has ${describeHours(entry.hoursHundredths)} hours; an entry must have more than 0 and at most 24`, {
+            system: 'psa', field: `entries[${i}].hours`, value: describeHours(entry.hoursHundredths),
+          });
+        }
+        const id = nextId(this.db, 'time_entries', 'TE');
+        insert.run({ ...entry, id, role: entry.role ?? defaultRole, billable: entry.billable ? 1 : 0 });
+        return id;
+      });
+      this.db.prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)').run(idempotencyKey, 'submitTimeEntries', hash, JSON.stringify(ids));
+      return this.timeEntriesById(ids);
+    })();
+  }
+
+  async approveTimeEntries(ids: readonly string[]): Promise<TimeEntryRecord[]> {
+    await this.faults.before('approveTimeEntries');
+    return this.db.transaction((): TimeEntryRecord[] => {
+      for (const entry of this.timeEntriesById(ids)) {
+        if (entry.status === 'BILLED') {
+          throw new MeridianError('INVALID_STATE', `Time entry ${entry.id} is already billed (${entry.billingReference}); it cannot be approved again`, { system: 'psa', value: entry.id });
+        }
+      }
+      this.db.prepare(`UPDATE time_entries SET status = 'APPROVED' WHERE status = 'SUBMITTED' AND ${inJson('id')}`).run(JSON.stringify(ids));
+      return this.timeEntriesById(ids);
+    })();
+  }
+
+  async completeMilestone(id: string, completedOn: string): Promise<MilestoneRecord> {
+    await this.faults.before('completeMilestone');
+    return this.db.transaction((): MilestoneRecord => {
+      const current = this.milestoneById(id);
+      if (!current) throw new MeridianError('NOT_FOUND', `PSA has no milestone '${id}'`, { system: 'psa', value: id });
+      if (current.status !== 'PLANNED') return current;
+      this.db.prepare(`UPDATE milestones SET status = 'COMPLETED', completed_on = ? WHERE id = ?`).run(completedOn, id);
+      return this.milestoneById(id)!;
+    })();
+  }
+
+  async markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }> {
+    await this.faults.before('markBilled');
+    const { billingReference } = input;
+    return this.db.transaction(() => {
+      const timeEntries = this.timeEntriesById(input.timeEntryIds);
+      const expenses = this.expensesById(input.expenseIds);
+      for (const [kind, record] of [...timeEntries.map((r) => ['Time entry', r] as const), ...expenses.map((r) => ['Expense', r] as const)]) {
+        if (record.status === 'SUBMITTED') {
+          throw new MeridianError('INVALID_STATE', `${kind} ${record.id} is not approved yet; only approved ${kind === 'Expense' ? 'expenses' : 'time'} can be billed`, {
+            system: 'psa', value: record.id,
+          });
+        }
+        if (record.status === 'BILLED' && record.billingReference !== billingReference) {
+          throw new MeridianError('INVALID_STATE', `${kind} ${record.id} is already billed under ${record.billingReference}; it cannot be billed again under ${billingReference}`, {
+            system: 'psa', value: record.id,
+          });
+        }
+      }
+      for (const table of ['time_entries', 'expenses']) {
+        const ids = table === 'time_entries' ? input.timeEntryIds : input.expenseIds;
+        this.db.prepare(`UPDATE ${table} SET status = 'BILLED', billing_reference = ? WHERE status = 'APPROVED' AND ${inJson('id')}`).run(billingReference, JSON.stringify(ids));
+      }
+      return { timeEntries: this.timeEntriesById(input.timeEntryIds), expenses: this.expensesById(input.expenseIds) };
+    })();
+  }
+
+  private entryFilter(projectId: string, filter: TimeEntryFilter): { where: string[]; params: unknown[] } {
+    const where = ['project_id = ?'];
+    const params: unknown[] = [projectId];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.billable !== null && filter.billable !== undefined) {
+      where.push('billable = ?');
+      params.push(filter.billable ? 1 : 0);
+    }
+    if (filter.dateFrom) {
+      where.push('date >= ?');
+      params.push(filter.dateFrom);
+    }
+    if (filter.dateTo) {
+      where.push('date <= ?');
+      params.push(filter.dateTo);
+    }
+    return { where, params };
+  }
+
+  /** The IDs an earlier call under `key` produced, or null for a new key. @throws IDEMPOTENCY_KEY_REUSED for other input. */
+  private idempotentResult(key: string, operation: string, hash: string): string[] | null {
+    const row = this.db.prepare('SELECT operation, request_hash AS requestHash, result_ids AS resultIds FROM idempotency_keys WHERE key = ?').get(key) as
+      | { operation: string; requestHash: string; resultIds: string }
+      | undefined;
+    if (!row) return null;
+    if (row.operation !== operation || row.requestHash !== hash) {
+      throw new MeridianError('IDEMPOTENCY_KEY_REUSED', `Idempotency key '${key}' was already used for a different ${row.operation} request; use a new key for new time`, {
+        system: 'psa', field: 'idempotencyKey', value: key,
+      });
+    }
+    return JSON.parse(row.resultIds) as string[];
+  }
+
+  /** Time entries in the order of `ids`. @throws NOT_FOUND naming the first unknown ID. */
+  private timeEntriesById(ids: readonly string[]): TimeEntryRecord[] {
+    const rows = (this.db.prepare(`SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as TimeEntryRow[]).map(toTimeEntry);
+    return byKey(ids, rows, (r) => r.id).map((row, i) => {
+      if (!row) throw new MeridianError('NOT_FOUND', `PSA has no time entry '${ids[i]}'`, { system: 'psa', value: ids[i]! });
+      return row;
+    });
+  }
+
+  /** Expenses in the order of `ids`. @throws NOT_FOUND naming the first unknown ID. */
+  private expensesById(ids: readonly string[]): ExpenseRecord[] {
+    const rows = (this.db.prepare(`SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ExpenseRow[]).map(toExpense);
+    return byKey(ids, rows, (r) => r.id).map((row, i) => {
+      if (!row) throw new MeridianError('NOT_FOUND', `PSA has no expense '${ids[i]}'`, { system: 'psa', value: ids[i]! });
+      return row;
+    });
+  }
+
+  private milestoneById(id: string): MilestoneRecord | undefined {
+    return this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE id = ?`).get(id) as MilestoneRecord | undefined;
+  }
+
+  private projectById(id: string): ProjectRecord {
+    return this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE id = ?`).get(id) as ProjectRecord;
+  }
+}

@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
+import type { PsaConnector } from './connector/psa-connector';
+import type { PsaContext } from './context';
+import { createLoaders } from './loaders';
+import { Account } from './resolvers/Account';
+import { Expense } from './resolvers/Expense';
+import { Milestone } from './resolvers/Milestone';
+import { Mutation } from './resolvers/Mutation';
+import { Opportunity } from './resolvers/Opportunity';
+import { Project } from './resolvers/Project';
+import { ProjectTemplate } from './resolvers/ProjectTemplate';
+import { Query } from './resolvers/Query';
+import { RateCard } from './resolvers/RateCard';
+import { Resource } from './resolvers/Resource';
+import { TimeEntry } from './resolvers/TimeEntry';
+
+/** Path of the PSA SDL, read by the server, composition and tests. */
+export const PSA_SCHEMA_PATH = join(__dirname, 'schema.graphql');
+
+/** Everything the PSA subgraph needs from outside. */
+export interface PsaSubgraphDeps {
+  psa: PsaConnector;
+  /** Called by `close()`, to release the connector's store. */
+  onClose?: () => void | Promise<void>;
+}
+
+/** Builds the PSA subgraph (projects, milestones, time, expenses, rate cards) over a {@link PsaConnector}; it does not listen. */
+export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
+  return {
+    name: 'psa',
+    typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
+    resolvers: { Query, Mutation, Account, Opportunity, Project, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource } as Subgraph<PsaContext>['resolvers'],
+    context: async (_req, requestId) => ({ requestId, psa: deps.psa, loaders: createLoaders(deps.psa) }),
+    close: async () => {
+      await deps.onClose?.();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { isoDate, todayUtc } from '../../../lib/dates';
+import { MeridianError } from '../../../lib/errors';
+import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
+import type { BillingModel } from '../connector/psa-connector';
+import type { PsaContext } from '../context';
+import { parseHundredths } from '../../../lib/hundredths';
+
+interface CreateProjectFromTemplateArgs {
+  input: {
+    externalId: string;
+    templateId: string;
+    accountId: string;
+    opportunityId?: string | null;
+    name: string;
+    code: string;
+    billingModel: BillingModel;
+    budget: MoneyInput;
+    startDate: string;
+  };
+}
+
+interface SubmitTimeEntriesArgs {
+  input: {
+    idempotencyKey: string;
+    entries: { projectId: string; resourceId: string; role?: string | null; date: string; hours: string; billable: boolean; notes?: string | null }[];
+  };
+}
+
+interface MarkTimeEntriesBilledArgs {
+  input: { timeEntryIds: string[]; expenseIds?: string[] | null; billingReference: string };
+}
+
+/** @throws MeridianError BAD_USER_INPUT when `value` is empty or blank. */
+function required(value: string, field: string): string {
+  if (value.trim() === '') throw new MeridianError('BAD_USER_INPUT', `${field} must not be blank`, { field, value });
+  return value;
+}
+
+/** System-level PSA commands; each validates its input, then calls one idempotent connector command. */
+export const Mutation = {
+  createProjectFromTemplate: async (_: unknown, { input }: CreateProjectFromTemplateArgs, ctx: PsaContext) => {
+    const budget = parseMoneyInput(input.budget, 'budget');
+    if (budget.minor < 0n) {
+      throw new MeridianError('BAD_USER_INPUT', `budget must not be negative; got ${input.budget.amount} ${budget.currency}`, { field: 'budget.amount', value: input.budget.amount });
+    }
+    const { record, created } = await ctx.psa.createProjectFromTemplate({
+      externalId: required(input.externalId, 'externalId'),
+      templateId: input.templateId,
+      accountId: required(input.accountId, 'accountId'),
+      opportunityId: input.opportunityId ?? null,
+      name: required(input.name, 'name'),
+      code: required(input.code, 'code'),
+      billingModel: input.billingModel,
+      budgetMinor: Number(budget.minor),
+      currency: budget.currency,
+      startDate: isoDate(input.startDate, 'startDate'),
+    });
+    return { project: record, created };
+  },
+  submitTimeEntries: (_: unknown, { input }: SubmitTimeEntriesArgs, ctx: PsaContext) =>
+    ctx.psa.submitTimeEntries(
+      required(input.idempotencyKey, 'idempotencyKey'),
+      input.entries.map((e, i) => ({
+        projectId: e.projectId,
+        resourceId: e.resourceId,
+        role: e.role ?? null,
+        date: isoDate(e.date, `entries[${i}].date`),
+        hoursHundredths: parseHundredths(e.hours, `entries[${i}].hours`),
+        billable: e.billable,
+        notes: e.notes ?? null,
+      })),
+    ),
+  approveTimeEntries: (_: unknown, args: { ids: string[] }, ctx: PsaContext) => ctx.psa.approveTimeEntries(args.ids),
+  completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.completeMilestone(args.id, todayUtc()),
+  markTimeEntriesBilled: (_: unknown, { input }: MarkTimeEntriesBilledArgs, ctx: PsaContext) =>
+    ctx.psa.markBilled({ timeEntryIds: input.timeEntryIds, expenseIds: input.expenseIds ?? [], billingReference: required(input.billingReference, 'billingReference') }),
+};

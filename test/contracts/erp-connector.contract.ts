@@ -1,0 +1,383 @@
+import { MeridianError, type ErrorDetails } from '../../lib/errors';
+import { formatId, type IdPrefix } from '../../lib/ids';
+import type { FaultSettings } from '../../lib/reference-faults';
+import { generateAccounts } from '../../seed/generate';
+import { LEGAL_ENTITIES, TAX_JURISDICTIONS } from '../../seed/reference-data';
+import type { ErpConnector, InvoiceRecord, NewBillingLine, PostInvoice, UpsertCustomer } from '../../subgraphs/erp/connector/erp-connector';
+
+/**
+ * An adapter under test, holding the reference data and the first `accounts` demo accounts; `faults.set` closes
+ * accounting periods (`closedPeriods`) the way the system's own period close would; `close` disposes of it.
+ */
+export interface ErpAdapterFactory {
+  (accounts: number): Promise<{ connector: ErpConnector; faults: { set(settings: FaultSettings): void }; close(): Promise<void> | void }>;
+}
+
+/** The outcome of a rejected call, as a whole value to assert. */
+interface Failure {
+  code: string;
+  message: string;
+  details: ErrorDetails;
+}
+
+async function failure(promise: Promise<unknown>): Promise<Failure> {
+  const error = await promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MeridianError);
+  const { code, message, details } = error as MeridianError;
+  return { code, message, details };
+}
+
+/** The ID a system hands out after `ids`: one above the highest. */
+function nextAfter(ids: readonly string[], prefix: IdPrefix): string {
+  return formatId(prefix, Math.max(0, ...ids.map((id) => Number(id.slice(prefix.length + 1)))) + 1);
+}
+
+/** The behaviour every {@link ErpConnector} adapter must show. */
+export function describeErpConnectorContract(adapter: string, make: ErpAdapterFactory): void {
+  describe(`ErpConnector contract: ${adapter}`, () => {
+    const data = generateAccounts(1, 13).erp;
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+    let connector: ErpConnector;
+    let faults: { set(settings: FaultSettings): void };
+    let close: () => Promise<void> | void;
+    beforeEach(async () => {
+      ({ connector, faults, close } = await make(12));
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    // A GBP customer (MERIDIAN-UK, GB VAT 20%, NET_30) with a time-and-materials project.
+    const gbpCustomer = data.customers.find((c) => c.id === 'CUS-000002')!;
+    const gbpProject = 'PRJ-0000023';
+    const line = (externalId: string, overrides: Partial<NewBillingLine> = {}): NewBillingLine => ({
+      externalId,
+      psaProjectId: gbpProject,
+      sourceType: 'TIME',
+      sourceId: `TE-${externalId}`,
+      description: 'Senior Consultant, 2026-11-02',
+      quantityHundredths: 750,
+      unitPriceMinor: 182_50,
+      currency: 'GBP',
+      postingDate: '2026-11-02',
+      ...overrides,
+    });
+    const newCustomer: UpsertCustomer = {
+      externalCrmId: 'ACC-000003',
+      name: 'Summit Retail Ltd',
+      legalEntityCode: 'MERIDIAN-UK',
+      taxJurisdictionCode: 'GB',
+      paymentTerms: 'NET_45',
+      currency: 'GBP',
+    };
+
+    it('returns batch reads in the order of the keys, with null for unknown keys', async () => {
+      const [c1, c2, c5] = [data.customers[0]!, data.customers[1]!, data.customers[2]!];
+      expect(await connector.getCustomers([c5.id, 'CUS-999999', c1.id, c5.id])).toEqual([c5, null, c1, c5]);
+      expect(await connector.getCustomersByCrmAccount(['ACC-000002', 'ACC-000003', 'ACC-000001'])).toEqual([c2, null, c1]);
+      expect(await connector.getLegalEntities(['MERIDIAN-UK', 'MERIDIAN-XX', 'MERIDIAN-US'])).toEqual([LEGAL_ENTITIES[1], null, LEGAL_ENTITIES[0]]);
+      expect(await connector.getTaxJurisdictions(['XX', 'GB'])).toEqual([null, TAX_JURISDICTIONS.find((t) => t.code === 'GB')]);
+      const [i1, i2] = [data.invoices[3]!, data.invoices[20]!];
+      expect(await connector.getInvoices([i2.id, 'INV-nope', i1.id])).toEqual([i2, null, i1]);
+      expect(await connector.getProjectDimensions(['PRJ-nope', gbpProject])).toEqual([null, data.projectDimensions.find((d) => d.psaProjectId === gbpProject)]);
+      expect(await connector.getCustomers([])).toEqual([]);
+    });
+
+    it('lists legal entities and tax jurisdictions in code order', async () => {
+      const byCode = (a: { code: string }, b: { code: string }) => (a.code < b.code ? -1 : 1);
+      expect(await connector.listLegalEntities()).toEqual([...LEGAL_ENTITIES].sort(byCode));
+      expect(await connector.listTaxJurisdictions()).toEqual([...TAX_JURISDICTIONS].sort(byCode));
+    });
+
+    it('groups invoices per CRM account and per project in ID order, one array per key, empty for unknown keys', async () => {
+      const ofCustomer = (id: string) => data.invoices.filter((i) => i.customerId === id).sort(byId);
+      expect(await connector.getInvoicesByCrmAccount(['ACC-000008', 'ACC-000003', 'ACC-000002'])).toEqual([ofCustomer('CUS-000008'), [], ofCustomer('CUS-000002')]);
+      const ofProject = (id: string) => data.invoices.filter((i) => i.psaProjectId === id).sort(byId);
+      expect(await connector.getInvoicesByProject(['PRJ-0000024', 'PRJ-nope', gbpProject])).toEqual([ofProject('PRJ-0000024'), [], ofProject(gbpProject)]);
+    });
+
+    it('groups invoice lines in line order and payments per invoice, empty for unknown invoices', async () => {
+      const [a, b] = [data.invoices[1]!.id, data.invoices[31]!.id];
+      const linesOf = (id: string) => data.invoiceLines.filter((l) => l.invoiceId === id).sort((x, y) => x.lineNumber - y.lineNumber);
+      expect(await connector.getInvoiceLines([b, 'INV-nope', a])).toEqual([linesOf(b), [], linesOf(a)]);
+      const open = data.invoices.find((i) => i.balanceMinor === i.totalMinor)!;
+      expect(await connector.getPaymentsByInvoice([a, open.id])).toEqual([data.payments.filter((p) => p.invoiceId === a), []]);
+    });
+
+    it('pages through every invoice exactly once, in ID order, with a stable total', async () => {
+      const seen: string[] = [];
+      let afterKey: string | null = null;
+      for (;;) {
+        const page = await connector.listInvoices({ first: 7, afterKey });
+        expect(page.totalCount).toBe(data.invoices.length);
+        seen.push(...page.nodes.map((i) => i.id));
+        if (!page.hasNextPage) break;
+        afterKey = page.nodes[page.nodes.length - 1]!.id;
+      }
+      expect(seen).toEqual(data.invoices.map((i) => i.id).sort());
+    });
+
+    it('filters listed invoices and counts only the matches', async () => {
+      const list = async (filter: Parameters<ErpConnector['listInvoices']>[1]) => {
+        const page = await connector.listInvoices({ first: 1000, afterKey: null }, filter);
+        expect(page.totalCount).toBe(page.nodes.length);
+        return page.nodes;
+      };
+      const expected = (keep: (i: InvoiceRecord) => boolean) => data.invoices.filter(keep).sort(byId);
+      const overdue = (i: InvoiceRecord) => i.status === 'POSTED' && i.balanceMinor > 0 && i.dueDate < '2026-09-30';
+      expect(await list({ status: 'POSTED' })).toEqual(expected((i) => i.status === 'POSTED'));
+      expect(await list({ customerId: 'CUS-000007' })).toEqual(expected((i) => i.customerId === 'CUS-000007'));
+      expect(await list({ accountId: 'ACC-000007', status: 'PAID' })).toEqual(expected((i) => i.customerId === 'CUS-000007' && i.status === 'PAID'));
+      expect(await list({ psaProjectId: gbpProject })).toEqual(expected((i) => i.psaProjectId === gbpProject));
+      expect(await list({ overdueOn: '2026-09-30' })).toEqual(expected(overdue));
+      expect((await list({ overdueOn: '2026-09-30' })).length).toBeGreaterThan(0);
+      expect(await list({ notOverdueOn: '2026-09-30' })).toEqual(expected((i) => !overdue(i)));
+      expect(await connector.listInvoices({ first: 0, afterKey: null }, { accountId: 'ACC-000002' })).toEqual({
+        nodes: [],
+        hasNextPage: true,
+        totalCount: data.invoices.filter((i) => i.customerId === 'CUS-000002').length,
+      });
+    });
+
+    it('creates a customer once per CRM account and updates it on repeat', async () => {
+      const id = nextAfter(data.customers.map((c) => c.id), 'CUS');
+      const first = await connector.upsertCustomer(newCustomer);
+      expect(first).toEqual({ record: { ...newCustomer, id, customerNumber: `C${100000 + Number(id.slice(4))}` }, created: true });
+      expect(await connector.upsertCustomer(newCustomer)).toEqual({ record: first.record, created: false });
+      const moved = await connector.upsertCustomer({ ...newCustomer, name: 'Summit Retail Group Ltd', paymentTerms: 'NET_60', currency: 'EUR' });
+      expect(moved).toEqual({ record: { ...first.record, name: 'Summit Retail Group Ltd', paymentTerms: 'NET_60', currency: 'EUR' }, created: false });
+      expect(await connector.getCustomersByCrmAccount(['ACC-000003'])).toEqual([moved.record]);
+    });
+
+    it('rejects an unknown tax jurisdiction or legal entity, naming the value', async () => {
+      expect(await failure(connector.upsertCustomer({ ...newCustomer, taxJurisdictionCode: 'XX' }))).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: "ERP rejected tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK': no such jurisdiction",
+        details: { system: 'erp', field: 'taxJurisdictionCode', value: 'XX' },
+      });
+      expect(await failure(connector.upsertCustomer({ ...newCustomer, legalEntityCode: 'MERIDIAN-FR' }))).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: "ERP rejected legal entity 'MERIDIAN-FR': no such legal entity",
+        details: { system: 'erp', field: 'legalEntityCode', value: 'MERIDIAN-FR' },
+      });
+      expect(await connector.getCustomersByCrmAccount(['ACC-000003'])).toEqual([null]);
+    });
+
+    it('refuses to change the currency of a customer that has invoices', async () => {
+      const { id, externalCrmId, customerNumber: _, ...fields } = gbpCustomer;
+      expect(await failure(connector.upsertCustomer({ ...fields, externalCrmId, currency: 'USD' }))).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: `ERP rejected currency 'USD' for customer '${id}': it already has invoices in GBP`,
+        details: { system: 'erp', field: 'currency', value: 'USD' },
+      });
+    });
+
+    it('creates project dimensions once per PSA project, updates them on repeat, and refuses an unknown customer', async () => {
+      const dims = { psaProjectId: 'PRJ-0000031', customerId: 'CUS-000005', projectCode: 'DAT-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' };
+      expect(await connector.upsertProjectDimensions(dims)).toEqual({ record: dims, created: true });
+      expect(await connector.upsertProjectDimensions(dims)).toEqual({ record: dims, created: false });
+      const changed = { ...dims, billingSchedule: 'MONTHLY_IN_ARREARS' };
+      expect(await connector.upsertProjectDimensions(changed)).toEqual({ record: changed, created: false });
+      expect(await connector.getProjectDimensions([dims.psaProjectId])).toEqual([changed]);
+      expect(await failure(connector.upsertProjectDimensions({ ...dims, psaProjectId: 'PRJ-0000032', customerId: 'CUS-999999' }))).toEqual({
+        code: 'NOT_FOUND',
+        message: "ERP has no customer 'CUS-999999'",
+        details: { system: 'erp', field: 'customerId', value: 'CUS-999999' },
+      });
+    });
+
+    it('posts billing lines priced quantity times unit price, once per external ID', async () => {
+      const firstId = nextAfter(data.billingLines.map((l) => l.id), 'BL');
+      const posted = await connector.postBillingLines([line('k1'), line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' })]);
+      expect(posted).toEqual([
+        { ...line('k1'), id: firstId, amountMinor: 1368_75, invoiceId: null },
+        { ...line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }), id: posted[1]!.id, amountMinor: 123_45, invoiceId: null },
+      ]);
+      expect(posted[1]!.id > firstId).toBe(true);
+      const again = await connector.postBillingLines([line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }), line('k3')]);
+      expect(again[0]).toEqual(posted[1]);
+      expect(again[1]!.id > posted[1]!.id).toBe(true);
+      expect(await failure(connector.postBillingLines([line('k1', { quantityHundredths: 800 })]))).toEqual({
+        code: 'DUPLICATE_EXTERNAL_ID',
+        message: `ERP already holds billing line '${firstId}' under external ID 'k1', with other data`,
+        details: { system: 'erp', field: 'externalId', value: 'k1' },
+      });
+    });
+
+    it('posts a batch of billing lines all or none', async () => {
+      expect(await failure(connector.postBillingLines([line('fresh'), line('stray', { psaProjectId: 'PRJ-nope' })]))).toEqual({
+        code: 'NOT_FOUND',
+        message: "ERP has no project 'PRJ-nope': push its financial dimensions first",
+        details: { system: 'erp', field: 'projectId', value: 'PRJ-nope' },
+      });
+      // Had 'fresh' been kept, other data under its key would be a duplicate.
+      const [fresh] = await connector.postBillingLines([line('fresh', { description: 'Re-sent after the fix' })]);
+      expect(fresh).toMatchObject({ externalId: 'fresh', description: 'Re-sent after the fix' });
+      expect(await failure(connector.postBillingLines([line('usd', { currency: 'USD' })]))).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: "ERP rejected a unit price of 182.50 USD on billing line 'usd': project 'PRJ-0000023' bills in GBP",
+        details: { system: 'erp', field: 'unitPrice', value: '182.50 USD' },
+      });
+    });
+
+    it('refuses postings into a closed period, but still answers a repeat of an earlier posting', async () => {
+      const [before] = await connector.postBillingLines([line('oct-1', { postingDate: '2026-10-14' })]);
+      faults.set({ closedPeriods: ['2026-10'] });
+      expect(await failure(connector.postBillingLines([line('oct-2', { postingDate: '2026-10-15' })]))).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: "ERP rejected posting date '2026-10-15': accounting period 2026-10 is closed",
+        details: { system: 'erp', field: 'postingDate', value: '2026-10-15' },
+      });
+      expect(await connector.postBillingLines([line('oct-1', { postingDate: '2026-10-14' })])).toEqual([before]);
+      expect(
+        await failure(connector.postInvoice({ externalId: 'inv-oct', customerId: gbpCustomer.id, psaProjectId: gbpProject, issueDate: '2026-10-31', billingLineIds: [before!.id], lines: [] })),
+      ).toEqual({
+        code: 'VALIDATION_REJECTED',
+        message: "ERP rejected issue date '2026-10-31': accounting period 2026-10 is closed",
+        details: { system: 'erp', field: 'issueDate', value: '2026-10-31' },
+      });
+      faults.set({});
+      await expect(connector.postBillingLines([line('oct-2', { postingDate: '2026-10-15' })])).resolves.toHaveLength(1);
+    });
+
+    describe('invoices and payments', () => {
+      let billed: string[];
+      let request: PostInvoice;
+      beforeEach(async () => {
+        billed = (await connector.postBillingLines([line('b1'), line('b2', { quantityHundredths: 425, unitPriceMinor: 140_00 })])).map((l) => l.id);
+        request = {
+          externalId: 'run-1:invoice',
+          customerId: gbpCustomer.id,
+          psaProjectId: gbpProject,
+          issueDate: '2026-11-30',
+          billingLineIds: billed,
+          lines: [{ description: 'Project management fee', quantityHundredths: 100, unitPriceMinor: 500_00, currency: 'GBP' }],
+        };
+      });
+
+      it('posts an invoice from billing lines and typed lines, with tax, terms and a number', async () => {
+        const id = nextAfter(data.invoices.map((i) => i.id), 'INV');
+        const subtotal = 1368_75 + 595_00 + 500_00;
+        const { record, created } = await connector.postInvoice(request);
+        expect({ record, created }).toEqual({
+          record: {
+            id,
+            number: `UK-2026-${id.slice(4)}`,
+            customerId: gbpCustomer.id,
+            psaProjectId: gbpProject,
+            status: 'POSTED',
+            issueDate: '2026-11-30',
+            dueDate: '2026-12-30',
+            currency: 'GBP',
+            subtotalMinor: subtotal,
+            taxMinor: 492_75,
+            totalMinor: subtotal + 492_75,
+            balanceMinor: subtotal + 492_75,
+            externalId: 'run-1:invoice',
+          },
+          created: true,
+        });
+        expect(await connector.getInvoiceLines([id])).toEqual([[
+          { invoiceId: id, lineNumber: 1, description: 'Senior Consultant, 2026-11-02', quantityHundredths: 750, unitPriceMinor: 182_50, amountMinor: 1368_75 },
+          { invoiceId: id, lineNumber: 2, description: 'Senior Consultant, 2026-11-02', quantityHundredths: 425, unitPriceMinor: 140_00, amountMinor: 595_00 },
+          { invoiceId: id, lineNumber: 3, description: 'Project management fee', quantityHundredths: 100, unitPriceMinor: 500_00, amountMinor: 500_00 },
+        ]]);
+        expect(await connector.postBillingLines([line('b1')])).toEqual([expect.objectContaining({ id: billed[0], invoiceId: id })]);
+        const [ofProject] = await connector.getInvoicesByProject([gbpProject]);
+        expect(ofProject![ofProject!.length - 1]).toEqual(record);
+      });
+
+      it('returns the first invoice for a repeated external ID and refuses the key with other data', async () => {
+        const first = await connector.postInvoice(request);
+        expect(await connector.postInvoice(request)).toEqual({ record: first.record, created: false });
+        expect(await failure(connector.postInvoice({ ...request, issueDate: '2026-11-29' }))).toEqual({
+          code: 'DUPLICATE_EXTERNAL_ID',
+          message: `ERP already posted invoice '${first.record.id}' under external ID 'run-1:invoice', with other data`,
+          details: { system: 'erp', field: 'externalId', value: 'run-1:invoice' },
+        });
+      });
+
+      it('refuses billing lines that are unknown, on another project or already invoiced', async () => {
+        const other = { ...request, externalId: 'run-2:invoice', lines: [] };
+        expect(await failure(connector.postInvoice({ ...other, billingLineIds: ['BL-9999999999'] }))).toEqual({
+          code: 'NOT_FOUND',
+          message: "ERP has no billing line 'BL-9999999999' on project 'PRJ-0000023'",
+          details: { system: 'erp', field: 'billingLineIds', value: 'BL-9999999999' },
+        });
+        const elsewhere = data.billingLines.find((l) => l.psaProjectId !== gbpProject)!;
+        expect(await failure(connector.postInvoice({ ...other, billingLineIds: [elsewhere.id] }))).toMatchObject({ code: 'NOT_FOUND', details: { value: elsewhere.id } });
+        const invoiced = data.billingLines.find((l) => l.psaProjectId === gbpProject)!;
+        expect(await failure(connector.postInvoice({ ...other, billingLineIds: [billed[0]!, invoiced.id] }))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Billing line '${invoiced.id}' is already billed on invoice '${invoiced.invoiceId}'`,
+          details: { system: 'erp', field: 'billingLineIds', value: invoiced.id },
+        });
+        // Nothing of a refused invoice stays: its first line can still be invoiced.
+        await expect(connector.postInvoice({ ...other, billingLineIds: [billed[0]!] })).resolves.toMatchObject({ created: true });
+        expect(await failure(connector.postInvoice({ ...other, externalId: 'run-3:invoice', customerId: 'CUS-999999' }))).toMatchObject({ code: 'NOT_FOUND', details: { field: 'customerId' } });
+      });
+
+      it('rounds tax half-up to the minor unit', async () => {
+        // Germany USt is 19%: 0.50 EUR of tax base is 0.095 EUR of tax, which rounds up to 0.10.
+        const { record } = await connector.postInvoice({
+          externalId: 'fee-1',
+          customerId: 'CUS-000007',
+          psaProjectId: null,
+          issueDate: '2026-11-30',
+          billingLineIds: [],
+          lines: [{ description: 'Courier', quantityHundredths: 50, unitPriceMinor: 1_00, currency: 'EUR' }],
+        });
+        expect(record).toMatchObject({ number: `DE-2026-${record.id.slice(4)}`, currency: 'EUR', subtotalMinor: 50, taxMinor: 10, totalMinor: 60, dueDate: '2026-12-30' });
+      });
+
+      it('applies payments once per external ID, down to a PAID invoice', async () => {
+        const { record: invoice } = await connector.postInvoice(request);
+        const payment = { externalId: 'remit-1', invoiceId: invoice.id, amountMinor: 1000_00, currency: 'GBP', receivedOn: '2026-12-10' };
+        const first = await connector.applyPayment(payment);
+        expect(first).toEqual({ record: { ...payment, id: nextAfter(data.payments.map((p) => p.id), 'PAY') }, created: true });
+        expect(await connector.applyPayment(payment)).toEqual({ record: first.record, created: false });
+        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: invoice.balanceMinor - 1000_00 }]);
+        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 999_00 }))).toMatchObject({ code: 'DUPLICATE_EXTERNAL_ID', details: { value: 'remit-1' } });
+        const rest = { ...payment, externalId: 'remit-2', amountMinor: invoice.balanceMinor - 1000_00 };
+        await connector.applyPayment(rest);
+        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: 0, status: 'PAID' }]);
+        expect((await connector.getPaymentsByInvoice([invoice.id]))[0]!.map((p) => p.externalId)).toEqual(['remit-1', 'remit-2']);
+        expect(await failure(connector.applyPayment({ ...payment, externalId: 'remit-3', amountMinor: 1 }))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Invoice '${invoice.number}' is PAID; only a POSTED invoice takes payments`,
+          details: { system: 'erp', field: 'invoiceId', value: invoice.id },
+        });
+      });
+
+      it('rejects a payment over the balance, in another currency or for an unknown invoice, naming the amount', async () => {
+        const { record: invoice } = await connector.postInvoice(request);
+        const payment = { externalId: 'remit-x', invoiceId: invoice.id, amountMinor: invoice.balanceMinor + 1, currency: 'GBP', receivedOn: '2026-12-10' };
+        const due = `${(invoice.balanceMinor / 100).toFixed(2)} GBP`;
+        const over = `${((invoice.balanceMinor + 1) / 100).toFixed(2)} GBP`;
+        expect(await failure(connector.applyPayment(payment))).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: `ERP rejected a payment of ${over} on invoice '${invoice.number}': it exceeds the balance due of ${due}`,
+          details: { system: 'erp', field: 'amount', value: over },
+        });
+        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 100_00, currency: 'USD' }))).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: `ERP rejected a payment of 100.00 USD on invoice '${invoice.number}': the invoice is in GBP`,
+          details: { system: 'erp', field: 'amount', value: '100.00 USD' },
+        });
+        expect(await failure(connector.applyPayment({ ...payment, invoiceId: 'INV-nope' }))).toEqual({
+          code: 'NOT_FOUND',
+          message: "ERP has no invoice 'INV-nope'",
+          details: { system: 'erp', field: 'invoiceId', value: 'INV-nope' },
+        });
+        faults.set({ closedPeriods: ['2026-12'] });
+        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 1 }))).toMatchObject({ code: 'VALIDATION_REJECTED', details: { field: 'receivedOn', value: '2026-12-10' } });
+        expect(await connector.getInvoices([invoice.id])).toEqual([invoice]);
+      });
+    });
+  });
+}

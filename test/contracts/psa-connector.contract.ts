@@ -1,0 +1,330 @@
+import { MeridianError } from '../../lib/errors';
+import type { Page, PageRequest } from '../../lib/pagination';
+import { generateAccounts } from '../../seed/generate';
+import { PROJECT_TEMPLATES, RATE_CARDS, RESOURCES } from '../../seed/reference-data';
+import type { CreateProjectFromTemplate, NewTimeEntry, PsaConnector, TimeEntryRecord } from '../../subgraphs/psa/connector/psa-connector';
+
+/** An adapter under test, holding the reference data and the first `accounts` demo accounts, and how to dispose of it. */
+export interface PsaAdapterFactory {
+  (accounts: number): Promise<{ connector: PsaConnector; close(): Promise<void> | void }>;
+}
+
+/** The rejection of `promise`, failing the test when it resolves. */
+async function failure(promise: Promise<unknown>): Promise<MeridianError> {
+  const outcome = await promise.then(
+    () => new Error('expected the call to fail'),
+    (error: unknown) => error,
+  );
+  expect(outcome).toBeInstanceOf(MeridianError);
+  return outcome as MeridianError;
+}
+
+/** Code and details of a MeridianError, for whole-value assertions. */
+function coded(error: MeridianError): { code: string; details: object } {
+  return { code: error.code, details: error.details };
+}
+
+/** Every row of a paged list, following `afterKey` from page to page. */
+async function allPages<T extends { id: string }>(list: (page: PageRequest) => Promise<Page<T>>, first: number): Promise<{ ids: string[]; totals: number[] }> {
+  const ids: string[] = [];
+  const totals: number[] = [];
+  let afterKey: string | null = null;
+  for (;;) {
+    const page: Page<T> = await list({ first, afterKey });
+    expect(page.nodes.length).toBeLessThanOrEqual(first);
+    totals.push(page.totalCount);
+    ids.push(...page.nodes.map((n) => n.id));
+    if (!page.hasNextPage) return { ids, totals };
+    afterKey = page.nodes[page.nodes.length - 1]!.id;
+  }
+}
+
+/** The behaviour every {@link PsaConnector} adapter must show. */
+export function describePsaConnectorContract(adapter: string, make: PsaAdapterFactory): void {
+  describe(`PsaConnector contract: ${adapter}`, () => {
+    const data = generateAccounts(1, 13).psa;
+    const byId = <T extends { id: string }>(rows: readonly T[], id: string): T => rows.find((r) => r.id === id)!;
+    let connector: PsaConnector;
+    let close: () => Promise<void> | void;
+    beforeEach(async () => {
+      ({ connector, close } = await make(12));
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    /** The time entries as the connector holds them now, by ID. */
+    const timeEntriesNow = async (projectId: string, ids: string[]): Promise<TimeEntryRecord[]> => {
+      const { nodes } = await connector.listTimeEntries(projectId, { first: 1000, afterKey: null });
+      return ids.map((id) => byId(nodes, id));
+    };
+
+    it('returns batch reads in the order of the keys, with null for unknown IDs', async () => {
+      expect(await connector.getProjects(['PRJ-0000082', 'PRJ-9999999', 'PRJ-0000011'])).toEqual([byId(data.projects, 'PRJ-0000082'), null, byId(data.projects, 'PRJ-0000011')]);
+      expect(await connector.getRateCards(['RC-000003', 'RC-999999', 'RC-000001'])).toEqual([RATE_CARDS[2], null, RATE_CARDS[0]]);
+      expect(await connector.getTemplates(['TPL-000004', 'TPL-999999', 'TPL-000001'])).toEqual([PROJECT_TEMPLATES[3], null, PROJECT_TEMPLATES[0]]);
+      expect(await connector.getResources(['RES-000030', 'RES-999999', 'RES-000001'])).toEqual([RESOURCES[29], null, RESOURCES[0]]);
+      expect(await connector.getProjects([])).toEqual([]);
+    });
+
+    it('lists every project template in ID order', async () => {
+      expect(await connector.listTemplates()).toEqual(PROJECT_TEMPLATES);
+    });
+
+    it('groups projects per account and milestones per project, one array per key, empty for unknown keys', async () => {
+      const [eight, none, one] = await connector.getProjectsByAccount(['ACC-000008', 'ACC-999999', 'ACC-000001']);
+      expect(eight).toEqual(data.projects.filter((p) => p.accountId === 'ACC-000008'));
+      expect(none).toEqual([]);
+      expect(one).toEqual(data.projects.filter((p) => p.accountId === 'ACC-000001'));
+      const [milestones, empty, noneAtAll] = await connector.getMilestonesByProject(['PRJ-0000024', 'PRJ-0000023', 'PRJ-9999999']);
+      expect(milestones).toEqual(data.milestones.filter((m) => m.projectId === 'PRJ-0000024').sort((a, b) => a.sequence - b.sequence));
+      expect(milestones!.map((m) => m.sequence)).toEqual([1, 2, 3]);
+      expect([empty, noneAtAll]).toEqual([[], []]);
+    });
+
+    it('finds the project converted from each opportunity, null for an opportunity without one', async () => {
+      expect(await connector.getProjectsByOpportunity(['OPP-0000082', 'OPP-0000012', 'OPP-0000011'])).toEqual([
+        byId(data.projects, 'PRJ-0000082'),
+        null,
+        byId(data.projects, 'PRJ-0000011'),
+      ]);
+    });
+
+    it('pages through every project exactly once, in ID order, with a stable total', async () => {
+      const { ids, totals } = await allPages((page) => connector.listProjects(page), 4);
+      expect(ids).toEqual(data.projects.map((p) => p.id));
+      expect(new Set(totals)).toEqual(new Set([data.projects.length]));
+    });
+
+    it('filters listed projects and counts only the matches', async () => {
+      const active = await connector.listProjects({ first: 1000, afterKey: null }, { status: 'ACTIVE' });
+      expect(active).toEqual({ nodes: data.projects.filter((p) => p.status === 'ACTIVE'), hasNextPage: false, totalCount: data.projects.filter((p) => p.status === 'ACTIVE').length });
+      const milestoneBilled = await connector.listProjects({ first: 1, afterKey: null }, { accountId: 'ACC-000008', billingModel: 'MILESTONE' });
+      expect(milestoneBilled).toEqual({ nodes: [byId(data.projects, 'PRJ-0000082')], hasNextPage: false, totalCount: 1 });
+      expect(await connector.listProjects({ first: 0, afterKey: null }, { accountId: 'ACC-000002' })).toEqual({ nodes: [], hasNextPage: true, totalCount: 2 });
+    });
+
+    it("pages through a project's time entries and expenses exactly once, in ID order", async () => {
+      const entries = await allPages((page) => connector.listTimeEntries('PRJ-0000024', page), 25);
+      const seeded = data.timeEntries.filter((e) => e.projectId === 'PRJ-0000024');
+      expect(entries.ids).toEqual(seeded.map((e) => e.id));
+      expect(new Set(entries.totals)).toEqual(new Set([seeded.length]));
+      const first = await connector.listTimeEntries('PRJ-0000024', { first: 2, afterKey: null });
+      expect(first).toEqual({ nodes: seeded.slice(0, 2), hasNextPage: true, totalCount: seeded.length });
+      const expenses = await connector.listExpenses('PRJ-0000011', { first: 1000, afterKey: null });
+      const seededExpenses = data.expenses.filter((e) => e.projectId === 'PRJ-0000011');
+      expect(expenses).toEqual({ nodes: seededExpenses, hasNextPage: false, totalCount: seededExpenses.length });
+      expect(await connector.listTimeEntries('PRJ-9999999', { first: 10, afterKey: null })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+    });
+
+    it('filters time entries and expenses by status, billability and date range', async () => {
+      const filter = { status: 'BILLED', billable: true, dateFrom: '2026-01-15', dateTo: '2026-02-15' } as const;
+      const expected = data.timeEntries.filter(
+        (e) => e.projectId === 'PRJ-0000023' && e.status === 'BILLED' && e.billable && e.date >= filter.dateFrom && e.date <= filter.dateTo,
+      );
+      const page = await connector.listTimeEntries('PRJ-0000023', { first: 1000, afterKey: null }, filter);
+      expect(page).toEqual({ nodes: expected, hasNextPage: false, totalCount: expected.length });
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(data.timeEntries.filter((e) => e.projectId === 'PRJ-0000023' && e.status === 'BILLED').length);
+      const notBillable = await connector.listTimeEntries('PRJ-0000011', { first: 0, afterKey: null }, { billable: false });
+      expect(notBillable.totalCount).toBe(data.timeEntries.filter((e) => e.projectId === 'PRJ-0000011' && !e.billable).length);
+      const billableExpenses = await connector.listExpenses('PRJ-0000023', { first: 1000, afterKey: null }, { billable: true, status: 'APPROVED' });
+      const seeded = data.expenses.filter((e) => e.projectId === 'PRJ-0000023' && e.billable);
+      expect(billableExpenses).toEqual({ nodes: seeded, hasNextPage: false, totalCount: seeded.length });
+      expect(seeded.length).toBeGreaterThan(0);
+    });
+
+    describe('createProjectFromTemplate', () => {
+      const input: CreateProjectFromTemplate = {
+        externalId: 'run-1:create-project',
+        templateId: 'TPL-000001',
+        accountId: 'ACC-000003',
+        opportunityId: 'OPP-0000031',
+        name: 'Cobalt Foods Ltd — ERP Implementation',
+        code: 'ERP-9000001',
+        billingModel: 'FIXED_FEE',
+        budgetMinor: 1_000_001,
+        currency: 'GBP',
+        startDate: '2026-11-02',
+      };
+      const created = {
+        id: 'PRJ-0000102',
+        code: 'ERP-9000001',
+        name: 'Cobalt Foods Ltd — ERP Implementation',
+        status: 'PLANNED',
+        billingModel: 'FIXED_FEE',
+        budgetMinor: 1_000_001,
+        currency: 'GBP',
+        startDate: '2026-11-02',
+        endDate: '2027-05-01',
+        templateId: 'TPL-000001',
+        rateCardId: 'RC-000002',
+        accountId: 'ACC-000003',
+        opportunityId: 'OPP-0000031',
+        externalId: 'run-1:create-project',
+      };
+
+      it("creates a planned project with the template's milestones, the last taking the rounding remainder", async () => {
+        expect(await connector.createProjectFromTemplate(input)).toEqual({ record: created, created: true });
+        const milestone = (n: number, name: string, dueDate: string, amountMinor: number) => ({
+          id: `MS-0000082${3 + n}`, projectId: 'PRJ-0000102', name, sequence: n, dueDate, amountMinor, currency: 'GBP', status: 'PLANNED', completedOn: null,
+        });
+        const [milestones] = await connector.getMilestonesByProject(['PRJ-0000102']);
+        expect(milestones).toEqual([
+          milestone(1, 'Discovery and design signed off', '2026-12-02', 200_000),
+          milestone(2, 'Build complete', '2027-02-10', 400_000),
+          milestone(3, 'User acceptance passed', '2027-04-01', 250_000),
+          milestone(4, 'Go-live and hypercare', '2027-05-01', 150_001),
+        ]);
+        expect(await connector.getProjectsByOpportunity(['OPP-0000031'])).toEqual([created]);
+      });
+
+      it('returns the first project, not a second one, when the same request is repeated', async () => {
+        await connector.createProjectFromTemplate(input);
+        expect(await connector.createProjectFromTemplate({ ...input })).toEqual({ record: created, created: false });
+        expect((await connector.listProjects({ first: 0, afterKey: null })).totalCount).toBe(data.projects.length + 1);
+        expect((await connector.getMilestonesByProject(['PRJ-0000102']))[0]).toHaveLength(4);
+        const seeded = byId(data.projects, 'PRJ-0000011');
+        const repeat = await connector.createProjectFromTemplate({ ...seeded, externalId: seeded.externalId! });
+        expect(repeat).toEqual({ record: seeded, created: false });
+      });
+
+      it('refuses other input under a used external ID with DUPLICATE_EXTERNAL_ID', async () => {
+        await connector.createProjectFromTemplate(input);
+        const error = await failure(connector.createProjectFromTemplate({ ...input, budgetMinor: 2_000_000 }));
+        expect(coded(error)).toEqual({ code: 'DUPLICATE_EXTERNAL_ID', details: { system: 'psa', field: 'externalId', value: 'run-1:create-project' } });
+        expect(error.message).toContain('PRJ-0000102');
+      });
+
+      it('refuses an unknown template with NOT_FOUND and a code in use with VALIDATION_REJECTED, creating nothing', async () => {
+        const unknown = await failure(connector.createProjectFromTemplate({ ...input, templateId: 'TPL-999999' }));
+        expect(coded(unknown)).toEqual({ code: 'NOT_FOUND', details: { system: 'psa', field: 'templateId', value: 'TPL-999999' } });
+        const clash = await failure(connector.createProjectFromTemplate({ ...input, code: 'ERP-0000011' }));
+        expect(coded(clash)).toEqual({ code: 'VALIDATION_REJECTED', details: { system: 'psa', field: 'code', value: 'ERP-0000011' } });
+        expect((await connector.listProjects({ first: 0, afterKey: null })).totalCount).toBe(data.projects.length);
+      });
+
+      it("gives time-and-materials projects no milestones and falls back to the template's rate card for other currencies", async () => {
+        const tm = await connector.createProjectFromTemplate({ ...input, externalId: 'run-2', code: 'CLD-9000002', templateId: 'TPL-000003', billingModel: 'TIME_AND_MATERIALS', currency: 'CHF', opportunityId: null });
+        expect(tm).toEqual({
+          record: { ...created, externalId: 'run-2', code: 'CLD-9000002', templateId: 'TPL-000003', billingModel: 'TIME_AND_MATERIALS', currency: 'CHF', opportunityId: null, rateCardId: 'RC-000001', endDate: '2027-01-31' },
+          created: true,
+        });
+        expect(await connector.getMilestonesByProject(['PRJ-0000102'])).toEqual([[]]);
+      });
+    });
+
+    describe('submitTimeEntries', () => {
+      const entries: NewTimeEntry[] = [
+        { projectId: 'PRJ-0000011', resourceId: 'RES-000001', role: null, date: '2026-10-01', hoursHundredths: 750, billable: true, notes: 'Steering committee' },
+        { projectId: 'PRJ-0000082', resourceId: 'RES-000005', role: 'Consultant', date: '2026-10-02', hoursHundredths: 24_00, billable: false, notes: null },
+      ];
+      const booked: TimeEntryRecord[] = [
+        { id: 'TE-0000101074', projectId: 'PRJ-0000011', resourceId: 'RES-000001', role: 'Engagement Manager', date: '2026-10-01', hoursHundredths: 750, billable: true, status: 'SUBMITTED', notes: 'Steering committee', billingReference: null },
+        { id: 'TE-0000101075', projectId: 'PRJ-0000082', resourceId: 'RES-000005', role: 'Consultant', date: '2026-10-02', hoursHundredths: 24_00, billable: false, status: 'SUBMITTED', notes: null, billingReference: null },
+      ];
+
+      it("books the entries as submitted, taking the resource's role when none is given", async () => {
+        expect(await connector.submitTimeEntries('key-1', entries)).toEqual(booked);
+        expect(await timeEntriesNow('PRJ-0000011', ['TE-0000101074'])).toEqual([booked[0]]);
+      });
+
+      it('returns the same entries, booking nothing more, when the key and entries are repeated', async () => {
+        await connector.submitTimeEntries('key-1', entries);
+        await connector.approveTimeEntries(['TE-0000101074']);
+        expect(await connector.submitTimeEntries('key-1', entries.map((e) => ({ ...e })))).toEqual([{ ...booked[0], status: 'APPROVED' }, booked[1]]);
+        const total = (await connector.listTimeEntries('PRJ-0000011', { first: 0, afterKey: null })).totalCount;
+        expect(total).toBe(data.timeEntries.filter((e) => e.projectId === 'PRJ-0000011').length + 1);
+      });
+
+      it('refuses other entries under a used key with IDEMPOTENCY_KEY_REUSED', async () => {
+        await connector.submitTimeEntries('key-1', entries);
+        const error = await failure(connector.submitTimeEntries('key-1', [{ ...entries[0]!, hoursHundredths: 800 }]));
+        expect(coded(error)).toEqual({ code: 'IDEMPOTENCY_KEY_REUSED', details: { system: 'psa', field: 'idempotencyKey', value: 'key-1' } });
+      });
+
+      it('refuses the whole batch for an unknown project or resource (NOT_FOUND) or hours outside 0–24 (BAD_USER_INPUT)', async () => {
+        const cases: [NewTimeEntry, object][] = [
+          [{ ...entries[1]!, projectId: 'PRJ-9999999' }, { code: 'NOT_FOUND', details: { system: 'psa', field: 'entries[1].projectId', value: 'PRJ-9999999' } }],
+          [{ ...entries[1]!, resourceId: 'RES-999999' }, { code: 'NOT_FOUND', details: { system: 'psa', field: 'entries[1].resourceId', value: 'RES-999999' } }],
+          [{ ...entries[1]!, hoursHundredths: 0 }, { code: 'BAD_USER_INPUT', details: { system: 'psa', field: 'entries[1].hours', value: '0.00' } }],
+          [{ ...entries[1]!, hoursHundredths: 24_01 }, { code: 'BAD_USER_INPUT', details: { system: 'psa', field: 'entries[1].hours', value: '24.01' } }],
+        ];
+        for (const [bad, expected] of cases) {
+          expect(coded(await failure(connector.submitTimeEntries('key-2', [entries[0]!, bad])))).toEqual(expected);
+        }
+        expect((await connector.listTimeEntries('PRJ-0000011', { first: 0, afterKey: null })).totalCount).toBe(data.timeEntries.filter((e) => e.projectId === 'PRJ-0000011').length);
+        expect(await connector.submitTimeEntries('key-2', entries)).toEqual(booked);
+      });
+    });
+
+    describe('approveTimeEntries', () => {
+      const inStatus = (status: TimeEntryRecord['status'], skip = 0) => data.timeEntries.filter((e) => e.projectId === 'PRJ-0000082' && e.status === status)[skip]!;
+
+      it('approves submitted entries and returns approved ones unchanged, in the order given', async () => {
+        const submitted = inStatus('SUBMITTED');
+        const approved = inStatus('APPROVED');
+        const result = await connector.approveTimeEntries([submitted.id, approved.id]);
+        expect(result).toEqual([{ ...submitted, status: 'APPROVED' }, approved]);
+        expect(await connector.approveTimeEntries([submitted.id])).toEqual([{ ...submitted, status: 'APPROVED' }]);
+      });
+
+      it('refuses the whole call for a billed entry (INVALID_STATE) or an unknown one (NOT_FOUND)', async () => {
+        const submitted = inStatus('SUBMITTED');
+        const billed = data.timeEntries.find((e) => e.status === 'BILLED')!;
+        expect(coded(await failure(connector.approveTimeEntries([submitted.id, billed.id])))).toEqual({ code: 'INVALID_STATE', details: { system: 'psa', value: billed.id } });
+        expect(coded(await failure(connector.approveTimeEntries([submitted.id, 'TE-9999999999'])))).toEqual({ code: 'NOT_FOUND', details: { system: 'psa', value: 'TE-9999999999' } });
+        expect(await timeEntriesNow('PRJ-0000082', [submitted.id])).toEqual([submitted]);
+      });
+    });
+
+    describe('completeMilestone', () => {
+      it('completes a planned milestone once; later calls return it unchanged', async () => {
+        const planned = data.milestones.find((m) => m.status === 'PLANNED')!;
+        expect(await connector.completeMilestone(planned.id, '2026-10-05')).toEqual({ ...planned, status: 'COMPLETED', completedOn: '2026-10-05' });
+        expect(await connector.completeMilestone(planned.id, '2026-10-06')).toEqual({ ...planned, status: 'COMPLETED', completedOn: '2026-10-05' });
+        const invoiced = data.milestones.find((m) => m.status === 'INVOICED')!;
+        expect(await connector.completeMilestone(invoiced.id, '2026-10-06')).toEqual(invoiced);
+      });
+
+      it('refuses an unknown milestone with NOT_FOUND', async () => {
+        expect(coded(await failure(connector.completeMilestone('MS-99999999', '2026-10-05')))).toEqual({ code: 'NOT_FOUND', details: { system: 'psa', value: 'MS-99999999' } });
+      });
+    });
+
+    describe('markBilled', () => {
+      const project = 'PRJ-0000023';
+      const approved = data.timeEntries.filter((e) => e.projectId === project && e.status === 'APPROVED').slice(0, 2);
+      const expense = data.expenses.find((e) => e.projectId === project && e.status === 'APPROVED')!;
+
+      it('marks approved time and expenses billed under the reference; repeating it changes nothing', async () => {
+        expect(approved).toHaveLength(2);
+        const input = { timeEntryIds: approved.map((e) => e.id), expenseIds: [expense.id], billingReference: 'BL-0000999001' };
+        const billed = {
+          timeEntries: approved.map((e) => ({ ...e, status: 'BILLED', billingReference: 'BL-0000999001' })),
+          expenses: [{ ...expense, status: 'BILLED', billingReference: 'BL-0000999001' }],
+        };
+        expect(await connector.markBilled(input)).toEqual(billed);
+        expect(await connector.markBilled(input)).toEqual(billed);
+        expect(await timeEntriesNow(project, input.timeEntryIds)).toEqual(billed.timeEntries);
+      });
+
+      it('refuses, changing nothing, entries billed under another reference or not yet approved (INVALID_STATE) and unknown ones (NOT_FOUND)', async () => {
+        const billedElsewhere = data.timeEntries.find((e) => e.status === 'BILLED')!;
+        const submitted = data.timeEntries.find((e) => e.status === 'SUBMITTED')!;
+        const attempt = (timeEntryIds: string[], expenseIds: string[] = []) => failure(connector.markBilled({ timeEntryIds, expenseIds, billingReference: 'BL-0000999002' }));
+        expect(coded(await attempt([approved[0]!.id, billedElsewhere.id]))).toEqual({ code: 'INVALID_STATE', details: { system: 'psa', value: billedElsewhere.id } });
+        expect(coded(await attempt([approved[0]!.id, submitted.id]))).toEqual({ code: 'INVALID_STATE', details: { system: 'psa', value: submitted.id } });
+        expect(coded(await attempt([approved[0]!.id], ['EXP-999999999']))).toEqual({ code: 'NOT_FOUND', details: { system: 'psa', value: 'EXP-999999999' } });
+        expect(await timeEntriesNow(project, [approved[0]!.id])).toEqual([approved[0]]);
+        const [unbilled] = (await connector.listExpenses(project, { first: 1000, afterKey: null })).nodes.filter((e) => e.id === expense.id);
+        expect(unbilled).toEqual(expense);
+      });
+
+      it('returns entries already billed under the same reference unchanged', async () => {
+        const billed = data.timeEntries.find((e) => e.status === 'BILLED')!;
+        expect(await connector.markBilled({ timeEntryIds: [billed.id], expenseIds: [], billingReference: billed.billingReference! })).toEqual({ timeEntries: [billed], expenses: [] });
+      });
+    });
+  });
+}

@@ -1,0 +1,14 @@
+import pino, { type Logger } from 'pino';
+import { Writable } from 'node:stream';
+
+/** A real pino logger whose JSON lines are kept in memory, for tests that read the logs. */
+export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..');
+
+/** Free loopback ports, found by binding port 0 and releasing it. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    ports.push(
+      await new Promise<number>((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const address = server.address();
+          server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+        });
+      }),
+    );
+  }
+  return ports;
+}
+
+/** A child process running a TypeScript entry point with tsx; its output is kept for failure messages. */
+export interface Child {
+  process: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within 5 s. */
+  stop(): Promise<void>;
+}
+
+/** Starts `tsx <script>` from the project root with `env` added to the environment. */
+export function startTsx(script: string, env: Record<string, string>): Child {
+  const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, script)], { cwd: root, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  return {
+    process: child,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Resolves with the output so far once it matches `pattern`; rejects when the child exits first. */
+export function waitForOutput(child: Child, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!pattern.test(child.output())) return false;
+      child.process.stdout?.off('data', check);
+      child.process.stderr?.off('data', check);
+      child.process.off('exit', exited);
+      resolve(child.output());
+      return true;
+    };
+    const exited = (code: number | null) => reject(new Error(`process exited (${code}) before printing ${pattern}:\n${child.output()}`));
+    if (check()) return;
+    // Listeners added after startTsx's own, so the output already holds the chunk being checked.
+    child.process.stdout?.on('data', check);
+    child.process.stderr?.on('data', check);
+    child.process.once('exit', exited);
+  });
+}
