@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intFromEnv } from '../lib/env';
 import { createLogger } from '../lib/logger';
+import { runMain } from '../lib/run-main';
 import { startGateway } from './start';
 
-/**
- * Starts the gateway alone on `GATEWAY_PORT` (4000) over `SUPERGRAPH_PATH` (./supergraph.graphql), routing to
+/*
+ * The gateway alone on `GATEWAY_PORT` (4000) over `SUPERGRAPH_PATH` (./supergraph.graphql), routing to
  * the URLs in the supergraph unless `SUBGRAPH_URL_<NAME>` overrides one (e.g. SUBGRAPH_URL_CRM).
  */
-async function main(env = process.env): Promise<void> {
+runMain(async () => {
+  const env = process.env;
   env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
   const logger = createLogger('gateway', env['LOG_LEVEL'] ?? 'info');
   const supergraphPath = env['SUPERGRAPH_PATH'] ?? join(__dirname, '..', 'supergraph.graphql');
@@ -26,12 +28,5 @@ async function main(env = process.env): Promise<void> {
     maxBodyBytes: intFromEnv(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
   });
   logger.info({ url: running.url, supergraph: supergraphPath, subgraphs: running.subgraphs }, 'gateway listening');
-  const stop = () => void running.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+  return running;
 });

@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { intFromEnv } from '../lib/env';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
+import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
 import { startStack } from '../stack/start-stack';
 
-/**
+/*
  * `npm start`: the whole graph in one process on its embedded defaults — four subgraphs on 4001–4004 over
  * SQLite reference systems in ./data (seeded once when empty), the gateway on 4000 serving supergraph.graphql.
  */
-async function main(env = process.env): Promise<void> {
+runMain(async () => {
+  const env = process.env;
   env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
   const started = Date.now();
   const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
@@ -41,12 +43,5 @@ async function main(env = process.env): Promise<void> {
       `Try: curl -s ${stack.gatewayUrl} -H 'content-type: application/json' \\\n` +
       `       -d '{"query":"{ accounts(first: 3) { nodes { name opportunities { stage amount { amount currency } } projects { code billedToDate { amount currency } } receivables { amount currency } } } }"}'\n\n`,
   );
-  const stop = () => void stack.stop().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+  return { close: () => stack.stop() };
 });

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import { intFromEnv } from './env';
+import { createLogger } from './logger';
+import { startSubgraph, type Subgraph } from './subgraph';
+import type { LoggedContext } from './request-log-plugin';
+
+/**
+ * Runs a process entry point: `start` brings servers up and returns how to close them; SIGINT and SIGTERM close
+ * them and exit 0; a start-up failure prints its message (a config error reads as one line) and exits 1.
+ */
+export function runMain(start: () => Promise<{ close(): Promise<void> }>): void {
+  start().then(
+    (running) => {
+      const stop = () => void running.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * The `main.ts` of a subgraph: a logger named after it (`LOG_LEVEL`), the subgraph `build` makes from the
+ * environment, served on `<NAME>_PORT` (else `defaultPort`) at `HOST` (127.0.0.1).
+ */
+export function runSubgraphMain<TContext extends LoggedContext>(name: string, defaultPort: number, build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>): void {
+  runMain(async () => {
+    const env = process.env;
+    const logger = createLogger(name, env['LOG_LEVEL'] ?? 'info');
+    const running = await startSubgraph(build(env, logger), {
+      port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
+      host: env['HOST'] ?? '127.0.0.1',
+      logger,
+    });
+    logger.info({ url: running.url }, `${name} subgraph listening`);
+    return running;
+  });
+}
