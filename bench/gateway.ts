@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import { freePort, killAllChildrenNow, spawnChild, stopAllChildren, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
-import { canonicalJson, percentile, runLoad, type LoadResult } from './load';
-import { clockTicksPerSecond, cpuTimeMs, residentBytes } from './proc-stats';
+import { canonicalJson, percentile, postForData, runLoad, type LoadResult } from './load';
+import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
 import type { SubgraphsProcessMessage } from './subgraphs-process';
 
 /** What the benchmark runs; every field has a `--kebab-case` option. */
@@ -15,9 +15,14 @@ interface GatewayBenchOptions {
   accounts: number;
   /** `accounts(first:)` of the BI query. @default 50 */
   queryAccounts: number;
-  /** Unmeasured requests per gateway before the rounds. @default 200 */
+  /**
+   * Distinct pages the requests cycle through: page `k` is `first: queryAccounts` after the k-th account.
+   * @default every page the seeded accounts allow (accounts − queryAccounts + 1); 1 sends identical requests.
+   */
+  variants?: number;
+  /** Unmeasured requests per gateway before the rounds. @default 100 */
   warmup: number;
-  /** Requests per round. @default 500 */
+  /** Requests per round. @default 300 */
   requests: number;
   /** Requests in flight at once. @default 8 */
   concurrency: number;
@@ -26,14 +31,14 @@ interface GatewayBenchOptions {
 }
 
 /** The defaults: about two minutes on a 2-core machine, once Hive Gateway is installed. */
-const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 200, requests: 500, concurrency: 8, rounds: 3 };
+const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 100, requests: 300, concurrency: 8, rounds: 3 };
 
 /**
- * The BI query: accounts from the CRM with their won deals, their PSA projects with what the ERP billed for each,
- * and their ERP invoices and receivables; so every request plans across all three system subgraphs.
+ * The BI query: a page of accounts from the CRM with their won deals, their PSA projects with what the ERP billed
+ * for each, and their ERP invoices and receivables; so every request plans across all three system subgraphs.
  */
-const BI_QUERY = `query BiAccounts($first: Int!) {
-  accounts(first: $first) {
+const BI_QUERY = `query BiAccounts($first: Int!, $after: String) {
+  accounts(first: $first, after: $after) {
     nodes {
       name
       opportunities(stage: CLOSED_WON) { amount { amount currency } }
@@ -44,6 +49,8 @@ const BI_QUERY = `query BiAccounts($first: Int!) {
   }
 }`;
 
+const CURSOR_QUERY = 'query AccountCursor($first: Int!) { accounts(first: $first) { pageInfo { endCursor } } }';
+
 const ROOT = join(__dirname, '..');
 const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 // Preloaded into each gateway: it exits when our end of its stdin closes, even if this process is SIGKILLed.
@@ -51,6 +58,7 @@ const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>proces
 const STARTUP_TIMEOUT_MS = 120_000;
 const started = performance.now();
 let workDirToRemove: string | undefined;
+const spawned: BenchChild[] = [];
 
 /** What one gateway is, and what its rounds measured. */
 interface Contender {
@@ -62,15 +70,24 @@ interface Contender {
   requests: number;
   gatewayCpuMs: number;
   subgraphsCpuMs: number;
+  othersCpuMs: number;
 }
 
+/**
+ * Seeds and starts the four subgraphs in one child process, our gateway and Hive Gateway each in their own, over
+ * the same supergraph; warms both up, then loads them in alternating rounds and prints the figures of each.
+ * @throws Error when a process fails to start, a response has errors, or the two gateways' data differ.
+ */
 async function main(argv: readonly string[]): Promise<void> {
   const options = parseOptions(argv);
+  const variants = options.variants ?? options.accounts - options.queryAccounts + 1;
   const ticks = clockTicksPerSecond();
   log(
-    `Meridian gateway benchmark: node ${process.version}, ${availableParallelism()} CPUs; ${options.accounts} accounts seeded, ` +
-      `query of ${options.queryAccounts} accounts, ${options.warmup} warm-up + ${options.rounds} × ${options.requests} requests per gateway at concurrency ${options.concurrency}`,
+    `Meridian gateway benchmark: node ${process.version}, ${availableParallelism()} CPUs; ${options.accounts} accounts seeded; ` +
+      `BI query of ${options.queryAccounts} accounts over ${variants} distinct page(s); per gateway ${options.warmup} warm-up + ` +
+      `${options.rounds} × ${options.requests} measured requests at concurrency ${options.concurrency}`,
   );
+  if (variants === 1) log('every request is identical: Hive Gateway deduplicates identical in-flight subgraph requests, ours does not');
   if (!hiveGatewayInstalled()) {
     log(`installing @graphql-hive/gateway@${HIVE_GATEWAY_VERSION} into bench/.hive (first run only; outside the project's dependencies)…`);
     await installHiveGateway();
@@ -83,10 +100,10 @@ async function main(argv: readonly string[]): Promise<void> {
     const dataDir = join(workDir, 'data');
     mkdirSync(dataDir);
     log(`seeding ${options.accounts} demo accounts into ${dataDir} and starting the four subgraphs in one process…`);
-    const subgraphs = spawnChild('subgraphs', process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subgraphs-process.ts'), '--data-dir', dataDir, '--accounts', String(options.accounts)], {
+    const subgraphs = track(spawnChild('subgraphs', process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subgraphs-process.ts'), '--data-dir', dataDir, '--accounts', String(options.accounts)], {
       cwd: ROOT,
       env: childEnv({}),
-    });
+    }));
     const ready = await waitForJsonLine(
       subgraphs,
       (message) => {
@@ -105,16 +122,16 @@ async function main(argv: readonly string[]): Promise<void> {
     writeFileSync(supergraphPath, composed.supergraphSdl);
 
     const [oursPort, hivePort] = [await freePort(), await freePort()];
-    log(`starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}) over ${supergraphPath}…`);
-    const ours = spawnChild('our gateway', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
+    log(`starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`);
+    const ours = track(spawnChild('our gateway', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
       cwd: ROOT,
       env: childEnv({ GATEWAY_PORT: String(oursPort), SUPERGRAPH_PATH: supergraphPath }),
-    });
+    }));
     // Started from the temporary folder, so that no gateway.config.* of ours is picked up as its config file.
-    const hive = spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--host', '127.0.0.1', '--port', String(hivePort)], {
+    const hive = track(spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--host', '127.0.0.1', '--port', String(hivePort)], {
       cwd: workDir,
       env: childEnv({}),
-    });
+    }));
     const contenders: Contender[] = [
       { label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`, child: ours, url: `http://127.0.0.1:${oursPort}/graphql`, ...emptyTotals() },
       { label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`, child: hive, url: `http://127.0.0.1:${hivePort}/graphql`, ...emptyTotals() },
@@ -122,37 +139,40 @@ async function main(argv: readonly string[]): Promise<void> {
     await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS)));
     log(`gateways up: ours pid ${ours.pid}, Hive pid ${hive.pid}`);
 
-    const body = JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: options.queryAccounts } });
-    let reference: { json: string; data: unknown } | undefined;
-    for (const c of contenders) {
-      const warm = await runLoad({ url: c.url, body, requests: options.warmup, concurrency: options.concurrency });
-      if (!reference) {
-        reference = { json: canonicalJson(warm.lastData), data: warm.lastData };
-        log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; each response: ${describeData(warm.lastData, Math.min(options.queryAccounts, options.accounts))}, ${kib(warm.lastBodyBytes)}`);
-      } else {
-        assertSameData(reference, warm, c.label, 'warm-up');
-        log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical to ours`);
-      }
+    const bodies = await pageBodies(contenders[0]!.url, options.queryAccounts, variants);
+    log(`read the cursors of ${variants} page(s) of ${options.queryAccounts} accounts; request i asks page i mod ${variants}`);
+    for (const [i, c] of contenders.entries()) {
+      const warm = await runLoad({ url: c.url, bodies, requests: options.warmup, concurrency: options.concurrency });
+      await assertSameData(warm, bodies, c, contenders[1 - i]!, 'warm-up');
+      const shape = i === 0 ? `; a response holds ${describeData(warm.lastData, options.queryAccounts)}, ${kib(warm.lastBodyBytes)}` : '';
+      log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical in both gateways${shape}`);
     }
 
     const total = options.rounds * contenders.length;
     for (let round = 0; round < total; round++) {
       const c = contenders[round % contenders.length]!;
+      const pids = [process.pid, subgraphs.pid, ...contenders.map((x) => x.child.pid)];
+      const benchCpuBefore = sum(pids.map((pid) => cpuTimeMs(pid, ticks)));
+      const hostBusyBefore = hostBusyMs(ticks);
       const gatewayCpuBefore = cpuTimeMs(c.child.pid, ticks);
       const subgraphsCpuBefore = cpuTimeMs(subgraphs.pid, ticks);
-      const result = await runLoad({ url: c.url, body, requests: options.requests, concurrency: options.concurrency });
+      const result = await runLoad({ url: c.url, bodies, requests: options.requests, concurrency: options.concurrency });
       const gatewayCpuMs = cpuTimeMs(c.child.pid, ticks) - gatewayCpuBefore;
       const subgraphsCpuMs = cpuTimeMs(subgraphs.pid, ticks) - subgraphsCpuBefore;
-      assertSameData(reference!, result, c.label, `round ${round + 1}`);
+      // CPU that other processes took from the two cores during the round: a large figure means a disturbed round.
+      const othersCpuMs = Math.max(0, hostBusyMs(ticks) - hostBusyBefore - (sum(pids.map((pid) => cpuTimeMs(pid, ticks))) - benchCpuBefore));
+      await assertSameData(result, bodies, c, contenders[(round + 1) % contenders.length]!, `round ${round + 1}`);
       c.latenciesMs.push(...result.latenciesMs);
       c.elapsedMs += result.elapsedMs;
       c.requests += result.latenciesMs.length;
       c.gatewayCpuMs += gatewayCpuMs;
       c.subgraphsCpuMs += subgraphsCpuMs;
+      c.othersCpuMs += othersCpuMs;
       log(
         `round ${round + 1}/${total} ${c.label}: ${options.requests} requests in ${seconds(result.elapsedMs)}, ` +
           `${fixed((options.requests * 1000) / result.elapsedMs, 1)} req/s, p50 ${fixed(percentile(result.latenciesMs, 50), 1)} ms, ` +
-          `p99 ${fixed(percentile(result.latenciesMs, 99), 1)} ms, gateway ${fixed(gatewayCpuMs / options.requests, 2)} CPU-ms/req; data identical`,
+          `p99 ${fixed(percentile(result.latenciesMs, 99), 1)} ms, ${fixed(gatewayCpuMs / options.requests, 2)} gateway CPU-ms/req; ` +
+          `data identical in both; other processes used ${fixed(othersCpuMs / 1000, 1)} CPU-s`,
       );
     }
 
@@ -164,14 +184,26 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log('');
     console.log(`ours vs Hive, requests/s:            ${fixed(rateRatio, 2)}× (above 1: ours serves more per second)`);
     console.log(`Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`);
+  } catch (error) {
+    for (const c of spawned.filter((x) => x.exited())) console.error(`${c.name} exited (${c.process.exitCode ?? c.process.signalCode}); its last output:\n${c.output()}`);
+    throw error;
   } finally {
     await stopAllChildren();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
 
+function track(child: BenchChild): BenchChild {
+  spawned.push(child);
+  return child;
+}
+
 function emptyTotals() {
-  return { latenciesMs: [] as number[], elapsedMs: 0, requests: 0, gatewayCpuMs: 0, subgraphsCpuMs: 0 };
+  return { latenciesMs: [] as number[], elapsedMs: 0, requests: 0, gatewayCpuMs: 0, subgraphsCpuMs: 0, othersCpuMs: 0 };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 function requestsPerSecond(c: Contender): number {
@@ -186,6 +218,7 @@ function printResults(contenders: readonly Contender[], rss: readonly number[]):
     ['gateway CPU-ms/request', (c) => fixed(c.gatewayCpuMs / c.requests, 2)],
     ['subgraphs CPU-ms/request', (c) => fixed(c.subgraphsCpuMs / c.requests, 2)],
     ['gateway RSS after rounds (MiB)', (_c, i) => fixed(rss[i]! / 1024 / 1024, 1)],
+    ['other processes\' CPU (s)', (c) => fixed(c.othersCpuMs / 1000, 1)],
   ];
   const width = Math.max(...contenders.map((c) => c.label.length)) + 2;
   console.log('');
@@ -195,13 +228,27 @@ function printResults(contenders: readonly Contender[], rss: readonly number[]):
 }
 
 /**
- * Checks that a batch's last response carries the same data as the reference.
- * @throws Error naming the first path where they differ.
+ * One JSON body per page of the BI query: page `k` starts after the k-th account, its cursor read through `url`.
+ * @throws Error when a cursor query fails.
  */
-function assertSameData(reference: { json: string; data: unknown }, result: LoadResult, label: string, when: string): void {
-  if (canonicalJson(result.lastData) === reference.json) return;
-  const where = firstDifference(reference.data, result.lastData, 'data') ?? 'data';
-  throw new Error(`${label} returned other data than ours in the ${when}, first at ${where}`);
+async function pageBodies(url: string, queryAccounts: number, variants: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let k = 0; k < variants; k++) {
+    const data = (await postForData(url, JSON.stringify({ query: CURSOR_QUERY, variables: { first: k } }))) as { accounts: { pageInfo: { endCursor: string | null } } };
+    bodies.push(JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: queryAccounts, after: data.accounts.pageInfo.endCursor } }));
+  }
+  return bodies;
+}
+
+/**
+ * Asks `other` the request whose response a batch ended with, outside the measured time, and checks the data match.
+ * @throws Error naming the first path where they differ, or the other gateway's failure.
+ */
+async function assertSameData(result: LoadResult, bodies: readonly string[], measured: Contender, other: Contender, when: string): Promise<void> {
+  const otherData = await postForData(other.url, bodies[result.lastBodyIndex]!);
+  if (canonicalJson(otherData) === canonicalJson(result.lastData)) return;
+  const where = firstDifference(result.lastData, otherData, 'data') ?? 'data';
+  throw new Error(`${measured.label} and ${other.label} returned different data for page ${result.lastBodyIndex} after the ${when}, first at ${where}`);
 }
 
 function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
@@ -248,10 +295,10 @@ function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--warmup N] [--requests N] [--concurrency N] [--rounds N]
+const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N]
 Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
   .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
-  .join(' ')}`;
+  .join(' ')} --variants <accounts − query-accounts + 1>`;
 
 /**
  * Reads `--kebab-case N` options over {@link DEFAULT_GATEWAY_BENCH_OPTIONS}.
@@ -267,12 +314,15 @@ function parseOptions(argv: readonly string[]): GatewayBenchOptions {
     }
     const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof GatewayBenchOptions;
     const value = Number(argv[i + 1]);
-    if (!flag.startsWith('--') || !(key in options)) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    const min = key === 'warmup' ? 0 : 1;
+    if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants')) throw new Error(`unknown option ${flag}\n${USAGE}`);
+    const min = 1;
     const max = key === 'queryAccounts' ? 1000 : 1_000_000;
     if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
     options[key] = value;
   }
+  if (options.queryAccounts > options.accounts) throw new Error(`--query-accounts (${options.queryAccounts}) must not exceed --accounts (${options.accounts})`);
+  const pages = options.accounts - options.queryAccounts + 1;
+  if (options.variants !== undefined && options.variants > pages) throw new Error(`--variants must be at most ${pages} (accounts − query-accounts + 1), so that every page is full`);
   return options;
 }
 

@@ -4,30 +4,33 @@ export interface GraphQLResponseBody {
   errors?: Array<{ message?: unknown; path?: unknown; extensions?: { code?: unknown } }>;
 }
 
-/** One fixed-size batch of identical GraphQL POSTs. */
+/** One fixed-size batch of GraphQL POSTs. */
 export interface LoadOptions {
   /** The gateway's `/graphql` URL. */
   url: string;
-  /** The JSON request body, sent as is. */
-  body: string;
+  /** JSON request bodies, sent as they are: request `i` sends `bodies[i % bodies.length]`. */
+  bodies: readonly string[];
   /** Requests to send in all. */
   requests: number;
   /** Requests in flight at once. */
   concurrency: number;
 }
 
-/** What a batch measured: wall time, each request's latency, and the data of the last response. */
+/** What a batch measured: wall time, each request's latency, and the last response to complete. */
 export interface LoadResult {
   elapsedMs: number;
   /** One entry per request, in completion order. */
   latenciesMs: number[];
+  /** The `data` of the last response to complete. */
   lastData: unknown;
+  /** Index in `bodies` of the request that got {@link lastData}. */
+  lastBodyIndex: number;
   /** Size of the last response body, in bytes. */
   lastBodyBytes: number;
 }
 
 /**
- * Sends `requests` POSTs with `concurrency` in flight through Node's fetch (undici; its global dispatcher keeps
+ * Sends `requests` POSTs, cycling through `bodies`, with `concurrency` in flight through Node's fetch (undici; its global dispatcher keeps
  * connections alive, so each worker reuses its socket). Every response must be HTTP 200 with `data` and no `errors`.
  * @throws Error describing the first failed request; the other workers stop sending.
  */
@@ -36,23 +39,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let next = 0;
   let failure: Error | undefined;
   let lastData: unknown;
+  let lastBodyIndex = 0;
   let lastBodyBytes = 0;
   const worker = async () => {
     while (failure === undefined && next < options.requests) {
-      next++;
+      const bodyIndex = next++ % options.bodies.length;
       const started = performance.now();
       try {
         const response = await fetch(options.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: options.body,
+          body: options.bodies[bodyIndex]!,
         });
         const text = await response.text();
         latenciesMs.push(performance.now() - started);
         lastData = checkedData(response.status, text);
+        lastBodyIndex = bodyIndex;
         lastBodyBytes = Buffer.byteLength(text);
       } catch (error) {
-        failure ??= error instanceof Error ? error : new Error(String(error));
+        failure ??= new Error(`POST ${options.url}: ${messageOf(error)}`);
       }
     }
   };
@@ -60,7 +65,27 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: Math.min(options.concurrency, options.requests) }, worker));
   const elapsedMs = performance.now() - started;
   if (failure) throw failure;
-  return { elapsedMs, latenciesMs, lastData, lastBodyBytes };
+  return { elapsedMs, latenciesMs, lastData, lastBodyIndex, lastBodyBytes };
+}
+
+/**
+ * POSTs one body and returns the response's `data`.
+ * @throws Error as {@link checkedData} does.
+ */
+export async function postForData(url: string, body: string): Promise<unknown> {
+  try {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+    return checkedData(response.status, await response.text());
+  } catch (error) {
+    throw new Error(`POST ${url}: ${messageOf(error)}`);
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // undici's "fetch failed" says nothing by itself; its cause names the socket error (ECONNREFUSED…).
+  const cause = error.cause instanceof Error ? ` (${(error.cause as NodeJS.ErrnoException).code ?? error.cause.message})` : '';
+  return `${error.message}${cause}`;
 }
 
 /**

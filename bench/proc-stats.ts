@@ -35,3 +35,15 @@ export function residentBytes(pid: number): number {
   if (!match) throw new Error(`/proc/${pid}/status has no VmRSS`);
   return Number(match[1]) * 1024;
 }
+
+/**
+ * CPU time all processors have been busy since boot (user, nice, system, irq, softirq, steal), in milliseconds,
+ * from the `cpu` line of `/proc/stat`. Linux only.
+ * @throws Error when /proc/stat has no `cpu` line.
+ */
+export function hostBusyMs(ticksPerSecond: number): number {
+  const line = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+  if (!line) throw new Error('/proc/stat has no cpu line');
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line[1]!.trim().split(/\s+/).map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond;
+}

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
@@ -14,9 +15,13 @@ import { createCrmSubgraph } from '../subgraphs/crm/index';
 import type { ErpConnector } from '../subgraphs/erp/connector/erp-connector';
 import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
 import { createErpSubgraph } from '../subgraphs/erp/index';
-import type { Ledger } from '../subgraphs/orchestration/engine/ledger';
+import type { Ledger, RunRecord } from '../subgraphs/orchestration/engine/ledger';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
+import { startWorker, type Worker, type WorkerOptions } from '../subgraphs/orchestration/engine/worker';
+import { FLOWS } from '../subgraphs/orchestration/flows/index';
+import { loadGovernance, type Governance } from '../subgraphs/orchestration/governance/governance';
 import { createOrchestrationSubgraph } from '../subgraphs/orchestration/index';
+import { createGraphQLSystems } from '../subgraphs/orchestration/systems/graphql-systems';
 import type { PsaConnector } from '../subgraphs/psa/connector/psa-connector';
 import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-psa-connector';
 import { createPsaSubgraph } from '../subgraphs/psa/index';
@@ -55,6 +60,12 @@ export interface StackOptions {
   supergraphSdl?: string;
   /** Called after each seeded chunk of accounts. */
   onSeedProgress?: (done: number, total: number) => void;
+  /** Run a flow worker in this process. @default true */
+  worker?: boolean;
+  /** Governance for the flows. @default the checked-in governance.yaml */
+  governance?: Governance;
+  /** Worker lease and polling. */
+  workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
 }
 
 /** The running graph: URLs, stores, servers and `stop()`. */
@@ -66,6 +77,10 @@ export interface Stack {
   stores: EmbeddedStores;
   gateway: RunningGateway;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** The flow worker of this process, when started. */
+  worker: Worker | null;
+  /** Every run change this process's worker commits, as `run` events. */
+  runEvents: EventEmitter<{ run: [RunRecord] }>;
   /** Stops one subgraph's server (its store stays open), to see the gateway without it. */
   stopSubgraph(name: SubgraphName): Promise<void>;
   /** Stops the gateway, the subgraphs and closes every store. */
@@ -95,11 +110,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const port = (name: SubgraphName | 'gateway') => options.ports?.[name] ?? 0;
   const child = (name: string) => logger.child({ service: name });
 
-  const subgraphs: Record<SubgraphName, RunningSubgraph> = {
+  const systems = {
     crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), { port: port('crm'), host, logger: child('crm') }),
     psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), { port: port('psa'), host, logger: child('psa') }),
     erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), { port: port('erp'), host, logger: child('erp') }),
-    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger: wrap<Ledger>('orchestration', stores.ledger) }), { port: port('orchestration'), host, logger: child('orchestration') }),
+  };
+  const ledger = wrap<Ledger>('orchestration', stores.ledger);
+  const runEvents = new EventEmitter<{ run: [RunRecord] }>();
+  runEvents.setMaxListeners(0);
+  const worker =
+    options.worker === false
+      ? null
+      : startWorker({
+          ledger,
+          flows: FLOWS,
+          systems: createGraphQLSystems({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
+          governance: options.governance ?? loadGovernance(),
+          logger: child('worker'),
+          onRunChanged: (run) => runEvents.emit('run', run),
+          ...options.workerOptions,
+        });
+  const subgraphs: Record<SubgraphName, RunningSubgraph> = {
+    ...systems,
+    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: () => worker?.wake() }), {
+      port: port('orchestration'),
+      host,
+      logger: child('orchestration'),
+    }),
   };
   const urls = Object.fromEntries(Object.entries(subgraphs).map(([name, s]) => [name, s.url])) as Record<SubgraphName, string>;
   let supergraphSdl = options.supergraphSdl;
@@ -122,8 +159,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stores,
     gateway,
     subgraphs,
+    worker,
+    runEvents,
     stopSubgraph,
     stop: async () => {
+      await worker?.stop();
       await gateway.close();
       await Promise.all((Object.keys(subgraphs) as SubgraphName[]).map(stopSubgraph));
       stores.crm.close();

@@ -1,9 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../lib/logger';
+import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
 import { generateAccounts } from '../seed/generate';
 import { SqliteCrmConnector } from '../subgraphs/crm/connector/reference/sqlite-crm-connector';
+import { createCrmSubgraph } from '../subgraphs/crm/index';
 import { describeCrmConnectorContract } from './contracts/crm-connector.contract';
+
+/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
+  for (const error of body.errors ?? []) delete error.locations;
+  return body;
+}
 
 describeCrmConnectorContract('SqliteCrmConnector (file)', async (accounts) => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-crm-'));
@@ -31,5 +42,34 @@ describe('SqliteCrmConnector faults', () => {
     expect(error).toMatchObject({ code: 'SYSTEM_MAINTENANCE', details: { system: 'crm' } });
     expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBeGreaterThan(50_000);
     connector.close();
+  });
+});
+
+describe('CRM subgraph: unlinking an opportunity over GraphQL', () => {
+  const data = generateAccounts(1, 13).crm;
+  let crm: SqliteCrmConnector;
+  let subgraph: RunningSubgraph;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meridian-crm-subgraph-'));
+    crm = new SqliteCrmConnector(join(dir, 'crm.db'));
+    crm.seed(data);
+    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await subgraph.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('clears both links, again with the same result, and refuses an unknown opportunity with NOT_FOUND', async () => {
+    const linked = data.opportunities.find((o) => o.psaProjectId !== null)!;
+    const unlink = 'mutation($id: ID!) { unlinkOpportunity(id: $id) { id stage psaProjectId erpCustomerId } }';
+    const unlinked = { data: { unlinkOpportunity: { id: linked.id, stage: 'CLOSED_WON', psaProjectId: null, erpCustomerId: null } } };
+    expect(await post(subgraph.url, unlink, { id: linked.id })).toEqual(unlinked);
+    expect(await post(subgraph.url, unlink, { id: linked.id })).toEqual(unlinked);
+    expect(await post(subgraph.url, unlink, { id: 'OPP-nope' })).toEqual({
+      data: null,
+      errors: [{ message: "CRM has no opportunity 'OPP-nope'", path: ['unlinkOpportunity'], extensions: { code: 'NOT_FOUND', system: 'crm', value: 'OPP-nope' } }],
+    });
   });
 });

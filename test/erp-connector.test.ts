@@ -1,10 +1,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../lib/logger';
+import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
 import { generateAccounts } from '../seed/generate';
 import { LEGAL_ENTITIES, TAX_JURISDICTIONS } from '../seed/reference-data';
 import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
+import { createErpSubgraph } from '../subgraphs/erp/index';
 import { describeErpConnectorContract } from './contracts/erp-connector.contract';
+
+/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
+  for (const error of body.errors ?? []) delete error.locations;
+  return body;
+}
 
 describeErpConnectorContract('SqliteErpConnector (file)', async (accounts) => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-erp-'));
@@ -48,5 +59,56 @@ describe('SqliteErpConnector faults', () => {
     expect(error).toMatchObject({ code: 'SYSTEM_MAINTENANCE', details: { system: 'erp' } });
     expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBeGreaterThan(50_000);
     connector.close();
+  });
+});
+
+describe('ERP subgraph: customer by account and compensations over GraphQL', () => {
+  const data = generateAccounts(1, 13).erp;
+  let erp: SqliteErpConnector;
+  let subgraph: RunningSubgraph;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meridian-erp-subgraph-'));
+    erp = new SqliteErpConnector(join(dir, 'erp.db'));
+    erp.seedReferenceData({ legalEntities: LEGAL_ENTITIES, taxJurisdictions: TAX_JURISDICTIONS });
+    erp.seed(data);
+    subgraph = await startSubgraph(createErpSubgraph({ erp, onClose: () => erp.close() }), { port: 0, logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await subgraph.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds the customer of a CRM account, and null for an account without one', async () => {
+    const customer = data.customers.find((c) => c.externalCrmId === 'ACC-000002')!;
+    const query = 'query($a: ID!, $b: ID!) { a: customerByAccount(accountId: $a) { id customerNumber externalCrmId legalEntity { code } } b: customerByAccount(accountId: $b) { id } }';
+    expect(await post(subgraph.url, query, { a: 'ACC-000002', b: 'ACC-000003' })).toEqual({
+      data: { a: { id: customer.id, customerNumber: customer.customerNumber, externalCrmId: 'ACC-000002', legalEntity: { code: customer.legalEntityCode } }, b: null },
+    });
+  });
+
+  it('deletes dimensions and then the customer once each, answers deleted: false after, and refuses a customer with invoices', async () => {
+    const { record } = await erp.upsertCustomer({ externalCrmId: 'ACC-000003', name: 'Summit Retail Ltd', legalEntityCode: 'MERIDIAN-UK', taxJurisdictionCode: 'GB', paymentTerms: 'NET_30', currency: 'GBP' });
+    await erp.upsertProjectDimensions({ psaProjectId: 'PRJ-0000031', customerId: record.id, projectCode: 'ERP-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' });
+    const compensate = 'mutation($project: ID!, $customer: ID!) { deleteProjectDimensions(projectId: $project) { id deleted } deleteCustomer(id: $customer) { id deleted } }';
+    expect(await post(subgraph.url, compensate, { project: 'PRJ-0000031', customer: record.id })).toEqual({
+      data: { deleteProjectDimensions: { id: 'PRJ-0000031', deleted: true }, deleteCustomer: { id: record.id, deleted: true } },
+    });
+    expect(await post(subgraph.url, compensate, { project: 'PRJ-0000031', customer: record.id })).toEqual({
+      data: { deleteProjectDimensions: { id: 'PRJ-0000031', deleted: false }, deleteCustomer: { id: record.id, deleted: false } },
+    });
+    // A customer with invoices and projects but no billing lines (its projects are billed by milestone or retainer).
+    const invoiced = data.customers.find((c) => c.id === 'CUS-000008')!;
+    const projects = data.projectDimensions.filter((d) => d.customerId === invoiced.id).map((d) => d.psaProjectId);
+    const invoices = data.invoices.filter((i) => i.customerId === invoiced.id).length;
+    expect(data.billingLines.filter((l) => projects.includes(l.psaProjectId))).toEqual([]);
+    expect(await post(subgraph.url, 'mutation($id: ID!) { deleteCustomer(id: $id) { deleted } }', { id: invoiced.id })).toEqual({
+      data: null,
+      errors: [{
+        message: `Customer CUS-000008 (C100008, ${invoiced.name}) has ${invoices} invoices and ${projects.length} projects; only a customer with no invoices, billing lines or projects can be deleted`,
+        path: ['deleteCustomer'],
+        extensions: { code: 'INVALID_STATE', system: 'erp', field: 'id', value: 'CUS-000008' },
+      }],
+    });
   });
 });

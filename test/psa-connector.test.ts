@@ -1,10 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../lib/logger';
+import { money } from '../lib/money';
+import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
 import { generateAccounts } from '../seed/generate';
 import { PROJECT_TEMPLATES, RATE_CARDS, RESOURCES } from '../seed/reference-data';
 import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-psa-connector';
+import { createPsaSubgraph } from '../subgraphs/psa/index';
 import { describePsaConnectorContract } from './contracts/psa-connector.contract';
+
+/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
+  for (const error of body.errors ?? []) delete error.locations;
+  return body;
+}
 
 describePsaConnectorContract('SqlitePsaConnector (file)', async (accounts) => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-psa-'));
@@ -43,5 +55,115 @@ describe('SqlitePsaConnector', () => {
       expect(error!.details.retryAfterMs).toBeGreaterThan(50_000);
     }
     connector.close();
+  });
+});
+
+describe('PSA subgraph: billable work and project deletion over GraphQL', () => {
+  const data = generateAccounts(1, 13).psa;
+  let psa: SqlitePsaConnector;
+  let subgraph: RunningSubgraph;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meridian-psa-subgraph-'));
+    psa = new SqlitePsaConnector(join(dir, 'psa.db'));
+    psa.seedReferenceData({ rateCards: RATE_CARDS, templates: PROJECT_TEMPLATES, resources: RESOURCES });
+    psa.seed(data);
+    subgraph = await startSubgraph(createPsaSubgraph({ psa, onClose: () => psa.close() }), { port: 0, logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await subgraph.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const BILLABLE_WORK = `query($projectId: ID!, $first: Int, $until: String) {
+    billableWork(projectId: $projectId, first: $first, until: $until) {
+      project { id code }
+      timeEntries { timeEntry { id date role hours status } rate { amount currency } amount { amount currency } }
+      expenses { id date amount { amount currency } }
+      hasMore
+    }
+  }`;
+
+  it('returns billable work with each time entry priced as Money, and a null rate and amount where the rate card lacks the role', async () => {
+    const [priced, unpriced] = await psa.submitTimeEntries('gql-bill-1', [
+      { projectId: 'PRJ-0000101', resourceId: 'RES-000003', role: null, date: '2026-10-02', hoursHundredths: 750, billable: true, notes: null },
+      { projectId: 'PRJ-0000101', resourceId: 'RES-000003', role: 'Data Scientist', date: '2026-10-03', hoursHundredths: 200, billable: true, notes: null },
+    ]);
+    await psa.approveTimeEntries([priced!.id, unpriced!.id]);
+    const expenses = data.expenses.filter((e) => e.projectId === 'PRJ-0000101' && e.status === 'APPROVED' && e.billable);
+    expect(expenses).toHaveLength(2);
+    const expense = (i: number) => ({ id: expenses[i]!.id, date: expenses[i]!.date, amount: money(expenses[i]!.amountMinor, 'GBP') });
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-0000101' })).toEqual({
+      data: {
+        billableWork: {
+          project: { id: 'PRJ-0000101', code: 'CLD-0000101' },
+          timeEntries: [
+            { timeEntry: { id: priced!.id, date: '2026-10-02', role: 'Senior Consultant', hours: '7.50', status: 'APPROVED' }, rate: { amount: '140.00', currency: 'GBP' }, amount: { amount: '1050.00', currency: 'GBP' } },
+            { timeEntry: { id: unpriced!.id, date: '2026-10-03', role: 'Data Scientist', hours: '2.00', status: 'APPROVED' }, rate: null, amount: null },
+          ],
+          expenses: [expense(0), expense(1)],
+          hasMore: false,
+        },
+      },
+    });
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-0000101', first: 1, until: '2026-10-02' })).toEqual({
+      data: {
+        billableWork: {
+          project: { id: 'PRJ-0000101', code: 'CLD-0000101' },
+          timeEntries: [{ timeEntry: { id: priced!.id, date: '2026-10-02', role: 'Senior Consultant', hours: '7.50', status: 'APPROVED' }, rate: { amount: '140.00', currency: 'GBP' }, amount: { amount: '1050.00', currency: 'GBP' } }],
+          expenses: [expense(0)],
+          hasMore: true,
+        },
+      },
+    });
+  });
+
+  it('refuses `first` outside 0–1000 and a malformed `until` with BAD_USER_INPUT, and an unknown project with NOT_FOUND', async () => {
+    const refused = (message: string, extensions: object) => ({ data: null, errors: [{ message, path: ['billableWork'], extensions }] });
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-0000101', first: 1001 })).toEqual(
+      refused('first must be between 0 and 1000; got 1001', { code: 'BAD_USER_INPUT', field: 'first', value: '1001' }),
+    );
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-0000101', first: -1 })).toEqual(
+      refused('first must be between 0 and 1000; got -1', { code: 'BAD_USER_INPUT', field: 'first', value: '-1' }),
+    );
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-0000101', until: '2026-13-01' })).toEqual(
+      refused("until must be a date written YYYY-MM-DD; got '2026-13-01'", { code: 'BAD_USER_INPUT', field: 'until', value: '2026-13-01' }),
+    );
+    expect(await post(subgraph.url, BILLABLE_WORK, { projectId: 'PRJ-9999999' })).toEqual(
+      refused("PSA has no project 'PRJ-9999999' to bill", { code: 'NOT_FOUND', system: 'psa', field: 'projectId', value: 'PRJ-9999999' }),
+    );
+  });
+
+  it('lists the projects with billable work a page at a time, with cursors bound to that list', async () => {
+    const page = 'query($after: String) { projectsWithBillableWork(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }';
+    const first = (await post(subgraph.url, page)) as { data: { projectsWithBillableWork: { pageInfo: { endCursor: string } } } };
+    const endCursor = first.data.projectsWithBillableWork.pageInfo.endCursor;
+    expect(first).toEqual({ data: { projectsWithBillableWork: { totalCount: 2, pageInfo: { hasNextPage: true, endCursor }, nodes: [{ id: 'PRJ-0000023' }] } } });
+    expect(await post(subgraph.url, page, { after: endCursor })).toEqual({
+      data: { projectsWithBillableWork: { totalCount: 2, pageInfo: { hasNextPage: false, endCursor: expect.any(String) }, nodes: [{ id: 'PRJ-0000101' }] } },
+    });
+    const foreign = (await post(subgraph.url, '{ projects(first: 1) { pageInfo { endCursor } } }')) as { data: { projects: { pageInfo: { endCursor: string } } } };
+    expect(await post(subgraph.url, page, { after: foreign.data.projects.pageInfo.endCursor })).toMatchObject({ data: null, errors: [{ extensions: { code: 'INVALID_CURSOR' } }] });
+  });
+
+  it('deletes a project once, then answers deleted: false, and refuses a project with booked time with INVALID_STATE', async () => {
+    const { record } = await psa.createProjectFromTemplate({
+      externalId: 'gql-run:create-project', templateId: 'TPL-000002', accountId: 'ACC-000003', opportunityId: null,
+      name: 'Summit Retail — Data Platform', code: 'DAT-9000001', billingModel: 'MILESTONE', budgetMinor: 100_000_00, currency: 'USD', startDate: '2026-11-02',
+    });
+    const remove = 'mutation($id: ID!) { deleteProject(id: $id) { id deleted } }';
+    expect(await post(subgraph.url, remove, { id: record.id })).toEqual({ data: { deleteProject: { id: record.id, deleted: true } } });
+    expect(await post(subgraph.url, remove, { id: record.id })).toEqual({ data: { deleteProject: { id: record.id, deleted: false } } });
+    const seeded = data.projects.find((p) => p.id === 'PRJ-0000024')!;
+    const entries = data.timeEntries.filter((e) => e.projectId === seeded.id).length;
+    const expenses = data.expenses.filter((e) => e.projectId === seeded.id).length;
+    expect(await post(subgraph.url, remove, { id: seeded.id })).toEqual({
+      data: null,
+      errors: [{
+        message: `Project PRJ-0000024 (CLD-0000024, ${seeded.name}) has ${entries} time entries and ${expenses} expenses; only a project with no booked time or expenses can be deleted`,
+        path: ['deleteProject'],
+        extensions: { code: 'INVALID_STATE', system: 'psa', value: 'PRJ-0000024' },
+      }],
+    });
   });
 });

@@ -2,12 +2,17 @@ import { join } from 'node:path';
 import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { OrchestrationContext } from './context';
 import type { Ledger } from './engine/ledger';
+import type { Flow } from './flows/flow';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
 import { CrossReference } from './resolvers/CrossReference';
+import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Project } from './resolvers/Project';
 import { Query } from './resolvers/Query';
+import { SyncException } from './resolvers/SyncException';
+import { SyncRun } from './resolvers/SyncRun';
+import { Trace } from './resolvers/Trace';
 
 /** Path of the orchestration SDL. */
 export const ORCHESTRATION_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -15,17 +20,22 @@ export const ORCHESTRATION_SCHEMA_PATH = join(__dirname, 'schema.graphql');
 /** Everything the orchestration subgraph needs from outside. */
 export interface OrchestrationSubgraphDeps {
   ledger: Ledger;
+  /** The flows runs may be started for. */
+  flows: readonly Flow<any>[];
+  /** Called after a run is queued, so this process's worker starts it at once. */
+  onRunQueued?: () => void;
   onClose?: () => void | Promise<void>;
 }
 
-/** Builds the orchestration subgraph (health, cross-reference registry); it does not listen. */
+/** Builds the orchestration subgraph (runs, exceptions, cross-references, health); it does not listen. */
 export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Subgraph<OrchestrationContext> {
   const startedAt = Date.now();
+  const flows = new Map(deps.flows.map((f) => [f.name, f as Flow<unknown>]));
   return {
     name: 'orchestration',
     typeDefs: loadTypeDefs(ORCHESTRATION_SCHEMA_PATH),
-    resolvers: { Query, CrossReference, Account, Opportunity, Project } as Subgraph<OrchestrationContext>['resolvers'],
-    context: async (_req, requestId) => ({ requestId, ledger: deps.ledger, loaders: createLoaders(deps.ledger), startedAt }),
+    resolvers: { Query, Mutation, CrossReference, SyncRun, SyncException, Trace, Account, Opportunity, Project } as Subgraph<OrchestrationContext>['resolvers'],
+    context: async (_req, requestId) => ({ requestId, ledger: deps.ledger, loaders: createLoaders(deps.ledger), flows, runQueued: () => deps.onRunQueued?.(), startedAt }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -4,6 +4,8 @@ import type { PsaConnector } from './connector/psa-connector';
 import type { PsaContext } from './context';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
+import { BillableTimeEntry } from './resolvers/BillableTimeEntry';
+import { BillableWork } from './resolvers/BillableWork';
 import { Expense } from './resolvers/Expense';
 import { Milestone } from './resolvers/Milestone';
 import { Mutation } from './resolvers/Mutation';
@@ -30,7 +32,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
   return {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
-    resolvers: { Query, Mutation, Account, Opportunity, Project, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource } as Subgraph<PsaContext>['resolvers'],
+    resolvers: { Query, Mutation, Account, Opportunity, Project, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
     context: async (_req, requestId) => ({ requestId, psa: deps.psa, loaders: createLoaders(deps.psa) }),
     close: async () => {
       await deps.onClose?.();

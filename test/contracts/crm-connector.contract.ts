@@ -95,5 +95,17 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       const linked = await connector.linkOpportunity(opp.id, { erpCustomerId: 'CUS-2' });
       expect(linked).toEqual({ ...opp, psaProjectId: 'PRJ-1', erpCustomerId: 'CUS-2' });
     });
+
+    it('clears both links of an opportunity, again and again, and refuses an unknown opportunity with NOT_FOUND', async () => {
+      const linked = data.crm.opportunities.find((o) => o.psaProjectId !== null && o.erpCustomerId !== null)!;
+      const unlinked = { ...linked, psaProjectId: null, erpCustomerId: null };
+      expect(await connector.unlinkOpportunity(linked.id)).toEqual(unlinked);
+      expect(await connector.unlinkOpportunity(linked.id)).toEqual(unlinked);
+      expect(await connector.getOpportunities([linked.id])).toEqual([unlinked]);
+      const error = await connector.unlinkOpportunity('OPP-nope').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MeridianError);
+      const { code, message, details } = error as MeridianError;
+      expect({ code, message, details }).toEqual({ code: 'NOT_FOUND', message: "CRM has no opportunity 'OPP-nope'", details: { system: 'crm', value: 'OPP-nope' } });
+    });
   });
 }

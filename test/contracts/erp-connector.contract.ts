@@ -245,6 +245,79 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       await expect(connector.postBillingLines([line('oct-2', { postingDate: '2026-10-15' })])).resolves.toHaveLength(1);
     });
 
+    describe('deleteCustomer', () => {
+      it('deletes a customer it created; deleting it again, or an unknown ID, returns deleted: false', async () => {
+        const { record } = await connector.upsertCustomer(newCustomer);
+        expect(await connector.deleteCustomer(record.id)).toEqual({ id: record.id, deleted: true });
+        expect(await connector.getCustomers([record.id])).toEqual([null]);
+        expect(await connector.getCustomersByCrmAccount(['ACC-000003'])).toEqual([null]);
+        expect(await connector.deleteCustomer(record.id)).toEqual({ id: record.id, deleted: false });
+        expect(await connector.deleteCustomer('CUS-999999')).toEqual({ id: 'CUS-999999', deleted: false });
+      });
+
+      it("never issues a deleted customer's ID again: the same account then creates a new customer", async () => {
+        const first = await connector.upsertCustomer(newCustomer);
+        await connector.deleteCustomer(first.record.id);
+        const id = formatId('CUS', Number(first.record.id.slice(4)) + 1);
+        expect(await connector.upsertCustomer(newCustomer)).toEqual({ record: { ...first.record, id, customerNumber: `C${100000 + Number(id.slice(4))}` }, created: true });
+      });
+
+      it('refuses, naming the customer and keeping it, a customer with invoices, billing lines or projects (INVALID_STATE)', async () => {
+        const projects = data.projectDimensions.filter((d) => d.customerId === gbpCustomer.id).map((d) => d.psaProjectId);
+        const invoices = data.invoices.filter((i) => i.customerId === gbpCustomer.id).length;
+        const lines = data.billingLines.filter((l) => projects.includes(l.psaProjectId)).length;
+        expect([invoices, lines, projects.length].every((n) => n > 1)).toBe(true);
+        expect(await failure(connector.deleteCustomer(gbpCustomer.id))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Customer CUS-000002 (C100002, ${gbpCustomer.name}) has ${invoices} invoices, ${lines} billing lines and ${projects.length} projects; only a customer with no invoices, billing lines or projects can be deleted`,
+          details: { system: 'erp', field: 'id', value: 'CUS-000002' },
+        });
+        expect(await connector.getCustomers([gbpCustomer.id])).toEqual([gbpCustomer]);
+
+        const { record } = await connector.upsertCustomer(newCustomer);
+        const dims = { psaProjectId: 'PRJ-0000031', customerId: record.id, projectCode: 'ERP-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' };
+        await connector.upsertProjectDimensions(dims);
+        expect(await failure(connector.deleteCustomer(record.id))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Customer ${record.id} (${record.customerNumber}, Summit Retail Ltd) has 1 project; only a customer with no invoices, billing lines or projects can be deleted`,
+          details: { system: 'erp', field: 'id', value: record.id },
+        });
+        // Compensating newest first: the dimensions, then the customer.
+        expect(await connector.deleteProjectDimensions(dims.psaProjectId)).toEqual({ id: dims.psaProjectId, deleted: true });
+        expect(await connector.deleteCustomer(record.id)).toEqual({ id: record.id, deleted: true });
+      });
+    });
+
+    describe('deleteProjectDimensions', () => {
+      it("deletes a project's dimensions; deleting them again, or a project without any, returns deleted: false", async () => {
+        const project = 'PRJ-0000082';
+        expect(data.billingLines.some((l) => l.psaProjectId === project) || data.invoices.some((i) => i.psaProjectId === project)).toBe(false);
+        expect(await connector.deleteProjectDimensions(project)).toEqual({ id: project, deleted: true });
+        expect(await connector.getProjectDimensions([project])).toEqual([null]);
+        expect(await connector.deleteProjectDimensions(project)).toEqual({ id: project, deleted: false });
+        expect(await connector.deleteProjectDimensions('PRJ-nope')).toEqual({ id: 'PRJ-nope', deleted: false });
+      });
+
+      it('refuses, naming the project and keeping the dimensions, a project with billing lines or invoices (INVALID_STATE)', async () => {
+        const lines = data.billingLines.filter((l) => l.psaProjectId === gbpProject).length;
+        const invoices = data.invoices.filter((i) => i.psaProjectId === gbpProject).length;
+        expect(await failure(connector.deleteProjectDimensions(gbpProject))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Project PRJ-0000023 (CLD-0000023) has ${lines} billing lines and ${invoices} invoices in ERP; only the dimensions of a project with none can be deleted`,
+          details: { system: 'erp', field: 'projectId', value: gbpProject },
+        });
+        const dims = { psaProjectId: 'PRJ-0000031', customerId: gbpCustomer.id, projectCode: 'ERP-0000031', billingSchedule: 'MONTHLY_IN_ARREARS', revenueTreatment: 'AS_DELIVERED' };
+        await connector.upsertProjectDimensions(dims);
+        await connector.postBillingLines([line('only', { psaProjectId: dims.psaProjectId })]);
+        expect(await failure(connector.deleteProjectDimensions(dims.psaProjectId))).toEqual({
+          code: 'INVALID_STATE',
+          message: 'Project PRJ-0000031 (ERP-0000031) has 1 billing line in ERP; only the dimensions of a project with none can be deleted',
+          details: { system: 'erp', field: 'projectId', value: 'PRJ-0000031' },
+        });
+        expect(await connector.getProjectDimensions([gbpProject, dims.psaProjectId])).toEqual([data.projectDimensions.find((d) => d.psaProjectId === gbpProject), dims]);
+      });
+    });
+
     describe('invoices and payments', () => {
       let billed: string[];
       let request: PostInvoice;

@@ -2,7 +2,7 @@ import { MeridianError } from '../../lib/errors';
 import type { Page, PageRequest } from '../../lib/pagination';
 import { generateAccounts } from '../../seed/generate';
 import { PROJECT_TEMPLATES, RATE_CARDS, RESOURCES } from '../../seed/reference-data';
-import type { CreateProjectFromTemplate, NewTimeEntry, PsaConnector, TimeEntryRecord } from '../../subgraphs/psa/connector/psa-connector';
+import type { CreateProjectFromTemplate, ExpenseRecord, NewTimeEntry, PricedTimeEntryRecord, PsaConnector, TimeEntryRecord } from '../../subgraphs/psa/connector/psa-connector';
 
 /** An adapter under test, holding the reference data and the first `accounts` demo accounts, and how to dispose of it. */
 export interface PsaAdapterFactory {
@@ -22,6 +22,16 @@ async function failure(promise: Promise<unknown>): Promise<MeridianError> {
 /** Code and details of a MeridianError, for whole-value assertions. */
 function coded(error: MeridianError): { code: string; details: object } {
   return { code: error.code, details: error.details };
+}
+
+/** Code, message and details of a MeridianError, for whole-value assertions where the message matters. */
+function described(error: MeridianError): { code: string; message: string; details: object } {
+  return { code: error.code, message: error.message, details: error.details };
+}
+
+/** Oldest date first, then ID: the order billable work comes in. */
+function byDateThenId(a: { date: string; id: string }, b: { date: string; id: string }): number {
+  return a.date.localeCompare(b.date) || a.id.localeCompare(b.id);
 }
 
 /** Every row of a paged list, following `afterKey` from page to page. */
@@ -324,6 +334,156 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
       it('returns entries already billed under the same reference unchanged', async () => {
         const billed = data.timeEntries.find((e) => e.status === 'BILLED')!;
         expect(await connector.markBilled({ timeEntryIds: [billed.id], expenseIds: [], billingReference: billed.billingReference! })).toEqual({ timeEntries: [billed], expenses: [] });
+      });
+    });
+
+    /** Seeded expenses ready to bill (approved, billable) on `projectId`, oldest first. */
+    const readyExpenses = (projectId: string): ExpenseRecord[] =>
+      data.expenses.filter((e) => e.projectId === projectId && e.status === 'APPROVED' && e.billable).sort(byDateThenId);
+
+    describe('getBillableWork', () => {
+      const project = 'PRJ-0000023'; // time and materials, GBP rate card RC-000002
+      const entry = (resourceId: string, date: string, hoursHundredths: number, billable = true, role: string | null = null): NewTimeEntry => ({
+        projectId: project, resourceId, role, date, hoursHundredths, billable, notes: null,
+      });
+      let booked: TimeEntryRecord[];
+      /** Booked entry `i` as approved, priced at `rateMinor` per hour to `amountMinor`. */
+      const priced = (i: number, rateMinor: number | null, amountMinor: number | null): PricedTimeEntryRecord => ({
+        entry: { ...booked[i]!, status: 'APPROVED' }, rateMinor, amountMinor, currency: 'GBP',
+      });
+      beforeEach(async () => {
+        booked = await connector.submitTimeEntries('bill-1', [
+          entry('RES-000001', '2026-10-05', 750), // Engagement Manager, 200.00 GBP/h
+          entry('RES-000004', '2026-10-02', 800), // Consultant, 112.00 GBP/h
+          entry('RES-000003', '2026-10-05', 125), // Senior Consultant, 140.00 GBP/h
+          entry('RES-000002', '2026-10-01', 400, false), // not billable
+          entry('RES-000005', '2026-10-01', 300), // stays submitted
+          entry('RES-000005', '2026-10-03', 233, true, 'Data Scientist'), // a role the rate card lacks
+        ]);
+        await connector.approveTimeEntries([0, 1, 2, 3, 5].map((i) => booked[i]!.id));
+      });
+
+      it("returns approved, billable, unbilled time priced from the project's rate card, and expenses, oldest date first, then ID", async () => {
+        expect(readyExpenses(project).length).toBeGreaterThan(1);
+        expect(await connector.getBillableWork(project, { first: 500, until: null })).toEqual({
+          projectId: project,
+          timeEntries: [priced(1, 112_00, 896_00), priced(5, null, null), priced(0, 200_00, 1500_00), priced(2, 140_00, 175_00)],
+          expenses: readyExpenses(project),
+          hasMore: false,
+        });
+      });
+
+      it('returns at most `first` of each, says when more remain, and keeps only work dated on or before `until`', async () => {
+        const expenses = readyExpenses(project);
+        expect(await connector.getBillableWork(project, { first: 1, until: null })).toEqual({ projectId: project, timeEntries: [priced(1, 112_00, 896_00)], expenses: expenses.slice(0, 1), hasMore: true });
+        expect(await connector.getBillableWork(project, { first: 0, until: null })).toEqual({ projectId: project, timeEntries: [], expenses: [], hasMore: true });
+        expect(await connector.getBillableWork(project, { first: expenses.length, until: '2026-10-03' })).toEqual({
+          projectId: project, timeEntries: [priced(1, 112_00, 896_00), priced(5, null, null)], expenses, hasMore: false,
+        });
+        const until = expenses[0]!.date;
+        expect(await connector.getBillableWork(project, { first: 10, until })).toEqual({ projectId: project, timeEntries: [], expenses: expenses.filter((e) => e.date <= until), hasMore: false });
+      });
+
+      it('leaves out time and expenses once they are billed', async () => {
+        const [expense, ...rest] = readyExpenses(project);
+        await connector.markBilled({ timeEntryIds: [booked[1]!.id, booked[0]!.id], expenseIds: [expense!.id], billingReference: 'BL-0000999001' });
+        expect(await connector.getBillableWork(project, { first: 500, until: null })).toEqual({ projectId: project, timeEntries: [priced(5, null, null), priced(2, 140_00, 175_00)], expenses: rest, hasMore: false });
+      });
+
+      it('refuses an unknown project with NOT_FOUND', async () => {
+        expect(described(await failure(connector.getBillableWork('PRJ-9999999', { first: 500, until: null })))).toEqual({
+          code: 'NOT_FOUND', message: "PSA has no project 'PRJ-9999999' to bill", details: { system: 'psa', field: 'projectId', value: 'PRJ-9999999' },
+        });
+      });
+    });
+
+    describe('listProjectsWithBillableWork', () => {
+      const ready = (until: string | null) =>
+        data.projects.filter((p) =>
+          [...data.timeEntries, ...data.expenses].some((w) => w.projectId === p.id && w.status === 'APPROVED' && w.billable && (until === null || w.date <= until)),
+        );
+
+      it('lists, in ID order, the projects with approved, billable, unbilled time or expenses', async () => {
+        expect(ready(null).length).toBeGreaterThan(0);
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null })).toEqual({ nodes: ready(null), hasNextPage: false, totalCount: ready(null).length });
+        // Approved billable time makes PRJ-0000082 ready; approved non-billable time and submitted billable time do not.
+        const [billable, notBillable] = await connector.submitTimeEntries('ready-1', [
+          { projectId: 'PRJ-0000082', resourceId: 'RES-000003', role: null, date: '2026-10-02', hoursHundredths: 600, billable: true, notes: null },
+          { projectId: 'PRJ-0000011', resourceId: 'RES-000003', role: null, date: '2026-10-02', hoursHundredths: 600, billable: false, notes: null },
+          { projectId: 'PRJ-0000024', resourceId: 'RES-000003', role: null, date: '2026-10-02', hoursHundredths: 600, billable: true, notes: null },
+        ]);
+        await connector.approveTimeEntries([billable!.id, notBillable!.id]);
+        const withNew = [...ready(null), byId(data.projects, 'PRJ-0000082')].sort((a, b) => a.id.localeCompare(b.id));
+        const { ids, totals } = await allPages((page) => connector.listProjectsWithBillableWork(page), 1);
+        expect(ids).toEqual(withNew.map((p) => p.id));
+        expect(new Set(totals)).toEqual(new Set([withNew.length]));
+        await connector.markBilled({ timeEntryIds: [billable!.id], expenseIds: [], billingReference: 'BL-0000999001' });
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null })).toEqual({ nodes: ready(null), hasNextPage: false, totalCount: ready(null).length });
+      });
+
+      it('counts only work dated on or before `until` when given', async () => {
+        const until = readyExpenses('PRJ-0000023')[0]!.date;
+        expect(ready(until).length).toBeGreaterThan(0);
+        expect(ready(until).length).toBeLessThan(ready(null).length);
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null }, until)).toEqual({ nodes: ready(until), hasNextPage: false, totalCount: ready(until).length });
+      });
+    });
+
+    describe('deleteProject', () => {
+      const input: CreateProjectFromTemplate = {
+        externalId: 'run-9:create-project', templateId: 'TPL-000001', accountId: 'ACC-000003', opportunityId: 'OPP-0000031',
+        name: 'Cobalt Foods Ltd — ERP Implementation', code: 'ERP-9000001', billingModel: 'FIXED_FEE', budgetMinor: 1_000_000, currency: 'GBP', startDate: '2026-11-02',
+      };
+
+      it('deletes a project with its milestones; deleting it again, or an unknown ID, returns deleted: false', async () => {
+        const { record } = await connector.createProjectFromTemplate(input);
+        expect(await connector.deleteProject(record.id)).toEqual({ id: record.id, deleted: true });
+        expect(await connector.getProjects([record.id])).toEqual([null]);
+        expect(await connector.getMilestonesByProject([record.id])).toEqual([[]]);
+        expect(await connector.getProjectsByOpportunity(['OPP-0000031'])).toEqual([null]);
+        expect(await connector.deleteProject(record.id)).toEqual({ id: record.id, deleted: false });
+        expect(await connector.deleteProject('PRJ-9999999')).toEqual({ id: 'PRJ-9999999', deleted: false });
+        expect((await connector.listProjects({ first: 0, afterKey: null })).totalCount).toBe(data.projects.length);
+      });
+
+      it("never issues a deleted project's IDs again: the same external ID then creates a new project", async () => {
+        const first = await connector.createProjectFromTemplate(input);
+        const [deletedMilestones] = await connector.getMilestonesByProject([first.record.id]);
+        await connector.deleteProject(first.record.id);
+        const again = await connector.createProjectFromTemplate(input);
+        expect(again).toEqual({ record: { ...first.record, id: 'PRJ-0000103' }, created: true });
+        const [milestones] = await connector.getMilestonesByProject(['PRJ-0000103']);
+        expect(milestones!.map((m) => m.id)).toEqual(['MS-00000828', 'MS-00000829', 'MS-00000830', 'MS-00000831']);
+        expect(deletedMilestones!.map((m) => m.id)).toEqual(['MS-00000824', 'MS-00000825', 'MS-00000826', 'MS-00000827']);
+      });
+
+      it('refuses, naming the project and keeping it, a project with time, expenses or a completed milestone (INVALID_STATE)', async () => {
+        const seeded = byId(data.projects, 'PRJ-0000011');
+        const entries = data.timeEntries.filter((e) => e.projectId === seeded.id).length;
+        const expenses = data.expenses.filter((e) => e.projectId === seeded.id).length;
+        expect(described(await failure(connector.deleteProject(seeded.id)))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Project PRJ-0000011 (ERP-0000011, ${seeded.name}) has ${entries} time entries and ${expenses} expenses; only a project with no booked time or expenses can be deleted`,
+          details: { system: 'psa', value: 'PRJ-0000011' },
+        });
+        expect(await connector.getProjects([seeded.id])).toEqual([seeded]);
+
+        const { record } = await connector.createProjectFromTemplate(input);
+        const [planned] = await connector.getMilestonesByProject([record.id]);
+        await connector.completeMilestone(planned![0]!.id, '2026-12-01');
+        expect(described(await failure(connector.deleteProject(record.id)))).toEqual({
+          code: 'INVALID_STATE',
+          message: 'Project PRJ-0000102 (ERP-9000001, Cobalt Foods Ltd — ERP Implementation) has 1 milestone completed or invoiced; it cannot be deleted',
+          details: { system: 'psa', value: 'PRJ-0000102' },
+        });
+        await connector.submitTimeEntries('del-1', [{ projectId: record.id, resourceId: 'RES-000001', role: null, date: '2026-11-03', hoursHundredths: 100, billable: true, notes: null }]);
+        expect(described(await failure(connector.deleteProject(record.id)))).toEqual({
+          code: 'INVALID_STATE',
+          message: 'Project PRJ-0000102 (ERP-9000001, Cobalt Foods Ltd — ERP Implementation) has 1 time entry; only a project with no booked time or expenses can be deleted',
+          details: { system: 'psa', value: 'PRJ-0000102' },
+        });
+        expect(await connector.getProjects([record.id])).toEqual([record]);
+        expect((await connector.getMilestonesByProject([record.id]))[0]).toHaveLength(4);
       });
     });
   });

@@ -91,4 +91,6 @@ export interface CrmConnector {
   closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord>;
   /** @throws MeridianError NOT_FOUND */
   linkOpportunity(id: string, links: { psaProjectId?: string | null; erpCustomerId?: string | null }): Promise<OpportunityRecord>;
+  /** Clears both links (PSA project, ERP customer), the compensation of {@link CrmConnector.linkOpportunity}; idempotent. @throws MeridianError NOT_FOUND */
+  unlinkOpportunity(id: string): Promise<OpportunityRecord>;
 }

@@ -22,6 +22,7 @@ interface UpsertOpportunityArgs {
   };
 }
 
+/** System-level CRM commands (and the compensation `unlinkOpportunity`); each validates its input, then calls one connector command. */
 export const Mutation = {
   upsertAccount: async (_: unknown, { input }: UpsertAccountArgs, ctx: CrmContext) => {
     const { record, created } = await ctx.crm.upsertAccount({
@@ -55,4 +56,5 @@ export const Mutation = {
     ctx.crm.closeOpportunity(args.id, args.outcome, todayUtc()),
   linkOpportunity: (_: unknown, { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } }, ctx: CrmContext) =>
     ctx.crm.linkOpportunity(input.opportunityId, { psaProjectId: input.psaProjectId ?? null, erpCustomerId: input.erpCustomerId ?? null }),
+  unlinkOpportunity: (_: unknown, args: { id: string }, ctx: CrmContext) => ctx.crm.unlinkOpportunity(args.id),
 };

@@ -136,6 +136,12 @@ export interface PostInvoice {
   lines: { description: string; quantityHundredths: number; unitPriceMinor: number; currency: string }[];
 }
 
+/** What a delete did: `deleted` is false when there was nothing under `id` (a repeat, or an unknown ID). */
+export interface DeleteOutcome {
+  id: string;
+  deleted: boolean;
+}
+
 /**
  * The ERP as Meridian uses it, shaped like NetSuite REST / Dynamics: batch reads by ID (keys' length and order,
  * `null` per missing ID), per-parent batch reads, keyset pages, upserts by external ID.
@@ -164,4 +170,16 @@ export interface ErpConnector {
   postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]>;
   postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }>;
   applyPayment(input: { externalId: string; invoiceId: string; amountMinor: number; currency: string; receivedOn: string }): Promise<{ record: PaymentRecord; created: boolean }>;
+  /**
+   * Deletes a customer, the compensation of an {@link ErpConnector.upsertCustomer} that created it; an unknown ID gives
+   * `deleted: false`, so a repeat is harmless.
+   * @throws MeridianError INVALID_STATE when the customer has invoices, billing lines or project dimensions
+   */
+  deleteCustomer(id: string): Promise<DeleteOutcome>;
+  /**
+   * Deletes a project's financial dimensions (`id` in the outcome is the PSA project ID), the compensation of an
+   * {@link ErpConnector.upsertProjectDimensions} that created them; none under the project gives `deleted: false`.
+   * @throws MeridianError INVALID_STATE when the project has billing lines or invoices
+   */
+  deleteProjectDimensions(psaProjectId: string): Promise<DeleteOutcome>;
 }

@@ -42,6 +42,7 @@ interface ApplyPaymentArgs {
   input: { externalId: string; invoiceId: string; amount: MoneyInput; receivedOn: string };
 }
 
+/** System-level ERP commands (and the compensations `deleteCustomer`, `deleteProjectDimensions`); each validates its input, then calls one connector command. */
 export const Mutation = {
   upsertCustomer: async (_: unknown, { input }: UpsertCustomerArgs, ctx: ErpContext) => {
     const { record, created } = await ctx.erp.upsertCustomer({ ...input, currency: input.currency.trim().toUpperCase() });
@@ -104,4 +105,6 @@ export const Mutation = {
     });
     return { payment: record, created };
   },
+  deleteCustomer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.erp.deleteCustomer(args.id),
+  deleteProjectDimensions: (_: unknown, args: { projectId: string }, ctx: ErpContext) => ctx.erp.deleteProjectDimensions(args.projectId),
 };

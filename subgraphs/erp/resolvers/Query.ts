@@ -29,6 +29,7 @@ function invoiceFilter(filter: InvoiceListArgs['filter']): InvoiceFilter {
   };
 }
 
+/** Root reads: invoices, customers and finance reference data, through the per-request loaders. */
 export const Query = {
   invoice: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.invoice.load(args.id),
   invoices: async (_: unknown, args: InvoiceListArgs, ctx: ErpContext) => {
@@ -37,6 +38,7 @@ export const Query = {
     return toConnection(page, 'invoices', (i) => i.id);
   },
   customer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.customer.load(args.id),
+  customerByAccount: (_: unknown, args: { accountId: string }, ctx: ErpContext) => ctx.loaders.customerByCrmAccount.load(args.accountId),
   legalEntities: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listLegalEntities(),
   taxJurisdictions: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listTaxJurisdictions(),
 };

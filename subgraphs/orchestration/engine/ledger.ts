@@ -1,3 +1,5 @@
+import type { Page, PageRequest } from '../../../lib/pagination';
+
 /** Kinds of business entity the cross-reference registry links. */
 export type CrossReferenceEntity = 'ACCOUNT' | 'OPPORTUNITY' | 'PROJECT';
 /** Systems of record behind the graph. */
@@ -16,18 +18,181 @@ export interface CrossReferenceRecord {
 /** A link to record; recording the same (entity, canonical ID, system) again keeps the first link. */
 export type NewCrossReference = Omit<CrossReferenceRecord, 'id' | 'createdAt'>;
 
+/** Where a run stands. */
+export type RunStatus = 'QUEUED' | 'RUNNING' | 'WAITING_RETRY' | 'SUCCEEDED' | 'EXCEPTION' | 'COMPENSATING' | 'ABANDONED' | 'COMPENSATION_FAILED';
+/** Where a step stands. */
+export type StepStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
+/** Why a step failed, as the retry policy and a person read it. */
+export type ErrorClass = 'BAD_VALUE' | 'MISSING_REFERENCE' | 'CONNECTION' | 'INTERMITTENT' | 'RATE_LIMITED' | 'MAINTENANCE' | 'DUPLICATE' | 'CONFLICT' | 'UNKNOWN';
+
+/** A step's last failure: data on the run, not a GraphQL error. */
+export interface StepError {
+  class: ErrorClass;
+  /** The system's error code (`VALIDATION_REJECTED`…) when it gave one. */
+  code: string | null;
+  /** Written for a finance or PMO reader. */
+  message: string;
+  system: string | null;
+  retryAfterMs: number | null;
+  at: string;
+}
+
+export interface StepRecord {
+  index: number;
+  name: string;
+  status: StepStatus;
+  attempts: number;
+  /** What the step returned (IDs it created or found), JSON. */
+  output: unknown;
+  error: StepError | null;
+  finishedAt: string | null;
+}
+
+/** Who or what started or changed a run: `user:<subject>`, `event:<type>`, `system`. */
+export type Actor = string;
+
+export interface RunRecord {
+  id: string;
+  flow: string;
+  status: RunStatus;
+  input: Record<string, unknown>;
+  /** Ties the run's log lines, events and exception together. */
+  correlationId: string;
+  /** The business entity the run is about, e.g. `opportunity:OPP-0000011`: one live run per subject. */
+  subjectKey: string | null;
+  accountId: string | null;
+  opportunityId: string | null;
+  projectId: string | null;
+  /** Increases with every change; events carry it so subscribers can order and de-duplicate. */
+  sequence: number;
+  /** Epoch ms from which a worker may take the run (later when a retry waits). */
+  nextAttemptAt: number;
+  triggeredBy: Actor;
+  createdAt: string;
+  updatedAt: string;
+  steps: StepRecord[];
+}
+
+/** A run that cannot go on, waiting for a person. */
+export interface ExceptionRecord {
+  id: string;
+  runId: string;
+  flow: string;
+  step: string;
+  class: ErrorClass;
+  system: string | null;
+  message: string;
+  accountId: string | null;
+  status: 'OPEN' | 'RESOLVED';
+  createdAt: string;
+  resolvedAt: string | null;
+  resolution: string | null;
+}
+
+/** An event committed with the change it reports (transactional outbox). */
+export interface OutboxEvent {
+  seq: number;
+  runId: string;
+  type: 'SYNC_RUN_UPDATED' | 'EXCEPTION_RAISED';
+  sequence: number;
+  status: RunStatus;
+  createdAt: string;
+}
+
+export interface AuditRecord {
+  id: number;
+  runId: string;
+  at: string;
+  actor: Actor;
+  action: string;
+  detail: unknown;
+}
+
+/** A run to create. */
+export interface NewRun {
+  flow: string;
+  input: Record<string, unknown>;
+  stepNames: readonly string[];
+  subjectKey: string | null;
+  accountId: string | null;
+  opportunityId: string | null;
+  projectId: string | null;
+  triggeredBy: Actor;
+  /** Stripe semantics: the same key and request hash return the first run; another hash fails. */
+  idempotency: { key: string; requestHash: string } | null;
+}
+
+export interface RunFilter {
+  flow?: string | null;
+  correlationId?: string | null;
+  status?: RunStatus | null;
+  accountId?: string | null;
+  opportunityId?: string | null;
+  projectId?: string | null;
+}
+
+export interface ExceptionFilter {
+  flow?: string | null;
+  class?: ErrorClass | null;
+  system?: string | null;
+  accountId?: string | null;
+  status?: 'OPEN' | 'RESOLVED' | null;
+  /** Only exceptions raised at least this long ago. */
+  olderThanMs?: number | null;
+}
+
 /**
- * The orchestration's durable store. This issue's slice holds the cross-reference registry; runs, steps,
- * outbox and audit log join it with the flows. Batch reads return one entry per key, in the keys' order.
+ * The orchestration's durable store: runs and their steps, idempotency records, the cross-reference registry,
+ * the outbox, the audit log and exceptions. Every state change and its outbox event commit in one transaction.
+ * Batch reads return one entry per key, in the keys' order. Worker commands take the lease owner and do nothing
+ * (returning false/null) when the lease was lost.
  */
 export interface Ledger {
   /** Which adapter this is (`sqlite`, `postgres`). */
   readonly kind: string;
-  /** Resolves when the store answers; throws when it does not. */
   ping(): Promise<void>;
+
   getCrossReferences(ids: readonly string[]): Promise<(CrossReferenceRecord | null)[]>;
-  /** Links per entity, oldest first; keys are `{ entityType, canonicalId }`. */
   getCrossReferencesByEntity(keys: readonly { entityType: CrossReferenceEntity; canonicalId: string }[]): Promise<CrossReferenceRecord[][]>;
-  /** Records links idempotently; returns them as stored (the first one recorded, for a repeat). */
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<CrossReferenceRecord[]>;
+
+  /**
+   * Creates a run, or returns the one that already stands for its idempotency key or its live subject.
+   * @throws MeridianError IDEMPOTENCY_KEY_REUSED when the key was used with another request.
+   */
+  createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
+  getRuns(ids: readonly string[]): Promise<(RunRecord | null)[]>;
+  listRuns(page: PageRequest, filter?: RunFilter): Promise<Page<RunRecord>>;
+  /** Runs per key, newest first; `field` names the key column. */
+  getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[]): Promise<RunRecord[][]>;
+
+  /** Takes the next runnable run (due, unleased or lease expired) for `owner` until `now + leaseMs`. */
+  claimRun(owner: string, leaseMs: number, now: number): Promise<RunRecord | null>;
+  /** Epoch ms when the next waiting run becomes due, or null when none waits. */
+  nextDueAt(): Promise<number | null>;
+  /** Records a step's success (and the run's entity IDs it revealed), advancing the run. */
+  completeStep(runId: string, owner: string, index: number, output: unknown, ids?: { accountId?: string; projectId?: string }): Promise<RunRecord | null>;
+  /** Records a failure: a retry at `retryAt`, or (null) an exception for a person. */
+  failStep(runId: string, owner: string, index: number, error: StepError, retryAt: number | null): Promise<RunRecord | null>;
+  /** Records one compensation's outcome (a failure also raises an exception). */
+  compensateStep(runId: string, owner: string, index: number, error: StepError | null): Promise<RunRecord | null>;
+  /** Ends a compensating run: ABANDONED, or COMPENSATION_FAILED when any compensation failed. */
+  endCompensation(runId: string, owner: string): Promise<RunRecord | null>;
+  /** Extends the lease `owner` holds to `now + leaseMs`; false when it was lost. */
+  renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  releaseLease(runId: string, owner: string): Promise<void>;
+
+  /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. */
+  retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
+  /** Asks for a run to be compensated (the worker undoes its completed steps newest first). */
+  abandonRun(id: string, actor: Actor): Promise<RunRecord>;
+  resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord>;
+  getExceptions(ids: readonly string[]): Promise<(ExceptionRecord | null)[]>;
+  listExceptions(page: PageRequest, filter?: ExceptionFilter): Promise<Page<ExceptionRecord>>;
+  /** The open exception of each run, or null. */
+  getOpenExceptionsByRun(runIds: readonly string[]): Promise<(ExceptionRecord | null)[]>;
+  /** The audit trail of each run, oldest first. */
+  getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]>;
+  /** Outbox events after `seq`, oldest first. */
+  eventsAfter(seq: number, limit: number): Promise<OutboxEvent[]>;
 }

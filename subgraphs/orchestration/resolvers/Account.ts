@@ -1,8 +1,9 @@
 import type { OrchestrationContext } from '../context';
 
 export const Account = {
-  // The Account is owned elsewhere; this subgraph only adds its links, so the reference is all it needs.
+  // The account is owned elsewhere; this subgraph only adds its links and runs, so the reference is all it needs.
   __resolveReference: (ref: { id: string }) => ref,
   crossReferences: (ref: { id: string }, _args: unknown, ctx: OrchestrationContext) =>
     ctx.loaders.crossReferencesByEntity.load({ entityType: 'ACCOUNT', canonicalId: ref.id }),
+  syncRuns: (ref: { id: string }, _args: unknown, ctx: OrchestrationContext) => ctx.loaders.runsByAccount.load(ref.id),
 };

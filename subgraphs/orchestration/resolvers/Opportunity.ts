@@ -1,8 +1,12 @@
 import type { OrchestrationContext } from '../context';
 
 export const Opportunity = {
-  // The Opportunity is owned elsewhere; this subgraph only adds its links, so the reference is all it needs.
+  // The opportunity is owned by the CRM; this subgraph only adds its links and conversion.
   __resolveReference: (ref: { id: string }) => ref,
   crossReferences: (ref: { id: string }, _args: unknown, ctx: OrchestrationContext) =>
     ctx.loaders.crossReferencesByEntity.load({ entityType: 'OPPORTUNITY', canonicalId: ref.id }),
+  conversion: async (ref: { id: string }, _args: unknown, ctx: OrchestrationContext) => {
+    const runs = await ctx.loaders.runsByOpportunity.load(ref.id);
+    return runs.find((r) => r.flow === 'convertOpportunityToProject') ?? null;
+  },
 };

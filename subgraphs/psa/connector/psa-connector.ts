@@ -137,6 +137,40 @@ export interface NewTimeEntry {
   notes: string | null;
 }
 
+/** What a delete did: `deleted` is false when there was nothing under `id` (a repeat, or an unknown ID). */
+export interface DeleteOutcome {
+  id: string;
+  deleted: boolean;
+}
+
+/** How much of a project's billable work to read. */
+export interface BillableWorkRequest {
+  /** At most this many time entries, and at most this many expenses. */
+  first: number;
+  /** Only work dated on or before this date (`YYYY-MM-DD`); `null` for all. */
+  until: string | null;
+}
+
+/**
+ * An approved, billable, unbilled time entry priced from its project's rate card: `rateMinor` is the hourly rate of
+ * the entry's role in `currency` (the rate card's), `amountMinor` hours × rate rounded half-up. Both are `null` when
+ * the card has no rate for the role, so the caller can raise it as a business exception.
+ */
+export interface PricedTimeEntryRecord {
+  entry: TimeEntryRecord;
+  rateMinor: number | null;
+  amountMinor: number | null;
+  currency: string;
+}
+
+/** A project's work ready to bill, oldest date first, then ID; `hasMore` when either list was cut at `first`. */
+export interface BillableWorkRecord {
+  projectId: string;
+  timeEntries: PricedTimeEntryRecord[];
+  expenses: ExpenseRecord[];
+  hasMore: boolean;
+}
+
 /**
  * The PSA as Meridian uses it, shaped like Kantata / Certinia: batch reads by ID (keys' length and order,
  * `null` per missing ID), per-parent batch reads (one array per key), keyset pages, idempotent commands.
@@ -155,6 +189,13 @@ export interface PsaConnector {
   getTemplates(ids: readonly string[]): Promise<(ProjectTemplateRecord | null)[]>;
   listTemplates(): Promise<ProjectTemplateRecord[]>;
   getResources(ids: readonly string[]): Promise<(ResourceRecord | null)[]>;
+  /**
+   * The project's APPROVED, billable time entries (priced) and expenses, oldest date first, then ID; at most
+   * `request.first` of each. @throws MeridianError NOT_FOUND (project)
+   */
+  getBillableWork(projectId: string, request: BillableWorkRequest): Promise<BillableWorkRecord>;
+  /** Projects with at least one APPROVED, billable time entry or expense (dated on or before `until` when given), in ID order. */
+  listProjectsWithBillableWork(page: PageRequest, until?: string | null): Promise<Page<ProjectRecord>>;
   /** @throws MeridianError NOT_FOUND (template), DUPLICATE_EXTERNAL_ID */
   createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }>;
   /** @throws MeridianError NOT_FOUND (project, resource), IDEMPOTENCY_KEY_REUSED */
@@ -168,4 +209,10 @@ export interface PsaConnector {
    * returned unchanged. @throws NOT_FOUND, INVALID_STATE (not approved, or billed under another reference)
    */
   markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }>;
+  /**
+   * Deletes a project and its milestones, the compensation of {@link PsaConnector.createProjectFromTemplate}; an
+   * unknown ID gives `deleted: false`, so a repeat is harmless.
+   * @throws MeridianError INVALID_STATE when the project has time entries, expenses, or a milestone past PLANNED
+   */
+  deleteProject(id: string): Promise<DeleteOutcome>;
 }

@@ -36,7 +36,7 @@ function required(value: string, field: string): string {
   return value;
 }
 
-/** System-level PSA commands; each validates its input, then calls one idempotent connector command. */
+/** System-level PSA commands (and the compensation `deleteProject`); each validates its input, then calls one idempotent connector command. */
 export const Mutation = {
   createProjectFromTemplate: async (_: unknown, { input }: CreateProjectFromTemplateArgs, ctx: PsaContext) => {
     const budget = parseMoneyInput(input.budget, 'budget');
@@ -74,4 +74,5 @@ export const Mutation = {
   completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.completeMilestone(args.id, todayUtc()),
   markTimeEntriesBilled: (_: unknown, { input }: MarkTimeEntriesBilledArgs, ctx: PsaContext) =>
     ctx.psa.markBilled({ timeEntryIds: input.timeEntryIds, expenseIds: input.expenseIds ?? [], billingReference: required(input.billingReference, 'billingReference') }),
+  deleteProject: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.deleteProject(args.id),
 };

@@ -1,3 +1,4 @@
+import { optionalIsoDate } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { ProjectFilter } from '../connector/psa-connector';
 import type { PsaContext } from '../context';
@@ -8,6 +9,9 @@ interface ListArgs<F> {
   filter?: F | null;
 }
 
+/** Time entries, and expenses, `billableWork` returns when `first` is omitted. */
+export const DEFAULT_BILLABLE_WORK = 500;
+
 /** Root reads: projects, templates and staff, through the per-request loaders. */
 export const Query = {
   project: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.loaders.project.load(args.id),
@@ -15,6 +19,16 @@ export const Query = {
     const page = await ctx.psa.listProjects(pageRequest(args, 'projects'), args.filter ?? {});
     for (const project of page.nodes) ctx.loaders.project.prime(project.id, project);
     return toConnection(page, 'projects', (p) => p.id);
+  },
+  projectsWithBillableWork: async (_: unknown, args: { first?: number | null; after?: string | null; until?: string | null }, ctx: PsaContext) => {
+    const page = await ctx.psa.listProjectsWithBillableWork(pageRequest(args, 'projectsWithBillableWork'), optionalIsoDate(args.until, 'until'));
+    for (const project of page.nodes) ctx.loaders.project.prime(project.id, project);
+    return toConnection(page, 'projectsWithBillableWork', (p) => p.id);
+  },
+  billableWork: (_: unknown, args: { projectId: string; first?: number | null; until?: string | null }, ctx: PsaContext) => {
+    // The same bounds and message as a page size, with a default sized for a billing batch.
+    const { first } = pageRequest({ first: args.first ?? DEFAULT_BILLABLE_WORK }, 'billableWork');
+    return ctx.psa.getBillableWork(args.projectId, { first, until: optionalIsoDate(args.until, 'until') });
   },
   projectTemplates: async (_: unknown, _args: unknown, ctx: PsaContext) => {
     const templates = await ctx.psa.listTemplates();

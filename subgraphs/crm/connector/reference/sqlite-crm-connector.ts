@@ -249,6 +249,15 @@ export class SqliteCrmConnector implements CrmConnector {
     })();
   }
 
+  async unlinkOpportunity(id: string): Promise<OpportunityRecord> {
+    await this.faults.before('unlinkOpportunity');
+    return this.db.transaction((): OpportunityRecord => {
+      this.findOpportunity(id);
+      this.db.prepare('UPDATE opportunities SET psa_project_id = NULL, erp_customer_id = NULL WHERE id = ?').run(id);
+      return this.opportunityById(id);
+    })();
+  }
+
   private findOpportunity(id: string): OpportunityRecord {
     const row = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as OpportunityRecord | undefined;
     if (!row) throw new MeridianError('NOT_FOUND', `CRM has no opportunity '${id}'`, { system: 'crm', value: id });

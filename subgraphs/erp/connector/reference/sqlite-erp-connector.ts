@@ -1,6 +1,7 @@
 import { byKey, groupByKey } from '../../../../lib/batch';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
+import type { IdPrefix } from '../../../../lib/ids';
 import { extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
@@ -8,6 +9,7 @@ import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../
 import type {
   BillingLineRecord,
   CustomerRecord,
+  DeleteOutcome,
   ErpConnector,
   InvoiceFilter,
   InvoiceLineRecord,
@@ -103,6 +105,10 @@ CREATE TABLE IF NOT EXISTS payments (
   external_id TEXT UNIQUE
 );
 CREATE INDEX IF NOT EXISTS payments_invoice ON payments(invoice_id);
+CREATE INDEX IF NOT EXISTS project_dimensions_customer ON project_dimensions(customer_id);
+CREATE TABLE IF NOT EXISTS deleted_ids (
+  id TEXT PRIMARY KEY
+);
 `;
 
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
@@ -335,7 +341,7 @@ export class SqliteErpConnector implements ErpConnector {
           );
         }
       }
-      const id = existing?.id ?? nextId(this.db, 'customers', 'CUS');
+      const id = existing?.id ?? this.issueId('customers', 'CUS');
       this.db
         .prepare(
           `INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code, payment_terms, currency, external_crm_id)
@@ -540,6 +546,63 @@ export class SqliteErpConnector implements ErpConnector {
     })();
   }
 
+  async deleteCustomer(id: string): Promise<DeleteOutcome> {
+    await this.faults.before('deleteCustomer');
+    return this.db.transaction((): DeleteOutcome => {
+      const customer = this.customerById(id);
+      if (!customer) return { id, deleted: false };
+      const held = this.db
+        .prepare(
+          `SELECT (SELECT count(*) FROM invoices WHERE customer_id = @id) AS invoices,
+             (SELECT count(*) FROM billing_lines WHERE psa_project_id IN (SELECT psa_project_id FROM project_dimensions WHERE customer_id = @id)) AS billingLines,
+             (SELECT count(*) FROM project_dimensions WHERE customer_id = @id) AS projects`,
+        )
+        .get({ id }) as { invoices: number; billingLines: number; projects: number };
+      const parts = [count(held.invoices, 'invoice', 'invoices'), count(held.billingLines, 'billing line', 'billing lines'), count(held.projects, 'project', 'projects')].filter((p) => p !== null);
+      if (parts.length > 0) {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Customer ${customer.id} (${customer.customerNumber}, ${customer.name}) has ${andList(parts)}; only a customer with no invoices, billing lines or projects can be deleted`,
+          { system: 'erp', field: 'id', value: id },
+        );
+      }
+      this.db.prepare('INSERT OR IGNORE INTO deleted_ids VALUES (?)').run(id);
+      this.db.prepare('DELETE FROM customers WHERE id = ?').run(id);
+      return { id, deleted: true };
+    })();
+  }
+
+  async deleteProjectDimensions(psaProjectId: string): Promise<DeleteOutcome> {
+    await this.faults.before('deleteProjectDimensions');
+    return this.db.transaction((): DeleteOutcome => {
+      const dimensions = this.db.prepare('SELECT project_code AS projectCode FROM project_dimensions WHERE psa_project_id = ?').get(psaProjectId) as { projectCode: string } | undefined;
+      if (!dimensions) return { id: psaProjectId, deleted: false };
+      const held = this.db
+        .prepare(`SELECT (SELECT count(*) FROM billing_lines WHERE psa_project_id = @id) AS billingLines, (SELECT count(*) FROM invoices WHERE psa_project_id = @id) AS invoices`)
+        .get({ id: psaProjectId }) as { billingLines: number; invoices: number };
+      const parts = [count(held.billingLines, 'billing line', 'billing lines'), count(held.invoices, 'invoice', 'invoices')].filter((p) => p !== null);
+      if (parts.length > 0) {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Project ${psaProjectId} (${dimensions.projectCode}) has ${andList(parts)} in ERP; only the dimensions of a project with none can be deleted`,
+          { system: 'erp', field: 'projectId', value: psaProjectId },
+        );
+      }
+      this.db.prepare('DELETE FROM project_dimensions WHERE psa_project_id = ?').run(psaProjectId);
+      return { id: psaProjectId, deleted: true };
+    })();
+  }
+
+  /**
+   * The next ID of `table`, above every ID it ever issued: deleted records leave their ID in `deleted_ids`, so an ID a
+   * caller may still hold (a cross-reference of an abandoned run) never names another record, as in the ERP.
+   */
+  private issueId(table: string, prefix: IdPrefix): string {
+    const live = nextId(this.db, table, prefix);
+    const deleted = nextId(this.db, 'deleted_ids', prefix);
+    return live > deleted ? live : deleted;
+  }
+
   /** The billing lines an invoice takes, checked: they exist on its project, are unbilled and in the customer's currency. */
   private billableLines(input: PostInvoice, customer: CustomerRecord): BillingLineRecord[] {
     if (new Set(input.billingLineIds).size !== input.billingLineIds.length) {
@@ -578,6 +641,16 @@ export class SqliteErpConnector implements ErpConnector {
 
 function rejected(message: string, field: string, value: string): MeridianError {
   return new MeridianError('VALIDATION_REJECTED', message, { system: 'erp', field, value });
+}
+
+/** `n` with the singular or plural noun ("1 invoice", "3 billing lines"); null for none. */
+function count(n: number, one: string, many: string): string | null {
+  return n === 0 ? null : `${n} ${n === 1 ? one : many}`;
+}
+
+/** "a", "a and b", "a, b and c". */
+function andList(parts: readonly string[]): string {
+  return parts.length < 2 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
 function noCustomer(id: string): MeridianError {

@@ -2,11 +2,16 @@ import { createHash } from 'node:crypto';
 import { byKey, groupByKey } from '../../../../lib/batch';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
+import type { IdPrefix } from '../../../../lib/ids';
+import { extendMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
 import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
 import type {
+  BillableWorkRecord,
+  BillableWorkRequest,
   CreateProjectFromTemplate,
+  DeleteOutcome,
   ExpenseRecord,
   MilestoneRecord,
   NewTimeEntry,
@@ -101,6 +106,11 @@ CREATE TABLE IF NOT EXISTS expenses (
   billing_reference TEXT
 );
 CREATE INDEX IF NOT EXISTS expenses_project ON expenses(project_id, id);
+CREATE INDEX IF NOT EXISTS time_entries_unbilled ON time_entries(project_id, date, id) WHERE status = 'APPROVED' AND billable = 1;
+CREATE INDEX IF NOT EXISTS expenses_unbilled ON expenses(project_id, date, id) WHERE status = 'APPROVED' AND billable = 1;
+CREATE TABLE IF NOT EXISTS deleted_ids (
+  id TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY,
   operation TEXT NOT NULL,
@@ -121,6 +131,10 @@ const EXPENSE_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId,
 const RATE_CARD_COLUMNS = `id, name, currency, rates`;
 const TEMPLATE_COLUMNS = `id, name, service_package AS servicePackage, rate_card_id AS rateCardId, duration_days AS durationDays, milestones`;
 const RESOURCE_COLUMNS = `id, name, role, email, cost_rate_minor AS costRateMinor, currency`;
+
+// Approved, billable and not yet billed (billing moves an entry to BILLED). Written as literals so SQLite uses the
+// partial indexes time_entries_unbilled and expenses_unbilled.
+const READY_TO_BILL = `status = 'APPROVED' AND billable = 1`;
 
 /** Hours a single time entry may hold, in hundredths (24 h). */
 const MAX_ENTRY_HOURS_HUNDREDTHS = 24_00;
@@ -163,6 +177,11 @@ function createRequestHash(input: CreateProjectFromTemplate): string {
     input.externalId, input.templateId, input.accountId, input.opportunityId, input.name, input.code,
     input.billingModel, input.budgetMinor, input.currency, input.startDate,
   ]);
+}
+
+/** `n` with the singular or plural noun ("1 expense", "3 time entries"); null for none. */
+function count(n: number, one: string, many: string): string | null {
+  return n === 0 ? null : `${n} ${n === 1 ? one : many}`;
 }
 
 function describeHours(hundredths: number): string {
@@ -310,6 +329,44 @@ export class SqlitePsaConnector implements PsaConnector {
     return byKey(ids, rows, (r) => r.id);
   }
 
+  async getBillableWork(projectId: string, request: BillableWorkRequest): Promise<BillableWorkRecord> {
+    await this.faults.before('getBillableWork');
+    const project = this.db.prepare('SELECT rate_card_id AS rateCardId FROM projects WHERE id = ?').get(projectId) as { rateCardId: string } | undefined;
+    if (!project) throw new MeridianError('NOT_FOUND', `PSA has no project '${projectId}' to bill`, { system: 'psa', field: 'projectId', value: projectId });
+    const card = toRateCard(this.db.prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE id = ?`).get(project.rateCardId) as RateCardRow);
+    const rates = new Map(card.rates.map((r) => [r.role, r.rateMinor]));
+    const until = request.until === null ? '' : 'AND date <= ?';
+    const params = [projectId, ...(request.until === null ? [] : [request.until]), request.first + 1];
+    const entries = (
+      this.db.prepare(`SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`).all(...params) as TimeEntryRow[]
+    ).map(toTimeEntry);
+    const expenses = (
+      this.db.prepare(`SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`).all(...params) as ExpenseRow[]
+    ).map(toExpense);
+    return {
+      projectId,
+      timeEntries: entries.slice(0, request.first).map((entry) => {
+        const rateMinor = rates.get(entry.role) ?? null;
+        const amountMinor = rateMinor === null ? null : Number(extendMinor(entry.hoursHundredths, rateMinor));
+        return { entry, rateMinor, amountMinor, currency: card.currency };
+      }),
+      expenses: expenses.slice(0, request.first),
+      hasMore: entries.length > request.first || expenses.length > request.first,
+    };
+  }
+
+  async listProjectsWithBillableWork(page: PageRequest, until: string | null = null): Promise<Page<ProjectRecord>> {
+    await this.faults.before('listProjectsWithBillableWork');
+    // Unqualified columns inside EXISTS name the inner table's (SQL resolves the innermost scope first).
+    const dated = until === null ? '' : 'AND date <= ?';
+    const readyIn = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE ${table}.project_id = projects.id AND ${READY_TO_BILL} ${dated})`;
+    return keysetPage<ProjectRecord>(
+      this.db,
+      { table: 'projects', columns: PROJECT_COLUMNS, where: [`(${readyIn('time_entries')} OR ${readyIn('expenses')})`], params: until === null ? [] : [until, until] },
+      page,
+    );
+  }
+
   async createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }> {
     await this.faults.before('createProjectFromTemplate');
     const hash = createRequestHash(input);
@@ -339,7 +396,7 @@ export class SqlitePsaConnector implements PsaConnector {
       }
       const { milestones, durationDays, rateCardId: templateRateCardId } = toTemplate(template);
       const currencyCard = this.db.prepare('SELECT id FROM rate_cards WHERE currency = ? ORDER BY id LIMIT 1').get(input.currency) as { id: string } | undefined;
-      const id = nextId(this.db, 'projects', 'PRJ');
+      const id = this.issueId('projects', 'PRJ');
       this.db
         .prepare(
           `INSERT INTO projects VALUES (@id, @code, @name, 'PLANNED', @billingModel, @budgetMinor, @currency, @startDate, @endDate, @templateId,
@@ -354,7 +411,7 @@ export class SqlitePsaConnector implements PsaConnector {
           const amountMinor = i === milestones.length - 1 ? input.budgetMinor - allocated : Math.round((input.budgetMinor * m.sharePercent) / 100);
           allocated += amountMinor;
           insert.run({
-            id: nextId(this.db, 'milestones', 'MS'), projectId: id, name: m.name, sequence: i + 1,
+            id: this.issueId('milestones', 'MS'), projectId: id, name: m.name, sequence: i + 1,
             dueDate: addDays(input.startDate, m.offsetDays), amountMinor, currency: input.currency,
           });
         });
@@ -453,6 +510,44 @@ export class SqlitePsaConnector implements PsaConnector {
       }
       return { timeEntries: this.timeEntriesById(input.timeEntryIds), expenses: this.expensesById(input.expenseIds) };
     })();
+  }
+
+  async deleteProject(id: string): Promise<DeleteOutcome> {
+    await this.faults.before('deleteProject');
+    return this.db.transaction((): DeleteOutcome => {
+      const project = this.db.prepare('SELECT id, code, name FROM projects WHERE id = ?').get(id) as { id: string; code: string; name: string } | undefined;
+      if (!project) return { id, deleted: false };
+      const booked = this.db
+        .prepare(
+          `SELECT (SELECT count(*) FROM time_entries WHERE project_id = @id) AS timeEntries, (SELECT count(*) FROM expenses WHERE project_id = @id) AS expenses,
+             (SELECT count(*) FROM milestones WHERE project_id = @id AND status <> 'PLANNED') AS milestones`,
+        )
+        .get({ id }) as { timeEntries: number; expenses: number; milestones: number };
+      const named = `Project ${project.id} (${project.code}, ${project.name})`;
+      const work = [count(booked.timeEntries, 'time entry', 'time entries'), count(booked.expenses, 'expense', 'expenses')].filter((p) => p !== null);
+      if (work.length > 0) {
+        throw new MeridianError('INVALID_STATE', `${named} has ${work.join(' and ')}; only a project with no booked time or expenses can be deleted`, { system: 'psa', value: id });
+      }
+      if (booked.milestones > 0) {
+        throw new MeridianError('INVALID_STATE', `${named} has ${count(booked.milestones, 'milestone', 'milestones')} completed or invoiced; it cannot be deleted`, { system: 'psa', value: id });
+      }
+      const milestones = this.db.prepare('SELECT id FROM milestones WHERE project_id = ?').all(id) as { id: string }[];
+      const tombstone = this.db.prepare('INSERT OR IGNORE INTO deleted_ids VALUES (?)');
+      for (const deleted of [...milestones.map((m) => m.id), id]) tombstone.run(deleted);
+      this.db.prepare('DELETE FROM milestones WHERE project_id = ?').run(id);
+      this.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
+      return { id, deleted: true };
+    })();
+  }
+
+  /**
+   * The next ID of `table`, above every ID it ever issued: deleted records leave their ID in `deleted_ids`, so an ID a
+   * caller may still hold (a cross-reference of an abandoned run) never names another record, as in the SaaS.
+   */
+  private issueId(table: string, prefix: IdPrefix): string {
+    const live = nextId(this.db, table, prefix);
+    const deleted = nextId(this.db, 'deleted_ids', prefix);
+    return live > deleted ? live : deleted;
   }
 
   private entryFilter(projectId: string, filter: TimeEntryFilter): { where: string[]; params: unknown[] } {

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Flow, StepContext } from '../flows/flow';
+import type { Governance } from '../governance/governance';
+import { RETRYABLE, SystemError } from '../systems/system-error';
+import type { Systems } from '../systems/systems';
+import type { Ledger, RunRecord, StepError } from './ledger';
+import { nextAttemptAt } from './retry';
+
+/** What a worker needs: the ledger, the flows it can run, the systems they call, and the governance. */
+export interface WorkerOptions {
+  ledger: Ledger;
+  flows: readonly Flow<any>[];
+  systems: Systems;
+  governance: Governance;
+  logger: Logger;
+  /** Names this worker's leases. @default a random UUID */
+  owner?: string;
+  /** How long a claimed run stays this worker's without renewal. @default 30000 */
+  leaseMs?: number;
+  /** Longest wait between looks for due runs (other processes' runs arrive only this way). @default 250 */
+  idlePollMs?: number;
+  /** Source of retry jitter. @default Math.random */
+  random?: () => number;
+  /** Called with the run after every change this worker commits (tests and in-process listeners wait on it). */
+  onRunChanged?: (run: RunRecord) => void;
+}
+
+/** A running worker. */
+export interface Worker {
+  readonly owner: string;
+  /** Looks for work now (after this process queued a run). */
+  wake(): void;
+  /** Finishes the step in hand, then stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker: it claims due runs with a lease, runs their steps in order (each outcome and its event commit
+ * together in the ledger), schedules retries, raises exceptions, and compensates abandoned runs newest step first.
+ * A run whose worker died is taken over when its lease expires, from its last committed step.
+ */
+export function startWorker(options: WorkerOptions): Worker {
+  const { ledger, systems, governance, logger } = options;
+  const owner = options.owner ?? randomUUID();
+  const leaseMs = options.leaseMs ?? 30_000;
+  const idlePollMs = options.idlePollMs ?? 250;
+  const random = options.random ?? Math.random;
+  const flows = new Map(options.flows.map((f) => [f.name, f]));
+  const changed = (run: RunRecord | null): RunRecord | null => {
+    if (run) options.onRunChanged?.(run);
+    return run;
+  };
+  let stopped = false;
+  let wakeUp: (() => void) | null = null;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = null;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const context = (run: RunRecord, flow: Flow<unknown>, stepName: string): StepContext<unknown> => ({
+    runId: run.id,
+    correlationId: run.correlationId,
+    input: flow.parseInput(run.input),
+    results: Object.fromEntries(run.steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED').map((s) => [s.name, s.output])),
+    key: `${run.id}:${stepName}`,
+    systems,
+    governance,
+    recordCrossReferences: async (links) => {
+      await ledger.recordCrossReferences(links);
+    },
+  });
+
+  const toStepError = (error: unknown, run: RunRecord, step: string): StepError => {
+    const at = new Date().toISOString();
+    if (error instanceof SystemError) return { class: error.errorClass, code: error.code, message: error.message, system: error.system, retryAfterMs: error.retryAfterMs, at };
+    const code = (error as { code?: unknown }).code;
+    if (code === 'BAD_USER_INPUT') return { class: 'BAD_VALUE', code, message: (error as Error).message, system: null, retryAfterMs: null, at };
+    logger.error({ correlationId: run.correlationId, runId: run.id, step, err: error }, 'unexpected error in a step');
+    return { class: 'UNKNOWN', code: null, message: `Unexpected error in step '${step}'; the log holds the details under correlation ID ${run.correlationId}`, system: null, retryAfterMs: null, at };
+  };
+
+  async function advance(run: RunRecord, flow: Flow<unknown>): Promise<void> {
+    let current = run;
+    for (const step of run.steps) {
+      if (step.status === 'SUCCEEDED') continue;
+      const def = flow.steps[step.index]!;
+      const log = { correlationId: run.correlationId, runId: run.id, flow: run.flow, step: step.name };
+      let output: unknown;
+      try {
+        output = await def.run(context(current, flow, step.name));
+      } catch (error) {
+        const failure = toStepError(error, run, step.name);
+        const attempts = step.attempts + 1;
+        const retryAt = RETRYABLE.has(failure.class) ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, Date.now(), random) : null;
+        if (retryAt === null && RETRYABLE.has(failure.class)) failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
+        logger.warn({ ...log, attempts, errorClass: failure.class, code: failure.code, retryAt, err: error instanceof SystemError ? undefined : error, reason: failure.message }, retryAt ? 'step failed; retry scheduled' : 'step failed; exception raised');
+        changed(await ledger.failStep(run.id, owner, step.index, failure, retryAt));
+        return;
+      }
+      const ids = output && typeof output === 'object' ? (output as { accountId?: unknown; projectId?: unknown }) : {};
+      const next = changed(await ledger.completeStep(run.id, owner, step.index, output, {
+        ...(typeof ids.accountId === 'string' ? { accountId: ids.accountId } : {}),
+        ...(typeof ids.projectId === 'string' ? { projectId: ids.projectId } : {}),
+      }));
+      if (!next) {
+        logger.warn(log, 'lease lost; another worker owns the run now');
+        return;
+      }
+      logger.info({ ...log, status: next.status }, 'step succeeded');
+      current = next;
+      if (!(await ledger.renewLease(run.id, owner, leaseMs, Date.now()))) return;
+    }
+  }
+
+  async function compensate(run: RunRecord, flow: Flow<unknown>): Promise<void> {
+    const done = run.steps.filter((s) => s.status === 'SUCCEEDED').sort((a, b) => b.index - a.index);
+    for (const step of done) {
+      const def = flow.steps[step.index]!;
+      let failure: StepError | null = null;
+      for (let attempt = 1; def.compensate; attempt++) {
+        try {
+          await def.compensate(context(run, flow, step.name), step.output);
+          break;
+        } catch (error) {
+          failure = toStepError(error, run, step.name);
+          const retryAt = RETRYABLE.has(failure.class) ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, Date.now(), random) : null;
+          if (retryAt === null) break;
+          failure = null;
+          await new Promise((resolve) => setTimeout(resolve, retryAt - Date.now()));
+          await ledger.renewLease(run.id, owner, leaseMs, Date.now());
+        }
+      }
+      logger.info({ correlationId: run.correlationId, runId: run.id, step: step.name, failed: failure !== null }, 'step compensated');
+      if (!changed(await ledger.compensateStep(run.id, owner, step.index, failure))) return;
+    }
+    changed(await ledger.endCompensation(run.id, owner));
+  }
+
+  async function execute(run: RunRecord): Promise<void> {
+    const flow = flows.get(run.flow) as Flow<unknown> | undefined;
+    if (!flow) {
+      logger.error({ runId: run.id, flow: run.flow }, 'no such flow in this worker; releasing the run');
+      await ledger.releaseLease(run.id, owner);
+      return;
+    }
+    if (run.status === 'COMPENSATING') await compensate(run, flow);
+    else await advance(run, flow);
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      let run: RunRecord | null = null;
+      try {
+        run = changed(await ledger.claimRun(owner, leaseMs, Date.now()));
+        if (run) await execute(run);
+      } catch (error) {
+        logger.error({ runId: run?.id, err: error }, 'worker error; the run is released and will be retried');
+        if (run) await ledger.releaseLease(run.id, owner).catch(() => undefined);
+      }
+      if (!run && !stopped) {
+        const due = await ledger.nextDueAt().catch(() => null);
+        await sleep(due === null ? idlePollMs : Math.max(0, Math.min(idlePollMs, due - Date.now())));
+      }
+    }
+  })();
+
+  return {
+    owner,
+    wake: () => wakeUp?.(),
+    stop: async () => {
+      stopped = true;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}

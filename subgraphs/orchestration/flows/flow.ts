@@ -1,0 +1,46 @@
+import type { NewCrossReference } from '../engine/ledger';
+import type { Governance, SystemKey } from '../governance/governance';
+import type { Systems } from '../systems/systems';
+
+/** What a step gets: the run's input and earlier steps' outputs, its idempotency key, and the systems. */
+export interface StepContext<TInput> {
+  runId: string;
+  correlationId: string;
+  input: TInput;
+  /** Outputs of the run's completed steps, by step name. */
+  results: Record<string, unknown>;
+  /** `<runId>:<step>`: the key every system write of this step carries, so a retried step never writes twice. */
+  key: string;
+  systems: Systems;
+  governance: Governance;
+  /** Records cross-references in the orchestration's registry (idempotent). */
+  recordCrossReferences(links: readonly NewCrossReference[]): Promise<void>;
+}
+
+/**
+ * One step of a flow. `run` returns JSON-able output (the IDs it created or found) or throws a SystemError;
+ * `compensate` undoes it when the run is abandoned. `system` picks the retry policy.
+ */
+export interface Step<TInput> {
+  name: string;
+  system: SystemKey;
+  run(ctx: StepContext<TInput>): Promise<unknown>;
+  compensate?(ctx: StepContext<TInput>, output: unknown): Promise<void>;
+}
+
+/** The business entities a run is about: one live run per subject; the IDs make the run findable. */
+export interface RunSubject {
+  subjectKey: string | null;
+  accountId: string | null;
+  opportunityId: string | null;
+  projectId: string | null;
+}
+
+/** A flow: an ordered list of steps that reads top to bottom. */
+export interface Flow<TInput> {
+  name: string;
+  /** Validates a run's stored input. @throws MeridianError BAD_USER_INPUT */
+  parseInput(raw: Record<string, unknown>): TInput;
+  subject(input: TInput): RunSubject;
+  steps: readonly Step<TInput>[];
+}

@@ -1,0 +1,5 @@
+import { convertOpportunityToProject } from './convert-opportunity-to-project';
+import type { Flow } from './flow';
+
+/** Every flow the orchestration runs. */
+export const FLOWS: readonly Flow<any>[] = [convertOpportunityToProject];

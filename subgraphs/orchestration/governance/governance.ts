@@ -1,0 +1,61 @@
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import schema from './governance.schema.json';
+
+export type SystemKey = 'crm' | 'psa' | 'erp';
+export type Owner = 'CRM' | 'ERP';
+
+/** Retry policy of one system. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** The governance config: how deals map onto delivery and finance, field ownership, retries, triggers. */
+export interface Governance {
+  servicePackages: Record<string, { template: string; code: string }>;
+  billingModels: Record<'FIXED_FEE' | 'MILESTONE' | 'TIME_AND_MATERIALS' | 'RETAINER', { billingSchedule: string; revenueTreatment: string }>;
+  deliveryRegions: Record<string, { legalEntity: string; taxJurisdiction: string; currency: string; paymentTerms: 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60' }>;
+  projectCode: { format: string };
+  sourceOfTruth: { customer: Record<'name' | 'legalEntity' | 'taxJurisdiction' | 'paymentTerms' | 'currency', Owner> };
+  retry: Record<SystemKey, RetryPolicy>;
+  triggers: { convertOpportunityToProject?: boolean; billApprovedTime?: boolean };
+}
+
+/** The checked-in governance file. */
+export const GOVERNANCE_PATH = join(__dirname, 'governance.yaml');
+
+const validate = new Ajv({ allErrors: true }).compile<Governance>(schema);
+
+/**
+ * Parses and validates governance YAML against governance.schema.json.
+ * @throws Error listing every problem with its path, e.g. `governance.yaml: /retry/erp/maxAttempts must be integer`.
+ */
+export function parseGovernance(yamlText: string, source = 'governance.yaml'): Governance {
+  let value: unknown;
+  try {
+    value = parseYaml(yamlText);
+  } catch (error) {
+    throw new Error(`${source}: not valid YAML: ${(error as Error).message}`);
+  }
+  if (!validate(value)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` ('${String(e.params['additionalProperty'])}')` : ''}`);
+    throw new Error(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
+  }
+  return value;
+}
+
+/** Reads and validates a governance file (the checked-in one by default). */
+export function loadGovernance(path = GOVERNANCE_PATH): Governance {
+  return parseGovernance(readFileSync(path, 'utf8'), path);
+}
+
+/** The project code for an opportunity under `format` (`{package}`, `{number}` = the opportunity ID's digits). */
+export function projectCode(governance: Governance, servicePackage: string, opportunityId: string): string {
+  const pkg = governance.servicePackages[servicePackage];
+  const number = opportunityId.replace(/^\D+/, '');
+  return governance.projectCode.format.replace('{package}', pkg?.code ?? 'PRJ').replace('{number}', number);
+}

@@ -1,0 +1,92 @@
+import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
+import { gql, startTestStack } from '../support/stack';
+import { convert, createWonOpportunity, waitForRun } from '../support/runs';
+
+const STEPS = ['validateOpportunity', 'ensureErpCustomer', 'createPsaProject', 'pushProjectDimensions', 'linkBack'];
+
+describe('conversions under system faults', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  afterEach(() => stack.stop());
+
+  it('completes every run with 30% of ERP calls throttled and a maintenance window, none early, nothing duplicated', async () => {
+    stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
+    const created = await Promise.all(Array.from({ length: 8 }, () => createWonOpportunity(stack.gatewayUrl)));
+    const maintenanceUntil = Date.now() + 400;
+    stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
+    const runIds = await Promise.all(created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id));
+    const runs = await Promise.all(runIds.map((id) => waitForRun(stack, id, ['SUCCEEDED', 'EXCEPTION'])));
+    stack.stores.erp.faults.set({});
+    expect(runs.map((r) => r.status)).toEqual(Array(8).fill('SUCCEEDED'));
+    // Every run met the maintenance window or a throttle, and no ERP step finished inside the window.
+    for (const run of runs) {
+      const erpSteps = run.steps.filter((s) => s.name === 'ensureErpCustomer' || s.name === 'pushProjectDimensions');
+      expect(erpSteps.every((s) => Date.parse(s.finishedAt!) >= maintenanceUntil)).toBe(true);
+      expect(erpSteps[0]!.attempts).toBeGreaterThan(1);
+    }
+    const audit = await stack.stores.ledger.getAuditByRun(runIds);
+    expect(audit.flat().filter((a) => a.action === 'STEP_RETRY_SCHEDULED').length).toBeGreaterThanOrEqual(8);
+    // Exactly one customer, one project and one set of dimensions per opportunity.
+    for (const c of created) {
+      const [customer] = await stack.stores.erp.getCustomersByCrmAccount([c.accountId]);
+      const [project] = await stack.stores.psa.getProjectsByOpportunity([c.opportunityId]);
+      const [dimensions] = await stack.stores.erp.getProjectDimensions([project!.id]);
+      expect(dimensions).toMatchObject({ psaProjectId: project!.id, customerId: customer!.id });
+    }
+    const projects = (await stack.stores.psa.listProjects({ first: 1000, afterKey: null })).nodes;
+    for (const c of created) expect(projects.filter((p) => p.opportunityId === c.opportunityId)).toHaveLength(1);
+  });
+
+  it('turns an ERP rejection into an exception naming the bad value, and completes after retryRunWithInput fixes it', async () => {
+    const governance = loadGovernance();
+    governance.deliveryRegions['UK'] = { ...governance.deliveryRegions['UK']!, taxJurisdiction: 'XX' };
+    stack = await startTestStack({ governance, workerOptions: { idlePollMs: 20 } });
+    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    const stopped = await waitForRun(stack, runId, ['EXCEPTION', 'SUCCEEDED']);
+    expect(stopped.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'FAILED', 'PENDING', 'PENDING', 'PENDING']);
+    const { body } = await gql(stack.gatewayUrl, 'query($id: ID!) { syncRun(id: $id) { status exception { class system step message account { id } } } }', { id: runId });
+    expect(body).toEqual({
+      data: {
+        syncRun: {
+          status: 'EXCEPTION',
+          exception: { class: 'BAD_VALUE', system: 'erp', step: 'ensureErpCustomer', message: "ERP rejected tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK': no such jurisdiction", account: { id: accountId } },
+        },
+      },
+    });
+    const retried = await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { taxJurisdiction: "GB" }) { status } }', { id: runId });
+    expect(retried.body).toEqual({ data: { retryRunWithInput: { status: 'QUEUED' } } });
+    const done = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+    expect(done.steps.map((s) => [s.name, s.status])).toEqual(STEPS.map((s) => [s, 'SUCCEEDED']));
+    const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
+    expect(customer).toMatchObject({ taxJurisdictionCode: 'GB', legalEntityCode: 'MERIDIAN-UK' });
+    const open = await gql(stack.gatewayUrl, '{ exceptions { totalCount } resolved: exceptions(filter: { status: RESOLVED }) { nodes { resolution } } }');
+    expect(open.body).toEqual({ data: { exceptions: { totalCount: 0 }, resolved: { nodes: [{ resolution: 'Retried with {"taxJurisdiction":"GB"}' }] } } });
+  });
+
+  it('abandoning after step 3 undoes steps 3, 2 and 1 newest first and leaves the systems as before', async () => {
+    stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
+    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    // Once the project exists (step 3), the ERP goes into maintenance so step 4 waits for a retry.
+    const onRun = (run: { steps: { name: string; status: string }[] }) => {
+      if (run.steps[2]?.status === 'SUCCEEDED') stack.stores.erp.faults.set({ maintenanceUntil: Date.now() + 60_000 });
+    };
+    stack.runEvents.on('run', onRun);
+    const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    const waiting = await waitForRun(stack, runId, ['WAITING_RETRY']);
+    stack.runEvents.off('run', onRun);
+    expect(waiting.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'PENDING', 'PENDING']);
+    const projectId = (waiting.steps[2]!.output as { projectId: string }).projectId;
+    stack.stores.erp.faults.set({});
+    const abandoned = await gql(stack.gatewayUrl, 'mutation($id: ID!) { abandonRun(id: $id) { status } }', { id: runId });
+    expect(abandoned.body).toEqual({ data: { abandonRun: { status: 'COMPENSATING' } } });
+    const end = await waitForRun(stack, runId, ['ABANDONED', 'COMPENSATION_FAILED']);
+    expect(end.steps.map((s) => s.status)).toEqual(['COMPENSATED', 'COMPENSATED', 'COMPENSATED', 'PENDING', 'PENDING']);
+    const audit = (await stack.stores.ledger.getAuditByRun([runId]))[0]!;
+    expect(audit.filter((a) => a.action === 'STEP_COMPENSATED').map((a) => (a.detail as { step: string }).step)).toEqual(['createPsaProject', 'ensureErpCustomer', 'validateOpportunity']);
+    expect(audit.at(-1)!.action).toBe('RUN_ABANDONED');
+    expect(await stack.stores.psa.getProjects([projectId])).toEqual([null]);
+    expect(await stack.stores.erp.getCustomersByCrmAccount([accountId])).toEqual([null]);
+    const [opportunity] = await stack.stores.crm.getOpportunities([opportunityId]);
+    expect(opportunity).toMatchObject({ psaProjectId: null, erpCustomerId: null, stage: 'CLOSED_WON' });
+  });
+});
