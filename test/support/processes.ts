@@ -22,7 +22,7 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** A child process running a TypeScript entry point with tsx; its output is kept for failure messages. */
+/** A child process running a TypeScript entry point; its output is kept for failure messages. */
 export interface Child {
   process: ChildProcess;
   output(): string;
@@ -30,9 +30,12 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `tsx <script>` from the project root with `env` added to the environment. */
+/**
+ * Starts a TypeScript entry point from the project root with `env` added to the environment, as one Node
+ * process (`node --import tsx`), so signals and exit status are the script's own.
+ */
 export function startTsx(script: string, env: Record<string, string>): Child {
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, script)], { cwd: root, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], { cwd: root, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
