@@ -56,6 +56,8 @@ const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 // Preloaded into each gateway: it exits when our end of its stdin closes, even if this process is SIGKILLed.
 const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
 const STARTUP_TIMEOUT_MS = 120_000;
+/** Share of the machine's CPU that other processes may take during the rounds before the figures are flagged. */
+const OTHERS_SHARE_WARNING = 0.05;
 const started = performance.now();
 let workDirToRemove: string | undefined;
 const spawned: BenchChild[] = [];
@@ -184,6 +186,13 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log('');
     console.log(`ours vs Hive, requests/s:            ${fixed(rateRatio, 2)}× (above 1: ours serves more per second)`);
     console.log(`Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`);
+    const othersShare = sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
+    if (othersShare > OTHERS_SHARE_WARNING) {
+      console.log(
+        `\nwarning: other processes took ${fixed(othersShare * 100, 0)}% of the machine's CPU during the rounds ` +
+          `(ours ${fixed(a.othersCpuMs / 1000, 1)} s, Hive's ${fixed(b.othersCpuMs / 1000, 1)} s): requests/s and latencies are disturbed; CPU-ms/request much less so. Rerun on a quiet machine.`,
+      );
+    }
   } catch (error) {
     for (const c of spawned.filter((x) => x.exited())) console.error(`${c.name} exited (${c.process.exitCode ?? c.process.signalCode}); its last output:\n${c.output()}`);
     throw error;

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type {
+  BillingLineRecord,
   CustomerRecord,
   ErpConnector,
   InvoiceLineRecord,
@@ -22,6 +23,8 @@ export interface ErpLoaders {
   invoicesByCrmAccount: DataLoader<string, InvoiceRecord[]>;
   /** Keyed by PSA project ID; both `Project.invoices` and `Project.billedToDate` read it. */
   invoicesByProject: DataLoader<string, InvoiceRecord[]>;
+  /** Keyed by PSA project ID. */
+  billingLinesByProject: DataLoader<string, BillingLineRecord[]>;
   linesByInvoice: DataLoader<string, InvoiceLineRecord[]>;
   paymentsByInvoice: DataLoader<string, PaymentRecord[]>;
   /** Keyed by PSA project ID. */
@@ -38,6 +41,7 @@ export function createLoaders(erp: ErpConnector): ErpLoaders {
     invoice: new DataLoader((ids) => erp.getInvoices(ids)),
     invoicesByCrmAccount: new DataLoader((ids) => erp.getInvoicesByCrmAccount(ids)),
     invoicesByProject: new DataLoader((ids) => erp.getInvoicesByProject(ids)),
+    billingLinesByProject: new DataLoader((ids) => erp.getBillingLinesByProject(ids)),
     linesByInvoice: new DataLoader((ids) => erp.getInvoiceLines(ids)),
     paymentsByInvoice: new DataLoader((ids) => erp.getPaymentsByInvoice(ids)),
     projectDimensions: new DataLoader((ids) => erp.getProjectDimensions(ids)),

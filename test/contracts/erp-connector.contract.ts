@@ -101,6 +101,14 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       expect(await connector.getInvoicesByProject(['PRJ-0000024', 'PRJ-nope', gbpProject])).toEqual([ofProject('PRJ-0000024'), [], ofProject(gbpProject)]);
     });
 
+    it('groups billing lines per project, oldest posting first, one array per key', async () => {
+      const ofProject = (id: string) => data.billingLines.filter((l) => l.psaProjectId === id).sort((a, b) => a.postingDate.localeCompare(b.postingDate) || byId(a, b));
+      const withLines = data.billingLines[0]!.psaProjectId;
+      const lines = await connector.getBillingLinesByProject([withLines, 'PRJ-nope']);
+      expect(lines).toEqual([ofProject(withLines), []]);
+      expect(lines[0]!.length).toBeGreaterThan(0);
+    });
+
     it('groups invoice lines in line order and payments per invoice, empty for unknown invoices', async () => {
       const [a, b] = [data.invoices[1]!.id, data.invoices[31]!.id];
       const linesOf = (id: string) => data.invoiceLines.filter((l) => l.invoiceId === id).sort((x, y) => x.lineNumber - y.lineNumber);

@@ -1,6 +1,6 @@
 import { startTsx, waitForOutput, type Child } from '../support/processes';
 import { convert, createWonOpportunity } from '../support/runs';
-import { startTestStack } from '../support/stack';
+import { gql, startTestStack } from '../support/stack';
 
 /** Where the worker dies: right after a system call returned (effect applied, not yet committed), or right after a step committed. */
 const CRASH_POINTS = [
@@ -16,7 +16,7 @@ const CRASH_POINTS = [
   'commit:4',
 ];
 
-describe('a worker killed with SIGKILL at each point of convertOpportunityToProject', () => {
+describe('a worker killed with SIGKILL mid-run', () => {
   const children: Child[] = [];
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop()));
@@ -62,8 +62,42 @@ describe('a worker killed with SIGKILL at each point of convertOpportunityToProj
     }
   }
 
-  it('resumes every run from its last committed step and finishes with one record per entity in every system', async () => {
+  it('resumes every conversion from its last committed step and finishes with one record per entity in every system', async () => {
     // Five at a time: each point has its own systems and ledger, so the points cannot disturb each other.
     for (let i = 0; i < CRASH_POINTS.length; i += 5) await Promise.all(CRASH_POINTS.slice(i, i + 5).map(crashAndRecover));
   }, 180_000);
+
+  it('resumes billing mid-batch and bills every time entry exactly once', async () => {
+    const stack = await startTestStack({ worker: false, seedAccounts: 4 });
+    try {
+      const [projectId] = (await stack.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
+      const submitted = await stack.stores.psa.submitTimeEntries(
+        'crash-bill-1',
+        Array.from({ length: 1200 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000004', role: null, date: '2026-10-15', hoursHundredths: 100 + i, billable: true, notes: null })),
+      );
+      await stack.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
+      const ready = (await stack.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
+      const started = await gql<{ billApprovedTime: { id: string } }>(stack.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: projectId });
+      const runId = started.body.data!.billApprovedTime.id;
+      const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, LEASE_MS: '800' };
+      // Batch 2 is in the ERP but not yet marked billed in the PSA when the worker dies.
+      const doomed = startTsx('test/support/crash-worker.ts', { ...env, CRASH_AT: 'erp.postBillingLines#2' });
+      children.push(doomed);
+      await new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
+      expect([doomed.process.signalCode, doomed.output().includes('CRASH erp.postBillingLines#2')]).toEqual(['SIGKILL', true]);
+      const survivor = startTsx('test/support/crash-worker.ts', env);
+      children.push(survivor);
+      await waitForOutput(survivor, new RegExp(`RUN ${runId} (SUCCEEDED|EXCEPTION)`));
+      await survivor.stop();
+      const [run] = await stack.stores.ledger.getRuns([runId]);
+      expect(run!.status).toBe('SUCCEEDED');
+      const [lines] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
+      const timeLines = lines!.filter((l) => l.externalId.startsWith('time:'));
+      expect(timeLines).toHaveLength(ready);
+      expect(new Set(timeLines.map((l) => l.sourceId)).size).toBe(ready);
+      expect((await stack.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  }, 60_000);
 });

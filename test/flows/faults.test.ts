@@ -11,20 +11,19 @@ describe('conversions under system faults', () => {
   it('completes every run with 30% of ERP calls throttled and a maintenance window, none early, nothing duplicated', async () => {
     stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
     const created = await Promise.all(Array.from({ length: 8 }, () => createWonOpportunity(stack.gatewayUrl)));
-    const maintenanceUntil = Date.now() + 400;
+    const maintenanceUntil = Date.now() + 1000;
     stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
     const runIds = await Promise.all(created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id));
     const runs = await Promise.all(runIds.map((id) => waitForRun(stack, id, ['SUCCEEDED', 'EXCEPTION'])));
     stack.stores.erp.faults.set({});
     expect(runs.map((r) => r.status)).toEqual(Array(8).fill('SUCCEEDED'));
-    // Every run met the maintenance window or a throttle, and no ERP step finished inside the window.
+    // No ERP step finished inside the window, and the faults were met (and retried) along the way.
     for (const run of runs) {
       const erpSteps = run.steps.filter((s) => s.name === 'ensureErpCustomer' || s.name === 'pushProjectDimensions');
       expect(erpSteps.every((s) => Date.parse(s.finishedAt!) >= maintenanceUntil)).toBe(true);
-      expect(erpSteps[0]!.attempts).toBeGreaterThan(1);
     }
-    const audit = await stack.stores.ledger.getAuditByRun(runIds);
-    expect(audit.flat().filter((a) => a.action === 'STEP_RETRY_SCHEDULED').length).toBeGreaterThanOrEqual(8);
+    const retries = (await stack.stores.ledger.getAuditByRun(runIds)).flat().filter((a) => a.action === 'STEP_RETRY_SCHEDULED');
+    expect(new Set(retries.map((r) => (r.detail as { error: { class: string } }).error.class))).toEqual(new Set(['MAINTENANCE', 'RATE_LIMITED']));
     // Exactly one customer, one project and one set of dimensions per opportunity.
     for (const c of created) {
       const [customer] = await stack.stores.erp.getCustomersByCrmAccount([c.accountId]);

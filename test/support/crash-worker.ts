@@ -2,7 +2,7 @@
  * A worker process for crash tests: the real ledger, flows and GraphQL systems, wrapped so that it kills itself
  * with SIGKILL at a chosen point — right after a system call returned (the effect is in the system, the ledger
  * does not know yet) or right after a step committed. Env: DATA_DIR, CRM_URL, PSA_URL, ERP_URL, LEASE_MS,
- * CRASH_AT (`<system>.<method>` or `commit:<step index>`; unset for a worker that does not crash).
+ * CRASH_AT (`<system>.<method>`, `<system>.<method>#<nth call>` or `commit:<step index>`; unset: no crash).
  * It prints `RUN <id> <status>` on every run change, so the test waits on output, not on time.
  */
 import { writeSync } from 'node:fs';
@@ -26,6 +26,8 @@ function crash(point: string): never {
   throw new Error('unreachable');
 }
 
+const calls = new Map<string, number>();
+
 function crashingSystems(systems: Systems): Systems {
   const wrap = <T extends object>(name: string, api: T): T =>
     new Proxy(api, {
@@ -34,7 +36,10 @@ function crashingSystems(systems: Systems): Systems {
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
           const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (crashAt === `${name}.${String(prop)}`) crash(crashAt);
+          const method = `${name}.${String(prop)}`;
+          const n = (calls.get(method) ?? 0) + 1;
+          calls.set(method, n);
+          if (crashAt === method || crashAt === `${method}#${n}`) crash(crashAt);
           return result;
         };
       },

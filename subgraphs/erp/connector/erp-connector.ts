@@ -161,6 +161,8 @@ export interface ErpConnector {
   listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
   getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]>;
   getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]>;
+  /** Billing lines per PSA project, oldest posting first (then ID), invoiced or not. */
+  getBillingLinesByProject(psaProjectIds: readonly string[]): Promise<BillingLineRecord[][]>;
   getInvoiceLines(invoiceIds: readonly string[]): Promise<InvoiceLineRecord[][]>;
   getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]>;
   getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]>;

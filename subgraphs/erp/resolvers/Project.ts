@@ -6,6 +6,7 @@ export const Project = {
   __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
   invoices: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.invoicesByProject.load(project.id),
   dimensions: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.projectDimensions.load(project.id),
+  billingLines: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.billingLinesByProject.load(project.id),
   billedToDate: async (project: { id: string }, _args: unknown, ctx: ErpContext) => {
     const [invoices, dimensions] = await Promise.all([ctx.loaders.invoicesByProject.load(project.id), ctx.loaders.projectDimensions.load(project.id)]);
     // The project bills in its customer's currency; reading it whenever there are dimensions (not only when there are

@@ -114,6 +114,11 @@ export interface NewRun {
   input: Record<string, unknown>;
   stepNames: readonly string[];
   subjectKey: string | null;
+  /**
+   * `ever`: a subject that has had any run (but an abandoned one) returns that run (one conversion per deal);
+   * `active`: only a run not yet finished does (billing runs again once the last one ended).
+   */
+  subjectReuse: 'ever' | 'active';
   accountId: string | null;
   opportunityId: string | null;
   projectId: string | null;

@@ -117,8 +117,11 @@ const EXCEPTION_COLUMNS = `id, run_id AS runId, flow, step, class, system, messa
 
 /** Run states a worker may take up. */
 const RUNNABLE: RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING'];
-/** Run states in which a subject counts as taken (a second conversion returns this run). */
-const LIVE_OR_DONE: RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'SUCCEEDED', 'EXCEPTION', 'COMPENSATING', 'COMPENSATION_FAILED'];
+/** Run states in which a subject counts as taken, per `NewRun.subjectReuse`. */
+const SUBJECT_TAKEN: Record<NewRun['subjectReuse'], RunStatus[]> = {
+  ever: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'SUCCEEDED', 'EXCEPTION', 'COMPENSATING', 'COMPENSATION_FAILED'],
+  active: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'EXCEPTION', 'COMPENSATING'],
+};
 
 type RunRow = Omit<RunRecord, 'input' | 'steps'> & { input: string };
 type StepRow = { runId: string; index: number; name: string; status: StepRecord['status']; attempts: number; output: string | null; error: string | null; finishedAt: string | null };
@@ -210,7 +213,7 @@ export class SqliteLedger implements Ledger {
         existing = (
           this.db
             .prepare(`SELECT id FROM runs WHERE subject_key = ? AND ${inJson('status')} ORDER BY created_at LIMIT 1`)
-            .get(run.subjectKey, JSON.stringify(LIVE_OR_DONE)) as { id: string } | undefined
+            .get(run.subjectKey, JSON.stringify(SUBJECT_TAKEN[run.subjectReuse])) as { id: string } | undefined
         )?.id;
       }
       const now = new Date().toISOString();

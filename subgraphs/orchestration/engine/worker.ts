@@ -76,6 +76,9 @@ export function startWorker(options: WorkerOptions): Worker {
     recordCrossReferences: async (links) => {
       await ledger.recordCrossReferences(links);
     },
+    heartbeat: async () => {
+      if (!(await ledger.renewLease(run.id, owner, leaseMs, Date.now()))) throw new Error(`Lease on run ${run.id} lost`);
+    },
   });
 
   const toStepError = (error: unknown, run: RunRecord, step: string): StepError => {

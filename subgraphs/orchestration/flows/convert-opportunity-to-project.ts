@@ -57,7 +57,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     return input;
   },
 
-  subject: (input) => ({ subjectKey: `opportunity:${input.opportunityId}`, accountId: null, opportunityId: input.opportunityId, projectId: null }),
+  subject: (input) => ({ subjectKey: `opportunity:${input.opportunityId}`, subjectReuse: 'ever', accountId: null, opportunityId: input.opportunityId, projectId: null }),
 
   steps: [
     {

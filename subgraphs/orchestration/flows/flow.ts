@@ -15,6 +15,8 @@ export interface StepContext<TInput> {
   governance: Governance;
   /** Records cross-references in the orchestration's registry (idempotent). */
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<void>;
+  /** Extends the run's lease during a long step; throws when another worker took the run over. */
+  heartbeat(): Promise<void>;
 }
 
 /**
@@ -31,6 +33,8 @@ export interface Step<TInput> {
 /** The business entities a run is about: one live run per subject; the IDs make the run findable. */
 export interface RunSubject {
   subjectKey: string | null;
+  /** Whether a finished run still stands for its subject (`ever`) or a new one may start (`active`). */
+  subjectReuse: 'ever' | 'active';
   accountId: string | null;
   opportunityId: string | null;
   projectId: string | null;

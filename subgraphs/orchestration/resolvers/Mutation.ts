@@ -34,6 +34,8 @@ async function flowOf(ctx: OrchestrationContext, runId: string): Promise<{ flow:
 export const Mutation = {
   convertOpportunityToProject: (_: unknown, { input }: { input: { opportunityId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
     startRun(ctx, 'convertOpportunityToProject', { opportunityId: input.opportunityId }, input.idempotencyKey),
+  billApprovedTime: (_: unknown, { input }: { input: { projectId: string; until?: string | null; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
+    startRun(ctx, 'billApprovedTime', { projectId: input.projectId, ...(input.until ? { until: input.until } : {}) }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, API_ACTOR);
     ctx.runQueued();

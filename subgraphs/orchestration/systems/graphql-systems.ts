@@ -1,5 +1,5 @@
 import { createSystemClient, type SystemClient } from './graphql-client';
-import type { CrmApi, ErpApi, OpportunityForConversion, PsaApi, Systems } from './systems';
+import type { BillableWork, CrmApi, ErpApi, OpportunityForConversion, PsaApi, Systems } from './systems';
 
 /** {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store). */
 export function createGraphQLSystems(urls: { crm: string; psa: string; erp: string }): Systems {
@@ -40,6 +40,30 @@ function psaApi(client: SystemClient): PsaApi {
     async deleteProject(id, cid) {
       await client.request(`mutation DeleteProject($id: ID!) { deleteProject(id: $id) { deleted } }`, { id }, cid);
     },
+    async getBillableWork(projectId, first, until, cid) {
+      const data = await client.request<{ billableWork: BillableWork }>(
+        `query BillableWork($projectId: ID!, $first: Int, $until: String) { billableWork(projectId: $projectId, first: $first, until: $until) {
+          project { id account { id } }
+          timeEntries { timeEntry { id date hours role resource { name } } rate { amount currency } amount { amount currency } }
+          expenses { id date category amount { amount currency } }
+          hasMore } }`,
+        { projectId, first, until },
+        cid,
+      );
+      return data.billableWork;
+    },
+    async markTimeEntriesBilled(input, cid) {
+      await client.request(`mutation MarkBilled($input: MarkTimeEntriesBilledInput!) { markTimeEntriesBilled(input: $input) { timeEntries { id } } }`, { input }, cid);
+    },
+    async listProjectsWithBillableWork(first, after, until, cid) {
+      const data = await client.request<{ projectsWithBillableWork: { nodes: { id: string }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
+        `query ReadyToBill($first: Int, $after: String, $until: String) { projectsWithBillableWork(first: $first, after: $after, until: $until) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { first, after, until },
+        cid,
+      );
+      const page = data.projectsWithBillableWork;
+      return { ids: page.nodes.map((n) => n.id), endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+    },
   };
 }
 
@@ -66,6 +90,14 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async deleteProjectDimensions(projectId, cid) {
       await client.request(`mutation DeleteDimensions($projectId: ID!) { deleteProjectDimensions(projectId: $projectId) { deleted } }`, { projectId }, cid);
+    },
+    async postBillingLines(lines, cid) {
+      const data = await client.request<{ postBillingLines: { id: string; externalId: string; amount: { amount: string; currency: string } }[] }>(
+        `mutation PostLines($input: PostBillingLinesInput!) { postBillingLines(input: $input) { id externalId amount { amount currency } } }`,
+        { input: { lines } },
+        cid,
+      );
+      return data.postBillingLines;
     },
   };
 }

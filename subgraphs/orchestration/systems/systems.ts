@@ -30,6 +30,31 @@ export interface PsaApi {
     correlationId: string,
   ): Promise<{ id: string; code: string; created: boolean }>;
   deleteProject(id: string, correlationId: string): Promise<void>;
+  /** Approved, billable, unbilled work of a project, priced; at most `first` time entries and `first` expenses. */
+  getBillableWork(projectId: string, first: number, until: string | null, correlationId: string): Promise<BillableWork>;
+  markTimeEntriesBilled(input: { timeEntryIds: string[]; expenseIds: string[]; billingReference: string }, correlationId: string): Promise<void>;
+  /** Projects with work ready to bill, in ID order, a page at a time. */
+  listProjectsWithBillableWork(first: number, after: string | null, until: string | null, correlationId: string): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
+}
+
+/** A project's work ready to bill. */
+export interface BillableWork {
+  project: { id: string; account: { id: string } | null };
+  timeEntries: { timeEntry: { id: string; date: string; hours: string; role: string; resource: { name: string } }; rate: Money | null; amount: Money | null }[];
+  expenses: { id: string; date: string; category: string; amount: Money }[];
+  hasMore: boolean;
+}
+
+/** A billing line to post to the ERP. */
+export interface NewBillingLine {
+  externalId: string;
+  projectId: string;
+  sourceType: 'TIME' | 'EXPENSE';
+  sourceId: string;
+  description: string;
+  quantity: string;
+  unitPrice: Money;
+  postingDate: string;
 }
 
 /** The ERP commands the flows use. Every method may throw SystemError. */
@@ -44,6 +69,8 @@ export interface ErpApi {
     correlationId: string,
   ): Promise<{ created: boolean }>;
   deleteProjectDimensions(projectId: string, correlationId: string): Promise<void>;
+  /** Posts lines, each idempotent by its external ID; returns their ERP IDs in order. */
+  postBillingLines(lines: readonly NewBillingLine[], correlationId: string): Promise<{ id: string; externalId: string; amount: Money }[]>;
 }
 
 /** The three systems as the flows see them: handed in from outside, never imported by a flow. */

@@ -287,6 +287,14 @@ export class SqliteErpConnector implements ErpConnector {
     return groupByKey(accountIds, rows, (r) => r.accountId).map((group) => group.map(({ accountId: _, ...invoice }) => invoice));
   }
 
+  async getBillingLinesByProject(psaProjectIds: readonly string[]): Promise<BillingLineRecord[][]> {
+    await this.faults.before('getBillingLinesByProject');
+    const rows = this.db
+      .prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('psa_project_id')} ORDER BY posting_date, id`)
+      .all(JSON.stringify(psaProjectIds)) as BillingLineRecord[];
+    return groupByKey(psaProjectIds, rows, (r) => r.psaProjectId);
+  }
+
   async getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]> {
     await this.faults.before('getInvoicesByProject');
     const rows = this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('psa_project_id')} ORDER BY id`).all(JSON.stringify(psaProjectIds)) as InvoiceRecord[];

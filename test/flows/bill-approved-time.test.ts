@@ -1,0 +1,65 @@
+import { gql, startTestStack } from '../support/stack';
+import { waitForRun } from '../support/runs';
+import { extendMinor, fromMinor } from '../../lib/money';
+
+describe('flow billApprovedTime', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  beforeAll(async () => {
+    stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
+  });
+  afterAll(() => stack.stop());
+
+  const bill = async (projectId: string, key?: string) =>
+    (await gql(stack.gatewayUrl, 'mutation($input: BillApprovedTimeInput!) { billApprovedTime(input: $input) { id status } }', { input: { projectId, ...(key ? { idempotencyKey: key } : {}) } })).body;
+
+  it('turns every approved, billable, unbilled entry into one ERP line at its rate and marks it billed, in batches', async () => {
+    const [projectId] = (await stack.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
+    // 1,100 more approved hours on top of the seeded ones, so the run needs three batches of 500.
+    const project = (await stack.stores.psa.getProjects([projectId!]))[0]!;
+    const submitted = await stack.stores.psa.submitTimeEntries(
+      'bill-test-1',
+      Array.from({ length: 1100 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000003', role: null, date: `2026-10-${String((i % 28) + 1).padStart(2, '0')}`, hoursHundredths: 25 * ((i % 30) + 1), billable: true, notes: null })),
+    );
+    await stack.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
+    const readyIds = (await stack.stores.psa.listTimeEntries(projectId!, { first: 1000, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
+
+    const started = await bill(projectId!);
+    const runId = started.data!.billApprovedTime.id;
+    const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+    expect(run.status).toBe('SUCCEEDED');
+    const summary = run.steps[1]!.output as { batches: number; timeEntries: number; expenses: number; totals: Record<string, string> };
+    expect(summary).toMatchObject({ projectId, batches: 3, timeEntries: readyIds });
+
+    // PSA: nothing left to bill: every entry that was ready is BILLED now.
+    const after = await stack.stores.psa.getBillableWork(projectId!, { first: 1000, until: null });
+    expect([after.timeEntries.length, after.expenses.length]).toEqual([0, 0]);
+    expect((await stack.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount).toBe(0);
+
+    // ERP: exactly one line per entry, priced at the rate card's rate.
+    const [lines] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
+    const runLines = lines!.filter((l) => l.externalId.startsWith('time:') || l.externalId.startsWith('expense:'));
+    const bySource = new Map<string, number>();
+    for (const l of runLines) bySource.set(l.sourceId, (bySource.get(l.sourceId) ?? 0) + 1);
+    expect([...bySource.values()].every((n) => n === 1)).toBe(true);
+    expect(runLines.filter((l) => l.sourceType === 'TIME')).toHaveLength(readyIds);
+    const rateCard = (await stack.stores.psa.getRateCards([project.rateCardId]))[0]!;
+    const rate = rateCard.rates.find((r) => r.role === 'Senior Consultant')!.rateMinor;
+    const line = runLines.find((l) => l.sourceId === submitted[3]!.id)!;
+    expect(line).toMatchObject({ quantityHundredths: 100, unitPriceMinor: rate, amountMinor: Number(extendMinor(100, rate)), currency: project.currency });
+    const total = runLines.reduce((s, l) => s + l.amountMinor, 0);
+    expect(summary.totals).toEqual({ [project.currency]: fromMinor(total, project.currency) });
+
+    // A second run finds nothing more to bill and posts nothing.
+    const again = (await bill(projectId!)).data!.billApprovedTime.id;
+    expect(again).not.toBe(runId);
+    expect((await waitForRun(stack, again, ['SUCCEEDED'])).steps[1]!.output).toEqual({ projectId, batches: 0, timeEntries: 0, expenses: 0, totals: {} });
+    const [linesAfter] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
+    expect(linesAfter).toHaveLength(lines!.length);
+  });
+
+  it('stops with MISSING_REFERENCE for an unknown project', async () => {
+    const runId = (await bill('PRJ-9999999')).data!.billApprovedTime.id;
+    const run = await waitForRun(stack, runId, ['EXCEPTION']);
+    expect(run.steps[0]!.error).toMatchObject({ class: 'MISSING_REFERENCE', system: 'psa', code: 'NOT_FOUND' });
+  });
+});
