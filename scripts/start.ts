@@ -34,6 +34,7 @@ runMain(async () => {
       psa: parseFaultSettings(env['PSA_FAULTS'], 'PSA_FAULTS'),
       erp: parseFaultSettings(env['ERP_FAULTS'], 'ERP_FAULTS'),
     },
+    triggers: env['TRIGGERS'] === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
     logger,
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });

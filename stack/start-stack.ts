@@ -17,6 +17,7 @@ import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-
 import { createErpSubgraph } from '../subgraphs/erp/index';
 import type { Ledger, RunRecord } from '../subgraphs/orchestration/engine/ledger';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
+import { createGraphQLTriggerSources, startTriggerPoller, type TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
 import { startWorker, type Worker, type WorkerOptions } from '../subgraphs/orchestration/engine/worker';
 import { FLOWS } from '../subgraphs/orchestration/flows/index';
 import { loadGovernance, type Governance } from '../subgraphs/orchestration/governance/governance';
@@ -66,6 +67,8 @@ export interface StackOptions {
   governance?: Governance;
   /** Worker lease and polling. */
   workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
+  /** Start flows from the systems' state (closed-won deals, approved time), every `intervalMs`. @default off */
+  triggers?: { intervalMs: number } | false;
 }
 
 /** The running graph: URLs, stores, servers and `stop()`. */
@@ -79,6 +82,8 @@ export interface Stack {
   subgraphs: Record<SubgraphName, RunningSubgraph>;
   /** The flow worker of this process, when started. */
   worker: Worker | null;
+  /** The trigger poller of this process, when started. */
+  triggers: TriggerPoller | null;
   /** Every run change this process's worker commits, as `run` events. */
   runEvents: EventEmitter<{ run: [RunRecord] }>;
   /** Stops one subgraph's server (its store stays open), to see the gateway without it. */
@@ -116,6 +121,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), { port: port('erp'), host, logger: child('erp') }),
   };
   const ledger = wrap<Ledger>('orchestration', stores.ledger);
+  const governance = options.governance ?? loadGovernance();
   const runEvents = new EventEmitter<{ run: [RunRecord] }>();
   runEvents.setMaxListeners(0);
   const worker =
@@ -125,11 +131,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ledger,
           flows: FLOWS,
           systems: createGraphQLSystems({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
-          governance: options.governance ?? loadGovernance(),
+          governance,
           logger: child('worker'),
           onRunChanged: (run) => runEvents.emit('run', run),
           ...options.workerOptions,
         });
+  const triggers = options.triggers
+    ? startTriggerPoller({
+        ledger,
+        flows: FLOWS,
+        sources: createGraphQLTriggerSources({ crm: systems.crm.url, psa: systems.psa.url }),
+        governance,
+        logger: child('triggers'),
+        intervalMs: options.triggers.intervalMs,
+        onQueued: () => worker?.wake(),
+      })
+    : null;
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
     orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: () => worker?.wake() }), {
@@ -160,9 +177,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     gateway,
     subgraphs,
     worker,
+    triggers,
     runEvents,
     stopSubgraph,
     stop: async () => {
+      await triggers?.stop();
       await worker?.stop();
       await gateway.close();
       await Promise.all((Object.keys(subgraphs) as SubgraphName[]).map(stopSubgraph));

@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+import { MeridianError } from '../../../lib/errors';
+import type { Flow } from '../flows/flow';
+import type { Actor, Ledger, RunRecord } from './ledger';
+
+/**
+ * Queues a run of `flow` for `raw` input, or returns the run that already stands for the same idempotency key
+ * (Stripe semantics: the request hash is the flow and its parsed input) or the same subject.
+ * @throws MeridianError BAD_USER_INPUT for invalid input or key; IDEMPOTENCY_KEY_REUSED.
+ */
+export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<string, unknown>, actor: Actor, idempotencyKey?: string | null): Promise<{ run: RunRecord; created: boolean }> {
+  const input = flow.parseInput(raw) as Record<string, unknown>;
+  if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+    throw new MeridianError('BAD_USER_INPUT', 'idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' });
+  }
+  return ledger.createRun({
+    flow: flow.name,
+    input,
+    stepNames: flow.steps.map((s) => s.name),
+    ...flow.subject(input),
+    triggeredBy: actor,
+    idempotency: idempotencyKey ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify([flow.name, input])).digest('hex') } : null,
+  });
+}
