@@ -20,6 +20,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Longest wait between looks for due runs (other processes' runs arrive only this way). @default 250 */
   idlePollMs?: number;
+  /** Runs this worker advances at once (each waits on system calls most of the time). @default 4 */
+  concurrency?: number;
   /** Source of retry jitter. @default Math.random */
   random?: () => number;
   /** Called with the run after every change this worker commits (tests and in-process listeners wait on it). */
@@ -52,18 +54,21 @@ export function startWorker(options: WorkerOptions): Worker {
     return run;
   };
   let stopped = false;
-  let wakeUp: (() => void) | null = null;
+  const sleepers = new Set<() => void>();
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        wakeUp = null;
+        sleepers.delete(done);
         resolve();
       }
-      wakeUp = done;
+      sleepers.add(done);
     });
+  const wakeAll = () => {
+    for (const wake of [...sleepers]) wake();
+  };
 
   const context = (run: RunRecord, flow: Flow<unknown>, stepName: string): StepContext<unknown> => ({
     runId: run.id,
@@ -158,7 +163,7 @@ export function startWorker(options: WorkerOptions): Worker {
     else await advance(run, flow);
   }
 
-  const loop = (async () => {
+  const loop = async () => {
     while (!stopped) {
       let run: RunRecord | null = null;
       try {
@@ -173,15 +178,16 @@ export function startWorker(options: WorkerOptions): Worker {
         await sleep(due === null ? idlePollMs : Math.max(0, Math.min(idlePollMs, due - Date.now())));
       }
     }
-  })();
+  };
+  const loops = Array.from({ length: options.concurrency ?? 4 }, loop);
 
   return {
     owner,
-    wake: () => wakeUp?.(),
+    wake: wakeAll,
     stop: async () => {
       stopped = true;
-      wakeUp?.();
-      await loop;
+      wakeAll();
+      await Promise.all(loops);
     },
   };
 }

@@ -1,0 +1,122 @@
+/*
+ * npm run bench:sync [-- --conversions 200 --concurrency 16 --sizes 10000,100000,1000000]
+ *
+ * The flows end to end in one process (four subgraphs, the gateway, a worker; SQLite stores in a temp folder):
+ *  1. conversions/s and p50/p99 latency from the accepted `convertOpportunityToProject` mutation to the run's
+ *     SUCCEEDED (customer, project, dimensions and links all written);
+ *  2. approved time entries billed per second by one `billApprovedTime` run, at each size, with the RSS after.
+ * Figures, not assertions: compare runs on one machine, not across machines.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatId } from '../lib/ids';
+import type { RunRecord } from '../subgraphs/orchestration/engine/ledger';
+import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
+import { startStack, type Stack } from '../stack/start-stack';
+import { percentile } from './load';
+
+process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+
+const { values } = parseArgs({
+  options: { conversions: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '16' }, sizes: { type: 'string', default: '10000,100000,1000000' } },
+});
+const conversions = Number(values.conversions);
+const concurrency = Number(values.concurrency);
+const sizes = values.sizes.split(',').map(Number);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+async function post(url: string, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
+  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data!;
+}
+
+function terminal(stack: Stack): (runId: string) => Promise<RunRecord> {
+  const waiters = new Map<string, (run: RunRecord) => void>();
+  const done = new Map<string, RunRecord>();
+  stack.runEvents.on('run', (run) => {
+    if (run.status !== 'SUCCEEDED' && run.status !== 'EXCEPTION') return;
+    const waiter = waiters.get(run.id);
+    if (waiter) waiter(run);
+    else done.set(run.id, run);
+  });
+  return (runId) => new Promise((resolve) => (done.has(runId) ? resolve(done.get(runId)!) : waiters.set(runId, resolve)));
+}
+
+async function benchConversions(stack: Stack, untilDone: (id: string) => Promise<RunRecord>): Promise<void> {
+  console.log(`conversions: preparing ${conversions} closed-won opportunities`);
+  const ids: string[] = [];
+  for (let i = 0; i < conversions; i++) {
+    const { record: account } = await stack.stores.crm.upsertAccount({ externalId: `bench-${i}`, name: `Bench Client ${i} Ltd`, industry: 'Retail', billingCountry: 'GB', parentAccountId: null, owner: null });
+    const { record } = await stack.stores.crm.upsertOpportunity({
+      externalId: `bench-opp-${i}`, accountId: account.id, name: `Bench deal ${i}`, stage: 'CLOSED_WON', amountMinor: 12_000_000, currency: 'GBP', closeDate: '2026-11-01',
+      servicePackage: 'CLOUD_MIGRATION', billingModel: 'FIXED_FEE', deliveryRegion: 'UK', expectedStartDate: '2026-12-01',
+    });
+    ids.push(record.id);
+  }
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const opportunityId = ids[next++]!;
+        const t0 = performance.now();
+        const data = await post(stack.gatewayUrl, 'mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }', { id: opportunityId });
+        const run = await untilDone(data['convertOpportunityToProject'].id);
+        if (run.status !== 'SUCCEEDED') throw new Error(`conversion ${run.id} ended ${run.status}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `conversions: ${conversions} at concurrency ${concurrency} in ${seconds.toFixed(1)} s → ${(conversions / seconds).toFixed(1)} conversions/s, ` +
+      `latency p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, RSS ${mb(process.memoryUsage().rss)}`,
+  );
+}
+
+async function benchBilling(stack: Stack, untilDone: (id: string) => Promise<RunRecord>, size: number, round: number): Promise<void> {
+  // A T&M project of the demo data, with `size` approved entries written through the reference PSA's bulk seed.
+  const project = (await stack.stores.psa.listProjects({ first: 1000, afterKey: null }, { billingModel: 'TIME_AND_MATERIALS' })).nodes[round]!;
+  console.log(`billing ${size}: writing ${size} approved time entries to ${project.id}`);
+  const base = 9_000_000_000 + round * 1_000_000_000;
+  for (let from = 0; from < size; from += 50_000) {
+    const timeEntries: TimeEntryRecord[] = [];
+    for (let i = from; i < Math.min(size, from + 50_000); i++) {
+      timeEntries.push({ id: formatId('TE', base + i), projectId: project.id, resourceId: 'RES-000003', role: 'Senior Consultant', date: '2026-10-15', hoursHundredths: 100 + (i % 700), billable: true, status: 'APPROVED', notes: null, billingReference: null });
+    }
+    stack.stores.psa.seed({ projects: [], milestones: [], timeEntries, expenses: [] });
+  }
+  const t0 = performance.now();
+  const data = await post(stack.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: project.id });
+  const run = await untilDone(data['billApprovedTime'].id);
+  const seconds = (performance.now() - t0) / 1000;
+  if (run.status !== 'SUCCEEDED') throw new Error(`billing run ${run.id} ended ${run.status}: ${JSON.stringify(run.steps)}`);
+  const summary = run.steps[1]!.output as { timeEntries: number; batches: number };
+  console.log(
+    `billing ${size}: ${summary.timeEntries} entries in ${summary.batches} batches in ${seconds.toFixed(1)} s → ${(summary.timeEntries / seconds).toFixed(0)} entries/s, RSS ${mb(process.memoryUsage().rss)}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-sync-'));
+  console.log(`bench:sync: stack on ${dataDir} (node ${process.version})`);
+  const stack = await startStack({ dataDir, seedAccounts: 40, workerOptions: { idlePollMs: 20 } });
+  try {
+    const untilDone = terminal(stack);
+    await benchConversions(stack, untilDone);
+    for (const [round, size] of sizes.entries()) await benchBilling(stack, untilDone, size, round);
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
