@@ -1,5 +1,6 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { requestLogPlugin } from '../lib/request-log-plugin';
 import type { GatewayContext } from './context';
@@ -16,10 +17,11 @@ export interface GatewayOptions {
   logger: Logger;
 }
 
-/** A built gateway: its Apollo Server (not yet started) and the subgraphs it routes to. */
+/** A built gateway: its Apollo Server (not yet started), the subgraphs it routes to, and its API schema once loaded. */
 export interface Gateway {
   apollo: ApolloServer<GatewayContext>;
   subgraphs: SupergraphEndpoint[];
+  apiSchema(): GraphQLSchema | null;
 }
 
 /** Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5. It does not listen. */
@@ -31,11 +33,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     buildService: ({ name, url }) => new SubgraphDataSource(name, urls.get(name) ?? url ?? '', options.logger),
     logger: options.logger,
   });
+  let apiSchema: GraphQLSchema | null = null;
+  gateway.onSchemaLoadOrUpdate((loaded) => {
+    apiSchema = loaded.apiSchema;
+  });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: formatGatewayError,
     includeStacktraceInErrorResponses: false,
     plugins: [requestLogPlugin<GatewayContext>(options.logger)],
   });
-  return { apollo, subgraphs };
+  return { apollo, subgraphs, apiSchema: () => apiSchema };
 }

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intFromEnv } from '../lib/env';
+import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
 import { startGateway } from './start';
 
 /*
  * The gateway alone on `GATEWAY_PORT` (4000) over `SUPERGRAPH_PATH` (./supergraph.graphql), routing to
- * the URLs in the supergraph unless `SUBGRAPH_URL_<NAME>` overrides one (e.g. SUBGRAPH_URL_CRM).
+ * the URLs in the supergraph unless `SUBGRAPH_URL_<NAME>` overrides one (e.g. SUBGRAPH_URL_CRM). graphql-ws on the
+ * same /graphql serves subscriptions from the run events on Redis (`REDIS_URL`).
  */
 runMain(async () => {
   const env = process.env;
@@ -19,6 +21,9 @@ runMain(async () => {
     const m = /^SUBGRAPH_URL_(\w+)$/.exec(key);
     if (m && value) subgraphUrls[m[1]!.toLowerCase()] = value;
   }
+  // Subscriptions need the events of the workers' outbox relays; across processes they travel over Redis.
+  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : null;
+  if (!bus) logger.warn('REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE');
   const running = await startGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
     subgraphUrls,
@@ -26,7 +31,18 @@ runMain(async () => {
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
     host: env['HOST'] ?? '127.0.0.1',
     maxBodyBytes: intFromEnv(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    bus,
+    subscriptions: {
+      maxPayloadBytes: intFromEnv(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1),
+      connectionInitTimeoutMs: intFromEnv(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3000, 1),
+      keepAliveMs: intFromEnv(env, 'WS_KEEP_ALIVE_MS', 12_000, 1),
+    },
   });
   logger.info({ url: running.url, supergraph: supergraphPath, subgraphs: running.subgraphs }, 'gateway listening');
-  return running;
+  return {
+    close: async () => {
+      await running.close();
+      await bus?.close();
+    },
+  };
 });

@@ -30,3 +30,18 @@ export function addDays(date: string, days: number): string {
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
 }
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+/**
+ * Checks that `value` is a UTC timestamp written `YYYY-MM-DDTHH:MM:SS[.sss]Z`, returning it as `toISOString()` writes
+ * it (milliseconds always present), so stored timestamps compare correctly as text.
+ * @throws MeridianError BAD_USER_INPUT naming `field`.
+ */
+export function isoTimestamp(value: string, field: string): string {
+  const parsed = new Date(value);
+  if (!ISO_TIMESTAMP.test(value) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 19) !== value.slice(0, 19)) {
+    throw new MeridianError('BAD_USER_INPUT', `${field} must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got '${value}'`, { field, value });
+  }
+  return parsed.toISOString();
+}

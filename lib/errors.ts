@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: 'The system throttled the call; retry after `extensions.retryAfterMs`.',
   SYSTEM_MAINTENANCE: 'The system is in a maintenance window; retry after `extensions.retryAfterMs`.',
   SUBGRAPH_UNAVAILABLE: 'A subgraph did not answer; the response holds what the other subgraphs returned.',
+  LIVE_STATUS_UNAVAILABLE: 'This gateway has no event bus to serve subscriptions from; query `syncRun` instead.',
   GRAPHQL_PARSE_FAILED: 'The document is not valid GraphQL syntax.',
   GRAPHQL_VALIDATION_FAILED: 'The document does not validate against the schema.',
   BAD_REQUEST: 'The HTTP request is not a GraphQL request (wrong method, content type or body).',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intFromEnv } from '../lib/env';
+import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
@@ -10,6 +11,7 @@ import { startStack } from '../stack/start-stack';
 /*
  * `npm start`: the whole graph in one process on its embedded defaults — four subgraphs on 4001–4004 over
  * SQLite reference systems in ./data (seeded once when empty), the gateway on 4000 serving supergraph.graphql.
+ * Run events go over Redis when REDIS_URL is set, else in-process.
  */
 runMain(async () => {
   const env = process.env;
@@ -17,6 +19,7 @@ runMain(async () => {
   const started = Date.now();
   const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
   const dataDir = env['DATA_DIR'] ?? join(__dirname, '..', 'data');
+  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ service: 'bus' }) }) : undefined;
   const stack = await startStack({
     dataDir,
     seedAccounts: intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
@@ -36,6 +39,7 @@ runMain(async () => {
     },
     triggers: env['TRIGGERS'] === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
     logger,
+    bus,
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
   logger.info({ gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started }, 'Meridian is up');
@@ -44,5 +48,10 @@ runMain(async () => {
       `Try: curl -s ${stack.gatewayUrl} -H 'content-type: application/json' \\\n` +
       `       -d '{"query":"{ accounts(first: 3) { nodes { name opportunities { stage amount { amount currency } } projects { code billedToDate { amount currency } } receivables { amount currency } } } }"}'\n\n`,
   );
-  return { close: () => stack.stop() };
+  return {
+    close: async () => {
+      await stack.stop();
+      await bus?.close();
+    },
+  };
 });

@@ -197,7 +197,7 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
 
   let invoiceSeq = 0;
   const projectLines = new Map<string, BillingLineRecord>();
-  const addInvoice = (issueDate: string, lines: { description: string; quantityHundredths: number; unitPriceMinor: number; amountMinor: number }[], lineIds: string[]): void => {
+  const addInvoice = (issueDate: string, lines: { description: string; quantityHundredths: number; unitPriceMinor: number; amountMinor: number }[], lineIds: string[]): string => {
     invoiceSeq += 1;
     const id = formatId('INV', number * 100 + invoiceSeq);
     const subtotal = lines.reduce((s, l) => s + l.amountMinor, 0);
@@ -229,6 +229,7 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
     if (paid > 0) {
       out.erp.payments.push({ id: formatId('PAY', number * 100 + invoiceSeq), invoiceId: id, amountMinor: paid, currency, receivedOn: addDays(issueDate, Math.min(25, Math.floor(ageDays))), externalId: `seed:pay:${id}` });
     }
+    return id;
   };
 
   // Milestones for fixed-fee and milestone billing: due ones are completed, and all but the newest invoiced.
@@ -247,12 +248,13 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
         currency,
         status: done ? 'COMPLETED' : 'PLANNED',
         completedOn: done ? dueDate : null,
+        invoiceId: null,
       };
       out.psa.milestones.push(milestone);
       const nextDue = template.milestones[i + 1] ? addDays(startDate, template.milestones[i + 1]!.offsetDays) : null;
       if (done && nextDue !== null && nextDue <= SEED_AS_OF) {
         milestone.status = 'INVOICED';
-        addInvoice(dueDate, [{ description: `Milestone: ${m.name}`, quantityHundredths: 100, unitPriceMinor: amountMinor, amountMinor }], []);
+        milestone.invoiceId = addInvoice(dueDate, [{ description: `Milestone: ${m.name}`, quantityHundredths: 100, unitPriceMinor: amountMinor, amountMinor }], []);
       }
     });
   }

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
+import type { EventBus } from '../lib/event-bus/event-bus';
+import { createInProcessBus } from '../lib/event-bus/in-process-bus';
 import { silentLogger } from '../lib/logger';
 import type { FaultSettings } from '../lib/reference-faults';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
@@ -16,6 +18,7 @@ import type { ErpConnector } from '../subgraphs/erp/connector/erp-connector';
 import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
 import { createErpSubgraph } from '../subgraphs/erp/index';
 import type { Ledger, RunRecord } from '../subgraphs/orchestration/engine/ledger';
+import { startOutboxRelay, type OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
 import { createGraphQLTriggerSources, startTriggerPoller, type TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
 import { startWorker, type Worker, type WorkerOptions } from '../subgraphs/orchestration/engine/worker';
@@ -69,6 +72,8 @@ export interface StackOptions {
   workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
   /** Start flows from the systems' state (closed-won deals, approved time), every `intervalMs`. @default off */
   triggers?: { intervalMs: number } | false;
+  /** Where the outbox relay (started with the worker) publishes run events. @default an in-process bus, closed on stop */
+  bus?: EventBus;
 }
 
 /** The running graph: URLs, stores, servers and `stop()`. */
@@ -84,6 +89,10 @@ export interface Stack {
   worker: Worker | null;
   /** The trigger poller of this process, when started. */
   triggers: TriggerPoller | null;
+  /** The event bus the outbox relay publishes run events on (the one passed in, or the stack's own). */
+  bus: EventBus;
+  /** The outbox relay of this process, started with the worker. */
+  relay: OutboxRelay | null;
   /** Every run change this process's worker commits, as `run` events. */
   runEvents: EventEmitter<{ run: [RunRecord] }>;
   /** Stops one subgraph's server (its store stays open), to see the gateway without it. */
@@ -124,6 +133,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const governance = options.governance ?? loadGovernance();
   const runEvents = new EventEmitter<{ run: [RunRecord] }>();
   runEvents.setMaxListeners(0);
+  const bus = options.bus ?? createInProcessBus({ logger: child('bus') });
+  const relay = options.worker === false ? null : startOutboxRelay({ ledger, bus, logger: child('relay') });
   const worker =
     options.worker === false
       ? null
@@ -133,9 +144,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           systems: createGraphQLSystems({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
           governance,
           logger: child('worker'),
-          onRunChanged: (run) => runEvents.emit('run', run),
+          onRunChanged: (run) => {
+            runEvents.emit('run', run);
+            relay?.wake();
+          },
           ...options.workerOptions,
         });
+  const runQueued = () => {
+    worker?.wake();
+    relay?.wake();
+  };
   const triggers = options.triggers
     ? startTriggerPoller({
         ledger,
@@ -144,12 +162,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         governance,
         logger: child('triggers'),
         intervalMs: options.triggers.intervalMs,
-        onQueued: () => worker?.wake(),
+        onQueued: runQueued,
       })
     : null;
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
-    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: () => worker?.wake() }), {
+    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }), {
       port: port('orchestration'),
       host,
       logger: child('orchestration'),
@@ -178,13 +196,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     subgraphs,
     worker,
     triggers,
+    bus,
+    relay,
     runEvents,
     stopSubgraph,
     stop: async () => {
       await triggers?.stop();
       await worker?.stop();
+      await relay?.stop();
       await gateway.close();
       await Promise.all((Object.keys(subgraphs) as SubgraphName[]).map(stopSubgraph));
+      if (!options.bus) await bus.close();
       stores.crm.close();
       stores.psa.close();
       stores.erp.close();

@@ -45,7 +45,7 @@ describe('SqliteCrmConnector faults', () => {
   });
 });
 
-describe('CRM subgraph: unlinking an opportunity over GraphQL', () => {
+describe('CRM subgraph: unlinking an opportunity and recording account financials over GraphQL', () => {
   const data = generateAccounts(1, 13).crm;
   let crm: SqliteCrmConnector;
   let subgraph: RunningSubgraph;
@@ -59,6 +59,28 @@ describe('CRM subgraph: unlinking an opportunity over GraphQL', () => {
   afterAll(async () => {
     await subgraph.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("records an account's finance summary once, reports a repeat as unchanged, and refuses bad figures with coded errors", async () => {
+    const record = `mutation($input: RecordAccountFinancialsInput!) { recordAccountFinancials(input: $input) {
+      account { id finance { invoicedToDate { amount currency } outstanding { amount currency } overdue { amount currency } asOf updatedAt } } changed } }`;
+    const input = { accountId: 'ACC-000004', invoicedToDate: { amount: '1200', currency: 'gbp' }, outstanding: { amount: '400.5', currency: 'GBP' }, overdue: { amount: '0', currency: 'GBP' }, asOf: '2026-11-02T10:00:00Z' };
+    const first = (await post(subgraph.url, record, { input })) as { data: { recordAccountFinancials: { account: { finance: { updatedAt: string } } } } };
+    const updatedAt = first.data.recordAccountFinancials.account.finance.updatedAt;
+    const finance = { invoicedToDate: { amount: '1200.00', currency: 'GBP' }, outstanding: { amount: '400.50', currency: 'GBP' }, overdue: { amount: '0.00', currency: 'GBP' }, asOf: '2026-11-02T10:00:00.000Z', updatedAt };
+    expect(first).toEqual({ data: { recordAccountFinancials: { account: { id: 'ACC-000004', finance }, changed: true } } });
+    expect(await post(subgraph.url, record, { input: { ...input, asOf: '2026-11-03T10:00:00Z' } })).toEqual({ data: { recordAccountFinancials: { account: { id: 'ACC-000004', finance }, changed: false } } });
+    expect(await post(subgraph.url, 'query { account(id: "ACC-000005") { finance { asOf } } }')).toEqual({ data: { account: { finance: null } } });
+    const refused = (message: string, extensions: object) => ({ data: null, errors: [{ message, path: ['recordAccountFinancials'], extensions }] });
+    expect(await post(subgraph.url, record, { input: { ...input, overdue: { amount: '1', currency: 'USD' } } })).toEqual(
+      refused('overdue must be in the currency of invoicedToDate (GBP); got USD', { code: 'BAD_USER_INPUT', field: 'overdue.currency', value: 'USD' }),
+    );
+    expect(await post(subgraph.url, record, { input: { ...input, asOf: '2026-11-02' } })).toEqual(
+      refused("asOf must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got '2026-11-02'", { code: 'BAD_USER_INPUT', field: 'asOf', value: '2026-11-02' }),
+    );
+    expect(await post(subgraph.url, record, { input: { ...input, accountId: 'ACC-999999' } })).toEqual(
+      refused("CRM has no account 'ACC-999999' to record financials on", { code: 'NOT_FOUND', system: 'crm', field: 'accountId', value: 'ACC-999999' }),
+    );
   });
 
   it('clears both links, again with the same result, and refuses an unknown opportunity with NOT_FOUND', async () => {

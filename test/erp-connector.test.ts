@@ -62,7 +62,7 @@ describe('SqliteErpConnector faults', () => {
   });
 });
 
-describe('ERP subgraph: customer by account and compensations over GraphQL', () => {
+describe('ERP subgraph: customer by account, customer field updates and compensations over GraphQL', () => {
   const data = generateAccounts(1, 13).erp;
   let erp: SqliteErpConnector;
   let subgraph: RunningSubgraph;
@@ -84,6 +84,24 @@ describe('ERP subgraph: customer by account and compensations over GraphQL', () 
     const query = 'query($a: ID!, $b: ID!) { a: customerByAccount(accountId: $a) { id customerNumber externalCrmId legalEntity { code } } b: customerByAccount(accountId: $b) { id } }';
     expect(await post(subgraph.url, query, { a: 'ACC-000002', b: 'ACC-000003' })).toEqual({
       data: { a: { id: customer.id, customerNumber: customer.customerNumber, externalCrmId: 'ACC-000002', legalEntity: { code: customer.legalEntityCode } }, b: null },
+    });
+  });
+
+  it('changes only the fields given, reports a repeat as unchanged, and refuses an out-of-date expected value with INVALID_STATE', async () => {
+    const customer = data.customers.find((c) => c.id === 'CUS-000005')!;
+    const update = `mutation($input: UpdateCustomerFieldsInput!) { updateCustomerFields(input: $input) {
+      customer { id name legalEntity { code } taxJurisdiction { code } paymentTerms currency externalCrmId } changed } }`;
+    const renamed = { id: customer.id, name: 'Renamed Group plc', legalEntity: { code: customer.legalEntityCode }, taxJurisdiction: { code: customer.taxJurisdictionCode }, paymentTerms: customer.paymentTerms, currency: customer.currency, externalCrmId: customer.externalCrmId };
+    const input = { id: customer.id, name: 'Renamed Group plc', expected: { name: customer.name } };
+    expect(await post(subgraph.url, update, { input })).toEqual({ data: { updateCustomerFields: { customer: renamed, changed: true } } });
+    expect(await post(subgraph.url, update, { input })).toEqual({ data: { updateCustomerFields: { customer: renamed, changed: false } } });
+    expect(await post(subgraph.url, update, { input: { ...input, name: 'Third Name plc' } })).toEqual({
+      data: null,
+      errors: [{
+        message: `Customer ${customer.id} (${customer.customerNumber}) is named 'Renamed Group plc', not '${customer.name}' as expected: it changed since it was read`,
+        path: ['updateCustomerFields'],
+        extensions: { code: 'INVALID_STATE', system: 'erp', field: 'name', value: 'Renamed Group plc' },
+      }],
     });
   });
 

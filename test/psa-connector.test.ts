@@ -58,7 +58,7 @@ describe('SqlitePsaConnector', () => {
   });
 });
 
-describe('PSA subgraph: billable work and project deletion over GraphQL', () => {
+describe('PSA subgraph: billable work, milestones, project financials and project deletion over GraphQL', () => {
   const data = generateAccounts(1, 13).psa;
   let psa: SqlitePsaConnector;
   let subgraph: RunningSubgraph;
@@ -144,6 +144,40 @@ describe('PSA subgraph: billable work and project deletion over GraphQL', () => 
     });
     const foreign = (await post(subgraph.url, '{ projects(first: 1) { pageInfo { endCursor } } }')) as { data: { projects: { pageInfo: { endCursor: string } } } };
     expect(await post(subgraph.url, page, { after: foreign.data.projects.pageInfo.endCursor })).toMatchObject({ data: null, errors: [{ extensions: { code: 'INVALID_CURSOR' } }] });
+  });
+
+  it('reads a milestone with its project, marks it invoiced once, and refuses a planned one or another invoice with INVALID_STATE', async () => {
+    const completed = data.milestones.find((m) => m.id === 'MS-00000112')!;
+    const read = 'query($id: ID!) { milestone(id: $id) { id name status amount { amount currency } invoiceId invoice { id } project { id code billingModel account { id } } } }';
+    const milestone = { id: completed.id, name: completed.name, amount: money(completed.amountMinor, completed.currency), project: { id: 'PRJ-0000011', code: 'ERP-0000011', billingModel: 'MILESTONE', account: { id: 'ACC-000001' } } };
+    expect(await post(subgraph.url, read, { id: completed.id })).toEqual({ data: { milestone: { ...milestone, status: 'COMPLETED', invoiceId: null, invoice: null } } });
+    expect(await post(subgraph.url, read, { id: 'MS-99999999' })).toEqual({ data: { milestone: null } });
+    const mark = 'mutation($id: ID!, $invoiceId: ID!) { markMilestoneInvoiced(id: $id, invoiceId: $invoiceId) { id status invoiceId } }';
+    const marked = { data: { markMilestoneInvoiced: { id: completed.id, status: 'INVOICED', invoiceId: 'INV-000009001' } } };
+    expect(await post(subgraph.url, mark, { id: completed.id, invoiceId: 'INV-000009001' })).toEqual(marked);
+    expect(await post(subgraph.url, mark, { id: completed.id, invoiceId: 'INV-000009001' })).toEqual(marked);
+    expect(await post(subgraph.url, read, { id: completed.id })).toEqual({ data: { milestone: { ...milestone, status: 'INVOICED', invoiceId: 'INV-000009001', invoice: { id: 'INV-000009001' } } } });
+    const refused = (message: string, value: string) => ({ data: null, errors: [{ message, path: ['markMilestoneInvoiced'], extensions: { code: 'INVALID_STATE', system: 'psa', value } }] });
+    expect(await post(subgraph.url, mark, { id: completed.id, invoiceId: 'INV-000009002' })).toEqual(
+      refused(`Milestone ${completed.id} (${completed.name}) of project PRJ-0000011 is already invoiced on INV-000009001; it cannot be invoiced again on INV-000009002`, completed.id),
+    );
+    const planned = data.milestones.find((m) => m.status === 'PLANNED')!;
+    expect(await post(subgraph.url, mark, { id: planned.id, invoiceId: 'INV-000009002' })).toEqual(
+      refused(`Milestone ${planned.id} (${planned.name}) of project ${planned.projectId} is not completed yet; only a completed milestone can be invoiced`, planned.id),
+    );
+  });
+
+  it("records a project's billed and collected figures once, reports a repeat as unchanged, and refuses two currencies", async () => {
+    const record = 'mutation($input: RecordProjectFinancialsInput!) { recordProjectFinancials(input: $input) { project { id financials { billed { amount currency } collected { amount currency } asOf updatedAt } } changed } }';
+    const input = { projectId: 'PRJ-0000023', billed: { amount: '2400', currency: 'GBP' }, collected: { amount: '1200', currency: 'GBP' }, asOf: '2026-11-02T10:00:00.250Z' };
+    const first = (await post(subgraph.url, record, { input })) as { data: { recordProjectFinancials: { project: { financials: { updatedAt: string } } } } };
+    const financials = { billed: { amount: '2400.00', currency: 'GBP' }, collected: { amount: '1200.00', currency: 'GBP' }, asOf: '2026-11-02T10:00:00.250Z', updatedAt: first.data.recordProjectFinancials.project.financials.updatedAt };
+    expect(first).toEqual({ data: { recordProjectFinancials: { project: { id: 'PRJ-0000023', financials }, changed: true } } });
+    expect(await post(subgraph.url, record, { input })).toEqual({ data: { recordProjectFinancials: { project: { id: 'PRJ-0000023', financials }, changed: false } } });
+    expect(await post(subgraph.url, record, { input: { ...input, collected: { amount: '1', currency: 'USD' } } })).toEqual({
+      data: null,
+      errors: [{ message: 'collected must be in the currency of billed (GBP); got USD', path: ['recordProjectFinancials'], extensions: { code: 'BAD_USER_INPUT', field: 'collected.currency', value: 'USD' } }],
+    });
   });
 
   it('deletes a project once, then answers deleted: false, and refuses a project with booked time with INVALID_STATE', async () => {

@@ -4,6 +4,7 @@ import type { CrmConnector } from './connector/crm-connector';
 import type { CrmContext } from './context';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
+import { AccountFinance } from './resolvers/AccountFinance';
 import { Contact } from './resolvers/Contact';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
@@ -24,7 +25,7 @@ export function createCrmSubgraph(deps: CrmSubgraphDeps): Subgraph<CrmContext> {
   return {
     name: 'crm',
     typeDefs: loadTypeDefs(CRM_SCHEMA_PATH),
-    resolvers: { Query, Mutation, Account, Contact, Opportunity } as Subgraph<CrmContext>['resolvers'],
+    resolvers: { Query, Mutation, Account, AccountFinance, Contact, Opportunity } as Subgraph<CrmContext>['resolvers'],
     context: async (_req, requestId) => ({ requestId, crm: deps.crm, loaders: createLoaders(deps.crm) }),
     close: async () => {
       await deps.onClose?.();

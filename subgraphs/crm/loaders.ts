@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { AccountRecord, ContactRecord, CrmConnector, OpportunityRecord } from './connector/crm-connector';
+import type { AccountFinanceRecord, AccountRecord, ContactRecord, CrmConnector, OpportunityRecord } from './connector/crm-connector';
 
 /** The CRM's per-request loaders: one connector call per batch, whatever the number of keys. */
 export interface CrmLoaders {
@@ -7,6 +7,8 @@ export interface CrmLoaders {
   opportunity: DataLoader<string, OpportunityRecord | null>;
   contactsByAccount: DataLoader<string, ContactRecord[]>;
   opportunitiesByAccount: DataLoader<string, OpportunityRecord[]>;
+  /** Keyed by account ID. */
+  finance: DataLoader<string, AccountFinanceRecord | null>;
 }
 
 /** Builds a fresh loader set; call once per request so nothing is cached across requests. */
@@ -16,5 +18,6 @@ export function createLoaders(crm: CrmConnector): CrmLoaders {
     opportunity: new DataLoader((ids) => crm.getOpportunities(ids)),
     contactsByAccount: new DataLoader((ids) => crm.getContactsByAccount(ids)),
     opportunitiesByAccount: new DataLoader((ids) => crm.getOpportunitiesByAccount(ids)),
+    finance: new DataLoader((ids) => crm.getAccountFinance(ids)),
   };
 }

@@ -1,9 +1,12 @@
 import { join } from 'node:path';
 import { intFromEnv } from '../../lib/env';
+import { createInProcessBus } from '../../lib/event-bus/in-process-bus';
+import { createRedisBus } from '../../lib/event-bus/redis-bus';
 import { runSubgraphMain } from '../../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../../seed/generate';
 import { seedEmptyStores } from '../../seed/seed-stores';
 import { ledgerSeedTarget } from '../../seed/targets';
+import { startOutboxRelay, type OutboxRelay } from './engine/outbox-relay';
 import { SqliteLedger } from './engine/sqlite-ledger';
 import { createGraphQLTriggerSources, startTriggerPoller } from './engine/triggers';
 import { startWorker, type Worker } from './engine/worker';
@@ -16,7 +19,8 @@ import { createGraphQLSystems } from './systems/graphql-systems';
 // with the demo data's cross-references when empty), with a flow worker calling the system subgraphs at CRM_URL,
 // PSA_URL and ERP_URL (their default ports on this host); ORCHESTRATION_WORKER=0 serves the API without one.
 // TRIGGERS=0 switches off starting flows from the systems' state (looked at every TRIGGER_POLL_MS, 5000).
-// GOVERNANCE_PATH names another governance file; it is validated before anything starts.
+// GOVERNANCE_PATH names another governance file; it is validated before anything starts. With the worker runs an
+// outbox relay publishing run events to Redis at REDIS_URL (so every gateway replica sees them), else in-process.
 runSubgraphMain('orchestration', 4004, (env, logger) => {
   const governance = env['GOVERNANCE_PATH'] ? loadGovernance(env['GOVERNANCE_PATH']) : loadGovernance();
   const ledger = new SqliteLedger(join(env['DATA_DIR'] ?? 'data', 'orchestration.db'));
@@ -27,10 +31,17 @@ runSubgraphMain('orchestration', 4004, (env, logger) => {
     psa: env['PSA_URL'] ?? 'http://127.0.0.1:4002/graphql',
     erp: env['ERP_URL'] ?? 'http://127.0.0.1:4003/graphql',
   };
+  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : createInProcessBus({ logger: logger.child({ component: 'bus' }) });
   let worker: Worker | null = null;
+  let relay: OutboxRelay | null = null;
   if (env['ORCHESTRATION_WORKER'] !== '0') {
-    worker = startWorker({ ledger, flows: FLOWS, systems: createGraphQLSystems(urls), governance, logger: logger.child({ component: 'worker' }) });
+    relay = startOutboxRelay({ ledger, bus, logger: logger.child({ component: 'relay' }) });
+    worker = startWorker({ ledger, flows: FLOWS, systems: createGraphQLSystems(urls), governance, logger: logger.child({ component: 'worker' }), onRunChanged: () => relay?.wake() });
   }
+  const runQueued = () => {
+    worker?.wake();
+    relay?.wake();
+  };
   const triggers =
     env['TRIGGERS'] === '0'
       ? null
@@ -41,15 +52,17 @@ runSubgraphMain('orchestration', 4004, (env, logger) => {
           governance,
           logger: logger.child({ component: 'triggers' }),
           intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100),
-          onQueued: () => worker?.wake(),
+          onQueued: runQueued,
         });
   return createOrchestrationSubgraph({
     ledger,
     flows: FLOWS,
-    onRunQueued: () => worker?.wake(),
+    onRunQueued: runQueued,
     onClose: async () => {
       await triggers?.stop();
       await worker?.stop();
+      await relay?.stop();
+      await bus.close();
       ledger.close();
     },
   });

@@ -11,6 +11,7 @@ import { Milestone } from './resolvers/Milestone';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Project } from './resolvers/Project';
+import { ProjectFinancials } from './resolvers/ProjectFinancials';
 import { ProjectTemplate } from './resolvers/ProjectTemplate';
 import { Query } from './resolvers/Query';
 import { RateCard } from './resolvers/RateCard';
@@ -32,7 +33,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
   return {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
-    resolvers: { Query, Mutation, Account, Opportunity, Project, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
+    resolvers: { Query, Mutation, Account, Opportunity, Project, ProjectFinancials, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
     context: async (_req, requestId) => ({ requestId, psa: deps.psa, loaders: createLoaders(deps.psa) }),
     close: async () => {
       await deps.onClose?.();

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { MilestoneRecord, ProjectRecord, ProjectTemplateRecord, PsaConnector, RateCardRecord, ResourceRecord } from './connector/psa-connector';
+import type { MilestoneRecord, ProjectFinancialsRecord, ProjectRecord, ProjectTemplateRecord, PsaConnector, RateCardRecord, ResourceRecord } from './connector/psa-connector';
 
 /** The PSA's per-request loaders: one connector call per batch, whatever the number of keys. */
 export interface PsaLoaders {
@@ -7,6 +7,9 @@ export interface PsaLoaders {
   projectsByAccount: DataLoader<string, ProjectRecord[]>;
   projectByOpportunity: DataLoader<string, ProjectRecord | null>;
   milestonesByProject: DataLoader<string, MilestoneRecord[]>;
+  milestone: DataLoader<string, MilestoneRecord | null>;
+  /** Keyed by project ID. */
+  financials: DataLoader<string, ProjectFinancialsRecord | null>;
   rateCard: DataLoader<string, RateCardRecord | null>;
   template: DataLoader<string, ProjectTemplateRecord | null>;
   resource: DataLoader<string, ResourceRecord | null>;
@@ -19,6 +22,8 @@ export function createLoaders(psa: PsaConnector): PsaLoaders {
     projectsByAccount: new DataLoader((ids) => psa.getProjectsByAccount(ids)),
     projectByOpportunity: new DataLoader((ids) => psa.getProjectsByOpportunity(ids)),
     milestonesByProject: new DataLoader((ids) => psa.getMilestonesByProject(ids)),
+    milestone: new DataLoader((ids) => psa.getMilestones(ids)),
+    financials: new DataLoader((ids) => psa.getProjectFinancials(ids)),
     rateCard: new DataLoader((ids) => psa.getRateCards(ids)),
     template: new DataLoader((ids) => psa.getTemplates(ids)),
     resource: new DataLoader((ids) => psa.getResources(ids)),

@@ -72,6 +72,53 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       expect((await connector.listAccounts({ first: 0, afterKey: null })).totalCount).toBe(13);
     });
 
+    describe('recordAccountFinancials', () => {
+      const figures = {
+        accountId: 'ACC-000002', invoicedToDateMinor: 12_000_00, outstandingMinor: 4_000_00, overdueMinor: 1_000_00, currency: 'GBP',
+        asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:01.000Z',
+      };
+      const { at: _, ...rest } = figures;
+      const recorded = { ...rest, updatedAt: figures.at };
+
+      /** Code, message and details of the rejection of `promise`. */
+      const refusal = async (promise: Promise<unknown>) => {
+        const error = await promise.then(() => new Error('expected the call to fail'), (e: unknown) => e);
+        expect(error).toBeInstanceOf(MeridianError);
+        const { code, message, details } = error as MeridianError;
+        return { code, message, details };
+      };
+
+      it('records the figures once; the same figures again, even read later, change nothing', async () => {
+        expect(await connector.getAccountFinance(['ACC-000002', 'ACC-999999'])).toEqual([null, null]);
+        expect(await connector.recordAccountFinancials(figures)).toEqual({ record: recorded, changed: true });
+        expect(await connector.recordAccountFinancials({ ...figures, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-03T10:00:01.000Z' })).toEqual({ record: recorded, changed: false });
+        expect(await connector.getAccountFinance(['ACC-000002'])).toEqual([recorded]);
+      });
+
+      it('takes newer figures and ignores figures read before the recorded ones', async () => {
+        await connector.recordAccountFinancials(figures);
+        const paid = { ...figures, outstandingMinor: 0, overdueMinor: 0, asOf: '2026-11-04T10:00:00.000Z', at: '2026-11-04T10:00:01.000Z' };
+        const updated = { ...recorded, outstandingMinor: 0, overdueMinor: 0, asOf: paid.asOf, updatedAt: paid.at };
+        expect(await connector.recordAccountFinancials(paid)).toEqual({ record: updated, changed: true });
+        expect(await connector.recordAccountFinancials({ ...figures, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-05T10:00:00.000Z' })).toEqual({ record: updated, changed: false });
+        expect(await connector.getAccountFinance(['ACC-000002'])).toEqual([updated]);
+      });
+
+      it('refuses an unknown account (NOT_FOUND) and a negative amount (VALIDATION_REJECTED), recording nothing', async () => {
+        expect(await refusal(connector.recordAccountFinancials({ ...figures, accountId: 'ACC-999999' }))).toEqual({
+          code: 'NOT_FOUND',
+          message: "CRM has no account 'ACC-999999' to record financials on",
+          details: { system: 'crm', field: 'accountId', value: 'ACC-999999' },
+        });
+        expect(await refusal(connector.recordAccountFinancials({ ...figures, overdueMinor: -250 }))).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: "CRM rejected overdue -2.50 GBP for account 'ACC-000002': it must not be negative",
+          details: { system: 'crm', field: 'overdue', value: '-2.50 GBP' },
+        });
+        expect(await connector.getAccountFinance(['ACC-000002'])).toEqual([null]);
+      });
+    });
+
     it('refuses an opportunity for an unknown account with NOT_FOUND', async () => {
       const error = await connector
         .upsertOpportunity({ externalId: 'x', accountId: 'ACC-999999', name: 'n', stage: 'PROSPECTING', amountMinor: null, currency: null, closeDate: null, servicePackage: null, billingModel: null, deliveryRegion: null, expectedStartDate: null })

@@ -185,6 +185,35 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    describe('updateCustomerFields', () => {
+      it('changes the name and no other field; the same name again changes nothing', async () => {
+        const renamed = { ...gbpCustomer, name: 'Renamed Holdings Ltd' };
+        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: renamed.name, expected: { name: gbpCustomer.name } })).toEqual({ record: renamed, changed: true });
+        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: renamed.name, expected: { name: gbpCustomer.name } })).toEqual({ record: renamed, changed: false });
+        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: null, expected: { name: null } })).toEqual({ record: renamed, changed: false });
+        expect(await connector.getCustomers([gbpCustomer.id])).toEqual([renamed]);
+      });
+
+      it('refuses, changing nothing, a name that is no longer the expected one (INVALID_STATE), a blank name (VALIDATION_REJECTED) and an unknown customer (NOT_FOUND)', async () => {
+        expect(await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: 'Renamed Holdings Ltd', expected: { name: 'Someone Else Ltd' } }))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Customer ${gbpCustomer.id} (${gbpCustomer.customerNumber}) is named '${gbpCustomer.name}', not 'Someone Else Ltd' as expected: it changed since it was read`,
+          details: { system: 'erp', field: 'name', value: gbpCustomer.name },
+        });
+        expect(await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: '  ', expected: { name: null } }))).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: `ERP rejected the name of customer '${gbpCustomer.id}': a name is required`,
+          details: { system: 'erp', field: 'name', value: '  ' },
+        });
+        expect(await failure(connector.updateCustomerFields({ id: 'CUS-999999', name: 'X Ltd', expected: { name: null } }))).toEqual({
+          code: 'NOT_FOUND',
+          message: "ERP has no customer 'CUS-999999'",
+          details: { system: 'erp', field: 'id', value: 'CUS-999999' },
+        });
+        expect(await connector.getCustomers([gbpCustomer.id])).toEqual([gbpCustomer]);
+      });
+    });
+
     it('creates project dimensions once per PSA project, updates them on repeat, and refuses an unknown customer', async () => {
       const dims = { psaProjectId: 'PRJ-0000031', customerId: 'CUS-000005', projectCode: 'DAT-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' };
       expect(await connector.upsertProjectDimensions(dims)).toEqual({ record: dims, created: true });

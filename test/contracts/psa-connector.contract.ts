@@ -177,7 +177,7 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
       it("creates a planned project with the template's milestones, the last taking the rounding remainder", async () => {
         expect(await connector.createProjectFromTemplate(input)).toEqual({ record: created, created: true });
         const milestone = (n: number, name: string, dueDate: string, amountMinor: number) => ({
-          id: `MS-0000082${3 + n}`, projectId: 'PRJ-0000102', name, sequence: n, dueDate, amountMinor, currency: 'GBP', status: 'PLANNED', completedOn: null,
+          id: `MS-0000082${3 + n}`, projectId: 'PRJ-0000102', name, sequence: n, dueDate, amountMinor, currency: 'GBP', status: 'PLANNED', completedOn: null, invoiceId: null,
         });
         const [milestones] = await connector.getMilestonesByProject(['PRJ-0000102']);
         expect(milestones).toEqual([
@@ -299,6 +299,82 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
 
       it('refuses an unknown milestone with NOT_FOUND', async () => {
         expect(coded(await failure(connector.completeMilestone('MS-99999999', '2026-10-05')))).toEqual({ code: 'NOT_FOUND', details: { system: 'psa', value: 'MS-99999999' } });
+      });
+    });
+
+    describe('getMilestones', () => {
+      it('returns milestones in the order of the keys, with null for unknown IDs', async () => {
+        expect(await connector.getMilestones(['MS-00000112', 'MS-99999999', 'MS-00000111'])).toEqual([byId(data.milestones, 'MS-00000112'), null, byId(data.milestones, 'MS-00000111')]);
+        expect(await connector.getMilestones([])).toEqual([]);
+      });
+    });
+
+    describe('markMilestoneInvoiced', () => {
+      const completed = byId(data.milestones, 'MS-00000112');
+      const invoiced = byId(data.milestones, 'MS-00000111');
+
+      it('marks a completed milestone invoiced on the invoice; repeating it with the same invoice changes nothing', async () => {
+        expect(completed).toMatchObject({ status: 'COMPLETED', invoiceId: null });
+        const marked = { ...completed, status: 'INVOICED', invoiceId: 'INV-000009001' };
+        expect(await connector.markMilestoneInvoiced(completed.id, 'INV-000009001')).toEqual(marked);
+        expect(await connector.markMilestoneInvoiced(completed.id, 'INV-000009001')).toEqual(marked);
+        expect(await connector.getMilestones([completed.id])).toEqual([marked]);
+        expect(await connector.markMilestoneInvoiced(invoiced.id, invoiced.invoiceId!)).toEqual(invoiced);
+      });
+
+      it('refuses, changing nothing, a planned milestone or one invoiced on another invoice (INVALID_STATE) and an unknown one (NOT_FOUND)', async () => {
+        const planned = data.milestones.find((m) => m.status === 'PLANNED')!;
+        expect(described(await failure(connector.markMilestoneInvoiced(planned.id, 'INV-000009001')))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Milestone ${planned.id} (${planned.name}) of project ${planned.projectId} is not completed yet; only a completed milestone can be invoiced`,
+          details: { system: 'psa', value: planned.id },
+        });
+        expect(described(await failure(connector.markMilestoneInvoiced(invoiced.id, 'INV-000009001')))).toEqual({
+          code: 'INVALID_STATE',
+          message: 'Milestone MS-00000111 (Discovery and design signed off) of project PRJ-0000011 is already invoiced on INV-000001101; it cannot be invoiced again on INV-000009001',
+          details: { system: 'psa', value: invoiced.id },
+        });
+        expect(described(await failure(connector.markMilestoneInvoiced('MS-99999999', 'INV-000009001')))).toEqual({
+          code: 'NOT_FOUND',
+          message: "PSA has no milestone 'MS-99999999'",
+          details: { system: 'psa', value: 'MS-99999999' },
+        });
+        expect(await connector.getMilestones([planned.id, invoiced.id])).toEqual([planned, invoiced]);
+      });
+    });
+
+    describe('recordProjectFinancials', () => {
+      const figures = { projectId: 'PRJ-0000023', billedMinor: 1_200_00, collectedMinor: 600_00, currency: 'GBP', asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:01.000Z' };
+      const recorded = { projectId: 'PRJ-0000023', billedMinor: 1_200_00, collectedMinor: 600_00, currency: 'GBP', asOf: '2026-11-02T10:00:00.000Z', updatedAt: '2026-11-02T10:00:01.000Z' };
+
+      it('records the figures once; the same figures again, even read later, change nothing', async () => {
+        expect(await connector.getProjectFinancials(['PRJ-0000023', 'PRJ-9999999'])).toEqual([null, null]);
+        expect(await connector.recordProjectFinancials(figures)).toEqual({ record: recorded, changed: true });
+        expect(await connector.recordProjectFinancials({ ...figures, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-03T10:00:01.000Z' })).toEqual({ record: recorded, changed: false });
+        expect(await connector.getProjectFinancials(['PRJ-0000023'])).toEqual([recorded]);
+      });
+
+      it('takes newer figures and ignores figures read before the recorded ones', async () => {
+        await connector.recordProjectFinancials(figures);
+        const paid = { ...figures, collectedMinor: 1_200_00, asOf: '2026-11-04T10:00:00.000Z', at: '2026-11-04T10:00:01.000Z' };
+        const updated = { ...recorded, collectedMinor: 1_200_00, asOf: paid.asOf, updatedAt: paid.at };
+        expect(await connector.recordProjectFinancials(paid)).toEqual({ record: updated, changed: true });
+        expect(await connector.recordProjectFinancials({ ...figures, collectedMinor: 0, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-05T10:00:00.000Z' })).toEqual({ record: updated, changed: false });
+        expect(await connector.getProjectFinancials(['PRJ-0000023'])).toEqual([updated]);
+      });
+
+      it('refuses an unknown project (NOT_FOUND) and a negative amount (VALIDATION_REJECTED), recording nothing', async () => {
+        expect(described(await failure(connector.recordProjectFinancials({ ...figures, projectId: 'PRJ-9999999' })))).toEqual({
+          code: 'NOT_FOUND',
+          message: "PSA has no project 'PRJ-9999999' to record financials on",
+          details: { system: 'psa', field: 'projectId', value: 'PRJ-9999999' },
+        });
+        expect(described(await failure(connector.recordProjectFinancials({ ...figures, collectedMinor: -1 })))).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: "PSA rejected collected -0.01 GBP for project 'PRJ-0000023': it must not be negative",
+          details: { system: 'psa', field: 'collected', value: '-0.01 GBP' },
+        });
+        expect(await connector.getProjectFinancials(['PRJ-0000023'])).toEqual([null]);
       });
     });
 
@@ -443,6 +519,10 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
         expect(await connector.getProjectsByOpportunity(['OPP-0000031'])).toEqual([null]);
         expect(await connector.deleteProject(record.id)).toEqual({ id: record.id, deleted: false });
         expect(await connector.deleteProject('PRJ-9999999')).toEqual({ id: 'PRJ-9999999', deleted: false });
+        const withFinancials = await connector.createProjectFromTemplate({ ...input, externalId: 'run-9:financials', code: 'ERP-9000002' });
+        await connector.recordProjectFinancials({ projectId: withFinancials.record.id, billedMinor: 0, collectedMinor: 0, currency: 'GBP', asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:00.000Z' });
+        expect(await connector.deleteProject(withFinancials.record.id)).toEqual({ id: withFinancials.record.id, deleted: true });
+        expect(await connector.getProjectFinancials([withFinancials.record.id])).toEqual([null]);
         expect((await connector.listProjects({ first: 0, afterKey: null })).totalCount).toBe(data.projects.length);
       });
 

@@ -65,13 +65,15 @@ describe('flow convertOpportunityToProject', () => {
     });
     expect(body.data!.syncRun.audit.map((a: { action: string }) => a.action)).toEqual(['RUN_CREATED', ...Array(5).fill('STEP_SUCCEEDED'), 'RUN_SUCCEEDED']);
     const events = await stack.stores.ledger.eventsAfter(0, 10_000);
-    expect(events.filter((e) => e.runId === runId).map((e) => [e.sequence, e.status])).toEqual([
-      [1, 'QUEUED'],
-      [2, 'RUNNING'],
-      [3, 'RUNNING'],
-      [4, 'RUNNING'],
-      [5, 'RUNNING'],
-      [6, 'SUCCEEDED'],
+    // Accepted, taken up by the worker, one change per step: each commit wrote its event.
+    expect(events.filter((e) => e.runId === runId).map((e) => [e.sequence, e.status, e.type])).toEqual([
+      [1, 'QUEUED', 'SYNC_RUN_UPDATED'],
+      [2, 'RUNNING', 'SYNC_RUN_UPDATED'],
+      [3, 'RUNNING', 'SYNC_RUN_UPDATED'],
+      [4, 'RUNNING', 'SYNC_RUN_UPDATED'],
+      [5, 'RUNNING', 'SYNC_RUN_UPDATED'],
+      [6, 'RUNNING', 'SYNC_RUN_UPDATED'],
+      [7, 'SUCCEEDED', 'SYNC_RUN_UPDATED'],
     ]);
   });
 

@@ -11,10 +11,17 @@ describe('conversions under system faults', () => {
   it('completes every run with 30% of ERP calls throttled and a maintenance window, none early, nothing duplicated', async () => {
     stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
     const created = await Promise.all(Array.from({ length: 8 }, () => createWonOpportunity(stack.gatewayUrl)));
-    const maintenanceUntil = Date.now() + 1000;
-    stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
+    // The window opens when the first run is about to call the ERP, so every ERP call meets it, however slow the machine.
+    let maintenanceUntil = Infinity;
+    const openWindow = (run: { steps: { status: string }[] }) => {
+      if (maintenanceUntil !== Infinity || run.steps[0]?.status !== 'SUCCEEDED') return;
+      maintenanceUntil = Date.now() + 500;
+      stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
+    };
+    stack.runEvents.on('run', openWindow);
     const runIds = await Promise.all(created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id));
     const runs = await Promise.all(runIds.map((id) => waitForRun(stack, id, ['SUCCEEDED', 'EXCEPTION'])));
+    stack.runEvents.off('run', openWindow);
     stack.stores.erp.faults.set({});
     expect(runs.map((r) => r.status)).toEqual(Array(8).fill('SUCCEEDED'));
     // No ERP step finished inside the window, and the faults were met (and retried) along the way.

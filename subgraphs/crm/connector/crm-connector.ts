@@ -16,6 +16,25 @@ export interface AccountRecord {
   externalId: string | null;
 }
 
+/**
+ * What the ERP has invoiced an account, as the invoice-status flow last recorded it, in `currency` minor units:
+ * totals (tax included) of its posted and paid invoices, the balance still open, and the part of it past due.
+ */
+export interface AccountFinanceRecord {
+  accountId: string;
+  invoicedToDateMinor: number;
+  outstandingMinor: number;
+  overdueMinor: number;
+  currency: string;
+  /** When the ERP showed these figures (ISO 8601 timestamp); a record with an earlier `asOf` is ignored. */
+  asOf: string;
+  /** When the figures last changed (ISO 8601 timestamp). */
+  updatedAt: string;
+}
+
+/** Figures to record on an account; `at` becomes `updatedAt` when they change. */
+export type RecordAccountFinancials = Omit<AccountFinanceRecord, 'updatedAt'> & { at: string };
+
 /** A contact record. */
 export interface ContactRecord {
   id: string;
@@ -77,6 +96,8 @@ export interface Upserted<T> {
 export interface CrmConnector {
   getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]>;
   listAccounts(page: PageRequest, filter?: AccountFilter): Promise<Page<AccountRecord>>;
+  /** The finance summary of each account, null until first recorded. */
+  getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]>;
   /** Contacts per account, one array per account ID, in the keys' order. */
   getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]>;
   getOpportunities(ids: readonly string[]): Promise<(OpportunityRecord | null)[]>;
@@ -85,6 +106,12 @@ export interface CrmConnector {
   listOpportunities(page: PageRequest, filter?: OpportunityFilter): Promise<Page<OpportunityRecord>>;
   /** @throws MeridianError NOT_FOUND for an unknown parent account. */
   upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>>;
+  /**
+   * Records what the ERP has invoiced an account. The same figures again change nothing (`changed: false`, `updatedAt`
+   * kept); figures read before the recorded ones (an earlier `asOf`) are ignored, so late or replayed records never
+   * overwrite fresher ones. @throws MeridianError NOT_FOUND (account), VALIDATION_REJECTED (a negative amount)
+   */
+  recordAccountFinancials(input: RecordAccountFinancials): Promise<{ record: AccountFinanceRecord; changed: boolean }>;
   /** @throws MeridianError NOT_FOUND for an unknown account. */
   upsertOpportunity(input: UpsertOpportunity): Promise<Upserted<OpportunityRecord>>;
   /** @throws MeridianError NOT_FOUND, or INVALID_STATE when already closed the other way. */

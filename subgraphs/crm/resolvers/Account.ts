@@ -5,6 +5,7 @@ export const Account = {
   __resolveReference: (ref: { id: string }, ctx: CrmContext) => ctx.loaders.account.load(ref.id),
   parentAccount: (account: AccountRecord, _args: unknown, ctx: CrmContext) =>
     account.parentAccountId ? ctx.loaders.account.load(account.parentAccountId) : null,
+  finance: (account: AccountRecord, _args: unknown, ctx: CrmContext) => ctx.loaders.finance.load(account.id),
   contacts: (account: AccountRecord, _args: unknown, ctx: CrmContext) => ctx.loaders.contactsByAccount.load(account.id),
   opportunities: async (account: AccountRecord, args: { stage?: OpportunityStage | null }, ctx: CrmContext) => {
     const all = await ctx.loaders.opportunitiesByAccount.load(account.id);

@@ -1,4 +1,5 @@
-import { optionalIsoDate, todayUtc } from '../../../lib/dates';
+import { isoTimestamp, optionalIsoDate, todayUtc } from '../../../lib/dates';
+import { MeridianError } from '../../../lib/errors';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel, OpportunityStage } from '../connector/crm-connector';
 import type { CrmContext } from '../context';
@@ -22,6 +23,10 @@ interface UpsertOpportunityArgs {
   };
 }
 
+interface RecordAccountFinancialsArgs {
+  input: { accountId: string; invoicedToDate: MoneyInput; outstanding: MoneyInput; overdue: MoneyInput; asOf: string };
+}
+
 /** System-level CRM commands (and the compensation `unlinkOpportunity`); each validates its input, then calls one connector command. */
 export const Mutation = {
   upsertAccount: async (_: unknown, { input }: UpsertAccountArgs, ctx: CrmContext) => {
@@ -34,6 +39,27 @@ export const Mutation = {
       owner: input.owner ?? null,
     });
     return { account: record, created };
+  },
+  recordAccountFinancials: async (_: unknown, { input }: RecordAccountFinancialsArgs, ctx: CrmContext) => {
+    const invoiced = parseMoneyInput(input.invoicedToDate, 'invoicedToDate');
+    const outstanding = parseMoneyInput(input.outstanding, 'outstanding');
+    const overdue = parseMoneyInput(input.overdue, 'overdue');
+    for (const [field, amount] of [['outstanding', outstanding], ['overdue', overdue]] as const) {
+      if (amount.currency !== invoiced.currency) {
+        throw new MeridianError('BAD_USER_INPUT', `${field} must be in the currency of invoicedToDate (${invoiced.currency}); got ${amount.currency}`, { field: `${field}.currency`, value: amount.currency });
+      }
+    }
+    const { record, changed } = await ctx.crm.recordAccountFinancials({
+      accountId: input.accountId,
+      invoicedToDateMinor: Number(invoiced.minor),
+      outstandingMinor: Number(outstanding.minor),
+      overdueMinor: Number(overdue.minor),
+      currency: invoiced.currency,
+      asOf: isoTimestamp(input.asOf, 'asOf'),
+      at: new Date().toISOString(),
+    });
+    ctx.loaders.finance.clear(input.accountId).prime(input.accountId, record);
+    return { account: await ctx.loaders.account.load(input.accountId), changed };
   },
   upsertOpportunity: async (_: unknown, { input }: UpsertOpportunityArgs, ctx: CrmContext) => {
     const amount = input.amount ? parseMoneyInput(input.amount, 'amount') : null;

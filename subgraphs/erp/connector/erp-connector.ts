@@ -112,6 +112,15 @@ export interface UpsertCustomer {
   currency: string;
 }
 
+/** Fields of a customer to change, the others left as they are (the fields the CRM owns, today the name). */
+export interface UpdateCustomerFields {
+  id: string;
+  /** New name; unchanged when null. */
+  name: string | null;
+  /** The values the caller read: a field that would change but no longer holds its expected value fails. */
+  expected: { name: string | null };
+}
+
 export interface NewBillingLine {
   externalId: string;
   psaProjectId: string;
@@ -167,6 +176,12 @@ export interface ErpConnector {
   getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]>;
   getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]>;
   upsertCustomer(input: UpsertCustomer): Promise<{ record: CustomerRecord; created: boolean }>;
+  /**
+   * Changes the given fields of a customer and no other; setting the values it holds changes nothing (`changed: false`).
+   * @throws MeridianError NOT_FOUND, VALIDATION_REJECTED (a blank name), INVALID_STATE when a field to change no longer
+   * holds its `expected` value (someone changed it since the caller read it)
+   */
+  updateCustomerFields(input: UpdateCustomerFields): Promise<{ record: CustomerRecord; changed: boolean }>;
   upsertProjectDimensions(input: ProjectDimensionsRecord): Promise<{ record: ProjectDimensionsRecord; created: boolean }>;
   /** Lines whose external ID was posted before come back as first posted. */
   postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]>;

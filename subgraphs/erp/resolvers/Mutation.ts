@@ -8,6 +8,10 @@ interface UpsertCustomerArgs {
   input: { externalCrmId: string; name: string; legalEntityCode: string; taxJurisdictionCode: string; paymentTerms: PaymentTerms; currency: string };
 }
 
+interface UpdateCustomerFieldsArgs {
+  input: { id: string; name?: string | null; expected?: { name?: string | null } | null };
+}
+
 interface UpsertProjectDimensionsArgs {
   input: { projectId: string; customerId: string; projectCode: string; billingSchedule: string; revenueTreatment: string };
 }
@@ -47,6 +51,10 @@ export const Mutation = {
   upsertCustomer: async (_: unknown, { input }: UpsertCustomerArgs, ctx: ErpContext) => {
     const { record, created } = await ctx.erp.upsertCustomer({ ...input, currency: input.currency.trim().toUpperCase() });
     return { customer: record, created };
+  },
+  updateCustomerFields: async (_: unknown, { input }: UpdateCustomerFieldsArgs, ctx: ErpContext) => {
+    const { record, changed } = await ctx.erp.updateCustomerFields({ id: input.id, name: input.name ?? null, expected: { name: input.expected?.name ?? null } });
+    return { customer: record, changed };
   },
   upsertProjectDimensions: async (_: unknown, { input }: UpsertProjectDimensionsArgs, ctx: ErpContext) => {
     const { record, created } = await ctx.erp.upsertProjectDimensions({

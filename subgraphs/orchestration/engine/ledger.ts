@@ -91,11 +91,17 @@ export interface ExceptionRecord {
 
 /** An event committed with the change it reports (transactional outbox). */
 export interface OutboxEvent {
+  /** Position in the outbox: increases across all runs. */
   seq: number;
   runId: string;
   type: 'SYNC_RUN_UPDATED' | 'EXCEPTION_RAISED';
+  /** The run's sequence number after the change. */
   sequence: number;
   status: RunStatus;
+  flow: string;
+  accountId: string | null;
+  /** The exception raised, for EXCEPTION_RAISED. */
+  exceptionId: string | null;
   createdAt: string;
 }
 
@@ -168,8 +174,8 @@ export interface Ledger {
   createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
   getRuns(ids: readonly string[]): Promise<(RunRecord | null)[]>;
   listRuns(page: PageRequest, filter?: RunFilter): Promise<Page<RunRecord>>;
-  /** Runs per key, newest first; `field` names the key column. */
-  getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[]): Promise<RunRecord[][]>;
+  /** Runs per key, newest first; `field` names the key column; `flows`, when given, keeps only runs of those flows. */
+  getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[], flows?: readonly string[]): Promise<RunRecord[][]>;
 
   /** Takes the next runnable run (due, unleased or lease expired) for `owner` until `now + leaseMs`. */
   claimRun(owner: string, leaseMs: number, now: number): Promise<RunRecord | null>;
@@ -200,4 +206,10 @@ export interface Ledger {
   getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]>;
   /** Outbox events after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<OutboxEvent[]>;
+  /** The outbox position up to which the relay `name` has published (0 before its first). */
+  getRelayCursor(name: string): Promise<number>;
+  /** Records that the relay `name` has published every outbox event up to `seq`. */
+  setRelayCursor(name: string, seq: number): Promise<void>;
+  /** The run as it was when its sequence number was `sequence` (kept with the outbox event), or null. */
+  getRunAt(runId: string, sequence: number): Promise<RunRecord | null>;
 }

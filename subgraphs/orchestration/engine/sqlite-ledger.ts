@@ -79,7 +79,16 @@ CREATE TABLE IF NOT EXISTS outbox (
   type TEXT NOT NULL,
   sequence INTEGER NOT NULL,
   status TEXT NOT NULL,
+  flow TEXT NOT NULL,
+  account_id TEXT,
+  exception_id TEXT,
+  snapshot TEXT NOT NULL,
   created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id, sequence);
+CREATE TABLE IF NOT EXISTS relay_cursors (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -256,25 +265,33 @@ export class SqliteLedger implements Ledger {
     return { ...result, nodes: this.withSteps(result.nodes) };
   }
 
-  async getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[]): Promise<RunRecord[][]> {
+  async getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[], flows?: readonly string[]): Promise<RunRecord[][]> {
     const column = { accountId: 'account_id', opportunityId: 'opportunity_id', projectId: 'project_id' }[field];
-    const rows = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${inJson(column)} ORDER BY created_at DESC, id`).all(JSON.stringify(keys)) as RunRow[];
+    const byFlow = flows ? `AND ${inJson('flow')}` : '';
+    const params = flows ? [JSON.stringify(keys), JSON.stringify(flows)] : [JSON.stringify(keys)];
+    const rows = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${inJson(column)} ${byFlow} ORDER BY created_at DESC, id`).all(...params) as RunRow[];
     return groupByKey(keys, this.withSteps(rows), (r) => r[field] ?? '');
   }
 
   // ---- worker commands
 
   async claimRun(owner: string, leaseMs: number, now: number): Promise<RunRecord | null> {
-    const row = this.db
-      .prepare(
-        `UPDATE runs SET lease_owner = ?, lease_expires_at = ?,
-           status = CASE status WHEN 'QUEUED' THEN 'RUNNING' WHEN 'WAITING_RETRY' THEN 'RUNNING' ELSE status END
-         WHERE id = (SELECT id FROM runs WHERE ${inJson('status')} AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)
-                     ORDER BY next_attempt_at, id LIMIT 1)
-         RETURNING id`,
-      )
-      .get(owner, now + leaseMs, JSON.stringify(RUNNABLE), now, now) as { id: string } | undefined;
-    return row ? this.runById(row.id) : null;
+    return this.db.transaction((): RunRecord | null => {
+      const due = this.db
+        .prepare(
+          `SELECT id, status FROM runs WHERE ${inJson('status')} AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+           ORDER BY next_attempt_at, id LIMIT 1`,
+        )
+        .get(JSON.stringify(RUNNABLE), now, now) as { id: string; status: RunStatus } | undefined;
+      if (!due) return null;
+      // Starting (or resuming after a wait) is a change subscribers see; a takeover of a running run is not.
+      const starts = due.status === 'QUEUED' || due.status === 'WAITING_RETRY';
+      this.db
+        .prepare(`UPDATE runs SET lease_owner = ?, lease_expires_at = ?, status = ?, sequence = sequence + ?, updated_at = ? WHERE id = ?`)
+        .run(owner, now + leaseMs, starts ? 'RUNNING' : due.status, starts ? 1 : 0, new Date(now).toISOString(), due.id);
+      if (starts) this.emit(due.id, 'SYNC_RUN_UPDATED');
+      return this.runById(due.id);
+    }).immediate();
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -432,7 +449,22 @@ export class SqliteLedger implements Ledger {
   }
 
   async eventsAfter(seq: number, limit: number): Promise<OutboxEvent[]> {
-    return this.db.prepare(`SELECT seq, run_id AS runId, type, sequence, status, created_at AS createdAt FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`).all(seq, limit) as OutboxEvent[];
+    return this.db
+      .prepare(`SELECT seq, run_id AS runId, type, sequence, status, flow, account_id AS accountId, exception_id AS exceptionId, created_at AS createdAt FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`)
+      .all(seq, limit) as OutboxEvent[];
+  }
+
+  async getRunAt(runId: string, sequence: number): Promise<RunRecord | null> {
+    const row = this.db.prepare(`SELECT snapshot FROM outbox WHERE run_id = ? AND sequence = ? AND type = 'SYNC_RUN_UPDATED' ORDER BY seq DESC LIMIT 1`).get(runId, sequence) as { snapshot: string } | undefined;
+    return row ? (JSON.parse(row.snapshot) as RunRecord) : null;
+  }
+
+  async getRelayCursor(name: string): Promise<number> {
+    return (this.db.prepare('SELECT seq FROM relay_cursors WHERE name = ?').get(name) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  async setRelayCursor(name: string, seq: number): Promise<void> {
+    this.db.prepare('INSERT INTO relay_cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq').run(name, seq);
   }
 
   // ---- internals (called inside transactions)
@@ -452,17 +484,20 @@ export class SqliteLedger implements Ledger {
       .prepare(`INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, NULL, NULL)`)
       .run(id, runId, run.flow, step, error.class, error.system, error.message, run.accountId, new Date().toISOString());
     this.audit(runId, 'system', 'EXCEPTION_RAISED', { exceptionId: id, step, error });
-    this.emit(runId, 'EXCEPTION_RAISED');
+    this.emit(runId, 'SYNC_RUN_UPDATED');
+    this.emit(runId, 'EXCEPTION_RAISED', id);
   }
 
   private audit(runId: string, actor: Actor, action: string, detail: unknown): void {
     this.db.prepare('INSERT INTO audit_log (run_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)').run(runId, new Date().toISOString(), actor, action, detail === null ? null : JSON.stringify(detail));
   }
 
-  private emit(runId: string, type: OutboxEvent['type']): void {
+  /** Writes an outbox event with the run as it is now, so a reader can see the run at exactly that sequence. */
+  private emit(runId: string, type: OutboxEvent['type'], exceptionId: string | null = null): void {
+    const run = this.runById(runId);
     this.db
-      .prepare(`INSERT INTO outbox (run_id, type, sequence, status, created_at) SELECT id, ?, sequence, status, ? FROM runs WHERE id = ?`)
-      .run(type, new Date().toISOString(), runId);
+      .prepare(`INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(runId, type, run.sequence, run.status, run.flow, run.accountId, exceptionId, JSON.stringify(run), new Date().toISOString());
   }
 
   private findRun(id: string): RunRecord {

@@ -78,6 +78,7 @@ export function startWorker(options: WorkerOptions): Worker {
     key: `${run.id}:${stepName}`,
     systems,
     governance,
+    ledger,
     recordCrossReferences: async (links) => {
       await ledger.recordCrossReferences(links);
     },

@@ -1,4 +1,4 @@
-import type { NewCrossReference } from '../engine/ledger';
+import type { Ledger, NewCrossReference } from '../engine/ledger';
 import type { Governance, SystemKey } from '../governance/governance';
 import type { Systems } from '../systems/systems';
 
@@ -13,6 +13,8 @@ export interface StepContext<TInput> {
   key: string;
   systems: Systems;
   governance: Governance;
+  /** Reads earlier runs (what Meridian last synced for an entity, say); a step never writes the ledger through it. */
+  ledger: Pick<Ledger, 'getRunsBy'>;
   /** Records cross-references in the orchestration's registry (idempotent). */
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<void>;
   /** Extends the run's lease during a long step; throws when another worker took the run over. */

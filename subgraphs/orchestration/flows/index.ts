@@ -1,6 +1,9 @@
 import { billApprovedTime } from './bill-approved-time';
+import { billMilestone } from './bill-milestone';
 import { convertOpportunityToProject } from './convert-opportunity-to-project';
 import type { Flow } from './flow';
+import { syncCustomer } from './sync-customer';
+import { syncInvoiceStatus } from './sync-invoice-status';
 
 /** Every flow the orchestration runs. */
-export const FLOWS: readonly Flow<any>[] = [convertOpportunityToProject, billApprovedTime];
+export const FLOWS: readonly Flow<any>[] = [convertOpportunityToProject, billApprovedTime, billMilestone, syncInvoiceStatus, syncCustomer];

@@ -22,7 +22,8 @@ export interface Governance {
   projectCode: { format: string };
   sourceOfTruth: { customer: Record<'name' | 'legalEntity' | 'taxJurisdiction' | 'paymentTerms' | 'currency', Owner> };
   retry: Record<SystemKey, RetryPolicy>;
-  triggers: { convertOpportunityToProject?: boolean; billApprovedTime?: boolean };
+  /** Which flows a trigger poller may start by itself; an absent switch counts as on. */
+  triggers: { convertOpportunityToProject?: boolean; billApprovedTime?: boolean; billMilestone?: boolean; syncInvoiceStatus?: boolean; syncCustomer?: boolean };
 }
 
 /** The checked-in governance file. */

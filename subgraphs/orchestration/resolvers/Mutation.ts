@@ -36,6 +36,12 @@ export const Mutation = {
     startRun(ctx, 'convertOpportunityToProject', { opportunityId: input.opportunityId }, input.idempotencyKey),
   billApprovedTime: (_: unknown, { input }: { input: { projectId: string; until?: string | null; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
     startRun(ctx, 'billApprovedTime', { projectId: input.projectId, ...(input.until ? { until: input.until } : {}) }, input.idempotencyKey),
+  billMilestone: (_: unknown, { input }: { input: { milestoneId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
+    startRun(ctx, 'billMilestone', { milestoneId: input.milestoneId }, input.idempotencyKey),
+  syncInvoiceStatus: (_: unknown, { input }: { input: { invoiceId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
+    startRun(ctx, 'syncInvoiceStatus', { invoiceId: input.invoiceId }, input.idempotencyKey),
+  syncCustomer: (_: unknown, { input }: { input: { accountId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
+    startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, API_ACTOR);
     ctx.runQueued();

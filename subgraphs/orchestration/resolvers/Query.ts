@@ -37,6 +37,8 @@ export const Query = {
     const page = await ctx.ledger.listExceptions(pageRequest(args, 'exceptions'), { ...rest, status: status ?? 'OPEN', olderThanMs: olderThanMinutes ? olderThanMinutes * 60_000 : null });
     return toConnection(page, 'exceptions', (e) => e.id);
   },
+  syncRunAt: (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) => ctx.ledger.getRunAt(args.id, args.sequence),
+  syncException: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.exception.load(args.id),
   trace: async (_: unknown, args: { correlationId: string }, ctx: OrchestrationContext) => {
     const run = (await ctx.loaders.run.load(args.correlationId)) ?? (await ctx.ledger.listRuns({ first: 1, afterKey: null }, { correlationId: args.correlationId })).nodes[0];
     return run ? { run } : null;

@@ -1,5 +1,10 @@
 import { createSystemClient, type SystemClient } from './graphql-client';
-import type { BillableWork, CrmApi, ErpApi, OpportunityForConversion, PsaApi, Systems } from './systems';
+import type { AccountForSync, BillableWork, CrmApi, CustomerForSync, ErpApi, InvoiceStatusView, MilestoneForBilling, OpportunityForConversion, PsaApi, Systems } from './systems';
+
+/** Invoices read per page when a flow totals an account's or a project's invoices. */
+const INVOICE_PAGE_SIZE = 1000;
+
+const INVOICE_STATUS_FIELDS = `id number status overdue total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
 
 /** {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store). */
 export function createGraphQLSystems(urls: { crm: string; psa: string; erp: string }): Systems {
@@ -17,6 +22,18 @@ function crmApi(client: SystemClient): CrmApi {
         cid,
       );
       return data.opportunity;
+    },
+    async getAccount(id, cid) {
+      const data = await client.request<{ account: AccountForSync | null }>(`query SyncAccount($id: ID!) { account(id: $id) { id name } }`, { id }, cid);
+      return data.account;
+    },
+    async recordAccountFinancials(input, cid) {
+      const data = await client.request<{ recordAccountFinancials: { changed: boolean } }>(
+        `mutation AccountFinancials($input: RecordAccountFinancialsInput!) { recordAccountFinancials(input: $input) { changed } }`,
+        { input },
+        cid,
+      );
+      return data.recordAccountFinancials;
     },
     async linkOpportunity(id, links, cid) {
       await client.request(`mutation Link($input: LinkOpportunityInput!) { linkOpportunity(input: $input) { id } }`, { input: { opportunityId: id, ...links } }, cid);
@@ -55,6 +72,31 @@ function psaApi(client: SystemClient): PsaApi {
     async markTimeEntriesBilled(input, cid) {
       await client.request(`mutation MarkBilled($input: MarkTimeEntriesBilledInput!) { markTimeEntriesBilled(input: $input) { timeEntries { id } } }`, { input }, cid);
     },
+    async getMilestone(id, cid) {
+      const data = await client.request<{ milestone: MilestoneForBilling | null }>(
+        `query BillingMilestone($id: ID!) { milestone(id: $id) {
+          id name status amount { amount currency } invoiceId project { id code name billingModel account { id } } } }`,
+        { id },
+        cid,
+      );
+      return data.milestone;
+    },
+    async markMilestoneInvoiced(id, invoiceId, cid) {
+      const data = await client.request<{ markMilestoneInvoiced: { status: string; invoiceId: string | null } }>(
+        `mutation MarkInvoiced($id: ID!, $invoiceId: ID!) { markMilestoneInvoiced(id: $id, invoiceId: $invoiceId) { status invoiceId } }`,
+        { id, invoiceId },
+        cid,
+      );
+      return data.markMilestoneInvoiced;
+    },
+    async recordProjectFinancials(input, cid) {
+      const data = await client.request<{ recordProjectFinancials: { changed: boolean } }>(
+        `mutation ProjectFinancials($input: RecordProjectFinancialsInput!) { recordProjectFinancials(input: $input) { changed } }`,
+        { input },
+        cid,
+      );
+      return data.recordProjectFinancials;
+    },
     async listProjectsWithBillableWork(first, after, until, cid) {
       const data = await client.request<{ projectsWithBillableWork: { nodes: { id: string }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
         `query ReadyToBill($first: Int, $after: String, $until: String) { projectsWithBillableWork(first: $first, after: $after, until: $until) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
@@ -79,6 +121,49 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async deleteCustomer(id, cid) {
       await client.request(`mutation DeleteCustomer($id: ID!) { deleteCustomer(id: $id) { deleted } }`, { id }, cid);
+    },
+    async getCustomerByAccount(accountId, cid) {
+      const data = await client.request<{ customerByAccount: CustomerForSync | null }>(
+        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId } }`,
+        { accountId },
+        cid,
+      );
+      return data.customerByAccount;
+    },
+    async updateCustomerFields(input, cid) {
+      const data = await client.request<{ updateCustomerFields: { changed: boolean } }>(
+        `mutation CustomerFields($input: UpdateCustomerFieldsInput!) { updateCustomerFields(input: $input) { changed } }`,
+        { input: { id: input.id, ...input.set, expected: input.expected } },
+        cid,
+      );
+      return data.updateCustomerFields;
+    },
+    async postInvoice(input, cid) {
+      const data = await client.request<{ postInvoice: { invoice: { id: string; number: string; total: { amount: string; currency: string } }; created: boolean } }>(
+        `mutation PostInvoice($input: PostInvoiceInput!) { postInvoice(input: $input) { invoice { id number total { amount currency } } created } }`,
+        { input },
+        cid,
+      );
+      return { ...data.postInvoice.invoice, created: data.postInvoice.created };
+    },
+    async getInvoice(id, cid) {
+      const data = await client.request<{ invoice: InvoiceStatusView | null }>(`query InvoiceStatus($id: ID!) { invoice(id: $id) { ${INVOICE_STATUS_FIELDS} } }`, { id }, cid);
+      return data.invoice;
+    },
+    async listInvoices(filter, cid) {
+      const invoices: InvoiceStatusView[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const data: { invoices: { nodes: InvoiceStatusView[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } } = await client.request(
+          `query Invoices($first: Int, $after: String, $filter: InvoiceFilter) { invoices(first: $first, after: $after, filter: $filter) {
+            nodes { ${INVOICE_STATUS_FIELDS} } pageInfo { endCursor hasNextPage } } }`,
+          { first: INVOICE_PAGE_SIZE, after, filter },
+          cid,
+        );
+        invoices.push(...data.invoices.nodes);
+        if (!data.invoices.pageInfo.hasNextPage) return invoices;
+        after = data.invoices.pageInfo.endCursor;
+      }
     },
     async upsertProjectDimensions(input, cid) {
       const data = await client.request<{ upsertProjectDimensions: { created: boolean } }>(

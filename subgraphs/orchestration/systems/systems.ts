@@ -16,11 +16,55 @@ export interface OpportunityForConversion {
   account: { id: string; name: string };
 }
 
+/** A CRM account as the customer sync reads it: the fields the CRM may own on the ERP customer. */
+export interface AccountForSync {
+  id: string;
+  name: string;
+}
+
+/** What the ERP has invoiced an account, to record on it; all amounts in one currency. */
+export interface AccountFinancials {
+  accountId: string;
+  invoicedToDate: Money;
+  outstanding: Money;
+  overdue: Money;
+  /** When the ERP showed these figures (ISO 8601 timestamp). */
+  asOf: string;
+}
+
 /** The CRM commands the flows use. Every method may throw SystemError. */
 export interface CrmApi {
   getOpportunity(id: string, correlationId: string): Promise<OpportunityForConversion | null>;
+  getAccount(id: string, correlationId: string): Promise<AccountForSync | null>;
+  /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
+  recordAccountFinancials(input: AccountFinancials, correlationId: string): Promise<{ changed: boolean }>;
   linkOpportunity(id: string, links: { psaProjectId: string; erpCustomerId: string }, correlationId: string): Promise<void>;
   unlinkOpportunity(id: string, correlationId: string): Promise<void>;
+}
+
+/** A PSA milestone with the project it bills, as milestone billing reads it. */
+export interface MilestoneForBilling {
+  id: string;
+  name: string;
+  status: 'PLANNED' | 'COMPLETED' | 'INVOICED';
+  amount: Money;
+  invoiceId: string | null;
+  project: {
+    id: string;
+    code: string;
+    name: string;
+    billingModel: 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+    account: { id: string } | null;
+  };
+}
+
+/** What the ERP has billed and collected for a project, to record on it; both amounts in one currency. */
+export interface ProjectFinancials {
+  projectId: string;
+  billed: Money;
+  collected: Money;
+  /** When the ERP showed these figures (ISO 8601 timestamp). */
+  asOf: string;
 }
 
 /** The PSA commands the flows use. Every method may throw SystemError. */
@@ -33,6 +77,11 @@ export interface PsaApi {
   /** Approved, billable, unbilled work of a project, priced; at most `first` time entries and `first` expenses. */
   getBillableWork(projectId: string, first: number, until: string | null, correlationId: string): Promise<BillableWork>;
   markTimeEntriesBilled(input: { timeEntryIds: string[]; expenseIds: string[]; billingReference: string }, correlationId: string): Promise<void>;
+  getMilestone(id: string, correlationId: string): Promise<MilestoneForBilling | null>;
+  /** COMPLETED → INVOICED; the same invoice again leaves it unchanged. */
+  markMilestoneInvoiced(id: string, invoiceId: string, correlationId: string): Promise<{ status: string; invoiceId: string | null }>;
+  /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
+  recordProjectFinancials(input: ProjectFinancials, correlationId: string): Promise<{ changed: boolean }>;
   /** Projects with work ready to bill, in ID order, a page at a time. */
   listProjectsWithBillableWork(first: number, after: string | null, until: string | null, correlationId: string): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
 }
@@ -57,6 +106,40 @@ export interface NewBillingLine {
   postingDate: string;
 }
 
+/** ERP customer fields the CRM holds a value for, so that governance may make the CRM their owner. */
+export type CustomerSyncField = 'name';
+
+/** An ERP customer as the flows read it. */
+export interface CustomerForSync {
+  id: string;
+  customerNumber: string;
+  name: string;
+  currency: string;
+  externalCrmId: string;
+}
+
+/** An ERP invoice as the invoice-status flow reads it. */
+export interface InvoiceStatusView {
+  id: string;
+  number: string;
+  status: 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
+  /** POSTED with a balance past its due date (as of today, UTC). */
+  overdue: boolean;
+  total: Money;
+  balance: Money;
+  customer: { id: string; externalCrmId: string };
+  project: { id: string } | null;
+}
+
+/** An invoice to post from typed-in lines, idempotent by its external ID. */
+export interface NewInvoice {
+  externalId: string;
+  customerId: string;
+  projectId: string | null;
+  issueDate: string;
+  lines: { description: string; quantity: string; unitPrice: Money }[];
+}
+
 /** The ERP commands the flows use. Every method may throw SystemError. */
 export interface ErpApi {
   upsertCustomer(
@@ -64,6 +147,21 @@ export interface ErpApi {
     correlationId: string,
   ): Promise<{ id: string; created: boolean }>;
   deleteCustomer(id: string, correlationId: string): Promise<void>;
+  /** The customer of a CRM account, or null when the account has none. */
+  getCustomerByAccount(accountId: string, correlationId: string): Promise<CustomerForSync | null>;
+  /**
+   * Changes the given customer fields and no other; fails (CONFLICT) when a field to change no longer holds its
+   * `expected` value. Setting the values held reports `changed: false`.
+   */
+  updateCustomerFields(
+    input: { id: string; set: Partial<Record<CustomerSyncField, string>>; expected: Partial<Record<CustomerSyncField, string>> },
+    correlationId: string,
+  ): Promise<{ changed: boolean }>;
+  /** Posts an invoice; the same external ID and data return the first invoice (`created: false`). */
+  postInvoice(input: NewInvoice, correlationId: string): Promise<{ id: string; number: string; total: Money; created: boolean }>;
+  getInvoice(id: string, correlationId: string): Promise<InvoiceStatusView | null>;
+  /** Every invoice of a CRM account's customer, or of a PSA project, in ID order (read a page at a time). */
+  listInvoices(filter: { accountId: string } | { projectId: string }, correlationId: string): Promise<InvoiceStatusView[]>;
   upsertProjectDimensions(
     input: { projectId: string; customerId: string; projectCode: string; billingSchedule: string; revenueTreatment: string },
     correlationId: string,

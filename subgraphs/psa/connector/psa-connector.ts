@@ -35,7 +35,27 @@ export interface MilestoneRecord {
   currency: string;
   status: MilestoneStatus;
   completedOn: string | null;
+  /** The ERP invoice the milestone is billed on, once INVOICED (null for one invoiced before the PSA kept it). */
+  invoiceId: string | null;
 }
+
+/**
+ * What the ERP has billed and collected for a project, as the invoice-status flow last recorded it: invoice totals
+ * (tax included) of its posted and paid invoices, and what was paid of them, in `currency` minor units.
+ */
+export interface ProjectFinancialsRecord {
+  projectId: string;
+  billedMinor: number;
+  collectedMinor: number;
+  currency: string;
+  /** When the ERP showed these figures (ISO 8601 timestamp); a record with an earlier `asOf` is ignored. */
+  asOf: string;
+  /** When the figures last changed (ISO 8601 timestamp). */
+  updatedAt: string;
+}
+
+/** Figures to record on a project; `at` becomes `updatedAt` when they change. */
+export type RecordProjectFinancials = Omit<ProjectFinancialsRecord, 'updatedAt'> & { at: string };
 
 /** A time entry; `hoursHundredths` is hours × 100 (7.5 h → 750). */
 export interface TimeEntryRecord {
@@ -183,6 +203,9 @@ export interface PsaConnector {
   /** The project converted from each opportunity, or null. */
   getProjectsByOpportunity(opportunityIds: readonly string[]): Promise<(ProjectRecord | null)[]>;
   getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]>;
+  getMilestones(ids: readonly string[]): Promise<(MilestoneRecord | null)[]>;
+  /** The billed and collected figures of each project, null until first recorded. */
+  getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]>;
   listTimeEntries(projectId: string, page: PageRequest, filter?: TimeEntryFilter): Promise<Page<TimeEntryRecord>>;
   listExpenses(projectId: string, page: PageRequest, filter?: TimeEntryFilter): Promise<Page<ExpenseRecord>>;
   getRateCards(ids: readonly string[]): Promise<(RateCardRecord | null)[]>;
@@ -204,6 +227,17 @@ export interface PsaConnector {
   approveTimeEntries(ids: readonly string[]): Promise<TimeEntryRecord[]>;
   /** PLANNED → COMPLETED; a completed one is returned unchanged. @throws NOT_FOUND */
   completeMilestone(id: string, completedOn: string): Promise<MilestoneRecord>;
+  /**
+   * COMPLETED → INVOICED on the ERP invoice; one already invoiced on the same invoice is returned unchanged.
+   * @throws MeridianError NOT_FOUND, INVALID_STATE (not completed yet, or invoiced on another invoice)
+   */
+  markMilestoneInvoiced(id: string, invoiceId: string): Promise<MilestoneRecord>;
+  /**
+   * Records what the ERP billed and collected for a project. The same figures again change nothing (`changed: false`,
+   * `updatedAt` kept); figures read before the recorded ones (an earlier `asOf`) are ignored, so late or replayed
+   * records never overwrite fresher ones. @throws MeridianError NOT_FOUND (project), VALIDATION_REJECTED (a negative amount)
+   */
+  recordProjectFinancials(input: RecordProjectFinancials): Promise<{ record: ProjectFinancialsRecord; changed: boolean }>;
   /**
    * APPROVED → BILLED with the ERP billing reference; entries already billed under the same reference are
    * returned unchanged. @throws NOT_FOUND, INVALID_STATE (not approved, or billed under another reference)

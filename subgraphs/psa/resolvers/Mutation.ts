@@ -1,4 +1,4 @@
-import { isoDate, todayUtc } from '../../../lib/dates';
+import { isoDate, isoTimestamp, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel } from '../connector/psa-connector';
@@ -24,6 +24,10 @@ interface SubmitTimeEntriesArgs {
     idempotencyKey: string;
     entries: { projectId: string; resourceId: string; role?: string | null; date: string; hours: string; billable: boolean; notes?: string | null }[];
   };
+}
+
+interface RecordProjectFinancialsArgs {
+  input: { projectId: string; billed: MoneyInput; collected: MoneyInput; asOf: string };
 }
 
 interface MarkTimeEntriesBilledArgs {
@@ -72,6 +76,24 @@ export const Mutation = {
     ),
   approveTimeEntries: (_: unknown, args: { ids: string[] }, ctx: PsaContext) => ctx.psa.approveTimeEntries(args.ids),
   completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.completeMilestone(args.id, todayUtc()),
+  markMilestoneInvoiced: (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) => ctx.psa.markMilestoneInvoiced(args.id, required(args.invoiceId, 'invoiceId')),
+  recordProjectFinancials: async (_: unknown, { input }: RecordProjectFinancialsArgs, ctx: PsaContext) => {
+    const billed = parseMoneyInput(input.billed, 'billed');
+    const collected = parseMoneyInput(input.collected, 'collected');
+    if (collected.currency !== billed.currency) {
+      throw new MeridianError('BAD_USER_INPUT', `collected must be in the currency of billed (${billed.currency}); got ${collected.currency}`, { field: 'collected.currency', value: input.collected.currency });
+    }
+    const { record, changed } = await ctx.psa.recordProjectFinancials({
+      projectId: input.projectId,
+      billedMinor: Number(billed.minor),
+      collectedMinor: Number(collected.minor),
+      currency: billed.currency,
+      asOf: isoTimestamp(input.asOf, 'asOf'),
+      at: new Date().toISOString(),
+    });
+    ctx.loaders.financials.clear(input.projectId).prime(input.projectId, record);
+    return { project: await ctx.loaders.project.load(input.projectId), changed };
+  },
   markTimeEntriesBilled: (_: unknown, { input }: MarkTimeEntriesBilledArgs, ctx: PsaContext) =>
     ctx.psa.markBilled({ timeEntryIds: input.timeEntryIds, expenseIds: input.expenseIds ?? [], billingReference: required(input.billingReference, 'billingReference') }),
   deleteProject: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.deleteProject(args.id),

@@ -25,6 +25,7 @@ export const Project = {
   account: (p: ProjectRecord) => ({ id: p.accountId }),
   opportunity: (p: ProjectRecord) => (p.opportunityId === null ? null : { id: p.opportunityId }),
   milestones: (p: ProjectRecord, _args: unknown, ctx: PsaContext) => ctx.loaders.milestonesByProject.load(p.id),
+  financials: (p: ProjectRecord, _args: unknown, ctx: PsaContext) => ctx.loaders.financials.load(p.id),
   timeEntries: async (p: ProjectRecord, args: EntryListArgs, ctx: PsaContext) => {
     // Cursors are bound to the project, so one project's cursor is refused on another's list.
     const list = `${p.id}.timeEntries`;

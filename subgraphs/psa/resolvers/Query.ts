@@ -30,6 +30,7 @@ export const Query = {
     const { first } = pageRequest({ first: args.first ?? DEFAULT_BILLABLE_WORK }, 'billableWork');
     return ctx.psa.getBillableWork(args.projectId, { first, until: optionalIsoDate(args.until, 'until') });
   },
+  milestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.loaders.milestone.load(args.id),
   projectTemplates: async (_: unknown, _args: unknown, ctx: PsaContext) => {
     const templates = await ctx.psa.listTemplates();
     for (const template of templates) ctx.loaders.template.prime(template.id, template);

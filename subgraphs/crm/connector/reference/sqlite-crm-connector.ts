@@ -1,15 +1,18 @@
 import { MeridianError } from '../../../../lib/errors';
+import { fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
 import { byKey, groupByKey } from '../../../../lib/batch';
 import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
 import type {
   AccountFilter,
+  AccountFinanceRecord,
   AccountRecord,
   ContactRecord,
   CrmConnector,
   OpportunityFilter,
   OpportunityRecord,
+  RecordAccountFinancials,
   UpsertAccount,
   UpsertOpportunity,
   Upserted,
@@ -52,9 +55,20 @@ CREATE TABLE IF NOT EXISTS opportunities (
   erp_customer_id TEXT
 );
 CREATE INDEX IF NOT EXISTS opportunities_account ON opportunities(account_id, close_date);
+CREATE TABLE IF NOT EXISTS account_finance (
+  account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+  invoiced_to_date_minor INTEGER NOT NULL,
+  outstanding_minor INTEGER NOT NULL,
+  overdue_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  as_of TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
 `;
 
 const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId`;
+const FINANCE_COLUMNS = `account_id AS accountId, invoiced_to_date_minor AS invoicedToDateMinor, outstanding_minor AS outstandingMinor,
+  overdue_minor AS overdueMinor, currency, as_of AS asOf, updated_at AS updatedAt`;
 const CONTACT_COLUMNS = `id, account_id AS accountId, first_name AS firstName, last_name AS lastName, title, email, phone`;
 const OPPORTUNITY_COLUMNS = `id, account_id AS accountId, name, stage, amount_minor AS amountMinor, currency, close_date AS closeDate,
   service_package AS servicePackage, billing_model AS billingModel, delivery_region AS deliveryRegion,
@@ -134,6 +148,12 @@ export class SqliteCrmConnector implements CrmConnector {
     return keysetPage(this.db, { table: 'accounts', columns: ACCOUNT_COLUMNS, where, params }, page);
   }
 
+  async getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]> {
+    await this.faults.before('getAccountFinance');
+    const rows = this.db.prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE ${inJson('account_id')}`).all(JSON.stringify(accountIds)) as AccountFinanceRecord[];
+    return byKey(accountIds, rows, (r) => r.accountId);
+  }
+
   async getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]> {
     await this.faults.before('getContactsByAccount');
     const rows = this.db.prepare(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE ${inJson('account_id')} ORDER BY id`).all(JSON.stringify(accountIds)) as ContactRecord[];
@@ -197,6 +217,41 @@ export class SqliteCrmConnector implements CrmConnector {
         )
         .run({ ...input, id });
       return { record: this.accountById(id), created: existing === undefined };
+    })();
+  }
+
+  async recordAccountFinancials(input: RecordAccountFinancials): Promise<{ record: AccountFinanceRecord; changed: boolean }> {
+    await this.faults.before('recordAccountFinancials');
+    return this.db.transaction((): { record: AccountFinanceRecord; changed: boolean } => {
+      if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
+        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}' to record financials on`, { system: 'crm', field: 'accountId', value: input.accountId });
+      }
+      const amounts = [['invoicedToDate', input.invoicedToDateMinor], ['outstanding', input.outstandingMinor], ['overdue', input.overdueMinor]] as const;
+      for (const [field, minor] of amounts) {
+        if (minor < 0) {
+          const shown = `${fromMinor(minor, input.currency)} ${input.currency}`;
+          throw new MeridianError('VALIDATION_REJECTED', `CRM rejected ${field} ${shown} for account '${input.accountId}': it must not be negative`, { system: 'crm', field, value: shown });
+        }
+      }
+      const read = () => this.db.prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE account_id = ?`).get(input.accountId) as AccountFinanceRecord | undefined;
+      const current = read();
+      if (current) {
+        const same =
+          current.invoicedToDateMinor === input.invoicedToDateMinor &&
+          current.outstandingMinor === input.outstandingMinor &&
+          current.overdueMinor === input.overdueMinor &&
+          current.currency === input.currency;
+        // Figures read from the ERP before the ones held are stale: a late or replayed record must not win.
+        if (same || input.asOf < current.asOf) return { record: current, changed: false };
+      }
+      this.db
+        .prepare(
+          `INSERT INTO account_finance VALUES (@accountId, @invoicedToDateMinor, @outstandingMinor, @overdueMinor, @currency, @asOf, @at)
+           ON CONFLICT(account_id) DO UPDATE SET invoiced_to_date_minor = excluded.invoiced_to_date_minor, outstanding_minor = excluded.outstanding_minor,
+             overdue_minor = excluded.overdue_minor, currency = excluded.currency, as_of = excluded.as_of, updated_at = excluded.updated_at`,
+        )
+        .run(input);
+      return { record: read()!, changed: true };
     })();
   }
 

@@ -21,6 +21,7 @@ import type {
   PostInvoice,
   ProjectDimensionsRecord,
   TaxJurisdictionRecord,
+  UpdateCustomerFields,
   UpsertCustomer,
 } from '../erp-connector';
 
@@ -359,6 +360,25 @@ export class SqliteErpConnector implements ErpConnector {
         )
         .run({ ...input, id, customerNumber: `C${100000 + Number(id.slice(4))}` });
       return { record: this.customerById(id)!, created: existing === undefined };
+    })();
+  }
+
+  async updateCustomerFields(input: UpdateCustomerFields): Promise<{ record: CustomerRecord; changed: boolean }> {
+    await this.faults.before('updateCustomerFields');
+    return this.db.transaction((): { record: CustomerRecord; changed: boolean } => {
+      const current = this.customerById(input.id);
+      if (!current) throw new MeridianError('NOT_FOUND', `ERP has no customer '${input.id}'`, { system: 'erp', field: 'id', value: input.id });
+      if (input.name === null || input.name === current.name) return { record: current, changed: false };
+      if (input.name.trim() === '') throw rejected(`ERP rejected the name of customer '${current.id}': a name is required`, 'name', input.name);
+      if (input.expected.name !== null && input.expected.name !== current.name) {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Customer ${current.id} (${current.customerNumber}) is named '${current.name}', not '${input.expected.name}' as expected: it changed since it was read`,
+          { system: 'erp', field: 'name', value: current.name },
+        );
+      }
+      this.db.prepare('UPDATE customers SET name = ? WHERE id = ?').run(input.name, current.id);
+      return { record: this.customerById(current.id)!, changed: true };
     })();
   }
 

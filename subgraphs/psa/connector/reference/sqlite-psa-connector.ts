@@ -3,7 +3,7 @@ import { byKey, groupByKey } from '../../../../lib/batch';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
 import type { IdPrefix } from '../../../../lib/ids';
-import { extendMinor } from '../../../../lib/money';
+import { extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
 import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
@@ -16,10 +16,12 @@ import type {
   MilestoneRecord,
   NewTimeEntry,
   ProjectFilter,
+  ProjectFinancialsRecord,
   ProjectRecord,
   ProjectTemplateRecord,
   PsaConnector,
   RateCardRecord,
+  RecordProjectFinancials,
   ResourceRecord,
   TimeEntryFilter,
   TimeEntryRecord,
@@ -76,7 +78,8 @@ CREATE TABLE IF NOT EXISTS milestones (
   amount_minor INTEGER NOT NULL,
   currency TEXT NOT NULL,
   status TEXT NOT NULL,
-  completed_on TEXT
+  completed_on TEXT,
+  invoice_id TEXT
 );
 CREATE INDEX IF NOT EXISTS milestones_project ON milestones(project_id, sequence);
 CREATE TABLE IF NOT EXISTS time_entries (
@@ -108,6 +111,14 @@ CREATE TABLE IF NOT EXISTS expenses (
 CREATE INDEX IF NOT EXISTS expenses_project ON expenses(project_id, id);
 CREATE INDEX IF NOT EXISTS time_entries_unbilled ON time_entries(project_id, date, id) WHERE status = 'APPROVED' AND billable = 1;
 CREATE INDEX IF NOT EXISTS expenses_unbilled ON expenses(project_id, date, id) WHERE status = 'APPROVED' AND billable = 1;
+CREATE TABLE IF NOT EXISTS project_financials (
+  project_id TEXT PRIMARY KEY REFERENCES projects(id),
+  billed_minor INTEGER NOT NULL,
+  collected_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  as_of TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS deleted_ids (
   id TEXT PRIMARY KEY
 );
@@ -123,7 +134,9 @@ const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, 
   end_date AS endDate, template_id AS templateId, rate_card_id AS rateCardId, account_id AS accountId, opportunity_id AS opportunityId,
   external_id AS externalId`;
 const MILESTONE_COLUMNS = `id, project_id AS projectId, name, sequence, due_date AS dueDate, amount_minor AS amountMinor, currency, status,
-  completed_on AS completedOn`;
+  completed_on AS completedOn, invoice_id AS invoiceId`;
+const FINANCIALS_COLUMNS = `project_id AS projectId, billed_minor AS billedMinor, collected_minor AS collectedMinor, currency, as_of AS asOf,
+  updated_at AS updatedAt`;
 const TIME_ENTRY_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId, role, date, hours_hundredths AS hoursHundredths, billable,
   status, notes, billing_reference AS billingReference`;
 const EXPENSE_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId, date, category, description, amount_minor AS amountMinor,
@@ -201,6 +214,9 @@ export class SqlitePsaConnector implements PsaConnector {
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     this.db.exec(SCHEMA);
+    // Files created before milestones kept their invoice get the column; ADD COLUMN appends it last, as SCHEMA has it.
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('milestones')`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'invoice_id')) this.db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
     this.faults = new FaultInjector('psa', faults);
   }
 
@@ -225,7 +241,7 @@ export class SqlitePsaConnector implements PsaConnector {
   seed(data: PsaSeed): void {
     const project = this.db.prepare(`INSERT INTO projects VALUES (@id, @code, @name, @status, @billingModel, @budgetMinor, @currency, @startDate,
       @endDate, @templateId, @rateCardId, @accountId, @opportunityId, @externalId, @requestHash)`);
-    const milestone = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, @status, @completedOn)`);
+    const milestone = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, @status, @completedOn, @invoiceId)`);
     const timeEntry = this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, @status,
       @notes, @billingReference)`);
     const expense = this.db.prepare(`INSERT INTO expenses VALUES (@id, @projectId, @resourceId, @date, @category, @description, @amountMinor, @currency,
@@ -291,6 +307,18 @@ export class SqlitePsaConnector implements PsaConnector {
       .prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('project_id')} ORDER BY project_id, sequence`)
       .all(JSON.stringify(projectIds)) as MilestoneRecord[];
     return groupByKey(projectIds, rows, (r) => r.projectId);
+  }
+
+  async getMilestones(ids: readonly string[]): Promise<(MilestoneRecord | null)[]> {
+    await this.faults.before('getMilestones');
+    const rows = this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as MilestoneRecord[];
+    return byKey(ids, rows, (r) => r.id);
+  }
+
+  async getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]> {
+    await this.faults.before('getProjectFinancials');
+    const rows = this.db.prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE ${inJson('project_id')}`).all(JSON.stringify(projectIds)) as ProjectFinancialsRecord[];
+    return byKey(projectIds, rows, (r) => r.projectId);
   }
 
   async listTimeEntries(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<TimeEntryRecord>> {
@@ -404,7 +432,7 @@ export class SqlitePsaConnector implements PsaConnector {
         )
         .run({ ...input, id, endDate: addDays(input.startDate, durationDays), rateCardId: currencyCard?.id ?? templateRateCardId, requestHash: hash });
       if (input.billingModel === 'FIXED_FEE' || input.billingModel === 'MILESTONE') {
-        const insert = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, 'PLANNED', NULL)`);
+        const insert = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, 'PLANNED', NULL, NULL)`);
         let allocated = 0;
         milestones.forEach((m, i) => {
           // The last milestone takes the rounding remainder, so the milestones add up to the budget exactly.
@@ -486,6 +514,58 @@ export class SqlitePsaConnector implements PsaConnector {
     })();
   }
 
+  async markMilestoneInvoiced(id: string, invoiceId: string): Promise<MilestoneRecord> {
+    await this.faults.before('markMilestoneInvoiced');
+    return this.db.transaction((): MilestoneRecord => {
+      const current = this.milestoneById(id);
+      if (!current) throw new MeridianError('NOT_FOUND', `PSA has no milestone '${id}'`, { system: 'psa', value: id });
+      const named = `Milestone ${current.id} (${current.name}) of project ${current.projectId}`;
+      if (current.status === 'PLANNED') {
+        throw new MeridianError('INVALID_STATE', `${named} is not completed yet; only a completed milestone can be invoiced`, { system: 'psa', value: id });
+      }
+      if (current.status === 'INVOICED') {
+        if (current.invoiceId === invoiceId) return current;
+        throw new MeridianError(
+          'INVALID_STATE',
+          `${named} is already invoiced${current.invoiceId === null ? '' : ` on ${current.invoiceId}`}; it cannot be invoiced again on ${invoiceId}`,
+          { system: 'psa', value: id },
+        );
+      }
+      this.db.prepare(`UPDATE milestones SET status = 'INVOICED', invoice_id = ? WHERE id = ?`).run(invoiceId, id);
+      return this.milestoneById(id)!;
+    })();
+  }
+
+  async recordProjectFinancials(input: RecordProjectFinancials): Promise<{ record: ProjectFinancialsRecord; changed: boolean }> {
+    await this.faults.before('recordProjectFinancials');
+    return this.db.transaction((): { record: ProjectFinancialsRecord; changed: boolean } => {
+      if (!this.db.prepare('SELECT 1 FROM projects WHERE id = ?').get(input.projectId)) {
+        throw new MeridianError('NOT_FOUND', `PSA has no project '${input.projectId}' to record financials on`, { system: 'psa', field: 'projectId', value: input.projectId });
+      }
+      for (const [field, minor] of [['billed', input.billedMinor], ['collected', input.collectedMinor]] as const) {
+        if (minor < 0) {
+          const shown = `${fromMinor(minor, input.currency)} ${input.currency}`;
+          throw new MeridianError('VALIDATION_REJECTED', `PSA rejected ${field} ${shown} for project '${input.projectId}': it must not be negative`, { system: 'psa', field, value: shown });
+        }
+      }
+      const read = () => this.db.prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE project_id = ?`).get(input.projectId) as ProjectFinancialsRecord | undefined;
+      const current = read();
+      if (current) {
+        const same = current.billedMinor === input.billedMinor && current.collectedMinor === input.collectedMinor && current.currency === input.currency;
+        // Figures read from the ERP before the ones held are stale: a late or replayed record must not win.
+        if (same || input.asOf < current.asOf) return { record: current, changed: false };
+      }
+      this.db
+        .prepare(
+          `INSERT INTO project_financials VALUES (@projectId, @billedMinor, @collectedMinor, @currency, @asOf, @at)
+           ON CONFLICT(project_id) DO UPDATE SET billed_minor = excluded.billed_minor, collected_minor = excluded.collected_minor,
+             currency = excluded.currency, as_of = excluded.as_of, updated_at = excluded.updated_at`,
+        )
+        .run(input);
+      return { record: read()!, changed: true };
+    })();
+  }
+
   async markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }> {
     await this.faults.before('markBilled');
     const { billingReference } = input;
@@ -535,6 +615,8 @@ export class SqlitePsaConnector implements PsaConnector {
       const tombstone = this.db.prepare('INSERT OR IGNORE INTO deleted_ids VALUES (?)');
       for (const deleted of [...milestones.map((m) => m.id), id]) tombstone.run(deleted);
       this.db.prepare('DELETE FROM milestones WHERE project_id = ?').run(id);
+      // Financials are a copy of the ERP's figures, not the PSA's own record: they go with the project.
+      this.db.prepare('DELETE FROM project_financials WHERE project_id = ?').run(id);
       this.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
       return { id, deleted: true };
     })();

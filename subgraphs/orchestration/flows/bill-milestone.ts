@@ -1,0 +1,120 @@
+import { todayUtc } from '../../../lib/dates';
+import { MeridianError } from '../../../lib/errors';
+import type { Money } from '../../../lib/money';
+import { SystemError } from '../systems/system-error';
+import type { Flow, StepContext } from './flow';
+
+/** Input of a milestone billing run: the PSA milestone. */
+export interface BillMilestoneInput {
+  milestoneId: string;
+}
+
+/** Billing models whose projects are invoiced milestone by milestone. */
+const MILESTONE_BILLED = new Set(['FIXED_FEE', 'MILESTONE']);
+
+const MODEL_WORDS: Record<string, string> = { FIXED_FEE: 'fixed fee', MILESTONE: 'by milestone', TIME_AND_MATERIALS: 'time and materials', RETAINER: 'as a retainer' };
+
+/** What `checkMilestone` found: the milestone to invoice, its project, and the issue date fixed for every retry. */
+interface MilestoneToBill {
+  milestoneId: string;
+  name: string;
+  amount: Money;
+  projectId: string;
+  projectCode: string;
+  accountId: string;
+  /** Chosen once, so a retried post (even the next day) repeats the first request exactly and the ERP dedupes it. */
+  issueDate: string;
+  /** "Milestone MS-… (name) of project PRJ-… (code, name)", for messages. */
+  label: string;
+}
+
+const milestone = (ctx: StepContext<BillMilestoneInput>) => ctx.results['checkMilestone'] as MilestoneToBill;
+const customer = (ctx: StepContext<BillMilestoneInput>) => ctx.results['findErpCustomer'] as { customerId: string };
+const invoice = (ctx: StepContext<BillMilestoneInput>) => ctx.results['postInvoice'] as { invoiceId: string };
+
+/** The external ID of a milestone's invoice: one per milestone, ever, whichever run posts it. */
+export const milestoneInvoiceExternalId = (milestoneId: string) => `milestone:${milestoneId}`;
+
+/**
+ * Completed milestone of a fixed-fee or milestone-billed project → one ERP invoice for its amount → the PSA milestone
+ * marked INVOICED on it. Invoiced exactly once ever: the invoice's external ID is the milestone's own, so a retried or
+ * repeated post returns the invoice already posted, and one run stands for each milestone.
+ */
+export const billMilestone: Flow<BillMilestoneInput> = {
+  name: 'billMilestone',
+
+  parseInput(raw) {
+    if (typeof raw['milestoneId'] !== 'string' || raw['milestoneId'] === '') {
+      throw new MeridianError('BAD_USER_INPUT', 'milestoneId is required', { field: 'milestoneId' });
+    }
+    return { milestoneId: raw['milestoneId'] };
+  },
+
+  subject: (input) => ({ subjectKey: `milestone:${input.milestoneId}`, subjectReuse: 'ever', accountId: null, opportunityId: null, projectId: null }),
+
+  steps: [
+    {
+      name: 'checkMilestone',
+      system: 'psa',
+      async run(ctx): Promise<MilestoneToBill> {
+        const found = await ctx.systems.psa.getMilestone(ctx.input.milestoneId, ctx.correlationId);
+        if (!found) throw new SystemError('MISSING_REFERENCE', `The PSA has no milestone '${ctx.input.milestoneId}'`, 'psa', 'NOT_FOUND');
+        const { project } = found;
+        const label = `Milestone ${found.id} (${found.name}) of project ${project.id} (${project.code}, ${project.name})`;
+        if (!MILESTONE_BILLED.has(project.billingModel)) {
+          throw new SystemError('BAD_VALUE', `${label} cannot be invoiced: the project is billed ${MODEL_WORDS[project.billingModel]}; only fixed-fee and milestone projects are invoiced by milestone`, 'psa');
+        }
+        if (found.status === 'PLANNED') {
+          throw new SystemError('BAD_VALUE', `${label} cannot be invoiced: it is not completed yet; complete it in the PSA first`, 'psa');
+        }
+        if (found.status === 'INVOICED') {
+          throw new SystemError('BAD_VALUE', `${label} is already invoiced${found.invoiceId ? ` on ERP invoice ${found.invoiceId}` : ''}; a milestone is invoiced once`, 'psa');
+        }
+        if (!project.account) throw new SystemError('MISSING_REFERENCE', `${label} cannot be invoiced: the project names no CRM account`, 'psa');
+        return { milestoneId: found.id, name: found.name, amount: found.amount, projectId: project.id, projectCode: project.code, accountId: project.account.id, issueDate: todayUtc(), label };
+      },
+    },
+    {
+      name: 'findErpCustomer',
+      system: 'erp',
+      async run(ctx) {
+        const m = milestone(ctx);
+        const found = await ctx.systems.erp.getCustomerByAccount(m.accountId, ctx.correlationId);
+        if (!found) {
+          throw new SystemError('MISSING_REFERENCE', `${m.label} cannot be invoiced: account ${m.accountId} has no ERP customer; convert its opportunity (or create the customer) first`, 'erp');
+        }
+        return { customerId: found.id, customerNumber: found.customerNumber };
+      },
+    },
+    {
+      name: 'postInvoice',
+      system: 'erp',
+      // No compensation: a posted invoice is in the books and is never deleted; undoing it (a credit note) is a finance
+      // decision. An abandoned run leaves it, and a new run for the milestone finds it again by its external ID.
+      async run(ctx) {
+        const m = milestone(ctx);
+        const posted = await ctx.systems.erp.postInvoice(
+          {
+            externalId: milestoneInvoiceExternalId(m.milestoneId),
+            customerId: customer(ctx).customerId,
+            projectId: m.projectId,
+            issueDate: m.issueDate,
+            lines: [{ description: `Milestone: ${m.name}`, quantity: '1', unitPrice: m.amount }],
+          },
+          ctx.correlationId,
+        );
+        return { invoiceId: posted.id, number: posted.number, total: posted.total, created: posted.created };
+      },
+    },
+    {
+      name: 'markMilestoneInvoiced',
+      system: 'psa',
+      async run(ctx) {
+        const m = milestone(ctx);
+        const { invoiceId } = invoice(ctx);
+        const marked = await ctx.systems.psa.markMilestoneInvoiced(m.milestoneId, invoiceId, ctx.correlationId);
+        return { milestoneId: m.milestoneId, status: marked.status, invoiceId };
+      },
+    },
+  ],
+};
