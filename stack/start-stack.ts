@@ -72,8 +72,10 @@ export interface StackOptions {
   workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
   /** Start flows from the systems' state (closed-won deals, approved time), every `intervalMs`. @default off */
   triggers?: { intervalMs: number } | false;
-  /** Where the outbox relay (started with the worker) publishes run events. @default an in-process bus, closed on stop */
+  /** Where the outbox relay publishes run events, and the gateway's subscriptions read them. @default an in-process bus, closed on stop */
   bus?: EventBus;
+  /** Run an outbox relay in this process. @default true when the worker runs here */
+  relay?: boolean;
 }
 
 /** The running graph: URLs, stores, servers and `stop()`. */
@@ -134,7 +136,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const runEvents = new EventEmitter<{ run: [RunRecord] }>();
   runEvents.setMaxListeners(0);
   const bus = options.bus ?? createInProcessBus({ logger: child('bus') });
-  const relay = options.worker === false ? null : startOutboxRelay({ ledger, bus, logger: child('relay') });
+  const relay = options.relay ?? options.worker !== false ? startOutboxRelay({ ledger, bus, logger: child('relay') }) : null;
   const worker =
     options.worker === false
       ? null
@@ -180,7 +182,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (composed.errors) throw new Error(`Composition failed:\n${composed.errors.join('\n')}`);
     supergraphSdl = composed.supergraphSdl;
   }
-  const gateway = await startGateway({ supergraphSdl, subgraphUrls: urls, logger: child('gateway'), port: port('gateway'), host });
+  const gateway = await startGateway({ supergraphSdl, subgraphUrls: urls, logger: child('gateway'), port: port('gateway'), host, bus });
 
   const stopped = new Set<SubgraphName>();
   const stopSubgraph = async (name: SubgraphName) => {

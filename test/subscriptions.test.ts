@@ -23,7 +23,7 @@ describe('subscriptions through the gateway', () => {
   let worker: Worker | null = null;
   beforeAll(async () => {
     // No worker in the stack: the test starts one once its subscribers are in place.
-    stack = await startTestStack({ worker: false, wrapConnector: (system, c) => (system === 'orchestration' ? recordCalls(c, calls, system) : c) });
+    stack = await startTestStack({ worker: false, relay: true, wrapConnector: (system, c) => (system === 'orchestration' ? recordCalls(c, calls, system) : c) });
   });
   afterEach(async () => {
     await worker?.stop();

@@ -47,15 +47,18 @@ function matches(event: RunEvent, filter: { flow?: string | null; status?: strin
   return (!filter.flow || filter.flow === event.flow) && (!filter.status || filter.status === event.status) && (!filter.accountId || filter.accountId === event.accountId);
 }
 
-/** Takes the gateway's own aliases out of a payload and puts it under the client's response key. */
+/**
+ * The payload without the gateway's own aliases, under the client's response key. Results are shared by every
+ * subscriber of an event, so this copies rather than deletes.
+ */
 function payload(operation: LiveOperation, result: ExecutionResult, key: 'run' | 'exception'): ExecutionResult {
   const value = result.data?.[key] as Record<string, unknown> | null | undefined;
+  let visible: Record<string, unknown> | null = null;
   if (value) {
-    delete value[SEQUENCE_ALIAS];
-    delete value[STATUS_ALIAS];
-    delete value[SYSTEM_ALIAS];
+    const { [SEQUENCE_ALIAS]: _sequence, [STATUS_ALIAS]: _status, [SYSTEM_ALIAS]: _system, ...rest } = value;
+    visible = rest;
   }
-  return { ...(result.errors ? { errors: result.errors } : {}), data: value === undefined ? null : { [operation.responseKey]: value } };
+  return { ...(result.errors ? { errors: result.errors } : {}), data: value === undefined ? null : { [operation.responseKey]: visible } };
 }
 
 async function* runUpdates(operation: LiveOperation, items: Channel<Item>, execute: ExecuteQuery): AsyncGenerator<ExecutionResult> {

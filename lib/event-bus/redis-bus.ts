@@ -9,6 +9,7 @@ export interface RedisBusOptions {
   url: string;
   /** The pub/sub channel every instance shares. @default 'meridian:run-events' */
   channel?: string;
+  /** Gets one warning per outage (not one per reconnect attempt), the recovery, and dropped messages. */
   logger: Logger;
   /** Longest a publish waits for Redis to answer before it rejects. @default 2000 */
   publishTimeoutMs?: number;

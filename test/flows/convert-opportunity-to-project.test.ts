@@ -96,6 +96,15 @@ describe('flow convertOpportunityToProject', () => {
     expect((await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
   });
 
+  it("uses the account's existing ERP customer as it is, never rewriting the fields the ERP owns", async () => {
+    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const { record: before } = await stack.stores.erp.upsertCustomer({ externalCrmId: accountId, name: 'Kept Name Ltd', legalEntityCode: 'MERIDIAN-UK', taxJurisdictionCode: 'NL', paymentTerms: 'NET_60', currency: 'GBP' });
+    const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+    expect([run.status, run.steps[1]!.output]).toEqual(['SUCCEEDED', { customerId: before.id, created: false }]);
+    expect(await stack.stores.erp.getCustomers([before.id])).toEqual([before]);
+  });
+
   it('refuses a retry of a run that is not stopped, and unknown runs, with coded errors', async () => {
     const retry = await gql(stack.gatewayUrl, 'mutation { retryRun(id: "RUN-nope") { id } }');
     expect(retry.body.errors?.map((e) => [e.extensions?.['code'], e.extensions?.['system']])).toEqual([['NOT_FOUND', 'orchestration']]);

@@ -108,6 +108,10 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
+        // A customer the ERP already has is used as it is: its legal entity, tax jurisdiction, terms and currency are
+        // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
+        const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
+        if (existing) return { customerId: existing.id, created: false };
         const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
         const result = await ctx.systems.erp.upsertCustomer(
           {

@@ -1,26 +1,13 @@
-import { createHash } from 'node:crypto';
 import { MeridianError } from '../../../lib/errors';
 import type { OrchestrationContext } from '../context';
+import { queueRun } from '../engine/queue-run';
 import type { Flow } from '../flows/flow';
 
 /** Who started or changed a run through the API; the security issue replaces it with the token's subject. */
 const API_ACTOR = 'api';
 
 async function startRun(ctx: OrchestrationContext, flowName: string, raw: Record<string, unknown>, idempotencyKey: string | null | undefined) {
-  const flow = ctx.flows.get(flowName)!;
-  const input = flow.parseInput(raw) as Record<string, unknown>;
-  const subject = flow.subject(input);
-  if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-    throw new MeridianError('BAD_USER_INPUT', 'idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' });
-  }
-  const { run, created } = await ctx.ledger.createRun({
-    flow: flow.name,
-    input,
-    stepNames: flow.steps.map((s) => s.name),
-    ...subject,
-    triggeredBy: API_ACTOR,
-    idempotency: idempotencyKey ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify([flow.name, input])).digest('hex') } : null,
-  });
+  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, API_ACTOR, idempotencyKey);
   if (created) ctx.runQueued();
   return run;
 }
