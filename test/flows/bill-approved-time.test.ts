@@ -14,21 +14,21 @@ describe('flow billApprovedTime', () => {
 
   it('turns every approved, billable, unbilled entry into one ERP line at its rate and marks it billed, in batches', async () => {
     const [projectId] = (await stack.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
-    // 1,100 more approved hours on top of the seeded ones, so the run needs three batches of 500.
+    // 1,100 more approved entries on top of the seeded ones, so the run needs three batches of 500.
     const project = (await stack.stores.psa.getProjects([projectId!]))[0]!;
     const submitted = await stack.stores.psa.submitTimeEntries(
       'bill-test-1',
       Array.from({ length: 1100 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000003', role: null, date: `2026-10-${String((i % 28) + 1).padStart(2, '0')}`, hoursHundredths: 25 * ((i % 30) + 1), billable: true, notes: null })),
     );
     await stack.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
-    const readyIds = (await stack.stores.psa.listTimeEntries(projectId!, { first: 1000, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
+    const readyCount = (await stack.stores.psa.listTimeEntries(projectId!, { first: 1000, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
 
     const started = await bill(projectId!);
     const runId = started.data!.billApprovedTime.id;
     const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(run.status).toBe('SUCCEEDED');
     const summary = run.steps[1]!.output as { batches: number; timeEntries: number; expenses: number; totals: Record<string, string> };
-    expect(summary).toMatchObject({ projectId, batches: 3, timeEntries: readyIds });
+    expect(summary).toMatchObject({ projectId, batches: 3, timeEntries: readyCount });
 
     // PSA: nothing left to bill: every entry that was ready is BILLED now.
     const after = await stack.stores.psa.getBillableWork(projectId!, { first: 1000, until: null });
@@ -41,7 +41,7 @@ describe('flow billApprovedTime', () => {
     const bySource = new Map<string, number>();
     for (const l of runLines) bySource.set(l.sourceId, (bySource.get(l.sourceId) ?? 0) + 1);
     expect([...bySource.values()].every((n) => n === 1)).toBe(true);
-    expect(runLines.filter((l) => l.sourceType === 'TIME')).toHaveLength(readyIds);
+    expect(runLines.filter((l) => l.sourceType === 'TIME')).toHaveLength(readyCount);
     const rateCard = (await stack.stores.psa.getRateCards([project.rateCardId]))[0]!;
     const rate = rateCard.rates.find((r) => r.role === 'Senior Consultant')!.rateMinor;
     const line = runLines.find((l) => l.sourceId === submitted[3]!.id)!;
