@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { pathToFileURL } from 'node:url';
+
+/** `--import` this to run a TypeScript entry point with tsx in a plain `node` child, whose pid is then the script's own. */
+export const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
+
+/**
+ * `--import` this into a child that does not watch its stdin itself: it exits when our end of its stdin closes, so it
+ * never outlives the benchmark, even one that was SIGKILLed.
+ */
+export const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
 
 /** Output kept per child for failure messages, in characters. */
 const OUTPUT_KEPT_CHARS = 16_000;
@@ -142,4 +152,14 @@ export function waitForJsonLine<T>(child: BenchChild, pick: (message: unknown) =
     stdout.on('data', onData);
     child.process.once('exit', onExit);
   });
+}
+
+/**
+ * A fixed environment for a child (PATH, HOME, TMPDIR, LANG, TZ of ours, NODE_ENV production, LOG_LEVEL warn) plus
+ * `extra`, so that no SUBGRAPH_URL_*, PORT, DEBUG or config path of the caller's shell changes a run.
+ */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', LOG_LEVEL: 'warn' };
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  return { ...env, ...extra };
 }

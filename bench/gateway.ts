@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
-import { freePort, killAllChildrenNow, spawnChild, stopAllChildren, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
+import { childEnv, EXIT_WITH_PARENT, freePort, killAllChildrenNow, spawnChild, stopAllChildren, TSX_LOADER, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
 import { canonicalJson, percentile, postForData, runLoad, type LoadResult } from './load';
 import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
@@ -52,9 +51,6 @@ const BI_QUERY = `query BiAccounts($first: Int!, $after: String) {
 const CURSOR_QUERY = 'query AccountCursor($first: Int!) { accounts(first: $first) { pageInfo { endCursor } } }';
 
 const ROOT = join(__dirname, '..');
-const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
-// Preloaded into each gateway: it exits when our end of its stdin closes, even if this process is SIGKILLed.
-const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
 const STARTUP_TIMEOUT_MS = 120_000;
 /** Share of the machine's CPU that other processes may take during the rounds before the figures are flagged. */
 const OTHERS_SHARE_WARNING = 0.05;
@@ -291,13 +287,6 @@ function describeData(data: unknown, expectedAccounts: number): string {
     if (node.receivables !== null) receivables++;
   }
   return `${nodes.length} accounts (CRM), ${opportunities} won opportunities (CRM), ${projects} projects (PSA) with billed-to-date (ERP), ${invoices} invoices (ERP), ${receivables} receivables (ERP)`;
-}
-
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  // A fixed environment, so that no SUBGRAPH_URL_*, PORT, DEBUG or config path of the caller's shell changes a run.
-  const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[key] !== undefined) env[key] = process.env[key];
-  return { ...env, ...extra };
 }
 
 function versionOf(pkg: string): string {

@@ -18,6 +18,8 @@ export const DEFAULT_CONNECTION_INIT_TIMEOUT_MS = 3000;
 export const DEFAULT_KEEP_ALIVE_MS = 12_000;
 /** Payload query results kept for re-use by every subscriber of the same event. @default 5000 */
 const RESULT_CACHE_ENTRIES = 5000;
+/** Parsed and validated subscription documents kept. */
+const DOCUMENT_CACHE_ENTRIES = 500;
 
 /** What the subscription server needs from the gateway. */
 export interface SubscriptionServerOptions {
@@ -62,23 +64,51 @@ interface LiveContext {
  */
 export function attachSubscriptions(options: SubscriptionServerOptions): SubscriptionServer {
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: options.maxPayloadBytes ?? DEFAULT_WS_MAX_PAYLOAD_BYTES });
-  const cache = new Map<string, Promise<ExecutionResult>>();
   // Payload queries at a fixed sequence (and exceptions) never change: every subscriber of an event shares one run.
+  // Keyed query first, variables second, so no per-call key is built from the (long) query text.
+  const cache = new Map<string, Map<string, Promise<ExecutionResult>>>();
+  let cached = 0;
   const shared = (requestId: string): ExecuteQuery => (query, variables) => {
-    const key = `${query}\u0000${JSON.stringify(variables)}`;
     const immutable = '_sequence' in variables || query.includes('syncException(');
-    const hit = cache.get(key);
+    let byVariables = cache.get(query);
+    if (!byVariables) cache.set(query, (byVariables = new Map()));
+    const key = JSON.stringify(variables);
+    const hit = byVariables.get(key);
     if (hit) return hit;
     const promise = options.execute(query, variables, requestId);
-    cache.set(key, promise);
+    byVariables.set(key, promise);
+    cached += 1;
+    const forget = () => {
+      if (byVariables.delete(key)) cached -= 1;
+      if (byVariables.size === 0) cache.delete(query);
+    };
     promise.then(
       () => {
-        if (!immutable) cache.delete(key);
-        else if (cache.size > RESULT_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+        if (!immutable) forget();
+        else if (cached > RESULT_CACHE_ENTRIES) evictOldest();
       },
-      () => cache.delete(key),
+      forget,
     );
     return promise;
+  };
+  const evictOldest = () => {
+    const [query, byVariables] = cache.entries().next().value!;
+    const first = byVariables.keys().next().value!;
+    byVariables.delete(first);
+    cached -= 1;
+    if (byVariables.size === 0) cache.delete(query);
+  };
+  // Many subscribers send the same document: parse and validate it once.
+  const documents = new Map<string, { document: DocumentNode; errors: readonly GraphQLError[] }>();
+  const checked = (schema: GraphQLSchema, text: string) => {
+    let entry = documents.get(text);
+    if (!entry) {
+      const document = parse(text);
+      entry = { document, errors: validate(schema, document) };
+      if (documents.size >= DOCUMENT_CACHE_ENTRIES) documents.delete(documents.keys().next().value!);
+      documents.set(text, entry);
+    }
+    return entry;
   };
 
   const disposable = useServer<Record<string, unknown> | undefined>(
@@ -89,12 +119,12 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         const schema = options.schema();
         if (!schema) return [codedError('SUBGRAPH_UNAVAILABLE', 'The gateway has not loaded its schema yet')];
         let document: DocumentNode;
+        let errors: readonly GraphQLError[];
         try {
-          document = parse(payload.query);
+          ({ document, errors } = checked(schema, payload.query));
         } catch (error) {
           return [codedError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
         }
-        const errors = validate(schema, document);
         if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', e.message));
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];

@@ -23,11 +23,19 @@ export function liveFeed(operation: LiveOperation, bus: EventBus, execute: Execu
   const items = new Channel<Item>(() => unsubscribers.forEach((u) => u()));
   const { field, args } = operation;
   const filter = (args['filter'] ?? {}) as { flow?: string | null; status?: string | null; accountId?: string | null; system?: string | null };
+  // Each change's payload query starts when its event arrives, not when the previous payload has been sent: results
+  // are shared and kept, so the in-order loop below finds them ready, and a burst does not queue up behind one query.
+  const prefetch = (query: string, variables: Record<string, unknown>) => void execute(query, { ...operation.variables, ...variables }).catch(() => undefined);
   unsubscribers.push(
     bus.subscribe((event) => {
-      if (field === 'syncRunUpdated' && event.type === 'SYNC_RUN_UPDATED' && event.runId === args['id']) items.push(event);
-      if (field === 'syncRunsUpdated' && event.type === 'SYNC_RUN_UPDATED' && matches(event, filter)) items.push(event);
-      if (field === 'exceptionRaised' && event.type === 'EXCEPTION_RAISED' && matches(event, { ...filter, status: null })) items.push(event);
+      if (event.type === 'SYNC_RUN_UPDATED' && (field === 'syncRunUpdated' ? event.runId === args['id'] : field === 'syncRunsUpdated' && matches(event, filter))) {
+        prefetch(operation.runAtQuery, { _id: event.runId, _sequence: event.sequence });
+        items.push(event);
+      }
+      if (field === 'exceptionRaised' && event.type === 'EXCEPTION_RAISED' && event.exceptionId && matches(event, { ...filter, status: null })) {
+        prefetch(operation.exceptionQuery, { _id: event.exceptionId });
+        items.push(event);
+      }
     }),
     bus.onStatus((status) => {
       if (status === 'up') items.push('resync');
