@@ -1,3 +1,4 @@
+import type { ChangeFeedRequest } from './change-feed';
 import { formatId, type IdPrefix } from './ids';
 import type { Page, PageRequest } from './pagination';
 import Database from 'better-sqlite3';
@@ -52,4 +53,33 @@ export function nextId(db: SqliteDatabase, table: string, prefix: IdPrefix): str
   const last = db.prepare(`SELECT id FROM ${table} WHERE id > ? AND id < ? ORDER BY id DESC LIMIT 1`).get(`${prefix}-`, `${prefix}.`) as { id: string } | undefined;
   const n = last ? Number(last.id.slice(prefix.length + 1)) + 1 : 1;
   return formatId(prefix, n);
+}
+
+/**
+ * One page of `table`'s change feed: rows changed at or after `request.since`, in (`updated_at`, `id`) order, after
+ * `request.after`, `request.first` of them, whether more follow, and the count since `since`. Wants an index on
+ * (`updated_at`, `id`).
+ */
+export function changesPage<T>(db: SqliteDatabase, query: { table: string; columns: string }, request: ChangeFeedRequest): Page<T> {
+  const since = request.since === null ? '' : 'WHERE updated_at >= ?';
+  const sinceParams = request.since === null ? [] : [request.since];
+  const { n } = db.prepare(`SELECT count(*) AS n FROM ${query.table} ${since}`).get(...sinceParams) as { n: number };
+  const after = request.after === null ? '' : `${since ? 'AND' : 'WHERE'} (updated_at, id) > (?, ?)`;
+  const afterParams = request.after === null ? [] : [request.after.updatedAt, request.after.id];
+  const rows = db
+    .prepare(`SELECT ${query.columns} FROM ${query.table} ${since} ${after} ORDER BY updated_at, id LIMIT ?`)
+    .all(...sinceParams, ...afterParams, request.first + 1) as T[];
+  return { nodes: rows.slice(0, request.first), hasNextPage: rows.length > request.first, totalCount: n };
+}
+
+/**
+ * The `updated_at` to give a row of `table` changed now: the clock's time, or one millisecond after the latest stamp
+ * in the table when the clock has not passed it (two changes in one millisecond, or a clock set back). So stamps
+ * increase strictly in commit order, and a reader that resumes after the last (`updated_at`, `id`) it saw never
+ * misses a later change. Call inside the transaction that writes the row.
+ */
+export function nextChangeStamp(db: SqliteDatabase, table: string, now = Date.now()): string {
+  const { last } = db.prepare(`SELECT max(updated_at) AS last FROM ${table}`).get() as { last: string | null };
+  const after = last === null ? Number.NEGATIVE_INFINITY : Date.parse(last) + 1;
+  return new Date(Math.max(now, after)).toISOString();
 }

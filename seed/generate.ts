@@ -88,6 +88,8 @@ function generateAccount(n: number, out: DatasetChunk): void {
     parentAccountId: n % 10 === 0 && n > 1 ? formatId('ACC', n - 1) : null,
     owner: pick(OWNERS),
     externalId: null,
+    // Seeded accounts stand as they were on the as-of date.
+    updatedAt: `${SEED_AS_OF}T00:00:00.000Z`,
   });
   const contacts = int(1, 3);
   for (let c = 1; c <= contacts; c++) {
@@ -206,6 +208,7 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
     const ageDays = (Date.parse(SEED_AS_OF) - Date.parse(issueDate)) / 86_400_000;
     // Old invoices are paid, one in five of the recent ones part-paid; the rest are open (some overdue).
     const paid = ageDays > 60 ? subtotal + tax : rng() < 0.2 ? Math.round((subtotal + tax) / 2) : 0;
+    const receivedOn = addDays(issueDate, Math.min(25, Math.floor(ageDays)));
     out.erp.invoices.push({
       id,
       number: `${customer.legalEntityCode.slice(-2)}-${issueDate.slice(0, 4)}-${String(number * 100 + invoiceSeq).padStart(9, '0')}`,
@@ -220,6 +223,8 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
       totalMinor: subtotal + tax,
       balanceMinor: subtotal + tax - paid,
       externalId: `seed:${id}`,
+      // Last changed when posted, or when its payment came in.
+      updatedAt: `${paid > 0 ? receivedOn : issueDate}T00:00:00.000Z`,
     });
     lines.forEach((l, i) => out.erp.invoiceLines.push({ invoiceId: id, lineNumber: i + 1, description: l.description, quantityHundredths: l.quantityHundredths, unitPriceMinor: l.unitPriceMinor, amountMinor: l.amountMinor }));
     for (const lineId of lineIds) {
@@ -227,7 +232,7 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
       if (line) line.invoiceId = id;
     }
     if (paid > 0) {
-      out.erp.payments.push({ id: formatId('PAY', number * 100 + invoiceSeq), invoiceId: id, amountMinor: paid, currency, receivedOn: addDays(issueDate, Math.min(25, Math.floor(ageDays))), externalId: `seed:pay:${id}` });
+      out.erp.payments.push({ id: formatId('PAY', number * 100 + invoiceSeq), invoiceId: id, amountMinor: paid, currency, receivedOn, externalId: `seed:pay:${id}` });
     }
     return id;
   };

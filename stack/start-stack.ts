@@ -70,7 +70,7 @@ export interface StackOptions {
   governance?: Governance;
   /** Worker lease and polling. */
   workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
-  /** Start flows from the systems' state (closed-won deals, approved time), every `intervalMs`. @default off */
+  /** Start flows from the systems' state (closed-won deals, approved time, completed milestones, invoice and account changes), every `intervalMs`. @default off */
   triggers?: { intervalMs: number } | false;
   /** Where the outbox relay publishes run events, and the gateway's subscriptions read them. @default an in-process bus, closed on stop */
   bus?: EventBus;
@@ -160,7 +160,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ? startTriggerPoller({
         ledger,
         flows: FLOWS,
-        sources: createGraphQLTriggerSources({ crm: systems.crm.url, psa: systems.psa.url }),
+        sources: createGraphQLTriggerSources({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
         governance,
         logger: child('triggers'),
         intervalMs: options.triggers.intervalMs,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { silentLogger } from '../lib/logger';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
 import { generateAccounts } from '../seed/generate';
@@ -21,6 +22,23 @@ describeCrmConnectorContract('SqliteCrmConnector (file)', async (accounts) => {
   const connector = new SqliteCrmConnector(join(dir, 'crm.db'));
   connector.seed(generateAccounts(1, accounts + 1).crm);
   return { connector, close: () => { connector.close(); rmSync(dir, { recursive: true, force: true }); } };
+});
+
+describe('SqliteCrmConnector', () => {
+  it('opens a file from before accounts kept updatedAt, stamping its accounts with the Unix epoch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meridian-crm-old-'));
+    const seeded = generateAccounts(1, 3).crm;
+    const old = new Database(join(dir, 'crm.db'));
+    old.exec('CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, industry TEXT, billing_country TEXT, parent_account_id TEXT REFERENCES accounts(id), owner TEXT, external_id TEXT UNIQUE)');
+    const insert = old.prepare('INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId)');
+    for (const { updatedAt: _, ...account } of seeded.accounts) insert.run(account);
+    old.close();
+    const connector = new SqliteCrmConnector(join(dir, 'crm.db'));
+    const epoch = '1970-01-01T00:00:00.000Z';
+    expect(await connector.listAccountsChangedSince({ since: null, after: null, first: 10 })).toEqual({ nodes: seeded.accounts.map((a) => ({ ...a, updatedAt: epoch })), hasNextPage: false, totalCount: 2 });
+    connector.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 });
 
 describe('SqliteCrmConnector faults', () => {
@@ -81,6 +99,29 @@ describe('CRM subgraph: unlinking an opportunity and recording account financial
     expect(await post(subgraph.url, record, { input: { ...input, accountId: 'ACC-999999' } })).toEqual(
       refused("CRM has no account 'ACC-999999' to record financials on", { code: 'NOT_FOUND', system: 'crm', field: 'accountId', value: 'ACC-999999' }),
     );
+  });
+
+  it('lists accounts changed since a time, oldest change first, paging on from a cursor, with their updatedAt', async () => {
+    const feed = 'query($since: String, $after: String) { accountsChangedSince(since: $since, first: 1, after: $after) { nodes { id name updatedAt } pageInfo { endCursor hasNextPage } totalCount } }';
+    const upsert = 'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id updatedAt } created } }';
+    type Feed = { data: { accountsChangedSince: { nodes: { id: string; name: string; updatedAt: string }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean }; totalCount: number } } };
+    const a = ((await post(subgraph.url, upsert, { input: { externalId: 'feed-a', name: 'Feed A Ltd' } })) as { data: { upsertAccount: { account: { id: string; updatedAt: string } } } }).data.upsertAccount.account;
+    const b = ((await post(subgraph.url, upsert, { input: { externalId: 'feed-b', name: 'Feed B Ltd' } })) as { data: { upsertAccount: { account: { id: string; updatedAt: string } } } }).data.upsertAccount.account;
+    const first = (await post(subgraph.url, feed, { since: a.updatedAt })) as Feed;
+    expect(first).toEqual({ data: { accountsChangedSince: { nodes: [{ id: a.id, name: 'Feed A Ltd', updatedAt: a.updatedAt }], pageInfo: { endCursor: expect.any(String), hasNextPage: true }, totalCount: 2 } } });
+    const after = first.data.accountsChangedSince.pageInfo.endCursor;
+    expect(await post(subgraph.url, feed, { since: a.updatedAt, after })).toEqual({
+      data: { accountsChangedSince: { nodes: [{ id: b.id, name: 'Feed B Ltd', updatedAt: b.updatedAt }], pageInfo: { endCursor: expect.any(String), hasNextPage: false }, totalCount: 2 } },
+    });
+    // Renaming A moves it after B; reading on from A's old position returns B, then A.
+    await post(subgraph.url, upsert, { input: { externalId: 'feed-a', name: 'Feed A Group Ltd' } });
+    const rest = 'query($after: String) { accountsChangedSince(first: 10, after: $after) { nodes { id name } } }';
+    expect(await post(subgraph.url, rest, { after })).toEqual({ data: { accountsChangedSince: { nodes: [{ id: b.id, name: 'Feed B Ltd' }, { id: a.id, name: 'Feed A Group Ltd' }] } } });
+    expect(await post(subgraph.url, 'query { account(id: "ACC-000001") { updatedAt } }')).toEqual({ data: { account: { updatedAt: data.accounts[0]!.updatedAt } } });
+    expect(await post(subgraph.url, feed, { since: 'yesterday' })).toEqual({
+      data: null,
+      errors: [{ message: "since must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got 'yesterday'", path: ['accountsChangedSince'], extensions: { code: 'BAD_USER_INPUT', field: 'since', value: 'yesterday' } }],
+    });
   });
 
   it('clears both links, again with the same result, and refuses an unknown opportunity with NOT_FOUND', async () => {

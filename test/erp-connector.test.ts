@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { silentLogger } from '../lib/logger';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
 import { generateAccounts } from '../seed/generate';
@@ -35,6 +36,25 @@ describe('SqliteErpConnector', () => {
     connector.seed(generateAccounts(1, 3).erp);
     expect(connector.isEmpty()).toBe(false);
     connector.close();
+  });
+
+  it('opens a file from before invoices kept updatedAt, stamping each invoice with its issue date', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meridian-erp-old-'));
+    const seeded = generateAccounts(1, 3).erp.invoices;
+    const old = new Database(join(dir, 'erp.db'));
+    old.exec(`CREATE TABLE invoices (id TEXT PRIMARY KEY, number TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL, psa_project_id TEXT, status TEXT NOT NULL,
+      issue_date TEXT NOT NULL, due_date TEXT NOT NULL, currency TEXT NOT NULL, subtotal_minor INTEGER NOT NULL, tax_minor INTEGER NOT NULL,
+      total_minor INTEGER NOT NULL, balance_minor INTEGER NOT NULL, external_id TEXT UNIQUE, request TEXT)`);
+    const insert = old.prepare(`INSERT INTO invoices VALUES (@id, @number, @customerId, @psaProjectId, @status, @issueDate, @dueDate, @currency, @subtotalMinor,
+      @taxMinor, @totalMinor, @balanceMinor, @externalId, NULL)`);
+    for (const { updatedAt: _, ...invoice } of seeded) insert.run(invoice);
+    old.close();
+    const connector = new SqliteErpConnector(join(dir, 'erp.db'));
+    const stamped = seeded.map((i) => ({ ...i, updatedAt: `${i.issueDate}T00:00:00.000Z` })).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id));
+    expect(seeded.length).toBeGreaterThan(0);
+    expect(await connector.listInvoicesChangedSince({ since: null, after: null, first: 100 })).toEqual({ nodes: stamped, hasNextPage: false, totalCount: seeded.length });
+    connector.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
@@ -77,6 +97,40 @@ describe('ERP subgraph: customer by account, customer field updates and compensa
   afterAll(async () => {
     await subgraph.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pages through the invoices\' change feed, from the start or from `since`, and refuses a bad `since` or a foreign cursor with coded errors', async () => {
+    const feed = 'query($since: String, $after: String) { invoicesChangedSince(since: $since, first: 20, after: $after) { nodes { id updatedAt } pageInfo { endCursor hasNextPage } totalCount } }';
+    type Feed = { data: { invoicesChangedSince: { nodes: { id: string; updatedAt: string }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean }; totalCount: number } } };
+    const expected = [...data.invoices].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id)).map((i) => ({ id: i.id, updatedAt: i.updatedAt }));
+    const seen: { id: string; updatedAt: string }[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: Feed['data']['invoicesChangedSince'] = ((await post(subgraph.url, feed, { after })) as Feed).data.invoicesChangedSince;
+      expect(page.totalCount).toBe(data.invoices.length);
+      seen.push(...page.nodes);
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(expected);
+    const since = expected[expected.length - 2]!.updatedAt;
+    const tail = expected.filter((i) => i.updatedAt >= since);
+    expect(await post(subgraph.url, feed, { since: since.replace('.000Z', 'Z') })).toEqual({
+      data: { invoicesChangedSince: { nodes: tail, pageInfo: { endCursor: expect.any(String), hasNextPage: false }, totalCount: tail.length } },
+    });
+    expect(await post(subgraph.url, feed, { since: '2026-11-02' })).toEqual({
+      data: null,
+      errors: [{ message: "since must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got '2026-11-02'", path: ['invoicesChangedSince'], extensions: { code: 'BAD_USER_INPUT', field: 'since', value: '2026-11-02' } }],
+    });
+    const listCursor = ((await post(subgraph.url, 'query { invoices(first: 1) { pageInfo { endCursor } } }')) as { data: { invoices: { pageInfo: { endCursor: string } } } }).data.invoices.pageInfo.endCursor;
+    expect(await post(subgraph.url, feed, { after: listCursor })).toEqual({
+      data: null,
+      errors: [{
+        message: `The cursor '${listCursor}' does not belong to invoicesChangedSince; start again without 'after'.`,
+        path: ['invoicesChangedSince'],
+        extensions: { code: 'INVALID_CURSOR', field: 'after', value: listCursor },
+      }],
+    });
   });
 
   it('finds the customer of a CRM account, and null for an account without one', async () => {

@@ -146,6 +146,27 @@ describe('PSA subgraph: billable work, milestones, project financials and projec
     expect(await post(subgraph.url, page, { after: foreign.data.projects.pageInfo.endCursor })).toMatchObject({ data: null, errors: [{ extensions: { code: 'INVALID_CURSOR' } }] });
   });
 
+  it('lists the milestones ready to invoice a page at a time, with their projects, and refuses a foreign cursor', async () => {
+    const projects = new Map(data.projects.map((p) => [p.id, p]));
+    const ready = data.milestones.filter((m) => m.status === 'COMPLETED' && ['FIXED_FEE', 'MILESTONE'].includes(projects.get(m.projectId)!.billingModel)).sort((a, b) => a.id.localeCompare(b.id));
+    expect(ready.length).toBeGreaterThan(1);
+    const page = `query($after: String) { milestones(first: 1, after: $after, filter: { status: COMPLETED, billingModels: [FIXED_FEE, MILESTONE] }) {
+      totalCount pageInfo { hasNextPage endCursor } nodes { id status amount { amount currency } project { id billingModel } } } }`;
+    const node = (i: number) => ({ id: ready[i]!.id, status: 'COMPLETED', amount: money(ready[i]!.amountMinor, ready[i]!.currency), project: { id: ready[i]!.projectId, billingModel: projects.get(ready[i]!.projectId)!.billingModel } });
+    const first = (await post(subgraph.url, page)) as { data: { milestones: { pageInfo: { endCursor: string } } } };
+    const endCursor = first.data.milestones.pageInfo.endCursor;
+    expect(first).toEqual({ data: { milestones: { totalCount: ready.length, pageInfo: { hasNextPage: true, endCursor }, nodes: [node(0)] } } });
+    expect(await post(subgraph.url, page, { after: endCursor })).toEqual({
+      data: { milestones: { totalCount: ready.length, pageInfo: { hasNextPage: ready.length > 2, endCursor: expect.any(String) }, nodes: [node(1)] } },
+    });
+    const foreign = (await post(subgraph.url, '{ projects(first: 1) { pageInfo { endCursor } } }')) as { data: { projects: { pageInfo: { endCursor: string } } } };
+    const cursor = foreign.data.projects.pageInfo.endCursor;
+    expect(await post(subgraph.url, page, { after: cursor })).toEqual({
+      data: null,
+      errors: [{ message: `The cursor '${cursor}' does not belong to milestones; start again without 'after'.`, path: ['milestones'], extensions: { code: 'INVALID_CURSOR', field: 'after', value: cursor } }],
+    });
+  });
+
   it('reads a milestone with its project, marks it invoiced once, and refuses a planned one or another invoice with INVALID_STATE', async () => {
     const completed = data.milestones.find((m) => m.id === 'MS-00000112')!;
     const read = 'query($id: ID!) { milestone(id: $id) { id name status amount { amount currency } invoiceId invoice { id } project { id code billingModel account { id } } } }';

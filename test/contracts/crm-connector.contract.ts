@@ -1,10 +1,26 @@
+import type { ChangePosition } from '../../lib/change-feed';
 import { MeridianError } from '../../lib/errors';
-import type { CrmConnector } from '../../subgraphs/crm/connector/crm-connector';
+import type { AccountRecord, CrmConnector } from '../../subgraphs/crm/connector/crm-connector';
 import { generateAccounts } from '../../seed/generate';
 
 /** An adapter under test, seeded with the first `accounts` demo accounts, and how to dispose of it. */
 export interface CrmAdapterFactory {
   (accounts: number): Promise<{ connector: CrmConnector; close(): Promise<void> | void }>;
+}
+
+/** Every account of `connector`'s change feed from `after` on (a `first`-sized page at a time), and the position it ends at. */
+async function readFeed(connector: CrmConnector, after: ChangePosition | null, since: string | null = null, first = 5): Promise<{ accounts: AccountRecord[]; end: ChangePosition | null; totals: number[] }> {
+  const accounts: AccountRecord[] = [];
+  const totals: number[] = [];
+  let position = after;
+  for (;;) {
+    const page = await connector.listAccountsChangedSince({ since, after: position, first });
+    accounts.push(...page.nodes);
+    totals.push(page.totalCount);
+    const last = page.nodes[page.nodes.length - 1];
+    if (last) position = { updatedAt: last.updatedAt, id: last.id };
+    if (!page.hasNextPage) return { accounts, end: position, totals };
+  }
 }
 
 /** The behaviour every {@link CrmConnector} adapter must show. */
@@ -66,10 +82,43 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       const again = await connector.upsertAccount(input);
       const renamed = await connector.upsertAccount({ ...input, name: 'Acme Group Ltd' });
       expect(first.created).toBe(true);
+      // A repeat changes nothing, so `updatedAt` stays; a rename is a change, stamped later.
       expect(again).toEqual({ record: first.record, created: false });
-      expect(renamed).toEqual({ record: { ...first.record, name: 'Acme Group Ltd' }, created: false });
+      expect(renamed).toEqual({ record: { ...first.record, name: 'Acme Group Ltd', updatedAt: renamed.record.updatedAt }, created: false });
+      expect(first.record.updatedAt > data.crm.accounts[0]!.updatedAt && renamed.record.updatedAt > first.record.updatedAt).toBe(true);
       expect(first.record.id).toBe('ACC-000013');
       expect((await connector.listAccounts({ first: 0, afterKey: null })).totalCount).toBe(13);
+    });
+
+    describe('the accounts\' change feed', () => {
+      const byChange = (a: ChangePosition, b: ChangePosition) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
+
+      it('lists every account once, oldest change first, with a stable total, and nothing after its end', async () => {
+        const { accounts, end, totals } = await readFeed(connector, null);
+        expect(accounts).toEqual([...data.crm.accounts].sort(byChange));
+        expect(totals).toEqual([12, 12, 12]);
+        expect(await connector.listAccountsChangedSince({ since: null, after: end, first: 10 })).toEqual({ nodes: [], hasNextPage: false, totalCount: 12 });
+      });
+
+      it('moves an account to the end when an upsert creates or changes it, not when it changes nothing, nor when its finance is recorded', async () => {
+        const { end } = await readFeed(connector, null);
+        const input = { externalId: 'ext-feed', name: 'Feed Ltd', industry: null, billingCountry: 'GB', parentAccountId: null, owner: null };
+        const created = await connector.upsertAccount(input);
+        const other = await connector.upsertAccount({ ...input, externalId: 'ext-other', name: 'Other Ltd' });
+        await connector.upsertAccount(input);
+        await connector.recordAccountFinancials({ accountId: created.record.id, invoicedToDateMinor: 0, outstandingMinor: 0, overdueMinor: 0, currency: 'GBP', asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:01.000Z' });
+        const changed = await connector.upsertAccount({ ...input, owner: 'Sam' });
+        const since = await readFeed(connector, end, null, 1);
+        expect(since.accounts).toEqual([other.record, changed.record]);
+        expect(changed.record.updatedAt > other.record.updatedAt && other.record.updatedAt > created.record.updatedAt).toBe(true);
+        expect((await readFeed(connector, since.end)).accounts).toEqual([]);
+      });
+
+      it('starts at `since`, inclusively, and counts only the accounts changed since', async () => {
+        const { record } = await connector.upsertAccount({ externalId: 'ext-since', name: 'Since Ltd', industry: null, billingCountry: null, parentAccountId: null, owner: null });
+        expect(await connector.listAccountsChangedSince({ since: record.updatedAt, after: null, first: 10 })).toEqual({ nodes: [record], hasNextPage: false, totalCount: 1 });
+        expect(await connector.listAccountsChangedSince({ since: data.crm.accounts[0]!.updatedAt, after: null, first: 0 })).toEqual({ nodes: [], hasNextPage: true, totalCount: 13 });
+      });
     });
 
     describe('recordAccountFinancials', () => {

@@ -1,5 +1,6 @@
 import { MeridianError, type ErrorDetails } from '../../lib/errors';
 import { formatId, type IdPrefix } from '../../lib/ids';
+import type { ChangePosition } from '../../lib/change-feed';
 import type { FaultSettings } from '../../lib/reference-faults';
 import { generateAccounts } from '../../seed/generate';
 import { LEGAL_ENTITIES, TAX_JURISDICTIONS } from '../../seed/reference-data';
@@ -36,6 +37,24 @@ async function failure(promise: Promise<unknown>): Promise<Failure> {
 function nextAfter(ids: readonly string[], prefix: IdPrefix): string {
   return formatId(prefix, Math.max(0, ...ids.map((id) => Number(id.slice(prefix.length + 1)))) + 1);
 }
+
+/** Every invoice of `connector`'s change feed from `after` on (a `first`-sized page at a time), and the position it ends at. */
+async function readFeed(connector: ErpConnector, after: ChangePosition | null, since: string | null = null, first = 7): Promise<{ invoices: InvoiceRecord[]; end: ChangePosition | null; totals: number[] }> {
+  const invoices: InvoiceRecord[] = [];
+  const totals: number[] = [];
+  let position = after;
+  for (;;) {
+    const page = await connector.listInvoicesChangedSince({ since, after: position, first });
+    invoices.push(...page.nodes);
+    totals.push(page.totalCount);
+    const last = page.nodes[page.nodes.length - 1];
+    if (last) position = { updatedAt: last.updatedAt, id: last.id };
+    if (!page.hasNextPage) return { invoices, end: position, totals };
+  }
+}
+
+/** Orders records as a change feed does: by `updatedAt`, then ID. */
+const byChange = (a: ChangePosition, b: ChangePosition) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
 
 /** The behaviour every {@link ErpConnector} adapter must show. */
 export function describeErpConnectorContract(adapter: string, make: ErpAdapterFactory): void {
@@ -355,6 +374,58 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    describe('the invoices\' change feed', () => {
+      it('lists every invoice once, oldest change first, seeded ones as of their last change, with a stable total', async () => {
+        const { invoices, end, totals } = await readFeed(connector, null);
+        const expected = [...data.invoices].sort(byChange);
+        expect(invoices).toEqual(expected);
+        expect(totals.every((n) => n === data.invoices.length)).toBe(true);
+        expect(end).toEqual({ updatedAt: expected[expected.length - 1]!.updatedAt, id: expected[expected.length - 1]!.id });
+        expect(await connector.listInvoicesChangedSince({ since: null, after: end, first: 50 })).toEqual({ nodes: [], hasNextPage: false, totalCount: data.invoices.length });
+      });
+
+      it('moves an invoice to the end when it is posted or paid, so reading on from the last position returns exactly what changed since', async () => {
+        const { end } = await readFeed(connector, null);
+        const open = data.invoices.find((i) => i.status === 'POSTED' && i.balanceMinor > 0)!;
+        const { record: posted } = await connector.postInvoice({
+          externalId: 'fee-feed', customerId: gbpCustomer.id, psaProjectId: null, issueDate: '2026-11-30', billingLineIds: [],
+          lines: [{ description: 'Workshop', quantityHundredths: 100, unitPriceMinor: 900_00, currency: gbpCustomer.currency }],
+        });
+        const payment = { externalId: 'remit-feed', invoiceId: open.id, amountMinor: 1_00, currency: open.currency, receivedOn: '2026-11-30' };
+        await connector.applyPayment(payment);
+        // Neither a repeated post or payment nor a refused payment is a change.
+        await connector.postInvoice({
+          externalId: 'fee-feed', customerId: gbpCustomer.id, psaProjectId: null, issueDate: '2026-11-30', billingLineIds: [],
+          lines: [{ description: 'Workshop', quantityHundredths: 100, unitPriceMinor: 900_00, currency: gbpCustomer.currency }],
+        });
+        await connector.applyPayment(payment);
+        await failure(connector.applyPayment({ ...payment, externalId: 'remit-too-much', amountMinor: open.totalMinor }));
+        const [paid] = await connector.getInvoices([open.id]);
+        const since = await readFeed(connector, end, null, 1);
+        expect(since.invoices).toEqual([posted, { ...open, balanceMinor: open.balanceMinor - 1_00, updatedAt: paid!.updatedAt }]);
+        expect(posted.updatedAt > end!.updatedAt && paid!.updatedAt > posted.updatedAt).toBe(true);
+        expect((await readFeed(connector, since.end)).invoices).toEqual([]);
+        // From the start, the paid invoice is listed once, at its new place.
+        const all = (await readFeed(connector, null)).invoices.map((i) => i.id);
+        expect(all.slice(-2)).toEqual([posted.id, open.id]);
+        expect(all.filter((id) => id === open.id)).toEqual([open.id]);
+      });
+
+      it('starts at `since`, inclusively, and counts only the invoices changed since', async () => {
+        const expected = [...data.invoices].sort(byChange);
+        const since = expected[Math.floor(expected.length / 2)]!.updatedAt;
+        const changed = expected.filter((i) => i.updatedAt >= since);
+        expect(changed.length).toBeGreaterThan(1);
+        expect(changed.length).toBeLessThan(expected.length);
+        const { invoices, totals } = await readFeed(connector, null, since, 2);
+        expect(invoices).toEqual(changed);
+        expect(totals.every((n) => n === changed.length)).toBe(true);
+        const first = changed[0]!;
+        expect((await readFeed(connector, { updatedAt: first.updatedAt, id: first.id }, since)).invoices).toEqual(changed.slice(1));
+        expect(await connector.listInvoicesChangedSince({ since: '2999-01-01T00:00:00.000Z', after: null, first: 10 })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      });
+    });
+
     describe('invoices and payments', () => {
       let billed: string[];
       let request: PostInvoice;
@@ -374,6 +445,8 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         const id = nextAfter(data.invoices.map((i) => i.id), 'INV');
         const subtotal = 1368_75 + 595_00 + 500_00;
         const { record, created } = await connector.postInvoice(request);
+        // Stamped when posted, after every earlier change.
+        expect(record.updatedAt > data.invoices.map((i) => i.updatedAt).sort().pop()!).toBe(true);
         expect({ record, created }).toEqual({
           record: {
             id,
@@ -389,6 +462,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
             totalMinor: subtotal + 492_75,
             balanceMinor: subtotal + 492_75,
             externalId: 'run-1:invoice',
+            updatedAt: record.updatedAt,
           },
           created: true,
         });
@@ -450,12 +524,17 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         const payment = { externalId: 'remit-1', invoiceId: invoice.id, amountMinor: 1000_00, currency: 'GBP', receivedOn: '2026-12-10' };
         const first = await connector.applyPayment(payment);
         expect(first).toEqual({ record: { ...payment, id: nextAfter(data.payments.map((p) => p.id), 'PAY') }, created: true });
+        const [partPaid] = await connector.getInvoices([invoice.id]);
+        // A payment is a change to the invoice: it is stamped again, later; repeating the payment changes nothing.
+        expect(partPaid!.updatedAt > invoice.updatedAt).toBe(true);
         expect(await connector.applyPayment(payment)).toEqual({ record: first.record, created: false });
-        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: invoice.balanceMinor - 1000_00 }]);
+        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: invoice.balanceMinor - 1000_00, updatedAt: partPaid!.updatedAt }]);
         expect(await failure(connector.applyPayment({ ...payment, amountMinor: 999_00 }))).toMatchObject({ code: 'DUPLICATE_EXTERNAL_ID', details: { value: 'remit-1' } });
         const rest = { ...payment, externalId: 'remit-2', amountMinor: invoice.balanceMinor - 1000_00 };
         await connector.applyPayment(rest);
-        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: 0, status: 'PAID' }]);
+        const [paid] = await connector.getInvoices([invoice.id]);
+        expect(paid!.updatedAt > partPaid!.updatedAt).toBe(true);
+        expect(paid).toEqual({ ...invoice, balanceMinor: 0, status: 'PAID', updatedAt: paid!.updatedAt });
         expect((await connector.getPaymentsByInvoice([invoice.id]))[0]!.map((p) => p.externalId)).toEqual(['remit-1', 'remit-2']);
         expect(await failure(connector.applyPayment({ ...payment, externalId: 'remit-3', amountMinor: 1 }))).toEqual({
           code: 'INVALID_STATE',

@@ -309,6 +309,43 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
       });
     });
 
+    describe('listMilestones', () => {
+      const modelOf = (projectId: string) => byId(data.projects, projectId).billingModel;
+      const ready = () => ({ status: 'COMPLETED' as const, billingModels: ['FIXED_FEE' as const, 'MILESTONE' as const] });
+
+      it('pages through every milestone exactly once, in ID order, with a stable total', async () => {
+        const { ids, totals } = await allPages((page) => connector.listMilestones(page), 4);
+        expect(ids).toEqual(data.milestones.map((m) => m.id).sort());
+        expect(new Set(totals)).toEqual(new Set([data.milestones.length]));
+      });
+
+      it('filters by status and by the billing models of their projects, counting only the matches', async () => {
+        const completed = data.milestones.filter((m) => m.status === 'COMPLETED');
+        const expected = (keep: (m: (typeof data.milestones)[number]) => boolean) => data.milestones.filter(keep).map((m) => m.id).sort();
+        const { ids, totals } = await allPages((page) => connector.listMilestones(page, ready()), 2);
+        expect(ids).toEqual(expected((m) => m.status === 'COMPLETED' && ['FIXED_FEE', 'MILESTONE'].includes(modelOf(m.projectId))));
+        expect(ids.length).toBeGreaterThan(1);
+        expect(new Set(totals)).toEqual(new Set([ids.length]));
+        const fixedFee = await connector.listMilestones({ first: 100, afterKey: null }, { status: 'COMPLETED', billingModels: ['FIXED_FEE'] });
+        expect(fixedFee.nodes).toEqual(completed.filter((m) => modelOf(m.projectId) === 'FIXED_FEE').sort((a, b) => a.id.localeCompare(b.id)));
+        expect(fixedFee.nodes.length).toBeGreaterThan(0);
+        expect(fixedFee.nodes.length).toBeLessThan(completed.length);
+        expect(await connector.listMilestones({ first: 100, afterKey: null }, { status: 'INVOICED' })).toMatchObject({ totalCount: expected((m) => m.status === 'INVOICED').length, hasNextPage: false });
+        expect(await connector.listMilestones({ first: 100, afterKey: null }, { billingModels: ['TIME_AND_MATERIALS', 'RETAINER'] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+        expect(await connector.listMilestones({ first: 100, afterKey: null }, { billingModels: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      });
+
+      it('lists a milestone as ready to invoice once it is completed, and no longer once it is invoiced', async () => {
+        const readyIds = async () => (await connector.listMilestones({ first: 1000, afterKey: null }, ready())).nodes.map((m) => m.id);
+        const before = await readyIds();
+        const planned = data.milestones.find((m) => m.status === 'PLANNED')!;
+        await connector.completeMilestone(planned.id, '2026-10-05');
+        expect(await readyIds()).toEqual([...before, planned.id].sort());
+        await connector.markMilestoneInvoiced(planned.id, 'INV-000009001');
+        expect(await readyIds()).toEqual(before);
+      });
+    });
+
     describe('markMilestoneInvoiced', () => {
       const completed = byId(data.milestones, 'MS-00000112');
       const invoiced = byId(data.milestones, 'MS-00000111');

@@ -62,4 +62,27 @@ describe('flow billApprovedTime', () => {
     const run = await waitForRun(stack, runId, ['EXCEPTION']);
     expect(run.steps[0]!.error).toMatchObject({ class: 'MISSING_REFERENCE', system: 'psa', code: 'NOT_FOUND' });
   });
+
+  it('bills every entry once when a slow step outlives its lease and another worker loop takes the run over', async () => {
+    // A lease shorter than one batch: the run is taken over mid-step, and the first holder's late commits are refused.
+    const slow = await startTestStack({ workerOptions: { idlePollMs: 10, leaseMs: 150 }, faults: { erp: { latencyMs: 200 } } });
+    try {
+      const [projectId] = (await slow.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
+      const submitted = await slow.stores.psa.submitTimeEntries(
+        'lease-test-1',
+        Array.from({ length: 1200 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000002', role: null, date: '2026-10-20', hoursHundredths: 100 + i, billable: true, notes: null })),
+      );
+      await slow.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
+      const ready = (await slow.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
+      const runId = (await gql(slow.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: projectId })).body.data!.billApprovedTime.id;
+      const run = await waitForRun(slow, runId, ['SUCCEEDED', 'EXCEPTION']);
+      expect(run.status).toBe('SUCCEEDED');
+      const [lines] = await slow.stores.erp.getBillingLinesByProject([projectId!]);
+      const timeLines = lines!.filter((l) => l.externalId.startsWith('time:'));
+      expect([timeLines.length, new Set(timeLines.map((l) => l.sourceId)).size]).toEqual([ready, ready]);
+      expect((await slow.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount).toBe(0);
+    } finally {
+      await slow.stop();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 /** Sales stage, as the CRM stores it. */
@@ -14,6 +15,11 @@ export interface AccountRecord {
   parentAccountId: string | null;
   owner: string | null;
   externalId: string | null;
+  /**
+   * When a field of the account last changed (ISO 8601 timestamp): set on create and by an update that changes a
+   * field, never by one that changes nothing. Stamps increase strictly in the order changes are made.
+   */
+  updatedAt: string;
 }
 
 /**
@@ -79,7 +85,7 @@ export interface OpportunityFilter {
   closeDateTo?: string | null;
 }
 
-export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId'> & { externalId: string };
+export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId' | 'updatedAt'> & { externalId: string };
 export type UpsertOpportunity = Omit<OpportunityRecord, 'id' | 'externalId' | 'psaProjectId' | 'erpCustomerId'> & { externalId: string };
 
 /** What an upsert did. */
@@ -96,6 +102,12 @@ export interface Upserted<T> {
 export interface CrmConnector {
   getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]>;
   listAccounts(page: PageRequest, filter?: AccountFilter): Promise<Page<AccountRecord>>;
+  /**
+   * The accounts' change feed: accounts changed at or after `since`, oldest change first (by `updatedAt`, then ID),
+   * after the position `after`. A change moves an account to the end, so reading on from the last position seen
+   * returns every account changed since, none skipped (`totalCount` counts the accounts changed since `since`).
+   */
+  listAccountsChangedSince(request: ChangeFeedRequest): Promise<Page<AccountRecord>>;
   /** The finance summary of each account, null until first recorded. */
   getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]>;
   /** Contacts per account, one array per account ID, in the keys' order. */
@@ -104,7 +116,7 @@ export interface CrmConnector {
   /** Opportunities per account, newest close date first, one array per account ID. */
   getOpportunitiesByAccount(accountIds: readonly string[]): Promise<OpportunityRecord[][]>;
   listOpportunities(page: PageRequest, filter?: OpportunityFilter): Promise<Page<OpportunityRecord>>;
-  /** @throws MeridianError NOT_FOUND for an unknown parent account. */
+  /** Creates or updates by external ID; `updatedAt` moves only when a field changes. @throws MeridianError NOT_FOUND for an unknown parent account. */
   upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>>;
   /**
    * Records what the ERP has invoiced an account. The same figures again change nothing (`changed: false`, `updatedAt`

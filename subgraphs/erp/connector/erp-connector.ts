@@ -1,3 +1,4 @@
+import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
@@ -80,6 +81,11 @@ export interface InvoiceRecord {
   totalMinor: number;
   balanceMinor: number;
   externalId: string | null;
+  /**
+   * When the invoice last changed (ISO 8601 timestamp): posted, or a payment applied (its balance, and maybe its status,
+   * changed). Stamps increase strictly in the order changes are made.
+   */
+  updatedAt: string;
 }
 
 export interface PaymentRecord {
@@ -168,6 +174,12 @@ export interface ErpConnector {
   listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]>;
   getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]>;
   listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
+  /**
+   * The invoices' change feed: invoices changed at or after `since`, oldest change first (by `updatedAt`, then ID),
+   * after the position `after`. A change moves an invoice to the end, so reading on from the last position seen
+   * returns every invoice changed since, none skipped (`totalCount` counts the invoices changed since `since`).
+   */
+  listInvoicesChangedSince(request: ChangeFeedRequest): Promise<Page<InvoiceRecord>>;
   getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]>;
   getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]>;
   /** Billing lines per PSA project, oldest posting first (then ID), invoiced or not. */

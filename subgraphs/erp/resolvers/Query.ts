@@ -1,3 +1,4 @@
+import { changeFeedRequest, toChangeConnection } from '../../../lib/change-feed';
 import { todayUtc } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { InvoiceFilter, InvoiceStatus } from '../connector/erp-connector';
@@ -36,6 +37,11 @@ export const Query = {
     const page = await ctx.erp.listInvoices(pageRequest(args, 'invoices'), invoiceFilter(args.filter));
     for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
     return toConnection(page, 'invoices', (i) => i.id);
+  },
+  invoicesChangedSince: async (_: unknown, args: { since?: string | null; first?: number | null; after?: string | null }, ctx: ErpContext) => {
+    const page = await ctx.erp.listInvoicesChangedSince(changeFeedRequest(args, 'invoicesChangedSince'));
+    for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
+    return toChangeConnection(page, 'invoicesChangedSince');
   },
   customer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.customer.load(args.id),
   customerByAccount: (_: unknown, args: { accountId: string }, ctx: ErpContext) => ctx.loaders.customerByCrmAccount.load(args.accountId),

@@ -212,4 +212,11 @@ export interface Ledger {
   setRelayCursor(name: string, seq: number): Promise<void>;
   /** The run as it was when its sequence number was `sequence` (kept with the outbox event), or null. */
   getRunAt(runId: string, sequence: number): Promise<RunRecord | null>;
+  /** The position the trigger `name` has read a system's change feed up to (its own text), or null before its first. */
+  getWatermark(name: string): Promise<string | null>;
+  /**
+   * Moves the trigger `name`'s watermark to `value` if it still holds `expected` (null: none yet), and says whether it
+   * did: false when another poller moved it meanwhile, so two pollers never move it back.
+   */
+  setWatermark(name: string, value: string, expected: string | null): Promise<boolean>;
 }

@@ -90,6 +90,10 @@ CREATE TABLE IF NOT EXISTS relay_cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trigger_watermarks (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   run_id TEXT NOT NULL,
@@ -465,6 +469,18 @@ export class SqliteLedger implements Ledger {
 
   async setRelayCursor(name: string, seq: number): Promise<void> {
     this.db.prepare('INSERT INTO relay_cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq').run(name, seq);
+  }
+
+  async getWatermark(name: string): Promise<string | null> {
+    return (this.db.prepare('SELECT value FROM trigger_watermarks WHERE name = ?').get(name) as { value: string } | undefined)?.value ?? null;
+  }
+
+  async setWatermark(name: string, value: string, expected: string | null): Promise<boolean> {
+    const moved =
+      expected === null
+        ? this.db.prepare('INSERT INTO trigger_watermarks (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, value)
+        : this.db.prepare('UPDATE trigger_watermarks SET value = ? WHERE name = ? AND value = ?').run(value, name, expected);
+    return moved.changes === 1;
   }
 
   // ---- internals (called inside transactions)

@@ -2,38 +2,92 @@ import type { Logger } from 'pino';
 import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { createSystemClient } from '../systems/graphql-client';
-import type { Ledger } from './ledger';
+import type { Ledger, RunRecord } from './ledger';
 import { queueRun } from './queue-run';
+
+/** A page of the subjects a trigger found, and where the page ends. */
+export interface TriggerPage {
+  ids: string[];
+  /** Pass as `after` for the next page; for a change feed, also the position to read on from at a later look. Null for an empty page. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
 
 /** Where the trigger poller looks for work in the systems. */
 export interface TriggerSources {
   /** Closed-won opportunities not linked to a project yet, a page at a time. */
-  unconvertedWonOpportunities(after: string | null): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
+  unconvertedWonOpportunities(after: string | null): Promise<TriggerPage>;
   /** Projects with approved, billable, unbilled work, a page at a time. */
-  projectsWithBillableWork(after: string | null): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
+  projectsWithBillableWork(after: string | null): Promise<TriggerPage>;
+  /** Completed milestones (so not yet invoiced) of fixed-fee and milestone-billed projects, a page at a time. */
+  milestonesReadyToInvoice(after: string | null): Promise<TriggerPage>;
+  /** ERP invoices changed (posted, paid) after the change-feed position `after` (from the start when null), oldest change first. */
+  invoicesChanged(after: string | null): Promise<TriggerPage>;
+  /**
+   * CRM accounts changed after the change-feed position `after`, oldest change first, keeping only those with an ERP
+   * customer (the others have nothing to sync); `endCursor` ends the whole page read, kept or not.
+   */
+  accountsChanged(after: string | null): Promise<TriggerPage>;
 }
 
+/** A system's GraphQL page, as the lists the poller reads return it. */
+type Page = { nodes: { id: string; psaProjectId?: string | null }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+
+const toTriggerPage = (page: Page, keep: (node: Page['nodes'][number]) => boolean = () => true): TriggerPage => ({
+  ids: page.nodes.filter(keep).map((n) => n.id),
+  endCursor: page.pageInfo.endCursor,
+  hasNextPage: page.pageInfo.hasNextPage,
+});
+
 /** {@link TriggerSources} over the system subgraphs' GraphQL endpoints. */
-export function createGraphQLTriggerSources(urls: { crm: string; psa: string }): TriggerSources {
+export function createGraphQLTriggerSources(urls: { crm: string; psa: string; erp: string }): TriggerSources {
   const crm = createSystemClient('crm', urls.crm);
   const psa = createSystemClient('psa', urls.psa);
-  type Page = { nodes: { id: string; psaProjectId?: string | null }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+  const erp = createSystemClient('erp', urls.erp);
   return {
     async unconvertedWonOpportunities(after) {
       const data = await crm.request<{ opportunities: Page }>(
         `query WonDeals($after: String) { opportunities(first: 500, after: $after, filter: { stage: CLOSED_WON }) { nodes { id psaProjectId } pageInfo { endCursor hasNextPage } } }`,
         { after },
       );
-      const page = data.opportunities;
-      return { ids: page.nodes.filter((n) => !n.psaProjectId).map((n) => n.id), endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+      return toTriggerPage(data.opportunities, (n) => !n.psaProjectId);
     },
     async projectsWithBillableWork(after) {
       const data = await psa.request<{ projectsWithBillableWork: Page }>(
         `query ReadyToBill($after: String) { projectsWithBillableWork(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
         { after },
       );
-      const page = data.projectsWithBillableWork;
-      return { ids: page.nodes.map((n) => n.id), endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+      return toTriggerPage(data.projectsWithBillableWork);
+    },
+    async milestonesReadyToInvoice(after) {
+      // The billing models billMilestone invoices; a completed milestone of another project is not a billing event.
+      const data = await psa.request<{ milestones: Page }>(
+        `query ReadyToInvoice($after: String) { milestones(first: 500, after: $after, filter: { status: COMPLETED, billingModels: [FIXED_FEE, MILESTONE] }) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      return toTriggerPage(data.milestones);
+    },
+    async invoicesChanged(after) {
+      const data = await erp.request<{ invoicesChangedSince: Page }>(
+        `query InvoicesChanged($after: String) { invoicesChangedSince(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      return toTriggerPage(data.invoicesChangedSince);
+    },
+    async accountsChanged(after) {
+      const data = await crm.request<{ accountsChangedSince: Page }>(
+        `query AccountsChanged($after: String) { accountsChangedSince(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      const page = data.accountsChangedSince;
+      if (page.nodes.length === 0) return toTriggerPage(page);
+      // The ERP's entity endpoint answers for the whole page in one request and one batched connector read.
+      const customers = await erp.request<{ _entities: ({ id: string; customer: { id: string } | null } | null)[] }>(
+        `query AccountCustomers($representations: [_Any!]!) { _entities(representations: $representations) { ... on Account { id customer { id } } } }`,
+        { representations: page.nodes.map((n) => ({ __typename: 'Account', id: n.id })) },
+      );
+      const withCustomer = new Set(customers._entities.filter((e) => e?.customer).map((e) => e!.id));
+      return toTriggerPage(page, (n) => withCustomer.has(n.id));
     },
   };
 }
@@ -53,49 +107,147 @@ export interface TriggerOptions {
 
 /** A running trigger poller. */
 export interface TriggerPoller {
-  /** Looks once now; resolves with the number of runs it queued. */
+  /** Looks once, after any look under way; resolves with the number of runs it queued. */
   pollOnce(): Promise<number>;
   stop(): Promise<void>;
+}
+
+type FlowName = keyof Governance['triggers'];
+
+/**
+ * One trigger. A `state` trigger lists what the systems hold now (a won deal not converted, a milestone completed and
+ * not invoiced) and starts a flow per subject: each look lists the same subjects until their run changes the state,
+ * and queueRun's subject dedupe returns the run already standing. A `changes` trigger reads a system's change feed
+ * from a watermark: the state (an invoice's status, an account's name) says nothing about whether it was synced.
+ */
+interface Trigger {
+  flow: FlowName;
+  actor: string;
+  reads: 'state' | 'changes';
+  list: (sources: TriggerSources, after: string | null) => Promise<TriggerPage>;
+  input: (id: string) => Record<string, unknown>;
+}
+
+const TRIGGERS: readonly Trigger[] = [
+  { flow: 'convertOpportunityToProject', actor: 'event:opportunity.closed_won', reads: 'state', list: (s, after) => s.unconvertedWonOpportunities(after), input: (id) => ({ opportunityId: id }) },
+  { flow: 'billApprovedTime', actor: 'event:time.approved', reads: 'state', list: (s, after) => s.projectsWithBillableWork(after), input: (id) => ({ projectId: id }) },
+  { flow: 'billMilestone', actor: 'event:milestone.completed', reads: 'state', list: (s, after) => s.milestonesReadyToInvoice(after), input: (id) => ({ milestoneId: id }) },
+  { flow: 'syncInvoiceStatus', actor: 'event:invoice.changed', reads: 'changes', list: (s, after) => s.invoicesChanged(after), input: (id) => ({ invoiceId: id }) },
+  { flow: 'syncCustomer', actor: 'event:account.changed', reads: 'changes', list: (s, after) => s.accountsChanged(after), input: (id) => ({ accountId: id }) },
+];
+
+/** What a `changes` trigger keeps in the ledger between looks (as JSON, under `trigger:<flow>`). */
+interface ChangeWatermark {
+  /** The change-feed position read up to; null to read from the start of the feed. */
+  after: string | null;
+  /** Subjects that changed while a run for them was under way, offered again at every look until a new run starts. */
+  pending: string[];
+}
+
+/**
+ * True when no worker has taken the run up yet (or it waits to retry its first step): it has read nothing, so every
+ * step reads the systems after the change that was just seen, and the run covers that change. (queueRun answers from
+ * a ledger transaction, and a worker takes a run up in another one, so this cannot be stale.)
+ */
+function notStarted(run: RunRecord): boolean {
+  return (run.status === 'QUEUED' || run.status === 'WAITING_RETRY') && run.steps.every((s) => s.status === 'PENDING');
 }
 
 /**
  * Starts the flows the systems' state calls for, as their upstream events would: a closed-won opportunity not yet
  * converted starts `convertOpportunityToProject`; approved, billable, unbilled time starts `billApprovedTime` for its
- * project. It looks every `intervalMs` instead of listening for events because a look never misses one: a trigger
- * lost while a process was down is found on the next look, and a run already standing for the same subject is
- * returned instead of a second one. Each trigger obeys `governance.triggers`.
+ * project; a completed milestone of a fixed-fee or milestone project starts `billMilestone`; an ERP invoice posted or
+ * paid starts `syncInvoiceStatus`; a CRM account changed (that has an ERP customer) starts `syncCustomer`. It looks
+ * every `intervalMs` instead of listening for events because a look never misses one: a trigger lost while a process
+ * was down is found on the next look, and a run already standing for the same subject is returned instead of a second
+ * one. Each trigger obeys `governance.triggers`, read at every look; one switched off queues nothing and keeps its
+ * watermark, so switched on again it starts the flows for what changed meanwhile.
  */
 export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   const { ledger, sources, governance, logger } = options;
   const flows = new Map(options.flows.map((f) => [f.name, f as Flow<unknown>]));
   const intervalMs = options.intervalMs ?? 5000;
 
-  async function queueAll(flowName: string, list: (after: string | null) => Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>, input: (id: string) => Record<string, unknown>, actor: string): Promise<number> {
-    const flow = flows.get(flowName);
-    if (!flow || governance.triggers[flowName as keyof Governance['triggers']] === false) return 0;
-    let queued = 0;
+  /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
+  async function queue(trigger: Trigger, flow: Flow<unknown>, id: string, onCreated: () => void): Promise<{ run: RunRecord; created: boolean }> {
+    const queued = await queueRun(ledger, flow, trigger.input(id), trigger.actor);
+    if (queued.created) onCreated();
+    return queued;
+  }
+
+  async function queueState(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
     let after: string | null = null;
     for (;;) {
-      const page = await list(after);
-      for (const id of page.ids) {
-        const { created } = await queueRun(ledger, flow, input(id), actor);
-        if (created) queued += 1;
-      }
-      if (!page.hasNextPage) return queued;
+      const page = await trigger.list(sources, after);
+      for (const id of page.ids) await queue(trigger, flow, id, onCreated);
+      if (!page.hasNextPage) return;
       after = page.endCursor;
     }
   }
 
-  async function pollOnce(): Promise<number> {
-    const results = await Promise.allSettled([
-      queueAll('convertOpportunityToProject', sources.unconvertedWonOpportunities, (id) => ({ opportunityId: id }), 'event:opportunity.closed_won'),
-      queueAll('billApprovedTime', sources.projectsWithBillableWork, (id) => ({ projectId: id }), 'event:time.approved'),
-    ]);
-    let queued = 0;
-    for (const result of results) {
-      if (result.status === 'fulfilled') queued += result.value;
-      else logger.warn({ err: result.reason }, 'trigger look failed; the next look tries again');
+  // Why a change feed read this way misses nothing. The invoice and account triggers read the system's change feed
+  // (records in order of `updatedAt`, then ID, stamps strictly increasing in commit order; a change moves a record to
+  // the end) from a watermark kept in the ledger: the `endCursor` of the last page read. The watermark moves only after
+  // the runs for a page were queued, so a look that fails, or a process that dies, re-reads the page (queueRun returns
+  // the runs already queued) rather than skipping it.
+  // Both flows may run again for a subject once its last run ended (`subjectReuse: 'active'`), so a change seen while
+  // a run for the subject stands gets that run back. The run covers the change only if it has not started: its steps
+  // then read the systems afterwards (both flows read fresh figures in every step). A started run may have read the
+  // figures from before the change, so the subject goes on the watermark's `pending` list, offered again at every look
+  // until a new run starts for it (once the standing run ended, or was abandoned). Holding the watermark back instead
+  // would re-list every later change at every look and, once their runs ended, start them all over again.
+  // The watermark is written compare-and-set: two pollers on one ledger never move it back or drop each other's pending.
+  async function queueChanges(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
+    const name = `trigger:${trigger.flow}`;
+    let stored = await ledger.getWatermark(name);
+    let mark: ChangeWatermark = stored === null ? { after: null, pending: [] } : (JSON.parse(stored) as ChangeWatermark);
+    /** Queues a run for `id`; true when a run covers the change (new, or not started), false when it must be offered again. */
+    const offer = async (id: string): Promise<boolean> => {
+      const { run, created } = await queue(trigger, flow, id, onCreated);
+      return created || notStarted(run);
+    };
+    /** Saves `next` unless another poller moved the watermark since it was read; false then, ending this look. */
+    const save = async (next: ChangeWatermark): Promise<boolean> => {
+      const value = JSON.stringify(next);
+      if (value !== stored && !(await ledger.setWatermark(name, value, stored))) {
+        logger.debug({ trigger: trigger.flow }, 'another poller moved the trigger watermark; it carries on from there');
+        return false;
+      }
+      stored = value;
+      mark = next;
+      return true;
+    };
+
+    const pending = new Set<string>();
+    for (const id of mark.pending) if (!(await offer(id))) pending.add(id);
+    if (!(await save({ after: mark.after, pending: [...pending] }))) return;
+    for (;;) {
+      const page = await trigger.list(sources, mark.after);
+      for (const id of page.ids) {
+        if (await offer(id)) pending.delete(id);
+        else pending.add(id);
+      }
+      if (!(await save({ after: page.endCursor ?? mark.after, pending: [...pending] }))) return;
+      if (!page.hasNextPage) return;
     }
+  }
+
+  async function look(): Promise<number> {
+    // Counted as they are created, so runs a failed trigger queued before failing still count, and wake a worker.
+    let queued = 0;
+    const onCreated = () => {
+      queued += 1;
+    };
+    const results = await Promise.allSettled(
+      TRIGGERS.map(async (trigger) => {
+        const flow = flows.get(trigger.flow);
+        if (!flow || governance.triggers[trigger.flow] === false) return;
+        await (trigger.reads === 'state' ? queueState(trigger, flow, onCreated) : queueChanges(trigger, flow, onCreated));
+      }),
+    );
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') logger.warn({ err: result.reason, trigger: TRIGGERS[i]!.flow }, 'trigger look failed; the next look tries again');
+    });
     if (queued > 0) {
       logger.info({ queued }, 'triggers queued runs');
       options.onQueued?.();
@@ -103,22 +255,30 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     return queued;
   }
 
+  // One look at a time in this process: a second would only repeat the first's work.
+  let looking: Promise<unknown> = Promise.resolve();
+  function pollOnce(): Promise<number> {
+    const next = looking.then(look, look);
+    looking = next.catch(() => undefined);
+    return next;
+  }
+
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
-  let current: Promise<unknown> = Promise.resolve();
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      current = pollOnce().finally(schedule);
+      void pollOnce().catch(failed).finally(schedule);
     }, intervalMs);
   };
-  current = pollOnce().finally(schedule);
+  const failed = (err: unknown) => logger.error({ err }, 'trigger look failed');
+  void pollOnce().catch(failed).finally(schedule);
   return {
     pollOnce,
     stop: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await current.catch(() => undefined);
+      await looking;
     },
   };
 }

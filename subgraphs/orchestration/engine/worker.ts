@@ -14,7 +14,7 @@ export interface WorkerOptions {
   systems: Systems;
   governance: Governance;
   logger: Logger;
-  /** Names this worker's leases. @default a random UUID */
+  /** Names this worker's leases (each claim's token starts with it). @default a random UUID */
   owner?: string;
   /** How long a claimed run stays this worker's without renewal. @default 30000 */
   leaseMs?: number;
@@ -70,7 +70,7 @@ export function startWorker(options: WorkerOptions): Worker {
     for (const wake of [...sleepers]) wake();
   };
 
-  const context = (run: RunRecord, flow: Flow<unknown>, stepName: string): StepContext<unknown> => ({
+  const context = (run: RunRecord, flow: Flow<unknown>, stepName: string, lease: string): StepContext<unknown> => ({
     runId: run.id,
     correlationId: run.correlationId,
     input: flow.parseInput(run.input),
@@ -83,7 +83,7 @@ export function startWorker(options: WorkerOptions): Worker {
       await ledger.recordCrossReferences(links);
     },
     heartbeat: async () => {
-      if (!(await ledger.renewLease(run.id, owner, leaseMs, Date.now()))) throw new Error(`Lease on run ${run.id} lost`);
+      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now()))) throw new Error(`Lease on run ${run.id} lost`);
     },
   });
 
@@ -96,7 +96,7 @@ export function startWorker(options: WorkerOptions): Worker {
     return { class: 'UNKNOWN', code: null, message: `Unexpected error in step '${step}'; the log holds the details under correlation ID ${run.correlationId}`, system: null, retryAfterMs: null, at };
   };
 
-  async function advance(run: RunRecord, flow: Flow<unknown>): Promise<void> {
+  async function advance(run: RunRecord, flow: Flow<unknown>, lease: string): Promise<void> {
     let current = run;
     for (const step of run.steps) {
       if (step.status === 'SUCCEEDED') continue;
@@ -104,18 +104,18 @@ export function startWorker(options: WorkerOptions): Worker {
       const log = { correlationId: run.correlationId, runId: run.id, flow: run.flow, step: step.name };
       let output: unknown;
       try {
-        output = await def.run(context(current, flow, step.name));
+        output = await def.run(context(current, flow, step.name, lease));
       } catch (error) {
         const failure = toStepError(error, run, step.name);
         const attempts = step.attempts + 1;
         const retryAt = RETRYABLE.has(failure.class) ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, Date.now(), random) : null;
         if (retryAt === null && RETRYABLE.has(failure.class)) failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
         logger.warn({ ...log, attempts, errorClass: failure.class, code: failure.code, retryAt, err: error instanceof SystemError ? undefined : error, reason: failure.message }, retryAt ? 'step failed; retry scheduled' : 'step failed; exception raised');
-        changed(await ledger.failStep(run.id, owner, step.index, failure, retryAt));
+        changed(await ledger.failStep(run.id, lease, step.index, failure, retryAt));
         return;
       }
       const ids = output && typeof output === 'object' ? (output as { accountId?: unknown; projectId?: unknown }) : {};
-      const next = changed(await ledger.completeStep(run.id, owner, step.index, output, {
+      const next = changed(await ledger.completeStep(run.id, lease, step.index, output, {
         ...(typeof ids.accountId === 'string' ? { accountId: ids.accountId } : {}),
         ...(typeof ids.projectId === 'string' ? { projectId: ids.projectId } : {}),
       }));
@@ -125,18 +125,18 @@ export function startWorker(options: WorkerOptions): Worker {
       }
       logger.info({ ...log, status: next.status }, 'step succeeded');
       current = next;
-      if (!(await ledger.renewLease(run.id, owner, leaseMs, Date.now()))) return;
+      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now()))) return;
     }
   }
 
-  async function compensate(run: RunRecord, flow: Flow<unknown>): Promise<void> {
+  async function compensate(run: RunRecord, flow: Flow<unknown>, lease: string): Promise<void> {
     const done = run.steps.filter((s) => s.status === 'SUCCEEDED').sort((a, b) => b.index - a.index);
     for (const step of done) {
       const def = flow.steps[step.index]!;
       let failure: StepError | null = null;
       for (let attempt = 1; def.compensate; attempt++) {
         try {
-          await def.compensate(context(run, flow, step.name), step.output);
+          await def.compensate(context(run, flow, step.name, lease), step.output);
           break;
         } catch (error) {
           failure = toStepError(error, run, step.name);
@@ -144,35 +144,40 @@ export function startWorker(options: WorkerOptions): Worker {
           if (retryAt === null) break;
           failure = null;
           await new Promise((resolve) => setTimeout(resolve, retryAt - Date.now()));
-          await ledger.renewLease(run.id, owner, leaseMs, Date.now());
+          await ledger.renewLease(run.id, lease, leaseMs, Date.now());
         }
       }
       logger.info({ correlationId: run.correlationId, runId: run.id, step: step.name, failed: failure !== null }, 'step compensated');
-      if (!changed(await ledger.compensateStep(run.id, owner, step.index, failure))) return;
+      if (!changed(await ledger.compensateStep(run.id, lease, step.index, failure))) return;
     }
-    changed(await ledger.endCompensation(run.id, owner));
+    changed(await ledger.endCompensation(run.id, lease));
   }
 
-  async function execute(run: RunRecord): Promise<void> {
+  async function execute(run: RunRecord, lease: string): Promise<void> {
     const flow = flows.get(run.flow) as Flow<unknown> | undefined;
     if (!flow) {
       logger.error({ runId: run.id, flow: run.flow }, 'no such flow in this worker; releasing the run');
-      await ledger.releaseLease(run.id, owner);
+      await ledger.releaseLease(run.id, lease);
       return;
     }
-    if (run.status === 'COMPENSATING') await compensate(run, flow);
-    else await advance(run, flow);
+    if (run.status === 'COMPENSATING') await compensate(run, flow, lease);
+    else await advance(run, flow, lease);
   }
 
   const loop = async () => {
     while (!stopped) {
       let run: RunRecord | null = null;
+      let lease = owner;
       try {
-        run = changed(await ledger.claimRun(owner, leaseMs, Date.now()));
-        if (run) await execute(run);
+        // A token per claim, not per worker: if this claim lapses while its step still runs, whoever takes the run
+        // over (another worker, or another loop of this one) holds a different token, and this loop's late commits
+        // are refused instead of racing the new holder.
+        lease = `${owner}:${randomUUID()}`;
+        run = changed(await ledger.claimRun(lease, leaseMs, Date.now()));
+        if (run) await execute(run, lease);
       } catch (error) {
         logger.error({ runId: run?.id, err: error }, 'worker error; the run is released and will be retried');
-        if (run) await ledger.releaseLease(run.id, owner).catch(() => undefined);
+        if (run) await ledger.releaseLease(run.id, lease).catch(() => undefined);
       }
       if (!run && !stopped) {
         const due = await ledger.nextDueAt().catch(() => null);

@@ -98,7 +98,8 @@ export const billApprovedTime: Flow<BillInput> = {
           }
           const posted = await ctx.systems.erp.postBillingLines(lines, ctx.correlationId);
           await ctx.systems.psa.markTimeEntriesBilled(
-            { timeEntryIds: work.timeEntries.map((t) => t.timeEntry.id), expenseIds: work.expenses.map((e) => e.id), billingReference: `${ctx.key}#${summary.batches + 1}` },
+            // One reference per run, not per batch: a worker that resumes the step counts batches from 1 again.
+            { timeEntryIds: work.timeEntries.map((t) => t.timeEntry.id), expenseIds: work.expenses.map((e) => e.id), billingReference: ctx.key },
             ctx.correlationId,
           );
           summary.batches += 1;

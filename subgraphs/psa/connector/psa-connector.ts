@@ -125,6 +125,12 @@ export interface ProjectFilter {
   billingModel?: BillingModel | null;
 }
 
+export interface MilestoneFilter {
+  status?: MilestoneStatus | null;
+  /** Only milestones of projects billed one of these ways (none for an empty list). */
+  billingModels?: readonly BillingModel[] | null;
+}
+
 export interface TimeEntryFilter {
   status?: TimeEntryStatus | null;
   billable?: boolean | null;
@@ -204,6 +210,11 @@ export interface PsaConnector {
   getProjectsByOpportunity(opportunityIds: readonly string[]): Promise<(ProjectRecord | null)[]>;
   getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]>;
   getMilestones(ids: readonly string[]): Promise<(MilestoneRecord | null)[]>;
+  /**
+   * Milestones in ID order, a keyset page at a time; `{ status: 'COMPLETED', billingModels: ['FIXED_FEE', 'MILESTONE'] }`
+   * lists those ready to invoice (an invoiced milestone is INVOICED, no longer COMPLETED).
+   */
+  listMilestones(page: PageRequest, filter?: MilestoneFilter): Promise<Page<MilestoneRecord>>;
   /** The billed and collected figures of each project, null until first recorded. */
   getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]>;
   listTimeEntries(projectId: string, page: PageRequest, filter?: TimeEntryFilter): Promise<Page<TimeEntryRecord>>;

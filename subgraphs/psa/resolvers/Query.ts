@@ -1,6 +1,6 @@
 import { optionalIsoDate } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
-import type { ProjectFilter } from '../connector/psa-connector';
+import type { MilestoneFilter, ProjectFilter } from '../connector/psa-connector';
 import type { PsaContext } from '../context';
 
 interface ListArgs<F> {
@@ -31,6 +31,11 @@ export const Query = {
     return ctx.psa.getBillableWork(args.projectId, { first, until: optionalIsoDate(args.until, 'until') });
   },
   milestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.loaders.milestone.load(args.id),
+  milestones: async (_: unknown, args: ListArgs<MilestoneFilter>, ctx: PsaContext) => {
+    const page = await ctx.psa.listMilestones(pageRequest(args, 'milestones'), args.filter ?? {});
+    for (const milestone of page.nodes) ctx.loaders.milestone.prime(milestone.id, milestone);
+    return toConnection(page, 'milestones', (m) => m.id);
+  },
   projectTemplates: async (_: unknown, _args: unknown, ctx: PsaContext) => {
     const templates = await ctx.psa.listTemplates();
     for (const template of templates) ctx.loaders.template.prime(template.id, template);

@@ -1,9 +1,10 @@
+import type { ChangeFeedRequest } from '../../../../lib/change-feed';
 import { MeridianError } from '../../../../lib/errors';
 import { fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
 import { byKey, groupByKey } from '../../../../lib/batch';
-import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import { changesPage, inJson, keysetPage, nextChangeStamp, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
 import type {
   AccountFilter,
   AccountFinanceRecord,
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS accounts (
   billing_country TEXT,
   parent_account_id TEXT REFERENCES accounts(id),
   owner TEXT,
-  external_id TEXT UNIQUE
+  external_id TEXT UNIQUE,
+  updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS contacts (
   id TEXT PRIMARY KEY,
@@ -66,7 +68,12 @@ CREATE TABLE IF NOT EXISTS account_finance (
 );
 `;
 
-const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId`;
+const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId,
+  updated_at AS updatedAt`;
+// Created after SCHEMA, so that a file from before accounts kept `updated_at` has the column by then (see the constructor).
+const ACCOUNT_CHANGES_INDEX = `CREATE INDEX IF NOT EXISTS accounts_changes ON accounts(updated_at, id)`;
+/** Fields of an account an upsert writes: a change to any of them moves `updated_at`. */
+const UPSERT_FIELDS = ['name', 'industry', 'billingCountry', 'parentAccountId', 'owner'] as const;
 const FINANCE_COLUMNS = `account_id AS accountId, invoiced_to_date_minor AS invoicedToDateMinor, outstanding_minor AS outstandingMinor,
   overdue_minor AS overdueMinor, currency, as_of AS asOf, updated_at AS updatedAt`;
 const CONTACT_COLUMNS = `id, account_id AS accountId, first_name AS firstName, last_name AS lastName, title, email, phone`;
@@ -94,6 +101,11 @@ export class SqliteCrmConnector implements CrmConnector {
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     this.db.exec(SCHEMA);
+    // Files created before accounts kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with the
+    // Unix epoch: they changed at some unknown earlier time, so a change feed read from the start lists them first.
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('accounts')`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'updated_at')) this.db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
+    this.db.exec(ACCOUNT_CHANGES_INDEX);
     this.faults = new FaultInjector('crm', faults);
   }
 
@@ -104,7 +116,7 @@ export class SqliteCrmConnector implements CrmConnector {
 
   /** Inserts demo data in one transaction; IDs must be new. */
   seed(data: CrmSeed): void {
-    const account = this.db.prepare(`INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId)`);
+    const account = this.db.prepare(`INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)`);
     const contact = this.db.prepare(`INSERT INTO contacts VALUES (@id, @accountId, @firstName, @lastName, @title, @email, @phone)`);
     const opportunity = this.db.prepare(`INSERT INTO opportunities VALUES (@id, @accountId, @name, @stage, @amountMinor, @currency, @closeDate,
       @servicePackage, @billingModel, @deliveryRegion, @expectedStartDate, @externalId, @psaProjectId, @erpCustomerId)`);
@@ -146,6 +158,11 @@ export class SqliteCrmConnector implements CrmConnector {
       params.push(JSON.stringify(filter.ids));
     }
     return keysetPage(this.db, { table: 'accounts', columns: ACCOUNT_COLUMNS, where, params }, page);
+  }
+
+  async listAccountsChangedSince(request: ChangeFeedRequest): Promise<Page<AccountRecord>> {
+    await this.faults.before('listAccountsChangedSince');
+    return changesPage<AccountRecord>(this.db, { table: 'accounts', columns: ACCOUNT_COLUMNS }, request);
   }
 
   async getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]> {
@@ -206,16 +223,18 @@ export class SqliteCrmConnector implements CrmConnector {
       if (input.parentAccountId && !this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.parentAccountId)) {
         throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, { system: 'crm', field: 'parentAccountId', value: input.parentAccountId });
       }
-      const existing = this.db.prepare('SELECT id FROM accounts WHERE external_id = ?').get(input.externalId) as { id: string } | undefined;
+      const existing = this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE external_id = ?`).get(input.externalId) as AccountRecord | undefined;
+      // An upsert that changes nothing is no change: it leaves `updated_at`, so change feeds do not list the account again.
+      if (existing && UPSERT_FIELDS.every((field) => existing[field] === input[field])) return { record: existing, created: false };
       const id = existing?.id ?? nextId(this.db, 'accounts', 'ACC');
       this.db
         .prepare(
-          `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id)
-           VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId)
+          `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id, updated_at)
+           VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)
            ON CONFLICT(id) DO UPDATE SET name = excluded.name, industry = excluded.industry, billing_country = excluded.billing_country,
-             parent_account_id = excluded.parent_account_id, owner = excluded.owner`,
+             parent_account_id = excluded.parent_account_id, owner = excluded.owner, updated_at = excluded.updated_at`,
         )
-        .run({ ...input, id });
+        .run({ ...input, id, updatedAt: nextChangeStamp(this.db, 'accounts') });
       return { record: this.accountById(id), created: existing === undefined };
     })();
   }

@@ -1,11 +1,12 @@
 import { byKey, groupByKey } from '../../../../lib/batch';
+import type { ChangeFeedRequest } from '../../../../lib/change-feed';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
 import type { IdPrefix } from '../../../../lib/ids';
 import { extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
-import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import { changesPage, inJson, keysetPage, nextChangeStamp, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
 import type {
   BillingLineRecord,
   CustomerRecord,
@@ -69,7 +70,8 @@ CREATE TABLE IF NOT EXISTS invoices (
   total_minor INTEGER NOT NULL,
   balance_minor INTEGER NOT NULL,
   external_id TEXT UNIQUE,
-  request TEXT
+  request TEXT,
+  updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS invoices_customer ON invoices(customer_id);
 CREATE INDEX IF NOT EXISTS invoices_project ON invoices(psa_project_id);
@@ -120,7 +122,9 @@ const DIMENSIONS_COLUMNS = `psa_project_id AS psaProjectId, customer_id AS custo
   billing_schedule AS billingSchedule, revenue_treatment AS revenueTreatment`;
 const INVOICE_COLUMNS = `id, number, customer_id AS customerId, psa_project_id AS psaProjectId, status, issue_date AS issueDate,
   due_date AS dueDate, currency, subtotal_minor AS subtotalMinor, tax_minor AS taxMinor, total_minor AS totalMinor,
-  balance_minor AS balanceMinor, external_id AS externalId`;
+  balance_minor AS balanceMinor, external_id AS externalId, updated_at AS updatedAt`;
+// Created after SCHEMA, so that a file from before invoices kept `updated_at` has the column by then (see the constructor).
+const INVOICE_CHANGES_INDEX = `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`;
 const INVOICE_LINE_COLUMNS = `invoice_id AS invoiceId, line_number AS lineNumber, description, quantity_hundredths AS quantityHundredths,
   unit_price_minor AS unitPriceMinor, amount_minor AS amountMinor`;
 const BILLING_LINE_COLUMNS = `id, external_id AS externalId, psa_project_id AS psaProjectId, source_type AS sourceType, source_id AS sourceId,
@@ -161,6 +165,16 @@ export class SqliteErpConnector implements ErpConnector {
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     this.db.exec(SCHEMA);
+    // Files created before invoices kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with
+    // the issue date: the change each invoice is known to have had.
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('invoices')`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'updated_at')) {
+      this.db.transaction(() => {
+        this.db.exec(`ALTER TABLE invoices ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''`);
+        this.db.exec(`UPDATE invoices SET updated_at = issue_date || 'T00:00:00.000Z'`);
+      })();
+    }
+    this.db.exec(INVOICE_CHANGES_INDEX);
     this.faults = new FaultInjector('erp', faults);
   }
 
@@ -187,7 +201,7 @@ export class SqliteErpConnector implements ErpConnector {
       @paymentTerms, @currency, @externalCrmId)`);
     const dimensions = this.db.prepare(`INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`);
     const invoice = this.db.prepare(`INSERT INTO invoices VALUES (@id, @number, @customerId, @psaProjectId, @status, @issueDate, @dueDate, @currency,
-      @subtotalMinor, @taxMinor, @totalMinor, @balanceMinor, @externalId, NULL)`);
+      @subtotalMinor, @taxMinor, @totalMinor, @balanceMinor, @externalId, NULL, @updatedAt)`);
     const invoiceLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (@invoiceId, @lineNumber, @description, @quantityHundredths, @unitPriceMinor, @amountMinor)`);
     const billingLine = this.db.prepare(`INSERT INTO billing_lines VALUES (@id, @externalId, @psaProjectId, @sourceType, @sourceId, @description,
       @quantityHundredths, @unitPriceMinor, @amountMinor, @currency, @postingDate, @invoiceId)`);
@@ -275,6 +289,11 @@ export class SqliteErpConnector implements ErpConnector {
       params.push(filter.notOverdueOn);
     }
     return keysetPage(this.db, { table: 'invoices', columns: INVOICE_COLUMNS, where, params }, page);
+  }
+
+  async listInvoicesChangedSince(request: ChangeFeedRequest): Promise<Page<InvoiceRecord>> {
+    await this.faults.before('listInvoicesChangedSince');
+    return changesPage<InvoiceRecord>(this.db, { table: 'invoices', columns: INVOICE_COLUMNS }, request);
   }
 
   async getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]> {
@@ -503,8 +522,8 @@ export class SqliteErpConnector implements ErpConnector {
       this.db
         .prepare(
           `INSERT INTO invoices (id, number, customer_id, psa_project_id, status, issue_date, due_date, currency, subtotal_minor, tax_minor,
-             total_minor, balance_minor, external_id, request)
-           VALUES (?, ?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             total_minor, balance_minor, external_id, request, updated_at)
+           VALUES (?, ?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -520,6 +539,7 @@ export class SqliteErpConnector implements ErpConnector {
           total,
           input.externalId,
           request,
+          nextChangeStamp(this.db, 'invoices'),
         );
       const insertLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (?, ?, ?, ?, ?, ?)`);
       lines.forEach((l, i) => insertLine.run(id, i + 1, l.description, l.quantityHundredths, l.unitPriceMinor, l.amountMinor));
@@ -569,7 +589,9 @@ export class SqliteErpConnector implements ErpConnector {
       const id = nextId(this.db, 'payments', 'PAY');
       this.db.prepare(`INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)`).run(id, invoice.id, input.amountMinor, input.currency, input.receivedOn, input.externalId);
       const balance = invoice.balanceMinor - input.amountMinor;
-      this.db.prepare('UPDATE invoices SET balance_minor = ?, status = ? WHERE id = ?').run(balance, balance === 0 ? 'PAID' : 'POSTED', invoice.id);
+      this.db
+        .prepare('UPDATE invoices SET balance_minor = ?, status = ?, updated_at = ? WHERE id = ?')
+        .run(balance, balance === 0 ? 'PAID' : 'POSTED', nextChangeStamp(this.db, 'invoices'), invoice.id);
       return { record: this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`).get(id) as PaymentRecord, created: true };
     })();
   }

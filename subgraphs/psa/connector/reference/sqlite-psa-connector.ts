@@ -13,6 +13,7 @@ import type {
   CreateProjectFromTemplate,
   DeleteOutcome,
   ExpenseRecord,
+  MilestoneFilter,
   MilestoneRecord,
   NewTimeEntry,
   ProjectFilter,
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS milestones (
   invoice_id TEXT
 );
 CREATE INDEX IF NOT EXISTS milestones_project ON milestones(project_id, sequence);
+CREATE INDEX IF NOT EXISTS milestones_status ON milestones(status, id);
 CREATE TABLE IF NOT EXISTS time_entries (
   id TEXT PRIMARY KEY,
   project_id TEXT NOT NULL REFERENCES projects(id),
@@ -313,6 +315,21 @@ export class SqlitePsaConnector implements PsaConnector {
     await this.faults.before('getMilestones');
     const rows = this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as MilestoneRecord[];
     return byKey(ids, rows, (r) => r.id);
+  }
+
+  async listMilestones(page: PageRequest, filter: MilestoneFilter = {}): Promise<Page<MilestoneRecord>> {
+    await this.faults.before('listMilestones');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.billingModels) {
+      where.push(`project_id IN (SELECT id FROM projects WHERE ${inJson('billing_model')})`);
+      params.push(JSON.stringify(filter.billingModels));
+    }
+    return keysetPage<MilestoneRecord>(this.db, { table: 'milestones', columns: MILESTONE_COLUMNS, where, params }, page);
   }
 
   async getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]> {
