@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createWakeableSleep } from '../../../lib/wakeable-sleep';
 import type { EventBus, RunEvent } from '../../../lib/event-bus/event-bus';
 import type { Ledger, OutboxEvent } from './ledger';
 
@@ -45,25 +46,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopped = false;
   // Set by wake(), so a wake that lands while the outbox is being read still skips the next idle wait.
   let woken = false;
-  const idleSleepers = new Set<() => void>();
-  const retrySleepers = new Set<() => void>();
-
-  const sleep = (ms: number, sleepers: Set<() => void>) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        sleepers.delete(done);
-        resolve();
-      }
-      sleepers.add(done);
-    });
-  const wakeAll = (sleepers: Set<() => void>) => {
-    for (const wake of [...sleepers]) wake();
-  };
+  const idle = createWakeableSleep();
+  const retry = createWakeableSleep();
   // A bus that is back takes events again at once, rather than after the rest of the backoff.
   const offStatus = bus.onStatus((status) => {
-    if (status === 'up') wakeAll(retrySleepers);
+    if (status === 'up') retry.wakeAll();
   });
 
   const loop = async () => {
@@ -93,14 +80,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           outageSince = null;
         }
         failures = 0;
-        if (events.length < batchSize && !stopped && !woken) await sleep(idlePollMs, idleSleepers);
+        if (events.length < batchSize && !stopped && !woken) await idle.sleep(idlePollMs);
       } catch (error) {
         failures++;
         if (outageSince === null) {
           outageSince = Date.now();
           logger.warn({ err: error, relay: name, cursor }, 'outbox relay cannot publish; events stay in the outbox and are retried with backoff');
         }
-        if (!stopped) await sleep(Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs), retrySleepers);
+        if (!stopped) await retry.sleep(Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs));
       }
     }
   };
@@ -109,13 +96,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   return {
     wake: () => {
       woken = true;
-      wakeAll(idleSleepers);
+      idle.wakeAll();
     },
     stop: async () => {
       stopped = true;
       offStatus();
-      wakeAll(idleSleepers);
-      wakeAll(retrySleepers);
+      idle.wakeAll();
+      retry.wakeAll();
       await running;
     },
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { createWakeableSleep } from '../../../lib/wakeable-sleep';
 import type { Flow, StepContext } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { RETRYABLE, SystemError } from '../systems/system-error';
@@ -54,21 +55,7 @@ export function startWorker(options: WorkerOptions): Worker {
     return run;
   };
   let stopped = false;
-  const sleepers = new Set<() => void>();
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        sleepers.delete(done);
-        resolve();
-      }
-      sleepers.add(done);
-    });
-  const wakeAll = () => {
-    for (const wake of [...sleepers]) wake();
-  };
+  const { sleep, wakeAll } = createWakeableSleep();
 
   const context = (run: RunRecord, flow: Flow<unknown>, stepName: string, lease: string): StepContext<unknown> => ({
     runId: run.id,
