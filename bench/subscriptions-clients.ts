@@ -228,16 +228,8 @@ function verify(expected: Record<string, ExpectedRun>, releasedAtMs: number): Ga
   return [...reports.values()].sort((a, b) => a.gateway - b.gateway);
 }
 
-interface Found {
-  missing: number;
-  duplicates: number;
-  outOfOrder: number;
-  gaps: number;
-  unexpected: number;
-  notCompleted: number;
-  wrongState: number;
-  notes: string[];
-}
+/** What one subscriber got wrong: the report's counts (but the per-gateway ones) and notes for the examples. */
+type Found = Omit<Violations, 'subscribers' | 'errors' | 'examples'> & { notes: string[] };
 
 /**
  * A `syncRunsUpdated` subscriber, subscribed before the round's runs published anything, must get every event of
