@@ -2,6 +2,8 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Identity } from './auth/identity';
+import { MeridianError } from './errors';
 
 /** Header carrying the request ID from the gateway to the subgraphs and back to the client. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -12,9 +14,34 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** A route served beside GraphQL (health checks): return true when it answered. */
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
+/** What {@link GraphQLHttpOptions.admit} sees of a GraphQL request before it runs. */
+export interface AdmissionRequest {
+  req: IncomingMessage;
+  requestId: string;
+  /** The body exactly as received (signatures are computed over it). */
+  raw: string;
+  /** The parsed JSON body (undefined for GET). */
+  body: unknown;
+}
+
+/** Who the caller is, and the body to run (a trusted-document lookup may fill in the query). */
+export interface Admission {
+  identity: Identity | null;
+  body?: unknown;
+}
+
+/** HTTP status of a request refused before it runs, by code. */
+const REFUSAL_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429, BAD_REQUEST: 400 };
+
 export interface GraphQLHttpOptions<TContext extends BaseContext> {
-  /** Builds the per-request context (loaders, identity) from the request and its ID. */
-  context: (req: IncomingMessage, requestId: string) => Promise<TContext>;
+  /**
+   * Admits a request before GraphQL runs: verifies the caller (a gateway token, a subgraph signature), may rewrite the
+   * body. Throw a {@link MeridianError} to refuse: its code becomes the status (401, 403, 429 with Retry-After, else 400).
+   * @default every request is anonymous
+   */
+  admit?: (request: AdmissionRequest) => Promise<Admission> | Admission;
+  /** Builds the per-request context (loaders, identity) from the request, its ID and the admitted identity. */
+  context: (req: IncomingMessage, requestId: string, identity: Identity | null) => Promise<TContext>;
   /** Extra GET routes by path, such as `/healthz`. */
   routes?: Record<string, Route>;
   /** @default {@link DEFAULT_MAX_BODY_BYTES} */
@@ -62,13 +89,26 @@ export function createGraphQLRequestListener<TContext extends BaseContext>(
         } else if (raw.length > 0) {
           body = raw;
         }
+        let admission: Admission = { identity: null };
+        if (options.admit) {
+          try {
+            admission = await options.admit({ req, requestId, raw, body });
+          } catch (error) {
+            if (!(error instanceof MeridianError)) throw error;
+            const retryAfterMs = error.details.retryAfterMs;
+            if (retryAfterMs !== undefined) res.setHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+            sendError(res, REFUSAL_STATUS[error.code] ?? 400, error.code, error.message, retryAfterMs === undefined ? {} : { retryAfterMs });
+            return;
+          }
+          if ('body' in admission) body = admission.body;
+        }
         const headers = new HeaderMap();
         for (const [key, value] of Object.entries(req.headers)) {
           if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
         }
         const response = await apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: new URL(req.url ?? '/', 'http://x').search, body },
-          context: () => options.context(req, requestId),
+          context: () => options.context(req, requestId, admission.identity),
         });
         for (const [key, value] of response.headers) res.setHeader(key, value);
         res.statusCode = response.status ?? 200;
@@ -116,11 +156,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 /** Writes a GraphQL-shaped error body with `extensions.code`. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
   if (res.headersSent) return;
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code, ...extensions } }] }));
 }
 
 /** Writes a JSON body with a status. */

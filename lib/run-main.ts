@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { intFromEnv } from './env';
 import { createLogger } from './logger';
+import type { SecuredContext } from './auth/access-plugin';
+import { isProduction, subgraphSecret } from './auth/secrets';
 import { startSubgraph, type Subgraph } from './subgraph';
-import type { LoggedContext } from './request-log-plugin';
 
 /**
  * Runs a process entry point: `start` brings servers up and returns how to close them; SIGINT and SIGTERM close
@@ -24,9 +25,10 @@ export function runMain(start: () => Promise<{ close(): Promise<void> }>): void 
 
 /**
  * The `main.ts` of a subgraph: a logger named after it (`LOG_LEVEL`), the subgraph `build` makes from the
- * environment, served on `<NAME>_PORT` (else `defaultPort`) at `HOST` (127.0.0.1).
+ * environment, served on `<NAME>_PORT` (else `defaultPort`) at `HOST` (127.0.0.1), accepting only requests signed with
+ * `SUBGRAPH_SECRET_<NAME>` (a development default outside production).
  */
-export function runSubgraphMain<TContext extends LoggedContext>(name: string, defaultPort: number, build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>): void {
+export function runSubgraphMain<TContext extends SecuredContext>(name: string, defaultPort: number, build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>): void {
   runMain(async () => {
     const env = process.env;
     const logger = createLogger(name, env['LOG_LEVEL'] ?? 'info');
@@ -34,6 +36,8 @@ export function runSubgraphMain<TContext extends LoggedContext>(name: string, de
       port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
       host: env['HOST'] ?? '127.0.0.1',
       logger,
+      signature: { secret: subgraphSecret(env, name), toleranceMs: intFromEnv(env, 'SIGNATURE_TOLERANCE_MS', 60_000, 1) },
+      production: isProduction(env),
     });
     logger.info({ url: running.url }, `${name} subgraph listening`);
     return running;

@@ -6,18 +6,22 @@ import { parse, type DocumentNode } from 'graphql';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import { accessControlPlugin, type SecuredContext } from './auth/access-plugin';
+import { accessRulesOf } from './auth/access-rules';
+import type { Identity } from './auth/identity';
+import { verifySignedRequest, type SignatureCheck } from './auth/signing';
 import { formatError } from './format-error';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from './graphql-http';
-import { requestLogPlugin, type LoggedContext } from './request-log-plugin';
+import { requestLogPlugin } from './request-log-plugin';
 
 /** A subgraph as its `index.ts` builds it: schema, resolvers and per-request context; it does not listen. */
-export interface Subgraph<TContext extends LoggedContext = LoggedContext> {
+export interface Subgraph<TContext extends SecuredContext = SecuredContext> {
   /** `crm`, `psa`, `erp` or `orchestration`: the name in supergraph.yaml. */
   name: string;
   typeDefs: DocumentNode;
   resolvers: GraphQLResolverMap<TContext>;
-  /** Builds the context of one request: fresh loaders, the request ID. */
-  context(req: IncomingMessage, requestId: string): Promise<TContext>;
+  /** Builds the context of one request: fresh loaders, the request ID, the caller's identity (tenant scope). */
+  context(req: IncomingMessage, requestId: string, identity: Identity | null): Promise<TContext>;
   /** Releases what the subgraph holds (database handles). */
   close(): Promise<void>;
 }
@@ -27,14 +31,19 @@ export function loadTypeDefs(path: string): DocumentNode {
   return parse(readFileSync(path, 'utf8'));
 }
 
-/** Builds the Apollo Server of a subgraph, with error masking and one log line per request. */
-export function buildSubgraphServer<TContext extends LoggedContext>(subgraph: Subgraph<TContext>, logger: Logger): ApolloServer<TContext> {
+/**
+ * Builds the Apollo Server of a subgraph: error masking, one log line per request, and the schema's `@authenticated` /
+ * `@requiresScopes` enforced again here, so a request that reaches the subgraph without the gateway gets nothing more.
+ */
+export function buildSubgraphServer<TContext extends SecuredContext>(subgraph: Subgraph<TContext>, logger: Logger, options: { production?: boolean } = {}): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs: subgraph.typeDefs, resolvers: subgraph.resolvers }]),
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection: !options.production,
+    hideSchemaDetailsFromClientErrors: options.production === true,
     // No Apollo usage reporting runs here, so federated traces would be computed for nobody.
-    plugins: [requestLogPlugin<TContext>(logger), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [requestLogPlugin<TContext>(logger), accessControlPlugin<TContext>(accessRulesOf(subgraph.typeDefs)), ApolloServerPluginInlineTraceDisabled()],
   });
 }
 
@@ -43,19 +52,27 @@ export interface RunningSubgraph extends Listening {
   name: string;
 }
 
-/**
- * Starts a subgraph on `port` (0 for ephemeral) with `/graphql` and `/healthz`.
- * @default host 127.0.0.1
- */
-export async function startSubgraph<TContext extends LoggedContext>(
-  subgraph: Subgraph<TContext>,
-  options: { port: number; host?: string; logger: Logger },
-): Promise<RunningSubgraph> {
-  const apollo = buildSubgraphServer(subgraph, options.logger);
+/** Where and how a subgraph listens, and whom it trusts. */
+export interface StartSubgraphOptions {
+  /** 0 for an ephemeral port. */
+  port: number;
+  /** @default 127.0.0.1 */
+  host?: string;
+  logger: Logger;
+  /** The secret the gateway and the orchestration sign this subgraph's requests with; unsigned or stale requests get UNAUTHENTICATED. */
+  signature: SignatureCheck;
+  /** `NODE_ENV=production`: no introspection, no field suggestions. @default false */
+  production?: boolean;
+}
+
+/** Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only) and `/healthz`. */
+export async function startSubgraph<TContext extends SecuredContext>(subgraph: Subgraph<TContext>, options: StartSubgraphOptions): Promise<RunningSubgraph> {
+  const apollo = buildSubgraphServer(subgraph, options.logger, { production: options.production ?? false });
   await apollo.start();
   const listening = await listen(
     createGraphQLRequestListener(apollo, {
-      context: (req, requestId) => subgraph.context(req, requestId),
+      admit: ({ req, raw }) => ({ identity: verifySignedRequest(options.signature, req.headers, raw) }),
+      context: (req, requestId, identity) => subgraph.context(req, requestId, identity),
       routes: { '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', subgraph: subgraph.name }) },
     }),
     options.port,

@@ -43,7 +43,7 @@ export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
       ProjectDimensions,
       BillingLine,
     } as Subgraph<ErpContext>['resolvers'],
-    context: async (_req, requestId) => ({ requestId, erp: deps.erp, loaders: createLoaders(deps.erp) }),
+    context: async (_req, requestId, identity) => ({ requestId, identity, erp: deps.erp, loaders: createLoaders(deps.erp) }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -1,3 +1,4 @@
+import type { Identity } from '../../lib/auth/identity';
 import type { Ledger } from './engine/ledger';
 import type { Flow } from './flows/flow';
 import type { OrchestrationLoaders } from './loaders';
@@ -5,6 +6,8 @@ import type { OrchestrationLoaders } from './loaders';
 /** What every orchestration resolver gets. */
 export interface OrchestrationContext {
   requestId: string;
+  /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
+  identity: Identity | null;
   ledger: Ledger;
   loaders: OrchestrationLoaders;
   /** The flows runs may be started for, by name. */

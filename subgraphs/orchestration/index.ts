@@ -35,7 +35,7 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
     name: 'orchestration',
     typeDefs: loadTypeDefs(ORCHESTRATION_SCHEMA_PATH),
     resolvers: { Query, Mutation, CrossReference, SyncRun, SyncException, Trace, Account, Opportunity, Project } as Subgraph<OrchestrationContext>['resolvers'],
-    context: async (_req, requestId) => ({ requestId, ledger: deps.ledger, loaders: createLoaders(deps.ledger), flows, runQueued: () => deps.onRunQueued?.(), startedAt }),
+    context: async (_req, requestId, identity) => ({ requestId, identity, ledger: deps.ledger, loaders: createLoaders(deps.ledger), flows, runQueued: () => deps.onRunQueued?.(), startedAt }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -1,9 +1,12 @@
+import type { Identity } from '../../lib/auth/identity';
 import type { PsaConnector } from './connector/psa-connector';
 import type { PsaLoaders } from './loaders';
 
 /** What every PSA resolver gets. */
 export interface PsaContext {
   requestId: string;
+  /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
+  identity: Identity | null;
   psa: PsaConnector;
   loaders: PsaLoaders;
 }

@@ -34,7 +34,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
     resolvers: { Query, Mutation, Account, Opportunity, Project, ProjectFinancials, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
-    context: async (_req, requestId) => ({ requestId, psa: deps.psa, loaders: createLoaders(deps.psa) }),
+    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa) }),
     close: async () => {
       await deps.onClose?.();
     },
