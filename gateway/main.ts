@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProduction, subgraphSecret } from '../lib/auth/secrets';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
+import { authFromEnv } from './auth/auth-from-env';
 import { startGateway } from './start';
+import { subgraphsOf } from './supergraph-subgraphs';
 
 /*
  * The gateway alone on `GATEWAY_PORT` (4000) over `SUPERGRAPH_PATH` (./supergraph.graphql), routing to
  * the URLs in the supergraph unless `SUBGRAPH_URL_<NAME>` overrides one (e.g. SUBGRAPH_URL_CRM). graphql-ws on the
- * same /graphql serves subscriptions from the run events on Redis (`REDIS_URL`).
+ * same /graphql serves subscriptions from the run events on Redis (`REDIS_URL`). Callers authenticate with bearer JWTs
+ * (gateway/auth/auth-from-env.ts lists the settings); each subgraph's requests are signed with `SUBGRAPH_SECRET_<NAME>`.
  */
 runMain(async () => {
   const env = process.env;
@@ -24,9 +28,16 @@ runMain(async () => {
   // Subscriptions need the events of the workers' outbox relays; across processes they travel over Redis.
   const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : null;
   if (!bus) logger.warn('REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE');
+  const supergraphSdl = readFileSync(supergraphPath, 'utf8');
+  const auth = authFromEnv(env);
+  if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this gateway');
+  const production = isProduction(env);
   const running = await startGateway({
-    supergraphSdl: readFileSync(supergraphPath, 'utf8'),
+    supergraphSdl,
     subgraphUrls,
+    subgraphSecrets: Object.fromEntries(subgraphsOf(supergraphSdl).map((s) => [s.name, subgraphSecret(env, s.name)])),
+    auth,
+    production,
     logger,
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
     host: env['HOST'] ?? '127.0.0.1',

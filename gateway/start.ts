@@ -1,6 +1,10 @@
 import type { ExecutionResult } from 'graphql';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../lib/auth/identity';
+import { signRequest } from '../lib/auth/signing';
 import type { EventBus } from '../lib/event-bus/event-bus';
+import { createAuthenticator, type AuthOptions } from './auth/authenticator';
+import { MeridianError } from '../lib/errors';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { createGateway, type GatewayOptions } from './index';
 import { attachSubscriptions, type SubscriptionServerOptions } from './subscriptions/index';
@@ -20,7 +24,9 @@ export interface StartGatewayOptions extends GatewayOptions {
   /** Where run events come from for subscriptions; without one, subscriptions get LIVE_STATUS_UNAVAILABLE. */
   bus?: EventBus | null;
   /** graphql-ws limits: message size, `connection_init` timeout, keep-alive. */
-  subscriptions?: Pick<SubscriptionServerOptions, 'maxPayloadBytes' | 'connectionInitTimeoutMs' | 'keepAliveMs' | 'onConnect'>;
+  subscriptions?: Pick<SubscriptionServerOptions, 'maxPayloadBytes' | 'connectionInitTimeoutMs' | 'keepAliveMs'>;
+  /** How callers prove who they are: bearer JWTs (HTTP `Authorization`, graphql-ws `connection_init` payload), or off. */
+  auth: AuthOptions;
 }
 
 /** A running gateway: its URL (HTTP and graphql-ws), its subgraphs, and `close()`. */
@@ -34,14 +40,20 @@ export interface RunningGateway extends Listening {
 
 /** Starts the gateway: GraphQL on `/graphql`, liveness on `/healthz`, readiness (every subgraph answers) on `/readyz`. */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const { apollo, subgraphs, apiSchema } = createGateway(options);
+  const { apollo, subgraphs, apiSchema, accessRules } = createGateway(options);
+  const authenticate = createAuthenticator(options.auth);
   await apollo.start();
   const listening = await listen(
     createGraphQLRequestListener(apollo, {
-      context: async (_req, requestId) => ({ requestId }),
+      admit: async ({ req, body }) => {
+        if (Array.isArray(body)) throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
+        const identity = await authenticate(req.headers.authorization);
+        return { identity };
+      },
+      context: async (_req, requestId, identity) => ({ requestId, identity }),
       routes: {
         '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
-        '/readyz': (req, res) => readiness(subgraphs, req, res),
+        '/readyz': (req, res) => readiness(subgraphs, options.subgraphSecrets, req, res),
       },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }),
@@ -53,9 +65,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     schema: apiSchema,
     bus: options.bus ?? null,
     logger: options.logger,
+    accessRules,
+    production: options.production ?? false,
     ...options.subscriptions,
-    execute: async (query, variables, requestId) => {
-      const response = await apollo.executeOperation({ query, variables }, { contextValue: { requestId } });
+    authenticate: (connectionParams) => authenticate(bearerOf(connectionParams)),
+    execute: async (query, variables, requestId, identity) => {
+      const response = await apollo.executeOperation({ query, variables }, { contextValue: { requestId, identity } });
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not used here');
       return response.body.singleResult as ExecutionResult;
     },
@@ -73,14 +88,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
 }
 
-async function readiness(subgraphs: SupergraphEndpoint[], _req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The bearer token of a graphql-ws `connection_init` payload: `{ authorization: "Bearer …" }` (any case of the key). */
+function bearerOf(connectionParams: Record<string, unknown> | undefined): string | undefined {
+  const entry = Object.entries(connectionParams ?? {}).find(([key]) => key.toLowerCase() === 'authorization');
+  return typeof entry?.[1] === 'string' ? entry[1] : undefined;
+}
+
+const READY_QUERY = '{"query":"{ __typename }"}';
+
+async function readiness(subgraphs: SupergraphEndpoint[], secrets: Record<string, string>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const results = await Promise.all(
     subgraphs.map(async (s) => {
+      const secret = secrets[s.name];
       try {
         const response = await fetch(s.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: '{"query":"{ __typename }"}',
+          headers: { 'content-type': 'application/json', ...(secret ? signRequest(secret, READY_QUERY, null as Identity | null) : {}) },
+          body: READY_QUERY,
           signal: AbortSignal.timeout(READY_TIMEOUT_MS),
         });
         return [s.name, response.ok ? 'up' : `down: HTTP ${response.status}`] as const;

@@ -2,27 +2,35 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
+import { encodeIdentity, IDENTITY_HEADER } from '../lib/auth/identity';
+import { signEncoded } from '../lib/auth/signing';
 import { MeridianError } from '../lib/errors';
 import { REQUEST_ID_HEADER } from '../lib/graphql-http';
 import type { GatewayContext } from './context';
 
 /**
  * How the gateway calls one subgraph: Node's own fetch (undici, pooled keep-alive connections), the request ID
- * passed down, and a subgraph that cannot be reached reported as SUBGRAPH_UNAVAILABLE naming it, so the
- * rest of the response still arrives.
+ * passed down, the caller's identity forwarded and the whole request signed with the subgraph's secret (HMAC over
+ * timestamp, identity and body), and a subgraph that cannot be reached reported as SUBGRAPH_UNAVAILABLE naming it,
+ * so the rest of the response still arrives. Without a secret (a foreign subgraph) requests go unsigned.
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     private readonly subgraph: string,
     url: string,
     private readonly logger: Logger,
+    secret: string | null,
   ) {
-    // make-fetch-happen (the default) adds an HTTP cache layer the subgraphs' POSTs never use.
-    super({ url, fetcher: fetch as unknown as Fetcher });
+    // make-fetch-happen (the default) adds an HTTP cache layer the subgraphs' POSTs never use. The signature is
+    // computed here, over the exact body string the data source serialised.
+    const signed = (input: string, init: { headers: Record<string, string>; body: string }) =>
+      fetch(input, secret === null ? init : { ...init, headers: { ...init.headers, ...signEncoded(secret, init.body, init.headers[IDENTITY_HEADER] ?? '') } });
+    super({ url, fetcher: signed as unknown as Fetcher });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if (context.requestId) request.http?.headers.set(REQUEST_ID_HEADER, context.requestId);
+    request.http?.headers.set(IDENTITY_HEADER, encodeIdentity(context.identity ?? null));
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {

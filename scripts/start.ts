@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProduction } from '../lib/auth/secrets';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
+import { authFromEnv } from '../gateway/auth/auth-from-env';
 import { startStack } from '../stack/start-stack';
 
 /*
@@ -19,6 +21,8 @@ runMain(async () => {
   const started = Date.now();
   const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
   const dataDir = env['DATA_DIR'] ?? join(__dirname, '..', 'data');
+  const auth = authFromEnv(env);
+  if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this process');
   const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ service: 'bus' }) }) : undefined;
   const stack = await startStack({
     dataDir,
@@ -40,12 +44,24 @@ runMain(async () => {
     triggers: env['TRIGGERS'] === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
     logger,
     bus,
+    auth,
+    production: isProduction(env),
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
   logger.info({ gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started }, 'Meridian is up');
+  const tokens =
+    auth.mode === 'off'
+      ? `Authentication is OFF (AUTH=off): every caller is ${auth.identity.role}.\n`
+      : `Every request needs a bearer token. Mint a development one per role:\n` +
+        `  npm run token -- --role bi                       # reads, in bulk; add --scope read:pii for contact data\n` +
+        `  npm run token -- --role operations               # triggers, replays, resolves exceptions\n` +
+        `  npm run token -- --role portal --account ACC-000001   # one client's projects, milestones, invoices\n` +
+        `  npm run token -- --role service                  # machine to machine\n`;
   process.stderr.write(
     `\nMeridian graph ready at ${stack.gatewayUrl} (health: /healthz, readiness: /readyz)\n` +
-      `Try: curl -s ${stack.gatewayUrl} -H 'content-type: application/json' \\\n` +
+      tokens +
+      `Try: TOKEN=$(npm run -s token -- --role bi)\n` +
+      `     curl -s ${stack.gatewayUrl} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\\n` +
       `       -d '{"query":"{ accounts(first: 3) { nodes { name opportunities { stage amount { amount currency } } projects { code billedToDate { amount currency } } receivables { amount currency } } } }"}'\n\n`,
   );
   return {

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { randomSecrets } from '../lib/auth/secrets';
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
+import type { AuthOptions } from '../gateway/auth/authenticator';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { EventBus } from '../lib/event-bus/event-bus';
 import { createInProcessBus } from '../lib/event-bus/in-process-bus';
@@ -76,7 +79,14 @@ export interface StackOptions {
   bus?: EventBus;
   /** Run an outbox relay in this process. @default true when the worker runs here */
   relay?: boolean;
+  /** How the gateway authenticates callers. @default HS256 JWTs with the development secret, issuer and audience */
+  auth?: AuthOptions;
+  /** `NODE_ENV=production` behaviour (no introspection, no field suggestions). @default false */
+  production?: boolean;
 }
+
+/** The gateway's development token settings: `npm run token` mints for them. */
+export const DEV_AUTH: AuthOptions = { mode: 'jwt', keys: { kind: 'secret', secret: DEV_JWT_SECRET }, issuer: DEV_ISSUER, audience: DEV_AUDIENCE };
 
 /** The running graph: URLs, stores, servers and `stop()`. */
 export interface Stack {
@@ -95,6 +105,8 @@ export interface Stack {
   bus: EventBus;
   /** The outbox relay of this process, started with the worker. */
   relay: OutboxRelay | null;
+  /** The secret each subgraph's requests are signed with (fresh random ones per stack). */
+  secrets: Record<SubgraphName, string>;
   /** Every run change this process's worker commits, as `run` events. */
   runEvents: EventEmitter<{ run: [RunRecord] }>;
   /** Stops one subgraph's server (its store stays open), to see the gateway without it. */
@@ -125,11 +137,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const wrap = options.wrapConnector ?? (<T extends object>(_s: string, c: T) => c);
   const port = (name: SubgraphName | 'gateway') => options.ports?.[name] ?? 0;
   const child = (name: string) => logger.child({ service: name });
+  // Everything runs in this process, so each subgraph gets a fresh secret nobody outside it knows.
+  const secrets = randomSecrets<SubgraphName>(['crm', 'psa', 'erp', 'orchestration']);
+  const production = options.production ?? false;
+  const trust = (name: SubgraphName) => ({ port: port(name), host, logger: child(name), signature: { secret: secrets[name] }, production });
+  const endpoints = {
+    crm: () => ({ url: systems.crm.url, secret: secrets.crm }),
+    psa: () => ({ url: systems.psa.url, secret: secrets.psa }),
+    erp: () => ({ url: systems.erp.url, secret: secrets.erp }),
+  };
 
   const systems = {
-    crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), { port: port('crm'), host, logger: child('crm') }),
-    psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), { port: port('psa'), host, logger: child('psa') }),
-    erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), { port: port('erp'), host, logger: child('erp') }),
+    crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), trust('crm')),
+    psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), trust('psa')),
+    erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), trust('erp')),
   };
   const ledger = wrap<Ledger>('orchestration', stores.ledger);
   const governance = options.governance ?? loadGovernance();
@@ -143,7 +164,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : startWorker({
           ledger,
           flows: FLOWS,
-          systems: createGraphQLSystems({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
+          systems: createGraphQLSystems({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
           governance,
           logger: child('worker'),
           onRunChanged: (run) => {
@@ -160,7 +181,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ? startTriggerPoller({
         ledger,
         flows: FLOWS,
-        sources: createGraphQLTriggerSources({ crm: systems.crm.url, psa: systems.psa.url, erp: systems.erp.url }),
+        sources: createGraphQLTriggerSources({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
         governance,
         logger: child('triggers'),
         intervalMs: options.triggers.intervalMs,
@@ -169,11 +190,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     : null;
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
-    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }), {
-      port: port('orchestration'),
-      host,
-      logger: child('orchestration'),
-    }),
+    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }), trust('orchestration')),
   };
   const urls = Object.fromEntries(Object.entries(subgraphs).map(([name, s]) => [name, s.url])) as Record<SubgraphName, string>;
   let supergraphSdl = options.supergraphSdl;
@@ -182,7 +199,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (composed.errors) throw new Error(`Composition failed:\n${composed.errors.join('\n')}`);
     supergraphSdl = composed.supergraphSdl;
   }
-  const gateway = await startGateway({ supergraphSdl, subgraphUrls: urls, logger: child('gateway'), port: port('gateway'), host, bus });
+  const gateway = await startGateway({
+    supergraphSdl,
+    subgraphUrls: urls,
+    subgraphSecrets: secrets,
+    auth: options.auth ?? DEV_AUTH,
+    production,
+    logger: child('gateway'),
+    port: port('gateway'),
+    host,
+    bus,
+  });
 
   const stopped = new Set<SubgraphName>();
   const stopSubgraph = async (name: SubgraphName) => {
@@ -200,6 +227,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     triggers,
     bus,
     relay,
+    secrets,
     runEvents,
     stopSubgraph,
     stop: async () => {

@@ -8,12 +8,18 @@ import { generateAccounts } from '../seed/generate';
 import { SqliteCrmConnector } from '../subgraphs/crm/connector/reference/sqlite-crm-connector';
 import { createCrmSubgraph } from '../subgraphs/crm/index';
 import { describeCrmConnectorContract } from './contracts/crm-connector.contract';
+import { signedGql } from './support/signed';
 
-/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+/** The secret the CRM subgraph under test shares with its (here: the test's) signed callers. */
+const SECRET = 'crm-connector-test-secret';
+
+/**
+ * POSTs a GraphQL request over real HTTP, signed as the orchestration's service identity; `locations` are dropped from
+ * errors, as they only restate the document's layout.
+ */
 async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
-  for (const error of body.errors ?? []) delete error.locations;
+  const { body } = await signedGql(url, SECRET, query, variables);
+  for (const error of (body.errors ?? []) as { locations?: unknown }[]) delete error.locations;
   return body;
 }
 
@@ -72,7 +78,7 @@ describe('CRM subgraph: unlinking an opportunity and recording account financial
     dir = mkdtempSync(join(tmpdir(), 'meridian-crm-subgraph-'));
     crm = new SqliteCrmConnector(join(dir, 'crm.db'));
     crm.seed(data);
-    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger() });
+    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
   });
   afterAll(async () => {
     await subgraph.close();

@@ -9,12 +9,18 @@ import { LEGAL_ENTITIES, TAX_JURISDICTIONS } from '../seed/reference-data';
 import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
 import { createErpSubgraph } from '../subgraphs/erp/index';
 import { describeErpConnectorContract } from './contracts/erp-connector.contract';
+import { signedGql } from './support/signed';
 
-/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+/** The secret the test signs its requests to the ERP subgraph with, as the gateway would. */
+const SECRET = 'erp-connector-test-secret';
+
+/**
+ * POSTs a GraphQL request over real HTTP, signed for the orchestration's service identity; `locations` are dropped from
+ * errors, as they only restate the document's layout.
+ */
 async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
-  for (const error of body.errors ?? []) delete error.locations;
+  const { body } = await signedGql(url, SECRET, query, variables);
+  for (const error of (body.errors ?? []) as { locations?: unknown }[]) delete error.locations;
   return body;
 }
 
@@ -92,7 +98,7 @@ describe('ERP subgraph: customer by account, customer field updates and compensa
     erp = new SqliteErpConnector(join(dir, 'erp.db'));
     erp.seedReferenceData({ legalEntities: LEGAL_ENTITIES, taxJurisdictions: TAX_JURISDICTIONS });
     erp.seed(data);
-    subgraph = await startSubgraph(createErpSubgraph({ erp, onClose: () => erp.close() }), { port: 0, logger: silentLogger() });
+    subgraph = await startSubgraph(createErpSubgraph({ erp, onClose: () => erp.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
   });
   afterAll(async () => {
     await subgraph.close();

@@ -9,12 +9,18 @@ import { PROJECT_TEMPLATES, RATE_CARDS, RESOURCES } from '../seed/reference-data
 import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-psa-connector';
 import { createPsaSubgraph } from '../subgraphs/psa/index';
 import { describePsaConnectorContract } from './contracts/psa-connector.contract';
+import { signedGql } from './support/signed';
 
-/** POSTs a GraphQL request over real HTTP; `locations` are dropped from errors, as they only restate the document's layout. */
+/** The secret the PSA subgraph under test shares with its (test) callers. */
+const SECRET = 'psa-connector-test-secret';
+
+/**
+ * POSTs a GraphQL request over real HTTP, signed as the orchestration signs it; `locations` are dropped from errors,
+ * as they only restate the document's layout.
+ */
 async function post(url: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { errors?: { locations?: unknown }[] };
-  for (const error of body.errors ?? []) delete error.locations;
+  const { body } = await signedGql<unknown>(url, SECRET, query, variables);
+  for (const error of (body as { errors?: { locations?: unknown }[] }).errors ?? []) delete error.locations;
   return body;
 }
 
@@ -68,7 +74,7 @@ describe('PSA subgraph: billable work, milestones, project financials and projec
     psa = new SqlitePsaConnector(join(dir, 'psa.db'));
     psa.seedReferenceData({ rateCards: RATE_CARDS, templates: PROJECT_TEMPLATES, resources: RESOURCES });
     psa.seed(data);
-    subgraph = await startSubgraph(createPsaSubgraph({ psa, onClose: () => psa.close() }), { port: 0, logger: silentLogger() });
+    subgraph = await startSubgraph(createPsaSubgraph({ psa, onClose: () => psa.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
   });
   afterAll(async () => {
     await subgraph.close();

@@ -1,7 +1,7 @@
 import { freePorts, startTsx, waitForOutput, type Child } from './support/processes';
 import { startRedisServer, type RedisServer } from './support/redis-server';
 import { convert, createWonOpportunity } from './support/runs';
-import { gql, startTestStack } from './support/stack';
+import { gql, secretEnv, startTestStack } from './support/stack';
 import { subscribe, wsClient } from './support/ws-client';
 
 const CHANGES = 'subscription { syncRunsUpdated { id sequence status opportunity { name } project { code } } }';
@@ -18,6 +18,9 @@ function sequencesByRun(results: { data?: unknown }[]): Map<string, number[]> {
   }
   return byRun;
 }
+
+/** The orchestration runs as its own process here, so both sides are given its secret. */
+const ORCHESTRATION_SECRET = 'test-orchestration-secret-of-at-least-32-characters';
 
 describe('subscriptions across processes on one Redis', () => {
   const children: Child[] = [];
@@ -37,6 +40,7 @@ describe('subscriptions across processes on one Redis', () => {
       CRM_URL: stack.urls.crm,
       PSA_URL: stack.urls.psa,
       ERP_URL: stack.urls.erp,
+      ...secretEnv({ ...stack.secrets, orchestration: ORCHESTRATION_SECRET }),
       REDIS_URL: redis.url,
       TRIGGERS: '0',
     });
@@ -47,6 +51,7 @@ describe('subscriptions across processes on one Redis', () => {
         SUBGRAPH_URL_CRM: stack.urls.crm,
         SUBGRAPH_URL_PSA: stack.urls.psa,
         SUBGRAPH_URL_ERP: stack.urls.erp,
+        ...secretEnv({ ...stack.secrets, orchestration: ORCHESTRATION_SECRET }),
         SUBGRAPH_URL_ORCHESTRATION: `http://127.0.0.1:${orchestrationPort}/graphql`,
       });
     const a = gateway(portA!);

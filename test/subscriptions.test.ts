@@ -6,7 +6,7 @@ import { loadGovernance } from '../subgraphs/orchestration/governance/governance
 import { createGraphQLSystems } from '../subgraphs/orchestration/systems/graphql-systems';
 import { createCallLog, recordCalls } from './support/record-calls';
 import { convert, createWonOpportunity } from './support/runs';
-import { gql, startTestStack } from './support/stack';
+import { gql, startTestStack, systemTargets } from './support/stack';
 import { subscribe, wsClient } from './support/ws-client';
 
 const RUN_UPDATES = `subscription($id: ID!) {
@@ -35,7 +35,7 @@ describe('subscriptions through the gateway', () => {
     worker = startWorker({
       ledger: stack.stores.ledger,
       flows: FLOWS,
-      systems: createGraphQLSystems({ crm: stack.urls.crm, psa: stack.urls.psa, erp: stack.urls.erp }),
+      systems: createGraphQLSystems(systemTargets(stack)),
       governance: loadGovernance(),
       logger: silentLogger(),
       idlePollMs: 20,

@@ -4,6 +4,8 @@ import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
+import type { Identity } from '../../lib/auth/identity';
 import type { EventBus } from '../../lib/event-bus/event-bus';
 import { MeridianError } from '../../lib/errors';
 import { formatGatewayError } from '../format-error';
@@ -27,8 +29,12 @@ export interface SubscriptionServerOptions {
   server: Server;
   /** The API schema, once the gateway has loaded it. */
   schema: () => GraphQLSchema | null;
-  /** Runs a query or mutation through the gateway, as HTTP requests are run. */
-  execute: (query: string, variables: Record<string, unknown>, requestId: string) => Promise<ExecutionResult>;
+  /** Runs a query or mutation through the gateway, as HTTP requests are run, on behalf of `identity`. */
+  execute: (query: string, variables: Record<string, unknown>, requestId: string, identity: Identity | null) => Promise<ExecutionResult>;
+  /** The supergraph's access rules: a subscription is checked against them before it starts. */
+  accessRules: AccessRules;
+  /** Masks field suggestions in validation errors (`NODE_ENV=production`). @default false */
+  production?: boolean;
   /** Where run events arrive from; null: subscriptions are refused with LIVE_STATUS_UNAVAILABLE. */
   bus: EventBus | null;
   logger: Logger;
@@ -39,11 +45,15 @@ export interface SubscriptionServerOptions {
   /** @default {@link DEFAULT_KEEP_ALIVE_MS} */
   keepAliveMs?: number;
   /**
-   * Authentication hook for `connection_init` (the security issue fills it): return false to refuse the socket
-   * with graphql-ws's 4403 Forbidden.
+   * Verifies the `connection_init` payload into the socket's identity (null: anonymous). A thrown MeridianError closes
+   * the socket with {@link CLOSE_UNAUTHENTICATED} and `UNAUTHENTICATED: <message>` as the reason.
+   * @default every socket is anonymous
    */
-  onConnect?: (connectionParams: Record<string, unknown> | undefined) => boolean | Promise<boolean>;
+  authenticate?: (connectionParams: Record<string, unknown> | undefined) => Promise<Identity | null>;
 }
+
+/** Close code for a socket whose `connection_init` carried an invalid token (graphql-ws's 4401 Unauthorized). */
+export const CLOSE_UNAUTHENTICATED = 4401;
 
 /** The running subscription server. */
 export interface SubscriptionServer {
@@ -54,7 +64,18 @@ export interface SubscriptionServer {
 
 interface LiveContext {
   requestId: string;
+  identity: Identity | null;
   live: LiveOperation | null;
+}
+
+/** What the socket learnt at `connection_init`. */
+type SocketExtra = {
+  identity?: Identity | null;
+};
+
+/** Callers with the same role, scopes and accounts may share a payload result; nobody else. */
+function audienceOf(identity: Identity | null): string {
+  return identity ? `${identity.role}|${identity.scopes.join(' ')}|${identity.accounts?.join(',') ?? '*'}` : 'anonymous';
 }
 
 /**
@@ -68,14 +89,14 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
   // Keyed query first, variables second, so no per-call key is built from the (long) query text.
   const cache = new Map<string, Map<string, Promise<ExecutionResult>>>();
   let cached = 0;
-  const shared = (requestId: string): ExecuteQuery => (query, variables) => {
+  const shared = (requestId: string, identity: Identity | null): ExecuteQuery => (query, variables) => {
     const immutable = '_sequence' in variables || query.includes('syncException(');
     let byVariables = cache.get(query);
     if (!byVariables) cache.set(query, (byVariables = new Map()));
-    const key = JSON.stringify(variables);
+    const key = `${audienceOf(identity)}\n${JSON.stringify(variables)}`;
     const hit = byVariables.get(key);
     if (hit) return hit;
-    const promise = options.execute(query, variables, requestId);
+    const promise = options.execute(query, variables, requestId, identity);
     byVariables.set(key, promise);
     cached += 1;
     const forget = () => {
@@ -111,11 +132,22 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
     return entry;
   };
 
-  const disposable = useServer<Record<string, unknown> | undefined>(
+  const mask = (message: string) => (options.production ? message.replace(/ ?Did you mean .+\?$/, '') : message);
+  const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       connectionInitWaitTimeout: options.connectionInitTimeoutMs ?? DEFAULT_CONNECTION_INIT_TIMEOUT_MS,
-      onConnect: async (ctx) => (options.onConnect ? options.onConnect(ctx.connectionParams) : true),
-      onSubscribe: async (_ctx, _id, payload) => {
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.identity = options.authenticate ? await options.authenticate(ctx.connectionParams) : null;
+          return true;
+        } catch (error) {
+          if (!(error instanceof MeridianError)) throw error;
+          ctx.extra.socket.close(CLOSE_UNAUTHENTICATED, `UNAUTHENTICATED: ${error.message}`.slice(0, 120));
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const identity = ctx.extra.identity ?? null;
         const schema = options.schema();
         if (!schema) return [codedError('SUBGRAPH_UNAVAILABLE', 'The gateway has not loaded its schema yet')];
         let document: DocumentNode;
@@ -125,10 +157,13 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         } catch (error) {
           return [codedError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
         }
-        if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', e.message));
+        if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', mask(e.message)));
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];
-        const context: LiveContext = { requestId: `ws-${randomUUID()}`, live: null };
+        // Queries and mutations are checked again when they run through the gateway; a subscription is checked here.
+        const denied = checkAccess(schema, document, payload.operationName, options.accessRules, identity);
+        if (denied.length) return denied;
+        const context: LiveContext = { requestId: `ws-${randomUUID()}`, identity, live: null };
         if (operation.operation === 'subscription') {
           if (!options.bus) return [codedError('LIVE_STATUS_UNAVAILABLE', 'This gateway has no event bus to serve subscriptions from; query syncRun instead')];
           try {
@@ -142,9 +177,12 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
       },
       subscribe: (args) => {
         const context = args.contextValue as LiveContext;
-        return liveFeed(context.live!, options.bus!, shared(context.requestId));
+        return liveFeed(context.live!, options.bus!, shared(context.requestId, context.identity));
       },
-      execute: (args) => options.execute(payloadText(args.document), (args.variableValues ?? {}) as Record<string, unknown>, (args.contextValue as LiveContext).requestId),
+      execute: (args) => {
+        const context = args.contextValue as LiveContext;
+        return options.execute(payloadText(args.document), (args.variableValues ?? {}) as Record<string, unknown>, context.requestId, context.identity);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => ({ ...result, ...(result.errors ? { errors: result.errors.map(formatted) } : {}) }) as ExecutionResult,
       onError: (_ctx, _id, _payload, errors) => errors.map(formatted),
     },

@@ -87,7 +87,7 @@ export function satisfies(identity: Identity | null, requirements: readonly Requ
 function describe(requirements: readonly Requirement[]): string {
   const scopes = requirements.filter((r): r is Extract<Requirement, { kind: 'scopes' }> => r.kind === 'scopes');
   if (scopes.length === 0) return 'an authenticated caller';
-  return scopes.map((r) => r.anyOf.map((all) => all.join(' and ')).join(' or ')).join(', and ');
+  return [...new Set(scopes.map((r) => r.anyOf.map((all) => all.join(' and ')).join(' or ')))].join(', and ');
 }
 
 /** Most access errors reported for one operation; the rest are counted in the last message. */

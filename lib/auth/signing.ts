@@ -15,9 +15,13 @@ function mac(secret: string, timestamp: string, identity: string, body: string):
 
 /** The headers that make a subgraph accept `body` as sent by a trusted caller on behalf of `identity`. */
 export function signRequest(secret: string, body: string, identity: Identity | null, now = Date.now()): Record<string, string> {
+  return signEncoded(secret, body, encodeIdentity(identity), now);
+}
+
+/** {@link signRequest} for an identity already encoded as its header value. */
+export function signEncoded(secret: string, body: string, encodedIdentity: string, now = Date.now()): Record<string, string> {
   const timestamp = String(now);
-  const encoded = encodeIdentity(identity);
-  return { [TIMESTAMP_HEADER]: timestamp, [IDENTITY_HEADER]: encoded, [SIGNATURE_HEADER]: `v1=${mac(secret, timestamp, encoded, body)}` };
+  return { [TIMESTAMP_HEADER]: timestamp, [IDENTITY_HEADER]: encodedIdentity, [SIGNATURE_HEADER]: `v1=${mac(secret, timestamp, encodedIdentity, body)}` };
 }
 
 /** What a subgraph needs to check signatures. */

@@ -1,12 +1,15 @@
 import type { Identity } from '../../lib/auth/identity';
 import type { ErpConnector } from './connector/erp-connector';
 import type { ErpLoaders } from './loaders';
+import type { TenantScope } from './tenant-scope';
 
 /** What every ERP resolver gets. */
 export interface ErpContext {
   requestId: string;
   /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
   identity: Identity | null;
+  /** The CRM accounts whose records the caller may see (a portal user's); null: every account. */
+  scope: TenantScope;
   erp: ErpConnector;
   loaders: ErpLoaders;
 }

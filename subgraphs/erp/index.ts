@@ -14,6 +14,7 @@ import { Project } from './resolvers/Project';
 import { ProjectDimensions } from './resolvers/ProjectDimensions';
 import { Query } from './resolvers/Query';
 import { TaxJurisdiction } from './resolvers/TaxJurisdiction';
+import { tenantScopeOf } from './tenant-scope';
 
 /** Path of the ERP SDL, read by the server, composition and tests. */
 export const ERP_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -43,7 +44,10 @@ export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
       ProjectDimensions,
       BillingLine,
     } as Subgraph<ErpContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, erp: deps.erp, loaders: createLoaders(deps.erp) }),
+    context: async (_req, requestId, identity) => {
+      const scope = tenantScopeOf(identity);
+      return { requestId, identity, scope, erp: deps.erp, loaders: createLoaders(deps.erp, scope) };
+    },
     close: async () => {
       await deps.onClose?.();
     },

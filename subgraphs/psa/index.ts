@@ -17,6 +17,7 @@ import { Query } from './resolvers/Query';
 import { RateCard } from './resolvers/RateCard';
 import { Resource } from './resolvers/Resource';
 import { TimeEntry } from './resolvers/TimeEntry';
+import { accountScope } from './tenant-scope';
 
 /** Path of the PSA SDL, read by the server, composition and tests. */
 export const PSA_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -28,13 +29,16 @@ export interface PsaSubgraphDeps {
   onClose?: () => void | Promise<void>;
 }
 
-/** Builds the PSA subgraph (projects, milestones, time, expenses, rate cards) over a {@link PsaConnector}; it does not listen. */
+/**
+ * Builds the PSA subgraph (projects, milestones, time, expenses, rate cards) over a {@link PsaConnector}; it does not
+ * listen. A portal caller's loaders and lists hold only its own accounts' projects and milestones.
+ */
 export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
   return {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
     resolvers: { Query, Mutation, Account, Opportunity, Project, ProjectFinancials, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa) }),
+    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa, accountScope(identity)) }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -76,6 +76,30 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       expect(empty).toEqual({ nodes: [], hasNextPage: true, totalCount: data.crm.opportunities.filter((o) => o.accountId === 'ACC-000001').length });
     });
 
+    it('lists only the accounts with the given IDs, with the other conditions, none for an empty list, counting only the matches', async () => {
+      const [third, fifth] = [data.crm.accounts[2]!, data.crm.accounts[4]!];
+      const page = await connector.listAccounts({ first: 1, afterKey: null }, { ids: [fifth.id, 'ACC-999999', third.id] });
+      expect(page).toEqual({ nodes: [third], hasNextPage: true, totalCount: 2 });
+      expect(await connector.listAccounts({ first: 10, afterKey: third.id }, { ids: [fifth.id, 'ACC-999999', third.id] })).toEqual({ nodes: [fifth], hasNextPage: false, totalCount: 2 });
+      expect(await connector.listAccounts({ first: 10, afterKey: null }, { ids: [third.id, fifth.id], billingCountry: fifth.billingCountry })).toEqual({
+        nodes: [third, fifth].filter((a) => a.billingCountry === fifth.billingCountry),
+        hasNextPage: false,
+        totalCount: [third, fifth].filter((a) => a.billingCountry === fifth.billingCountry).length,
+      });
+      expect(await connector.listAccounts({ first: 10, afterKey: null }, { ids: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+    });
+
+    it('lists only the opportunities of the given accounts, with the other conditions, none for an empty list', async () => {
+      const accountIds = ['ACC-000002', 'ACC-000005', 'ACC-999999'];
+      const theirs = data.crm.opportunities.filter((o) => accountIds.includes(o.accountId));
+      const page = await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds });
+      expect(page).toEqual({ nodes: [...theirs].sort((a, b) => (a.id < b.id ? -1 : 1)), hasNextPage: false, totalCount: theirs.length });
+      const one = await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds, accountId: 'ACC-000005' });
+      expect(one.nodes.map((o) => o.id)).toEqual(theirs.filter((o) => o.accountId === 'ACC-000005').map((o) => o.id).sort());
+      expect(await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds, accountId: 'ACC-000001' })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect(await connector.listOpportunities({ first: 10, afterKey: null }, { accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+    });
+
     it('creates an account once per external ID and updates it on repeat', async () => {
       const input = { externalId: 'ext-1', name: 'Acme Ltd', industry: 'Retail', billingCountry: 'GB', parentAccountId: null, owner: 'Sam' };
       const first = await connector.upsertAccount(input);

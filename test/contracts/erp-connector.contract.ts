@@ -171,6 +171,25 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    it('restricts listed invoices to the customers of the given CRM accounts (a tenant scope), none for an empty list, with other filters and the count', async () => {
+      const list = (filter: Parameters<ErpConnector['listInvoices']>[1], first = 1000) => connector.listInvoices({ first, afterKey: null }, filter);
+      const ofCustomers = (...ids: string[]) => data.invoices.filter((i) => ids.includes(i.customerId)).sort(byId);
+      const scoped = ofCustomers('CUS-000007', 'CUS-000002');
+      expect(scoped.length).toBeGreaterThan(1);
+      // ACC-000003 has no ERP customer: it adds nothing.
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000003', 'ACC-000002'] })).toEqual({ nodes: scoped, hasNextPage: false, totalCount: scoped.length });
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'] }, 1)).toEqual({ nodes: scoped.slice(0, 1), hasNextPage: true, totalCount: scoped.length });
+      const paid = scoped.filter((i) => i.status === 'PAID');
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'], status: 'PAID' })).toEqual({ nodes: paid, hasNextPage: false, totalCount: paid.length });
+      // A filter naming a customer, account or project outside the scope matches nothing.
+      const outside = data.invoices.find((i) => i.customerId === 'CUS-000008')!;
+      for (const filter of [{ customerId: 'CUS-000008' }, { accountId: 'ACC-000008' }, { psaProjectId: outside.psaProjectId }]) {
+        expect(await list({ accountIds: ['ACC-000007'], ...filter })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      }
+      expect(await list({ accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect((await list({ accountIds: null })).totalCount).toBe(data.invoices.length);
+    });
+
     it('creates a customer once per CRM account and updates it on repeat', async () => {
       const id = nextAfter(data.customers.map((c) => c.id), 'CUS');
       const first = await connector.upsertCustomer(newCustomer);

@@ -114,6 +114,30 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
       expect(await connector.listProjects({ first: 0, afterKey: null }, { accountId: 'ACC-000002' })).toEqual({ nodes: [], hasNextPage: true, totalCount: 2 });
     });
 
+    it("scopes listed projects and milestones to the given accounts (a portal user's), counting only those", async () => {
+      const accounts = ['ACC-000001', 'ACC-000002'];
+      const projects = data.projects.filter((p) => accounts.includes(p.accountId));
+      expect(projects.length).toBeGreaterThan(1);
+      expect(await connector.listProjects({ first: 1000, afterKey: null }, { accountIds: accounts })).toEqual({ nodes: projects, hasNextPage: false, totalCount: projects.length });
+      expect(await connector.listProjects({ first: 1, afterKey: null }, { accountIds: accounts, billingModel: 'FIXED_FEE' })).toEqual({
+        nodes: [byId(data.projects, 'PRJ-0000024')], hasNextPage: false, totalCount: 1,
+      });
+      // Another account named in the filter, or no account at all, matches nothing.
+      expect(await connector.listProjects({ first: 1000, afterKey: null }, { accountIds: ['ACC-000001'], accountId: 'ACC-000008' })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect(await connector.listProjects({ first: 1000, afterKey: null }, { accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      const projectIds = new Set(projects.map((p) => p.id));
+      const milestones = data.milestones.filter((m) => projectIds.has(m.projectId)).sort((a, b) => a.id.localeCompare(b.id));
+      expect(milestones.length).toBeGreaterThan(1);
+      const { ids, totals } = await allPages((page) => connector.listMilestones(page, { accountIds: accounts }), 2);
+      expect(ids).toEqual(milestones.map((m) => m.id));
+      expect(new Set(totals)).toEqual(new Set([milestones.length]));
+      const completed = milestones.filter((m) => m.status === 'COMPLETED');
+      expect(await connector.listMilestones({ first: 1000, afterKey: null }, { accountIds: accounts, status: 'COMPLETED', billingModels: ['MILESTONE', 'FIXED_FEE'] })).toEqual({
+        nodes: completed, hasNextPage: false, totalCount: completed.length,
+      });
+      expect(await connector.listMilestones({ first: 1000, afterKey: null }, { accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+    });
+
     it("pages through a project's time entries and expenses exactly once, in ID order", async () => {
       const entries = await allPages((page) => connector.listTimeEntries('PRJ-0000024', page), 25);
       const seeded = data.timeEntries.filter((e) => e.projectId === 'PRJ-0000024');
@@ -532,6 +556,14 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
         expect(new Set(totals)).toEqual(new Set([withNew.length]));
         await connector.markBilled({ timeEntryIds: [billable!.id], expenseIds: [], billingReference: 'BL-0000999001' });
         expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null })).toEqual({ nodes: ready(null), hasNextPage: false, totalCount: ready(null).length });
+      });
+
+      it('lists only the projects of the given accounts when asked, none for an empty list', async () => {
+        const of = (accounts: string[]) => ready(null).filter((p) => accounts.includes(p.accountId));
+        expect(of(['ACC-000002'])).toEqual([byId(data.projects, 'PRJ-0000023')]);
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null }, null, ['ACC-000002', 'ACC-000001'])).toEqual({ nodes: of(['ACC-000002']), hasNextPage: false, totalCount: 1 });
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null }, null, ['ACC-000001'])).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+        expect(await connector.listProjectsWithBillableWork({ first: 1000, afterKey: null }, null, [])).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
       });
 
       it('counts only work dated on or before `until` when given', async () => {

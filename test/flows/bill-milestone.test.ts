@@ -59,7 +59,7 @@ describe('flow billMilestone', () => {
       { invoiceId, number, total: { amount: '72000.00', currency: 'GBP' }, created: true },
       { milestoneId: milestone.id, status: 'INVOICED', invoiceId },
     ]);
-    expect(run).toMatchObject({ accountId, projectId: project.id, opportunityId: null, triggeredBy: 'api' });
+    expect(run).toMatchObject({ accountId, projectId: project.id, opportunityId: null, triggeredBy: 'test-service' });
     const events = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId);
     // Accepted, taken up by the worker, then one committed change per step.
     expect(events.map((e) => [e.sequence, e.status])).toEqual([[1, 'QUEUED'], [2, 'RUNNING'], [3, 'RUNNING'], [4, 'RUNNING'], [5, 'RUNNING'], [6, 'SUCCEEDED']]);

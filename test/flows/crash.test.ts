@@ -1,6 +1,6 @@
 import { startTsx, waitForOutput, type Child } from '../support/processes';
 import { convert, createWonOpportunity } from '../support/runs';
-import { gql, startTestStack } from '../support/stack';
+import { gql, secretEnv, startTestStack } from '../support/stack';
 
 /** Where the worker dies: right after a system call returned (effect applied, not yet committed), or right after a step committed. */
 const CRASH_POINTS = [
@@ -27,7 +27,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
     try {
       const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
       const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
-      const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, LEASE_MS: '800' };
+      const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, ...secretEnv(stack.secrets), LEASE_MS: '800' };
       const doomed = startTsx('test/support/crash-worker.ts', { ...env, CRASH_AT: point });
       children.push(doomed);
       await new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
@@ -79,7 +79,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
       const ready = (await stack.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
       const started = await gql<{ billApprovedTime: { id: string } }>(stack.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: projectId });
       const runId = started.body.data!.billApprovedTime.id;
-      const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, LEASE_MS: '800' };
+      const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, ...secretEnv(stack.secrets), LEASE_MS: '800' };
       // Batch 2 is in the ERP but not yet marked billed in the PSA when the worker dies.
       const doomed = startTsx('test/support/crash-worker.ts', { ...env, CRASH_AT: 'erp.postBillingLines#2' });
       children.push(doomed);

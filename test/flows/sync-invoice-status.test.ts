@@ -71,7 +71,7 @@ describe('flow syncInvoiceStatus', () => {
       { accountId, invoicedToDate: gbp('72000.00'), outstanding: gbp('72000.00'), overdue: gbp('0.00'), asOf: TIMESTAMP, invoices: 1, changed: true },
       { projectId, billed: gbp('72000.00'), collected: gbp('0.00'), asOf: TIMESTAMP, invoices: 1, changed: true },
     ]);
-    expect(run).toMatchObject({ accountId, projectId, triggeredBy: 'api' });
+    expect(run).toMatchObject({ accountId, projectId, triggeredBy: 'test-service' });
     const events = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId);
     expect(events.map((e) => [e.sequence, e.status])).toEqual([[1, 'QUEUED'], [2, 'RUNNING'], [3, 'RUNNING'], [4, 'RUNNING'], [5, 'SUCCEEDED']]);
     const accountAsOf = (run.steps[1]!.output as { asOf: string }).asOf;

@@ -28,7 +28,7 @@ describe('where a deal sits', () => {
     expect(body).toEqual({
       data: {
         trace: {
-          run: { id: runId, status: 'SUCCEEDED', triggeredBy: 'api' },
+          run: { id: runId, status: 'SUCCEEDED', triggeredBy: 'test-service' },
           account: { id: accountId, name: expect.stringMatching(/^Test Client/), customer: { id: customerId }, syncRuns: [{ id: runId }] },
           opportunity: { id: opportunityId, stage: 'CLOSED_WON', conversion: { id: runId } },
           project: { id: projectId, code: expect.stringMatching(/^DAT-/), invoices: [], syncRuns: [{ id: runId, flow: 'convertOpportunityToProject' }] },

@@ -1,7 +1,7 @@
 /*
  * A worker process for crash tests: the real ledger, flows and GraphQL systems, wrapped so that it kills itself
  * with SIGKILL at a chosen point — right after a system call returned (the effect is in the system, the ledger
- * does not know yet) or right after a step committed. Env: DATA_DIR, CRM_URL, PSA_URL, ERP_URL, LEASE_MS,
+ * does not know yet) or right after a step committed. Env: DATA_DIR, CRM_URL, PSA_URL, ERP_URL, SUBGRAPH_SECRET_<NAME>, LEASE_MS,
  * CRASH_AT (`<system>.<method>`, `<system>.<method>#<nth call>` or `commit:<step index>`; unset: no crash).
  * It prints `RUN <id> <status>` on every run change, so the test waits on output, not on time.
  */
@@ -63,7 +63,8 @@ function crashingLedger(ledger: SqliteLedger): Ledger {
 }
 
 const ledger = new SqliteLedger(join(env['DATA_DIR']!, 'orchestration.db'));
-const systems = createGraphQLSystems({ crm: env['CRM_URL']!, psa: env['PSA_URL']!, erp: env['ERP_URL']! });
+const target = (name: 'crm' | 'psa' | 'erp') => ({ url: env[`${name.toUpperCase()}_URL`]!, secret: env[`SUBGRAPH_SECRET_${name.toUpperCase()}`]! });
+const systems = createGraphQLSystems({ crm: target('crm'), psa: target('psa'), erp: target('erp') });
 startWorker({
   ledger: crashingLedger(ledger),
   flows: FLOWS,

@@ -1,5 +1,6 @@
 import { createClient, type Client, type FormattedExecutionResult as ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
+import { tokenFor } from './stack';
 
 /** A graphql-ws subscription's messages, in order, and how it ended. */
 export interface Subscribed<T> {
@@ -13,9 +14,21 @@ export interface Subscribed<T> {
   unsubscribe(): void;
 }
 
-/** A real graphql-ws client for the gateway (Node 20 has no global WebSocket: ws is handed in). */
-export function wsClient(url: string): Client {
-  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+/**
+ * A real graphql-ws client for the gateway (Node 20 has no global WebSocket: ws is handed in). Its `connection_init`
+ * carries `authorization` — a service token unless given; null sends none.
+ */
+export function wsClient(url: string, authorization?: string | null): Client {
+  return createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: async () => {
+      if (authorization === null) return {};
+      return { authorization: authorization ?? `Bearer ${await tokenFor('service', { subject: 'test-service' })}` };
+    },
+  });
 }
 
 /** Subscribes and queues what arrives; tests wait on counts and completion, never on time. */

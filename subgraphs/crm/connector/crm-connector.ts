@@ -70,15 +70,20 @@ export interface OpportunityRecord {
   erpCustomerId: string | null;
 }
 
+/** Which accounts to list; every condition given must hold. */
 export interface AccountFilter {
   nameContains?: string | null;
   industry?: string | null;
   billingCountry?: string | null;
+  /** Only accounts with these IDs; an empty array matches none (a portal user's scope may be empty). */
   ids?: readonly string[] | null;
 }
 
+/** Which opportunities to list; every condition given must hold. */
 export interface OpportunityFilter {
   accountId?: string | null;
+  /** Only opportunities of these accounts (a portal user's scope); an empty array matches none. */
+  accountIds?: readonly string[] | null;
   stage?: OpportunityStage | null;
   billingModel?: BillingModel | null;
   closeDateFrom?: string | null;

@@ -3,6 +3,7 @@ import { MeridianError } from '../../../lib/errors';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel, OpportunityStage } from '../connector/crm-connector';
 import type { CrmContext } from '../context';
+import { assertUnscoped } from '../tenant';
 
 interface UpsertAccountArgs {
   input: { externalId: string; name: string; industry?: string | null; billingCountry?: string | null; parentAccountId?: string | null; owner?: string | null };
@@ -27,9 +28,13 @@ interface RecordAccountFinancialsArgs {
   input: { accountId: string; invoicedToDate: MoneyInput; outstanding: MoneyInput; overdue: MoneyInput; asOf: string };
 }
 
-/** System-level CRM commands (and the compensation `unlinkOpportunity`); each validates its input, then calls one connector command. */
+/**
+ * System-level CRM commands (and the compensation `unlinkOpportunity`); each validates its input, then calls one connector
+ * command. None is tenant-scoped, so each refuses a caller scoped to a client's accounts (the schema's scopes do first).
+ */
 export const Mutation = {
   upsertAccount: async (_: unknown, { input }: UpsertAccountArgs, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'upsertAccount');
     const { record, created } = await ctx.crm.upsertAccount({
       externalId: input.externalId,
       name: input.name,
@@ -41,6 +46,7 @@ export const Mutation = {
     return { account: record, created };
   },
   recordAccountFinancials: async (_: unknown, { input }: RecordAccountFinancialsArgs, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'recordAccountFinancials');
     const invoiced = parseMoneyInput(input.invoicedToDate, 'invoicedToDate');
     const outstanding = parseMoneyInput(input.outstanding, 'outstanding');
     const overdue = parseMoneyInput(input.overdue, 'overdue');
@@ -62,6 +68,7 @@ export const Mutation = {
     return { account: await ctx.loaders.account.load(input.accountId), changed };
   },
   upsertOpportunity: async (_: unknown, { input }: UpsertOpportunityArgs, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'upsertOpportunity');
     const amount = input.amount ? parseMoneyInput(input.amount, 'amount') : null;
     const { record, created } = await ctx.crm.upsertOpportunity({
       externalId: input.externalId,
@@ -78,9 +85,16 @@ export const Mutation = {
     });
     return { opportunity: record, created };
   },
-  closeOpportunity: (_: unknown, args: { id: string; outcome: 'WON' | 'LOST' }, ctx: CrmContext) =>
-    ctx.crm.closeOpportunity(args.id, args.outcome, todayUtc()),
-  linkOpportunity: (_: unknown, { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } }, ctx: CrmContext) =>
-    ctx.crm.linkOpportunity(input.opportunityId, { psaProjectId: input.psaProjectId ?? null, erpCustomerId: input.erpCustomerId ?? null }),
-  unlinkOpportunity: (_: unknown, args: { id: string }, ctx: CrmContext) => ctx.crm.unlinkOpportunity(args.id),
+  closeOpportunity: async (_: unknown, args: { id: string; outcome: 'WON' | 'LOST' }, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'closeOpportunity');
+    return ctx.crm.closeOpportunity(args.id, args.outcome, todayUtc());
+  },
+  linkOpportunity: async (_: unknown, { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } }, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'linkOpportunity');
+    return ctx.crm.linkOpportunity(input.opportunityId, { psaProjectId: input.psaProjectId ?? null, erpCustomerId: input.erpCustomerId ?? null });
+  },
+  unlinkOpportunity: async (_: unknown, args: { id: string }, ctx: CrmContext) => {
+    assertUnscoped(ctx.identity, 'unlinkOpportunity');
+    return ctx.crm.unlinkOpportunity(args.id);
+  },
 };

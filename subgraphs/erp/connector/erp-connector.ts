@@ -101,6 +101,11 @@ export interface InvoiceFilter {
   customerId?: string | null;
   /** CRM account ID of the customer. */
   accountId?: string | null;
+  /**
+   * Only invoices of the customers of these CRM accounts (a portal user's tenant scope); an empty list matches none.
+   * Null or absent: no restriction.
+   */
+  accountIds?: readonly string[] | null;
   psaProjectId?: string | null;
   status?: InvoiceStatus | null;
   /** Only POSTED invoices with a balance, past their due date on this date. */

@@ -2,7 +2,9 @@ import { money } from '../../../lib/money';
 import type { ErpContext } from '../context';
 
 export const Project = {
-  // The PSA owns projects; the ERP only knows their IDs, so the representation is the whole stub.
+  // The PSA owns projects; the ERP only knows their IDs, so the representation is the whole stub. Under a tenant scope
+  // the loaders drop another account's invoices, dimensions and billing lines, so such a project reads exactly as a
+  // project the ERP has never heard of.
   __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
   invoices: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.invoicesByProject.load(project.id),
   dimensions: (project: { id: string }, _args: unknown, ctx: ErpContext) => ctx.loaders.projectDimensions.load(project.id),

@@ -3,6 +3,7 @@ import { todayUtc } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { InvoiceFilter, InvoiceStatus } from '../connector/erp-connector';
 import type { ErpContext } from '../context';
+import type { TenantScope } from '../tenant-scope';
 
 interface InvoiceListArgs {
   first?: number | null;
@@ -16,11 +17,16 @@ interface InvoiceListArgs {
   } | null;
 }
 
-/** The connector filter for the GraphQL one; `overdue` is judged as of today (UTC). */
-function invoiceFilter(filter: InvoiceListArgs['filter']): InvoiceFilter {
-  if (!filter) return {};
+/**
+ * The connector filter for the GraphQL one; `overdue` is judged as of today (UTC). Under a tenant scope only the scope's
+ * accounts' invoices match, whatever else the filter names, so `totalCount` counts only what the caller may see.
+ */
+function invoiceFilter(filter: InvoiceListArgs['filter'], scope: TenantScope): InvoiceFilter {
+  const accountIds = scope === null ? null : [...scope];
+  if (!filter) return { accountIds };
   const today = todayUtc();
   return {
+    accountIds,
     customerId: filter.customerId ?? null,
     accountId: filter.accountId ?? null,
     psaProjectId: filter.projectId ?? null,
@@ -34,7 +40,7 @@ function invoiceFilter(filter: InvoiceListArgs['filter']): InvoiceFilter {
 export const Query = {
   invoice: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.invoice.load(args.id),
   invoices: async (_: unknown, args: InvoiceListArgs, ctx: ErpContext) => {
-    const page = await ctx.erp.listInvoices(pageRequest(args, 'invoices'), invoiceFilter(args.filter));
+    const page = await ctx.erp.listInvoices(pageRequest(args, 'invoices'), invoiceFilter(args.filter, ctx.scope));
     for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
     return toConnection(page, 'invoices', (i) => i.id);
   },

@@ -1,3 +1,4 @@
+import type { Role } from '../../../lib/auth/identity';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 /** Kinds of business entity the cross-reference registry links. */
@@ -23,7 +24,7 @@ export type RunStatus = 'QUEUED' | 'RUNNING' | 'WAITING_RETRY' | 'SUCCEEDED' | '
 /** Where a step stands. */
 export type StepStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
 /** Why a step failed, as the retry policy and a person read it. */
-export type ErrorClass = 'BAD_VALUE' | 'MISSING_REFERENCE' | 'CONNECTION' | 'INTERMITTENT' | 'RATE_LIMITED' | 'MAINTENANCE' | 'DUPLICATE' | 'CONFLICT' | 'UNKNOWN';
+export type ErrorClass = 'BAD_VALUE' | 'MISSING_REFERENCE' | 'CONNECTION' | 'INTERMITTENT' | 'RATE_LIMITED' | 'MAINTENANCE' | 'DUPLICATE' | 'CONFLICT' | 'ACCESS_DENIED' | 'UNKNOWN';
 
 /** A step's last failure: data on the run, not a GraphQL error. */
 export interface StepError {
@@ -48,8 +49,18 @@ export interface StepRecord {
   finishedAt: string | null;
 }
 
-/** Who or what started or changed a run: `user:<subject>`, `event:<type>`, `system`. */
-export type Actor = string;
+/** Who or what started or changed a run, as the audit log records it. */
+export interface Actor {
+  /** The caller's token subject; `event:<trigger>` for a trigger; `system` for the engine. */
+  subject: string;
+  /** The caller's role; `service` for a trigger; null for the engine. */
+  role: Role | null;
+  /** The request ID of the API call; null for triggers and the engine. */
+  correlationId: string | null;
+}
+
+/** The engine itself (worker steps, compensation), in the audit log. */
+export const SYSTEM_ACTOR: Actor = { subject: 'system', role: null, correlationId: null };
 
 export interface RunRecord {
   id: string;
@@ -67,7 +78,8 @@ export interface RunRecord {
   sequence: number;
   /** Epoch ms from which a worker may take the run (later when a retry waits). */
   nextAttemptAt: number;
-  triggeredBy: Actor;
+  /** The subject of whoever started the run (see {@link Actor.subject}). */
+  triggeredBy: string;
   createdAt: string;
   updatedAt: string;
   steps: StepRecord[];
@@ -105,11 +117,15 @@ export interface OutboxEvent {
   createdAt: string;
 }
 
+/** One entry of a run's audit trail. */
 export interface AuditRecord {
   id: number;
   runId: string;
   at: string;
-  actor: Actor;
+  /** {@link Actor.subject}. */
+  actor: string;
+  role: Role | null;
+  correlationId: string | null;
   action: string;
   detail: unknown;
 }
@@ -128,7 +144,14 @@ export interface NewRun {
   accountId: string | null;
   opportunityId: string | null;
   projectId: string | null;
-  triggeredBy: Actor;
+  /** Who starts the run; a bare string is an actor with no role and no request (the engine's own runs). */
+  triggeredBy: Actor | string;
+  /**
+   * Record a call that returns the run already standing (same idempotency key, or same live subject) in that run's
+   * audit trail: true for API calls, false for trigger looks, which find the same subjects again at every look.
+   * @default false
+   */
+  auditRepeats?: boolean;
   /** Stripe semantics: the same key and request hash return the first run; another hash fails. */
   idempotency: { key: string; requestHash: string } | null;
 }
@@ -168,7 +191,9 @@ export interface Ledger {
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<CrossReferenceRecord[]>;
 
   /**
-   * Creates a run, or returns the one that already stands for its idempotency key or its live subject.
+   * Creates a run, or returns the one that already stands for its idempotency key or its live subject. Creating
+   * records RUN_CREATED by `triggeredBy`; returning a standing run records RUN_REQUEST_REPLAYED (same key) or
+   * RUN_REQUEST_DEDUPLICATED (same subject) when `auditRepeats` is set.
    * @throws MeridianError IDEMPOTENCY_KEY_REUSED when the key was used with another request.
    */
   createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
@@ -193,10 +218,11 @@ export interface Ledger {
   renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLease(runId: string, owner: string): Promise<void>;
 
-  /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. */
+  /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. Audited as by `actor`. */
   retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
-  /** Asks for a run to be compensated (the worker undoes its completed steps newest first). */
+  /** Asks for a run to be compensated (the worker undoes its completed steps newest first). Audited as by `actor`. */
   abandonRun(id: string, actor: Actor): Promise<RunRecord>;
+  /** Marks an exception resolved with `note`, audited as by `actor` (a repeat on a resolved one is audited too and changes nothing). */
   resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord>;
   getExceptions(ids: readonly string[]): Promise<(ExceptionRecord | null)[]>;
   listExceptions(page: PageRequest, filter?: ExceptionFilter): Promise<Page<ExceptionRecord>>;

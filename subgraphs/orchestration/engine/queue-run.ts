@@ -3,12 +3,23 @@ import { MeridianError } from '../../../lib/errors';
 import type { Flow } from '../flows/flow';
 import type { Actor, Ledger, RunRecord } from './ledger';
 
+/** Who queues a run, and how. */
+export interface QueueRunOptions {
+  /** Recorded as the run's `triggeredBy` and in its audit trail. */
+  actor: Actor;
+  /** Stripe-style idempotency key (1 to 255 characters); none when null or omitted. */
+  idempotencyKey?: string | null;
+  /** Audit a call that gets a standing run back (API callers: yes; trigger looks: no). @default false */
+  auditRepeats?: boolean;
+}
+
 /**
  * Queues a run of `flow` for `raw` input, or returns the run that already stands for the same idempotency key
  * (Stripe semantics: the request hash is the flow and its parsed input) or the same subject.
  * @throws MeridianError BAD_USER_INPUT for invalid input or key; IDEMPOTENCY_KEY_REUSED.
  */
-export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<string, unknown>, actor: Actor, idempotencyKey?: string | null): Promise<{ run: RunRecord; created: boolean }> {
+export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<string, unknown>, options: QueueRunOptions): Promise<{ run: RunRecord; created: boolean }> {
+  const { actor, idempotencyKey } = options;
   const input = flow.parseInput(raw) as Record<string, unknown>;
   if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw new MeridianError('BAD_USER_INPUT', 'idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' });
@@ -19,6 +30,7 @@ export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<
     stepNames: flow.steps.map((s) => s.name),
     ...flow.subject(input),
     triggeredBy: actor,
+    auditRepeats: options.auditRepeats ?? false,
     idempotency: idempotencyKey ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify([flow.name, input])).digest('hex') } : null,
   });
 }

@@ -4,22 +4,23 @@ import { MeridianError } from '../../../lib/errors';
 import { formatId } from '../../../lib/ids';
 import type { Page, PageRequest } from '../../../lib/pagination';
 import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../lib/sqlite';
-import type {
-  Actor,
-  AuditRecord,
-  CrossReferenceEntity,
-  CrossReferenceRecord,
-  ExceptionFilter,
-  ExceptionRecord,
-  Ledger,
-  NewCrossReference,
-  NewRun,
-  OutboxEvent,
-  RunFilter,
-  RunRecord,
-  RunStatus,
-  StepError,
-  StepRecord,
+import {
+  SYSTEM_ACTOR,
+  type Actor,
+  type AuditRecord,
+  type CrossReferenceEntity,
+  type CrossReferenceRecord,
+  type ExceptionFilter,
+  type ExceptionRecord,
+  type Ledger,
+  type NewCrossReference,
+  type NewRun,
+  type OutboxEvent,
+  type RunFilter,
+  type RunRecord,
+  type RunStatus,
+  type StepError,
+  type StepRecord,
 } from './ledger';
 
 const SCHEMA = `
@@ -100,7 +101,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
   at TEXT NOT NULL,
   actor TEXT NOT NULL,
   action TEXT NOT NULL,
-  detail TEXT
+  detail TEXT,
+  role TEXT,
+  correlation_id TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_run ON audit_log(run_id, id);
 CREATE TABLE IF NOT EXISTS exceptions (
@@ -148,6 +151,10 @@ export class SqliteLedger implements Ledger {
   constructor(path: string) {
     this.db = openSqlite(path);
     this.db.exec(SCHEMA);
+    // Ledgers created before the audit log kept the caller's role and request ID get the columns (appended last, as
+    // SCHEMA has them); their earlier entries keep null there.
+    const columns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('audit_log')`).all() as { name: string }[]).map((c) => c.name));
+    for (const column of ['role', 'correlation_id']) if (!columns.has(column)) this.db.exec(`ALTER TABLE audit_log ADD COLUMN ${column} TEXT`);
   }
 
   /** True when no link and no run is recorded yet (so start-up seeds the demo links). */
@@ -208,6 +215,7 @@ export class SqliteLedger implements Ledger {
   // ---- runs
 
   async createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
+    const actor: Actor = typeof run.triggeredBy === 'string' ? { subject: run.triggeredBy, role: null, correlationId: null } : run.triggeredBy;
     return this.db.transaction((): { run: RunRecord; created: boolean } => {
       if (run.idempotency) {
         const seen = this.db.prepare('SELECT request_hash AS hash, run_id AS runId FROM idempotency_keys WHERE key = ?').get(run.idempotency.key) as { hash: string; runId: string } | undefined;
@@ -218,6 +226,7 @@ export class SqliteLedger implements Ledger {
               field: 'idempotencyKey',
             });
           }
+          if (run.auditRepeats) this.audit(seen.runId, actor, 'RUN_REQUEST_REPLAYED', { idempotencyKey: run.idempotency.key });
           return { run: this.runById(seen.runId), created: false };
         }
       }
@@ -238,11 +247,13 @@ export class SqliteLedger implements Ledger {
                next_attempt_at, triggered_by, created_at, updated_at)
              VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
           )
-          .run(id, run.flow, JSON.stringify(run.input), randomUUID(), run.subjectKey, run.accountId, run.opportunityId, run.projectId, Date.now(), run.triggeredBy, now, now);
+          .run(id, run.flow, JSON.stringify(run.input), randomUUID(), run.subjectKey, run.accountId, run.opportunityId, run.projectId, Date.now(), actor.subject, now, now);
         const step = this.db.prepare(`INSERT INTO steps (run_id, idx, name, status) VALUES (?, ?, ?, 'PENDING')`);
         run.stepNames.forEach((name, i) => step.run(id, i, name));
-        this.audit(id, run.triggeredBy, 'RUN_CREATED', { flow: run.flow, input: run.input });
+        this.audit(id, actor, 'RUN_CREATED', { flow: run.flow, input: run.input });
         this.emit(id, 'SYNC_RUN_UPDATED');
+      } else if (run.auditRepeats) {
+        this.audit(id, actor, 'RUN_REQUEST_DEDUPLICATED', { flow: run.flow, input: run.input, idempotencyKey: run.idempotency?.key ?? null });
       }
       if (run.idempotency) {
         this.db.prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)').run(run.idempotency.key, run.idempotency.requestHash, id, now);
@@ -314,8 +325,8 @@ export class SqliteLedger implements Ledger {
         .prepare(`UPDATE runs SET status = ?, sequence = sequence + 1, updated_at = ?, account_id = coalesce(?, account_id), project_id = coalesce(?, project_id) WHERE id = ?`)
         .run(status, now, ids.accountId ?? null, ids.projectId ?? null, runId);
       const step = this.stepName(runId, index);
-      this.audit(runId, 'system', 'STEP_SUCCEEDED', { step, output });
-      if (status === 'SUCCEEDED') this.audit(runId, 'system', 'RUN_SUCCEEDED', null);
+      this.audit(runId, SYSTEM_ACTOR, 'STEP_SUCCEEDED', { step, output });
+      if (status === 'SUCCEEDED') this.audit(runId, SYSTEM_ACTOR, 'RUN_SUCCEEDED', null);
       this.emit(runId, 'SYNC_RUN_UPDATED');
       return this.runById(runId);
     })();
@@ -329,7 +340,7 @@ export class SqliteLedger implements Ledger {
       this.db.prepare(`UPDATE steps SET status = ?, attempts = attempts + 1, error = ? WHERE run_id = ? AND idx = ?`).run(retryAt === null ? 'FAILED' : 'PENDING', JSON.stringify(error), runId, index);
       if (retryAt !== null) {
         this.db.prepare(`UPDATE runs SET status = 'WAITING_RETRY', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`).run(retryAt, now, runId);
-        this.audit(runId, 'system', 'STEP_RETRY_SCHEDULED', { step, error, retryAt: new Date(retryAt).toISOString() });
+        this.audit(runId, SYSTEM_ACTOR, 'STEP_RETRY_SCHEDULED', { step, error, retryAt: new Date(retryAt).toISOString() });
         this.emit(runId, 'SYNC_RUN_UPDATED');
       } else {
         this.db.prepare(`UPDATE runs SET status = 'EXCEPTION', lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`).run(now, runId);
@@ -348,7 +359,7 @@ export class SqliteLedger implements Ledger {
         .prepare(`UPDATE steps SET status = ?, error = coalesce(?, error), finished_at = ? WHERE run_id = ? AND idx = ?`)
         .run(error ? 'COMPENSATION_FAILED' : 'COMPENSATED', error ? JSON.stringify(error) : null, now, runId, index);
       this.db.prepare(`UPDATE runs SET sequence = sequence + 1, updated_at = ? WHERE id = ?`).run(now, runId);
-      this.audit(runId, 'system', error ? 'COMPENSATION_FAILED' : 'STEP_COMPENSATED', { step, error });
+      this.audit(runId, SYSTEM_ACTOR, error ? 'COMPENSATION_FAILED' : 'STEP_COMPENSATED', { step, error });
       if (error) this.raiseException(runId, step, error);
       else this.emit(runId, 'SYNC_RUN_UPDATED');
       return this.runById(runId);
@@ -361,7 +372,7 @@ export class SqliteLedger implements Ledger {
       const failed = (this.db.prepare(`SELECT count(*) AS n FROM steps WHERE run_id = ? AND status = 'COMPENSATION_FAILED'`).get(runId) as { n: number }).n;
       const status: RunStatus = failed ? 'COMPENSATION_FAILED' : 'ABANDONED';
       this.db.prepare(`UPDATE runs SET status = ?, lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`).run(status, new Date().toISOString(), runId);
-      this.audit(runId, 'system', status === 'ABANDONED' ? 'RUN_ABANDONED' : 'RUN_COMPENSATION_FAILED', null);
+      this.audit(runId, SYSTEM_ACTOR, status === 'ABANDONED' ? 'RUN_ABANDONED' : 'RUN_COMPENSATION_FAILED', null);
       this.emit(runId, 'SYNC_RUN_UPDATED');
       return this.runById(runId);
     })();
@@ -414,7 +425,10 @@ export class SqliteLedger implements Ledger {
     return this.db.transaction((): ExceptionRecord => {
       const found = this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as ExceptionRecord | undefined;
       if (!found) throw new MeridianError('NOT_FOUND', `No exception '${id}'`, { value: id });
-      if (found.status === 'RESOLVED') return found;
+      if (found.status === 'RESOLVED') {
+        this.audit(found.runId, actor, 'EXCEPTION_RESOLVE_REPEATED', { exceptionId: id, note });
+        return found;
+      }
       this.db.prepare(`UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE id = ?`).run(new Date().toISOString(), note, id);
       this.audit(found.runId, actor, 'EXCEPTION_RESOLVED', { exceptionId: id, note });
       return this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as ExceptionRecord;
@@ -448,7 +462,9 @@ export class SqliteLedger implements Ledger {
   }
 
   async getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]> {
-    const rows = this.db.prepare(`SELECT id, run_id AS runId, at, actor, action, detail FROM audit_log WHERE ${inJson('run_id')} ORDER BY id`).all(JSON.stringify(runIds)) as (Omit<AuditRecord, 'detail'> & { detail: string | null })[];
+    const rows = this.db
+      .prepare(`SELECT id, run_id AS runId, at, actor, role, correlation_id AS correlationId, action, detail FROM audit_log WHERE ${inJson('run_id')} ORDER BY id`)
+      .all(JSON.stringify(runIds)) as (Omit<AuditRecord, 'detail'> & { detail: string | null })[];
     return groupByKey(runIds, rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) })), (r) => r.runId);
   }
 
@@ -499,13 +515,15 @@ export class SqliteLedger implements Ledger {
     this.db
       .prepare(`INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, NULL, NULL)`)
       .run(id, runId, run.flow, step, error.class, error.system, error.message, run.accountId, new Date().toISOString());
-    this.audit(runId, 'system', 'EXCEPTION_RAISED', { exceptionId: id, step, error });
+    this.audit(runId, SYSTEM_ACTOR, 'EXCEPTION_RAISED', { exceptionId: id, step, error });
     this.emit(runId, 'SYNC_RUN_UPDATED');
     this.emit(runId, 'EXCEPTION_RAISED', id);
   }
 
   private audit(runId: string, actor: Actor, action: string, detail: unknown): void {
-    this.db.prepare('INSERT INTO audit_log (run_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)').run(runId, new Date().toISOString(), actor, action, detail === null ? null : JSON.stringify(detail));
+    this.db
+      .prepare('INSERT INTO audit_log (run_id, at, actor, role, correlation_id, action, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(runId, new Date().toISOString(), actor.subject, actor.role, actor.correlationId, action, detail === null ? null : JSON.stringify(detail));
   }
 
   /** Writes an outbox event with the run as it is now, so a reader can see the run at exactly that sequence. */

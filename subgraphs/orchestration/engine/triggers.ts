@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
-import { createSystemClient } from '../systems/graphql-client';
+import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
 import type { Ledger, RunRecord } from './ledger';
 import { queueRun } from './queue-run';
 
@@ -39,11 +39,11 @@ const toTriggerPage = (page: Page, keep: (node: Page['nodes'][number]) => boolea
   hasNextPage: page.pageInfo.hasNextPage,
 });
 
-/** {@link TriggerSources} over the system subgraphs' GraphQL endpoints. */
-export function createGraphQLTriggerSources(urls: { crm: string; psa: string; erp: string }): TriggerSources {
-  const crm = createSystemClient('crm', urls.crm);
-  const psa = createSystemClient('psa', urls.psa);
-  const erp = createSystemClient('erp', urls.erp);
+/** {@link TriggerSources} over the system subgraphs' GraphQL endpoints, each request signed with that subgraph's secret. */
+export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSources {
+  const crm = createSystemClient('crm', targets.crm);
+  const psa = createSystemClient('psa', targets.psa);
+  const erp = createSystemClient('erp', targets.erp);
   return {
     async unconvertedWonOpportunities(after) {
       const data = await crm.request<{ opportunities: Page }>(
@@ -170,7 +170,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
 
   /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
   async function queue(trigger: Trigger, flow: Flow<unknown>, id: string, onCreated: () => void): Promise<{ run: RunRecord; created: boolean }> {
-    const queued = await queueRun(ledger, flow, trigger.input(id), trigger.actor);
+    const queued = await queueRun(ledger, flow, trigger.input(id), { actor: { subject: trigger.actor, role: 'service', correlationId: null } });
     if (queued.created) onCreated();
     return queued;
   }

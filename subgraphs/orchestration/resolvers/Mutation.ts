@@ -1,13 +1,20 @@
 import { MeridianError } from '../../../lib/errors';
 import type { OrchestrationContext } from '../context';
+import type { Actor } from '../engine/ledger';
 import { queueRun } from '../engine/queue-run';
 import type { Flow } from '../flows/flow';
 
-/** Who started or changed a run through the API; the security issue replaces it with the token's subject. */
-const API_ACTOR = 'api';
+/**
+ * The caller as the audit log records it: token subject, role, and the request ID as correlation ID.
+ * @throws MeridianError UNAUTHENTICATED without an identity (the schema's scopes refuse such a caller before any resolver runs).
+ */
+function actorOf(ctx: OrchestrationContext): Actor {
+  if (!ctx.identity) throw new MeridianError('UNAUTHENTICATED', 'Changing runs needs an authenticated caller');
+  return { subject: ctx.identity.subject, role: ctx.identity.role, correlationId: ctx.requestId };
+}
 
 async function startRun(ctx: OrchestrationContext, flowName: string, raw: Record<string, unknown>, idempotencyKey: string | null | undefined) {
-  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, API_ACTOR, idempotencyKey);
+  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, { actor: actorOf(ctx), idempotencyKey, auditRepeats: true });
   if (created) ctx.runQueued();
   return run;
 }
@@ -30,7 +37,7 @@ export const Mutation = {
   syncCustomer: (_: unknown, { input }: { input: { accountId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
     startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
-    const run = await ctx.ledger.retryRun(args.id, API_ACTOR);
+    const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
     ctx.runQueued();
     return run;
   },
@@ -39,16 +46,16 @@ export const Mutation = {
     if (Object.keys(patch).length === 0) throw new MeridianError('BAD_USER_INPUT', 'patch must correct at least one field', { field: 'patch' });
     const { flow, input } = await flowOf(ctx, args.id);
     flow.parseInput({ ...input, ...patch });
-    const run = await ctx.ledger.retryRun(args.id, API_ACTOR, patch);
+    const run = await ctx.ledger.retryRun(args.id, actorOf(ctx), patch);
     ctx.runQueued();
     return run;
   },
   resolveException: (_: unknown, args: { id: string; note: string }, ctx: OrchestrationContext) => {
     if (args.note.trim() === '') throw new MeridianError('BAD_USER_INPUT', 'note must say how the exception was resolved', { field: 'note' });
-    return ctx.ledger.resolveException(args.id, API_ACTOR, args.note.trim());
+    return ctx.ledger.resolveException(args.id, actorOf(ctx), args.note.trim());
   },
   abandonRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
-    const run = await ctx.ledger.abandonRun(args.id, API_ACTOR);
+    const run = await ctx.ledger.abandonRun(args.id, actorOf(ctx));
     ctx.runQueued();
     return run;
   },

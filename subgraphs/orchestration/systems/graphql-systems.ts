@@ -1,4 +1,4 @@
-import { createSystemClient, type SystemClient } from './graphql-client';
+import { createSystemClient, type SystemClient, type SystemTargets } from './graphql-client';
 import type { AccountForSync, BillableWork, CrmApi, CustomerForSync, ErpApi, InvoiceStatusView, MilestoneForBilling, OpportunityForConversion, PsaApi, Systems } from './systems';
 
 /** Invoices read per page when a flow totals an account's or a project's invoices. */
@@ -6,9 +6,12 @@ const INVOICE_PAGE_SIZE = 1000;
 
 const INVOICE_STATUS_FIELDS = `id number status overdue total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
 
-/** {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store). */
-export function createGraphQLSystems(urls: { crm: string; psa: string; erp: string }): Systems {
-  return { crm: crmApi(createSystemClient('crm', urls.crm)), psa: psaApi(createSystemClient('psa', urls.psa)), erp: erpApi(createSystemClient('erp', urls.erp)) };
+/**
+ * {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store), every request signed
+ * with that subgraph's secret as the orchestration's service identity.
+ */
+export function createGraphQLSystems(targets: SystemTargets): Systems {
+  return { crm: crmApi(createSystemClient('crm', targets.crm)), psa: psaApi(createSystemClient('psa', targets.psa)), erp: erpApi(createSystemClient('erp', targets.erp)) };
 }
 
 function crmApi(client: SystemClient): CrmApi {

@@ -121,6 +121,8 @@ export interface ResourceRecord {
 
 export interface ProjectFilter {
   accountId?: string | null;
+  /** Only projects of one of these CRM accounts (none for an empty list): a portal user's tenant scope. */
+  accountIds?: readonly string[] | null;
   status?: ProjectStatus | null;
   billingModel?: BillingModel | null;
 }
@@ -129,6 +131,8 @@ export interface MilestoneFilter {
   status?: MilestoneStatus | null;
   /** Only milestones of projects billed one of these ways (none for an empty list). */
   billingModels?: readonly BillingModel[] | null;
+  /** Only milestones of projects of one of these CRM accounts (none for an empty list): a portal user's tenant scope. */
+  accountIds?: readonly string[] | null;
 }
 
 export interface TimeEntryFilter {
@@ -228,8 +232,11 @@ export interface PsaConnector {
    * `request.first` of each. @throws MeridianError NOT_FOUND (project)
    */
   getBillableWork(projectId: string, request: BillableWorkRequest): Promise<BillableWorkRecord>;
-  /** Projects with at least one APPROVED, billable time entry or expense (dated on or before `until` when given), in ID order. */
-  listProjectsWithBillableWork(page: PageRequest, until?: string | null): Promise<Page<ProjectRecord>>;
+  /**
+   * Projects with at least one APPROVED, billable time entry or expense (dated on or before `until` when given), in ID
+   * order; only those of `accountIds` when given (none for an empty list).
+   */
+  listProjectsWithBillableWork(page: PageRequest, until?: string | null, accountIds?: readonly string[] | null): Promise<Page<ProjectRecord>>;
   /** @throws MeridianError NOT_FOUND (template), DUPLICATE_EXTERNAL_ID */
   createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }>;
   /** @throws MeridianError NOT_FOUND (project, resource), IDEMPOTENCY_KEY_REUSED */

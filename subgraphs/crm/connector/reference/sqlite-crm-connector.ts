@@ -214,6 +214,10 @@ export class SqliteCrmConnector implements CrmConnector {
       where.push('close_date <= ?');
       params.push(filter.closeDateTo);
     }
+    if (filter.accountIds) {
+      where.push(inJson('account_id'));
+      params.push(JSON.stringify(filter.accountIds));
+    }
     return keysetPage(this.db, { table: 'opportunities', columns: OPPORTUNITY_COLUMNS, where, params }, page);
   }
 

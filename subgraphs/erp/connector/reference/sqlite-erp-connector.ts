@@ -280,6 +280,10 @@ export class SqliteErpConnector implements ErpConnector {
       where.push('customer_id IN (SELECT id FROM customers WHERE external_crm_id = ?)');
       params.push(filter.accountId);
     }
+    if (filter.accountIds) {
+      where.push(`customer_id IN (SELECT id FROM customers WHERE ${inJson('external_crm_id')})`);
+      params.push(JSON.stringify(filter.accountIds));
+    }
     if (filter.overdueOn) {
       where.push(OVERDUE);
       params.push(filter.overdueOn);

@@ -285,6 +285,10 @@ export class SqlitePsaConnector implements PsaConnector {
         params.push(filter[key]);
       }
     }
+    if (filter.accountIds) {
+      where.push(inJson('account_id'));
+      params.push(JSON.stringify(filter.accountIds));
+    }
     return keysetPage(this.db, { table: 'projects', columns: PROJECT_COLUMNS, where, params }, page);
   }
 
@@ -328,6 +332,10 @@ export class SqlitePsaConnector implements PsaConnector {
     if (filter.billingModels) {
       where.push(`project_id IN (SELECT id FROM projects WHERE ${inJson('billing_model')})`);
       params.push(JSON.stringify(filter.billingModels));
+    }
+    if (filter.accountIds) {
+      where.push(`project_id IN (SELECT id FROM projects WHERE ${inJson('account_id')})`);
+      params.push(JSON.stringify(filter.accountIds));
     }
     return keysetPage<MilestoneRecord>(this.db, { table: 'milestones', columns: MILESTONE_COLUMNS, where, params }, page);
   }
@@ -400,16 +408,18 @@ export class SqlitePsaConnector implements PsaConnector {
     };
   }
 
-  async listProjectsWithBillableWork(page: PageRequest, until: string | null = null): Promise<Page<ProjectRecord>> {
+  async listProjectsWithBillableWork(page: PageRequest, until: string | null = null, accountIds: readonly string[] | null = null): Promise<Page<ProjectRecord>> {
     await this.faults.before('listProjectsWithBillableWork');
     // Unqualified columns inside EXISTS name the inner table's (SQL resolves the innermost scope first).
     const dated = until === null ? '' : 'AND date <= ?';
     const readyIn = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE ${table}.project_id = projects.id AND ${READY_TO_BILL} ${dated})`;
-    return keysetPage<ProjectRecord>(
-      this.db,
-      { table: 'projects', columns: PROJECT_COLUMNS, where: [`(${readyIn('time_entries')} OR ${readyIn('expenses')})`], params: until === null ? [] : [until, until] },
-      page,
-    );
+    const where = [`(${readyIn('time_entries')} OR ${readyIn('expenses')})`];
+    const params: unknown[] = until === null ? [] : [until, until];
+    if (accountIds) {
+      where.push(inJson('account_id'));
+      params.push(JSON.stringify(accountIds));
+    }
+    return keysetPage<ProjectRecord>(this.db, { table: 'projects', columns: PROJECT_COLUMNS, where, params }, page);
   }
 
   async createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }> {
