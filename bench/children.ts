@@ -90,10 +90,11 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Resolves once `{ __typename }` POSTed to `url` answers with data, polling every 100 ms.
+ * Resolves once `{ __typename }` POSTed to `url` with `headers` (a gateway that requires a token gets one) answers
+ * with data, polling every 100 ms.
  * @throws Error with the child's output when it exits first or `timeoutMs` passes.
  */
-export async function waitUntilServing(url: string, child: BenchChild, timeoutMs: number): Promise<void> {
+export async function waitUntilServing(url: string, child: BenchChild, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // A separate process gives no in-process event for "listening", and these gateways log it only at info level,
   // which the benchmark turns off; so poll, bounded by the deadline.
@@ -102,7 +103,7 @@ export async function waitUntilServing(url: string, child: BenchChild, timeoutMs
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
         body: '{"query":"{ __typename }"}',
         signal: AbortSignal.timeout(2000),
       });

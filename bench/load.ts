@@ -14,6 +14,8 @@ export interface LoadOptions {
   requests: number;
   /** Requests in flight at once. */
   concurrency: number;
+  /** Headers added to every request (`authorization: Bearer …`). */
+  headers?: Record<string, string>;
 }
 
 /** What a batch measured: wall time, each request's latency, and the last response to complete. */
@@ -41,6 +43,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let lastData: unknown;
   let lastBodyIndex = 0;
   let lastBodyBytes = 0;
+  const headers = { ...options.headers, 'content-type': 'application/json', accept: 'application/json' };
   const worker = async () => {
     while (failure === undefined && next < options.requests) {
       const bodyIndex = next++ % options.bodies.length;
@@ -48,7 +51,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       try {
         const response = await fetch(options.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          headers,
           body: options.bodies[bodyIndex]!,
         });
         const text = await response.text();
@@ -69,12 +72,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 }
 
 /**
- * POSTs one body and returns the response's `data`.
+ * POSTs one body, with `headers` (`authorization: Bearer …`), and returns the response's `data`.
  * @throws Error as {@link checkedData} does.
  */
-export async function postForData(url: string, body: string): Promise<unknown> {
+export async function postForData(url: string, body: string, headers: Record<string, string> = {}): Promise<unknown> {
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+    const response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' }, body });
     return checkedData(response.status, await response.text());
   } catch (error) {
     throw new Error(`POST ${url}: ${messageOf(error)}`);

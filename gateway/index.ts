@@ -7,6 +7,7 @@ import { accessRulesOf, type AccessRules } from '../lib/auth/access-rules';
 import { requestLogPlugin } from '../lib/request-log-plugin';
 import type { GatewayContext } from './context';
 import { withEnforcedSecurityFeatures } from './enforced-supergraph';
+import { DEFAULT_OPERATION_LIMITS, operationLimitsConfig, type OperationLimits } from './plugins/operation-limits';
 import { formatGatewayError } from './format-error';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { subgraphsOf, type SupergraphEndpoint } from './supergraph-subgraphs';
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   subgraphSecrets: Record<string, string>;
   /** `NODE_ENV=production`: introspection off, field suggestions masked. @default false */
   production?: boolean;
+  /** Depth, aliases, directives, tokens and cost an operation may reach. @default {@link DEFAULT_OPERATION_LIMITS} */
+  limits?: OperationLimits;
   logger: Logger;
 }
 
@@ -31,6 +34,8 @@ export interface Gateway {
   apiSchema(): GraphQLSchema | null;
   /** `@authenticated` / `@requiresScopes` as the supergraph declares them, enforced on every operation. */
   accessRules: AccessRules;
+  /** The operation limits in force. */
+  limits: OperationLimits;
 }
 
 /** Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5. It does not listen. */
@@ -47,13 +52,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   gateway.onSchemaLoadOrUpdate((loaded) => {
     apiSchema = loaded.apiSchema;
   });
+  const limits = options.limits ?? DEFAULT_OPERATION_LIMITS;
+  const limited = operationLimitsConfig<GatewayContext>(limits);
+  // Apollo Server 5 keeps CSRF prevention on and batched HTTP requests off by default; both stay that way.
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: formatGatewayError,
     includeStacktraceInErrorResponses: false,
     introspection: !options.production,
     hideSchemaDetailsFromClientErrors: options.production === true,
-    plugins: [requestLogPlugin<GatewayContext>(options.logger), accessControlPlugin<GatewayContext>(accessRules)],
+    parseOptions: limited.parseOptions,
+    validationRules: limited.validationRules,
+    // Access first: a caller who may not select a field learns that, not what the operation would cost.
+    plugins: [accessControlPlugin<GatewayContext>(accessRules), ...limited.plugins, requestLogPlugin<GatewayContext>(options.logger)],
   });
-  return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules };
+  return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules, limits };
 }

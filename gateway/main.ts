@@ -6,6 +6,9 @@ import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
 import { authFromEnv } from './auth/auth-from-env';
+import { operationLimitsFromEnv } from './plugins/operation-limits';
+import { createRateLimiter, createRateLimitRedisClient, rateLimitFromEnv } from './plugins/rate-limit';
+import { DEFAULT_TRUSTED_DOCUMENTS_PATH, loadTrustedDocuments, trustedDocumentRolesFromEnv } from './plugins/trusted-documents';
 import { startGateway } from './start';
 import { subgraphsOf } from './supergraph-subgraphs';
 
@@ -32,12 +35,18 @@ runMain(async () => {
   const auth = authFromEnv(env);
   if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this gateway');
   const production = isProduction(env);
+  // With Redis, every gateway on it shares each caller's budget.
+  const rateLog = logger.child({ component: 'rate-limit' });
+  const rateRedis = env['REDIS_URL'] ? createRateLimitRedisClient({ url: env['REDIS_URL'], logger: rateLog }) : null;
   const running = await startGateway({
     supergraphSdl,
     subgraphUrls,
     subgraphSecrets: Object.fromEntries(subgraphsOf(supergraphSdl).map((s) => [s.name, subgraphSecret(env, s.name)])),
     auth,
     production,
+    limits: operationLimitsFromEnv(env),
+    rateLimiter: createRateLimiter({ ...rateLimitFromEnv(env), redis: rateRedis?.client ?? null, logger: rateLog }),
+    trustedDocuments: { manifest: loadTrustedDocuments(env['TRUSTED_DOCUMENTS_PATH'] || DEFAULT_TRUSTED_DOCUMENTS_PATH), roles: trustedDocumentRolesFromEnv(env) },
     logger,
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
     host: env['HOST'] ?? '127.0.0.1',
@@ -54,6 +63,7 @@ runMain(async () => {
     close: async () => {
       await running.close();
       await bus?.close();
+      await rateRedis?.close();
     },
   };
 });

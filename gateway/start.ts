@@ -1,9 +1,11 @@
 import type { ExecutionResult } from 'graphql';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Identity } from '../lib/auth/identity';
+import type { Identity, Role } from '../lib/auth/identity';
 import { signRequest } from '../lib/auth/signing';
 import type { EventBus } from '../lib/event-bus/event-bus';
 import { createAuthenticator, type AuthOptions } from './auth/authenticator';
+import { createRateLimiter, rateLimitKey, type RateLimiter } from './plugins/rate-limit';
+import { admitTrustedRequest, DEFAULT_TRUSTED_DOCUMENT_ROLES, loadTrustedDocuments, validateTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents';
 import { MeridianError } from '../lib/errors';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { createGateway, type GatewayOptions } from './index';
@@ -27,6 +29,10 @@ export interface StartGatewayOptions extends GatewayOptions {
   subscriptions?: Pick<SubscriptionServerOptions, 'maxPayloadBytes' | 'connectionInitTimeoutMs' | 'keepAliveMs'>;
   /** How callers prove who they are: bearer JWTs (HTTP `Authorization`, graphql-ws `connection_init` payload), or off. */
   auth: AuthOptions;
+  /** Per-caller request budget (HTTP requests and graphql-ws subscribes). @default in memory, 600 per minute */
+  rateLimiter?: RateLimiter;
+  /** Roles that may run only the manifest's operations. @default the checked-in manifest, for portal users */
+  trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
 }
 
 /** A running gateway: its URL (HTTP and graphql-ws), its subgraphs, and `close()`. */
@@ -40,15 +46,31 @@ export interface RunningGateway extends Listening {
 
 /** Starts the gateway: GraphQL on `/graphql`, liveness on `/healthz`, readiness (every subgraph answers) on `/readyz`. */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const { apollo, subgraphs, apiSchema, accessRules } = createGateway(options);
+  const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway(options);
   const authenticate = createAuthenticator(options.auth);
+  const rateLimiter = options.rateLimiter ?? createRateLimiter();
+  const trusted = options.trustedDocuments ?? { manifest: loadTrustedDocuments(), roles: DEFAULT_TRUSTED_DOCUMENT_ROLES };
   await apollo.start();
+  // A portal operation the schema no longer serves (or the portal may not read) is a deployment error: refuse to start.
+  const problems = validateTrustedDocuments(trusted.manifest, apiSchema()!, { rules: accessRules, roles: trusted.roles });
+  if (problems.length > 0) {
+    await apollo.stop();
+    throw new Error(`${trusted.manifest.source}: trusted documents that do not fit the schema:\n  ${problems.join('\n  ')}`);
+  }
   const listening = await listen(
     createGraphQLRequestListener(apollo, {
       admit: async ({ req, body }) => {
         if (Array.isArray(body)) throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
-        const identity = await authenticate(req.headers.authorization);
-        return { identity };
+        let identity: Identity | null;
+        try {
+          identity = await authenticate(req.headers.authorization);
+        } catch (error) {
+          // Bad tokens count against the caller's address, so guessing them is throttled too.
+          await rateLimiter.consume(rateLimitKey(null, req));
+          throw error;
+        }
+        await rateLimiter.consume(rateLimitKey(identity, req));
+        return { identity, body: admitTrustedRequest(trusted.manifest, identity, { method: req.method, url: req.url, body }, trusted.roles) };
       },
       context: async (_req, requestId, identity) => ({ requestId, identity }),
       routes: {
@@ -66,7 +88,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     bus: options.bus ?? null,
     logger: options.logger,
     accessRules,
+    limits,
     production: options.production ?? false,
+    rateLimiter,
+    trusted,
     ...options.subscriptions,
     authenticate: (connectionParams) => authenticate(bearerOf(connectionParams)),
     execute: async (query, variables, requestId, identity) => {

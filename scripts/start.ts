@@ -8,6 +8,8 @@ import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
 import { authFromEnv } from '../gateway/auth/auth-from-env';
+import { operationLimitsFromEnv } from '../gateway/plugins/operation-limits';
+import { createRateLimiter, rateLimitFromEnv } from '../gateway/plugins/rate-limit';
 import { startStack } from '../stack/start-stack';
 
 /*
@@ -46,6 +48,8 @@ runMain(async () => {
     bus,
     auth,
     production: isProduction(env),
+    limits: operationLimitsFromEnv(env),
+    rateLimiter: createRateLimiter({ ...rateLimitFromEnv(env), logger: logger.child({ component: 'rate-limit' }) }),
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
   logger.info({ gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started }, 'Meridian is up');

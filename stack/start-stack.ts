@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { randomSecrets } from '../lib/auth/secrets';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
 import type { AuthOptions } from '../gateway/auth/authenticator';
+import type { OperationLimits } from '../gateway/plugins/operation-limits';
+import { createRateLimiter, type RateLimiter } from '../gateway/plugins/rate-limit';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { EventBus } from '../lib/event-bus/event-bus';
 import { createInProcessBus } from '../lib/event-bus/in-process-bus';
@@ -83,6 +85,10 @@ export interface StackOptions {
   auth?: AuthOptions;
   /** `NODE_ENV=production` behaviour (no introspection, no field suggestions). @default false */
   production?: boolean;
+  /** The gateway's operation limits. @default the gateway's defaults */
+  limits?: OperationLimits;
+  /** The gateway's per-caller request budget. @default none (tests and benchmarks send far more than a client) */
+  rateLimiter?: RateLimiter;
 }
 
 /** The gateway's development token settings: `npm run token` mints for them. */
@@ -205,6 +211,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     subgraphSecrets: secrets,
     auth: options.auth ?? DEV_AUTH,
     production,
+    rateLimiter: options.rateLimiter ?? createRateLimiter({ points: 0 }),
+    ...(options.limits ? { limits: options.limits } : {}),
     logger: child('gateway'),
     port: port('gateway'),
     host,

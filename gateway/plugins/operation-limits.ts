@@ -41,8 +41,8 @@ export interface OperationLimits {
    * Estimated cost: every selected field costs 1, and a field's selection costs as many times as the field can
    * return items (its `first`, or {@link defaultPageSize} without one; a plain list {@link listSize}), so page
    * sizes multiply down the tree.
-   * @default 1_000_000 (a page of 1,000 accounts with their contacts, deals, projects and invoices costs about 600,000;
-   * 1,000 projects × 1,000 time entries each costs 2,002,001)
+   * @default 1_000_000 (the batching test's page of 1,000 accounts with their contacts, deals, projects, invoices
+   * and payments costs 583,001; 1,000 projects × 1,000 time entries each costs 2,002,001)
    */
   maxCost: number;
   /**

@@ -29,7 +29,7 @@ export interface RateLimitRedisClient {
 
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {
-  /** Requests per window and key. @default {@link DEFAULT_RATE_LIMIT_POINTS} */
+  /** Requests per window and key; 0 switches limiting off (benchmarks, load tests). @default {@link DEFAULT_RATE_LIMIT_POINTS} */
   points?: number;
   /** The window, in ms; a whole number of seconds, at least 1000. @default {@link DEFAULT_RATE_LIMIT_WINDOW_MS} */
   durationMs?: number;
@@ -67,7 +67,8 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const points = options.points ?? DEFAULT_RATE_LIMIT_POINTS;
   const durationMs = options.durationMs ?? DEFAULT_RATE_LIMIT_WINDOW_MS;
   const keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
-  if (!Number.isInteger(points) || points < 1) throw new Error(`rate limit points must be a whole number of at least 1; got ${points}`);
+  if (!Number.isInteger(points) || points < 0) throw new Error(`rate limit points must be a whole number (0 for no limit); got ${points}`);
+  if (points === 0) return { consume: async () => {} };
   // RateLimiterRedis counts in whole seconds (a shorter window would never expire there), so both stores do.
   if (!Number.isInteger(durationMs) || durationMs < 1000 || durationMs % 1000 !== 0) {
     throw new Error(`rate limit window must be a whole number of seconds in ms (1000, 60000, …); got ${durationMs}`);
@@ -123,12 +124,12 @@ export interface RateLimitSettings {
 }
 
 /**
- * Reads `RATE_LIMIT_POINTS` (requests per window and caller, {@link DEFAULT_RATE_LIMIT_POINTS}) and
+ * Reads `RATE_LIMIT_POINTS` (requests per window and caller, {@link DEFAULT_RATE_LIMIT_POINTS}; 0 for no limit) and
  * `RATE_LIMIT_WINDOW_MS` (the window, whole seconds in ms, {@link DEFAULT_RATE_LIMIT_WINDOW_MS}).
  * @throws Error naming the variable when a value is not a whole number in range.
  */
 export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings {
-  const points = intFromEnv(env, 'RATE_LIMIT_POINTS', DEFAULT_RATE_LIMIT_POINTS, 1);
+  const points = intFromEnv(env, 'RATE_LIMIT_POINTS', DEFAULT_RATE_LIMIT_POINTS, 0);
   const durationMs = intFromEnv(env, 'RATE_LIMIT_WINDOW_MS', DEFAULT_RATE_LIMIT_WINDOW_MS, 1000);
   if (durationMs % 1000 !== 0) throw new Error(`RATE_LIMIT_WINDOW_MS must be a whole number of seconds in ms (1000, 60000, …); got '${env['RATE_LIMIT_WINDOW_MS']}'`);
   return { points, durationMs };

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
-import type { Identity } from '../../lib/auth/identity';
+import type { Identity, Role } from '../../lib/auth/identity';
 import type { EventBus } from '../../lib/event-bus/event-bus';
 import { MeridianError } from '../../lib/errors';
 import { formatGatewayError } from '../format-error';
+import { checkOperationLimits, parseWithinLimits, type OperationLimits } from '../plugins/operation-limits';
+import { rateLimitKey, type RateLimiter } from '../plugins/rate-limit';
+import { admitTrustedSubscribePayload, type TrustedDocuments } from '../plugins/trusted-documents';
 import { liveFeed, type ExecuteQuery } from './live-feeds';
 import { codedError, planLiveOperation, type LiveOperation } from './live-operation';
 
@@ -33,8 +36,14 @@ export interface SubscriptionServerOptions {
   execute: (query: string, variables: Record<string, unknown>, requestId: string, identity: Identity | null) => Promise<ExecutionResult>;
   /** The supergraph's access rules: a subscription is checked against them before it starts. */
   accessRules: AccessRules;
+  /** The gateway's operation limits, applied to every document a socket sends. */
+  limits: OperationLimits;
   /** Masks field suggestions in validation errors (`NODE_ENV=production`). @default false */
   production?: boolean;
+  /** Counts every subscribe against the caller's budget, as HTTP requests are. @default no limit */
+  rateLimiter?: RateLimiter;
+  /** Roles that may run only the manifest's operations, here as over HTTP. @default none */
+  trusted?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** Where run events arrive from; null: subscriptions are refused with LIVE_STATUS_UNAVAILABLE. */
   bus: EventBus | null;
   logger: Logger;
@@ -124,7 +133,7 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
   const checked = (schema: GraphQLSchema, text: string) => {
     let entry = documents.get(text);
     if (!entry) {
-      const document = parse(text);
+      const document = parseWithinLimits(text, options.limits);
       entry = { document, errors: validate(schema, document) };
       if (documents.size >= DOCUMENT_CACHE_ENTRIES) documents.delete(documents.keys().next().value!);
       documents.set(text, entry);
@@ -146,8 +155,16 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, received) => {
         const identity = ctx.extra.identity ?? null;
+        let payload = received;
+        try {
+          await options.rateLimiter?.consume(rateLimitKey(identity, ctx.extra.request));
+          if (options.trusted) payload = admitTrustedSubscribePayload(options.trusted.manifest, identity, payload, options.trusted.roles);
+        } catch (error) {
+          if (error instanceof MeridianError) return [error];
+          throw error;
+        }
         const schema = options.schema();
         if (!schema) return [codedError('SUBGRAPH_UNAVAILABLE', 'The gateway has not loaded its schema yet')];
         let document: DocumentNode;
@@ -155,9 +172,12 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         try {
           ({ document, errors } = checked(schema, payload.query));
         } catch (error) {
+          if (error instanceof MeridianError) return [codedError(error.code, error.message)];
           return [codedError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
         }
         if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', mask(e.message)));
+        const limited = checkOperationLimits(schema, document, payload.variables ?? {}, options.limits, payload.operationName);
+        if (limited.length) return limited.map((e) => codedError(e.code, e.message));
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];
         // Queries and mutations are checked again when they run through the gateway; a subscription is checked here.

@@ -53,10 +53,16 @@ describe('rate limiter in memory', () => {
     expect(await codes(limiter, 'portal:user-a', 1)).toEqual(['RATE_LIMITED']);
   });
 
-  it('refuses windows that are not whole seconds and budgets under one point', () => {
+  it('refuses windows that are not whole seconds and budgets that are not whole numbers', () => {
     expect(() => createRateLimiter({ points: 1, durationMs: 1500 })).toThrow('whole number of seconds');
     expect(() => createRateLimiter({ points: 1, durationMs: 500 })).toThrow('whole number of seconds');
-    expect(() => createRateLimiter({ points: 0, durationMs: 1000 })).toThrow('at least 1');
+    expect(() => createRateLimiter({ points: -1, durationMs: 1000 })).toThrow('rate limit points must be a whole number');
+    expect(() => createRateLimiter({ points: 1.5, durationMs: 1000 })).toThrow('rate limit points must be a whole number');
+  });
+
+  it('limits nothing with 0 points', async () => {
+    const limiter = createRateLimiter({ points: 0, durationMs: 1000 });
+    expect(await codes(limiter, 'bi:bench', 2000)).toEqual(new Array(2000).fill(null));
   });
 });
 
@@ -76,9 +82,10 @@ describe('rateLimitFromEnv', () => {
     expect(rateLimitFromEnv({ RATE_LIMIT_POINTS: '20', RATE_LIMIT_WINDOW_MS: '1000' })).toEqual({ points: 20, durationMs: 1000 });
   });
 
-  it('refuses values that are not whole numbers, zero points and windows that are not whole seconds', () => {
+  it('refuses values that are not whole numbers and windows that are not whole seconds; 0 points is no limit', () => {
+    expect(rateLimitFromEnv({ RATE_LIMIT_POINTS: '0' })).toEqual({ points: 0, durationMs: 60_000 });
     expect(() => rateLimitFromEnv({ RATE_LIMIT_POINTS: 'many' })).toThrow('RATE_LIMIT_POINTS');
-    expect(() => rateLimitFromEnv({ RATE_LIMIT_POINTS: '0' })).toThrow('RATE_LIMIT_POINTS');
+    expect(() => rateLimitFromEnv({ RATE_LIMIT_POINTS: '-1' })).toThrow('RATE_LIMIT_POINTS');
     expect(() => rateLimitFromEnv({ RATE_LIMIT_WINDOW_MS: '999' })).toThrow('RATE_LIMIT_WINDOW_MS');
     expect(() => rateLimitFromEnv({ RATE_LIMIT_WINDOW_MS: '1500' })).toThrow('RATE_LIMIT_WINDOW_MS');
   });
