@@ -96,6 +96,7 @@ export function freePort(): Promise<number> {
  */
 export async function waitUntilServing(url: string, child: BenchChild, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastAnswer = '';
   // A separate process gives no in-process event for "listening", and these gateways log it only at info level,
   // which the benchmark turns off; so poll, bounded by the deadline.
   while (Date.now() < deadline) {
@@ -107,14 +108,16 @@ export async function waitUntilServing(url: string, child: BenchChild, timeoutMs
         body: '{"query":"{ __typename }"}',
         signal: AbortSignal.timeout(2000),
       });
-      const body = (await response.json()) as { data?: unknown };
-      if (response.ok && body.data) return;
+      const text = await response.text();
+      if (response.ok && (JSON.parse(text) as { data?: unknown }).data) return;
+      // Serving, but refusing: kept for the error (a token the gateway does not accept, say).
+      lastAnswer = `; its last answer: HTTP ${response.status} ${text.slice(0, 300)}`;
     } catch {
       // Not listening yet.
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${child.name} did not serve ${url} within ${timeoutMs} ms:\n${child.output()}`);
+  throw new Error(`${child.name} did not serve ${url} within ${timeoutMs} ms${lastAnswer}:\n${child.output()}`);
 }
 
 /**

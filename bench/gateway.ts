@@ -1,10 +1,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintToken } from '../gateway/auth/mint-token';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
+import { bearerHeader, benchAuth, benchSubject, gatewayAuthEnv, subgraphSecretEnv, type BenchAuth } from './bench-auth';
 import { childEnv, EXIT_WITH_PARENT, freePort, killAllChildrenNow, spawnChild, stopAllChildren, TSX_LOADER, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
-import { canonicalJson, percentile, postForData, runLoad, type LoadResult } from './load';
+import { hiveGatewayEnv, writeHiveGatewayConfig } from './hive-config';
+import { canonicalJson, checkedData, percentile, postForData, runLoad, type LoadResult } from './load';
 import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
 import type { SubgraphsProcessMessage } from './subgraphs-process';
 
@@ -27,10 +30,15 @@ interface GatewayBenchOptions {
   concurrency: number;
   /** Measured rounds per gateway, alternating ours and Hive's. @default 3 */
   rounds: number;
+  /**
+   * 1 adds a third contender: ours again, in development mode with `AUTH=off` (no token verified), to show what
+   * verifying the token costs; 0 leaves it out. @default 1
+   */
+  authOff: number;
 }
 
-/** The defaults: about two minutes on a 2-core machine, once Hive Gateway is installed. */
-const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 100, requests: 300, concurrency: 8, rounds: 3 };
+/** The defaults: about three minutes on a 2-core machine (two without `--auth-off`), once Hive Gateway is installed. */
+const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 100, requests: 300, concurrency: 8, rounds: 3, authOff: 1 };
 
 /**
  * The BI query: a page of accounts from the CRM with their won deals, their PSA projects with what the ERP billed
@@ -63,6 +71,8 @@ interface Contender {
   label: string;
   child: BenchChild;
   url: string;
+  /** Sent with every request: `authorization: Bearer <bi token>`. */
+  headers: Record<string, string>;
   latenciesMs: number[];
   elapsedMs: number;
   requests: number;
@@ -85,6 +95,7 @@ async function main(argv: readonly string[]): Promise<void> {
       `BI query of ${options.queryAccounts} accounts over ${variants} distinct page(s); per gateway ${options.warmup} warm-up + ` +
       `${options.rounds} × ${options.requests} measured requests at concurrency ${options.concurrency}`,
   );
+  for (const line of securityLines(options.authOff === 1)) log(line);
   if (variants === 1) log('every request is identical: Hive Gateway deduplicates identical in-flight subgraph requests, ours does not');
   if (!hiveGatewayInstalled()) {
     log(`installing @graphql-hive/gateway@${HIVE_GATEWAY_VERSION} into bench/.hive (first run only; outside the project's dependencies)…`);
@@ -119,31 +130,46 @@ async function main(argv: readonly string[]): Promise<void> {
     const supergraphPath = join(workDir, 'supergraph.graphql');
     writeFileSync(supergraphPath, composed.supergraphSdl);
 
-    const [oursPort, hivePort] = [await freePort(), await freePort()];
+    const auth = benchAuth();
+    const bi = await bearerHeader(auth, 'bi');
+    const [oursPort, hivePort, offPort] = [await freePort(), await freePort(), await freePort()];
     log(`starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`);
     const ours = track(spawnChild('our gateway', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
       cwd: ROOT,
-      env: childEnv({ GATEWAY_PORT: String(oursPort), SUPERGRAPH_PATH: supergraphPath }),
+      env: childEnv({ GATEWAY_PORT: String(oursPort), SUPERGRAPH_PATH: supergraphPath, ...gatewayAuthEnv(auth, ready.secrets) }),
     }));
-    // Started from the temporary folder, so that no gateway.config.* of ours is picked up as its config file.
-    const hive = track(spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--host', '127.0.0.1', '--port', String(hivePort)], {
+    // Started from the temporary folder, with the config generated there for this run: it verifies the same tokens and
+    // signs subgraph requests as ours does (bench/hive-config.ts).
+    const hiveConfig = writeHiveGatewayConfig(workDir);
+    const hive = track(spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--config-path', hiveConfig, '--host', '127.0.0.1', '--port', String(hivePort)], {
       cwd: workDir,
-      env: childEnv({}),
+      env: childEnv(hiveGatewayEnv(auth, ready.urls, ready.secrets)),
     }));
     const contenders: Contender[] = [
-      { label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`, child: ours, url: `http://127.0.0.1:${oursPort}/graphql`, ...emptyTotals() },
-      { label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`, child: hive, url: `http://127.0.0.1:${hivePort}/graphql`, ...emptyTotals() },
+      { label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`, child: ours, url: `http://127.0.0.1:${oursPort}/graphql`, headers: bi, ...emptyTotals() },
+      { label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`, child: hive, url: `http://127.0.0.1:${hivePort}/graphql`, headers: bi, ...emptyTotals() },
     ];
-    await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS)));
-    log(`gateways up: ours pid ${ours.pid}, Hive pid ${hive.pid}`);
+    if (options.authOff) {
+      // AUTH=off is refused in production, so this one runs in development mode: no token verified, every caller a fixed
+      // bi identity; it still checks scopes and signs subgraph requests (the subgraphs accept nothing else).
+      const off = track(spawnChild('our gateway, AUTH=off', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
+        cwd: ROOT,
+        env: childEnv({ NODE_ENV: 'development', AUTH: 'off', AUTH_OFF_ROLE: 'bi', RATE_LIMIT_POINTS: '0', GATEWAY_PORT: String(offPort), SUPERGRAPH_PATH: supergraphPath, ...subgraphSecretEnv(ready.secrets) }),
+      }));
+      log(`starting ours again with AUTH=off (development mode; port ${offPort}), to show what verifying the token costs…`);
+      contenders.push({ label: 'ours, AUTH=off', child: off, url: `http://127.0.0.1:${offPort}/graphql`, headers: bi, ...emptyTotals() });
+    }
+    await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS, c.headers)));
+    log(`gateways up: ${contenders.map((c) => `${c.label} pid ${c.child.pid}`).join(', ')}`);
+    await checkRefusals(contenders.slice(0, 2), auth);
 
-    const bodies = await pageBodies(contenders[0]!.url, options.queryAccounts, variants);
+    const bodies = await pageBodies(contenders[0]!, options.queryAccounts, variants);
     log(`read the cursors of ${variants} page(s) of ${options.queryAccounts} accounts; request i asks page i mod ${variants}`);
     for (const [i, c] of contenders.entries()) {
-      const warm = await runLoad({ url: c.url, bodies, requests: options.warmup, concurrency: options.concurrency });
-      await assertSameData(warm, bodies, c, contenders[1 - i]!, 'warm-up');
+      const warm = await runLoad({ url: c.url, headers: c.headers, bodies, requests: options.warmup, concurrency: options.concurrency });
+      await assertSameData(warm, bodies, c, contenders[(i + 1) % contenders.length]!, 'warm-up');
       const shape = i === 0 ? `; a response holds ${describeData(warm.lastData, options.queryAccounts)}, ${kib(warm.lastBodyBytes)}` : '';
-      log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical in both gateways${shape}`);
+      log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical in the gateways${shape}`);
     }
 
     const total = options.rounds * contenders.length;
@@ -154,7 +180,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const hostBusyBefore = hostBusyMs(ticks);
       const gatewayCpuBefore = cpuTimeMs(c.child.pid, ticks);
       const subgraphsCpuBefore = cpuTimeMs(subgraphs.pid, ticks);
-      const result = await runLoad({ url: c.url, bodies, requests: options.requests, concurrency: options.concurrency });
+      const result = await runLoad({ url: c.url, headers: c.headers, bodies, requests: options.requests, concurrency: options.concurrency });
       const gatewayCpuMs = cpuTimeMs(c.child.pid, ticks) - gatewayCpuBefore;
       const subgraphsCpuMs = cpuTimeMs(subgraphs.pid, ticks) - subgraphsCpuBefore;
       // CPU that other processes took from the two cores during the round: a large figure means a disturbed round.
@@ -170,11 +196,11 @@ async function main(argv: readonly string[]): Promise<void> {
         `round ${round + 1}/${total} ${c.label}: ${options.requests} requests in ${seconds(result.elapsedMs)}, ` +
           `${fixed((options.requests * 1000) / result.elapsedMs, 1)} req/s, p50 ${fixed(percentile(result.latenciesMs, 50), 1)} ms, ` +
           `p99 ${fixed(percentile(result.latenciesMs, 99), 1)} ms, ${fixed(gatewayCpuMs / options.requests, 2)} gateway CPU-ms/req; ` +
-          `data identical in both; other processes used ${fixed(othersCpuMs / 1000, 1)} CPU-s`,
+          `data identical in the gateways; other processes used ${fixed(othersCpuMs / 1000, 1)} CPU-s`,
       );
     }
 
-    const [a, b] = contenders as [Contender, Contender];
+    const [a, b, off] = contenders as [Contender, Contender, Contender | undefined];
     const rss = contenders.map((c) => residentBytes(c.child.pid));
     printResults(contenders, rss);
     const rateRatio = requestsPerSecond(a) / requestsPerSecond(b);
@@ -182,11 +208,18 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log('');
     console.log(`ours vs Hive, requests/s:            ${fixed(rateRatio, 2)}× (above 1: ours serves more per second)`);
     console.log(`Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`);
+    if (off) {
+      const cpuPerRequest = (c: Contender) => c.gatewayCpuMs / c.requests;
+      console.log(
+        `ours with auth ÷ ours AUTH=off:     ${fixed(requestsPerSecond(a) / requestsPerSecond(off), 2)}× requests/s, ` +
+          `${fixed(cpuPerRequest(a) / cpuPerRequest(off), 2)}× gateway CPU-ms/request (${fixed(cpuPerRequest(a) - cpuPerRequest(off), 2)} CPU-ms per request for verifying the token)`,
+      );
+    }
     const othersShare = sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
     if (othersShare > OTHERS_SHARE_WARNING) {
       console.log(
         `\nwarning: other processes took ${fixed(othersShare * 100, 0)}% of the machine's CPU during the rounds ` +
-          `(ours ${fixed(a.othersCpuMs / 1000, 1)} s, Hive's ${fixed(b.othersCpuMs / 1000, 1)} s): requests/s and latencies are disturbed; CPU-ms/request much less so. Rerun on a quiet machine.`,
+          `(${contenders.map((c) => `${c.label} ${fixed(c.othersCpuMs / 1000, 1)} s`).join(', ')}): requests/s and latencies are disturbed; CPU-ms/request much less so. Rerun on a quiet machine.`,
       );
     }
   } catch (error) {
@@ -196,6 +229,16 @@ async function main(argv: readonly string[]): Promise<void> {
     await stopAllChildren();
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** What each contender does for security on every request, for the header. */
+function securityLines(authOff: boolean): string[] {
+  return [
+    'every request carries `authorization: Bearer <HS256 JWT, role bi>` (a secret, issuer and audience fresh per run); the subgraphs accept only HMAC-signed requests, and verify every signature:',
+    `  ours (NODE_ENV=production): verifies the JWT (jose: HS256, issuer, audience, expiry), checks @authenticated/@requiresScopes on every selected field, signs each subgraph request (HMAC-SHA256 over timestamp, the caller's identity and the body)`,
+    `  Hive Gateway: the same three, from a config generated into the run's temporary folder: its JWT plugin (jsonwebtoken: HS256, issuer, audience, expiry), its generic-auth plugin (protect-granular) with the identity ours would build from the claims, and an onFetch plugin that signs each subgraph request exactly as ours does`,
+    ...(authOff ? ['  ours, AUTH=off (NODE_ENV=development, the only mode that allows it): verifies no token (every caller is a fixed bi identity), still checks the directives and signs every subgraph request'] : []),
+  ];
 }
 
 function track(child: BenchChild): BenchChild {
@@ -233,13 +276,13 @@ function printResults(contenders: readonly Contender[], rss: readonly number[]):
 }
 
 /**
- * One JSON body per page of the BI query: page `k` starts after the k-th account, its cursor read through `url`.
+ * One JSON body per page of the BI query: page `k` starts after the k-th account, its cursor read through `gateway`.
  * @throws Error when a cursor query fails.
  */
-async function pageBodies(url: string, queryAccounts: number, variants: number): Promise<string[]> {
+async function pageBodies(gateway: Contender, queryAccounts: number, variants: number): Promise<string[]> {
   const bodies: string[] = [];
   for (let k = 0; k < variants; k++) {
-    const data = (await postForData(url, JSON.stringify({ query: CURSOR_QUERY, variables: { first: k } }))) as { accounts: { pageInfo: { endCursor: string | null } } };
+    const data = (await postForData(gateway.url, JSON.stringify({ query: CURSOR_QUERY, variables: { first: k } }), gateway.headers)) as { accounts: { pageInfo: { endCursor: string | null } } };
     bodies.push(JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: queryAccounts, after: data.accounts.pageInfo.endCursor } }));
   }
   return bodies;
@@ -250,10 +293,38 @@ async function pageBodies(url: string, queryAccounts: number, variants: number):
  * @throws Error naming the first path where they differ, or the other gateway's failure.
  */
 async function assertSameData(result: LoadResult, bodies: readonly string[], measured: Contender, other: Contender, when: string): Promise<void> {
-  const otherData = await postForData(other.url, bodies[result.lastBodyIndex]!);
+  const otherData = await postForData(other.url, bodies[result.lastBodyIndex]!, other.headers);
   if (canonicalJson(otherData) === canonicalJson(result.lastData)) return;
   const where = firstDifference(result.lastData, otherData, 'data') ?? 'data';
   throw new Error(`${measured.label} and ${other.label} returned different data for page ${result.lastBodyIndex} after the ${when}, first at ${where}`);
+}
+
+/**
+ * Sends the first page of the BI query to each gateway without a token, then with a portal token (a client, who may
+ * not see deals, receivables or other clients), and logs how each refused.
+ * @throws Error when a gateway answers either with data and no errors.
+ */
+async function checkRefusals(gateways: readonly Contender[], auth: BenchAuth): Promise<void> {
+  const body = JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: 1 } });
+  const portal = { authorization: `Bearer ${await mintToken({ ...auth, subject: benchSubject('portal'), role: 'portal', accounts: ['ACC-000001'], expiresIn: '1h' })}` };
+  for (const [what, headers] of [['no token', {}], ['a portal token', portal]] as const) {
+    const answers = await Promise.all(
+      gateways.map(async (g) => {
+        const response = await fetch(g.url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' }, body });
+        const text = await response.text();
+        let refused: string;
+        try {
+          checkedData(response.status, text);
+          refused = '';
+        } catch (error) {
+          refused = (error instanceof Error ? error.message : String(error)).replace(/\n\s*/g, ' ');
+        }
+        if (!refused) throw new Error(`${g.label} served the BI query to a caller with ${what}: ${text.slice(0, 300)}`);
+        return `${g.label}: ${refused.slice(0, 240)}`;
+      }),
+    );
+    log(`the BI query with ${what} is refused:\n    ${answers.join('\n    ')}`);
+  }
 }
 
 function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
@@ -293,7 +364,7 @@ function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N]
+const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1]
 Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
   .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
   .join(' ')} --variants <accounts − query-accounts + 1>`;
@@ -313,8 +384,8 @@ function parseOptions(argv: readonly string[]): GatewayBenchOptions {
     const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof GatewayBenchOptions;
     const value = Number(argv[i + 1]);
     if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants')) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    const min = 1;
-    const max = key === 'queryAccounts' ? 1000 : 1_000_000;
+    const min = key === 'authOff' ? 0 : 1;
+    const max = key === 'queryAccounts' ? 1000 : key === 'authOff' ? 1 : 1_000_000;
     if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
     options[key] = value;
   }

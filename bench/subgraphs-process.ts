@@ -3,15 +3,16 @@ import { startStack, type SubgraphName } from '../stack/start-stack';
 /** One line this process writes on stdout, as JSON. */
 export type SubgraphsProcessMessage =
   | { event: 'seeded'; done: number; total: number }
-  | { event: 'ready'; urls: Record<SubgraphName, string> }
+  /** `secrets`: what each subgraph accepts requests signed with (fresh per run): the gateways and workers under test need them. */
+  | { event: 'ready'; urls: Record<SubgraphName, string>; secrets: Record<SubgraphName, string> }
   | { event: 'failed'; message: string };
 
 /**
  * Runs the four subgraphs of {@link startStack} in this one process, over the embedded reference systems in
  * `--data-dir` (seeding `--accounts` demo accounts into empty stores), each on an ephemeral loopback port, with no
- * flow worker and no gateway. Reports progress, then the subgraphs' URLs, as JSON lines
- * ({@link SubgraphsProcessMessage}) on stdout. Stops on SIGTERM/SIGINT, and when stdin closes, so it never outlives
- * the benchmark that started it.
+ * flow worker and no gateway; each accepts only requests signed with its own fresh secret. Reports progress, then the
+ * subgraphs' URLs and secrets, as JSON lines ({@link SubgraphsProcessMessage}) on stdout. Stops on SIGTERM/SIGINT,
+ * and when stdin closes, so it never outlives the benchmark that started it.
  */
 async function main(argv: readonly string[]): Promise<void> {
   const dataDir = argValue(argv, '--data-dir');
@@ -21,7 +22,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const stack = await startStack({ dataDir, seedAccounts: accounts, worker: false, onSeedProgress: (done, total) => send({ event: 'seeded', done, total }) });
   // The gateways under test run in processes of their own; startStack's in-process one would only share this CPU.
   await stack.gateway.close();
-  send({ event: 'ready', urls: stack.urls });
+  send({ event: 'ready', urls: stack.urls, secrets: stack.secrets });
 
   let stopping = false;
   const stop = () => {

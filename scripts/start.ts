@@ -10,6 +10,7 @@ import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
 import { authFromEnv } from '../gateway/auth/auth-from-env';
 import { operationLimitsFromEnv } from '../gateway/plugins/operation-limits';
 import { createRateLimiter, rateLimitFromEnv } from '../gateway/plugins/rate-limit';
+import { trustedDocumentRolesFromEnv } from '../gateway/plugins/trusted-documents';
 import { startStack } from '../stack/start-stack';
 
 /*
@@ -49,6 +50,7 @@ runMain(async () => {
     auth,
     production: isProduction(env),
     limits: operationLimitsFromEnv(env),
+    trustedDocumentRoles: trustedDocumentRolesFromEnv(env),
     rateLimiter: createRateLimiter({ ...rateLimitFromEnv(env), logger: logger.child({ component: 'rate-limit' }) }),
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
