@@ -212,7 +212,8 @@ async function main(argv: readonly string[]): Promise<void> {
       const cpuPerRequest = (c: Contender) => c.gatewayCpuMs / c.requests;
       console.log(
         `ours with auth ÷ ours AUTH=off:     ${fixed(requestsPerSecond(a) / requestsPerSecond(off), 2)}× requests/s, ` +
-          `${fixed(cpuPerRequest(a) / cpuPerRequest(off), 2)}× gateway CPU-ms/request (${fixed(cpuPerRequest(a) - cpuPerRequest(off), 2)} CPU-ms per request for verifying the token)`,
+          `${fixed(cpuPerRequest(a) / cpuPerRequest(off), 2)}× gateway CPU-ms/request (${signed(cpuPerRequest(a) - cpuPerRequest(off), 2)} CPU-ms/request: ` +
+          'what verifying the token and production mode cost, if above the run\'s noise)',
       );
     }
     const othersShare = sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
@@ -401,6 +402,10 @@ function log(line: string): void {
 
 function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+function signed(value: number, digits: number): string {
+  return value > 0 ? `+${fixed(value, digits)}` : fixed(value, digits);
 }
 
 function seconds(ms: number): string {

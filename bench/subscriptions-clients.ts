@@ -62,11 +62,12 @@ function send(message: ClientMessage): void {
 }
 
 /**
- * Opens every socket (all acknowledged before any subscribes, so no socket waits on the others' subscriptions past
- * the gateway's connection_init timeout), subscribes, and reports once each `syncRunUpdated` sent its snapshot and
- * each socket answered a query sent after its subscriptions.
+ * Opens every socket with `authorization` (`Bearer <token>`) in its `connection_init` payload (all acknowledged before
+ * any subscribes, so no socket waits on the others' subscriptions past the gateway's connection_init timeout),
+ * subscribes, and reports once each `syncRunUpdated` sent its snapshot and each socket answered a query sent after
+ * its subscriptions.
  */
-async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly SocketPlan[]): Promise<void> {
+async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly SocketPlan[], authorization: string): Promise<void> {
   const started = performance.now();
   const mine = generation;
   progressTimer = setInterval(() => send({ event: 'progress', received, errors: errorCount }), PROGRESS_EVERY_MS);
@@ -79,6 +80,7 @@ async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly So
     createClient({
       url: gatewayUrls[plan.gateway]!,
       webSocketImpl: WebSocket,
+      connectionParams: { authorization },
       lazy: false,
       retryAttempts: 0,
       onNonLazyError: (error) => fail(`socket ${i}: ${describe(error)}`),
@@ -314,7 +316,7 @@ async function close(): Promise<void> {
 }
 
 async function handle(command: ClientCommand): Promise<void> {
-  if (command.cmd === 'subscribe') await subscribeAll(command.gatewayUrls, command.sockets);
+  if (command.cmd === 'subscribe') await subscribeAll(command.gatewayUrls, command.sockets, command.authorization);
   else if (command.cmd === 'verify') send({ event: 'report', gateways: verify(command.expected, command.releasedAtMs) });
   else {
     await close();

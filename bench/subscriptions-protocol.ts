@@ -28,7 +28,8 @@ export interface ExpectedRun {
 
 /** A command from the benchmark. */
 export type ClientCommand =
-  | { cmd: 'subscribe'; gatewayUrls: string[]; sockets: SocketPlan[] }
+  /** `authorization`: `Bearer <token>`, sent in every socket's `connection_init` payload. */
+  | { cmd: 'subscribe'; gatewayUrls: string[]; sockets: SocketPlan[]; authorization: string }
   | { cmd: 'verify'; expected: Record<string, ExpectedRun>; releasedAtMs: number }
   | { cmd: 'close' };
 

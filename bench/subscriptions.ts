@@ -12,6 +12,9 @@
  * from the change's commit (the payload's `updatedAt`, the outbox row's time) to its arrival at the client, both on
  * this machine's clock; payloads delivered per second; RSS per subscriber. Every subscriber is checked against the
  * outbox: every event exactly once, in sequence order; violations are reported, not thrown.
+ * Every gateway request and socket carries a bearer token (a secret fresh per run: `bi` for the subscribers and payload
+ * queries, `service` to create the accounts and deals the conversions start from); the gateways and the worker sign
+ * their subgraph requests with the secrets the subgraphs process reports.
  * Figures, not assertions: compare runs on one machine, not across machines.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { OutboxEvent, RunStatus } from '../subgraphs/orchestration/engine/ledger';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
+import { bearerHeader, benchAuth, gatewayAuthEnv, subgraphSecretEnv } from './bench-auth';
 import { childEnv, EXIT_WITH_PARENT, freePort, killAllChildrenNow, spawnChild, stopAllChildren, TSX_LOADER, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
 import { percentile, postForData } from './load';
 import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
@@ -160,7 +164,10 @@ async function main(argv: string[]): Promise<void> {
     const clients = await Promise.all(Array.from({ length: options.clientProcesses }, (_, i) => startClientProcess(i + 1)));
     log(`client processes up: pids ${clients.map((c) => c.child.pid).join(', ')}`);
 
-    const context: RoundContext = { options, ticks, workDir, dataDir, redisUrl, supergraphPath, urls: ready.urls, ledger, clients, subgraphs, round: 0 };
+    const auth = benchAuth();
+    const gatewayEnv = gatewayAuthEnv(auth, ready.secrets);
+    const tokens = { bi: await bearerHeader(auth, 'bi'), service: await bearerHeader(auth, 'service') };
+    const context: RoundContext = { options, ticks, workDir, dataDir, redisUrl, supergraphPath, urls: ready.urls, secrets: ready.secrets, gatewayEnv, tokens, ledger, clients, subgraphs, round: 0 };
     const results: RoundResult[] = [];
     for (const gateways of options.gateways) {
       for (const subscribers of options.subscribers) results.push(await runRound(context, gateways, subscribers));
@@ -183,6 +190,12 @@ interface RoundContext {
   redisUrl: string;
   supergraphPath: string;
   urls: Record<string, string>;
+  /** Each subgraph's signing secret, for the worker. */
+  secrets: Record<string, string>;
+  /** A gateway's token settings, subgraph secrets and rate limit off (bench/bench-auth.ts). */
+  gatewayEnv: Record<string, string>;
+  /** `authorization` headers: `bi` subscribes and queries, `service` creates the systems' records and triggers flows. */
+  tokens: { bi: { authorization: string }; service: { authorization: string } };
   ledger: SqliteLedger;
   clients: ClientProcess[];
   subgraphs: BenchChild;
@@ -202,21 +215,21 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
       const port = await freePort();
       const child = spawnChild(`gateway ${g + 1}`, process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
         cwd: ROOT,
-        env: childEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_PATH: ctx.supergraphPath, REDIS_URL: ctx.redisUrl }),
+        env: childEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_PATH: ctx.supergraphPath, REDIS_URL: ctx.redisUrl, ...ctx.gatewayEnv }),
       });
       const url = `http://127.0.0.1:${port}/graphql`;
-      await waitUntilServing(url, child, STARTUP_TIMEOUT_MS);
+      await waitUntilServing(url, child, STARTUP_TIMEOUT_MS, ctx.tokens.bi);
       // The payload's query plan and the subgraph connections, so the RSS baseline is a gateway that has served them.
-      for (let i = 0; i < 3; i++) await postForData(url, JSON.stringify({ query: `{ syncRuns(first: 5) { nodes { ${RUN_SELECTION} } } }` }));
+      for (let i = 0; i < 3; i++) await postForData(url, JSON.stringify({ query: `{ syncRuns(first: 5) { nodes { ${RUN_SELECTION} } } }` }), ctx.tokens.bi);
       return { child, url, wsUrl: url.replace(/^http/, 'ws') };
     }),
   );
   try {
     log(`gateways up: ${gateways.map((g, i) => `gateway ${i + 1} pid ${g.child.pid} ${g.url}`).join(', ')}`);
 
-    const runIds = await queueConversions(gateways[0]!.url, options.runs, round);
+    const runIds = await queueConversions(gateways[0]!.url, ctx.tokens.service, options.runs, round);
     log(`queued ${runIds.length} conversions through gateway 1 (no worker runs yet, so each waits at sequence 1)`);
-    const queryMs = await payloadQueryMs(gateways.map((g) => g.url), runIds);
+    const queryMs = await payloadQueryMs(gateways.map((g) => g.url), ctx.tokens.bi, runIds);
     log(
       `one payload query (syncRunAt with the subscribers' selection) over HTTP, alone: p50 ${queryMs.map((q) => fixed(q, 1)).join(' / ')} ms per gateway ` +
         `(a subscription awaits each change's query before the next, so it delivers at most ~${fixed(1000 / Math.max(...queryMs), 0)} changes/s)`,
@@ -227,7 +240,9 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
     const plan = planSockets(subscriberCount, options, gatewayCount, runIds);
     for (const c of clients) c.received = c.errors = 0;
     const subscribeStarted = performance.now();
-    clients.forEach((c, k) => c.send({ cmd: 'subscribe', gatewayUrls: gateways.map((g) => g.wsUrl), sockets: plan.filter((_, i) => i % clients.length === k) }));
+    clients.forEach((c, k) =>
+      c.send({ cmd: 'subscribe', gatewayUrls: gateways.map((g) => g.wsUrl), sockets: plan.filter((_, i) => i % clients.length === k), authorization: ctx.tokens.bi.authorization }),
+    );
     const subscribed = await progressUntil(
       Promise.all(clients.map((c) => c.next('subscribed', SUBSCRIBE_TIMEOUT_MS))),
       () => `subscribing: ${sum(clients.map((c) => c.received))} snapshots so far; gateway RSS ${gateways.map((g) => mib(safeRss(g.child))).join(' / ')} MiB`,
@@ -262,6 +277,7 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
         REDIS_URL: ctx.redisUrl,
         TRIGGERS: '0',
         SEED_ACCOUNTS: String(options.accounts),
+        ...subgraphSecretEnv(ctx.secrets),
       }),
     });
     log(`released: started the worker and outbox relay (pid ${worker.pid}); waiting for the runs to settle`);
@@ -347,14 +363,14 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
  * with the subscribers' selection, as the gateway runs it per event.
  * @throws Error when a query fails.
  */
-async function payloadQueryMs(urls: readonly string[], runIds: readonly string[]): Promise<number[]> {
+async function payloadQueryMs(urls: readonly string[], headers: Record<string, string>, runIds: readonly string[]): Promise<number[]> {
   const result: number[] = [];
   for (const url of urls) {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
       const body = JSON.stringify({ query: `query($id: ID!) { syncRunAt(id: $id, sequence: 1) { ${RUN_SELECTION} } }`, variables: { id: runIds[i % runIds.length] } });
       const t0 = performance.now();
-      await postForData(url, body);
+      await postForData(url, body, headers);
       times.push(performance.now() - t0);
     }
     result.push(percentile(times, 50));
@@ -363,10 +379,11 @@ async function payloadQueryMs(urls: readonly string[], runIds: readonly string[]
 }
 
 /**
- * Creates `count` accounts with a closed-won opportunity each and queues a conversion of each, all through `url`.
+ * Creates `count` accounts with a closed-won opportunity each and queues a conversion of each, all through `url` with
+ * `headers` (a `service` token: the CRM's own mutations need `write:systems`).
  * @throws Error when a mutation fails.
  */
-async function queueConversions(url: string, count: number, round: number): Promise<string[]> {
+async function queueConversions(url: string, headers: Record<string, string>, count: number, round: number): Promise<string[]> {
   const runIds: string[] = new Array<string>(count);
   let next = 0;
   const one = async (i: number) => {

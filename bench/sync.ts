@@ -5,6 +5,7 @@
  *  1. conversions/s and p50/p99 latency from the accepted `convertOpportunityToProject` mutation to the run's
  *     SUCCEEDED (customer, project, dimensions and links all written);
  *  2. approved time entries billed per second by one `billApprovedTime` run, at each size, with the RSS after.
+ * Requests to the gateway carry an `operations` bearer token (it may trigger flows), minted for a secret fresh per run.
  * Figures, not assertions: compare runs on one machine, not across machines.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { formatId } from '../lib/ids';
 import type { RunRecord } from '../subgraphs/orchestration/engine/ledger';
 import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
 import { startStack, type Stack } from '../stack/start-stack';
+import { authOptionsOf, bearerHeader, benchAuth } from './bench-auth';
 import { percentile } from './load';
 
 process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
@@ -27,8 +29,14 @@ const concurrency = Number(values.concurrency);
 const sizes = values.sizes.split(',').map(Number);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function post(url: string, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+/** Where the flows are triggered: the stack's gateway, with an `operations` bearer token. */
+interface Gateway {
+  url: string;
+  headers: Record<string, string>;
+}
+
+async function post(gateway: Gateway, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
+  const response = await fetch(gateway.url, { method: 'POST', headers: { ...gateway.headers, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
   if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data!;
@@ -46,7 +54,7 @@ function terminal(stack: Stack): (runId: string) => Promise<RunRecord> {
   return (runId) => new Promise((resolve) => (done.has(runId) ? resolve(done.get(runId)!) : waiters.set(runId, resolve)));
 }
 
-async function benchConversions(stack: Stack, untilDone: (id: string) => Promise<RunRecord>): Promise<void> {
+async function benchConversions(stack: Stack, gateway: Gateway, untilDone: (id: string) => Promise<RunRecord>): Promise<void> {
   console.log(`conversions: preparing ${conversions} closed-won opportunities`);
   const ids: string[] = [];
   for (let i = 0; i < conversions; i++) {
@@ -65,7 +73,7 @@ async function benchConversions(stack: Stack, untilDone: (id: string) => Promise
       while (next < ids.length) {
         const opportunityId = ids[next++]!;
         const t0 = performance.now();
-        const data = await post(stack.gatewayUrl, 'mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }', { id: opportunityId });
+        const data = await post(gateway, 'mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }', { id: opportunityId });
         const run = await untilDone(data['convertOpportunityToProject'].id);
         if (run.status !== 'SUCCEEDED') throw new Error(`conversion ${run.id} ended ${run.status}`);
         latencies.push(performance.now() - t0);
@@ -79,7 +87,7 @@ async function benchConversions(stack: Stack, untilDone: (id: string) => Promise
   );
 }
 
-async function benchBilling(stack: Stack, untilDone: (id: string) => Promise<RunRecord>, size: number, round: number): Promise<void> {
+async function benchBilling(stack: Stack, gateway: Gateway, untilDone: (id: string) => Promise<RunRecord>, size: number, round: number): Promise<void> {
   // A T&M project of the demo data, with `size` approved entries written through the reference PSA's bulk seed.
   const project = (await stack.stores.psa.listProjects({ first: 1000, afterKey: null }, { billingModel: 'TIME_AND_MATERIALS' })).nodes[round]!;
   console.log(`billing ${size}: writing ${size} approved time entries to ${project.id}`);
@@ -92,7 +100,7 @@ async function benchBilling(stack: Stack, untilDone: (id: string) => Promise<Run
     stack.stores.psa.seed({ projects: [], milestones: [], timeEntries, expenses: [] });
   }
   const t0 = performance.now();
-  const data = await post(stack.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: project.id });
+  const data = await post(gateway, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: project.id });
   const run = await untilDone(data['billApprovedTime'].id);
   const seconds = (performance.now() - t0) / 1000;
   if (run.status !== 'SUCCEEDED') throw new Error(`billing run ${run.id} ended ${run.status}: ${JSON.stringify(run.steps)}`);
@@ -105,11 +113,13 @@ async function benchBilling(stack: Stack, untilDone: (id: string) => Promise<Run
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-sync-'));
   console.log(`bench:sync: stack on ${dataDir} (node ${process.version})`);
-  const stack = await startStack({ dataDir, seedAccounts: 40, workerOptions: { idlePollMs: 20 } });
+  const auth = benchAuth();
+  const stack = await startStack({ dataDir, seedAccounts: 40, workerOptions: { idlePollMs: 20 }, auth: authOptionsOf(auth) });
   try {
+    const gateway: Gateway = { url: stack.gatewayUrl, headers: await bearerHeader(auth, 'operations') };
     const untilDone = terminal(stack);
-    await benchConversions(stack, untilDone);
-    for (const [round, size] of sizes.entries()) await benchBilling(stack, untilDone, size, round);
+    await benchConversions(stack, gateway, untilDone);
+    for (const [round, size] of sizes.entries()) await benchBilling(stack, gateway, untilDone, size, round);
   } finally {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Identity } from '../../lib/auth/identity';
 import type { AccountFinanceRecord, AccountRecord, ContactRecord, CrmConnector, OpportunityRecord } from './connector/crm-connector';
-import { accountScopeOf, type AccountScope } from './tenant';
+import { accountScopeOf, type AccountScope } from '../../lib/auth/account-scope';
 
 /**
  * The CRM's per-request loaders: one connector call per batch, whatever the number of keys. They are scoped to the

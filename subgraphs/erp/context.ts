@@ -1,7 +1,7 @@
 import type { Identity } from '../../lib/auth/identity';
 import type { ErpConnector } from './connector/erp-connector';
 import type { ErpLoaders } from './loaders';
-import type { TenantScope } from './tenant-scope';
+import type { AccountScope } from '../../lib/auth/account-scope';
 
 /** What every ERP resolver gets. */
 export interface ErpContext {
@@ -9,7 +9,7 @@ export interface ErpContext {
   /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
   identity: Identity | null;
   /** The CRM accounts whose records the caller may see (a portal user's); null: every account. */
-  scope: TenantScope;
+  scope: AccountScope;
   erp: ErpConnector;
   loaders: ErpLoaders;
 }

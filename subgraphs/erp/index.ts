@@ -14,7 +14,7 @@ import { Project } from './resolvers/Project';
 import { ProjectDimensions } from './resolvers/ProjectDimensions';
 import { Query } from './resolvers/Query';
 import { TaxJurisdiction } from './resolvers/TaxJurisdiction';
-import { tenantScopeOf } from './tenant-scope';
+import { accountScopeOf } from '../../lib/auth/account-scope';
 
 /** Path of the ERP SDL, read by the server, composition and tests. */
 export const ERP_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -45,7 +45,7 @@ export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
       BillingLine,
     } as Subgraph<ErpContext>['resolvers'],
     context: async (_req, requestId, identity) => {
-      const scope = tenantScopeOf(identity);
+      const scope = accountScopeOf(identity);
       return { requestId, identity, scope, erp: deps.erp, loaders: createLoaders(deps.erp, scope) };
     },
     close: async () => {

@@ -10,7 +10,7 @@ import type {
   ProjectDimensionsRecord,
   TaxJurisdictionRecord,
 } from './connector/erp-connector';
-import type { TenantScope } from './tenant-scope';
+import type { AccountScope } from '../../lib/auth/account-scope';
 
 /** The ERP's per-request loaders: one connector call per batch, whatever the number of keys. */
 export interface ErpLoaders {
@@ -37,7 +37,7 @@ export interface ErpLoaders {
  * user's accounts) every loader answers as if the records of other accounts did not exist: `null` for a single record,
  * an empty list for a group; with no scope (`null`) the loaders read straight through.
  */
-export function createLoaders(erp: ErpConnector, scope: TenantScope): ErpLoaders {
+export function createLoaders(erp: ErpConnector, scope: AccountScope): ErpLoaders {
   if (scope !== null) return createScopedLoaders(erp, scope);
   return {
     customer: new DataLoader((ids) => erp.getCustomers(ids)),

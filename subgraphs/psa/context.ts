@@ -8,6 +8,6 @@ export interface PsaContext {
   /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
   identity: Identity | null;
   psa: PsaConnector;
-  /** Scoped to the caller's accounts (see `accountScope`). */
+  /** Scoped to the caller's accounts (see `accountScopeOf`). */
   loaders: PsaLoaders;
 }

@@ -17,7 +17,7 @@ import { Query } from './resolvers/Query';
 import { RateCard } from './resolvers/RateCard';
 import { Resource } from './resolvers/Resource';
 import { TimeEntry } from './resolvers/TimeEntry';
-import { accountScope } from './tenant-scope';
+import { accountScopeOf } from '../../lib/auth/account-scope';
 
 /** Path of the PSA SDL, read by the server, composition and tests. */
 export const PSA_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -38,7 +38,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
     resolvers: { Query, Mutation, Account, Opportunity, Project, ProjectFinancials, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa, accountScope(identity)) }),
+    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa, accountScopeOf(identity)) }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -3,7 +3,7 @@ import { MeridianError } from '../../../lib/errors';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel, OpportunityStage } from '../connector/crm-connector';
 import type { CrmContext } from '../context';
-import { assertUnscoped } from '../tenant';
+import { assertUnscoped } from '../../../lib/auth/account-scope';
 
 interface UpsertAccountArgs {
   input: { externalId: string; name: string; industry?: string | null; billingCountry?: string | null; parentAccountId?: string | null; owner?: string | null };

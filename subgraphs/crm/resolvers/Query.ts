@@ -2,7 +2,7 @@ import { changeFeedRequest, toChangeConnection } from '../../../lib/change-feed'
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { AccountFilter, OpportunityFilter } from '../connector/crm-connector';
 import type { CrmContext } from '../context';
-import { accountScopeOf, assertUnscoped, scopeIds } from '../tenant';
+import { accountScopeOf, assertUnscoped, scopeIds } from '../../../lib/auth/account-scope';
 
 interface ListArgs<F> {
   first?: number | null;

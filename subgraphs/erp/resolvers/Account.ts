@@ -1,6 +1,6 @@
 import { money } from '../../../lib/money';
 import type { ErpContext } from '../context';
-import { seesAccount } from '../tenant-scope';
+import { seesAccount } from '../../../lib/auth/account-scope';
 
 export const Account = {
   // The CRM owns accounts; the ERP only knows their IDs, so the representation is the whole stub. An account outside

@@ -3,7 +3,7 @@ import { todayUtc } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { InvoiceFilter, InvoiceStatus } from '../connector/erp-connector';
 import type { ErpContext } from '../context';
-import type { TenantScope } from '../tenant-scope';
+import type { AccountScope } from '../../../lib/auth/account-scope';
 
 interface InvoiceListArgs {
   first?: number | null;
@@ -21,7 +21,7 @@ interface InvoiceListArgs {
  * The connector filter for the GraphQL one; `overdue` is judged as of today (UTC). Under a tenant scope only the scope's
  * accounts' invoices match, whatever else the filter names, so `totalCount` counts only what the caller may see.
  */
-function invoiceFilter(filter: InvoiceListArgs['filter'], scope: TenantScope): InvoiceFilter {
+function invoiceFilter(filter: InvoiceListArgs['filter'], scope: AccountScope): InvoiceFilter {
   const accountIds = scope === null ? null : [...scope];
   if (!filter) return { accountIds };
   const today = todayUtc();
