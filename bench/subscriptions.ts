@@ -137,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
       `${fixed(options.feedShare * 100, 0)}% syncRunsUpdated, the rest syncRunUpdated(id); ${options.perSocket} subscriptions per socket; ` +
       `${options.clientProcesses} client process(es)`,
   );
+  log('security as in production: the gateways verify bearer JWTs (sockets send theirs in connection_init; subscribers and payload queries use role bi, the setup mutations role service) and sign every subgraph request, as the worker does; the subgraphs verify every signature');
   const workDir = mkdtempSync(join(tmpdir(), 'meridian-bench-subscriptions-'));
   workDirToRemove = workDir;
   try {
@@ -394,6 +395,7 @@ async function queueConversions(url: string, headers: Record<string, string>, co
         query: 'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id } } }',
         variables: { input: { externalId: `bench-sub-${tag}`, name: `Subscriber Bench ${tag} Ltd`, industry: 'Retail', billingCountry: 'GB' } },
       }),
+      headers,
     )) as { upsertAccount: { account: { id: string } } };
     const opportunity = (await postForData(
       url,
@@ -414,6 +416,7 @@ async function queueConversions(url: string, headers: Record<string, string>, co
           },
         },
       }),
+      headers,
     )) as { upsertOpportunity: { opportunity: { id: string } } };
     const run = (await postForData(
       url,
@@ -421,6 +424,7 @@ async function queueConversions(url: string, headers: Record<string, string>, co
         query: 'mutation($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id } }',
         variables: { input: { opportunityId: opportunity.upsertOpportunity.opportunity.id } },
       }),
+      headers,
     )) as { convertOpportunityToProject: { id: string } };
     runIds[i] = run.convertOpportunityToProject.id;
   };

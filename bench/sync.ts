@@ -112,7 +112,7 @@ async function benchBilling(stack: Stack, gateway: Gateway, untilDone: (id: stri
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-sync-'));
-  console.log(`bench:sync: stack on ${dataDir} (node ${process.version})`);
+  console.log(`bench:sync: stack on ${dataDir} (node ${process.version}); mutations carry an operations token, every subgraph request is signed`);
   const auth = benchAuth();
   const stack = await startStack({ dataDir, seedAccounts: 40, workerOptions: { idlePollMs: 20 }, auth: authOptionsOf(auth) });
   try {

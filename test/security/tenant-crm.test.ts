@@ -36,17 +36,19 @@ const own = (id: string) => {
   return { id: a.id, name: a.name };
 };
 
+/** The CRM subgraph over a fresh in-memory store seeded with {@link data}, trusting {@link SECRET}. */
+async function startSeededCrm(): Promise<{ crm: SqliteCrmConnector; subgraph: RunningSubgraph }> {
+  const crm = new SqliteCrmConnector(':memory:');
+  crm.seed(data);
+  return { crm, subgraph: await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } }) };
+}
+
 describe('CRM subgraph: tenant isolation for a portal user', () => {
-  let crm: SqliteCrmConnector;
   let subgraph: RunningSubgraph;
   beforeAll(async () => {
-    crm = new SqliteCrmConnector(':memory:');
-    crm.seed(data);
-    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
+    ({ subgraph } = await startSeededCrm());
   });
-  afterAll(async () => {
-    await subgraph.close();
-  });
+  afterAll(() => subgraph.close());
 
   const asPortal = (query: string, variables?: Record<string, unknown>) => signedGql(subgraph.url, SECRET, query, variables, portal);
 
@@ -112,16 +114,11 @@ describe('CRM subgraph: tenant isolation for a portal user', () => {
 });
 
 describe('CRM subgraph: scopes', () => {
-  let crm: SqliteCrmConnector;
   let subgraph: RunningSubgraph;
   beforeAll(async () => {
-    crm = new SqliteCrmConnector(':memory:');
-    crm.seed(data);
-    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
+    ({ subgraph } = await startSeededCrm());
   });
-  afterAll(async () => {
-    await subgraph.close();
-  });
+  afterAll(() => subgraph.close());
 
   const contacts = data.contacts.filter((c) => c.accountId === OWN[0]);
 
@@ -154,16 +151,11 @@ describe('CRM subgraph: scopes', () => {
 });
 
 describe('CRM subgraph: signed requests only', () => {
-  let crm: SqliteCrmConnector;
   let subgraph: RunningSubgraph;
   beforeAll(async () => {
-    crm = new SqliteCrmConnector(':memory:');
-    crm.seed(data);
-    subgraph = await startSubgraph(createCrmSubgraph({ crm, onClose: () => crm.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
+    ({ subgraph } = await startSeededCrm());
   });
-  afterAll(async () => {
-    await subgraph.close();
-  });
+  afterAll(() => subgraph.close());
 
   const query = `{ account(id: "${OWN[0]}") { id name } }`;
   const refused = (message: string) => ({ status: 401, body: { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] } });
