@@ -147,7 +147,9 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
       connectionInitWaitTimeout: options.connectionInitTimeoutMs ?? DEFAULT_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         try {
-          ctx.extra.identity = options.authenticate ? await options.authenticate(ctx.connectionParams) : null;
+          const identity = options.authenticate ? await options.authenticate(ctx.connectionParams) : null;
+          ctx.extra.identity = identity;
+          if (identity?.expiresAt !== undefined) closeOnExpiry(ctx.extra.socket, identity.expiresAt);
           return true;
         } catch (error) {
           if (!(error instanceof MeridianError)) throw error;
@@ -219,6 +221,21 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Longest a timer may wait in Node (about 24.8 days); a later expiry is re-armed when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Closes a socket with {@link CLOSE_UNAUTHENTICATED} when its token expires: a subscription never outlives its token. */
+function closeOnExpiry(socket: { close(code: number, reason: string): void; once(event: 'close', listener: () => void): unknown }, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const wait = expiresAt - Date.now();
+    timer = wait > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => socket.close(CLOSE_UNAUTHENTICATED, 'UNAUTHENTICATED: The token has expired'), Math.max(0, wait));
+    timer.unref();
+  };
+  arm();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function payloadText(document: DocumentNode): string {

@@ -31,6 +31,8 @@ export interface Identity {
   scopes: readonly Scope[];
   /** CRM account IDs a portal user is scoped to; null for roles that see every account. */
   accounts: readonly string[] | null;
+  /** When the token stops being valid (ms since the epoch); a graphql-ws socket is closed then. Not forwarded. */
+  expiresAt?: number;
 }
 
 /** The identity the orchestration uses when it calls the system subgraphs itself. */
@@ -58,7 +60,8 @@ export function identityFromClaims(claims: Record<string, unknown>): Identity {
   if (role === 'portal' && (!Array.isArray(accounts) || accounts.length === 0 || !accounts.every((a) => typeof a === 'string' && a.length > 0))) {
     throw new MeridianError('UNAUTHENTICATED', 'A portal token must list its CRM account IDs in the `accounts` claim');
   }
-  return identityOf(sub, role as Role, typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [], role === 'portal' ? (accounts as string[]) : null);
+  const identity = identityOf(sub, role as Role, typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [], role === 'portal' ? (accounts as string[]) : null);
+  return typeof claims['exp'] === 'number' ? { ...identity, expiresAt: claims['exp'] * 1000 } : identity;
 }
 
 /** Header carrying the verified identity from the gateway (or the orchestration) to a subgraph, under the request signature. */
@@ -66,7 +69,9 @@ export const IDENTITY_HEADER = 'x-meridian-identity';
 
 /** The identity as a header value (base64url JSON); `''` for an anonymous request. */
 export function encodeIdentity(identity: Identity | null): string {
-  return identity ? Buffer.from(JSON.stringify(identity)).toString('base64url') : '';
+  if (!identity) return '';
+  const { subject, role, scopes, accounts } = identity;
+  return Buffer.from(JSON.stringify({ subject, role, scopes, accounts })).toString('base64url');
 }
 
 /**

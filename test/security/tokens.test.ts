@@ -53,6 +53,16 @@ describe('authentication at the gateway', () => {
     expect(typename.body).toEqual({ data: { __typename: 'Query' } });
   });
 
+  it('closes a graphql-ws socket with 4401 when its token expires, ending its subscriptions', async () => {
+    const client = wsClient(stack.gateway.wsUrl, `Bearer ${await mintToken({ ...valid, expiresIn: now() + 2 })}`);
+    try {
+      const sub = subscribe(client, 'subscription { syncRunsUpdated { id } }');
+      await expect(sub.done).rejects.toMatchObject({ code: CLOSE_UNAUTHENTICATED, reason: 'UNAUTHENTICATED: The token has expired' });
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('lets an anonymous graphql-ws socket connect, and refuses what needs a token', async () => {
     const client = wsClient(stack.gateway.wsUrl, null);
     try {
