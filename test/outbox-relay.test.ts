@@ -9,6 +9,7 @@ import { createInProcessBus } from '../lib/event-bus/in-process-bus';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { silentLogger } from '../lib/logger';
 import { startOutboxRelay, type OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay';
+import { SYSTEM_ACTOR } from '../subgraphs/orchestration/engine/ledger';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
 import { nextStatus, recordEvents } from './support/event-recorder';
 import { convert, createWonOpportunity } from './support/runs';
@@ -69,7 +70,7 @@ async function queueRuns(ledger: SqliteLedger, count: number): Promise<void> {
       accountId: 'ACC-000001',
       opportunityId: null,
       projectId: null,
-      triggeredBy: 'system',
+      triggeredBy: SYSTEM_ACTOR,
       idempotency: null,
     });
   }

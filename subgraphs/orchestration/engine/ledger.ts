@@ -144,8 +144,8 @@ export interface NewRun {
   accountId: string | null;
   opportunityId: string | null;
   projectId: string | null;
-  /** Who starts the run; a bare string is an actor with no role and no request (the engine's own runs). */
-  triggeredBy: Actor | string;
+  /** Who starts the run: recorded as its `triggeredBy` (the subject) and, with role and request ID, in its audit trail. */
+  triggeredBy: Actor;
   /**
    * Record a call that returns the run already standing (same idempotency key, or same live subject) in that run's
    * audit trail: true for API calls, false for trigger looks, which find the same subjects again at every look.

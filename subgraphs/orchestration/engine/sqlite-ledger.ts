@@ -215,7 +215,7 @@ export class SqliteLedger implements Ledger {
   // ---- runs
 
   async createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
-    const actor: Actor = typeof run.triggeredBy === 'string' ? { subject: run.triggeredBy, role: null, correlationId: null } : run.triggeredBy;
+    const actor = run.triggeredBy;
     return this.db.transaction((): { run: RunRecord; created: boolean } => {
       if (run.idempotency) {
         const seen = this.db.prepare('SELECT request_hash AS hash, run_id AS runId FROM idempotency_keys WHERE key = ?').get(run.idempotency.key) as { hash: string; runId: string } | undefined;
