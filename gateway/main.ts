@@ -5,7 +5,7 @@ import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
-import { authFromEnv } from './auth/auth-from-env';
+import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
 import { operationLimitsFromEnv } from './plugins/operation-limits';
 import { createRateLimiter, createRateLimitRedisClient, rateLimitFromEnv } from './plugins/rate-limit';
 import { DEFAULT_TRUSTED_DOCUMENTS_PATH, loadTrustedDocuments, trustedDocumentRolesFromEnv } from './plugins/trusted-documents';
@@ -33,6 +33,7 @@ runMain(async () => {
   if (!bus) logger.warn('REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE');
   const supergraphSdl = readFileSync(supergraphPath, 'utf8');
   const auth = authFromEnv(env);
+  if (auth.mode === 'jwt' && auth.keys.kind === 'secret' && auth.keys.secret === DEV_JWT_SECRET) logger.warn('JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)');
   if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this gateway');
   const production = isProduction(env);
   // With Redis, every gateway on it shares each caller's budget.

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { intFromEnv } from './env';
 import { createLogger } from './logger';
 import type { SecuredContext } from './auth/access-plugin';
-import { isProduction, subgraphSecret } from './auth/secrets';
+import { isProduction, subgraphSecret, subgraphSecretVar } from './auth/secrets';
 import { startSubgraph, type Subgraph } from './subgraph';
 
 /**
@@ -32,6 +32,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(name: string, d
   runMain(async () => {
     const env = process.env;
     const logger = createLogger(name, env['LOG_LEVEL'] ?? 'info');
+    if (!env[subgraphSecretVar(name)]) logger.warn(`${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`);
     const running = await startSubgraph(build(env, logger), {
       port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
       host: env['HOST'] ?? '127.0.0.1',

@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
-import { authFromEnv } from '../gateway/auth/auth-from-env';
+import { authFromEnv, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
 import { operationLimitsFromEnv } from '../gateway/plugins/operation-limits';
 import { createRateLimiter, rateLimitFromEnv } from '../gateway/plugins/rate-limit';
 import { trustedDocumentRolesFromEnv } from '../gateway/plugins/trusted-documents';
@@ -25,6 +25,7 @@ runMain(async () => {
   const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
   const dataDir = env['DATA_DIR'] ?? join(__dirname, '..', 'data');
   const auth = authFromEnv(env);
+  if (auth.mode === 'jwt' && auth.keys.kind === 'secret' && auth.keys.secret === DEV_JWT_SECRET) logger.warn('JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)');
   if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this process');
   const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ service: 'bus' }) }) : undefined;
   const stack = await startStack({
