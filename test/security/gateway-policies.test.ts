@@ -123,6 +123,25 @@ describe('rate limits per token subject', () => {
   });
 });
 
+describe('HTTP hardening', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  beforeAll(async () => {
+    stack = await startTestStack({ worker: false, relay: false });
+  });
+  afterAll(() => stack.stop());
+
+  it('keeps CSRF prevention on and refuses batched requests, with BAD_REQUEST', async () => {
+    const bi = await authHeader('bi');
+    const csrf = { status: 400, body: { errors: [{ message: expect.stringContaining('Cross-Site Request Forgery'), extensions: { code: 'BAD_REQUEST' } }] } };
+    const get = await fetch(`${stack.gatewayUrl}?query=${encodeURIComponent('{ __typename }')}`, { headers: bi });
+    expect({ status: get.status, body: await get.json() }).toEqual(csrf);
+    const plain = await fetch(stack.gatewayUrl, { method: 'POST', headers: { ...bi, 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' });
+    expect({ status: plain.status, body: await plain.json() }).toEqual(csrf);
+    const batch = await post(stack.gatewayUrl, [{ query: '{ __typename }' }, { query: '{ __typename }' }], bi);
+    expect({ status: batch.status, body: batch.body }).toEqual({ status: 400, body: { errors: [{ message: 'Batched requests are not accepted; send one operation per request', extensions: { code: 'BAD_REQUEST' } }] } });
+  });
+});
+
 describe('production mode', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   beforeAll(async () => {
