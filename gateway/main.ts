@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProduction, subgraphSecret } from '../lib/auth/secrets';
+import { subgraphSecret } from '../lib/auth/secrets';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
-import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
-import { operationLimitsFromEnv } from './plugins/operation-limits';
-import { createRateLimiter, createRateLimitRedisClient, rateLimitFromEnv } from './plugins/rate-limit';
-import { DEFAULT_TRUSTED_DOCUMENTS_PATH, loadTrustedDocuments, trustedDocumentRolesFromEnv } from './plugins/trusted-documents';
+import { gatewayPoliciesFromEnv } from './policies-from-env';
 import { startGateway } from './start';
 import { subgraphsOf } from './supergraph-subgraphs';
 
@@ -32,22 +29,12 @@ runMain(async () => {
   const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : null;
   if (!bus) logger.warn('REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE');
   const supergraphSdl = readFileSync(supergraphPath, 'utf8');
-  const auth = authFromEnv(env);
-  if (auth.mode === 'jwt' && auth.keys.kind === 'secret' && auth.keys.secret === DEV_JWT_SECRET) logger.warn('JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)');
-  if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this gateway');
-  const production = isProduction(env);
-  // With Redis, every gateway on it shares each caller's budget.
-  const rateLog = logger.child({ component: 'rate-limit' });
-  const rateRedis = env['REDIS_URL'] ? createRateLimitRedisClient({ url: env['REDIS_URL'], logger: rateLog }) : null;
+  const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
   const running = await startGateway({
     supergraphSdl,
     subgraphUrls,
     subgraphSecrets: Object.fromEntries(subgraphsOf(supergraphSdl).map((s) => [s.name, subgraphSecret(env, s.name)])),
-    auth,
-    production,
-    limits: operationLimitsFromEnv(env),
-    rateLimiter: createRateLimiter({ ...rateLimitFromEnv(env), redis: rateRedis?.client ?? null, logger: rateLog }),
-    trustedDocuments: { manifest: loadTrustedDocuments(env['TRUSTED_DOCUMENTS_PATH'] || DEFAULT_TRUSTED_DOCUMENTS_PATH), roles: trustedDocumentRolesFromEnv(env) },
+    ...policies,
     logger,
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
     host: env['HOST'] ?? '127.0.0.1',
@@ -64,7 +51,7 @@ runMain(async () => {
     close: async () => {
       await running.close();
       await bus?.close();
-      await rateRedis?.close();
+      await closePolicies();
     },
   };
 });

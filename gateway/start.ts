@@ -128,7 +128,7 @@ async function readiness(subgraphs: SupergraphEndpoint[], secrets: Record<string
       try {
         const response = await fetch(s.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...(secret ? signRequest(secret, READY_QUERY, null as Identity | null) : {}) },
+          headers: { 'content-type': 'application/json', ...(secret ? signRequest(secret, READY_QUERY, null) : {}) },
           body: READY_QUERY,
           signal: AbortSignal.timeout(READY_TIMEOUT_MS),
         });

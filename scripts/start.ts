@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProduction } from '../lib/auth/secrets';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
-import { authFromEnv, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
-import { operationLimitsFromEnv } from '../gateway/plugins/operation-limits';
-import { createRateLimiter, rateLimitFromEnv } from '../gateway/plugins/rate-limit';
-import { trustedDocumentRolesFromEnv } from '../gateway/plugins/trusted-documents';
+import { gatewayPoliciesFromEnv } from '../gateway/policies-from-env';
 import { startStack } from '../stack/start-stack';
 
 /*
@@ -24,9 +20,8 @@ runMain(async () => {
   const started = Date.now();
   const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
   const dataDir = env['DATA_DIR'] ?? join(__dirname, '..', 'data');
-  const auth = authFromEnv(env);
-  if (auth.mode === 'jwt' && auth.keys.kind === 'secret' && auth.keys.secret === DEV_JWT_SECRET) logger.warn('JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)');
-  if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this process');
+  const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
+  const { auth } = policies;
   const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ service: 'bus' }) }) : undefined;
   const stack = await startStack({
     dataDir,
@@ -48,11 +43,7 @@ runMain(async () => {
     triggers: env['TRIGGERS'] === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
     logger,
     bus,
-    auth,
-    production: isProduction(env),
-    limits: operationLimitsFromEnv(env),
-    trustedDocumentRoles: trustedDocumentRolesFromEnv(env),
-    rateLimiter: createRateLimiter({ ...rateLimitFromEnv(env), logger: logger.child({ component: 'rate-limit' }) }),
+    ...policies,
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
   logger.info({ gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started }, 'Meridian is up');
@@ -75,6 +66,7 @@ runMain(async () => {
     close: async () => {
       await stack.stop();
       await bus?.close();
+      await closePolicies();
     },
   };
 });

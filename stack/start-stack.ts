@@ -6,7 +6,7 @@ import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-f
 import type { AuthOptions } from '../gateway/auth/authenticator';
 import type { OperationLimits } from '../gateway/plugins/operation-limits';
 import { createRateLimiter, type RateLimiter } from '../gateway/plugins/rate-limit';
-import { DEFAULT_TRUSTED_DOCUMENT_ROLES, loadTrustedDocuments } from '../gateway/plugins/trusted-documents';
+import { DEFAULT_TRUSTED_DOCUMENT_ROLES, loadTrustedDocuments, type TrustedDocuments } from '../gateway/plugins/trusted-documents';
 import type { Role } from '../lib/auth/identity';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { EventBus } from '../lib/event-bus/event-bus';
@@ -89,8 +89,8 @@ export interface StackOptions {
   production?: boolean;
   /** The gateway's operation limits. @default the gateway's defaults */
   limits?: OperationLimits;
-  /** Roles that may run only the checked-in trusted documents. @default portal */
-  trustedDocumentRoles?: readonly Role[];
+  /** The manifest, and the roles that may run only its operations. @default the checked-in manifest, for portal users */
+  trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** The gateway's per-caller request budget. @default none (tests and benchmarks send far more than a client) */
   rateLimiter?: RateLimiter;
 }
@@ -216,7 +216,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     auth: options.auth ?? DEV_AUTH,
     production,
     rateLimiter: options.rateLimiter ?? createRateLimiter({ points: 0 }),
-    trustedDocuments: { manifest: loadTrustedDocuments(), roles: options.trustedDocumentRoles ?? DEFAULT_TRUSTED_DOCUMENT_ROLES },
+    trustedDocuments: options.trustedDocuments ?? { manifest: loadTrustedDocuments(), roles: DEFAULT_TRUSTED_DOCUMENT_ROLES },
     ...(options.limits ? { limits: options.limits } : {}),
     logger: child('gateway'),
     port: port('gateway'),

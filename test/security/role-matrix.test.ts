@@ -15,6 +15,7 @@ import {
   type IntrospectionQuery,
 } from 'graphql';
 import { accessRulesOf, satisfies } from '../../lib/auth/access-rules';
+import { loadTrustedDocuments } from '../../gateway/plugins/trusted-documents';
 import { identityOf, ROLES, type Role } from '../../lib/auth/identity';
 import { composeSupergraph, loadSupergraphConfig } from '../../lib/compose';
 import { SUPERGRAPH_CONFIG } from '../../stack/start-stack';
@@ -72,7 +73,7 @@ describe('access by role, as the composed schema declares it', () => {
     // No worker: mutations only queue runs, nothing is sent to the systems.
     // Portal users are also held to trusted documents (test/security/gateway-policies.test.ts); here every role may send
     // any document, so what decides is the schema's declarations alone.
-    stack = await startTestStack({ worker: false, relay: false, trustedDocumentRoles: [], wrapConnector: (system, connector) => recordCalls(connector, calls, system) });
+    stack = await startTestStack({ worker: false, relay: false, trustedDocuments: { manifest: loadTrustedDocuments(), roles: [] }, wrapConnector: (system, connector) => recordCalls(connector, calls, system) });
     for (const caller of CALLERS) headers[caller] = caller === 'none' ? { authorization: '' } : await authHeader(caller, caller === 'portal' ? { accounts: ['ACC-000001'] } : {});
     const introspection = await gql<IntrospectionQuery>(stack.gatewayUrl, getIntrospectionQuery(), undefined, headers.none);
     schema = buildClientSchema(introspection.body.data!);
