@@ -30,7 +30,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
       const env = { DATA_DIR: stack.dataDir, CRM_URL: stack.urls.crm, PSA_URL: stack.urls.psa, ERP_URL: stack.urls.erp, ...secretEnv(stack.secrets), LEASE_MS: '800' };
       const doomed = startTsx('test/support/crash-worker.ts', { ...env, CRASH_AT: point });
       children.push(doomed);
-      await new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
+      // 'close', not 'exit': the CRASH line can still be in the pipe when the process is reported gone.
+      await new Promise<void>((resolve) => doomed.process.once('close', () => resolve()));
       expect([doomed.process.signalCode, doomed.output().includes(`CRASH ${point}`)]).toEqual(['SIGKILL', true]);
       const [afterCrash] = await stack.stores.ledger.getRuns([runId]);
       // Dying right after the last step committed leaves nothing to resume.
@@ -83,7 +84,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
       // Batch 2 is in the ERP but not yet marked billed in the PSA when the worker dies.
       const doomed = startTsx('test/support/crash-worker.ts', { ...env, CRASH_AT: 'erp.postBillingLines#2' });
       children.push(doomed);
-      await new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
+      await new Promise<void>((resolve) => doomed.process.once('close', () => resolve()));
       expect([doomed.process.signalCode, doomed.output().includes('CRASH erp.postBillingLines#2')]).toEqual(['SIGKILL', true]);
       const survivor = startTsx('test/support/crash-worker.ts', env);
       children.push(survivor);
