@@ -37,11 +37,24 @@ export function subgraphSecretEnv(secrets: Readonly<Record<string, string>>): Re
  * per-minute allowance on purpose.
  */
 export function gatewayAuthEnv(auth: BenchAuth, secrets: Readonly<Record<string, string>>): Record<string, string> {
-  return { JWT_SECRET: auth.secret, JWT_ISSUER: auth.issuer, JWT_AUDIENCE: auth.audience, RATE_LIMIT_POINTS: '0', ...subgraphSecretEnv(secrets) };
+  return {
+    JWT_SECRET: auth.secret,
+    JWT_ISSUER: auth.issuer,
+    JWT_AUDIENCE: auth.audience,
+    RATE_LIMIT_POINTS: '0',
+    ...subgraphSecretEnv(secrets),
+  };
 }
 
 /** An `authorization: Bearer <JWT>` header for `role` (subject {@link benchSubject}), valid for 12 hours. */
 export async function bearerHeader(auth: BenchAuth, role: Role): Promise<{ authorization: string }> {
-  const token = await mintToken({ secret: auth.secret, issuer: auth.issuer, audience: auth.audience, subject: benchSubject(role), role, expiresIn: '12h' });
+  const token = await mintToken({
+    secret: auth.secret,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    subject: benchSubject(role),
+    role,
+    expiresIn: '12h',
+  });
   return { authorization: `Bearer ${token}` };
 }

@@ -9,7 +9,8 @@ export const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
  * `--import` this into a child that does not watch its stdin itself: it exits when our end of its stdin closes, so it
  * never outlives the benchmark, even one that was SIGKILLed.
  */
-export const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
+export const EXIT_WITH_PARENT =
+  'data:text/javascript,process.stdin.on("end",()=>process.exit(0)).on("error",()=>process.exit(0)).resume()';
 
 /** Output kept per child for failure messages, in characters. */
 const OUTPUT_KEPT_CHARS = 16_000;
@@ -34,7 +35,12 @@ const running = new Set<BenchChild>();
  * and remembers it for {@link stopAllChildren} and {@link killAllChildrenNow}.
  * @throws Error when the process cannot be spawned.
  */
-export function spawnChild(name: string, command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): BenchChild {
+export function spawnChild(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): BenchChild {
   const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${name}: ${command} ${args.join(' ')}`);
   let output = '';
@@ -84,7 +90,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port bound'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port bound')),
+      );
     });
   });
 }
@@ -94,13 +102,21 @@ export function freePort(): Promise<number> {
  * with data, polling every 100 ms.
  * @throws Error with the child's output when it exits first or `timeoutMs` passes.
  */
-export async function waitUntilServing(url: string, child: BenchChild, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
+export async function waitUntilServing(
+  url: string,
+  child: BenchChild,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastAnswer = '';
   // A separate process gives no in-process event for "listening", and these gateways log it only at info level,
   // which the benchmark turns off; so poll, bounded by the deadline.
   while (Date.now() < deadline) {
-    if (child.exited()) throw new Error(`${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before serving:\n${child.output()}`);
+    if (child.exited())
+      throw new Error(
+        `${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before serving:\n${child.output()}`,
+      );
     try {
       const response = await fetch(url, {
         method: 'POST',
@@ -124,7 +140,11 @@ export async function waitUntilServing(url: string, child: BenchChild, timeoutMs
  * Resolves with the first JSON line the child writes on stdout for which `pick` returns a value.
  * @throws Error with the child's output when it exits first or `timeoutMs` passes.
  */
-export function waitForJsonLine<T>(child: BenchChild, pick: (message: unknown) => T | undefined, timeoutMs: number): Promise<T> {
+export function waitForJsonLine<T>(
+  child: BenchChild,
+  pick: (message: unknown) => T | undefined,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const stdout = child.process.stdout!;
     let buffered = '';
@@ -152,7 +172,10 @@ export function waitForJsonLine<T>(child: BenchChild, pick: (message: unknown) =
       }
     };
     const onExit = (code: number | null) => finish(new Error(`${child.name} exited (${code}):\n${child.output()}`));
-    const timer = setTimeout(() => finish(new Error(`${child.name} gave no answer within ${timeoutMs} ms:\n${child.output()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${child.name} gave no answer within ${timeoutMs} ms:\n${child.output()}`)),
+      timeoutMs,
+    );
     stdout.on('data', onData);
     child.process.once('exit', onExit);
   });
@@ -164,6 +187,7 @@ export function waitForJsonLine<T>(child: BenchChild, pick: (message: unknown) =
  */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'])
+    if (process.env[key] !== undefined) env[key] = process.env[key];
   return { ...env, ...extra };
 }

@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { mintToken } from '../gateway/auth/mint-token';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import { bearerHeader, benchAuth, benchSubject, gatewayAuthEnv, subgraphSecretEnv, type BenchAuth } from './bench-auth';
-import { childEnv, EXIT_WITH_PARENT, freePort, killAllChildrenNow, spawnChild, stopAllChildren, TSX_LOADER, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
+import {
+  childEnv,
+  EXIT_WITH_PARENT,
+  freePort,
+  killAllChildrenNow,
+  spawnChild,
+  stopAllChildren,
+  TSX_LOADER,
+  waitForJsonLine,
+  waitUntilServing,
+  type BenchChild,
+} from './children';
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
 import { hiveGatewayEnv, writeHiveGatewayConfig } from './hive-config';
 import { canonicalJson, checkedData, percentile, postForData, runLoad, type LoadResult } from './load';
@@ -38,7 +49,15 @@ interface GatewayBenchOptions {
 }
 
 /** The defaults: about three minutes on a 2-core machine (two without `--auth-off`), once Hive Gateway is installed. */
-const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = { accounts: 200, queryAccounts: 50, warmup: 100, requests: 300, concurrency: 8, rounds: 3, authOff: 1 };
+const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = {
+  accounts: 200,
+  queryAccounts: 50,
+  warmup: 100,
+  requests: 300,
+  concurrency: 8,
+  rounds: 3,
+  authOff: 1,
+};
 
 /**
  * The BI query: a page of accounts from the CRM with their won deals, their PSA projects with what the ERP billed
@@ -96,9 +115,12 @@ async function main(argv: readonly string[]): Promise<void> {
       `${options.rounds} × ${options.requests} measured requests at concurrency ${options.concurrency}`,
   );
   for (const line of securityLines(options.authOff === 1)) log(line);
-  if (variants === 1) log('every request is identical: Hive Gateway deduplicates identical in-flight subgraph requests, ours does not');
+  if (variants === 1)
+    log('every request is identical: Hive Gateway deduplicates identical in-flight subgraph requests, ours does not');
   if (!hiveGatewayInstalled()) {
-    log(`installing @graphql-hive/gateway@${HIVE_GATEWAY_VERSION} into bench/.hive (first run only; outside the project's dependencies)…`);
+    log(
+      `installing @graphql-hive/gateway@${HIVE_GATEWAY_VERSION} into bench/.hive (first run only; outside the project's dependencies)…`,
+    );
     await installHiveGateway();
     log('installed Hive Gateway');
   }
@@ -109,10 +131,25 @@ async function main(argv: readonly string[]): Promise<void> {
     const dataDir = join(workDir, 'data');
     mkdirSync(dataDir);
     log(`seeding ${options.accounts} demo accounts into ${dataDir} and starting the four subgraphs in one process…`);
-    const subgraphs = track(spawnChild('subgraphs', process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subgraphs-process.ts'), '--data-dir', dataDir, '--accounts', String(options.accounts)], {
-      cwd: ROOT,
-      env: childEnv({}),
-    }));
+    const subgraphs = track(
+      spawnChild(
+        'subgraphs',
+        process.execPath,
+        [
+          '--import',
+          TSX_LOADER,
+          join(ROOT, 'bench', 'subgraphs-process.ts'),
+          '--data-dir',
+          dataDir,
+          '--accounts',
+          String(options.accounts),
+        ],
+        {
+          cwd: ROOT,
+          env: childEnv({}),
+        },
+      ),
+    );
     const ready = await waitForJsonLine(
       subgraphs,
       (message) => {
@@ -123,7 +160,11 @@ async function main(argv: readonly string[]): Promise<void> {
       STARTUP_TIMEOUT_MS,
     );
     if (ready.event === 'failed') throw new Error(`the subgraphs process failed: ${ready.message}`);
-    log(`subgraphs up (pid ${subgraphs.pid}): ${Object.entries(ready.urls).map(([name, url]) => `${name} ${url}`).join(', ')}`);
+    log(
+      `subgraphs up (pid ${subgraphs.pid}): ${Object.entries(ready.urls)
+        .map(([name, url]) => `${name} ${url}`)
+        .join(', ')}`,
+    );
 
     const composed = composeSupergraph(loadSupergraphConfig(join(ROOT, 'supergraph.yaml')), ready.urls);
     if (composed.errors) throw new Error(`composition failed:\n${composed.errors.join('\n')}`);
@@ -133,43 +174,123 @@ async function main(argv: readonly string[]): Promise<void> {
     const auth = benchAuth();
     const bi = await bearerHeader(auth, 'bi');
     const [oursPort, hivePort, offPort] = [await freePort(), await freePort(), await freePort()];
-    log(`starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`);
-    const ours = track(spawnChild('our gateway', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
-      cwd: ROOT,
-      env: childEnv({ GATEWAY_PORT: String(oursPort), SUPERGRAPH_PATH: supergraphPath, ...gatewayAuthEnv(auth, ready.secrets) }),
-    }));
+    log(
+      `starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`,
+    );
+    const ours = track(
+      spawnChild(
+        'our gateway',
+        process.execPath,
+        ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
+        {
+          cwd: ROOT,
+          env: childEnv({
+            GATEWAY_PORT: String(oursPort),
+            SUPERGRAPH_PATH: supergraphPath,
+            ...gatewayAuthEnv(auth, ready.secrets),
+          }),
+        },
+      ),
+    );
     // Started from the temporary folder, with the config generated there for this run: it verifies the same tokens and
     // signs subgraph requests as ours does (bench/hive-config.ts).
     const hiveConfig = writeHiveGatewayConfig(workDir);
-    const hive = track(spawnChild('Hive Gateway', process.execPath, ['--import', EXIT_WITH_PARENT, HIVE_GATEWAY_BIN, 'supergraph', supergraphPath, '--config-path', hiveConfig, '--host', '127.0.0.1', '--port', String(hivePort)], {
-      cwd: workDir,
-      env: childEnv(hiveGatewayEnv(auth, ready.urls, ready.secrets)),
-    }));
+    const hive = track(
+      spawnChild(
+        'Hive Gateway',
+        process.execPath,
+        [
+          '--import',
+          EXIT_WITH_PARENT,
+          HIVE_GATEWAY_BIN,
+          'supergraph',
+          supergraphPath,
+          '--config-path',
+          hiveConfig,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(hivePort),
+        ],
+        {
+          cwd: workDir,
+          env: childEnv(hiveGatewayEnv(auth, ready.urls, ready.secrets)),
+        },
+      ),
+    );
     const contenders: Contender[] = [
-      { label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`, child: ours, url: `http://127.0.0.1:${oursPort}/graphql`, headers: bi, ...emptyTotals() },
-      { label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`, child: hive, url: `http://127.0.0.1:${hivePort}/graphql`, headers: bi, ...emptyTotals() },
+      {
+        label: `ours (@apollo/gateway ${versionOf('@apollo/gateway')})`,
+        child: ours,
+        url: `http://127.0.0.1:${oursPort}/graphql`,
+        headers: bi,
+        ...emptyTotals(),
+      },
+      {
+        label: `Hive Gateway ${HIVE_GATEWAY_VERSION}`,
+        child: hive,
+        url: `http://127.0.0.1:${hivePort}/graphql`,
+        headers: bi,
+        ...emptyTotals(),
+      },
     ];
     if (options.authOff) {
       // AUTH=off is refused in production, so this one runs in development mode: no token verified, every caller a fixed
       // bi identity; it still checks scopes and signs subgraph requests (the subgraphs accept nothing else).
-      const off = track(spawnChild('our gateway, AUTH=off', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
-        cwd: ROOT,
-        env: childEnv({ NODE_ENV: 'development', AUTH: 'off', AUTH_OFF_ROLE: 'bi', RATE_LIMIT_POINTS: '0', GATEWAY_PORT: String(offPort), SUPERGRAPH_PATH: supergraphPath, ...subgraphSecretEnv(ready.secrets) }),
-      }));
-      log(`starting ours again with AUTH=off (development mode; port ${offPort}), to show what verifying the token costs…`);
-      contenders.push({ label: 'ours, AUTH=off', child: off, url: `http://127.0.0.1:${offPort}/graphql`, headers: bi, ...emptyTotals() });
+      const off = track(
+        spawnChild(
+          'our gateway, AUTH=off',
+          process.execPath,
+          ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
+          {
+            cwd: ROOT,
+            env: childEnv({
+              NODE_ENV: 'development',
+              AUTH: 'off',
+              AUTH_OFF_ROLE: 'bi',
+              RATE_LIMIT_POINTS: '0',
+              GATEWAY_PORT: String(offPort),
+              SUPERGRAPH_PATH: supergraphPath,
+              ...subgraphSecretEnv(ready.secrets),
+            }),
+          },
+        ),
+      );
+      log(
+        `starting ours again with AUTH=off (development mode; port ${offPort}), to show what verifying the token costs…`,
+      );
+      contenders.push({
+        label: 'ours, AUTH=off',
+        child: off,
+        url: `http://127.0.0.1:${offPort}/graphql`,
+        headers: bi,
+        ...emptyTotals(),
+      });
     }
     await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS, c.headers)));
     log(`gateways up: ${contenders.map((c) => `${c.label} pid ${c.child.pid}`).join(', ')}`);
     await checkRefusals(contenders.slice(0, 2), auth);
 
     const bodies = await pageBodies(contenders[0]!, options.queryAccounts, variants);
-    log(`read the cursors of ${variants} page(s) of ${options.queryAccounts} accounts; request i asks page i mod ${variants}`);
+    log(
+      `read the cursors of ${variants} page(s) of ${options.queryAccounts} accounts; request i asks page i mod ${variants}`,
+    );
     for (const [i, c] of contenders.entries()) {
-      const warm = await runLoad({ url: c.url, headers: c.headers, bodies, requests: options.warmup, concurrency: options.concurrency });
+      const warm = await runLoad({
+        url: c.url,
+        headers: c.headers,
+        bodies,
+        requests: options.warmup,
+        concurrency: options.concurrency,
+      });
       await assertSameData(warm, bodies, c, contenders[(i + 1) % contenders.length]!, 'warm-up');
-      const shape = i === 0 ? `; a response holds ${describeData(warm.lastData, options.queryAccounts)}, ${kib(warm.lastBodyBytes)}` : '';
-      log(`warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical in the gateways${shape}`);
+      const shape =
+        i === 0
+          ? `; a response holds ${describeData(warm.lastData, options.queryAccounts)}, ${kib(warm.lastBodyBytes)}`
+          : '';
+      log(
+        `warm-up ${c.label}: ${options.warmup} requests in ${seconds(warm.elapsedMs)}; data identical in the gateways${shape}`,
+      );
     }
 
     const total = options.rounds * contenders.length;
@@ -180,11 +301,20 @@ async function main(argv: readonly string[]): Promise<void> {
       const hostBusyBefore = hostBusyMs(ticks);
       const gatewayCpuBefore = cpuTimeMs(c.child.pid, ticks);
       const subgraphsCpuBefore = cpuTimeMs(subgraphs.pid, ticks);
-      const result = await runLoad({ url: c.url, headers: c.headers, bodies, requests: options.requests, concurrency: options.concurrency });
+      const result = await runLoad({
+        url: c.url,
+        headers: c.headers,
+        bodies,
+        requests: options.requests,
+        concurrency: options.concurrency,
+      });
       const gatewayCpuMs = cpuTimeMs(c.child.pid, ticks) - gatewayCpuBefore;
       const subgraphsCpuMs = cpuTimeMs(subgraphs.pid, ticks) - subgraphsCpuBefore;
       // CPU that other processes took from the two cores during the round: a large figure means a disturbed round.
-      const othersCpuMs = Math.max(0, hostBusyMs(ticks) - hostBusyBefore - (sum(pids.map((pid) => cpuTimeMs(pid, ticks))) - benchCpuBefore));
+      const othersCpuMs = Math.max(
+        0,
+        hostBusyMs(ticks) - hostBusyBefore - (sum(pids.map((pid) => cpuTimeMs(pid, ticks))) - benchCpuBefore),
+      );
       await assertSameData(result, bodies, c, contenders[(round + 1) % contenders.length]!, `round ${round + 1}`);
       c.latenciesMs.push(...result.latenciesMs);
       c.elapsedMs += result.elapsedMs;
@@ -207,16 +337,19 @@ async function main(argv: readonly string[]): Promise<void> {
     const cpuRatio = b.gatewayCpuMs / b.requests / (a.gatewayCpuMs / a.requests);
     console.log('');
     console.log(`ours vs Hive, requests/s:            ${fixed(rateRatio, 2)}× (above 1: ours serves more per second)`);
-    console.log(`Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`);
+    console.log(
+      `Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`,
+    );
     if (off) {
       const cpuPerRequest = (c: Contender) => c.gatewayCpuMs / c.requests;
       console.log(
         `ours with auth ÷ ours AUTH=off:     ${fixed(requestsPerSecond(a) / requestsPerSecond(off), 2)}× requests/s, ` +
           `${fixed(cpuPerRequest(a) / cpuPerRequest(off), 2)}× gateway CPU-ms/request (${signed(cpuPerRequest(a) - cpuPerRequest(off), 2)} CPU-ms/request: ` +
-          'what verifying the token and production mode cost, if above the run\'s noise)',
+          "what verifying the token and production mode cost, if above the run's noise)",
       );
     }
-    const othersShare = sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
+    const othersShare =
+      sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
     if (othersShare > OTHERS_SHARE_WARNING) {
       console.log(
         `\nwarning: other processes took ${fixed(othersShare * 100, 0)}% of the machine's CPU during the rounds ` +
@@ -224,7 +357,10 @@ async function main(argv: readonly string[]): Promise<void> {
       );
     }
   } catch (error) {
-    for (const c of spawned.filter((x) => x.exited())) console.error(`${c.name} exited (${c.process.exitCode ?? c.process.signalCode}); its last output:\n${c.output()}`);
+    for (const c of spawned.filter((x) => x.exited()))
+      console.error(
+        `${c.name} exited (${c.process.exitCode ?? c.process.signalCode}); its last output:\n${c.output()}`,
+      );
     throw error;
   } finally {
     await stopAllChildren();
@@ -238,7 +374,11 @@ function securityLines(authOff: boolean): string[] {
     'every request carries `authorization: Bearer <HS256 JWT, role bi>` (a secret, issuer and audience fresh per run); the subgraphs accept only HMAC-signed requests, and verify every signature:',
     `  ours (NODE_ENV=production): verifies the JWT (jose: HS256, issuer, audience, expiry), checks @authenticated/@requiresScopes on every selected field, signs each subgraph request (HMAC-SHA256 over timestamp, the caller's identity and the body)`,
     `  Hive Gateway: the same three, from a config generated into the run's temporary folder: its JWT plugin (jsonwebtoken: HS256, issuer, audience, expiry), its generic-auth plugin (protect-granular) with the identity ours would build from the claims, and an onFetch plugin that signs each subgraph request exactly as ours does`,
-    ...(authOff ? ['  ours, AUTH=off (NODE_ENV=development, the only mode that allows it): verifies no token (every caller is a fixed bi identity), still checks the directives and signs every subgraph request'] : []),
+    ...(authOff
+      ? [
+          '  ours, AUTH=off (NODE_ENV=development, the only mode that allows it): verifies no token (every caller is a fixed bi identity), still checks the directives and signs every subgraph request',
+        ]
+      : []),
   ];
 }
 
@@ -267,13 +407,16 @@ function printResults(contenders: readonly Contender[], rss: readonly number[]):
     ['gateway CPU-ms/request', (c) => fixed(c.gatewayCpuMs / c.requests, 2)],
     ['subgraphs CPU-ms/request', (c) => fixed(c.subgraphsCpuMs / c.requests, 2)],
     ['gateway RSS after rounds (MiB)', (_c, i) => fixed(rss[i]! / 1024 / 1024, 1)],
-    ['other processes\' CPU (s)', (c) => fixed(c.othersCpuMs / 1000, 1)],
+    ["other processes' CPU (s)", (c) => fixed(c.othersCpuMs / 1000, 1)],
   ];
   const width = Math.max(...contenders.map((c) => c.label.length)) + 2;
   console.log('');
   console.log(`${''.padEnd(32)}${contenders.map((c) => c.label.padStart(width)).join('')}`);
-  for (const [name, cell] of rows) console.log(`${name.padEnd(32)}${contenders.map((c, i) => cell(c, i).padStart(width)).join('')}`);
-  console.log(`(${contenders[0]!.requests} measured requests per gateway; CPU from /proc/<pid>/stat, RSS from /proc/<pid>/status)`);
+  for (const [name, cell] of rows)
+    console.log(`${name.padEnd(32)}${contenders.map((c, i) => cell(c, i).padStart(width)).join('')}`);
+  console.log(
+    `(${contenders[0]!.requests} measured requests per gateway; CPU from /proc/<pid>/stat, RSS from /proc/<pid>/status)`,
+  );
 }
 
 /**
@@ -283,8 +426,18 @@ function printResults(contenders: readonly Contender[], rss: readonly number[]):
 async function pageBodies(gateway: Contender, queryAccounts: number, variants: number): Promise<string[]> {
   const bodies: string[] = [];
   for (let k = 0; k < variants; k++) {
-    const data = (await postForData(gateway.url, JSON.stringify({ query: CURSOR_QUERY, variables: { first: k } }), gateway.headers)) as { accounts: { pageInfo: { endCursor: string | null } } };
-    bodies.push(JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: queryAccounts, after: data.accounts.pageInfo.endCursor } }));
+    const data = (await postForData(
+      gateway.url,
+      JSON.stringify({ query: CURSOR_QUERY, variables: { first: k } }),
+      gateway.headers,
+    )) as { accounts: { pageInfo: { endCursor: string | null } } };
+    bodies.push(
+      JSON.stringify({
+        query: BI_QUERY,
+        operationName: 'BiAccounts',
+        variables: { first: queryAccounts, after: data.accounts.pageInfo.endCursor },
+      }),
+    );
   }
   return bodies;
 }
@@ -293,11 +446,19 @@ async function pageBodies(gateway: Contender, queryAccounts: number, variants: n
  * Asks `other` the request whose response a batch ended with, outside the measured time, and checks the data match.
  * @throws Error naming the first path where they differ, or the other gateway's failure.
  */
-async function assertSameData(result: LoadResult, bodies: readonly string[], measured: Contender, other: Contender, when: string): Promise<void> {
+async function assertSameData(
+  result: LoadResult,
+  bodies: readonly string[],
+  measured: Contender,
+  other: Contender,
+  when: string,
+): Promise<void> {
   const otherData = await postForData(other.url, bodies[result.lastBodyIndex]!, other.headers);
   if (canonicalJson(otherData) === canonicalJson(result.lastData)) return;
   const where = firstDifference(result.lastData, otherData, 'data') ?? 'data';
-  throw new Error(`${measured.label} and ${other.label} returned different data for page ${result.lastBodyIndex} after the ${when}, first at ${where}`);
+  throw new Error(
+    `${measured.label} and ${other.label} returned different data for page ${result.lastBodyIndex} after the ${when}, first at ${where}`,
+  );
 }
 
 /**
@@ -307,11 +468,20 @@ async function assertSameData(result: LoadResult, bodies: readonly string[], mea
  */
 async function checkRefusals(gateways: readonly Contender[], auth: BenchAuth): Promise<void> {
   const body = JSON.stringify({ query: BI_QUERY, operationName: 'BiAccounts', variables: { first: 1 } });
-  const portal = { authorization: `Bearer ${await mintToken({ ...auth, subject: benchSubject('portal'), role: 'portal', accounts: ['ACC-000001'], expiresIn: '1h' })}` };
-  for (const [what, headers] of [['no token', {}], ['a portal token', portal]] as const) {
+  const portal = {
+    authorization: `Bearer ${await mintToken({ ...auth, subject: benchSubject('portal'), role: 'portal', accounts: ['ACC-000001'], expiresIn: '1h' })}`,
+  };
+  for (const [what, headers] of [
+    ['no token', {}],
+    ['a portal token', portal],
+  ] as const) {
     const answers = await Promise.all(
       gateways.map(async (g) => {
-        const response = await fetch(g.url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' }, body });
+        const response = await fetch(g.url, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+          body,
+        });
         const text = await response.text();
         let refused: string;
         try {
@@ -333,7 +503,11 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
   if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     for (const key of keys) {
-      const found = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+      const found = firstDifference(
+        (a as Record<string, unknown>)[key],
+        (b as Record<string, unknown>)[key],
+        `${path}.${key}`,
+      );
       if (found) return found;
     }
   }
@@ -346,13 +520,22 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
  */
 function describeData(data: unknown, expectedAccounts: number): string {
   const nodes = (data as { accounts?: { nodes?: unknown } } | null)?.accounts?.nodes;
-  if (!Array.isArray(nodes) || nodes.length !== expectedAccounts) throw new Error(`expected ${expectedAccounts} accounts, got ${JSON.stringify(data).slice(0, 300)}`);
+  if (!Array.isArray(nodes) || nodes.length !== expectedAccounts)
+    throw new Error(`expected ${expectedAccounts} accounts, got ${JSON.stringify(data).slice(0, 300)}`);
   let opportunities = 0;
   let projects = 0;
   let invoices = 0;
   let receivables = 0;
-  for (const node of nodes as Array<{ opportunities: unknown[]; projects: unknown[] | null; invoices: unknown[] | null; receivables: unknown }>) {
-    if (node.projects === null || node.invoices === null) throw new Error(`an account has null projects or invoices (a subgraph failed): ${JSON.stringify(node).slice(0, 300)}`);
+  for (const node of nodes as Array<{
+    opportunities: unknown[];
+    projects: unknown[] | null;
+    invoices: unknown[] | null;
+    receivables: unknown;
+  }>) {
+    if (node.projects === null || node.invoices === null)
+      throw new Error(
+        `an account has null projects or invoices (a subgraph failed): ${JSON.stringify(node).slice(0, 300)}`,
+      );
     opportunities += node.opportunities.length;
     projects += node.projects.length;
     invoices += node.invoices.length;
@@ -362,7 +545,8 @@ function describeData(data: unknown, expectedAccounts: number): string {
 }
 
 function versionOf(pkg: string): string {
-  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1]
@@ -382,17 +566,23 @@ function parseOptions(argv: readonly string[]): GatewayBenchOptions {
       console.log(USAGE);
       process.exit(0);
     }
-    const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof GatewayBenchOptions;
+    const key = flag
+      .replace(/^--/, '')
+      .replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof GatewayBenchOptions;
     const value = Number(argv[i + 1]);
-    if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants')) throw new Error(`unknown option ${flag}\n${USAGE}`);
+    if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants'))
+      throw new Error(`unknown option ${flag}\n${USAGE}`);
     const min = key === 'authOff' ? 0 : 1;
     const max = key === 'queryAccounts' ? 1000 : key === 'authOff' ? 1 : 1_000_000;
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
     options[key] = value;
   }
-  if (options.queryAccounts > options.accounts) throw new Error(`--query-accounts (${options.queryAccounts}) must not exceed --accounts (${options.accounts})`);
+  if (options.queryAccounts > options.accounts)
+    throw new Error(`--query-accounts (${options.queryAccounts}) must not exceed --accounts (${options.accounts})`);
   const pages = options.accounts - options.queryAccounts + 1;
-  if (options.variants !== undefined && options.variants > pages) throw new Error(`--variants must be at most ${pages} (accounts − query-accounts + 1), so that every page is full`);
+  if (options.variants !== undefined && options.variants > pages)
+    throw new Error(`--variants must be at most ${pages} (accounts − query-accounts + 1), so that every page is full`);
   return options;
 }
 

@@ -94,7 +94,11 @@ export function writeHiveGatewayConfig(dir: string): string {
  * The environment entry the generated config reads: the token settings, and each subgraph's secret under the URL Hive
  * calls it at.
  */
-export function hiveGatewayEnv(auth: BenchAuth, urls: Readonly<Record<string, string>>, secrets: Readonly<Record<string, string>>): Record<string, string> {
+export function hiveGatewayEnv(
+  auth: BenchAuth,
+  urls: Readonly<Record<string, string>>,
+  secrets: Readonly<Record<string, string>>,
+): Record<string, string> {
   const secretsByUrl: Record<string, string> = {};
   for (const [name, url] of Object.entries(urls)) {
     const secret = secrets[name];

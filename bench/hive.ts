@@ -25,9 +25,20 @@ export function hiveGatewayInstalled(): boolean {
  */
 export function installHiveGateway(): Promise<void> {
   mkdirSync(HIVE_PREFIX, { recursive: true });
-  const args = ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', HIVE_PREFIX, `@graphql-hive/gateway@${HIVE_GATEWAY_VERSION}`];
+  const args = [
+    'install',
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+    '--prefix',
+    HIVE_PREFIX,
+    `@graphql-hive/gateway@${HIVE_GATEWAY_VERSION}`,
+  ];
   return new Promise((resolve, reject) => {
-    const npm = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, { cwd: HIVE_PREFIX, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, {
+      cwd: HIVE_PREFIX,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

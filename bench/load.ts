@@ -77,7 +77,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
  */
 export async function postForData(url: string, body: string, headers: Record<string, string> = {}): Promise<unknown> {
   try {
-    const response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' }, body });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+      body,
+    });
     return checkedData(response.status, await response.text());
   } catch (error) {
     throw new Error(`POST ${url}: ${messageOf(error)}`);
@@ -87,7 +91,8 @@ export async function postForData(url: string, body: string, headers: Record<str
 function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   // undici's "fetch failed" says nothing by itself; its cause names the socket error (ECONNREFUSED…).
-  const cause = error.cause instanceof Error ? ` (${(error.cause as NodeJS.ErrnoException).code ?? error.cause.message})` : '';
+  const cause =
+    error.cause instanceof Error ? ` (${(error.cause as NodeJS.ErrnoException).code ?? error.cause.message})` : '';
   return `${error.message}${cause}`;
 }
 
@@ -103,8 +108,14 @@ export function checkedData(status: number, text: string): unknown {
     throw new Error(`HTTP ${status}, not JSON: ${text.slice(0, 300)}`);
   }
   if (status !== 200 || body.errors?.length || body.data === undefined || body.data === null) {
-    const errors = (body.errors ?? []).slice(0, 3).map((e) => `${String(e.extensions?.code ?? 'NO_CODE')}: ${String(e.message)} at ${JSON.stringify(e.path ?? null)}`);
-    throw new Error(`HTTP ${status}, ${body.errors?.length ?? 0} error(s)${errors.length ? `:\n  ${errors.join('\n  ')}` : `: ${text.slice(0, 300)}`}`);
+    const errors = (body.errors ?? [])
+      .slice(0, 3)
+      .map(
+        (e) => `${String(e.extensions?.code ?? 'NO_CODE')}: ${String(e.message)} at ${JSON.stringify(e.path ?? null)}`,
+      );
+    throw new Error(
+      `HTTP ${status}, ${body.errors?.length ?? 0} error(s)${errors.length ? `:\n  ${errors.join('\n  ')}` : `: ${text.slice(0, 300)}`}`,
+    );
   }
   return body.data;
 }
@@ -119,6 +130,8 @@ export function percentile(values: readonly number[], p: number): number {
 /** JSON with object keys sorted, so two values compare equal whatever order their keys came in. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }

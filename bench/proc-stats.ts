@@ -44,6 +44,9 @@ export function residentBytes(pid: number): number {
 export function hostBusyMs(ticksPerSecond: number): number {
   const line = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'));
   if (!line) throw new Error('/proc/stat has no cpu line');
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line[1]!.trim().split(/\s+/).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line[1]!
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond;
 }

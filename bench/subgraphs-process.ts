@@ -17,9 +17,15 @@ export type SubgraphsProcessMessage =
 async function main(argv: readonly string[]): Promise<void> {
   const dataDir = argValue(argv, '--data-dir');
   const accounts = Number(argValue(argv, '--accounts'));
-  if (!Number.isInteger(accounts) || accounts < 1) throw new Error(`--accounts must be a whole number from 1; got '${argValue(argv, '--accounts')}'`);
+  if (!Number.isInteger(accounts) || accounts < 1)
+    throw new Error(`--accounts must be a whole number from 1; got '${argValue(argv, '--accounts')}'`);
 
-  const stack = await startStack({ dataDir, seedAccounts: accounts, worker: false, onSeedProgress: (done, total) => send({ event: 'seeded', done, total }) });
+  const stack = await startStack({
+    dataDir,
+    seedAccounts: accounts,
+    worker: false,
+    onSeedProgress: (done, total) => send({ event: 'seeded', done, total }),
+  });
   // The gateways under test run in processes of their own; startStack's in-process one would only share this CPU.
   await stack.gateway.close();
   send({ event: 'ready', urls: stack.urls, secrets: stack.secrets });

@@ -6,7 +6,16 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { RUN_SELECTION, type ClientCommand, type ClientMessage, type ExpectedRun, type GatewayReport, type SocketPlan, type SubscriberKind, type Violations } from './subscriptions-protocol';
+import {
+  RUN_SELECTION,
+  type ClientCommand,
+  type ClientMessage,
+  type ExpectedRun,
+  type GatewayReport,
+  type SocketPlan,
+  type SubscriberKind,
+  type Violations,
+} from './subscriptions-protocol';
 
 const FEED_QUERY = `subscription Feed { syncRunsUpdated { ${RUN_SELECTION} } }`;
 const RUN_QUERY = `subscription Run($id: ID!) { syncRunUpdated(id: $id) { ${RUN_SELECTION} } }`;
@@ -67,7 +76,11 @@ function send(message: ClientMessage): void {
  * subscribes, and reports once each `syncRunUpdated` sent its snapshot and each socket answered a query sent after
  * its subscriptions.
  */
-async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly SocketPlan[], authorization: string): Promise<void> {
+async function subscribeAll(
+  gatewayUrls: readonly string[],
+  sockets: readonly SocketPlan[],
+  authorization: string,
+): Promise<void> {
   const started = performance.now();
   const mine = generation;
   progressTimer = setInterval(() => send({ event: 'progress', received, errors: errorCount }), PROGRESS_EVERY_MS);
@@ -112,7 +125,14 @@ async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly So
   sockets.forEach((plan, i) => {
     const client = clients[i]!;
     const subscribe = (runId: string | null) => {
-      const subscriber: Subscriber = { gateway: plan.gateway, runId, byRun: new Map(), statuses: new Map(), completed: false, errors: [] };
+      const subscriber: Subscriber = {
+        gateway: plan.gateway,
+        runId,
+        byRun: new Map(),
+        statuses: new Map(),
+        completed: false,
+        errors: [],
+      };
       subscribers.push(subscriber);
       const field = runId === null ? 'syncRunsUpdated' : 'syncRunUpdated';
       let first: (() => void) | null = null;
@@ -121,42 +141,47 @@ async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly So
         first?.();
         first = null;
       };
-      client.subscribe<Record<string, RunPayload | null>>(runId === null ? { query: FEED_QUERY } : { query: RUN_QUERY, variables: { id: runId } }, {
-        next: (result) => {
-          if (generation !== mine) return;
-          const receivedAtMs = Date.now();
-          received++;
-          settle();
-          const run = result.data?.[field];
-          if (result.errors?.length || !run) {
+      client.subscribe<Record<string, RunPayload | null>>(
+        runId === null ? { query: FEED_QUERY } : { query: RUN_QUERY, variables: { id: runId } },
+        {
+          next: (result) => {
+            if (generation !== mine) return;
+            const receivedAtMs = Date.now();
+            received++;
+            settle();
+            const run = result.data?.[field];
+            if (result.errors?.length || !run) {
+              errorCount++;
+              subscriber.errors.push(
+                `payload with errors: ${JSON.stringify(result.errors ?? result.data).slice(0, 200)}`,
+              );
+              return;
+            }
+            let sequences = subscriber.byRun.get(run.id);
+            let statuses = subscriber.statuses.get(run.id);
+            if (!sequences || !statuses) {
+              subscriber.byRun.set(run.id, (sequences = []));
+              subscriber.statuses.set(run.id, (statuses = []));
+            }
+            sequences.push(run.sequence);
+            statuses.push(run.status);
+            arrivals.gateway.push(plan.gateway);
+            arrivals.kind.push(runId === null ? 0 : 1);
+            arrivals.committedAtMs.push(Date.parse(run.updatedAt));
+            arrivals.receivedAtMs.push(receivedAtMs);
+          },
+          error: (error) => {
+            if (generation !== mine) return;
             errorCount++;
-            subscriber.errors.push(`payload with errors: ${JSON.stringify(result.errors ?? result.data).slice(0, 200)}`);
-            return;
-          }
-          let sequences = subscriber.byRun.get(run.id);
-          let statuses = subscriber.statuses.get(run.id);
-          if (!sequences || !statuses) {
-            subscriber.byRun.set(run.id, (sequences = []));
-            subscriber.statuses.set(run.id, (statuses = []));
-          }
-          sequences.push(run.sequence);
-          statuses.push(run.status);
-          arrivals.gateway.push(plan.gateway);
-          arrivals.kind.push(runId === null ? 0 : 1);
-          arrivals.committedAtMs.push(Date.parse(run.updatedAt));
-          arrivals.receivedAtMs.push(receivedAtMs);
+            subscriber.errors.push(`subscription error: ${describe(error)}`);
+            settle();
+          },
+          complete: () => {
+            subscriber.completed = true;
+            settle();
+          },
         },
-        error: (error) => {
-          if (generation !== mine) return;
-          errorCount++;
-          subscriber.errors.push(`subscription error: ${describe(error)}`);
-          settle();
-        },
-        complete: () => {
-          subscriber.completed = true;
-          settle();
-        },
-      });
+      );
     };
     for (let f = 0; f < plan.feeds; f++) subscribe(null);
     for (const runId of plan.runIds) subscribe(runId);
@@ -177,7 +202,13 @@ async function subscribeAll(gatewayUrls: readonly string[], sockets: readonly So
     );
   });
   await Promise.all(ready);
-  send({ event: 'subscribed', subscriptions: subscribers.length, sockets: sockets.length, elapsedMs: performance.now() - started, failures });
+  send({
+    event: 'subscribed',
+    subscriptions: subscribers.length,
+    sockets: sockets.length,
+    elapsedMs: performance.now() - started,
+    failures,
+  });
 }
 
 /** Checks every subscriber against the outbox and sums arrivals per gateway. */
@@ -186,7 +217,15 @@ function verify(expected: Record<string, ExpectedRun>, releasedAtMs: number): Ga
   const reportOf = (gateway: number) => {
     let report = reports.get(gateway);
     if (!report) {
-      report = { gateway, subscribers: 0, delivered: 0, firstAtMs: null, lastAtMs: null, latencyHistograms: { feed: {}, run: {} }, violations: emptyViolations() };
+      report = {
+        gateway,
+        subscribers: 0,
+        delivered: 0,
+        firstAtMs: null,
+        lastAtMs: null,
+        latencyHistograms: { feed: {}, run: {} },
+        violations: emptyViolations(),
+      };
       reports.set(gateway, report);
     }
     return report;
@@ -209,7 +248,15 @@ function verify(expected: Record<string, ExpectedRun>, releasedAtMs: number): Ga
     report.subscribers++;
     const found = check(subscriber, expected);
     const v = report.violations;
-    const total = found.missing + found.duplicates + found.outOfOrder + found.gaps + found.unexpected + found.notCompleted + found.wrongState + subscriber.errors.length;
+    const total =
+      found.missing +
+      found.duplicates +
+      found.outOfOrder +
+      found.gaps +
+      found.unexpected +
+      found.notCompleted +
+      found.wrongState +
+      subscriber.errors.length;
     if (total === 0) return;
     v.subscribers++;
     v.missing += found.missing;
@@ -224,7 +271,9 @@ function verify(expected: Record<string, ExpectedRun>, releasedAtMs: number): Ga
       const what = subscriber.runId === null ? 'syncRunsUpdated' : `syncRunUpdated(${subscriber.runId})`;
       const notes = [...found.notes, ...subscriber.errors];
       const more = notes.length > NOTES_KEPT ? `; … ${notes.length - NOTES_KEPT} more` : '';
-      v.examples.push(`pid ${process.pid} subscriber ${index} ${what}: ${notes.slice(0, NOTES_KEPT).join('; ')}${more}`);
+      v.examples.push(
+        `pid ${process.pid} subscriber ${index} ${what}: ${notes.slice(0, NOTES_KEPT).join('; ')}${more}`,
+      );
     }
   });
   return [...reports.values()].sort((a, b) => a.gateway - b.gateway);
@@ -239,7 +288,16 @@ type Found = Omit<Violations, 'subscribers' | 'errors' | 'examples'> & { notes: 
  * and in order, and complete when the run ended.
  */
 function check(subscriber: Subscriber, expected: Record<string, ExpectedRun>): Found {
-  const found: Found = { missing: 0, duplicates: 0, outOfOrder: 0, gaps: 0, unexpected: 0, notCompleted: 0, wrongState: 0, notes: [] };
+  const found: Found = {
+    missing: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    gaps: 0,
+    unexpected: 0,
+    notCompleted: 0,
+    wrongState: 0,
+    notes: [],
+  };
   const watched = subscriber.runId === null ? Object.keys(expected) : [subscriber.runId];
   for (const [runId, got] of subscriber.byRun) {
     if (watched.includes(runId) && expected[runId]) continue;
@@ -271,13 +329,16 @@ function check(subscriber: Subscriber, expected: Record<string, ExpectedRun>): F
     found.outOfOrder += outOfOrder;
     found.gaps += gaps;
     found.unexpected += phantom;
-    if (missing || duplicates || outOfOrder || gaps || phantom) found.notes.push(`run ${runId} got [${compact(got)}], outbox [${compact(run.sequences)}]`);
+    if (missing || duplicates || outOfOrder || gaps || phantom)
+      found.notes.push(`run ${runId} got [${compact(got)}], outbox [${compact(run.sequences)}]`);
     const statuses = subscriber.statuses.get(runId) ?? [];
     got.forEach((sequence, i) => {
       const at = run.sequences.indexOf(sequence);
       if (at < 0 || run.statuses[at] === statuses[i]) return;
       found.wrongState++;
-      found.notes.push(`run ${runId} at sequence ${sequence} came as ${statuses[i]}, the outbox has ${run.statuses[at]}`);
+      found.notes.push(
+        `run ${runId} at sequence ${sequence} came as ${statuses[i]}, the outbox has ${run.statuses[at]}`,
+      );
     });
     if (subscriber.runId !== null && run.final && !subscriber.completed) {
       found.notCompleted++;
@@ -288,16 +349,30 @@ function check(subscriber: Subscriber, expected: Record<string, ExpectedRun>): F
 }
 
 function compact(values: readonly number[]): string {
-  return values.length > 24 ? `${values.slice(0, 12).join(',')},…,${values.slice(-6).join(',')} (${values.length})` : values.join(',');
+  return values.length > 24
+    ? `${values.slice(0, 12).join(',')},…,${values.slice(-6).join(',')} (${values.length})`
+    : values.join(',');
 }
 
 function emptyViolations(): Violations {
-  return { subscribers: 0, missing: 0, duplicates: 0, outOfOrder: 0, gaps: 0, unexpected: 0, notCompleted: 0, wrongState: 0, errors: 0, examples: [] };
+  return {
+    subscribers: 0,
+    missing: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    gaps: 0,
+    unexpected: 0,
+    notCompleted: 0,
+    wrongState: 0,
+    errors: 0,
+    examples: [],
+  };
 }
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
-  if (Array.isArray(error)) return error.map((e: { message?: unknown }) => String(e.message ?? JSON.stringify(e))).join('; ');
+  if (Array.isArray(error))
+    return error.map((e: { message?: unknown }) => String(e.message ?? JSON.stringify(e))).join('; ');
   if (error && typeof error === 'object' && 'code' in error) {
     const e = error as { code: unknown; reason?: unknown };
     return `close ${String(e.code)}${e.reason ? ` ${String(e.reason)}` : ''}`;
@@ -317,7 +392,8 @@ async function close(): Promise<void> {
 
 async function handle(command: ClientCommand): Promise<void> {
   if (command.cmd === 'subscribe') await subscribeAll(command.gatewayUrls, command.sockets, command.authorization);
-  else if (command.cmd === 'verify') send({ event: 'report', gateways: verify(command.expected, command.releasedAtMs) });
+  else if (command.cmd === 'verify')
+    send({ event: 'report', gateways: verify(command.expected, command.releasedAtMs) });
   else {
     await close();
     send({ event: 'closed' });
@@ -336,7 +412,11 @@ function main(): void {
       buffered = buffered.slice(newline + 1);
       if (!line) continue;
       const command = JSON.parse(line) as ClientCommand;
-      queue = queue.then(() => handle(command)).catch((error: unknown) => send({ event: 'failed', message: error instanceof Error ? error.message : String(error) }));
+      queue = queue
+        .then(() => handle(command))
+        .catch((error: unknown) =>
+          send({ event: 'failed', message: error instanceof Error ? error.message : String(error) }),
+        );
     }
   });
   // The benchmark holds our stdin open; it closes when the benchmark exits, however it exits.

@@ -25,11 +25,31 @@ import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { OutboxEvent, RunStatus } from '../subgraphs/orchestration/engine/ledger';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
 import { bearerHeader, benchAuth, gatewayAuthEnv, subgraphSecretEnv } from './bench-auth';
-import { childEnv, EXIT_WITH_PARENT, freePort, killAllChildrenNow, spawnChild, stopAllChildren, TSX_LOADER, waitForJsonLine, waitUntilServing, type BenchChild } from './children';
+import {
+  childEnv,
+  EXIT_WITH_PARENT,
+  freePort,
+  killAllChildrenNow,
+  spawnChild,
+  stopAllChildren,
+  TSX_LOADER,
+  waitForJsonLine,
+  waitUntilServing,
+  type BenchChild,
+} from './children';
 import { percentile, postForData } from './load';
 import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
 import type { SubgraphsProcessMessage } from './subgraphs-process';
-import { RUN_SELECTION, type ClientCommand, type ClientMessage, type ExpectedRun, type GatewayReport, type SocketPlan, type SubscriberKind, type Violations } from './subscriptions-protocol';
+import {
+  RUN_SELECTION,
+  type ClientCommand,
+  type ClientMessage,
+  type ExpectedRun,
+  type GatewayReport,
+  type SocketPlan,
+  type SubscriberKind,
+  type Violations,
+} from './subscriptions-protocol';
 
 /** What the benchmark runs; every field has a `--kebab-case` option. */
 interface SubscriptionBenchOptions {
@@ -55,7 +75,15 @@ interface SubscriptionBenchOptions {
   accounts: number;
 }
 
-const DEFAULTS: SubscriptionBenchOptions = { subscribers: [1000, 10_000], gateways: [1, 2], runs: 20, feedShare: 0.2, perSocket: 100, clientProcesses: 1, accounts: 40 };
+const DEFAULTS: SubscriptionBenchOptions = {
+  subscribers: [1000, 10_000],
+  gateways: [1, 2],
+  runs: 20,
+  feedShare: 0.2,
+  perSocket: 100,
+  clientProcesses: 1,
+  accounts: 40,
+};
 
 const ROOT = join(__dirname, '..');
 const STARTUP_TIMEOUT_MS = 120_000;
@@ -137,7 +165,9 @@ async function main(argv: string[]): Promise<void> {
       `${fixed(options.feedShare * 100, 0)}% syncRunsUpdated, the rest syncRunUpdated(id); ${options.perSocket} subscriptions per socket; ` +
       `${options.clientProcesses} client process(es)`,
   );
-  log('security as in production: the gateways verify bearer JWTs (sockets send theirs in connection_init; subscribers and payload queries use role bi, the setup mutations role service) and sign every subgraph request, as the worker does; the subgraphs verify every signature');
+  log(
+    'security as in production: the gateways verify bearer JWTs (sockets send theirs in connection_init; subscribers and payload queries use role bi, the setup mutations role service) and sign every subgraph request, as the worker does; the subgraphs verify every signature',
+  );
   const workDir = mkdtempSync(join(tmpdir(), 'meridian-bench-subscriptions-'));
   workDirToRemove = workDir;
   try {
@@ -146,14 +176,41 @@ async function main(argv: string[]): Promise<void> {
     const redisUrl = await startRedis(join(workDir, 'redis'));
     log(`redis-server up at ${redisUrl}`);
 
-    log(`seeding ${options.accounts} demo accounts into ${dataDir} and starting the four subgraphs in one process (no worker)…`);
-    const subgraphs = spawnChild('subgraphs', process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subgraphs-process.ts'), '--data-dir', dataDir, '--accounts', String(options.accounts)], {
-      cwd: ROOT,
-      env: childEnv({}),
-    });
-    const ready = await waitForJsonLine(subgraphs, (m) => ((m as SubgraphsProcessMessage).event === 'ready' || (m as SubgraphsProcessMessage).event === 'failed' ? (m as SubgraphsProcessMessage) : undefined), STARTUP_TIMEOUT_MS);
-    if (ready.event !== 'ready') throw new Error(`the subgraphs process failed: ${ready.event === 'failed' ? ready.message : ''}`);
-    log(`subgraphs up (pid ${subgraphs.pid}): ${Object.entries(ready.urls).map(([name, url]) => `${name} ${url}`).join(', ')}`);
+    log(
+      `seeding ${options.accounts} demo accounts into ${dataDir} and starting the four subgraphs in one process (no worker)…`,
+    );
+    const subgraphs = spawnChild(
+      'subgraphs',
+      process.execPath,
+      [
+        '--import',
+        TSX_LOADER,
+        join(ROOT, 'bench', 'subgraphs-process.ts'),
+        '--data-dir',
+        dataDir,
+        '--accounts',
+        String(options.accounts),
+      ],
+      {
+        cwd: ROOT,
+        env: childEnv({}),
+      },
+    );
+    const ready = await waitForJsonLine(
+      subgraphs,
+      (m) =>
+        (m as SubgraphsProcessMessage).event === 'ready' || (m as SubgraphsProcessMessage).event === 'failed'
+          ? (m as SubgraphsProcessMessage)
+          : undefined,
+      STARTUP_TIMEOUT_MS,
+    );
+    if (ready.event !== 'ready')
+      throw new Error(`the subgraphs process failed: ${ready.event === 'failed' ? ready.message : ''}`);
+    log(
+      `subgraphs up (pid ${subgraphs.pid}): ${Object.entries(ready.urls)
+        .map(([name, url]) => `${name} ${url}`)
+        .join(', ')}`,
+    );
     const composed = composeSupergraph(loadSupergraphConfig(join(ROOT, 'supergraph.yaml')), ready.urls);
     if (composed.errors) throw new Error(`composition failed:\n${composed.errors.join('\n')}`);
     const supergraphPath = join(workDir, 'supergraph.graphql');
@@ -162,13 +219,30 @@ async function main(argv: string[]): Promise<void> {
     const ledger = new SqliteLedger(join(dataDir, 'orchestration.db'));
     ledgerToClose = ledger;
 
-    const clients = await Promise.all(Array.from({ length: options.clientProcesses }, (_, i) => startClientProcess(i + 1)));
+    const clients = await Promise.all(
+      Array.from({ length: options.clientProcesses }, (_, i) => startClientProcess(i + 1)),
+    );
     log(`client processes up: pids ${clients.map((c) => c.child.pid).join(', ')}`);
 
     const auth = benchAuth();
     const gatewayEnv = gatewayAuthEnv(auth, ready.secrets);
     const tokens = { bi: await bearerHeader(auth, 'bi'), service: await bearerHeader(auth, 'service') };
-    const context: RoundContext = { options, ticks, workDir, dataDir, redisUrl, supergraphPath, urls: ready.urls, secrets: ready.secrets, gatewayEnv, tokens, ledger, clients, subgraphs, round: 0 };
+    const context: RoundContext = {
+      options,
+      ticks,
+      workDir,
+      dataDir,
+      redisUrl,
+      supergraphPath,
+      urls: ready.urls,
+      secrets: ready.secrets,
+      gatewayEnv,
+      tokens,
+      ledger,
+      clients,
+      subgraphs,
+      round: 0,
+    };
     const results: RoundResult[] = [];
     for (const gateways of options.gateways) {
       for (const subscribers of options.subscribers) results.push(await runRound(context, gateways, subscribers));
@@ -214,14 +288,29 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
   const gateways = await Promise.all(
     Array.from({ length: gatewayCount }, async (_, g) => {
       const port = await freePort();
-      const child = spawnChild(`gateway ${g + 1}`, process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')], {
-        cwd: ROOT,
-        env: childEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_PATH: ctx.supergraphPath, REDIS_URL: ctx.redisUrl, ...ctx.gatewayEnv }),
-      });
+      const child = spawnChild(
+        `gateway ${g + 1}`,
+        process.execPath,
+        ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
+        {
+          cwd: ROOT,
+          env: childEnv({
+            GATEWAY_PORT: String(port),
+            SUPERGRAPH_PATH: ctx.supergraphPath,
+            REDIS_URL: ctx.redisUrl,
+            ...ctx.gatewayEnv,
+          }),
+        },
+      );
       const url = `http://127.0.0.1:${port}/graphql`;
       await waitUntilServing(url, child, STARTUP_TIMEOUT_MS, ctx.tokens.bi);
       // The payload's query plan and the subgraph connections, so the RSS baseline is a gateway that has served them.
-      for (let i = 0; i < 3; i++) await postForData(url, JSON.stringify({ query: `{ syncRuns(first: 5) { nodes { ${RUN_SELECTION} } } }` }), ctx.tokens.bi);
+      for (let i = 0; i < 3; i++)
+        await postForData(
+          url,
+          JSON.stringify({ query: `{ syncRuns(first: 5) { nodes { ${RUN_SELECTION} } } }` }),
+          ctx.tokens.bi,
+        );
       return { child, url, wsUrl: url.replace(/^http/, 'ws') };
     }),
   );
@@ -230,7 +319,11 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
 
     const runIds = await queueConversions(gateways[0]!.url, ctx.tokens.service, options.runs, round);
     log(`queued ${runIds.length} conversions through gateway 1 (no worker runs yet, so each waits at sequence 1)`);
-    const queryMs = await payloadQueryMs(gateways.map((g) => g.url), ctx.tokens.bi, runIds);
+    const queryMs = await payloadQueryMs(
+      gateways.map((g) => g.url),
+      ctx.tokens.bi,
+      runIds,
+    );
     log(
       `one payload query (syncRunAt with the subscribers' selection) over HTTP, alone: p50 ${queryMs.map((q) => fixed(q, 1)).join(' / ')} ms per gateway ` +
         `(a subscription awaits each change's query before the next, so it delivers at most ~${fixed(1000 / Math.max(...queryMs), 0)} changes/s)`,
@@ -241,12 +334,18 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
     const plan = planSockets(subscriberCount, options, gatewayCount, runIds);
     for (const c of clients) c.received = c.errors = 0;
     const subscribeStarted = performance.now();
-    clients.forEach((c, k) =>
-      c.send({ cmd: 'subscribe', gatewayUrls: gateways.map((g) => g.wsUrl), sockets: plan.filter((_, i) => i % clients.length === k), authorization: ctx.tokens.bi.authorization }),
-    );
+    for (const [k, c] of clients.entries()) {
+      c.send({
+        cmd: 'subscribe',
+        gatewayUrls: gateways.map((g) => g.wsUrl),
+        sockets: plan.filter((_, i) => i % clients.length === k),
+        authorization: ctx.tokens.bi.authorization,
+      });
+    }
     const subscribed = await progressUntil(
       Promise.all(clients.map((c) => c.next('subscribed', SUBSCRIBE_TIMEOUT_MS))),
-      () => `subscribing: ${sum(clients.map((c) => c.received))} snapshots so far; gateway RSS ${gateways.map((g) => mib(safeRss(g.child))).join(' / ')} MiB`,
+      () =>
+        `subscribing: ${sum(clients.map((c) => c.received))} snapshots so far; gateway RSS ${gateways.map((g) => mib(safeRss(g.child))).join(' / ')} MiB`,
     );
     const subscribeMs = performance.now() - subscribeStarted;
     const subscribeCpuMs = sum(gateways.map((g, i) => safeCpu(g.child, ticks) - subscribeCpuBefore[i]!));
@@ -267,20 +366,25 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
     const releasedAtMs = Date.now();
     const deliveryStarted = performance.now();
     const orchestrationPort = await freePort();
-    const worker = spawnChild('worker', process.execPath, ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'subgraphs', 'orchestration', 'main.ts')], {
-      cwd: ROOT,
-      env: childEnv({
-        DATA_DIR: ctx.dataDir,
-        ORCHESTRATION_PORT: String(orchestrationPort),
-        CRM_URL: ctx.urls['crm']!,
-        PSA_URL: ctx.urls['psa']!,
-        ERP_URL: ctx.urls['erp']!,
-        REDIS_URL: ctx.redisUrl,
-        TRIGGERS: '0',
-        SEED_ACCOUNTS: String(options.accounts),
-        ...subgraphSecretEnv(ctx.secrets),
-      }),
-    });
+    const worker = spawnChild(
+      'worker',
+      process.execPath,
+      ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'subgraphs', 'orchestration', 'main.ts')],
+      {
+        cwd: ROOT,
+        env: childEnv({
+          DATA_DIR: ctx.dataDir,
+          ORCHESTRATION_PORT: String(orchestrationPort),
+          CRM_URL: ctx.urls.crm!,
+          PSA_URL: ctx.urls.psa!,
+          ERP_URL: ctx.urls.erp!,
+          REDIS_URL: ctx.redisUrl,
+          TRIGGERS: '0',
+          SEED_ACCOUNTS: String(options.accounts),
+          ...subgraphSecretEnv(ctx.secrets),
+        }),
+      },
+    );
     log(`released: started the worker and outbox relay (pid ${worker.pid}); waiting for the runs to settle`);
 
     const received = () => sum(clients.map((c) => c.received));
@@ -297,10 +401,19 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
     const expected = expectedRuns(events, await ledger.getRuns(runIds));
     const committed = events.filter((e) => Date.parse(e.createdAt) >= releasedAtMs).map((e) => Date.parse(e.createdAt));
     const commitSpanMs = committed.length ? Math.max(...committed) - Math.min(...committed) : 0;
-    const expectedPayloads = plan.reduce((n, s) => n + s.feeds * events.length + sum(s.runIds.map((id) => expected[id]?.sequences.length ?? 0)), 0);
-    log(`runs settled: ${events.length} run events in the outbox (${committed.length} committed after the release, over ${seconds(commitSpanMs)}); ${expectedPayloads} payloads expected in all`);
+    const expectedPayloads = plan.reduce(
+      (n, s) => n + s.feeds * events.length + sum(s.runIds.map((id) => expected[id]?.sequences.length ?? 0)),
+      0,
+    );
+    log(
+      `runs settled: ${events.length} run events in the outbox (${committed.length} committed after the release, over ${seconds(commitSpanMs)}); ${expectedPayloads} payloads expected in all`,
+    );
 
-    await progressUntil(waitForDelivery(clients, expectedPayloads), () => `delivering: ${received()}/${expectedPayloads} payloads${errorsSoFar()}; gateway RSS ${gateways.map((g) => mib(safeRss(g.child))).join(' / ')} MiB`);
+    await progressUntil(
+      waitForDelivery(clients, expectedPayloads),
+      () =>
+        `delivering: ${received()}/${expectedPayloads} payloads${errorsSoFar()}; gateway RSS ${gateways.map((g) => mib(safeRss(g.child))).join(' / ')} MiB`,
+    );
     const deliveryMs = performance.now() - deliveryStarted;
     const cpuMs = gateways.map((g, i) => safeCpu(g.child, ticks) - cpuBefore[i]!);
     const ownCpu = process.cpuUsage(ownCpuBefore);
@@ -311,11 +424,14 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
       clients: sum(clients.map((c) => safeCpu(c.child, ticks))) - clientCpuBefore,
     };
     // What the machine was busy with beyond this benchmark's processes (redis-server and this one count as ours).
-    const others = Math.max(0, hostBusyMs(ticks) - hostBusyBefore - sum(Object.values(parts)) - (ownCpu.user + ownCpu.system) / 1000);
+    const others = Math.max(
+      0,
+      hostBusyMs(ticks) - hostBusyBefore - sum(Object.values(parts)) - (ownCpu.user + ownCpu.system) / 1000,
+    );
     const rssAfter = gateways.map((g) => safeRss(g.child));
     await worker.stop();
 
-    clients.forEach((c) => c.send({ cmd: 'verify', expected, releasedAtMs }));
+    for (const c of clients) c.send({ cmd: 'verify', expected, releasedAtMs });
     const reports = (await Promise.all(clients.map((c) => c.next('report', 60_000)))).flatMap((r) => r.gateways);
     for (const c of clients) c.send({ cmd: 'close' });
     await Promise.all(clients.map((c) => c.next('closed', 60_000)));
@@ -345,10 +461,16 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
           cpuMs: cpuMs[i]!,
           delivered: sum(mine.map((r) => r.delivered)),
           spanMs: last > first ? last - first : 0,
-          latency: { all: mergeHistograms(mine, ['feed', 'run']), feed: mergeHistograms(mine, ['feed']), run: mergeHistograms(mine, ['run']) },
+          latency: {
+            all: mergeHistograms(mine, ['feed', 'run']),
+            feed: mergeHistograms(mine, ['feed']),
+            run: mergeHistograms(mine, ['run']),
+          },
           violations: mergeViolations(mine.map((r) => r.violations)),
           warnings: warningLines(g.child),
-          exited: g.child.exited() ? `exited (${g.child.process.exitCode ?? g.child.process.signalCode}) during the round; its last output:\n${g.child.output().slice(-3000)}` : null,
+          exited: g.child.exited()
+            ? `exited (${g.child.process.exitCode ?? g.child.process.signalCode}) during the round; its last output:\n${g.child.output().slice(-3000)}`
+            : null,
         };
       }),
     };
@@ -364,12 +486,19 @@ async function runRound(ctx: RoundContext, gatewayCount: number, subscriberCount
  * with the subscribers' selection, as the gateway runs it per event.
  * @throws Error when a query fails.
  */
-async function payloadQueryMs(urls: readonly string[], headers: Record<string, string>, runIds: readonly string[]): Promise<number[]> {
+async function payloadQueryMs(
+  urls: readonly string[],
+  headers: Record<string, string>,
+  runIds: readonly string[],
+): Promise<number[]> {
   const result: number[] = [];
   for (const url of urls) {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const body = JSON.stringify({ query: `query($id: ID!) { syncRunAt(id: $id, sequence: 1) { ${RUN_SELECTION} } }`, variables: { id: runIds[i % runIds.length] } });
+      const body = JSON.stringify({
+        query: `query($id: ID!) { syncRunAt(id: $id, sequence: 1) { ${RUN_SELECTION} } }`,
+        variables: { id: runIds[i % runIds.length] },
+      });
       const t0 = performance.now();
       await postForData(url, body, headers);
       times.push(performance.now() - t0);
@@ -384,7 +513,12 @@ async function payloadQueryMs(urls: readonly string[], headers: Record<string, s
  * `headers` (a `service` token: the CRM's own mutations need `write:systems`).
  * @throws Error when a mutation fails.
  */
-async function queueConversions(url: string, headers: Record<string, string>, count: number, round: number): Promise<string[]> {
+async function queueConversions(
+  url: string,
+  headers: Record<string, string>,
+  count: number,
+  round: number,
+): Promise<string[]> {
   const runIds: string[] = new Array<string>(count);
   let next = 0;
   const one = async (i: number) => {
@@ -393,7 +527,14 @@ async function queueConversions(url: string, headers: Record<string, string>, co
       url,
       JSON.stringify({
         query: 'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id } } }',
-        variables: { input: { externalId: `bench-sub-${tag}`, name: `Subscriber Bench ${tag} Ltd`, industry: 'Retail', billingCountry: 'GB' } },
+        variables: {
+          input: {
+            externalId: `bench-sub-${tag}`,
+            name: `Subscriber Bench ${tag} Ltd`,
+            industry: 'Retail',
+            billingCountry: 'GB',
+          },
+        },
       }),
       headers,
     )) as { upsertAccount: { account: { id: string } } };
@@ -421,7 +562,8 @@ async function queueConversions(url: string, headers: Record<string, string>, co
     const run = (await postForData(
       url,
       JSON.stringify({
-        query: 'mutation($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id } }',
+        query:
+          'mutation($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id } }',
         variables: { input: { opportunityId: opportunity.upsertOpportunity.opportunity.id } },
       }),
       headers,
@@ -441,7 +583,12 @@ async function queueConversions(url: string, headers: Record<string, string>, co
  * subscribers on `syncRunsUpdated` spread evenly over them, the others on `syncRunUpdated` of the runs in turn; the
  * sockets split into equal consecutive blocks, one per gateway.
  */
-function planSockets(subscribers: number, options: SubscriptionBenchOptions, gateways: number, runIds: readonly string[]): SocketPlan[] {
+function planSockets(
+  subscribers: number,
+  options: SubscriptionBenchOptions,
+  gateways: number,
+  runIds: readonly string[],
+): SocketPlan[] {
   const sockets = Math.ceil(subscribers / options.perSocket);
   const feeds = Math.round(subscribers * options.feedShare);
   const plan: SocketPlan[] = [];
@@ -466,8 +613,14 @@ async function waitForRuns(ledger: SqliteLedger, runIds: readonly string[], work
   for (;;) {
     const runs = await ledger.getRuns(runIds);
     if (runs.every((r) => r && SETTLED.has(r.status))) return;
-    if (worker.exited()) throw new Error(`the worker exited (${worker.process.exitCode ?? worker.process.signalCode}) before the runs settled:\n${worker.output()}`);
-    if (Date.now() > deadline) throw new Error(`the runs did not settle within ${RUNS_TIMEOUT_MS} ms: ${runs.map((r) => r?.status ?? 'missing').join(', ')}\n${worker.output()}`);
+    if (worker.exited())
+      throw new Error(
+        `the worker exited (${worker.process.exitCode ?? worker.process.signalCode}) before the runs settled:\n${worker.output()}`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(
+        `the runs did not settle within ${RUNS_TIMEOUT_MS} ms: ${runs.map((r) => r?.status ?? 'missing').join(', ')}\n${worker.output()}`,
+      );
     await sleep(100);
   }
 }
@@ -492,7 +645,8 @@ async function waitForDelivery(clients: readonly ClientProcess[], expected: numb
 
 async function lastOutboxSeq(ledger: SqliteLedger): Promise<number> {
   let seq = 0;
-  for (let batch = await ledger.eventsAfter(seq, 5000); batch.length; batch = await ledger.eventsAfter(seq, 5000)) seq = batch[batch.length - 1]!.seq;
+  for (let batch = await ledger.eventsAfter(seq, 5000); batch.length; batch = await ledger.eventsAfter(seq, 5000))
+    seq = batch[batch.length - 1]!.seq;
   return seq;
 }
 
@@ -508,7 +662,10 @@ async function roundEvents(ledger: SqliteLedger, cursor: number, runIds: readonl
   return events;
 }
 
-function expectedRuns(events: readonly OutboxEvent[], runs: readonly ({ id: string; status: string } | null)[]): Record<string, ExpectedRun> {
+function expectedRuns(
+  events: readonly OutboxEvent[],
+  runs: readonly ({ id: string; status: string } | null)[],
+): Record<string, ExpectedRun> {
   const expected: Record<string, ExpectedRun> = {};
   for (const run of runs) if (run) expected[run.id] = { sequences: [], statuses: [], final: FINAL.has(run.status) };
   for (const e of events) {
@@ -520,12 +677,19 @@ function expectedRuns(events: readonly OutboxEvent[], runs: readonly ({ id: stri
 
 /** Spawns a load-generating child and routes its JSON lines: progress is kept, the rest queued for {@link ClientProcess.next}. */
 async function startClientProcess(index: number): Promise<ClientProcess> {
-  const child = spawnChild(`clients ${index}`, process.execPath, ['--import', TSX_LOADER, join(ROOT, 'bench', 'subscriptions-clients.ts')], { cwd: ROOT, env: childEnv({}) });
+  const child = spawnChild(
+    `clients ${index}`,
+    process.execPath,
+    ['--import', TSX_LOADER, join(ROOT, 'bench', 'subscriptions-clients.ts')],
+    { cwd: ROOT, env: childEnv({}) },
+  );
   const queued: ClientMessage[] = [];
   const waiters = new Set<() => void>();
   let failure: string | undefined;
   let buffered = '';
-  const wake = () => [...waiters].forEach((w) => w());
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
   child.process.stdout!.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
     let newline: number;
@@ -562,7 +726,10 @@ async function startClientProcess(index: number): Promise<ClientProcess> {
           let error: Error | undefined;
           if (at >= 0) resolve(queued.splice(at, 1)[0] as never);
           else if (failure !== undefined) error = new Error(`${child.name} failed: ${failure}`);
-          else if (child.exited()) error = new Error(`${child.name} exited (${child.process.exitCode ?? child.process.signalCode}):\n${child.output()}`);
+          else if (child.exited())
+            error = new Error(
+              `${child.name} exited (${child.process.exitCode ?? child.process.signalCode}):\n${child.output()}`,
+            );
           else return;
           clearTimeout(timer);
           waiters.delete(check);
@@ -590,13 +757,21 @@ async function startRedis(dir: string): Promise<string> {
   const port = await freePort();
   let redis: BenchChild;
   try {
-    redis = spawnChild('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { cwd: dir, env: childEnv({}) });
+    redis = spawnChild(
+      'redis-server',
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { cwd: dir, env: childEnv({}) },
+    );
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}: this benchmark needs a real Redis server on the PATH (Debian: apt-get install redis-server)`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}: this benchmark needs a real Redis server on the PATH (Debian: apt-get install redis-server)`,
+    );
   }
   const deadline = Date.now() + 10_000;
   while (!redis.output().includes('Ready to accept connections')) {
-    if (redis.exited() || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not become ready:\n${redis.output()}`);
+    if (redis.exited() || Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not become ready:\n${redis.output()}`);
     // redis-server reports readiness only in its log; it takes a few ms.
     await sleep(20);
   }
@@ -617,20 +792,28 @@ async function progressUntil<T>(work: Promise<T>, line: () => string | Promise<s
 
 /** The gateway's log lines at warn level or above (pino JSON: level ≥ 40), first few only. */
 function warningLines(child: BenchChild): string[] {
-  const lines = child.output().split('\n').filter((line) => {
-    try {
-      return (JSON.parse(line) as { level?: number }).level! >= 40;
-    } catch {
-      return line.trim() !== '';
-    }
-  });
-  return lines.slice(0, 3).map((l) => l.slice(0, 400)).concat(lines.length > 3 ? [`… ${lines.length - 3} more`] : []);
+  const lines = child
+    .output()
+    .split('\n')
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { level?: number }).level! >= 40;
+      } catch {
+        return line.trim() !== '';
+      }
+    });
+  return lines
+    .slice(0, 3)
+    .map((l) => l.slice(0, 400))
+    .concat(lines.length > 3 ? [`… ${lines.length - 3} more`] : []);
 }
 
 function mergeHistograms(reports: readonly GatewayReport[], kinds: readonly SubscriberKind[]): Map<number, number> {
   const merged = new Map<number, number>();
   for (const r of reports) {
-    for (const kind of kinds) for (const [ms, n] of Object.entries(r.latencyHistograms[kind])) merged.set(Number(ms), (merged.get(Number(ms)) ?? 0) + n);
+    for (const kind of kinds)
+      for (const [ms, n] of Object.entries(r.latencyHistograms[kind]))
+        merged.set(Number(ms), (merged.get(Number(ms)) ?? 0) + n);
   }
   return merged;
 }
@@ -649,9 +832,31 @@ function histogramPercentile(histogram: Map<number, number>, p: number): number 
 }
 
 function mergeViolations(all: readonly Violations[]): Violations {
-  const merged: Violations = { subscribers: 0, missing: 0, duplicates: 0, outOfOrder: 0, gaps: 0, unexpected: 0, notCompleted: 0, wrongState: 0, errors: 0, examples: [] };
+  const merged: Violations = {
+    subscribers: 0,
+    missing: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    gaps: 0,
+    unexpected: 0,
+    notCompleted: 0,
+    wrongState: 0,
+    errors: 0,
+    examples: [],
+  };
   for (const v of all) {
-    for (const key of ['subscribers', 'missing', 'duplicates', 'outOfOrder', 'gaps', 'unexpected', 'notCompleted', 'wrongState', 'errors'] as const) merged[key] += v[key];
+    for (const key of [
+      'subscribers',
+      'missing',
+      'duplicates',
+      'outOfOrder',
+      'gaps',
+      'unexpected',
+      'notCompleted',
+      'wrongState',
+      'errors',
+    ] as const)
+      merged[key] += v[key];
     merged.examples.push(...v.examples);
   }
   merged.examples = merged.examples.slice(0, 6);
@@ -660,7 +865,11 @@ function mergeViolations(all: readonly Violations[]): Violations {
 
 function describeViolations(v: Violations): string {
   if (v.subscribers === 0) return 'every subscriber got every event exactly once, in order';
-  const parts = (['missing', 'duplicates', 'outOfOrder', 'gaps', 'unexpected', 'notCompleted', 'wrongState', 'errors'] as const).filter((k) => v[k] > 0).map((k) => `${k} ${v[k]}`);
+  const parts = (
+    ['missing', 'duplicates', 'outOfOrder', 'gaps', 'unexpected', 'notCompleted', 'wrongState', 'errors'] as const
+  )
+    .filter((k) => v[k] > 0)
+    .map((k) => `${k} ${v[k]}`);
   return `VIOLATIONS at ${v.subscribers} subscriber(s): ${parts.join(', ')}`;
 }
 
@@ -674,14 +883,19 @@ function printRound(r: RoundResult): void {
     `  CPU during delivery: gateway(s) ${seconds(cpu.gateways)}, subgraphs ${seconds(cpu.subgraphs)}, worker ${seconds(cpu.worker)}, client processes ${seconds(cpu.clients)}, ` +
       `other processes on this machine ${seconds(cpu.others)} (of ${seconds(r.deliveryMs * availableParallelism())} available)`,
   );
-  if (cpu.others > r.deliveryMs * availableParallelism() * OTHERS_SHARE_WARNING) log(`  warning: other processes took ${fixed((cpu.others / (r.deliveryMs * availableParallelism())) * 100, 0)}% of the machine during delivery: latencies and rates are disturbed`);
+  if (cpu.others > r.deliveryMs * availableParallelism() * OTHERS_SHARE_WARNING)
+    log(
+      `  warning: other processes took ${fixed((cpu.others / (r.deliveryMs * availableParallelism())) * 100, 0)}% of the machine during delivery: latencies and rates are disturbed`,
+    );
   for (const g of r.gateways) {
     log(
       `  ${g.label}: ${g.subscribers} subscribers on ${g.sockets} sockets; latency p50 ${ms(g.latency.all, 50)}, p99 ${ms(g.latency.all, 99)} ` +
         `(syncRunsUpdated p50 ${ms(g.latency.feed, 50)} p99 ${ms(g.latency.feed, 99)}; syncRunUpdated p50 ${ms(g.latency.run, 50)} p99 ${ms(g.latency.run, 99)}); ` +
         `${g.delivered} payloads in ${seconds(g.spanMs)} = ${fixed(rate(g), 0)}/s; CPU ${seconds(g.cpuMs)}`,
     );
-    log(`  ${g.label}: RSS ${mib(g.rssBeforeBytes)} MiB before → ${mib(g.rssSubscribedBytes)} MiB subscribed (${fixed(perSubscriberKib(g), 1)} KiB per subscriber) → ${mib(g.rssAfterBytes)} MiB after delivery`);
+    log(
+      `  ${g.label}: RSS ${mib(g.rssBeforeBytes)} MiB before → ${mib(g.rssSubscribedBytes)} MiB subscribed (${fixed(perSubscriberKib(g), 1)} KiB per subscriber) → ${mib(g.rssAfterBytes)} MiB after delivery`,
+    );
     log(`  ${g.label}: ${describeViolations(g.violations)}`);
     for (const example of g.violations.examples) log(`    e.g. ${example}`);
     if (g.exited) log(`  ${g.label} ${g.exited}`);
@@ -690,7 +904,18 @@ function printRound(r: RoundResult): void {
 }
 
 function printSummary(results: readonly RoundResult[]): void {
-  const header = ['topology', 'subscribers', 'gateway', 'p50 ms', 'p99 ms', 'feed p50/p99', 'run p50/p99', 'payloads/s', 'KiB RSS/sub', 'check'];
+  const header = [
+    'topology',
+    'subscribers',
+    'gateway',
+    'p50 ms',
+    'p99 ms',
+    'feed p50/p99',
+    'run p50/p99',
+    'payloads/s',
+    'KiB RSS/sub',
+    'check',
+  ];
   const rows = results.flatMap((r) =>
     r.gateways.map((g) => [
       r.topology,
@@ -708,9 +933,12 @@ function printSummary(results: readonly RoundResult[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   console.log('');
   console.log(header.map((h, i) => h.padEnd(widths[i]!)).join('  '));
-  for (const row of rows) console.log(row.map((cell, i) => (i < 3 || i === 9 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  for (const row of rows)
+    console.log(
+      row.map((cell, i) => (i < 3 || i === 9 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+    );
   console.log(
-    '(latency: commit (the payload\'s updatedAt) to arrival at the client, over changes committed after the release; feed = syncRunsUpdated, run = syncRunUpdated(id); ' +
+    "(latency: commit (the payload's updatedAt) to arrival at the client, over changes committed after the release; feed = syncRunsUpdated, run = syncRunUpdated(id); " +
       'payloads/s: payloads a gateway delivered after the release ÷ first-to-last arrival; KiB RSS/sub: (gateway RSS with its subscribers − before) ÷ its subscribers; ' +
       'check: every subscriber got every outbox event exactly once, in sequence order)',
   );
@@ -772,12 +1000,15 @@ function parseOptions(argv: string[]): SubscriptionBenchOptions {
   const whole = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}; got '${raw}'\n${USAGE}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`--${name} must be a whole number from ${min} to ${max}; got '${raw}'\n${USAGE}`);
     return value;
   };
-  const list = (name: string, raw: string | undefined, fallback: number[], min: number, max: number) => (raw === undefined ? fallback : raw.split(',').map((v) => whole(name, v.trim(), 0, min, max)));
+  const list = (name: string, raw: string | undefined, fallback: number[], min: number, max: number) =>
+    raw === undefined ? fallback : raw.split(',').map((v) => whole(name, v.trim(), 0, min, max));
   const feedShare = values['feed-share'] === undefined ? DEFAULTS.feedShare : Number(values['feed-share']);
-  if (!(feedShare >= 0 && feedShare <= 1)) throw new Error(`--feed-share must be from 0 to 1; got '${values['feed-share']}'\n${USAGE}`);
+  if (!(feedShare >= 0 && feedShare <= 1))
+    throw new Error(`--feed-share must be from 0 to 1; got '${values['feed-share']}'\n${USAGE}`);
   return {
     subscribers: list('subscribers', values.subscribers, DEFAULTS.subscribers, 1, 100_000),
     gateways: list('gateways', values.gateways, DEFAULTS.gateways, 1, 4),

@@ -19,10 +19,14 @@ import { startStack, type Stack } from '../stack/start-stack';
 import { authOptionsOf, bearerHeader, benchAuth } from './bench-auth';
 import { percentile } from './load';
 
-process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
 const { values } = parseArgs({
-  options: { conversions: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '16' }, sizes: { type: 'string', default: '10000,100000,1000000' } },
+  options: {
+    conversions: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '16' },
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+  },
 });
 const conversions = Number(values.conversions);
 const concurrency = Number(values.concurrency);
@@ -36,7 +40,11 @@ interface Gateway {
 }
 
 async function post(gateway: Gateway, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
-  const response = await fetch(gateway.url, { method: 'POST', headers: { ...gateway.headers, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { ...gateway.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
   if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data!;
@@ -51,17 +59,38 @@ function terminal(stack: Stack): (runId: string) => Promise<RunRecord> {
     if (waiter) waiter(run);
     else done.set(run.id, run);
   });
-  return (runId) => new Promise((resolve) => (done.has(runId) ? resolve(done.get(runId)!) : waiters.set(runId, resolve)));
+  return (runId) =>
+    new Promise((resolve) => (done.has(runId) ? resolve(done.get(runId)!) : waiters.set(runId, resolve)));
 }
 
-async function benchConversions(stack: Stack, gateway: Gateway, untilDone: (id: string) => Promise<RunRecord>): Promise<void> {
+async function benchConversions(
+  stack: Stack,
+  gateway: Gateway,
+  untilDone: (id: string) => Promise<RunRecord>,
+): Promise<void> {
   console.log(`conversions: preparing ${conversions} closed-won opportunities`);
   const ids: string[] = [];
   for (let i = 0; i < conversions; i++) {
-    const { record: account } = await stack.stores.crm.upsertAccount({ externalId: `bench-${i}`, name: `Bench Client ${i} Ltd`, industry: 'Retail', billingCountry: 'GB', parentAccountId: null, owner: null });
+    const { record: account } = await stack.stores.crm.upsertAccount({
+      externalId: `bench-${i}`,
+      name: `Bench Client ${i} Ltd`,
+      industry: 'Retail',
+      billingCountry: 'GB',
+      parentAccountId: null,
+      owner: null,
+    });
     const { record } = await stack.stores.crm.upsertOpportunity({
-      externalId: `bench-opp-${i}`, accountId: account.id, name: `Bench deal ${i}`, stage: 'CLOSED_WON', amountMinor: 12_000_000, currency: 'GBP', closeDate: '2026-11-01',
-      servicePackage: 'CLOUD_MIGRATION', billingModel: 'FIXED_FEE', deliveryRegion: 'UK', expectedStartDate: '2026-12-01',
+      externalId: `bench-opp-${i}`,
+      accountId: account.id,
+      name: `Bench deal ${i}`,
+      stage: 'CLOSED_WON',
+      amountMinor: 12_000_000,
+      currency: 'GBP',
+      closeDate: '2026-11-01',
+      servicePackage: 'CLOUD_MIGRATION',
+      billingModel: 'FIXED_FEE',
+      deliveryRegion: 'UK',
+      expectedStartDate: '2026-12-01',
     });
     ids.push(record.id);
   }
@@ -73,8 +102,12 @@ async function benchConversions(stack: Stack, gateway: Gateway, untilDone: (id: 
       while (next < ids.length) {
         const opportunityId = ids[next++]!;
         const t0 = performance.now();
-        const data = await post(gateway, 'mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }', { id: opportunityId });
-        const run = await untilDone(data['convertOpportunityToProject'].id);
+        const data = await post(
+          gateway,
+          'mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }',
+          { id: opportunityId },
+        );
+        const run = await untilDone(data.convertOpportunityToProject.id);
         if (run.status !== 'SUCCEEDED') throw new Error(`conversion ${run.id} ended ${run.status}`);
         latencies.push(performance.now() - t0);
       }
@@ -87,23 +120,45 @@ async function benchConversions(stack: Stack, gateway: Gateway, untilDone: (id: 
   );
 }
 
-async function benchBilling(stack: Stack, gateway: Gateway, untilDone: (id: string) => Promise<RunRecord>, size: number, round: number): Promise<void> {
+async function benchBilling(
+  stack: Stack,
+  gateway: Gateway,
+  untilDone: (id: string) => Promise<RunRecord>,
+  size: number,
+  round: number,
+): Promise<void> {
   // A T&M project of the demo data, with `size` approved entries written through the reference PSA's bulk seed.
-  const project = (await stack.stores.psa.listProjects({ first: 1000, afterKey: null }, { billingModel: 'TIME_AND_MATERIALS' })).nodes[round]!;
+  const project = (
+    await stack.stores.psa.listProjects({ first: 1000, afterKey: null }, { billingModel: 'TIME_AND_MATERIALS' })
+  ).nodes[round]!;
   console.log(`billing ${size}: writing ${size} approved time entries to ${project.id}`);
   const base = 9_000_000_000 + round * 1_000_000_000;
   for (let from = 0; from < size; from += 50_000) {
     const timeEntries: TimeEntryRecord[] = [];
     for (let i = from; i < Math.min(size, from + 50_000); i++) {
-      timeEntries.push({ id: formatId('TE', base + i), projectId: project.id, resourceId: 'RES-000003', role: 'Senior Consultant', date: '2026-10-15', hoursHundredths: 100 + (i % 700), billable: true, status: 'APPROVED', notes: null, billingReference: null });
+      timeEntries.push({
+        id: formatId('TE', base + i),
+        projectId: project.id,
+        resourceId: 'RES-000003',
+        role: 'Senior Consultant',
+        date: '2026-10-15',
+        hoursHundredths: 100 + (i % 700),
+        billable: true,
+        status: 'APPROVED',
+        notes: null,
+        billingReference: null,
+      });
     }
     stack.stores.psa.seed({ projects: [], milestones: [], timeEntries, expenses: [] });
   }
   const t0 = performance.now();
-  const data = await post(gateway, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: project.id });
-  const run = await untilDone(data['billApprovedTime'].id);
+  const data = await post(gateway, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', {
+    p: project.id,
+  });
+  const run = await untilDone(data.billApprovedTime.id);
   const seconds = (performance.now() - t0) / 1000;
-  if (run.status !== 'SUCCEEDED') throw new Error(`billing run ${run.id} ended ${run.status}: ${JSON.stringify(run.steps)}`);
+  if (run.status !== 'SUCCEEDED')
+    throw new Error(`billing run ${run.id} ended ${run.status}: ${JSON.stringify(run.steps)}`);
   const summary = run.steps[1]!.output as { timeEntries: number; batches: number };
   console.log(
     `billing ${size}: ${summary.timeEntries} entries in ${summary.batches} batches in ${seconds.toFixed(1)} s → ${(summary.timeEntries / seconds).toFixed(0)} entries/s, RSS ${mb(process.memoryUsage().rss)}`,
@@ -112,9 +167,16 @@ async function benchBilling(stack: Stack, gateway: Gateway, untilDone: (id: stri
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-sync-'));
-  console.log(`bench:sync: stack on ${dataDir} (node ${process.version}); mutations carry an operations token, every subgraph request is signed`);
+  console.log(
+    `bench:sync: stack on ${dataDir} (node ${process.version}); mutations carry an operations token, every subgraph request is signed`,
+  );
   const auth = benchAuth();
-  const stack = await startStack({ dataDir, seedAccounts: 40, workerOptions: { idlePollMs: 20 }, auth: authOptionsOf(auth) });
+  const stack = await startStack({
+    dataDir,
+    seedAccounts: 40,
+    workerOptions: { idlePollMs: 20 },
+    auth: authOptionsOf(auth),
+  });
   try {
     const gateway: Gateway = { url: stack.gatewayUrl, headers: await bearerHeader(auth, 'operations') };
     const untilDone = terminal(stack);

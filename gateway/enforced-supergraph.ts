@@ -4,5 +4,8 @@
  * plugin), so it hands the gateway the supergraph with those two links marked as ordinary features.
  */
 export function withEnforcedSecurityFeatures(supergraphSdl: string): string {
-  return supergraphSdl.replace(/(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[\d.]+"), for: SECURITY\)/g, '$1)');
+  return supergraphSdl.replace(
+    /(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[\d.]+"), for: SECURITY\)/g,
+    '$1)',
+  );
 }

@@ -6,9 +6,9 @@ import { formatError } from '../lib/format-error';
  * becomes `extensions.system`; everything else is masked as in {@link formatError}.
  */
 export function formatGatewayError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const serviceName = formatted.extensions?.['serviceName'];
+  const serviceName = formatted.extensions?.serviceName;
   const withSystem =
-    typeof serviceName === 'string' && formatted.extensions?.['system'] === undefined
+    typeof serviceName === 'string' && formatted.extensions?.system === undefined
       ? { ...formatted, extensions: { ...formatted.extensions, system: serviceName } }
       : formatted;
   return formatError(withSystem, error);

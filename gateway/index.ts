@@ -40,12 +40,16 @@ export interface Gateway {
 
 /** Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5. It does not listen. */
 export function createGateway(options: GatewayOptions): Gateway {
-  const subgraphs = subgraphsOf(options.supergraphSdl).map((s) => ({ name: s.name, url: options.subgraphUrls?.[s.name] ?? s.url }));
+  const subgraphs = subgraphsOf(options.supergraphSdl).map((s) => ({
+    name: s.name,
+    url: options.subgraphUrls?.[s.name] ?? s.url,
+  }));
   const urls = new Map(subgraphs.map((s) => [s.name, s.url]));
   const accessRules = accessRulesOf(parse(options.supergraphSdl));
   const gateway = new ApolloGateway({
     supergraphSdl: withEnforcedSecurityFeatures(options.supergraphSdl),
-    buildService: ({ name, url }) => new SubgraphDataSource(name, urls.get(name) ?? url ?? '', options.logger, options.subgraphSecrets[name] ?? null),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource(name, urls.get(name) ?? url ?? '', options.logger, options.subgraphSecrets[name] ?? null),
     logger: options.logger,
   });
   let apiSchema: GraphQLSchema | null = null;
@@ -64,7 +68,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     parseOptions: limited.parseOptions,
     validationRules: limited.validationRules,
     // Access first: a caller who may not select a field learns that, not what the operation would cost.
-    plugins: [accessControlPlugin<GatewayContext>(accessRules), ...limited.plugins, requestLogPlugin<GatewayContext>(options.logger)],
+    plugins: [
+      accessControlPlugin<GatewayContext>(accessRules),
+      ...limited.plugins,
+      requestLogPlugin<GatewayContext>(options.logger),
+    ],
   });
   return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules, limits };
 }

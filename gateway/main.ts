@@ -17,17 +17,20 @@ import { subgraphsOf } from './supergraph-subgraphs';
  */
 runMain(async () => {
   const env = process.env;
-  env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
-  const logger = createLogger('gateway', env['LOG_LEVEL'] ?? 'info');
-  const supergraphPath = env['SUPERGRAPH_PATH'] ?? join(__dirname, '..', 'supergraph.graphql');
+  env.APOLLO_TELEMETRY_DISABLED ??= '1';
+  const logger = createLogger('gateway', env.LOG_LEVEL ?? 'info');
+  const supergraphPath = env.SUPERGRAPH_PATH ?? join(__dirname, '..', 'supergraph.graphql');
   const subgraphUrls: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     const m = /^SUBGRAPH_URL_(\w+)$/.exec(key);
     if (m && value) subgraphUrls[m[1]!.toLowerCase()] = value;
   }
   // Subscriptions need the events of the workers' outbox relays; across processes they travel over Redis.
-  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : null;
-  if (!bus) logger.warn('REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE');
+  const bus = env.REDIS_URL ? createRedisBus({ url: env.REDIS_URL, logger: logger.child({ component: 'bus' }) }) : null;
+  if (!bus)
+    logger.warn(
+      'REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE',
+    );
   const supergraphSdl = readFileSync(supergraphPath, 'utf8');
   const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
   const running = await startGateway({
@@ -37,7 +40,7 @@ runMain(async () => {
     ...policies,
     logger,
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
-    host: env['HOST'] ?? '127.0.0.1',
+    host: env.HOST ?? '127.0.0.1',
     maxBodyBytes: intFromEnv(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
     bus,
     subscriptions: {

@@ -4,8 +4,18 @@ import { isProduction } from '../lib/auth/secrets';
 import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
 import type { AuthOptions } from './auth/authenticator';
 import { operationLimitsFromEnv, type OperationLimits } from './plugins/operation-limits';
-import { createRateLimiter, createRateLimitRedisClient, rateLimitFromEnv, type RateLimiter } from './plugins/rate-limit';
-import { DEFAULT_TRUSTED_DOCUMENTS_PATH, loadTrustedDocuments, trustedDocumentRolesFromEnv, type TrustedDocuments } from './plugins/trusted-documents';
+import {
+  createRateLimiter,
+  createRateLimitRedisClient,
+  rateLimitFromEnv,
+  type RateLimiter,
+} from './plugins/rate-limit';
+import {
+  DEFAULT_TRUSTED_DOCUMENTS_PATH,
+  loadTrustedDocuments,
+  trustedDocumentRolesFromEnv,
+  type TrustedDocuments,
+} from './plugins/trusted-documents';
 
 /** Everything that decides who may ask the gateway what, as one deployment configures it. */
 export interface GatewayPolicies {
@@ -28,15 +38,24 @@ export interface GatewayPolicies {
 export function gatewayPoliciesFromEnv(env: NodeJS.ProcessEnv, logger: Logger): GatewayPolicies {
   const auth = authFromEnv(env);
   if (auth.mode === 'jwt' && auth.keys.kind === 'secret' && auth.keys.secret === DEV_JWT_SECRET) {
-    logger.warn('JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)');
+    logger.warn(
+      'JWT_SECRET is not set: accepting tokens signed with the development secret (`npm run token` mints them; refused when NODE_ENV=production)',
+    );
   }
-  if (auth.mode === 'off') logger.warn({ role: auth.identity.role }, 'AUTH=off: every caller is treated as this role; never expose this gateway');
+  if (auth.mode === 'off')
+    logger.warn(
+      { role: auth.identity.role },
+      'AUTH=off: every caller is treated as this role; never expose this gateway',
+    );
   const limits = operationLimitsFromEnv(env);
-  const trustedDocuments = { manifest: loadTrustedDocuments(env['TRUSTED_DOCUMENTS_PATH'] || DEFAULT_TRUSTED_DOCUMENTS_PATH), roles: trustedDocumentRolesFromEnv(env) };
+  const trustedDocuments = {
+    manifest: loadTrustedDocuments(env.TRUSTED_DOCUMENTS_PATH || DEFAULT_TRUSTED_DOCUMENTS_PATH),
+    roles: trustedDocumentRolesFromEnv(env),
+  };
   const rateSettings = rateLimitFromEnv(env);
   // With Redis, every gateway on it shares each caller's budget.
   const rateLog = logger.child({ component: 'rate-limit' });
-  const rateRedis = env['REDIS_URL'] ? createRateLimitRedisClient({ url: env['REDIS_URL'], logger: rateLog }) : null;
+  const rateRedis = env.REDIS_URL ? createRateLimitRedisClient({ url: env.REDIS_URL, logger: rateLog }) : null;
   return {
     auth,
     production: isProduction(env),

@@ -5,7 +5,13 @@ import { signRequest } from '../lib/auth/signing';
 import type { EventBus } from '../lib/event-bus/event-bus';
 import { createAuthenticator, type AuthOptions } from './auth/authenticator';
 import { createRateLimiter, rateLimitKey, type RateLimiter } from './plugins/rate-limit';
-import { admitTrustedRequest, DEFAULT_TRUSTED_DOCUMENT_ROLES, loadTrustedDocuments, validateTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents';
+import {
+  admitTrustedRequest,
+  DEFAULT_TRUSTED_DOCUMENT_ROLES,
+  loadTrustedDocuments,
+  validateTrustedDocuments,
+  type TrustedDocuments,
+} from './plugins/trusted-documents';
 import { MeridianError } from '../lib/errors';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { createGateway, type GatewayOptions } from './index';
@@ -49,18 +55,27 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway(options);
   const authenticate = createAuthenticator(options.auth);
   const rateLimiter = options.rateLimiter ?? createRateLimiter();
-  const trusted = options.trustedDocuments ?? { manifest: loadTrustedDocuments(), roles: DEFAULT_TRUSTED_DOCUMENT_ROLES };
+  const trusted = options.trustedDocuments ?? {
+    manifest: loadTrustedDocuments(),
+    roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
+  };
   await apollo.start();
   // A portal operation the schema no longer serves (or the portal may not read) is a deployment error: refuse to start.
-  const problems = validateTrustedDocuments(trusted.manifest, apiSchema()!, { rules: accessRules, roles: trusted.roles });
+  const problems = validateTrustedDocuments(trusted.manifest, apiSchema()!, {
+    rules: accessRules,
+    roles: trusted.roles,
+  });
   if (problems.length > 0) {
     await apollo.stop();
-    throw new Error(`${trusted.manifest.source}: trusted documents that do not fit the schema:\n  ${problems.join('\n  ')}`);
+    throw new Error(
+      `${trusted.manifest.source}: trusted documents that do not fit the schema:\n  ${problems.join('\n  ')}`,
+    );
   }
   const listening = await listen(
     createGraphQLRequestListener(apollo, {
       admit: async ({ req, body }) => {
-        if (Array.isArray(body)) throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
+        if (Array.isArray(body))
+          throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
         let identity: Identity | null;
         try {
           identity = await authenticate(req.headers.authorization);
@@ -70,7 +85,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           throw error;
         }
         await rateLimiter.consume(rateLimitKey(identity, req));
-        return { identity, body: admitTrustedRequest(trusted.manifest, identity, { method: req.method, url: req.url, body }, trusted.roles) };
+        return {
+          identity,
+          body: admitTrustedRequest(
+            trusted.manifest,
+            identity,
+            { method: req.method, url: req.url, body },
+            trusted.roles,
+          ),
+        };
       },
       context: async (_req, requestId, identity) => ({ requestId, identity }),
       routes: {
@@ -121,7 +144,12 @@ function bearerOf(connectionParams: Record<string, unknown> | undefined): string
 
 const READY_QUERY = '{"query":"{ __typename }"}';
 
-async function readiness(subgraphs: SupergraphEndpoint[], secrets: Record<string, string>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function readiness(
+  subgraphs: SupergraphEndpoint[],
+  secrets: Record<string, string>,
+  _req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const results = await Promise.all(
     subgraphs.map(async (s) => {
       const secret = secrets[s.name];

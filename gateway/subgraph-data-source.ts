@@ -24,7 +24,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     // make-fetch-happen (the default) adds an HTTP cache layer the subgraphs' POSTs never use. The signature is
     // computed here, over the exact body string the data source serialised.
     const signed = (input: string, init: { headers: Record<string, string>; body: string }) =>
-      fetch(input, secret === null ? init : { ...init, headers: { ...init.headers, ...signEncoded(secret, init.body, init.headers[IDENTITY_HEADER] ?? '') } });
+      fetch(
+        input,
+        secret === null
+          ? init
+          : {
+              ...init,
+              headers: { ...init.headers, ...signEncoded(secret, init.body, init.headers[IDENTITY_HEADER] ?? '') },
+            },
+      );
     super({ url, fetcher: signed as unknown as Fetcher });
   }
 
@@ -37,11 +45,25 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     try {
       return await super.process(options);
     } catch (error) {
-      if (error instanceof GraphQLError && typeof error.extensions['code'] === 'string' && error.extensions['code'] !== 'INTERNAL_SERVER_ERROR' && !error.extensions['response']) throw error;
-      this.logger.warn({ requestId: options.context.requestId, subgraph: this.subgraph, url: this.url, err: error }, 'subgraph request failed');
+      if (
+        error instanceof GraphQLError &&
+        typeof error.extensions.code === 'string' &&
+        error.extensions.code !== 'INTERNAL_SERVER_ERROR' &&
+        !error.extensions.response
+      )
+        throw error;
+      this.logger.warn(
+        { requestId: options.context.requestId, subgraph: this.subgraph, url: this.url, err: error },
+        'subgraph request failed',
+      );
       // The entity path whose fields this subgraph would have filled, e.g. ["account"].
       const path = 'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined;
-      throw new MeridianError('SUBGRAPH_UNAVAILABLE', `The ${this.subgraph} subgraph did not answer; its fields are null in this response`, { system: this.subgraph }, path);
+      throw new MeridianError(
+        'SUBGRAPH_UNAVAILABLE',
+        `The ${this.subgraph} subgraph did not answer; its fields are null in this response`,
+        { system: this.subgraph },
+        path,
+      );
     }
   }
 }

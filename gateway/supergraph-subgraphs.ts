@@ -11,8 +11,11 @@ export interface SupergraphEndpoint {
  * @throws Error when the SDL is not a supergraph.
  */
 export function subgraphsOf(supergraphSdl: string): SupergraphEndpoint[] {
-  const graphEnum = parse(supergraphSdl).definitions.find((d) => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'join__Graph');
-  if (!graphEnum || graphEnum.kind !== Kind.ENUM_TYPE_DEFINITION) throw new Error('Not a supergraph: it has no join__Graph enum');
+  const graphEnum = parse(supergraphSdl).definitions.find(
+    (d) => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'join__Graph',
+  );
+  if (!graphEnum || graphEnum.kind !== Kind.ENUM_TYPE_DEFINITION)
+    throw new Error('Not a supergraph: it has no join__Graph enum');
   return (graphEnum.values ?? []).map((value) => {
     const args = value.directives?.find((d) => d.name.value === 'join__graph')?.arguments ?? [];
     const arg = (name: string) => {

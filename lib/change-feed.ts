@@ -27,14 +27,21 @@ const SEPARATOR = ' ';
  * Validates a change feed's GraphQL arguments (`since`, `first`, `after`) into a {@link ChangeFeedRequest}.
  * @throws MeridianError BAD_USER_INPUT for a malformed `since` or `first`; INVALID_CURSOR for a foreign cursor.
  */
-export function changeFeedRequest(args: { since?: string | null; first?: number | null; after?: string | null }, list: string): ChangeFeedRequest {
+export function changeFeedRequest(
+  args: { since?: string | null; first?: number | null; after?: string | null },
+  list: string,
+): ChangeFeedRequest {
   const since = args.since === null || args.since === undefined ? null : isoTimestamp(args.since, 'since');
   const { first } = pageRequest({ first: args.first ?? null }, list);
   if (!args.after) return { since, after: null, first };
   const key = decodeCursor(args.after, list);
   const at = key.indexOf(SEPARATOR);
   if (at < 1 || at === key.length - 1) {
-    throw new MeridianError('INVALID_CURSOR', `The cursor '${args.after}' does not belong to ${list}; start again without 'after'.`, { field: 'after', value: args.after });
+    throw new MeridianError(
+      'INVALID_CURSOR',
+      `The cursor '${args.after}' does not belong to ${list}; start again without 'after'.`,
+      { field: 'after', value: args.after },
+    );
   }
   return { since, after: { updatedAt: key.slice(0, at), id: key.slice(at + 1) }, first };
 }

@@ -9,7 +9,10 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 export function isoDate(value: string, field: string): string {
   const parsed = new Date(`${value}T00:00:00Z`);
   if (!ISO_DATE.test(value) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value) {
-    throw new MeridianError('BAD_USER_INPUT', `${field} must be a date written YYYY-MM-DD; got '${value}'`, { field, value });
+    throw new MeridianError('BAD_USER_INPUT', `${field} must be a date written YYYY-MM-DD; got '${value}'`, {
+      field,
+      value,
+    });
   }
   return value;
 }
@@ -40,8 +43,16 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
  */
 export function isoTimestamp(value: string, field: string): string {
   const parsed = new Date(value);
-  if (!ISO_TIMESTAMP.test(value) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 19) !== value.slice(0, 19)) {
-    throw new MeridianError('BAD_USER_INPUT', `${field} must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got '${value}'`, { field, value });
+  if (
+    !ISO_TIMESTAMP.test(value) ||
+    Number.isNaN(parsed.getTime()) ||
+    parsed.toISOString().slice(0, 19) !== value.slice(0, 19)
+  ) {
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `${field} must be a UTC timestamp written YYYY-MM-DDTHH:MM:SSZ; got '${value}'`,
+      { field, value },
+    );
   }
   return parsed.toISOString();
 }

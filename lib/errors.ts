@@ -5,25 +5,32 @@ import { GraphQLError } from 'graphql';
  * The README lists the same codes; `test/error-codes.test.ts` keeps the two equal.
  */
 export const ERROR_CODES = {
-  BAD_USER_INPUT: 'An argument is invalid (a negative or over-limit page size, a malformed ID or date, a missing field).',
+  BAD_USER_INPUT:
+    'An argument is invalid (a negative or over-limit page size, a malformed ID or date, a missing field).',
   INVALID_CURSOR: 'The `after` cursor was not issued by this list; start again without it.',
   NOT_FOUND: 'No record has this ID (or it is not visible to the caller).',
-  VALIDATION_REJECTED: 'The system of record refused the data (an unknown tax jurisdiction, a closed period, a missing mandatory field).',
-  INVALID_STATE: 'The record is not in a state that allows this command (billing a time entry that is not approved, paying a void invoice).',
+  VALIDATION_REJECTED:
+    'The system of record refused the data (an unknown tax jurisdiction, a closed period, a missing mandatory field).',
+  INVALID_STATE:
+    'The record is not in a state that allows this command (billing a time entry that is not approved, paying a void invoice).',
   DUPLICATE_EXTERNAL_ID: 'The external ID or idempotency key was already used with different data.',
   IDEMPOTENCY_KEY_REUSED: 'The idempotency key was already used with a different input.',
-  RATE_LIMITED: 'Too many requests (from this token at the gateway, or to a system of record); retry after `extensions.retryAfterMs`.',
+  RATE_LIMITED:
+    'Too many requests (from this token at the gateway, or to a system of record); retry after `extensions.retryAfterMs`.',
   SYSTEM_MAINTENANCE: 'The system is in a maintenance window; retry after `extensions.retryAfterMs`.',
   SUBGRAPH_UNAVAILABLE: 'A subgraph did not answer; the response holds what the other subgraphs returned.',
   LIVE_STATUS_UNAVAILABLE: 'This gateway has no event bus to serve subscriptions from; query `syncRun` instead.',
-  UNAUTHENTICATED: 'No valid bearer token (missing where one is required, expired, wrongly signed, wrong issuer or audience), or a subgraph request the gateway did not sign.',
+  UNAUTHENTICATED:
+    'No valid bearer token (missing where one is required, expired, wrongly signed, wrong issuer or audience), or a subgraph request the gateway did not sign.',
   FORBIDDEN: 'The token is valid but lacks a scope a selected field needs; `path` names the field.',
   QUERY_TOO_DEEP: 'The operation nests fields deeper than the gateway allows.',
   TOO_MANY_ALIASES: 'The operation uses more aliases than the gateway allows.',
   TOO_MANY_DIRECTIVES: 'The operation uses more directives than the gateway allows.',
   TOO_MANY_TOKENS: 'The document has more tokens than the gateway parses.',
-  QUERY_TOO_COSTLY: 'The operation could return more than the gateway allows (list page sizes multiply); ask for smaller pages.',
-  PERSISTED_QUERY_NOT_FOUND: 'The persisted-query hash is not known yet; send the query text with it once (automatic persisted queries).',
+  QUERY_TOO_COSTLY:
+    'The operation could return more than the gateway allows (list page sizes multiply); ask for smaller pages.',
+  PERSISTED_QUERY_NOT_FOUND:
+    'The persisted-query hash is not known yet; send the query text with it once (automatic persisted queries).',
   PERSISTED_QUERY_NOT_IN_LIST: 'This role may run only trusted documents, and the operation is not in the manifest.',
   GRAPHQL_PARSE_FAILED: 'The document is not valid GraphQL syntax.',
   GRAPHQL_VALIDATION_FAILED: 'The document does not validate against the schema.',
@@ -68,5 +75,5 @@ export class MeridianError extends GraphQLError {
 
 /** True when `code` is in the registry. */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }

@@ -8,7 +8,9 @@ import { ALLOWED_EXTENSIONS, isErrorCode } from './errors';
  * The unmasked error is logged by the request-log plugin under the request ID.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const code = formatted.extensions?.['code'] ?? (unwrapResolverError(error) as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
+  const code =
+    formatted.extensions?.code ??
+    (unwrapResolverError(error) as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
   if (!isErrorCode(code) || code === 'INTERNAL_SERVER_ERROR') {
     return {
       message: 'Unexpected error; the log holds the details under this request ID',
@@ -21,7 +23,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const value = formatted.extensions?.[key];
     if (value !== undefined) extensions[key] = value;
   }
-  extensions['code'] = code;
+  extensions.code = code;
   return {
     message: formatted.message,
     ...(formatted.locations ? { locations: formatted.locations } : {}),

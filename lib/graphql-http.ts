@@ -31,7 +31,12 @@ export interface Admission {
 }
 
 /** HTTP status of a request refused before it runs, by code. */
-const REFUSAL_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429, BAD_REQUEST: 400 };
+const REFUSAL_STATUS: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
+  BAD_REQUEST: 400,
+};
 
 export interface GraphQLHttpOptions<TContext extends BaseContext> {
   /**
@@ -76,57 +81,72 @@ export function createGraphQLRequestListener<TContext extends BaseContext>(
       sendError(res, 404, 'NOT_FOUND', `No route ${path}; GraphQL is served on /graphql`);
       return;
     }
-    readBody(req, maxBodyBytes).then(
-      async (raw) => {
-        let body: unknown;
-        if (raw.length > 0 && (req.headers['content-type'] ?? '').includes('json')) {
-          try {
-            body = JSON.parse(raw);
-          } catch {
-            sendError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
+    readBody(req, maxBodyBytes)
+      .then(
+        async (raw) => {
+          let body: unknown;
+          if (raw.length > 0 && (req.headers['content-type'] ?? '').includes('json')) {
+            try {
+              body = JSON.parse(raw);
+            } catch {
+              sendError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
+              return;
+            }
+          } else if (raw.length > 0) {
+            body = raw;
+          }
+          let admission: Admission = { identity: null };
+          if (options.admit) {
+            try {
+              admission = await options.admit({ req, requestId, raw, body });
+            } catch (error) {
+              if (!(error instanceof MeridianError)) throw error;
+              const retryAfterMs = error.details.retryAfterMs;
+              if (retryAfterMs !== undefined)
+                res.setHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+              sendError(
+                res,
+                REFUSAL_STATUS[error.code] ?? 400,
+                error.code,
+                error.message,
+                retryAfterMs === undefined ? {} : { retryAfterMs },
+              );
+              return;
+            }
+            if ('body' in admission) body = admission.body;
+          }
+          const headers = new HeaderMap();
+          for (const [key, value] of Object.entries(req.headers)) {
+            if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+          }
+          const response = await apollo.executeHTTPGraphQLRequest({
+            httpGraphQLRequest: {
+              method: (req.method ?? 'GET').toUpperCase(),
+              headers,
+              search: new URL(req.url ?? '/', 'http://x').search,
+              body,
+            },
+            context: () => options.context(req, requestId, admission.identity),
+          });
+          for (const [key, value] of response.headers) res.setHeader(key, value);
+          res.statusCode = response.status ?? 200;
+          if (response.body.kind === 'complete') {
+            res.end(response.body.string);
             return;
           }
-        } else if (raw.length > 0) {
-          body = raw;
-        }
-        let admission: Admission = { identity: null };
-        if (options.admit) {
-          try {
-            admission = await options.admit({ req, requestId, raw, body });
-          } catch (error) {
-            if (!(error instanceof MeridianError)) throw error;
-            const retryAfterMs = error.details.retryAfterMs;
-            if (retryAfterMs !== undefined) res.setHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-            sendError(res, REFUSAL_STATUS[error.code] ?? 400, error.code, error.message, retryAfterMs === undefined ? {} : { retryAfterMs });
-            return;
-          }
-          if ('body' in admission) body = admission.body;
-        }
-        const headers = new HeaderMap();
-        for (const [key, value] of Object.entries(req.headers)) {
-          if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-        }
-        const response = await apollo.executeHTTPGraphQLRequest({
-          httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: new URL(req.url ?? '/', 'http://x').search, body },
-          context: () => options.context(req, requestId, admission.identity),
-        });
-        for (const [key, value] of response.headers) res.setHeader(key, value);
-        res.statusCode = response.status ?? 200;
-        if (response.body.kind === 'complete') {
-          res.end(response.body.string);
-          return;
-        }
-        for await (const chunk of response.body.asyncIterator) res.write(chunk);
-        res.end();
-      },
-      (error: Error & { status?: number }) => {
-        if (error.status === 413) sendError(res, 413, 'BAD_REQUEST', `The request body exceeds ${maxBodyBytes} bytes`);
-        else sendError(res, 400, 'BAD_REQUEST', 'The request body could not be read');
-      },
-    ).catch(() => {
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
-      else res.destroy();
-    });
+          for await (const chunk of response.body.asyncIterator) res.write(chunk);
+          res.end();
+        },
+        (error: Error & { status?: number }) => {
+          if (error.status === 413)
+            sendError(res, 413, 'BAD_REQUEST', `The request body exceeds ${maxBodyBytes} bytes`);
+          else sendError(res, 400, 'BAD_REQUEST', 'The request body could not be read');
+        },
+      )
+      .catch(() => {
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
+        else res.destroy();
+      });
   };
 }
 
@@ -156,7 +176,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 /** Writes a GraphQL-shaped error body with `extensions.code`. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): void {
   if (res.headersSent) return;
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -183,7 +209,11 @@ export interface Listening {
  * Listens on `port` (0 for an ephemeral one) at `host`, resolving once bound.
  * `close()` stops accepting, ends idle keep-alive sockets and waits for in-flight requests.
  */
-export function listen(listener: (req: IncomingMessage, res: ServerResponse) => void, port: number, host = '127.0.0.1'): Promise<Listening> {
+export function listen(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  port: number,
+  host = '127.0.0.1',
+): Promise<Listening> {
   const server = createServer(listener);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {

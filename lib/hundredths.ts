@@ -10,7 +10,11 @@ const DECIMAL_2 = /^(\d{1,9})(?:\.(\d{1,2}))?$/;
 export function parseHundredths(value: string, field: string): number {
   const m = DECIMAL_2.exec(value.trim());
   if (!m) {
-    throw new MeridianError('BAD_USER_INPUT', `${field} must be a decimal with at most two decimals, such as "7.5"; got '${value}'`, { field, value });
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `${field} must be a decimal with at most two decimals, such as "7.5"; got '${value}'`,
+      { field, value },
+    );
   }
   return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
 }

@@ -3,9 +3,20 @@
  * records created at run time share these, so `nextId` continues after the seeded ones.
  */
 export const ID_WIDTH = {
-  ACC: 6, CON: 7, OPP: 7,
-  PRJ: 7, MS: 8, TE: 10, EXP: 9, RC: 6, TPL: 6, RES: 6,
-  CUS: 6, INV: 9, PAY: 9, BL: 10,
+  ACC: 6,
+  CON: 7,
+  OPP: 7,
+  PRJ: 7,
+  MS: 8,
+  TE: 10,
+  EXP: 9,
+  RC: 6,
+  TPL: 6,
+  RES: 6,
+  CUS: 6,
+  INV: 9,
+  PAY: 9,
+  BL: 10,
   XREF: 8,
 } as const;
 

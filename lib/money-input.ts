@@ -14,7 +14,11 @@ export interface MoneyInput {
 export function parseMoneyInput(input: MoneyInput, field: string): { minor: bigint; currency: string } {
   const currency = input.currency.trim().toUpperCase();
   if (!/^[A-Z]{3}$/.test(currency)) {
-    throw new MeridianError('BAD_USER_INPUT', `${field}.currency must be an ISO 4217 code such as USD; got '${input.currency}'`, { field: `${field}.currency`, value: input.currency });
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `${field}.currency must be an ISO 4217 code such as USD; got '${input.currency}'`,
+      { field: `${field}.currency`, value: input.currency },
+    );
   }
   return { minor: toMinor(input.amount, currency, `${field}.amount`), currency };
 }

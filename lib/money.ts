@@ -24,7 +24,11 @@ export function toMinor(amount: string, currency: string, field = 'amount'): big
   const m = DECIMAL.exec(amount.trim());
   const digits = minorUnits(currency);
   if (!m || (m[3] ?? '').length > digits) {
-    throw new MeridianError('BAD_USER_INPUT', `'${amount}' is not a ${currency} amount (a decimal string with at most ${digits} decimals)`, { field, value: amount });
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `'${amount}' is not a ${currency} amount (a decimal string with at most ${digits} decimals)`,
+      { field, value: amount },
+    );
   }
   const minor = BigInt((m[2] ?? '0') + (m[3] ?? '').padEnd(digits, '0'));
   return m[1] ? -minor : minor;

@@ -32,7 +32,10 @@ export interface PageRequest {
 export function pageRequest(args: { first?: number | null; after?: string | null }, list: string): PageRequest {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw new MeridianError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}; got ${first}`, { field: 'first', value: String(first) });
+    throw new MeridianError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}; got ${first}`, {
+      field: 'first',
+      value: String(first),
+    });
   }
   return { first, afterKey: args.after ? decodeCursor(args.after, list) : null };
 }
@@ -46,7 +49,11 @@ export function encodeCursor(key: string, list: string): string {
 export function decodeCursor(cursor: string, list: string): string {
   const raw = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!raw.startsWith(`${list}:`) || raw.length === list.length + 1) {
-    throw new MeridianError('INVALID_CURSOR', `The cursor '${cursor}' does not belong to ${list}; start again without 'after'.`, { field: 'after', value: cursor });
+    throw new MeridianError(
+      'INVALID_CURSOR',
+      `The cursor '${cursor}' does not belong to ${list}; start again without 'after'.`,
+      { field: 'after', value: cursor },
+    );
   }
   return raw.slice(list.length + 1);
 }

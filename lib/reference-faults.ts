@@ -27,7 +27,10 @@ export class FaultInjector {
   private settings: FaultSettings = {};
   private rng = mulberry32(1);
 
-  constructor(private readonly system: string, initial: FaultSettings = {}) {
+  constructor(
+    private readonly system: string,
+    initial: FaultSettings = {},
+  ) {
     this.set(initial);
   }
 
@@ -58,16 +61,24 @@ export class FaultInjector {
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const now = Date.now();
     if (maintenanceUntil !== null && now < maintenanceUntil) {
-      throw new MeridianError('SYSTEM_MAINTENANCE', `${this.system.toUpperCase()} is in a maintenance window until ${new Date(maintenanceUntil).toISOString()}`, {
-        system: this.system,
-        retryAfterMs: maintenanceUntil - now,
-      });
+      throw new MeridianError(
+        'SYSTEM_MAINTENANCE',
+        `${this.system.toUpperCase()} is in a maintenance window until ${new Date(maintenanceUntil).toISOString()}`,
+        {
+          system: this.system,
+          retryAfterMs: maintenanceUntil - now,
+        },
+      );
     }
     if (throttleRate > 0 && this.rng() < throttleRate) {
-      throw new MeridianError('RATE_LIMITED', `${this.system.toUpperCase()} throttled '${operation}'; retry after ${retryAfterMs} ms`, {
-        system: this.system,
-        retryAfterMs,
-      });
+      throw new MeridianError(
+        'RATE_LIMITED',
+        `${this.system.toUpperCase()} throttled '${operation}'; retry after ${retryAfterMs} ms`,
+        {
+          system: this.system,
+          retryAfterMs,
+        },
+      );
     }
   }
 }

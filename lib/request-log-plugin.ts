@@ -18,9 +18,14 @@ export function requestLogPlugin<TContext extends LoggedContext>(logger: Logger)
       return {
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
-            const code = error.extensions?.['code'] ?? (error.originalError as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
+            const code =
+              error.extensions?.code ??
+              (error.originalError as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
             if (!isErrorCode(code) || code === 'INTERNAL_SERVER_ERROR') {
-              logger.error({ requestId: contextValue.requestId, err: error.originalError ?? error, path: error.path }, 'unexpected error');
+              logger.error(
+                { requestId: contextValue.requestId, err: error.originalError ?? error, path: error.path },
+                'unexpected error',
+              );
             }
           }
         },
@@ -32,7 +37,7 @@ export function requestLogPlugin<TContext extends LoggedContext>(logger: Logger)
               requestId: contextValue.requestId,
               operationName: operationName ?? request.operationName ?? null,
               durationMs: Math.round(durationMs * 100) / 100,
-              ...(errors?.length ? { errorCodes: errors.map((e) => e.extensions?.['code']) } : {}),
+              ...(errors?.length ? { errorCodes: errors.map((e) => e.extensions?.code) } : {}),
             },
             'graphql request',
           );

@@ -28,16 +28,26 @@ export function runMain(start: () => Promise<{ close(): Promise<void> }>): void 
  * environment, served on `<NAME>_PORT` (else `defaultPort`) at `HOST` (127.0.0.1), accepting only requests signed with
  * `SUBGRAPH_SECRET_<NAME>` (a development default outside production).
  */
-export function runSubgraphMain<TContext extends SecuredContext>(name: string, defaultPort: number, build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>): void {
+export function runSubgraphMain<TContext extends SecuredContext>(
+  name: string,
+  defaultPort: number,
+  build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>,
+): void {
   runMain(async () => {
     const env = process.env;
-    const logger = createLogger(name, env['LOG_LEVEL'] ?? 'info');
-    if (!env[subgraphSecretVar(name)]) logger.warn(`${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`);
+    const logger = createLogger(name, env.LOG_LEVEL ?? 'info');
+    if (!env[subgraphSecretVar(name)])
+      logger.warn(
+        `${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`,
+      );
     const running = await startSubgraph(build(env, logger), {
       port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
-      host: env['HOST'] ?? '127.0.0.1',
+      host: env.HOST ?? '127.0.0.1',
       logger,
-      signature: { secret: subgraphSecret(env, name), toleranceMs: intFromEnv(env, 'SIGNATURE_TOLERANCE_MS', 60_000, 1) },
+      signature: {
+        secret: subgraphSecret(env, name),
+        toleranceMs: intFromEnv(env, 'SIGNATURE_TOLERANCE_MS', 60_000, 1),
+      },
       production: isProduction(env),
     });
     logger.info({ url: running.url }, `${name} subgraph listening`);

@@ -50,7 +50,9 @@ export function keysetPage<T>(
  * Reads one index entry. Call inside the transaction that inserts the row.
  */
 export function nextId(db: SqliteDatabase, table: string, prefix: IdPrefix): string {
-  const last = db.prepare(`SELECT id FROM ${table} WHERE id > ? AND id < ? ORDER BY id DESC LIMIT 1`).get(`${prefix}-`, `${prefix}.`) as { id: string } | undefined;
+  const last = db
+    .prepare(`SELECT id FROM ${table} WHERE id > ? AND id < ? ORDER BY id DESC LIMIT 1`)
+    .get(`${prefix}-`, `${prefix}.`) as { id: string } | undefined;
   const n = last ? Number(last.id.slice(prefix.length + 1)) + 1 : 1;
   return formatId(prefix, n);
 }
@@ -60,7 +62,11 @@ export function nextId(db: SqliteDatabase, table: string, prefix: IdPrefix): str
  * `request.after`, `request.first` of them, whether more follow, and the count since `since`. Wants an index on
  * (`updated_at`, `id`).
  */
-export function changesPage<T>(db: SqliteDatabase, query: { table: string; columns: string }, request: ChangeFeedRequest): Page<T> {
+export function changesPage<T>(
+  db: SqliteDatabase,
+  query: { table: string; columns: string },
+  request: ChangeFeedRequest,
+): Page<T> {
   const since = request.since === null ? '' : 'WHERE updated_at >= ?';
   const sinceParams = request.since === null ? [] : [request.since];
   const { n } = db.prepare(`SELECT count(*) AS n FROM ${query.table} ${since}`).get(...sinceParams) as { n: number };

@@ -35,7 +35,11 @@ export function loadTypeDefs(path: string): DocumentNode {
  * Builds the Apollo Server of a subgraph: error masking, one log line per request, and the schema's `@authenticated` /
  * `@requiresScopes` enforced again here, so a request that reaches the subgraph without the gateway gets nothing more.
  */
-export function buildSubgraphServer<TContext extends SecuredContext>(subgraph: Subgraph<TContext>, logger: Logger, options: { production?: boolean } = {}): ApolloServer<TContext> {
+export function buildSubgraphServer<TContext extends SecuredContext>(
+  subgraph: Subgraph<TContext>,
+  logger: Logger,
+  options: { production?: boolean } = {},
+): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs: subgraph.typeDefs, resolvers: subgraph.resolvers }]),
     formatError,
@@ -43,7 +47,11 @@ export function buildSubgraphServer<TContext extends SecuredContext>(subgraph: S
     introspection: !options.production,
     hideSchemaDetailsFromClientErrors: options.production === true,
     // No Apollo usage reporting runs here, so federated traces would be computed for nobody.
-    plugins: [requestLogPlugin<TContext>(logger), accessControlPlugin<TContext>(accessRulesOf(subgraph.typeDefs)), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      requestLogPlugin<TContext>(logger),
+      accessControlPlugin<TContext>(accessRulesOf(subgraph.typeDefs)),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
   });
 }
 
@@ -66,7 +74,10 @@ export interface StartSubgraphOptions {
 }
 
 /** Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only) and `/healthz`. */
-export async function startSubgraph<TContext extends SecuredContext>(subgraph: Subgraph<TContext>, options: StartSubgraphOptions): Promise<RunningSubgraph> {
+export async function startSubgraph<TContext extends SecuredContext>(
+  subgraph: Subgraph<TContext>,
+  options: StartSubgraphOptions,
+): Promise<RunningSubgraph> {
   const apollo = buildSubgraphServer(subgraph, options.logger, { production: options.production ?? false });
   await apollo.start();
   const listening = await listen(

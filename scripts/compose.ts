@@ -7,7 +7,7 @@ function main(argv = process.argv.slice(2)): number {
   const root = join(__dirname, '..');
   const config = argv[0] ?? join(root, 'supergraph.yaml');
   const out = argv[1] ?? join(root, 'supergraph.graphql');
-  let subgraphs;
+  let subgraphs: ReturnType<typeof loadSupergraphConfig>;
   try {
     subgraphs = loadSupergraphConfig(config);
   } catch (error) {

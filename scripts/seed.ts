@@ -18,9 +18,15 @@ const USAGE = `usage: npm run seed -- [--accounts N] [--data-dir DIR] [--reset]
 
 /** `npm run seed`: fills the embedded reference systems and the ledger with deterministic demo data. */
 function main(argv = process.argv.slice(2), env = process.env): number {
-  let values;
+  const options = {
+    accounts: { type: 'string' },
+    'data-dir': { type: 'string' },
+    reset: { type: 'boolean' },
+    help: { type: 'boolean' },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
   try {
-    ({ values } = parseArgs({ args: argv, options: { accounts: { type: 'string' }, 'data-dir': { type: 'string' }, reset: { type: 'boolean' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ args: argv, options }));
   } catch (error) {
     console.error(`seed: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -34,7 +40,7 @@ function main(argv = process.argv.slice(2), env = process.env): number {
     console.error(`seed: --accounts must be a whole number of at least 1; got '${values.accounts}'\n${USAGE}`);
     return 2;
   }
-  const dataDir = values['data-dir'] ?? env['DATA_DIR'] ?? join(__dirname, '..', 'data');
+  const dataDir = values['data-dir'] ?? env.DATA_DIR ?? join(__dirname, '..', 'data');
   const existing = FILES.filter((f) => existsSync(join(dataDir, f)));
   if (existing.length && !values.reset) {
     console.error(`seed: ${dataDir} already holds ${existing.join(', ')}; pass --reset to replace them`);
@@ -48,9 +54,13 @@ function main(argv = process.argv.slice(2), env = process.env): number {
   const ledger = new SqliteLedger(join(dataDir, 'orchestration.db'));
   const started = Date.now();
   try {
-    seedEmptyStores([crmSeedTarget(crm), psaSeedTarget(psa), erpSeedTarget(erp), ledgerSeedTarget(ledger)], accounts, (done, total) => {
-      console.log(`seed: ${done}/${total} accounts (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    });
+    seedEmptyStores(
+      [crmSeedTarget(crm), psaSeedTarget(psa), erpSeedTarget(erp), ledgerSeedTarget(ledger)],
+      accounts,
+      (done, total) => {
+        console.log(`seed: ${done}/${total} accounts (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      },
+    );
   } finally {
     crm.close();
     psa.close();

@@ -16,18 +16,20 @@ import { startStack } from '../stack/start-stack';
  */
 runMain(async () => {
   const env = process.env;
-  env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+  env.APOLLO_TELEMETRY_DISABLED ??= '1';
   const started = Date.now();
-  const logger = createLogger('meridian', env['LOG_LEVEL'] ?? 'info');
-  const dataDir = env['DATA_DIR'] ?? join(__dirname, '..', 'data');
+  const logger = createLogger('meridian', env.LOG_LEVEL ?? 'info');
+  const dataDir = env.DATA_DIR ?? join(__dirname, '..', 'data');
   const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
   const { auth } = policies;
-  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ service: 'bus' }) }) : undefined;
+  const bus = env.REDIS_URL
+    ? createRedisBus({ url: env.REDIS_URL, logger: logger.child({ service: 'bus' }) })
+    : undefined;
   const stack = await startStack({
     dataDir,
     seedAccounts: intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
-    supergraphSdl: readFileSync(env['SUPERGRAPH_PATH'] ?? join(__dirname, '..', 'supergraph.graphql'), 'utf8'),
-    host: env['HOST'] ?? '127.0.0.1',
+    supergraphSdl: readFileSync(env.SUPERGRAPH_PATH ?? join(__dirname, '..', 'supergraph.graphql'), 'utf8'),
+    host: env.HOST ?? '127.0.0.1',
     ports: {
       gateway: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),
       crm: intFromEnv(env, 'CRM_PORT', 4001, 0, 65535),
@@ -36,17 +38,20 @@ runMain(async () => {
       orchestration: intFromEnv(env, 'ORCHESTRATION_PORT', 4004, 0, 65535),
     },
     faults: {
-      crm: parseFaultSettings(env['CRM_FAULTS'], 'CRM_FAULTS'),
-      psa: parseFaultSettings(env['PSA_FAULTS'], 'PSA_FAULTS'),
-      erp: parseFaultSettings(env['ERP_FAULTS'], 'ERP_FAULTS'),
+      crm: parseFaultSettings(env.CRM_FAULTS, 'CRM_FAULTS'),
+      psa: parseFaultSettings(env.PSA_FAULTS, 'PSA_FAULTS'),
+      erp: parseFaultSettings(env.ERP_FAULTS, 'ERP_FAULTS'),
     },
-    triggers: env['TRIGGERS'] === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
+    triggers: env.TRIGGERS === '0' ? false : { intervalMs: intFromEnv(env, 'TRIGGER_POLL_MS', 5000, 100) },
     logger,
     bus,
     ...policies,
     onSeedProgress: (done, total) => logger.info({ done, total }, 'seeding demo accounts'),
   });
-  logger.info({ gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started }, 'Meridian is up');
+  logger.info(
+    { gateway: stack.gatewayUrl, subgraphs: stack.urls, dataDir, startupMs: Date.now() - started },
+    'Meridian is up',
+  );
   const tokens =
     auth.mode === 'off'
       ? `Authentication is OFF (AUTH=off): every caller is ${auth.identity.role}.\n`

@@ -13,7 +13,8 @@ const usage = `usage: npm run token -- --role <${ROLES.join('|')}> [--account <C
 
 function main(): void {
   const env = process.env;
-  if (isProduction(env)) throw new Error('npm run token mints development tokens; it does not run with NODE_ENV=production');
+  if (isProduction(env))
+    throw new Error('npm run token mints development tokens; it does not run with NODE_ENV=production');
   const { values } = parseArgs({
     options: {
       role: { type: 'string' },
@@ -31,15 +32,20 @@ function main(): void {
   const role = values.role as Role | undefined;
   if (!role || !ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${usage}`);
   const accounts = values.account ?? [];
-  if (role === 'portal' && accounts.length === 0) throw new Error(`a portal token needs at least one --account (a CRM account ID such as ACC-000001)\n${usage}`);
-  if (role !== 'portal' && accounts.length > 0) throw new Error('--account is for portal tokens only; other roles see every account');
+  if (role === 'portal' && accounts.length === 0)
+    throw new Error(`a portal token needs at least one --account (a CRM account ID such as ACC-000001)\n${usage}`);
+  if (role !== 'portal' && accounts.length > 0)
+    throw new Error('--account is for portal tokens only; other roles see every account');
   const scopes = values.scope ?? [];
   const refused = scopes.filter((s) => !ROLE_SCOPES[role].grantable.includes(s as never));
-  if (refused.length) throw new Error(`the ${role} role cannot be granted ${refused.join(', ')} (grantable: ${ROLE_SCOPES[role].grantable.join(', ') || 'nothing'})`);
+  if (refused.length)
+    throw new Error(
+      `the ${role} role cannot be granted ${refused.join(', ')} (grantable: ${ROLE_SCOPES[role].grantable.join(', ') || 'nothing'})`,
+    );
   void mintToken({
-    secret: env['JWT_SECRET'] || DEV_JWT_SECRET,
-    issuer: env['JWT_ISSUER'] || DEV_ISSUER,
-    audience: env['JWT_AUDIENCE'] || DEV_AUDIENCE,
+    secret: env.JWT_SECRET || DEV_JWT_SECRET,
+    issuer: env.JWT_ISSUER || DEV_ISSUER,
+    audience: env.JWT_AUDIENCE || DEV_AUDIENCE,
     subject: values.subject ?? (role === 'portal' ? `portal-${accounts[0]}` : `dev-${role}`),
     role,
     scopes,

@@ -44,20 +44,31 @@ function main(): number {
   const manifest = loadTrustedDocuments(path);
   for (const op of manifest.operations) console.log(`${op.id}  ${op.type} ${op.name}`);
 
-  const services = loadSupergraphConfig(values.config).map((s) => ({ name: s.name, url: s.routingUrl, typeDefs: parse(readFileSync(s.schemaFile, 'utf8')) }));
+  const services = loadSupergraphConfig(values.config).map((s) => ({
+    name: s.name,
+    url: s.routingUrl,
+    typeDefs: parse(readFileSync(s.schemaFile, 'utf8')),
+  }));
   const composed = composeServices(services);
   if (composed.errors) {
-    console.error(`trusted-documents: the subgraphs in ${values.config} do not compose:\n${composed.errors.map((e) => `  - ${e.message}`).join('\n')}`);
+    console.error(
+      `trusted-documents: the subgraphs in ${values.config} do not compose:\n${composed.errors.map((e) => `  - ${e.message}`).join('\n')}`,
+    );
     return 1;
   }
   const schema = composed.schema.toAPISchema().toGraphQLJSSchema();
   const roles = trustedDocumentRolesFromEnv(process.env);
-  const problems = validateTrustedDocuments(manifest, schema, { rules: accessRulesOf(parse(composed.supergraphSdl)), roles });
+  const problems = validateTrustedDocuments(manifest, schema, {
+    rules: accessRulesOf(parse(composed.supergraphSdl)),
+    roles,
+  });
   if (problems.length > 0) {
     console.error(`trusted-documents: ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     return 1;
   }
-  console.log(`trusted-documents: ${manifest.operations.length} operation(s) verified, valid, and allowed for ${roles.join(', ')}`);
+  console.log(
+    `trusted-documents: ${manifest.operations.length} operation(s) verified, valid, and allowed for ${roles.join(', ')}`,
+  );
   return 0;
 }
 

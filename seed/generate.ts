@@ -2,7 +2,13 @@ import { addDays } from '../lib/dates';
 import { formatId } from '../lib/ids';
 import { extendMinor } from '../lib/money';
 import { mulberry32 } from '../lib/reference-faults';
-import type { AccountRecord, BillingModel, ContactRecord, OpportunityRecord, OpportunityStage } from '../subgraphs/crm/connector/crm-connector';
+import type {
+  AccountRecord,
+  BillingModel,
+  ContactRecord,
+  OpportunityRecord,
+  OpportunityStage,
+} from '../subgraphs/crm/connector/crm-connector';
 import type {
   BillingLineRecord,
   CustomerRecord,
@@ -12,7 +18,12 @@ import type {
   ProjectDimensionsRecord,
 } from '../subgraphs/erp/connector/erp-connector';
 import type { NewCrossReference } from '../subgraphs/orchestration/engine/ledger';
-import type { ExpenseRecord, MilestoneRecord, ProjectRecord, TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
+import type {
+  ExpenseRecord,
+  MilestoneRecord,
+  ProjectRecord,
+  TimeEntryRecord,
+} from '../subgraphs/psa/connector/psa-connector';
 import {
   FIRST_NAMES,
   LAST_NAMES,
@@ -26,11 +37,15 @@ import {
   type Region,
 } from './reference-data';
 
-
 /** Demo rows for every system, for a range of accounts. */
 export interface DatasetChunk {
   crm: { accounts: AccountRecord[]; contacts: ContactRecord[]; opportunities: OpportunityRecord[] };
-  psa: { projects: ProjectRecord[]; milestones: MilestoneRecord[]; timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] };
+  psa: {
+    projects: ProjectRecord[];
+    milestones: MilestoneRecord[];
+    timeEntries: TimeEntryRecord[];
+    expenses: ExpenseRecord[];
+  };
   erp: {
     customers: CustomerRecord[];
     projectDimensions: ProjectDimensionsRecord[];
@@ -45,16 +60,76 @@ export interface DatasetChunk {
 /** Accounts in the default demo data set. */
 export const DEFAULT_DEMO_ACCOUNTS = 40;
 
-const ADJECTIVES = ['Northwind', 'Bluewater', 'Summit', 'Ironbridge', 'Silverline', 'Redwood', 'Brightpath', 'Harbor', 'Granite', 'Evergreen', 'Lakeside', 'Crescent', 'Pinnacle', 'Horizon', 'Falcon', 'Cobalt', 'Meadow', 'Atlas', 'Orion', 'Juniper'];
-const NOUNS = ['Logistics', 'Health', 'Foods', 'Energy', 'Retail', 'Capital', 'Pharma', 'Motors', 'Media', 'Insurance', 'Telecom', 'Textiles', 'Aerospace', 'Analytics', 'Hotels', 'Shipping', 'Foods', 'Chemicals', 'Robotics', 'Water'];
-const SUFFIXES: Record<Region, string[]> = { NA: ['Inc.', 'Corp.', 'LLC'], UK: ['Ltd', 'plc', 'Group Ltd'], DACH: ['GmbH', 'AG', 'SE'] };
-const INDUSTRIES = ['Manufacturing', 'Healthcare', 'Financial Services', 'Retail', 'Energy', 'Technology', 'Logistics', 'Public Sector'];
+const ADJECTIVES = [
+  'Northwind',
+  'Bluewater',
+  'Summit',
+  'Ironbridge',
+  'Silverline',
+  'Redwood',
+  'Brightpath',
+  'Harbor',
+  'Granite',
+  'Evergreen',
+  'Lakeside',
+  'Crescent',
+  'Pinnacle',
+  'Horizon',
+  'Falcon',
+  'Cobalt',
+  'Meadow',
+  'Atlas',
+  'Orion',
+  'Juniper',
+];
+const NOUNS = [
+  'Logistics',
+  'Health',
+  'Foods',
+  'Energy',
+  'Retail',
+  'Capital',
+  'Pharma',
+  'Motors',
+  'Media',
+  'Insurance',
+  'Telecom',
+  'Textiles',
+  'Aerospace',
+  'Analytics',
+  'Hotels',
+  'Shipping',
+  'Foods',
+  'Chemicals',
+  'Robotics',
+  'Water',
+];
+const SUFFIXES: Record<Region, string[]> = {
+  NA: ['Inc.', 'Corp.', 'LLC'],
+  UK: ['Ltd', 'plc', 'Group Ltd'],
+  DACH: ['GmbH', 'AG', 'SE'],
+};
+const INDUSTRIES = [
+  'Manufacturing',
+  'Healthcare',
+  'Financial Services',
+  'Retail',
+  'Energy',
+  'Technology',
+  'Logistics',
+  'Public Sector',
+];
 const OWNERS = ['Alex Morgan', 'Jamie Lee', 'Sam Patel', 'Robin Fischer', 'Taylor Brooks', 'Jordan Okafor'];
 const TITLES = ['CFO', 'CIO', 'Head of Finance Systems', 'VP Operations', 'IT Director', 'Procurement Lead'];
 const OPEN_STAGES: OpportunityStage[] = ['PROSPECTING', 'QUALIFICATION', 'PROPOSAL', 'NEGOTIATION'];
 const BILLING_MODELS: BillingModel[] = ['TIME_AND_MATERIALS', 'FIXED_FEE', 'MILESTONE', 'TIME_AND_MATERIALS'];
 const EXPENSE_CATEGORIES = ['Travel', 'Lodging', 'Meals', 'Software'];
-const PACKAGE_CODES: Record<string, string> = { ERP_IMPLEMENTATION: 'ERP', DATA_PLATFORM: 'DAT', CLOUD_MIGRATION: 'CLD', ADVISORY_RETAINER: 'ADV' };
+const PACKAGE_CODES: Record<string, string> = {
+  ERP_IMPLEMENTATION: 'ERP',
+  DATA_PLATFORM: 'DAT',
+  CLOUD_MIGRATION: 'CLD',
+  ADVISORY_RETAINER: 'ADV',
+};
 
 /**
  * Generates the demo rows of accounts `from` to `to - 1` (1-based account numbers), consistent across CRM,
@@ -112,7 +187,16 @@ function generateAccount(n: number, out: DatasetChunk): void {
     const oppNumber = n * 10 + k;
     // The first opportunity of most accounts is won; later ones spread over the pipeline.
     const roll = rng();
-    const stage: OpportunityStage = k === 1 ? (roll < 0.8 ? 'CLOSED_WON' : 'NEGOTIATION') : roll < 0.3 ? 'CLOSED_WON' : roll < 0.45 ? 'CLOSED_LOST' : pick(OPEN_STAGES);
+    const stage: OpportunityStage =
+      k === 1
+        ? roll < 0.8
+          ? 'CLOSED_WON'
+          : 'NEGOTIATION'
+        : roll < 0.3
+          ? 'CLOSED_WON'
+          : roll < 0.45
+            ? 'CLOSED_LOST'
+            : pick(OPEN_STAGES);
     const servicePackage = pick(SERVICE_PACKAGES);
     const billingModel: BillingModel = servicePackage === 'ADVISORY_RETAINER' ? 'RETAINER' : pick(BILLING_MODELS);
     const amountMinor = int(60, 900) * 1000_00;
@@ -151,7 +235,12 @@ function generateAccount(n: number, out: DatasetChunk): void {
         externalCrmId: accountId,
       };
       out.erp.customers.push(customer);
-      out.crossReferences.push({ entityType: 'ACCOUNT', canonicalId: accountId, system: 'ERP', externalId: customer.id });
+      out.crossReferences.push({
+        entityType: 'ACCOUNT',
+        canonicalId: accountId,
+        system: 'ERP',
+        externalId: customer.id,
+      });
     }
     const project = convert(opportunity, customer, oppNumber, rng, out);
     opportunity.psaProjectId = project.id;
@@ -165,7 +254,13 @@ function generateAccount(n: number, out: DatasetChunk): void {
 }
 
 /** What the conversion flow would have produced for a won opportunity: project, delivery, billing. */
-function convert(opportunity: OpportunityRecord, customer: CustomerRecord, number: number, rng: () => number, out: DatasetChunk): ProjectRecord {
+function convert(
+  opportunity: OpportunityRecord,
+  customer: CustomerRecord,
+  number: number,
+  rng: () => number,
+  out: DatasetChunk,
+): ProjectRecord {
   const template = PROJECT_TEMPLATES.find((t) => t.servicePackage === opportunity.servicePackage)!;
   const rateCard = RATE_CARDS.find((r) => r.currency === opportunity.currency)!;
   const taxBp = TAX_JURISDICTIONS.find((t) => t.code === customer.taxJurisdictionCode)!.rateBasisPoints;
@@ -193,13 +288,27 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
     psaProjectId: project.id,
     customerId: customer.id,
     projectCode: project.code,
-    billingSchedule: project.billingModel === 'TIME_AND_MATERIALS' ? 'MONTHLY_IN_ARREARS' : project.billingModel === 'RETAINER' ? 'MONTHLY_IN_ADVANCE' : 'ON_MILESTONE',
-    revenueTreatment: project.billingModel === 'TIME_AND_MATERIALS' ? 'AS_DELIVERED' : project.billingModel === 'RETAINER' ? 'STRAIGHT_LINE' : 'PERCENT_COMPLETE',
+    billingSchedule:
+      project.billingModel === 'TIME_AND_MATERIALS'
+        ? 'MONTHLY_IN_ARREARS'
+        : project.billingModel === 'RETAINER'
+          ? 'MONTHLY_IN_ADVANCE'
+          : 'ON_MILESTONE',
+    revenueTreatment:
+      project.billingModel === 'TIME_AND_MATERIALS'
+        ? 'AS_DELIVERED'
+        : project.billingModel === 'RETAINER'
+          ? 'STRAIGHT_LINE'
+          : 'PERCENT_COMPLETE',
   });
 
   let invoiceSeq = 0;
   const projectLines = new Map<string, BillingLineRecord>();
-  const addInvoice = (issueDate: string, lines: { description: string; quantityHundredths: number; unitPriceMinor: number; amountMinor: number }[], lineIds: string[]): string => {
+  const addInvoice = (
+    issueDate: string,
+    lines: { description: string; quantityHundredths: number; unitPriceMinor: number; amountMinor: number }[],
+    lineIds: string[],
+  ): string => {
     invoiceSeq += 1;
     const id = formatId('INV', number * 100 + invoiceSeq);
     const subtotal = lines.reduce((s, l) => s + l.amountMinor, 0);
@@ -226,13 +335,29 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
       // Last changed when posted, or when its payment came in.
       updatedAt: `${paid > 0 ? receivedOn : issueDate}T00:00:00.000Z`,
     });
-    lines.forEach((l, i) => out.erp.invoiceLines.push({ invoiceId: id, lineNumber: i + 1, description: l.description, quantityHundredths: l.quantityHundredths, unitPriceMinor: l.unitPriceMinor, amountMinor: l.amountMinor }));
+    for (const [i, l] of lines.entries()) {
+      out.erp.invoiceLines.push({
+        invoiceId: id,
+        lineNumber: i + 1,
+        description: l.description,
+        quantityHundredths: l.quantityHundredths,
+        unitPriceMinor: l.unitPriceMinor,
+        amountMinor: l.amountMinor,
+      });
+    }
     for (const lineId of lineIds) {
       const line = projectLines.get(lineId);
       if (line) line.invoiceId = id;
     }
     if (paid > 0) {
-      out.erp.payments.push({ id: formatId('PAY', number * 100 + invoiceSeq), invoiceId: id, amountMinor: paid, currency, receivedOn, externalId: `seed:pay:${id}` });
+      out.erp.payments.push({
+        id: formatId('PAY', number * 100 + invoiceSeq),
+        invoiceId: id,
+        amountMinor: paid,
+        currency,
+        receivedOn,
+        externalId: `seed:pay:${id}`,
+      });
     }
     return id;
   };
@@ -259,13 +384,21 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
       const nextDue = template.milestones[i + 1] ? addDays(startDate, template.milestones[i + 1]!.offsetDays) : null;
       if (done && nextDue !== null && nextDue <= SEED_AS_OF) {
         milestone.status = 'INVOICED';
-        milestone.invoiceId = addInvoice(dueDate, [{ description: `Milestone: ${m.name}`, quantityHundredths: 100, unitPriceMinor: amountMinor, amountMinor }], []);
+        milestone.invoiceId = addInvoice(
+          dueDate,
+          [{ description: `Milestone: ${m.name}`, quantityHundredths: 100, unitPriceMinor: amountMinor, amountMinor }],
+          [],
+        );
       }
     });
   }
 
   // Time: two or three staff, a few days a week, from the start to the as-of date (or the end).
-  const staff = [RESOURCES[Math.floor(rng() * 6) * 5 % 30]!, RESOURCES[(Math.floor(rng() * 6) * 5 + 2) % 30]!, RESOURCES[(Math.floor(rng() * 6) * 5 + 3) % 30]!].slice(0, 2 + Math.floor(rng() * 2));
+  const staff = [
+    RESOURCES[(Math.floor(rng() * 6) * 5) % 30]!,
+    RESOURCES[(Math.floor(rng() * 6) * 5 + 2) % 30]!,
+    RESOURCES[(Math.floor(rng() * 6) * 5 + 3) % 30]!,
+  ].slice(0, 2 + Math.floor(rng() * 2));
   const until = endDate < SEED_AS_OF ? endDate : SEED_AS_OF;
   const billedBefore = addDays(SEED_AS_OF, -30);
   const tm = project.billingModel === 'TIME_AND_MATERIALS';
@@ -307,7 +440,18 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
           const month = date.slice(0, 7);
           monthLines.set(month, [...(monthLines.get(month) ?? []), line.id]);
         }
-        out.psa.timeEntries.push({ id, projectId: project.id, resourceId: resource.id, role: resource.role, date, hoursHundredths, billable, status, notes: null, billingReference });
+        out.psa.timeEntries.push({
+          id,
+          projectId: project.id,
+          resourceId: resource.id,
+          role: resource.role,
+          date,
+          hoursHundredths,
+          billable,
+          status,
+          notes: null,
+          billingReference,
+        });
       }
     }
     if (rng() < 0.3) {
@@ -332,7 +476,16 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
   // T&M: one invoice per month of billed time.
   for (const [month, lineIds] of monthLines) {
     const lines = lineIds.map((id) => projectLines.get(id)!);
-    addInvoice(addDays(`${month}-01`, 31).slice(0, 7) + '-01', lines.map((l) => ({ description: l.description, quantityHundredths: l.quantityHundredths, unitPriceMinor: l.unitPriceMinor, amountMinor: l.amountMinor })), lineIds);
+    addInvoice(
+      `${addDays(`${month}-01`, 31).slice(0, 7)}-01`,
+      lines.map((l) => ({
+        description: l.description,
+        quantityHundredths: l.quantityHundredths,
+        unitPriceMinor: l.unitPriceMinor,
+        amountMinor: l.amountMinor,
+      })),
+      lineIds,
+    );
   }
   // Retainer: a monthly fee invoiced in advance.
   if (project.billingModel === 'RETAINER') {
@@ -340,7 +493,18 @@ function convert(opportunity: OpportunityRecord, customer: CustomerRecord, numbe
     for (let m = 0; m < 12; m++) {
       const issueDate = addDays(startDate, m * 30);
       if (issueDate > SEED_AS_OF) break;
-      addInvoice(issueDate, [{ description: `Advisory retainer, month ${m + 1}`, quantityHundredths: 100, unitPriceMinor: fee, amountMinor: fee }], []);
+      addInvoice(
+        issueDate,
+        [
+          {
+            description: `Advisory retainer, month ${m + 1}`,
+            quantityHundredths: 100,
+            unitPriceMinor: fee,
+            amountMinor: fee,
+          },
+        ],
+        [],
+      );
     }
   }
   return project;

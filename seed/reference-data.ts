@@ -13,7 +13,13 @@ export const REGIONS = {
 
 export type Region = keyof typeof REGIONS;
 
-export const ROLES = ['Engagement Manager', 'Solution Architect', 'Senior Consultant', 'Consultant', 'Analyst'] as const;
+export const ROLES = [
+  'Engagement Manager',
+  'Solution Architect',
+  'Senior Consultant',
+  'Consultant',
+  'Analyst',
+] as const;
 const USD_RATES = [250_00, 210_00, 175_00, 140_00, 95_00];
 const COST_RATES = [120_00, 100_00, 80_00, 62_00, 40_00];
 
@@ -34,16 +40,40 @@ export const TAX_JURISDICTIONS: TaxJurisdictionRecord[] = [
 
 /** One rate card per currency: GBP and EUR rates are the USD ones at a round conversion. */
 export const RATE_CARDS: RateCardRecord[] = [
-  { id: 'RC-000001', name: 'Standard USD', currency: 'USD', rates: ROLES.map((role, i) => ({ role, rateMinor: USD_RATES[i]! })) },
-  { id: 'RC-000002', name: 'Standard GBP', currency: 'GBP', rates: ROLES.map((role, i) => ({ role, rateMinor: Math.round((USD_RATES[i]! * 0.8) / 100) * 100 })) },
-  { id: 'RC-000003', name: 'Standard EUR', currency: 'EUR', rates: ROLES.map((role, i) => ({ role, rateMinor: Math.round((USD_RATES[i]! * 0.92) / 100) * 100 })) },
+  {
+    id: 'RC-000001',
+    name: 'Standard USD',
+    currency: 'USD',
+    rates: ROLES.map((role, i) => ({ role, rateMinor: USD_RATES[i]! })),
+  },
+  {
+    id: 'RC-000002',
+    name: 'Standard GBP',
+    currency: 'GBP',
+    rates: ROLES.map((role, i) => ({ role, rateMinor: Math.round((USD_RATES[i]! * 0.8) / 100) * 100 })),
+  },
+  {
+    id: 'RC-000003',
+    name: 'Standard EUR',
+    currency: 'EUR',
+    rates: ROLES.map((role, i) => ({ role, rateMinor: Math.round((USD_RATES[i]! * 0.92) / 100) * 100 })),
+  },
 ];
 
-export const SERVICE_PACKAGES = ['ERP_IMPLEMENTATION', 'DATA_PLATFORM', 'CLOUD_MIGRATION', 'ADVISORY_RETAINER'] as const;
+export const SERVICE_PACKAGES = [
+  'ERP_IMPLEMENTATION',
+  'DATA_PLATFORM',
+  'CLOUD_MIGRATION',
+  'ADVISORY_RETAINER',
+] as const;
 
 export const PROJECT_TEMPLATES: ProjectTemplateRecord[] = [
   {
-    id: 'TPL-000001', name: 'ERP Implementation', servicePackage: 'ERP_IMPLEMENTATION', rateCardId: 'RC-000001', durationDays: 180,
+    id: 'TPL-000001',
+    name: 'ERP Implementation',
+    servicePackage: 'ERP_IMPLEMENTATION',
+    rateCardId: 'RC-000001',
+    durationDays: 180,
     milestones: [
       { name: 'Discovery and design signed off', sharePercent: 20, offsetDays: 30 },
       { name: 'Build complete', sharePercent: 40, offsetDays: 100 },
@@ -52,7 +82,11 @@ export const PROJECT_TEMPLATES: ProjectTemplateRecord[] = [
     ],
   },
   {
-    id: 'TPL-000002', name: 'Data Platform', servicePackage: 'DATA_PLATFORM', rateCardId: 'RC-000001', durationDays: 120,
+    id: 'TPL-000002',
+    name: 'Data Platform',
+    servicePackage: 'DATA_PLATFORM',
+    rateCardId: 'RC-000001',
+    durationDays: 120,
     milestones: [
       { name: 'Architecture approved', sharePercent: 25, offsetDays: 20 },
       { name: 'Pipelines in production', sharePercent: 50, offsetDays: 90 },
@@ -60,7 +94,11 @@ export const PROJECT_TEMPLATES: ProjectTemplateRecord[] = [
     ],
   },
   {
-    id: 'TPL-000003', name: 'Cloud Migration', servicePackage: 'CLOUD_MIGRATION', rateCardId: 'RC-000001', durationDays: 90,
+    id: 'TPL-000003',
+    name: 'Cloud Migration',
+    servicePackage: 'CLOUD_MIGRATION',
+    rateCardId: 'RC-000001',
+    durationDays: 90,
     milestones: [
       { name: 'Landing zone ready', sharePercent: 30, offsetDays: 30 },
       { name: 'Workloads migrated', sharePercent: 50, offsetDays: 75 },
@@ -68,13 +106,59 @@ export const PROJECT_TEMPLATES: ProjectTemplateRecord[] = [
     ],
   },
   {
-    id: 'TPL-000004', name: 'Advisory Retainer', servicePackage: 'ADVISORY_RETAINER', rateCardId: 'RC-000001', durationDays: 365,
+    id: 'TPL-000004',
+    name: 'Advisory Retainer',
+    servicePackage: 'ADVISORY_RETAINER',
+    rateCardId: 'RC-000001',
+    durationDays: 365,
     milestones: [],
   },
 ];
 
-const FIRST = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Farid', 'Grace', 'Hugo', 'Isla', 'Jonas', 'Kira', 'Liam', 'Maya', 'Noah', 'Olga', 'Priya', 'Quinn', 'Rafael', 'Sofia', 'Tomas'];
-const LAST = ['Adler', 'Brooks', 'Chen', 'Dubois', 'Eriksen', 'Fischer', 'Garcia', 'Hughes', 'Ivanova', 'Jensen', 'Khan', 'Larsen', 'Moreau', 'Novak', 'Okafor', 'Patel', 'Quist', 'Rossi', 'Schmidt', 'Tanaka'];
+const FIRST = [
+  'Ava',
+  'Ben',
+  'Chloe',
+  'Dev',
+  'Elena',
+  'Farid',
+  'Grace',
+  'Hugo',
+  'Isla',
+  'Jonas',
+  'Kira',
+  'Liam',
+  'Maya',
+  'Noah',
+  'Olga',
+  'Priya',
+  'Quinn',
+  'Rafael',
+  'Sofia',
+  'Tomas',
+];
+const LAST = [
+  'Adler',
+  'Brooks',
+  'Chen',
+  'Dubois',
+  'Eriksen',
+  'Fischer',
+  'Garcia',
+  'Hughes',
+  'Ivanova',
+  'Jensen',
+  'Khan',
+  'Larsen',
+  'Moreau',
+  'Novak',
+  'Okafor',
+  'Patel',
+  'Quist',
+  'Rossi',
+  'Schmidt',
+  'Tanaka',
+];
 
 /** 30 delivery staff, six per role. */
 export const RESOURCES: ResourceRecord[] = Array.from({ length: 30 }, (_, i) => {

@@ -18,7 +18,11 @@ export const SEED_CHUNK_ACCOUNTS = 250;
  * Seeds `accounts` demo accounts into every target that is empty, chunk by chunk, reporting progress after
  * each chunk. Every target gets the same chunks, so the systems agree with each other. Returns the names seeded.
  */
-export function seedEmptyStores(targets: readonly SeedTarget[], accounts: number, onProgress?: (done: number, total: number) => void): string[] {
+export function seedEmptyStores(
+  targets: readonly SeedTarget[],
+  accounts: number,
+  onProgress?: (done: number, total: number) => void,
+): string[] {
   const empty = targets.filter((t) => t.isEmpty());
   if (empty.length === 0) return [];
   for (const target of empty) target.seedReferenceData?.();

@@ -6,7 +6,11 @@ import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-f
 import type { AuthOptions } from '../gateway/auth/authenticator';
 import type { OperationLimits } from '../gateway/plugins/operation-limits';
 import { createRateLimiter, type RateLimiter } from '../gateway/plugins/rate-limit';
-import { DEFAULT_TRUSTED_DOCUMENT_ROLES, loadTrustedDocuments, type TrustedDocuments } from '../gateway/plugins/trusted-documents';
+import {
+  DEFAULT_TRUSTED_DOCUMENT_ROLES,
+  loadTrustedDocuments,
+  type TrustedDocuments,
+} from '../gateway/plugins/trusted-documents';
 import type { Role } from '../lib/auth/identity';
 import { composeSupergraph, loadSupergraphConfig } from '../lib/compose';
 import type { EventBus } from '../lib/event-bus/event-bus';
@@ -27,7 +31,11 @@ import { createErpSubgraph } from '../subgraphs/erp/index';
 import type { Ledger, RunRecord } from '../subgraphs/orchestration/engine/ledger';
 import { startOutboxRelay, type OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
-import { createGraphQLTriggerSources, startTriggerPoller, type TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
+import {
+  createGraphQLTriggerSources,
+  startTriggerPoller,
+  type TriggerPoller,
+} from '../subgraphs/orchestration/engine/triggers';
 import { startWorker, type Worker, type WorkerOptions } from '../subgraphs/orchestration/engine/worker';
 import { FLOWS } from '../subgraphs/orchestration/flows/index';
 import { loadGovernance, type Governance } from '../subgraphs/orchestration/governance/governance';
@@ -96,7 +104,12 @@ export interface StackOptions {
 }
 
 /** The gateway's development token settings: `npm run token` mints for them. */
-export const DEV_AUTH: AuthOptions = { mode: 'jwt', keys: { kind: 'secret', secret: DEV_JWT_SECRET }, issuer: DEV_ISSUER, audience: DEV_AUDIENCE };
+export const DEV_AUTH: AuthOptions = {
+  mode: 'jwt',
+  keys: { kind: 'secret', secret: DEV_JWT_SECRET },
+  issuer: DEV_ISSUER,
+  audience: DEV_AUDIENCE,
+};
 
 /** The running graph: URLs, stores, servers and `stop()`. */
 export interface Stack {
@@ -143,14 +156,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS,
     options.onSeedProgress,
   );
-  if (seeded.length) logger.info({ seeded, accounts: options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS }, 'seeded empty stores with demo data');
+  if (seeded.length)
+    logger.info(
+      { seeded, accounts: options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS },
+      'seeded empty stores with demo data',
+    );
   const wrap = options.wrapConnector ?? (<T extends object>(_s: string, c: T) => c);
   const port = (name: SubgraphName | 'gateway') => options.ports?.[name] ?? 0;
   const child = (name: string) => logger.child({ service: name });
   // Everything runs in this process, so each subgraph gets a fresh secret nobody outside it knows.
   const secrets = randomSecrets<SubgraphName>(['crm', 'psa', 'erp', 'orchestration']);
   const production = options.production ?? false;
-  const trust = (name: SubgraphName) => ({ port: port(name), host, logger: child(name), signature: { secret: secrets[name] }, production });
+  const trust = (name: SubgraphName) => ({
+    port: port(name),
+    host,
+    logger: child(name),
+    signature: { secret: secrets[name] },
+    production,
+  });
   const endpoints = {
     crm: () => ({ url: systems.crm.url, secret: secrets.crm }),
     psa: () => ({ url: systems.psa.url, secret: secrets.psa }),
@@ -167,7 +190,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const runEvents = new EventEmitter<{ run: [RunRecord] }>();
   runEvents.setMaxListeners(0);
   const bus = options.bus ?? createInProcessBus({ logger: child('bus') });
-  const relay = options.relay ?? options.worker !== false ? startOutboxRelay({ ledger, bus, logger: child('relay') }) : null;
+  const relay =
+    (options.relay ?? options.worker !== false) ? startOutboxRelay({ ledger, bus, logger: child('relay') }) : null;
   const worker =
     options.worker === false
       ? null
@@ -200,9 +224,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     : null;
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
-    orchestration: await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }), trust('orchestration')),
+    orchestration: await startSubgraph(
+      createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }),
+      trust('orchestration'),
+    ),
   };
-  const urls = Object.fromEntries(Object.entries(subgraphs).map(([name, s]) => [name, s.url])) as Record<SubgraphName, string>;
+  const urls = Object.fromEntries(Object.entries(subgraphs).map(([name, s]) => [name, s.url])) as Record<
+    SubgraphName,
+    string
+  >;
   let supergraphSdl = options.supergraphSdl;
   if (supergraphSdl === undefined) {
     const composed = composeSupergraph(loadSupergraphConfig(SUPERGRAPH_CONFIG), urls);
@@ -216,7 +246,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     auth: options.auth ?? DEV_AUTH,
     production,
     rateLimiter: options.rateLimiter ?? createRateLimiter({ points: 0 }),
-    trustedDocuments: options.trustedDocuments ?? { manifest: loadTrustedDocuments(), roles: DEFAULT_TRUSTED_DOCUMENT_ROLES },
+    trustedDocuments: options.trustedDocuments ?? {
+      manifest: loadTrustedDocuments(),
+      roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
+    },
     ...(options.limits ? { limits: options.limits } : {}),
     logger: child('gateway'),
     port: port('gateway'),

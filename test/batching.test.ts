@@ -21,7 +21,11 @@ describe('batching', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   beforeAll(async () => {
     // No worker: its polling of the ledger would count as calls of the query.
-    stack = await startTestStack({ seedAccounts: 1000, worker: false, wrapConnector: (system, connector) => recordCalls(connector, calls, system) });
+    stack = await startTestStack({
+      seedAccounts: 1000,
+      worker: false,
+      wrapConnector: (system, connector) => recordCalls(connector, calls, system),
+    });
   }, 120_000);
   afterAll(() => stack.stop());
 
@@ -31,7 +35,7 @@ describe('batching', () => {
       calls.reset();
       const response = await gql(stack.gatewayUrl, QUERY, { n });
       expect(response.body.errors).toBeUndefined();
-      expect(response.body.data?.['accounts']).toMatchObject({ nodes: expect.any(Array) });
+      expect(response.body.data?.accounts).toMatchObject({ nodes: expect.any(Array) });
       expect((response.body.data as { accounts: { nodes: unknown[] } }).accounts.nodes).toHaveLength(n);
       perSize[n] = calls.snapshot();
     }

@@ -18,7 +18,12 @@ afterAll(async () => {
 let channels = 0;
 /** A Redis bus on its own channel of the test server, resolved once it is up. */
 async function upRedisBus(options: Partial<Parameters<typeof createRedisBus>[0]> = {}): Promise<RedisBus> {
-  const bus = createRedisBus({ url: redis.url, channel: `test:${process.pid}:${++channels}`, logger: silentLogger(), ...options });
+  const bus = createRedisBus({
+    url: redis.url,
+    channel: `test:${process.pid}:${++channels}`,
+    logger: silentLogger(),
+    ...options,
+  });
   await nextStatus(bus, 'up');
   return bus;
 }
@@ -82,7 +87,11 @@ describe('Redis bus', () => {
     const good = runEvent();
     await bus.publish(good);
     expect(await received.count(1)).toEqual([good]);
-    expect(logs.lines.filter((l) => l['msg'] === 'dropped a message on the event channel that is not a run event').map((l) => l['message'])).toEqual(['not json', '{"hello":"world"}']);
+    expect(
+      logs.lines
+        .filter((l) => l.msg === 'dropped a message on the event channel that is not a run event')
+        .map((l) => l.message),
+    ).toEqual(['not json', '{"hello":"world"}']);
     raw.destroy();
     await bus.close();
   });
@@ -118,9 +127,13 @@ describe('Redis bus', () => {
       await a.publish(after);
       expect(await onB.until((e) => e.seq === after.seq)).toEqual([before, after]);
       // One warning per outage however many reconnect attempts failed, and one line when it is back.
-      const outage = logs.lines.filter((l) => String(l['msg']).startsWith('Redis event bus')).map((l) => l['msg']);
-      expect(outage.filter((m) => m === 'Redis event bus connection lost or refused; reconnecting with backoff').length).toBeLessThanOrEqual(2);
-      expect(outage.filter((m) => m === 'Redis event bus reconnected').length).toBe(outage.filter((m) => m !== 'Redis event bus reconnected').length);
+      const outage = logs.lines.filter((l) => String(l.msg).startsWith('Redis event bus')).map((l) => l.msg);
+      expect(
+        outage.filter((m) => m === 'Redis event bus connection lost or refused; reconnecting with backoff').length,
+      ).toBeLessThanOrEqual(2);
+      expect(outage.filter((m) => m === 'Redis event bus reconnected').length).toBe(
+        outage.filter((m) => m !== 'Redis event bus reconnected').length,
+      );
       await Promise.all([a.close(), b.close()]);
     });
 

@@ -27,26 +27,56 @@ describe('gateway: queries spanning CRM, PSA and ERP', () => {
           .filter((p) => p.accountId === account.id)
           .sort(byId)
           .map((p) => {
-            const billed = data.erp.invoices.filter((i) => i.psaProjectId === p.id && (i.status === 'POSTED' || i.status === 'PAID'));
-            return { code: p.code, billedToDate: { amount: money(billed.reduce((s, i) => s + i.subtotalMinor, 0), p.currency).amount } };
+            const billed = data.erp.invoices.filter(
+              (i) => i.psaProjectId === p.id && (i.status === 'POSTED' || i.status === 'PAID'),
+            );
+            return {
+              code: p.code,
+              billedToDate: {
+                amount: money(
+                  billed.reduce((s, i) => s + i.subtotalMinor, 0),
+                  p.currency,
+                ).amount,
+              },
+            };
           }),
-        invoices: invoices.map((i) => ({ total: { amount: money(i.totalMinor, i.currency).amount }, balance: { amount: money(i.balanceMinor, i.currency).amount } })),
+        invoices: invoices.map((i) => ({
+          total: { amount: money(i.totalMinor, i.currency).amount },
+          balance: { amount: money(i.balanceMinor, i.currency).amount },
+        })),
         receivables: customer
-          ? { amount: money(invoices.filter((i) => i.status === 'POSTED').reduce((s, i) => s + i.balanceMinor, 0), customer.currency).amount }
+          ? {
+              amount: money(
+                invoices.filter((i) => i.status === 'POSTED').reduce((s, i) => s + i.balanceMinor, 0),
+                customer.currency,
+              ).amount,
+            }
           : null,
       };
     });
     const response = await gql(stack.gatewayUrl, ACCEPTANCE_QUERY);
     expect(response.body).toEqual({ data: { accounts: { nodes: expected } } });
     // The demo data must exercise every part of the query, or the comparison above proves little.
-    expect(expected.filter((a) => a.projects.length > 0 && a.invoices.length > 0 && a.receivables !== null).length).toBeGreaterThan(5);
+    expect(
+      expected.filter((a) => a.projects.length > 0 && a.invoices.length > 0 && a.receivables !== null).length,
+    ).toBeGreaterThan(5);
   });
 
   it('pages through accounts with cursors, each account once, with the total on every page', async () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const response: { body: { data?: { accounts: { totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean }; nodes: { id: string }[] } } | null } } = await gql(
+      const response: {
+        body: {
+          data?: {
+            accounts: {
+              totalCount: number;
+              pageInfo: { endCursor: string | null; hasNextPage: boolean };
+              nodes: { id: string }[];
+            };
+          } | null;
+        };
+      } = await gql(
         stack.gatewayUrl,
         'query($after: String) { accounts(first: 5, after: $after) { totalCount pageInfo { endCursor hasNextPage } nodes { id } } }',
         { after },
@@ -73,7 +103,9 @@ describe('gateway: queries spanning CRM, PSA and ERP', () => {
       { id: opportunity.id },
     );
     const customer = data.erp.customers.find((c) => c.externalCrmId === opportunity.accountId)!;
-    const invoices = data.erp.invoices.filter((i) => i.psaProjectId === project.id).sort((a, b) => a.id.localeCompare(b.id));
+    const invoices = data.erp.invoices
+      .filter((i) => i.psaProjectId === project.id)
+      .sort((a, b) => a.id.localeCompare(b.id));
     expect(response.body).toEqual({
       data: {
         opportunity: {
@@ -85,7 +117,12 @@ describe('gateway: queries spanning CRM, PSA and ERP', () => {
             account: { id: opportunity.accountId },
             opportunity: { id: opportunity.id },
             dimensions: { projectCode: project.code },
-            invoices: invoices.map((i) => ({ id: i.id, payments: data.erp.payments.filter((p) => p.invoiceId === i.id).map(() => ({ amount: { currency: i.currency } })) })),
+            invoices: invoices.map((i) => ({
+              id: i.id,
+              payments: data.erp.payments
+                .filter((p) => p.invoiceId === i.id)
+                .map(() => ({ amount: { currency: i.currency } })),
+            })),
           },
           crossReferences: [
             { system: 'PSA', externalId: project.id },

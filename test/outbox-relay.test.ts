@@ -46,9 +46,9 @@ function watchLogs(): { logger: Logger; lines: Record<string, unknown>[]; logged
   });
   const logged = (msg: string) =>
     new Promise<void>((resolve) => {
-      if (lines.some((l) => l['msg'] === msg)) return resolve();
+      if (lines.some((l) => l.msg === msg)) return resolve();
       const onLine = (line: Record<string, unknown>) => {
-        if (line['msg'] !== msg) return;
+        if (line.msg !== msg) return;
         emitter.off('line', onLine);
         resolve();
       };
@@ -80,7 +80,20 @@ async function queueRuns(ledger: SqliteLedger, count: number): Promise<void> {
 async function raiseException(ledger: SqliteLedger): Promise<void> {
   const run = (await ledger.claimRun('test-worker', 30_000, Date.now()))!;
   await ledger.completeStep(run.id, 'test-worker', 0, { ok: true });
-  await ledger.failStep(run.id, 'test-worker', 1, { class: 'BAD_VALUE', code: 'VALIDATION_REJECTED', message: 'Unknown tax jurisdiction', system: 'erp', retryAfterMs: null, at: new Date().toISOString() }, null);
+  await ledger.failStep(
+    run.id,
+    'test-worker',
+    1,
+    {
+      class: 'BAD_VALUE',
+      code: 'VALIDATION_REJECTED',
+      message: 'Unknown tax jurisdiction',
+      system: 'erp',
+      retryAfterMs: null,
+      at: new Date().toISOString(),
+    },
+    null,
+  );
 }
 
 /** Every outbox row, as the bus carries it. */
@@ -102,18 +115,30 @@ function relay(options: Parameters<typeof startOutboxRelay>[0]): OutboxRelay {
 
 /** The relay's bus and, where the adapter has more than one process's view, another instance watching. */
 const BUSES: [string, () => Promise<{ bus: EventBus; other: EventBus }>][] = [
-  ['in-process', async () => {
-    const bus = createInProcessBus();
-    cleanups.push(() => bus.close());
-    return { bus, other: bus };
-  }],
-  ['Redis', async () => {
-    const channel = `relay-test:${process.pid}:${++subjects}`;
-    const [bus, other] = [createRedisBus({ url: redis.url, channel, logger: silentLogger() }), createRedisBus({ url: redis.url, channel, logger: silentLogger() })];
-    cleanups.push(() => bus.close(), () => other.close());
-    await Promise.all([nextStatus(bus, 'up'), nextStatus(other, 'up')]);
-    return { bus, other };
-  }],
+  [
+    'in-process',
+    async () => {
+      const bus = createInProcessBus();
+      cleanups.push(() => bus.close());
+      return { bus, other: bus };
+    },
+  ],
+  [
+    'Redis',
+    async () => {
+      const channel = `relay-test:${process.pid}:${++subjects}`;
+      const [bus, other] = [
+        createRedisBus({ url: redis.url, channel, logger: silentLogger() }),
+        createRedisBus({ url: redis.url, channel, logger: silentLogger() }),
+      ];
+      cleanups.push(
+        () => bus.close(),
+        () => other.close(),
+      );
+      await Promise.all([nextStatus(bus, 'up'), nextStatus(other, 'up')]);
+      return { bus, other };
+    },
+  ],
 ];
 
 describe.each(BUSES)('outbox relay on the %s bus', (_adapter, makeBus) => {
@@ -167,7 +192,11 @@ describe('outbox relay with Redis killed mid-way', () => {
 
   it('holds events while Redis is down, logs the outage once, and delivers every event once Redis is back', async () => {
     const ledger = openLedger();
-    const bus = createRedisBus({ url: redis.url, channel: `relay-test:${process.pid}:${++subjects}`, logger: silentLogger() });
+    const bus = createRedisBus({
+      url: redis.url,
+      channel: `relay-test:${process.pid}:${++subjects}`,
+      logger: silentLogger(),
+    });
     cleanups.push(() => bus.close());
     await nextStatus(bus, 'up');
     const received = recordEvents(bus);
@@ -193,7 +222,10 @@ describe('outbox relay with Redis killed mid-way', () => {
     expect(all.length).toBeGreaterThan(3 + 3 + 1);
     expect(await received.until((e) => e.seq === all[all.length - 1]!.seq)).toEqual(all);
     await logs.logged('outbox relay publishing again');
-    expect(logs.lines.map((l) => l['msg'])).toEqual(['outbox relay cannot publish; events stay in the outbox and are retried with backoff', 'outbox relay publishing again']);
+    expect(logs.lines.map((l) => l.msg)).toEqual([
+      'outbox relay cannot publish; events stay in the outbox and are retried with backoff',
+      'outbox relay publishing again',
+    ]);
     await running.stop();
     expect(await ledger.getRelayCursor('default')).toBe(all[all.length - 1]!.seq);
   });
@@ -202,8 +234,14 @@ describe('outbox relay with Redis killed mid-way', () => {
 describe('outbox relay in the stack', () => {
   it('publishes a conversion’s run events to another process on the Redis bus handed to the stack, in order', async () => {
     const channel = `relay-test:${process.pid}:${++subjects}`;
-    const [bus, replica] = [createRedisBus({ url: redis.url, channel, logger: silentLogger() }), createRedisBus({ url: redis.url, channel, logger: silentLogger() })];
-    cleanups.push(() => bus.close(), () => replica.close());
+    const [bus, replica] = [
+      createRedisBus({ url: redis.url, channel, logger: silentLogger() }),
+      createRedisBus({ url: redis.url, channel, logger: silentLogger() }),
+    ];
+    cleanups.push(
+      () => bus.close(),
+      () => replica.close(),
+    );
     await Promise.all([nextStatus(bus, 'up'), nextStatus(replica, 'up')]);
     const stack = await startTestStack({ bus, workerOptions: { idlePollMs: 50 } });
     cleanups.push(() => stack.stop());
@@ -212,7 +250,9 @@ describe('outbox relay in the stack', () => {
 
     const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
     const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
-    const events = (await seen.until((e) => e.runId === runId && e.status === 'SUCCEEDED')).filter((e) => e.runId === runId);
+    const events = (await seen.until((e) => e.runId === runId && e.status === 'SUCCEEDED')).filter(
+      (e) => e.runId === runId,
+    );
     const committed = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId);
     expect(events).toEqual(committed);
     expect(events.map((e) => e.sequence)).toEqual(committed.map((_, i) => i + 1));
@@ -227,7 +267,9 @@ describe('outbox relay in the stack', () => {
     const seen = recordEvents(stack.bus);
     const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
     const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
-    const events = (await seen.until((e) => e.runId === runId && e.status === 'SUCCEEDED')).filter((e) => e.runId === runId);
+    const events = (await seen.until((e) => e.runId === runId && e.status === 'SUCCEEDED')).filter(
+      (e) => e.runId === runId,
+    );
     expect(events).toEqual((await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId));
     await stop();
     await expect(stack.bus.publish(events[0]!)).rejects.toThrow('The event bus is closed');

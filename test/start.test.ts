@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { freePorts, startTsx, waitForOutput, type Child } from './support/processes';
 import { gql } from './support/stack';
 
-const QUERY = '{ accounts(first: 3) { nodes { id name projects { code billedToDate { currency } } receivables { currency } crossReferences { system } } } }';
+const QUERY =
+  '{ accounts(first: 3) { nodes { id name projects { code billedToDate { currency } } receivables { currency } crossReferences { system } } } }';
 
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-start-'));
@@ -28,8 +29,24 @@ describe('npm start', () => {
     await waitForOutput(child, /Meridian graph ready at/);
     const { body } = await gql(url, QUERY);
     expect(body.errors).toBeUndefined();
-    const first = (body.data as { accounts: { nodes: { id: string; projects: unknown[]; receivables: { currency: string } | null; crossReferences: unknown[] }[] } }).accounts.nodes[0]!;
-    expect(first).toMatchObject({ id: 'ACC-000001', projects: [expect.objectContaining({ code: expect.any(String) })], receivables: { currency: 'USD' }, crossReferences: expect.arrayContaining([{ system: 'ERP' }]) });
+    const first = (
+      body.data as {
+        accounts: {
+          nodes: {
+            id: string;
+            projects: unknown[];
+            receivables: { currency: string } | null;
+            crossReferences: unknown[];
+          }[];
+        };
+      }
+    ).accounts.nodes[0]!;
+    expect(first).toMatchObject({
+      id: 'ACC-000001',
+      projects: [expect.objectContaining({ code: expect.any(String) })],
+      receivables: { currency: 'USD' },
+      crossReferences: expect.arrayContaining([{ system: 'ERP' }]),
+    });
   });
 });
 
@@ -59,10 +76,23 @@ describe('each subgraph and the gateway as its own process', () => {
       SUBGRAPH_URL_ORCHESTRATION: `http://127.0.0.1:${orchestration}/graphql`,
     });
     children.push(gw);
-    await Promise.all([...subgraphs.map((c) => waitForOutput(c, /subgraph listening/)), waitForOutput(gw, /gateway listening/)]);
+    await Promise.all([
+      ...subgraphs.map((c) => waitForOutput(c, /subgraph listening/)),
+      waitForOutput(gw, /gateway listening/),
+    ]);
     const ready = await fetch(`http://127.0.0.1:${gateway}/readyz`).then((r) => r.json());
     expect(ready).toEqual({ status: 'ready', subgraphs: { crm: 'up', psa: 'up', erp: 'up', orchestration: 'up' } });
-    const response = await gql(`http://127.0.0.1:${gateway}/graphql`, '{ accounts { totalCount } projects(first: 0) { totalCount } invoices(first: 0) { totalCount } health { status ledger } }');
-    expect(response.body).toEqual({ data: { accounts: { totalCount: 5 }, projects: { totalCount: expect.any(Number) }, invoices: { totalCount: expect.any(Number) }, health: { status: 'OK', ledger: 'sqlite' } } });
+    const response = await gql(
+      `http://127.0.0.1:${gateway}/graphql`,
+      '{ accounts { totalCount } projects(first: 0) { totalCount } invoices(first: 0) { totalCount } health { status ledger } }',
+    );
+    expect(response.body).toEqual({
+      data: {
+        accounts: { totalCount: 5 },
+        projects: { totalCount: expect.any(Number) },
+        invoices: { totalCount: expect.any(Number) },
+        health: { status: 'OK', ledger: 'sqlite' },
+      },
+    });
   });
 });

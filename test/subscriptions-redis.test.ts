@@ -57,7 +57,11 @@ describe('subscriptions across processes on one Redis', () => {
     const a = gateway(portA!);
     const b = gateway(portB!);
     children.push(orchestration, a, b);
-    await Promise.all([waitForOutput(orchestration, /orchestration subgraph listening/), waitForOutput(a, /gateway listening/), waitForOutput(b, /gateway listening/)]);
+    await Promise.all([
+      waitForOutput(orchestration, /orchestration subgraph listening/),
+      waitForOutput(a, /gateway listening/),
+      waitForOutput(b, /gateway listening/),
+    ]);
     gatewayA = `http://127.0.0.1:${portA}/graphql`;
     gatewayB = `http://127.0.0.1:${portB}/graphql`;
   }, 120_000);
@@ -77,20 +81,32 @@ describe('subscriptions across processes on one Redis', () => {
       // A first run proves both subscriptions live end to end before the measured ones start.
       const sentinel = await createWonOpportunity(gatewayA);
       const sentinelRun = (await convert(gatewayA, sentinel.opportunityId)).data!.convertOpportunityToProject.id;
-      const sentinelDone = (results: { data?: unknown }[]) => results.some((r) => (r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id === sentinelRun);
+      const sentinelDone = (results: { data?: unknown }[]) =>
+        results.some((r) => (r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id === sentinelRun);
       await Promise.all([onA, onB].map((w) => w.received(1)));
       expect([sentinelDone(onA.results), sentinelDone(onB.results)]).toEqual([true, true]);
       const skipA = onA.results.length;
       const skipB = onB.results.length;
 
-      const opportunities = await Promise.all([gatewayA, gatewayA, gatewayB, gatewayB].map((g) => createWonOpportunity(g)));
-      const runIds = await Promise.all(opportunities.map(async (o, i) => (await convert(i < 2 ? gatewayA : gatewayB, o.opportunityId)).data!.convertOpportunityToProject.id));
+      const opportunities = await Promise.all(
+        [gatewayA, gatewayA, gatewayB, gatewayB].map((g) => createWonOpportunity(g)),
+      );
+      const runIds = await Promise.all(
+        opportunities.map(
+          async (o, i) =>
+            (await convert(i < 2 ? gatewayA : gatewayB, o.opportunityId)).data!.convertOpportunityToProject.id,
+        ),
+      );
       const perRun = runIds.length * 7;
       // Each conversion goes through 7 states (queued, taken up, five steps), all after the sentinel's.
       const atLeast = async (w: typeof onA, skip: number) => {
         for (let n = skip + perRun; ; n++) {
           const results = await w.received(n);
-          const mine = sequencesByRun(results.slice(skip).filter((r) => runIds.includes((r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id)));
+          const mine = sequencesByRun(
+            results
+              .slice(skip)
+              .filter((r) => runIds.includes((r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id)),
+          );
           if ([...mine.values()].reduce((s, l) => s + l.length, 0) >= perRun) return mine;
         }
       };
@@ -98,8 +114,20 @@ describe('subscriptions across processes on one Redis', () => {
       for (const byRun of [fromA, fromB]) {
         expect(runIds.map((id) => byRun.get(id))).toEqual(runIds.map(() => [1, 2, 3, 4, 5, 6, 7]));
       }
-      const last = onA.results.filter((r) => (r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id === runIds[3]).at(-1);
-      expect(last).toEqual({ data: { syncRunsUpdated: { id: runIds[3], sequence: 7, status: 'SUCCEEDED', opportunity: { name: expect.any(String) }, project: { code: expect.stringMatching(/^DAT-/) } } } });
+      const last = onA.results
+        .filter((r) => (r.data as { syncRunsUpdated: Change }).syncRunsUpdated.id === runIds[3])
+        .at(-1);
+      expect(last).toEqual({
+        data: {
+          syncRunsUpdated: {
+            id: runIds[3],
+            sequence: 7,
+            status: 'SUCCEEDED',
+            opportunity: { name: expect.any(String) },
+            project: { code: expect.stringMatching(/^DAT-/) },
+          },
+        },
+      });
     } finally {
       await Promise.all([clientA.dispose(), clientB.dispose()]);
     }
@@ -112,7 +140,9 @@ describe('subscriptions across processes on one Redis', () => {
       // The ERP is in maintenance for a while, so the run is mid-way when Redis goes.
       stack.stores.erp.faults.set({ maintenanceUntil: Date.now() + 1500 });
       const runId = (await convert(gatewayA, opportunityId)).data!.convertOpportunityToProject.id;
-      const watcher = subscribe<{ syncRunUpdated: { sequence: number; status: string } }>(client, ONE_RUN, { id: runId });
+      const watcher = subscribe<{ syncRunUpdated: { sequence: number; status: string } }>(client, ONE_RUN, {
+        id: runId,
+      });
       await watcher.received(1);
       await redis.kill();
       await redis.restart();
@@ -124,7 +154,9 @@ describe('subscriptions across processes on one Redis', () => {
       expect(watcher.results.at(-1)!.data!.syncRunUpdated.status).toBe('SUCCEEDED');
       const [run] = await stack.stores.ledger.getRuns([runId]);
       expect(run!.status).toBe('SUCCEEDED');
-      const stored = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId && e.type === 'SYNC_RUN_UPDATED').map((e) => e.sequence);
+      const stored = (await stack.stores.ledger.eventsAfter(0, 100_000))
+        .filter((e) => e.runId === runId && e.type === 'SYNC_RUN_UPDATED')
+        .map((e) => e.sequence);
       expect(stored).toEqual(Array.from({ length: run!.sequence }, (_, i) => i + 1));
       expect(sequences.at(-1)).toBe(run!.sequence);
       // Both gateways still serve queries.

@@ -23,7 +23,11 @@ describe('subscriptions through the gateway', () => {
   let worker: Worker | null = null;
   beforeAll(async () => {
     // No worker in the stack: the test starts one once its subscribers are in place.
-    stack = await startTestStack({ worker: false, relay: true, wrapConnector: (system, c) => (system === 'orchestration' ? recordCalls(c, calls, system) : c) });
+    stack = await startTestStack({
+      worker: false,
+      relay: true,
+      wrapConnector: (system, c) => (system === 'orchestration' ? recordCalls(c, calls, system) : c),
+    });
   });
   afterEach(async () => {
     await worker?.stop();
@@ -52,8 +56,10 @@ describe('subscriptions through the gateway', () => {
       calls.reset();
       startFlowWorker();
       await Promise.all(watchers.map((w) => w.done));
-      const events = watchers[0]!.results.map((r) => (r.data as { syncRunUpdated: Record<string, any> }).syncRunUpdated);
-      expect(events.map((e) => [e['sequence'], e['status']])).toEqual([
+      const events = watchers[0]!.results.map(
+        (r) => (r.data as { syncRunUpdated: Record<string, any> }).syncRunUpdated,
+      );
+      expect(events.map((e) => [e.sequence, e.status])).toEqual([
         [1, 'QUEUED'],
         [2, 'RUNNING'],
         [3, 'RUNNING'],
@@ -62,13 +68,25 @@ describe('subscriptions through the gateway', () => {
         [6, 'RUNNING'],
         [7, 'SUCCEEDED'],
       ]);
-      expect(events.map((e) => e['steps'].filter((s: { status: string }) => s.status === 'SUCCEEDED').length)).toEqual([0, 0, 1, 2, 3, 4, 5]);
-      const [name] = [events[0]!['opportunity'].name];
+      expect(events.map((e) => e.steps.filter((s: { status: string }) => s.status === 'SUCCEEDED').length)).toEqual([
+        0, 0, 1, 2, 3, 4, 5,
+      ]);
+      const [name] = [events[0]!.opportunity.name];
       for (const event of events) {
-        expect(event['opportunity']).toEqual({ name, amount: { amount: '240000.00', currency: 'GBP' }, account: { name: expect.stringMatching(/^Test Client/) } });
+        expect(event.opportunity).toEqual({
+          name,
+          amount: { amount: '240000.00', currency: 'GBP' },
+          account: { name: expect.stringMatching(/^Test Client/) },
+        });
       }
       // The project appears once the PSA created it, with its PSA fields resolved through the gateway.
-      expect(events.map((e) => e['project'])).toEqual([null, null, null, null, ...Array(3).fill({ code: `DAT-${opportunityId.slice(4)}`, budget: { amount: '240000.00' } })]);
+      expect(events.map((e) => e.project)).toEqual([
+        null,
+        null,
+        null,
+        null,
+        ...Array(3).fill({ code: `DAT-${opportunityId.slice(4)}`, budget: { amount: '240000.00' } }),
+      ]);
       // Twenty subscribers, one read of each state: the payload query is shared.
       expect(watchers.every((w) => JSON.stringify(w.results) === JSON.stringify(watchers[0]!.results))).toBe(true);
       expect(calls.count('orchestration.getRunAt')).toBe(6);
@@ -82,7 +100,9 @@ describe('subscriptions through the gateway', () => {
     try {
       const watcher = subscribe(client, RUN_UPDATES, { id: 'RUN-nope' });
       await watcher.done;
-      expect(watcher.results).toEqual([{ errors: [{ message: "No sync run 'RUN-nope'", extensions: { code: 'NOT_FOUND', value: 'RUN-nope' } }] }]);
+      expect(watcher.results).toEqual([
+        { errors: [{ message: "No sync run 'RUN-nope'", extensions: { code: 'NOT_FOUND', value: 'RUN-nope' } }] },
+      ]);
     } finally {
       await client.dispose();
     }
@@ -92,11 +112,20 @@ describe('subscriptions through the gateway', () => {
     const client = wsClient(stack.gateway.wsUrl);
     try {
       const parse = subscribe(client, 'subscription { syncRunUpdated(id: "x") { status ');
-      await expect(parse.done).rejects.toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' } })]);
+      await expect(parse.done).rejects.toEqual([
+        expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' } }),
+      ]);
       const invalid = subscribe(client, 'subscription { syncRunUpdated(id: "x") { nope } }');
-      await expect(invalid.done).rejects.toEqual([expect.objectContaining({ message: 'Cannot query field "nope" on type "SyncRun".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+      await expect(invalid.done).rejects.toEqual([
+        expect.objectContaining({
+          message: 'Cannot query field "nope" on type "SyncRun".',
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        }),
+      ]);
       const two = subscribe(client, 'subscription { a: syncRunsUpdated { id } b: exceptionRaised { id } }');
-      await expect(two.done).rejects.toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+      await expect(two.done).rejects.toEqual([
+        expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+      ]);
       const query = subscribe(client, '{ health { status } }');
       await query.done;
       expect(query.results).toEqual([{ data: { health: { status: 'OK' } } }]);
@@ -109,7 +138,9 @@ describe('subscriptions through the gateway', () => {
   it('closes a socket that sends an over-limit message (1009) or never initialises (4408), and serves others meanwhile', async () => {
     const oversized = new WebSocket(stack.gateway.wsUrl, 'graphql-transport-ws');
     const oversizedClosed = new Promise<number>((resolve) => oversized.once('close', (code) => resolve(code)));
-    oversized.once('open', () => oversized.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(100 * 1024) } })));
+    oversized.once('open', () =>
+      oversized.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(100 * 1024) } })),
+    );
     expect(await oversizedClosed).toBe(1009);
 
     const silent = new WebSocket(stack.gateway.wsUrl, 'graphql-transport-ws');
@@ -129,8 +160,14 @@ describe('subscriptions through the gateway', () => {
   it('streams raised exceptions and changes of runs matching a filter', async () => {
     const client = wsClient(stack.gateway.wsUrl);
     try {
-      const exceptions = subscribe(client, 'subscription { exceptionRaised(filter: { flow: "convertOpportunityToProject", system: "crm" }) { step class message run { id status } } }');
-      const failures = subscribe(client, 'subscription { syncRunsUpdated(filter: { status: EXCEPTION }) { id status opportunity { name } } }');
+      const exceptions = subscribe(
+        client,
+        'subscription { exceptionRaised(filter: { flow: "convertOpportunityToProject", system: "crm" }) { step class message run { id status } } }',
+      );
+      const failures = subscribe(
+        client,
+        'subscription { syncRunsUpdated(filter: { status: EXCEPTION }) { id status opportunity { name } } }',
+      );
       // Subscriptions register on the server before their first event; a query on the same socket orders after them.
       await subscribe(client, '{ health { status } }').done;
       const { opportunityId } = await createWonOpportunity(stack.gatewayUrl, { deliveryRegion: null });
@@ -148,7 +185,9 @@ describe('subscriptions through the gateway', () => {
         },
       });
       const [failed] = await failures.received(1);
-      expect(failed).toEqual({ data: { syncRunsUpdated: { id: runId, status: 'EXCEPTION', opportunity: { name: expect.any(String) } } } });
+      expect(failed).toEqual({
+        data: { syncRunsUpdated: { id: runId, status: 'EXCEPTION', opportunity: { name: expect.any(String) } } },
+      });
     } finally {
       await client.dispose();
     }

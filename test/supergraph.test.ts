@@ -24,9 +24,15 @@ describe('supergraph', () => {
         join(dir, 'supergraph.yaml'),
         'federation_version: =2.7.0\nsubgraphs:\n  a:\n    routing_url: http://a\n    schema:\n      file: ./a.graphql\n  b:\n    routing_url: http://b\n    schema:\n      file: ./b.graphql\n',
       );
-      const failure = await run(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/compose.ts'), join(dir, 'supergraph.yaml'), join(dir, 'out.graphql')]).catch((e: { code: number; stderr: string }) => e);
+      const failure = await run(join(root, 'node_modules/.bin/tsx'), [
+        join(root, 'scripts/compose.ts'),
+        join(dir, 'supergraph.yaml'),
+        join(dir, 'out.graphql'),
+      ]).catch((e: { code: number; stderr: string }) => e);
       expect(failure).toMatchObject({ code: 1 });
-      expect((failure as { stderr: string }).stderr).toMatch(/composition error\(s\)[\s\S]*- (INVALID_GRAPHQL|FIELD_TYPE_MISMATCH): [^\n]*Query\.shared/);
+      expect((failure as { stderr: string }).stderr).toMatch(
+        /composition error\(s\)[\s\S]*- (INVALID_GRAPHQL|FIELD_TYPE_MISMATCH): [^\n]*Query\.shared/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

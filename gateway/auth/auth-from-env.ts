@@ -19,12 +19,14 @@ export const DEV_JWT_SECRET = 'meridian-development-only-jwt-secret-not-for-prod
  */
 export function authFromEnv(env: NodeJS.ProcessEnv): AuthOptions {
   const production = isProduction(env);
-  const switchedOff = env['AUTH'] ?? 'on';
-  if (switchedOff !== 'on' && switchedOff !== 'off') throw new Error(`AUTH must be 'on' or 'off', not '${switchedOff}'`);
+  const switchedOff = env.AUTH ?? 'on';
+  if (switchedOff !== 'on' && switchedOff !== 'off')
+    throw new Error(`AUTH must be 'on' or 'off', not '${switchedOff}'`);
   if (switchedOff === 'off') {
     if (production) throw new Error('AUTH=off is refused when NODE_ENV=production');
-    const role = (env['AUTH_OFF_ROLE'] ?? 'operations') as Role;
-    if (!ROLES.includes(role) || role === 'portal') throw new Error(`AUTH_OFF_ROLE must be one of bi, operations, service, not '${role}'`);
+    const role = (env.AUTH_OFF_ROLE ?? 'operations') as Role;
+    if (!ROLES.includes(role) || role === 'portal')
+      throw new Error(`AUTH_OFF_ROLE must be one of bi, operations, service, not '${role}'`);
     return { mode: 'off', identity: identityOf('auth-off', role, ['read:pii'], null) };
   }
   const required = (name: string, fallback: string) => {
@@ -35,10 +37,12 @@ export function authFromEnv(env: NodeJS.ProcessEnv): AuthOptions {
   };
   const issuer = required('JWT_ISSUER', DEV_ISSUER);
   const audience = required('JWT_AUDIENCE', DEV_AUDIENCE);
-  if (env['JWKS_URL']) return { mode: 'jwt', keys: { kind: 'jwks-url', url: env['JWKS_URL'] }, issuer, audience };
-  if (env['JWKS_PATH']) return { mode: 'jwt', keys: { kind: 'jwks-file', path: env['JWKS_PATH'] }, issuer, audience };
-  const secret = env['JWT_SECRET'];
-  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) throw new Error(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
-  if (!secret && production) throw new Error('One of JWKS_URL, JWKS_PATH or JWT_SECRET must be set when NODE_ENV=production');
+  if (env.JWKS_URL) return { mode: 'jwt', keys: { kind: 'jwks-url', url: env.JWKS_URL }, issuer, audience };
+  if (env.JWKS_PATH) return { mode: 'jwt', keys: { kind: 'jwks-file', path: env.JWKS_PATH }, issuer, audience };
+  const secret = env.JWT_SECRET;
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH)
+    throw new Error(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  if (!secret && production)
+    throw new Error('One of JWKS_URL, JWKS_PATH or JWT_SECRET must be set when NODE_ENV=production');
   return { mode: 'jwt', keys: { kind: 'secret', secret: secret || DEV_JWT_SECRET }, issuer, audience };
 }

@@ -7,7 +7,10 @@ import { MeridianError } from '../../lib/errors';
 export const JWKS_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 /** Where the gateway's token keys come from. */
-export type TokenKeys = { kind: 'secret'; secret: string } | { kind: 'jwks-file'; path: string } | { kind: 'jwks-url'; url: string };
+export type TokenKeys =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'jwks-file'; path: string }
+  | { kind: 'jwks-url'; url: string };
 
 /** How callers are authenticated: bearer JWTs, or (development, foreign subgraphs) nobody, with one fixed identity. */
 export type AuthOptions =
@@ -38,17 +41,29 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     options.keys.kind === 'secret'
       ? new TextEncoder().encode(options.keys.secret)
       : options.keys.kind === 'jwks-file'
-        ? createLocalJWKSet(JSON.parse(readFileSync(options.keys.path, 'utf8')) as Parameters<typeof createLocalJWKSet>[0])
+        ? createLocalJWKSet(
+            JSON.parse(readFileSync(options.keys.path, 'utf8')) as Parameters<typeof createLocalJWKSet>[0],
+          )
         : createRemoteJWKSet(new URL(options.keys.url));
   const algorithms = options.keys.kind === 'secret' ? ['HS256'] : JWKS_ALGORITHMS;
-  const verifyOptions = { issuer: options.issuer, audience: options.audience, algorithms, clockTolerance: options.clockToleranceSeconds ?? 5, requiredClaims: ['exp', 'sub'] };
+  const verifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms,
+    clockTolerance: options.clockToleranceSeconds ?? 5,
+    requiredClaims: ['exp', 'sub'],
+  };
   return async (authorization) => {
     if (authorization === undefined || authorization === '') return null;
     const match = /^Bearer ([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
     if (!match) throw new MeridianError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <JWT>`');
     let claims: Record<string, unknown>;
     try {
-      claims = (await (typeof key === 'function' ? jwtVerify(match[1]!, key, verifyOptions) : jwtVerify(match[1]!, key, verifyOptions))).payload;
+      claims = (
+        await (typeof key === 'function'
+          ? jwtVerify(match[1]!, key, verifyOptions)
+          : jwtVerify(match[1]!, key, verifyOptions))
+      ).payload;
     } catch (error) {
       throw new MeridianError('UNAUTHENTICATED', reasonOf(error));
     }
@@ -58,8 +73,10 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
 
 function reasonOf(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'The token has expired';
-  if (error instanceof errors.JWTClaimValidationFailed) return `The token's \`${error.claim}\` claim is not accepted here`;
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this gateway does not accept';
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `The token's \`${error.claim}\` claim is not accepted here`;
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return 'The token is signed with an algorithm this gateway does not accept';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'The token signature does not verify';
   if (error instanceof errors.JWKSNoMatchingKey) return 'No configured key matches the token';
   return 'The token is not a valid JWT';

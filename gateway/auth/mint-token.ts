@@ -19,8 +19,8 @@ export interface TokenRequest {
 /** Signs an HS256 token for the gateway's development secret (`npm run token`, tests). */
 export async function mintToken(request: TokenRequest): Promise<string> {
   const claims: Record<string, unknown> = { role: request.role };
-  if (request.scopes?.length) claims['scope'] = request.scopes.join(' ');
-  if (request.accounts?.length) claims['accounts'] = [...request.accounts];
+  if (request.scopes?.length) claims.scope = request.scopes.join(' ');
+  if (request.accounts?.length) claims.accounts = [...request.accounts];
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(request.subject)

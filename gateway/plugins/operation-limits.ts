@@ -101,7 +101,9 @@ export interface OperationLimitsConfig<TContext extends BaseContext> {
  * The Apollo Server options that enforce `limits` on HTTP requests. Every refusal has HTTP status 400 and
  * `extensions.code` QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_DIRECTIVES, TOO_MANY_TOKENS or QUERY_TOO_COSTLY.
  */
-export function operationLimitsConfig<TContext extends BaseContext>(limits: OperationLimits): OperationLimitsConfig<TContext> {
+export function operationLimitsConfig<TContext extends BaseContext>(
+  limits: OperationLimits,
+): OperationLimitsConfig<TContext> {
   return {
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: operationLimitRules(limits),
@@ -115,7 +117,9 @@ export function operationLimitsConfig<TContext extends BaseContext>(limits: Oper
  * limit and {@link operationLimitRules} cause, which Apollo would otherwise send as GRAPHQL_PARSE_FAILED /
  * GRAPHQL_VALIDATION_FAILED. Use it together with the config's `parseOptions` and `validationRules`.
  */
-export function operationLimitsPlugin<TContext extends BaseContext>(limits: OperationLimits): ApolloServerPlugin<TContext> {
+export function operationLimitsPlugin<TContext extends BaseContext>(
+  limits: OperationLimits,
+): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {
@@ -128,10 +132,14 @@ export function operationLimitsPlugin<TContext extends BaseContext>(limits: Oper
           // Apollo wraps parse and validation errors in its own classes, overwriting their code: restore ours
           // before the errors are formatted (and logged), so clients see which limit they hit.
           for (const error of errors) {
-            const code = error.extensions['code'];
+            const code = error.extensions.code;
             if (code === 'GRAPHQL_VALIDATION_FAILED' && error.originalError instanceof MeridianError) {
               recode(error, error.originalError.code, error.message);
-            } else if (code === 'GRAPHQL_PARSE_FAILED' && source !== undefined && stoppedByTokenLimit(error, source, limits.maxTokens)) {
+            } else if (
+              code === 'GRAPHQL_PARSE_FAILED' &&
+              source !== undefined &&
+              stoppedByTokenLimit(error, source, limits.maxTokens)
+            ) {
               recode(error, 'TOO_MANY_TOKENS', tooManyTokensMessage(limits.maxTokens));
             }
           }
@@ -160,16 +168,25 @@ export function operationLimitRules(limits: OperationLimits): ValidationRule[] {
       n: limits.maxDepth,
       flattenFragments: true,
       ignoreIntrospection: true,
-      ...reporting('QUERY_TOO_DEEP', (found) => `The operation nests fields ${found} levels deep; this gateway allows ${limits.maxDepth}.`),
+      ...reporting(
+        'QUERY_TOO_DEEP',
+        (found) => `The operation nests fields ${found} levels deep; this gateway allows ${limits.maxDepth}.`,
+      ),
     }),
     maxAliasesRule({
       n: limits.maxAliases,
       allowList: [],
-      ...reporting('TOO_MANY_ALIASES', (found) => `The operation uses ${found} aliases; this gateway allows ${limits.maxAliases}.`),
+      ...reporting(
+        'TOO_MANY_ALIASES',
+        (found) => `The operation uses ${found} aliases; this gateway allows ${limits.maxAliases}.`,
+      ),
     }),
     maxDirectivesRule({
       n: limits.maxDirectives,
-      ...reporting('TOO_MANY_DIRECTIVES', (found) => `The operation uses ${found} directives; this gateway allows ${limits.maxDirectives}.`),
+      ...reporting(
+        'TOO_MANY_DIRECTIVES',
+        (found) => `The operation uses ${found} directives; this gateway allows ${limits.maxDirectives}.`,
+      ),
     }),
   ];
 }
@@ -200,7 +217,9 @@ export function checkOperationLimits(
   limits: OperationLimits,
   operationName?: string | null,
 ): MeridianError[] {
-  const errors = validate(schema, document, operationLimitRules(limits)).filter((e): e is MeridianError => e instanceof MeridianError);
+  const errors = validate(schema, document, operationLimitRules(limits)).filter(
+    (e): e is MeridianError => e instanceof MeridianError,
+  );
   const cost = costError(schema, document, variables ?? {}, limits, operationName ?? undefined);
   return cost ? [...errors, cost] : errors;
 }
@@ -241,12 +260,18 @@ function costError(
     cost = operationCost(schema, document, variables, limits, operationName);
   } catch (error) {
     if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) {
-      return limitError('QUERY_TOO_COSTLY', `The operation expands to more than ${MAX_EVALUATED_SELECTIONS} selections (fragments count each time they are spread); ask for less.`);
+      return limitError(
+        'QUERY_TOO_COSTLY',
+        `The operation expands to more than ${MAX_EVALUATED_SELECTIONS} selections (fragments count each time they are spread); ask for less.`,
+      );
     }
     return null; // variables that do not fit the operation: execution refuses them with BAD_USER_INPUT
   }
   if (cost <= limits.maxCost) return null;
-  return limitError('QUERY_TOO_COSTLY', `The operation could cost ${cost}, more than the ${limits.maxCost} this gateway allows; ask for smaller pages.`);
+  return limitError(
+    'QUERY_TOO_COSTLY',
+    `The operation could cost ${cost}, more than the ${limits.maxCost} this gateway allows; ask for smaller pages.`,
+  );
 }
 
 /**
@@ -259,7 +284,7 @@ function pageSizeEstimator(schema: GraphQLSchema, limits: OperationLimits): Comp
   return ({ type, field, args, childComplexity }) => {
     let items = 1;
     if (field.args.some((a) => a.name === 'first')) {
-      const first: unknown = args['first'];
+      const first: unknown = args.first;
       items = typeof first === 'number' && Number.isFinite(first) ? Math.max(0, first) : limits.defaultPageSize;
     } else if (isListType(getNullableType(field.type)) && !pages.has(type.name)) {
       items = limits.listSize;
@@ -305,11 +330,11 @@ function tooManyTokensMessage(maxTokens: number): string {
 
 function limitError(code: ErrorCode, message: string): MeridianError {
   const error = new MeridianError(code, message);
-  error.extensions['http'] = { status: 400 };
+  error.extensions.http = { status: 400 };
   return error;
 }
 
 function recode(error: GraphQLError, code: ErrorCode, message: string): void {
-  error.extensions['code'] = code;
+  error.extensions.code = code;
   error.message = message;
 }

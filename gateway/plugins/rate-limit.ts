@@ -67,7 +67,8 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const points = options.points ?? DEFAULT_RATE_LIMIT_POINTS;
   const durationMs = options.durationMs ?? DEFAULT_RATE_LIMIT_WINDOW_MS;
   const keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
-  if (!Number.isInteger(points) || points < 0) throw new Error(`rate limit points must be a whole number (0 for no limit); got ${points}`);
+  if (!Number.isInteger(points) || points < 0)
+    throw new Error(`rate limit points must be a whole number (0 for no limit); got ${points}`);
   if (points === 0) return { consume: async () => {} };
   // RateLimiterRedis counts in whole seconds (a shorter window would never expire there), so both stores do.
   if (!Number.isInteger(durationMs) || durationMs < 1000 || durationMs % 1000 !== 0) {
@@ -109,7 +110,11 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       } catch (error) {
         if (error instanceof RateLimiterRes) {
           const retryAfterMs = Math.max(1, Math.ceil(error.msBeforeNext));
-          throw new MeridianError('RATE_LIMITED', `Too many requests: at most ${points} per ${durationMs / 1000} s; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
+          throw new MeridianError(
+            'RATE_LIMITED',
+            `Too many requests: at most ${points} per ${durationMs / 1000} s; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+            { retryAfterMs },
+          );
         }
         throw error;
       }
@@ -131,7 +136,10 @@ export interface RateLimitSettings {
 export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings {
   const points = intFromEnv(env, 'RATE_LIMIT_POINTS', DEFAULT_RATE_LIMIT_POINTS, 0);
   const durationMs = intFromEnv(env, 'RATE_LIMIT_WINDOW_MS', DEFAULT_RATE_LIMIT_WINDOW_MS, 1000);
-  if (durationMs % 1000 !== 0) throw new Error(`RATE_LIMIT_WINDOW_MS must be a whole number of seconds in ms (1000, 60000, …); got '${env['RATE_LIMIT_WINDOW_MS']}'`);
+  if (durationMs % 1000 !== 0)
+    throw new Error(
+      `RATE_LIMIT_WINDOW_MS must be a whole number of seconds in ms (1000, 60000, …); got '${env.RATE_LIMIT_WINDOW_MS}'`,
+    );
   return { points, durationMs };
 }
 
@@ -160,7 +168,11 @@ export interface RateLimitRedisOptions {
  * an `error` listener (without one a lost connection would end the process); reconnects forever with backoff.
  * `ready` resolves once it first connects (nothing needs to wait for it); `close()` ends it.
  */
-export function createRateLimitRedisClient(options: RateLimitRedisOptions): { client: RateLimitNodeRedisClient; ready: Promise<void>; close(): Promise<void> } {
+export function createRateLimitRedisClient(options: RateLimitRedisOptions): {
+  client: RateLimitNodeRedisClient;
+  ready: Promise<void>;
+  close(): Promise<void>;
+} {
   const { logger } = options;
   let outageLogged = false;
   let closed = false;
@@ -196,7 +208,9 @@ function newClient(url: string, commandTimeoutMs: number) {
     url,
     disableOfflineQueue: true,
     commandOptions: { timeout: commandTimeoutMs },
-    socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100) },
+    socket: {
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
   });
 }
 

@@ -42,8 +42,16 @@ export function sha256Hex(text: string): string {
  */
 export function parseTrustedDocuments(manifest: unknown, source: string): TrustedDocuments {
   const m = manifest as { format?: unknown; version?: unknown; operations?: unknown } | null;
-  if (typeof m !== 'object' || m === null || m.format !== 'apollo-persisted-query-manifest' || m.version !== 1 || !Array.isArray(m.operations)) {
-    throw new Error(`${source}: not a persisted query manifest ({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": [...] })`);
+  if (
+    typeof m !== 'object' ||
+    m === null ||
+    m.format !== 'apollo-persisted-query-manifest' ||
+    m.version !== 1 ||
+    !Array.isArray(m.operations)
+  ) {
+    throw new Error(
+      `${source}: not a persisted query manifest ({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": [...] })`,
+    );
   }
   const problems: string[] = [];
   const operations: TrustedDocument[] = [];
@@ -51,20 +59,27 @@ export function parseTrustedDocuments(manifest: unknown, source: string): Truste
   const names = new Set<string>();
   m.operations.forEach((entry: unknown, index: number) => {
     const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-    const label = `operations[${index}]${typeof e['name'] === 'string' ? ` (${e['name']})` : ''}`;
+    const label = `operations[${index}]${typeof e.name === 'string' ? ` (${e.name})` : ''}`;
     const { id, name, type, body } = e;
-    if (typeof id !== 'string' || typeof name !== 'string' || typeof body !== 'string' || (type !== 'query' && type !== 'mutation' && type !== 'subscription')) {
+    if (
+      typeof id !== 'string' ||
+      typeof name !== 'string' ||
+      typeof body !== 'string' ||
+      (type !== 'query' && type !== 'mutation' && type !== 'subscription')
+    ) {
       problems.push(`${label}: needs string "id", "name" and "body", and "type" query, mutation or subscription`);
       return;
     }
     const expected = sha256Hex(body);
-    if (id !== expected) problems.push(`${label}: id ${id || '(empty)'} is not the SHA-256 of its body, which is ${expected}`);
+    if (id !== expected)
+      problems.push(`${label}: id ${id || '(empty)'} is not the SHA-256 of its body, which is ${expected}`);
     try {
       const document = parse(body);
       const ops = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
       const op = ops.length === 1 ? getOperationAST(document) : null;
       if (!op) problems.push(`${label}: the body must hold exactly one operation`);
-      else if (op.name?.value !== name || op.operation !== type) problems.push(`${label}: the body is ${op.operation} ${op.name?.value ?? '(anonymous)'}, not ${type} ${name}`);
+      else if (op.name?.value !== name || op.operation !== type)
+        problems.push(`${label}: the body is ${op.operation} ${op.name?.value ?? '(anonymous)'}, not ${type} ${name}`);
     } catch (error) {
       problems.push(`${label}: the body is not valid GraphQL: ${(error as Error).message}`);
     }
@@ -75,7 +90,10 @@ export function parseTrustedDocuments(manifest: unknown, source: string): Truste
     operations.push(document);
     byId.set(id, document);
   });
-  if (problems.length > 0) throw new Error(`${source}: ${problems.length} bad trusted document(s):\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (problems.length > 0)
+    throw new Error(
+      `${source}: ${problems.length} bad trusted document(s):\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
   return { source, operations, byId };
 }
 
@@ -110,7 +128,9 @@ export function validateTrustedDocuments(
     if (invalid.length > 0 || !access) return invalid;
     return (access.roles ?? DEFAULT_TRUSTED_DOCUMENT_ROLES).flatMap((role) => {
       const identity = identityOf(`trusted-documents-check`, role, [], role === 'portal' ? ['any-account'] : null);
-      return checkAccess(schema, document, op.name, access.rules, identity).map((error) => `${op.name} (${op.id}) for ${role}: ${error.message} at ${error.path?.join('.') ?? ''}`);
+      return checkAccess(schema, document, op.name, access.rules, identity).map(
+        (error) => `${op.name} (${op.id}) for ${role}: ${error.message} at ${error.path?.join('.') ?? ''}`,
+      );
     });
   });
 }
@@ -121,11 +141,15 @@ export function validateTrustedDocuments(
  * @throws Error naming the variable and the unknown role.
  */
 export function trustedDocumentRolesFromEnv(env: NodeJS.ProcessEnv): Role[] {
-  const raw = env['TRUSTED_DOCUMENTS_ROLES'];
+  const raw = env.TRUSTED_DOCUMENTS_ROLES;
   if (raw === undefined || raw.trim() === '') return [...DEFAULT_TRUSTED_DOCUMENT_ROLES];
-  const roles = raw.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   for (const role of roles) {
-    if (!(ROLES as readonly string[]).includes(role)) throw new Error(`TRUSTED_DOCUMENTS_ROLES: unknown role '${role}'; roles are ${ROLES.join(', ')}`);
+    if (!(ROLES as readonly string[]).includes(role))
+      throw new Error(`TRUSTED_DOCUMENTS_ROLES: unknown role '${role}'; roles are ${ROLES.join(', ')}`);
   }
   return roles as Role[];
 }
@@ -142,20 +166,31 @@ interface OperationRequest {
  * @throws MeridianError PERSISTED_QUERY_NOT_IN_LIST when it names none; BAD_REQUEST for a malformed extension or no query.
  */
 function trustedDocumentOf(manifest: TrustedDocuments, identity: Identity, request: OperationRequest): TrustedDocument {
-  const persisted = typeof request.extensions === 'object' && request.extensions !== null ? (request.extensions as Record<string, unknown>)['persistedQuery'] : undefined;
+  const persisted =
+    typeof request.extensions === 'object' && request.extensions !== null
+      ? (request.extensions as Record<string, unknown>).persistedQuery
+      : undefined;
   const refuse = (what: string) =>
-    new MeridianError('PERSISTED_QUERY_NOT_IN_LIST', `A ${identity.role} token may run only the trusted documents in the manifest; ${what} is not one of them`);
+    new MeridianError(
+      'PERSISTED_QUERY_NOT_IN_LIST',
+      `A ${identity.role} token may run only the trusted documents in the manifest; ${what} is not one of them`,
+    );
   if (persisted !== undefined && persisted !== null) {
-    const hash = typeof persisted === 'object' ? (persisted as Record<string, unknown>)['sha256Hash'] : undefined;
-    if (typeof hash !== 'string') throw new MeridianError('BAD_REQUEST', '`extensions.persistedQuery.sha256Hash` must be a string');
+    const hash = typeof persisted === 'object' ? (persisted as Record<string, unknown>).sha256Hash : undefined;
+    if (typeof hash !== 'string')
+      throw new MeridianError('BAD_REQUEST', '`extensions.persistedQuery.sha256Hash` must be a string');
     const found = manifest.byId.get(hash);
     if (!found) throw refuse(`the persisted query ${hash.slice(0, 64)}`);
     // Text sent along with the hash must be that document's (Apollo would refuse the mismatch too).
-    if (typeof request.query === 'string' && request.query !== '' && request.query !== found.body) throw refuse('the query text sent with this hash');
+    if (typeof request.query === 'string' && request.query !== '' && request.query !== found.body)
+      throw refuse('the query text sent with this hash');
     return found;
   }
   if (typeof request.query !== 'string' || request.query === '') {
-    throw new MeridianError('BAD_REQUEST', 'Send a trusted document: its `extensions.persistedQuery.sha256Hash`, or its exact query text');
+    throw new MeridianError(
+      'BAD_REQUEST',
+      'Send a trusted document: its `extensions.persistedQuery.sha256Hash`, or its exact query text',
+    );
   }
   const found = manifest.byId.get(sha256Hex(request.query));
   if (!found) throw refuse('this query text');
@@ -174,10 +209,17 @@ function isTrusted(identity: Identity | null, trustedRoles: readonly Role[]): id
  * @throws MeridianError PERSISTED_QUERY_NOT_IN_LIST for an operation not in the manifest; BAD_REQUEST for an array
  * (batch) or, for a trusted-documents role, a body that is not a GraphQL request object.
  */
-export function admitTrustedDocument(manifest: TrustedDocuments, identity: Identity | null, body: unknown, trustedRoles: readonly Role[] = DEFAULT_TRUSTED_DOCUMENT_ROLES): unknown {
-  if (Array.isArray(body)) throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted: send one operation per request');
+export function admitTrustedDocument(
+  manifest: TrustedDocuments,
+  identity: Identity | null,
+  body: unknown,
+  trustedRoles: readonly Role[] = DEFAULT_TRUSTED_DOCUMENT_ROLES,
+): unknown {
+  if (Array.isArray(body))
+    throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted: send one operation per request');
   if (!isTrusted(identity, trustedRoles)) return body;
-  if (typeof body !== 'object' || body === null) throw new MeridianError('BAD_REQUEST', 'Send a trusted document as a JSON object');
+  if (typeof body !== 'object' || body === null)
+    throw new MeridianError('BAD_REQUEST', 'Send a trusted document as a JSON object');
   const found = trustedDocumentOf(manifest, identity, body as OperationRequest);
   return { ...(body as Record<string, unknown>), query: found.body };
 }
@@ -195,7 +237,8 @@ export function admitTrustedRequest(
   request: { method?: string | undefined; url?: string | undefined; body: unknown },
   trustedRoles: readonly Role[] = DEFAULT_TRUSTED_DOCUMENT_ROLES,
 ): unknown {
-  if ((request.method ?? 'GET').toUpperCase() !== 'GET') return admitTrustedDocument(manifest, identity, request.body, trustedRoles);
+  if ((request.method ?? 'GET').toUpperCase() !== 'GET')
+    return admitTrustedDocument(manifest, identity, request.body, trustedRoles);
   if (!isTrusted(identity, trustedRoles)) return request.body;
   const search = new URL(request.url ?? '/', 'http://x').searchParams;
   const query = search.get('query') ?? undefined;
@@ -218,7 +261,9 @@ export function admitTrustedRequest(
  * payload unchanged for any other role.
  * @throws MeridianError PERSISTED_QUERY_NOT_IN_LIST or BAD_REQUEST as {@link admitTrustedDocument}.
  */
-export function admitTrustedSubscribePayload<P extends { query: string; extensions?: Record<string, unknown> | null | undefined }>(
+export function admitTrustedSubscribePayload<
+  P extends { query: string; extensions?: Record<string, unknown> | null | undefined },
+>(
   manifest: TrustedDocuments,
   identity: Identity | null,
   payload: P,

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  getOperationAST,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -33,7 +41,12 @@ export interface SubscriptionServerOptions {
   /** The API schema, once the gateway has loaded it. */
   schema: () => GraphQLSchema | null;
   /** Runs a query or mutation through the gateway, as HTTP requests are run, on behalf of `identity`. */
-  execute: (query: string, variables: Record<string, unknown>, requestId: string, identity: Identity | null) => Promise<ExecutionResult>;
+  execute: (
+    query: string,
+    variables: Record<string, unknown>,
+    requestId: string,
+    identity: Identity | null,
+  ) => Promise<ExecutionResult>;
   /** The supergraph's access rules: a subscription is checked against them before it starts. */
   accessRules: AccessRules;
   /** The gateway's operation limits, applied to every document a socket sends. */
@@ -84,7 +97,9 @@ type SocketExtra = {
 
 /** Callers with the same role, scopes and accounts may share a payload result; nobody else. */
 function audienceOf(identity: Identity | null): string {
-  return identity ? `${identity.role}|${identity.scopes.join(' ')}|${identity.accounts?.join(',') ?? '*'}` : 'anonymous';
+  return identity
+    ? `${identity.role}|${identity.scopes.join(' ')}|${identity.accounts?.join(',') ?? '*'}`
+    : 'anonymous';
 }
 
 /**
@@ -93,34 +108,37 @@ function audienceOf(identity: Identity | null): string {
  * the gateway, shared by every subscriber of that event), plus queries and mutations over the same socket.
  */
 export function attachSubscriptions(options: SubscriptionServerOptions): SubscriptionServer {
-  const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: options.maxPayloadBytes ?? DEFAULT_WS_MAX_PAYLOAD_BYTES });
+  const wss = new WebSocketServer({
+    server: options.server,
+    path: '/graphql',
+    maxPayload: options.maxPayloadBytes ?? DEFAULT_WS_MAX_PAYLOAD_BYTES,
+  });
   // Payload queries at a fixed sequence (and exceptions) never change: every subscriber of an event shares one run.
   // Keyed query first, variables second, so no per-call key is built from the (long) query text.
   const cache = new Map<string, Map<string, Promise<ExecutionResult>>>();
   let cached = 0;
-  const shared = (requestId: string, identity: Identity | null): ExecuteQuery => (query, variables) => {
-    const immutable = '_sequence' in variables || query.includes('syncException(');
-    let byVariables = cache.get(query);
-    if (!byVariables) cache.set(query, (byVariables = new Map()));
-    const key = `${audienceOf(identity)}\n${JSON.stringify(variables)}`;
-    const hit = byVariables.get(key);
-    if (hit) return hit;
-    const promise = options.execute(query, variables, requestId, identity);
-    byVariables.set(key, promise);
-    cached += 1;
-    const forget = () => {
-      if (byVariables.delete(key)) cached -= 1;
-      if (byVariables.size === 0) cache.delete(query);
-    };
-    promise.then(
-      () => {
+  const shared =
+    (requestId: string, identity: Identity | null): ExecuteQuery =>
+    (query, variables) => {
+      const immutable = '_sequence' in variables || query.includes('syncException(');
+      let byVariables = cache.get(query);
+      if (!byVariables) cache.set(query, (byVariables = new Map()));
+      const key = `${audienceOf(identity)}\n${JSON.stringify(variables)}`;
+      const hit = byVariables.get(key);
+      if (hit) return hit;
+      const promise = options.execute(query, variables, requestId, identity);
+      byVariables.set(key, promise);
+      cached += 1;
+      const forget = () => {
+        if (byVariables.delete(key)) cached -= 1;
+        if (byVariables.size === 0) cache.delete(query);
+      };
+      promise.then(() => {
         if (!immutable) forget();
         else if (cached > RESULT_CACHE_ENTRIES) evictOldest();
-      },
-      forget,
-    );
-    return promise;
-  };
+      }, forget);
+      return promise;
+    };
   const evictOldest = () => {
     const [query, byVariables] = cache.entries().next().value!;
     const first = byVariables.keys().next().value!;
@@ -162,7 +180,8 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         let payload = received;
         try {
           await options.rateLimiter?.consume(rateLimitKey(identity, ctx.extra.request));
-          if (options.trusted) payload = admitTrustedSubscribePayload(options.trusted.manifest, identity, payload, options.trusted.roles);
+          if (options.trusted)
+            payload = admitTrustedSubscribePayload(options.trusted.manifest, identity, payload, options.trusted.roles);
         } catch (error) {
           if (error instanceof MeridianError) return [error];
           throw error;
@@ -178,16 +197,29 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           return [codedError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
         }
         if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', mask(e.message)));
-        const limited = checkOperationLimits(schema, document, payload.variables ?? {}, options.limits, payload.operationName);
+        const limited = checkOperationLimits(
+          schema,
+          document,
+          payload.variables ?? {},
+          options.limits,
+          payload.operationName,
+        );
         if (limited.length) return limited.map((e) => codedError(e.code, e.message));
         const operation = getOperationAST(document, payload.operationName ?? undefined);
-        if (!operation) return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];
+        if (!operation)
+          return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];
         // Queries and mutations are checked again when they run through the gateway; a subscription is checked here.
         const denied = checkAccess(schema, document, payload.operationName, options.accessRules, identity);
         if (denied.length) return denied;
         const context: LiveContext = { requestId: `ws-${randomUUID()}`, identity, live: null };
         if (operation.operation === 'subscription') {
-          if (!options.bus) return [codedError('LIVE_STATUS_UNAVAILABLE', 'This gateway has no event bus to serve subscriptions from; query syncRun instead')];
+          if (!options.bus)
+            return [
+              codedError(
+                'LIVE_STATUS_UNAVAILABLE',
+                'This gateway has no event bus to serve subscriptions from; query syncRun instead',
+              ),
+            ];
           try {
             context.live = planLiveOperation(schema, document, payload.variables, operation);
           } catch (error) {
@@ -195,7 +227,13 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
             return [codedError(e.code ?? 'BAD_USER_INPUT', e.message)];
           }
         }
-        return { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? null, contextValue: context };
+        return {
+          schema,
+          document,
+          variableValues: payload.variables ?? {},
+          operationName: payload.operationName ?? null,
+          contextValue: context,
+        };
       },
       subscribe: (args) => {
         const context = args.contextValue as LiveContext;
@@ -203,9 +241,15 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
       },
       execute: (args) => {
         const context = args.contextValue as LiveContext;
-        return options.execute(payloadText(args.document), (args.variableValues ?? {}) as Record<string, unknown>, context.requestId, context.identity);
+        return options.execute(
+          payloadText(args.document),
+          (args.variableValues ?? {}) as Record<string, unknown>,
+          context.requestId,
+          context.identity,
+        );
       },
-      onNext: (_ctx, _id, _payload, _args, result) => ({ ...result, ...(result.errors ? { errors: result.errors.map(formatted) } : {}) }) as ExecutionResult,
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        ({ ...result, ...(result.errors ? { errors: result.errors.map(formatted) } : {}) }) as ExecutionResult,
       onError: (_ctx, _id, _payload, errors) => errors.map(formatted),
     },
     wss,
@@ -227,11 +271,20 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Closes a socket with {@link CLOSE_UNAUTHENTICATED} when its token expires: a subscription never outlives its token. */
-function closeOnExpiry(socket: { close(code: number, reason: string): void; once(event: 'close', listener: () => void): unknown }, expiresAt: number): void {
+function closeOnExpiry(
+  socket: { close(code: number, reason: string): void; once(event: 'close', listener: () => void): unknown },
+  expiresAt: number,
+): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
     const wait = expiresAt - Date.now();
-    timer = wait > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => socket.close(CLOSE_UNAUTHENTICATED, 'UNAUTHENTICATED: The token has expired'), Math.max(0, wait));
+    timer =
+      wait > MAX_TIMER_MS
+        ? setTimeout(arm, MAX_TIMER_MS)
+        : setTimeout(
+            () => socket.close(CLOSE_UNAUTHENTICATED, 'UNAUTHENTICATED: The token has expired'),
+            Math.max(0, wait),
+          );
     timer.unref();
   };
   arm();

@@ -18,21 +18,41 @@ type Item = RunEvent | 'resync';
  * event, a bus outage) from the stored states, and completes on a final state. The other two stream every
  * matching change from when they start.
  */
-export function liveFeed(operation: LiveOperation, bus: EventBus, execute: ExecuteQuery): AsyncIterableIterator<ExecutionResult> {
+export function liveFeed(
+  operation: LiveOperation,
+  bus: EventBus,
+  execute: ExecuteQuery,
+): AsyncIterableIterator<ExecutionResult> {
   const unsubscribers: (() => void)[] = [];
-  const items = new Channel<Item>(() => unsubscribers.forEach((u) => u()));
+  const items = new Channel<Item>(() => {
+    for (const u of unsubscribers) u();
+  });
   const { field, args } = operation;
-  const filter = (args['filter'] ?? {}) as { flow?: string | null; status?: string | null; accountId?: string | null; system?: string | null };
+  const filter = (args.filter ?? {}) as {
+    flow?: string | null;
+    status?: string | null;
+    accountId?: string | null;
+    system?: string | null;
+  };
   // Each change's payload query starts when its event arrives, not when the previous payload has been sent: results
   // are shared and kept, so the in-order loop below finds them ready, and a burst does not queue up behind one query.
-  const prefetch = (query: string, variables: Record<string, unknown>) => void execute(query, { ...operation.variables, ...variables }).catch(() => undefined);
+  const prefetch = (query: string, variables: Record<string, unknown>) =>
+    void execute(query, { ...operation.variables, ...variables }).catch(() => undefined);
   unsubscribers.push(
     bus.subscribe((event) => {
-      if (event.type === 'SYNC_RUN_UPDATED' && (field === 'syncRunUpdated' ? event.runId === args['id'] : field === 'syncRunsUpdated' && matches(event, filter))) {
+      if (
+        event.type === 'SYNC_RUN_UPDATED' &&
+        (field === 'syncRunUpdated' ? event.runId === args.id : field === 'syncRunsUpdated' && matches(event, filter))
+      ) {
         prefetch(operation.runAtQuery, { _id: event.runId, _sequence: event.sequence });
         items.push(event);
       }
-      if (field === 'exceptionRaised' && event.type === 'EXCEPTION_RAISED' && event.exceptionId && matches(event, { ...filter, status: null })) {
+      if (
+        field === 'exceptionRaised' &&
+        event.type === 'EXCEPTION_RAISED' &&
+        event.exceptionId &&
+        matches(event, { ...filter, status: null })
+      ) {
         prefetch(operation.exceptionQuery, { _id: event.exceptionId });
         items.push(event);
       }
@@ -41,7 +61,12 @@ export function liveFeed(operation: LiveOperation, bus: EventBus, execute: Execu
       if (status === 'up') items.push('resync');
     }),
   );
-  const generator = field === 'syncRunUpdated' ? runUpdates(operation, items, execute) : field === 'syncRunsUpdated' ? runsUpdates(operation, items, execute) : exceptions(operation, items, execute);
+  const generator =
+    field === 'syncRunUpdated'
+      ? runUpdates(operation, items, execute)
+      : field === 'syncRunsUpdated'
+        ? runsUpdates(operation, items, execute)
+        : exceptions(operation, items, execute);
   // Ending the generator early (client completes) must also end the channel, which unsubscribes from the bus.
   const originalReturn = generator.return.bind(generator);
   generator.return = async (value) => {
@@ -51,8 +76,15 @@ export function liveFeed(operation: LiveOperation, bus: EventBus, execute: Execu
   return generator;
 }
 
-function matches(event: RunEvent, filter: { flow?: string | null; status?: string | null; accountId?: string | null }): boolean {
-  return (!filter.flow || filter.flow === event.flow) && (!filter.status || filter.status === event.status) && (!filter.accountId || filter.accountId === event.accountId);
+function matches(
+  event: RunEvent,
+  filter: { flow?: string | null; status?: string | null; accountId?: string | null },
+): boolean {
+  return (
+    (!filter.flow || filter.flow === event.flow) &&
+    (!filter.status || filter.status === event.status) &&
+    (!filter.accountId || filter.accountId === event.accountId)
+  );
 }
 
 /**
@@ -66,15 +98,24 @@ function payload(operation: LiveOperation, result: ExecutionResult, key: 'run' |
     const { [SEQUENCE_ALIAS]: _sequence, [STATUS_ALIAS]: _status, [SYSTEM_ALIAS]: _system, ...rest } = value;
     visible = rest;
   }
-  return { ...(result.errors ? { errors: result.errors } : {}), data: value === undefined ? null : { [operation.responseKey]: visible } };
+  return {
+    ...(result.errors ? { errors: result.errors } : {}),
+    data: value === undefined ? null : { [operation.responseKey]: visible },
+  };
 }
 
-async function* runUpdates(operation: LiveOperation, items: Channel<Item>, execute: ExecuteQuery): AsyncGenerator<ExecutionResult> {
-  const id = operation.args['id'] as string;
+async function* runUpdates(
+  operation: LiveOperation,
+  items: Channel<Item>,
+  execute: ExecuteQuery,
+): AsyncGenerator<ExecutionResult> {
+  const id = operation.args.id as string;
   const current = await execute(operation.currentRunQuery, { ...operation.variables, _id: id });
-  const run = current.data?.['run'] as Record<string, unknown> | null | undefined;
+  const run = current.data?.run as Record<string, unknown> | null | undefined;
   if (!run) {
-    yield current.errors ? { errors: current.errors } : { errors: [new MeridianError('NOT_FOUND', `No sync run '${id}'`, { value: id })] };
+    yield current.errors
+      ? { errors: current.errors }
+      : { errors: [new MeridianError('NOT_FOUND', `No sync run '${id}'`, { value: id })] };
     return;
   }
   let last = run[SEQUENCE_ALIAS] as number;
@@ -86,13 +127,13 @@ async function* runUpdates(operation: LiveOperation, items: Channel<Item>, execu
     if (item === 'resync') {
       // Events may have been lost while the bus was down: catch up to the run's sequence now.
       const now = await execute(operation.currentRunQuery, { ...operation.variables, _id: id });
-      target = ((now.data?.['run'] as Record<string, unknown> | null)?.[SEQUENCE_ALIAS] as number | undefined) ?? last;
+      target = ((now.data?.run as Record<string, unknown> | null)?.[SEQUENCE_ALIAS] as number | undefined) ?? last;
     } else {
       target = item.sequence;
     }
     for (let sequence = last + 1; sequence <= target; sequence++) {
       const result = await execute(operation.runAtQuery, { ...operation.variables, _id: id, _sequence: sequence });
-      const at = result.data?.['run'] as Record<string, unknown> | null | undefined;
+      const at = result.data?.run as Record<string, unknown> | null | undefined;
       if (!at) {
         if (result.errors) yield { errors: result.errors };
         continue;
@@ -105,19 +146,31 @@ async function* runUpdates(operation: LiveOperation, items: Channel<Item>, execu
   }
 }
 
-async function* runsUpdates(operation: LiveOperation, items: Channel<Item>, execute: ExecuteQuery): AsyncGenerator<ExecutionResult> {
+async function* runsUpdates(
+  operation: LiveOperation,
+  items: Channel<Item>,
+  execute: ExecuteQuery,
+): AsyncGenerator<ExecutionResult> {
   for await (const item of items) {
     if (item === 'resync') continue;
-    yield payload(operation, await execute(operation.runAtQuery, { ...operation.variables, _id: item.runId, _sequence: item.sequence }), 'run');
+    yield payload(
+      operation,
+      await execute(operation.runAtQuery, { ...operation.variables, _id: item.runId, _sequence: item.sequence }),
+      'run',
+    );
   }
 }
 
-async function* exceptions(operation: LiveOperation, items: Channel<Item>, execute: ExecuteQuery): AsyncGenerator<ExecutionResult> {
-  const system = (operation.args['filter'] as { system?: string | null } | undefined)?.system;
+async function* exceptions(
+  operation: LiveOperation,
+  items: Channel<Item>,
+  execute: ExecuteQuery,
+): AsyncGenerator<ExecutionResult> {
+  const system = (operation.args.filter as { system?: string | null } | undefined)?.system;
   for await (const item of items) {
     if (item === 'resync' || !item.exceptionId) continue;
     const result = await execute(operation.exceptionQuery, { ...operation.variables, _id: item.exceptionId });
-    const exception = result.data?.['exception'] as Record<string, unknown> | null | undefined;
+    const exception = result.data?.exception as Record<string, unknown> | null | undefined;
     if (system && exception && exception[SYSTEM_ALIAS] !== system) continue;
     yield payload(operation, result, 'exception');
   }

@@ -47,14 +47,23 @@ export interface LiveOperation {
  * Checks a subscription document and plans its queries.
  * @throws MeridianError BAD_USER_INPUT (variables, arguments), GRAPHQL_VALIDATION_FAILED (shape).
  */
-export function planLiveOperation(schema: GraphQLSchema, document: DocumentNode, rawVariables: Record<string, unknown> | null | undefined, operation: OperationDefinitionNode): LiveOperation {
+export function planLiveOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  rawVariables: Record<string, unknown> | null | undefined,
+  operation: OperationDefinitionNode,
+): LiveOperation {
   const selections = operation.selectionSet.selections;
   const root = selections[0];
   if (selections.length !== 1 || root?.kind !== Kind.FIELD) {
-    throw new MeridianError('GRAPHQL_VALIDATION_FAILED', 'A subscription selects exactly one field (syncRunUpdated, syncRunsUpdated or exceptionRaised), without fragments at its root');
+    throw new MeridianError(
+      'GRAPHQL_VALIDATION_FAILED',
+      'A subscription selects exactly one field (syncRunUpdated, syncRunsUpdated or exceptionRaised), without fragments at its root',
+    );
   }
   const field = root.name.value as LiveField;
-  if (!LIVE_FIELDS.includes(field)) throw new MeridianError('GRAPHQL_VALIDATION_FAILED', `Subscription field '${field}' is not served by this gateway`);
+  if (!LIVE_FIELDS.includes(field))
+    throw new MeridianError('GRAPHQL_VALIDATION_FAILED', `Subscription field '${field}' is not served by this gateway`);
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables ?? {});
   if (coerced.errors) throw new MeridianError('BAD_USER_INPUT', coerced.errors.map((e) => e.message).join('; '));
   const fieldDef = schema.getSubscriptionType()!.getFields()[field]!;
@@ -65,7 +74,9 @@ export function planLiveOperation(schema: GraphQLSchema, document: DocumentNode,
     throw new MeridianError('BAD_USER_INPUT', (error as Error).message);
   }
 
-  const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
+  const fragments = document.definitions.filter(
+    (d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION,
+  );
   const selection = print(root.selectionSet!);
   const used = usedVariables(root, fragments);
   const definitions = (operation.variableDefinitions ?? []).filter((d) => used.has(d.variable.name.value));
@@ -76,10 +87,18 @@ export function planLiveOperation(schema: GraphQLSchema, document: DocumentNode,
     field,
     responseKey: root.alias?.value ?? field,
     args,
-    currentRunQuery: query('$_id: ID!', `run: syncRun(id: $_id) ${inner(`${SEQUENCE_ALIAS}: sequence ${STATUS_ALIAS}: status`)}`),
-    runAtQuery: query('$_id: ID!, $_sequence: Int!', `run: syncRunAt(id: $_id, sequence: $_sequence) ${inner(`${SEQUENCE_ALIAS}: sequence ${STATUS_ALIAS}: status`)}`),
+    currentRunQuery: query(
+      '$_id: ID!',
+      `run: syncRun(id: $_id) ${inner(`${SEQUENCE_ALIAS}: sequence ${STATUS_ALIAS}: status`)}`,
+    ),
+    runAtQuery: query(
+      '$_id: ID!, $_sequence: Int!',
+      `run: syncRunAt(id: $_id, sequence: $_sequence) ${inner(`${SEQUENCE_ALIAS}: sequence ${STATUS_ALIAS}: status`)}`,
+    ),
     exceptionQuery: query('$_id: ID!', `exception: syncException(id: $_id) ${inner(`${SYSTEM_ALIAS}: system`)}`),
-    variables: Object.fromEntries(definitions.map((d) => [d.variable.name.value, coerced.coerced[d.variable.name.value]])),
+    variables: Object.fromEntries(
+      definitions.map((d) => [d.variable.name.value, coerced.coerced[d.variable.name.value]]),
+    ),
   };
 }
 

@@ -32,7 +32,7 @@ export function accessControlPlugin<TContext extends SecuredContext>(rules: Acce
               .map((e) => (e.path ?? []).join('.'))
               .join(', ')}`;
           }
-          first.extensions['http'] = { status: accessStatus(first.code) };
+          first.extensions.http = { status: accessStatus(first.code) };
           throw first;
         },
       };

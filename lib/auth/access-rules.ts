@@ -46,7 +46,9 @@ function requirementsOf(directives: readonly DirectiveNode[] | undefined): Requi
     if (d.name.value === 'requiresScopes') {
       const arg = d.arguments?.find((a) => a.name.value === 'scopes');
       const value = arg ? (valueFromASTUntyped(arg.value) as unknown) : [];
-      const anyOf = Array.isArray(value) ? value.map((group) => (Array.isArray(group) ? group.map(String) : [String(group)])) : [];
+      const anyOf = Array.isArray(value)
+        ? value.map((group) => (Array.isArray(group) ? group.map(String) : [String(group)]))
+        : [];
       found.push({ kind: 'scopes', anyOf });
     }
   }
@@ -70,7 +72,8 @@ export function accessRulesOf(sdl: DocumentNode): AccessRules {
     add(rules.types, typeName, requirementsOf(def.directives));
     if ('fields' in def && def.fields) {
       for (const field of def.fields) {
-        if (field.kind === Kind.FIELD_DEFINITION) add(rules.fields, `${typeName}.${field.name.value}`, requirementsOf(field.directives));
+        if (field.kind === Kind.FIELD_DEFINITION)
+          add(rules.fields, `${typeName}.${field.name.value}`, requirementsOf(field.directives));
       }
     }
   }
@@ -81,7 +84,11 @@ export function accessRulesOf(sdl: DocumentNode): AccessRules {
 export function satisfies(identity: Identity | null, requirements: readonly Requirement[]): boolean {
   if (requirements.length === 0) return true;
   if (!identity) return false;
-  return requirements.every((r) => r.kind === 'authenticated' || r.anyOf.some((all) => all.every((scope) => (identity.scopes as readonly string[]).includes(scope))));
+  return requirements.every(
+    (r) =>
+      r.kind === 'authenticated' ||
+      r.anyOf.some((all) => all.every((scope) => (identity.scopes as readonly string[]).includes(scope))),
+  );
 }
 
 function describe(requirements: readonly Requirement[]): string {
@@ -98,7 +105,13 @@ export const MAX_ACCESS_ERRORS = 20;
  * runs. Returns UNAUTHENTICATED errors for an anonymous caller and FORBIDDEN errors for a caller without the scopes,
  * each with the response path of the field; an empty list when the operation is allowed.
  */
-export function checkAccess(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rules: AccessRules, identity: Identity | null): MeridianError[] {
+export function checkAccess(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  rules: AccessRules,
+  identity: Identity | null,
+): MeridianError[] {
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return [];
   const root = schema.getRootType(operation.operation);
@@ -121,7 +134,12 @@ export function checkAccess(schema: GraphQLSchema, document: DocumentNode, opera
     if (!satisfies(identity, required)) deny(path, `Type ${typeName}`, required);
     return required.length === 0 || satisfies(identity, required);
   };
-  const walk = (parent: GraphQLCompositeType, selectionSet: SelectionSetNode, path: readonly (string | number)[], seen: Set<string>) => {
+  const walk = (
+    parent: GraphQLCompositeType,
+    selectionSet: SelectionSetNode,
+    path: readonly (string | number)[],
+    seen: Set<string>,
+  ) => {
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
@@ -131,16 +149,26 @@ export function checkAccess(schema: GraphQLSchema, document: DocumentNode, opera
         if (!field) continue;
         const at = [...path, selection.alias?.value ?? name];
         const returned = getNamedType(field.type);
-        const required = [...(rules.fields.get(`${parent.name}.${name}`) ?? []), ...(rules.types.get(returned.name) ?? [])];
+        const required = [
+          ...(rules.fields.get(`${parent.name}.${name}`) ?? []),
+          ...(rules.types.get(returned.name) ?? []),
+        ];
         if (!satisfies(identity, required)) {
           deny(at, `${parent.name}.${name}`, required);
           continue;
         }
-        if (selection.selectionSet && (isObjectType(returned) || isAbstractType(returned) || isInterfaceType(returned))) walk(returned, selection.selectionSet, at, seen);
+        if (selection.selectionSet && (isObjectType(returned) || isAbstractType(returned) || isInterfaceType(returned)))
+          walk(returned, selection.selectionSet, at, seen);
         continue;
       }
-      const typeName = selection.kind === Kind.INLINE_FRAGMENT ? selection.typeCondition?.name.value : fragments.get(selection.name.value)?.typeCondition.name.value;
-      const set = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet : fragments.get(selection.name.value)?.selectionSet;
+      const typeName =
+        selection.kind === Kind.INLINE_FRAGMENT
+          ? selection.typeCondition?.name.value
+          : fragments.get(selection.name.value)?.typeCondition.name.value;
+      const set =
+        selection.kind === Kind.INLINE_FRAGMENT
+          ? selection.selectionSet
+          : fragments.get(selection.name.value)?.selectionSet;
       if (!set) continue;
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
         if (seen.has(selection.name.value)) continue;
@@ -156,7 +184,12 @@ export function checkAccess(schema: GraphQLSchema, document: DocumentNode, opera
   walk(root, operation.selectionSet, [], new Set());
   if (denied > errors.length && errors.length > 0) {
     const last = errors[errors.length - 1]!;
-    errors[errors.length - 1] = new MeridianError(last.code, `${last.message} (and ${denied - errors.length} more fields denied)`, {}, last.path);
+    errors[errors.length - 1] = new MeridianError(
+      last.code,
+      `${last.message} (and ${denied - errors.length} more fields denied)`,
+      {},
+      last.path,
+    );
   }
   return errors;
 }

@@ -31,7 +31,10 @@ export function scopedAccountIds(scope: AccountScope): string[] | null {
  * `ids` narrowed to `scope`: the requested IDs it holds, or all of its IDs when none were requested. Unscoped callers
  * get `ids` back unchanged. Foreign and unknown IDs are dropped alike, so neither shows whether it exists.
  */
-export function scopeIds(ids: readonly string[] | null | undefined, scope: AccountScope): readonly string[] | null | undefined {
+export function scopeIds(
+  ids: readonly string[] | null | undefined,
+  scope: AccountScope,
+): readonly string[] | null | undefined {
   if (scope === null) return ids;
   return ids ? ids.filter((id) => scope.has(id)) : [...scope];
 }
@@ -42,5 +45,6 @@ export function scopeIds(ids: readonly string[] | null | undefined, scope: Accou
  * @throws MeridianError FORBIDDEN for a scoped (portal or anonymous) caller.
  */
 export function assertUnscoped(identity: Identity | null, field: string): void {
-  if (accountScopeOf(identity) !== null) throw new MeridianError('FORBIDDEN', `${field} is not available to a caller scoped to a client's accounts`);
+  if (accountScopeOf(identity) !== null)
+    throw new MeridianError('FORBIDDEN', `${field} is not available to a caller scoped to a client's accounts`);
 }

@@ -13,7 +13,14 @@ export type Role = (typeof ROLES)[number];
  * - `write:flows` — trigger, retry, replay and abandon flows, resolve exceptions;
  * - `write:systems` — commands straight to the systems of record (the orchestration's own calls, event intake).
  */
-export const SCOPES = ['read:business', 'read:pii', 'read:portal', 'read:sync', 'write:flows', 'write:systems'] as const;
+export const SCOPES = [
+  'read:business',
+  'read:pii',
+  'read:portal',
+  'read:sync',
+  'write:flows',
+  'write:systems',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Scopes each role always has (`base`), and the ones a token's `scope` claim may add (`grantable`); nothing else. */
@@ -39,7 +46,12 @@ export interface Identity {
 export const ORCHESTRATION_SERVICE: Identity = identityOf('orchestration', 'service', [], null);
 
 /** Builds an identity with the role's base scopes plus the requested ones the role may be granted. */
-export function identityOf(subject: string, role: Role, requested: readonly string[], accounts: readonly string[] | null): Identity {
+export function identityOf(
+  subject: string,
+  role: Role,
+  requested: readonly string[],
+  accounts: readonly string[] | null,
+): Identity {
   const { base, grantable } = ROLE_SCOPES[role];
   const scopes = [...base, ...grantable.filter((s) => requested.includes(s))];
   return { subject, role, scopes, accounts: role === 'portal' ? [...(accounts ?? [])] : null };
@@ -52,16 +64,26 @@ export function identityOf(subject: string, role: Role, requested: readonly stri
  */
 export function identityFromClaims(claims: Record<string, unknown>): Identity {
   const { sub, role, scope, accounts } = claims;
-  if (typeof sub !== 'string' || sub.length === 0) throw new MeridianError('UNAUTHENTICATED', 'The token has no subject (`sub`)');
+  if (typeof sub !== 'string' || sub.length === 0)
+    throw new MeridianError('UNAUTHENTICATED', 'The token has no subject (`sub`)');
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw new MeridianError('UNAUTHENTICATED', `The token's \`role\` claim must be one of ${ROLES.join(', ')}`);
   }
-  if (scope !== undefined && typeof scope !== 'string') throw new MeridianError('UNAUTHENTICATED', 'The token\'s `scope` claim must be a space-separated string');
-  if (role === 'portal' && (!Array.isArray(accounts) || accounts.length === 0 || !accounts.every((a) => typeof a === 'string' && a.length > 0))) {
+  if (scope !== undefined && typeof scope !== 'string')
+    throw new MeridianError('UNAUTHENTICATED', "The token's `scope` claim must be a space-separated string");
+  if (
+    role === 'portal' &&
+    (!Array.isArray(accounts) || accounts.length === 0 || !accounts.every((a) => typeof a === 'string' && a.length > 0))
+  ) {
     throw new MeridianError('UNAUTHENTICATED', 'A portal token must list its CRM account IDs in the `accounts` claim');
   }
-  const identity = identityOf(sub, role as Role, typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [], role === 'portal' ? (accounts as string[]) : null);
-  return typeof claims['exp'] === 'number' ? { ...identity, expiresAt: claims['exp'] * 1000 } : identity;
+  const identity = identityOf(
+    sub,
+    role as Role,
+    typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [],
+    role === 'portal' ? (accounts as string[]) : null,
+  );
+  return typeof claims.exp === 'number' ? { ...identity, expiresAt: claims.exp * 1000 } : identity;
 }
 
 /** Header carrying the verified identity from the gateway (or the orchestration) to a subgraph, under the request signature. */
@@ -87,9 +109,18 @@ export function decodeIdentity(header: string): Identity | null {
     throw new MeridianError('UNAUTHENTICATED', 'The identity header is not valid');
   }
   const p = parsed as Partial<Identity>;
-  if (typeof p.subject !== 'string' || !(ROLES as readonly string[]).includes(p.role as string) || !Array.isArray(p.scopes)) {
+  if (
+    typeof p.subject !== 'string' ||
+    !(ROLES as readonly string[]).includes(p.role as string) ||
+    !Array.isArray(p.scopes)
+  ) {
     throw new MeridianError('UNAUTHENTICATED', 'The identity header is not valid');
   }
   // Scopes are recomputed from the role, so a signer can never widen a role past its grantable set.
-  return identityOf(p.subject, p.role as Role, p.scopes, Array.isArray(p.accounts) ? p.accounts.filter((a): a is string => typeof a === 'string') : null);
+  return identityOf(
+    p.subject,
+    p.role as Role,
+    p.scopes,
+    Array.isArray(p.accounts) ? p.accounts.filter((a): a is string => typeof a === 'string') : null,
+  );
 }

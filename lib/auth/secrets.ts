@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 /** True when `NODE_ENV=production`: no development defaults, no introspection, nothing switched off. */
 export function isProduction(env: NodeJS.ProcessEnv): boolean {
-  return env['NODE_ENV'] === 'production';
+  return env.NODE_ENV === 'production';
 }
 
 /** The environment variable holding the secret a subgraph's requests are signed with: `SUBGRAPH_SECRET_<NAME>`. */
@@ -22,7 +22,10 @@ export function subgraphSecret(env: NodeJS.ProcessEnv, name: string): string {
   const variable = subgraphSecretVar(name);
   const value = env[variable];
   if (value === undefined || value === '') {
-    if (isProduction(env)) throw new Error(`${variable} must be set when NODE_ENV=production (at least ${MIN_SECRET_LENGTH} characters, shared by the gateway, the orchestration and the ${name} subgraph)`);
+    if (isProduction(env))
+      throw new Error(
+        `${variable} must be set when NODE_ENV=production (at least ${MIN_SECRET_LENGTH} characters, shared by the gateway, the orchestration and the ${name} subgraph)`,
+      );
     return `meridian-development-only-subgraph-secret-${name}`;
   }
   if (value.length < MIN_SECRET_LENGTH) throw new Error(`${variable} must be at least ${MIN_SECRET_LENGTH} characters`);

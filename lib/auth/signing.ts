@@ -14,14 +14,28 @@ function mac(secret: string, timestamp: string, identity: string, body: string):
 }
 
 /** The headers that make a subgraph accept `body` as sent by a trusted caller on behalf of `identity`. */
-export function signRequest(secret: string, body: string, identity: Identity | null, now = Date.now()): Record<string, string> {
+export function signRequest(
+  secret: string,
+  body: string,
+  identity: Identity | null,
+  now = Date.now(),
+): Record<string, string> {
   return signEncoded(secret, body, encodeIdentity(identity), now);
 }
 
 /** {@link signRequest} for an identity already encoded as its header value. */
-export function signEncoded(secret: string, body: string, encodedIdentity: string, now = Date.now()): Record<string, string> {
+export function signEncoded(
+  secret: string,
+  body: string,
+  encodedIdentity: string,
+  now = Date.now(),
+): Record<string, string> {
   const timestamp = String(now);
-  return { [TIMESTAMP_HEADER]: timestamp, [IDENTITY_HEADER]: encodedIdentity, [SIGNATURE_HEADER]: `v1=${mac(secret, timestamp, encodedIdentity, body)}` };
+  return {
+    [TIMESTAMP_HEADER]: timestamp,
+    [IDENTITY_HEADER]: encodedIdentity,
+    [SIGNATURE_HEADER]: `v1=${mac(secret, timestamp, encodedIdentity, body)}`,
+  };
 }
 
 /** What a subgraph needs to check signatures. */
@@ -36,7 +50,12 @@ export interface SignatureCheck {
  * Verifies a request's signature over its raw body and returns the identity it carries (null: anonymous).
  * @throws MeridianError UNAUTHENTICATED for a missing, wrong or stale signature.
  */
-export function verifySignedRequest(check: SignatureCheck, headers: Record<string, string | string[] | undefined>, body: string, now = Date.now()): Identity | null {
+export function verifySignedRequest(
+  check: SignatureCheck,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  now = Date.now(),
+): Identity | null {
   const one = (name: string) => {
     const v = headers[name];
     return typeof v === 'string' ? v : undefined;
@@ -44,13 +63,15 @@ export function verifySignedRequest(check: SignatureCheck, headers: Record<strin
   const timestamp = one(TIMESTAMP_HEADER);
   const signature = one(SIGNATURE_HEADER);
   const identity = one(IDENTITY_HEADER) ?? '';
-  if (!timestamp || !signature) throw new MeridianError('UNAUTHENTICATED', 'Subgraphs accept only requests signed by the gateway');
+  if (!timestamp || !signature)
+    throw new MeridianError('UNAUTHENTICATED', 'Subgraphs accept only requests signed by the gateway');
   const at = Number(timestamp);
   if (!/^\d{1,15}$/.test(timestamp) || Math.abs(now - at) > (check.toleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS)) {
     throw new MeridianError('UNAUTHENTICATED', 'The request signature is stale');
   }
   const expected = Buffer.from(`v1=${mac(check.secret, timestamp, identity, body)}`);
   const given = Buffer.from(signature);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new MeridianError('UNAUTHENTICATED', 'The request signature does not match');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new MeridianError('UNAUTHENTICATED', 'The request signature does not match');
   return decodeIdentity(identity);
 }

@@ -29,7 +29,10 @@ export function createListenerSet(logger: Logger): ListenerSet {
         try {
           entry.listener(event);
         } catch (error) {
-          logger.error({ err: error, runId: event.runId, seq: event.seq, type: event.type }, 'an event bus listener threw; the other listeners still get the event');
+          logger.error(
+            { err: error, runId: event.runId, seq: event.seq, type: event.type },
+            'an event bus listener threw; the other listeners still get the event',
+          );
         }
       }
     },

@@ -40,7 +40,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const channel = options.channel ?? 'meridian:run-events';
   const reconnectBaseMs = options.reconnectBaseMs ?? 50;
   const reconnectMaxMs = options.reconnectMaxMs ?? 2000;
-  const reconnectStrategy = (retries: number) => Math.min(reconnectBaseMs * 2 ** retries, reconnectMaxMs) + Math.floor(Math.random() * 100);
+  const reconnectStrategy = (retries: number) =>
+    Math.min(reconnectBaseMs * 2 ** retries, reconnectMaxMs) + Math.floor(Math.random() * 100);
   const listeners = createListenerSet(logger);
   const statusListeners = new Set<{ listener: (status: EventBusStatus) => void }>();
   let status: EventBusStatus = 'down';
@@ -49,7 +50,12 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   let closed = false;
   let outageLogged = false;
 
-  const publisher = createClient({ url, disableOfflineQueue: true, commandOptions: { timeout: options.publishTimeoutMs ?? 2000 }, socket: { reconnectStrategy } });
+  const publisher = createClient({
+    url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: options.publishTimeoutMs ?? 2000 },
+    socket: { reconnectStrategy },
+  });
   const subscriber = createClient({ url, socket: { reconnectStrategy } });
 
   const refresh = () => {
@@ -78,7 +84,10 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       event = undefined;
     }
     if (!isRunEvent(event)) {
-      logger.warn({ channel, message: message.slice(0, 200) }, 'dropped a message on the event channel that is not a run event');
+      logger.warn(
+        { channel, message: message.slice(0, 200) },
+        'dropped a message on the event channel that is not a run event',
+      );
       return;
     }
     listeners.deliver(event);
@@ -100,11 +109,17 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     );
   };
 
-  for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+  for (const [role, client] of [
+    ['publisher', publisher],
+    ['subscriber', subscriber],
+  ] as const) {
     // Without an 'error' listener a lost connection would throw out of the EventEmitter and end the process.
     client.on('error', (error: unknown) => {
       if (!closed && !outageLogged) {
-        logger.warn({ err: error, client: role, channel }, 'Redis event bus connection lost or refused; reconnecting with backoff');
+        logger.warn(
+          { err: error, client: role, channel },
+          'Redis event bus connection lost or refused; reconnecting with backoff',
+        );
         outageLogged = true;
       }
       refresh();
@@ -136,7 +151,9 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       try {
         await publisher.publish(channel, JSON.stringify(event));
       } catch (error) {
-        throw new Error(`Redis did not take the event: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new Error(`Redis did not take the event: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
       }
     },
     subscribe: (listener) => listeners.add(listener),
@@ -161,5 +178,11 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
 function isRunEvent(value: unknown): value is RunEvent {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Record<string, unknown>;
-  return typeof e['seq'] === 'number' && typeof e['runId'] === 'string' && typeof e['sequence'] === 'number' && EVENT_TYPES.has(e['type'] as RunEventType) && typeof e['status'] === 'string';
+  return (
+    typeof e.seq === 'number' &&
+    typeof e.runId === 'string' &&
+    typeof e.sequence === 'number' &&
+    EVENT_TYPES.has(e.type as RunEventType) &&
+    typeof e.status === 'string'
+  );
 }

@@ -26,7 +26,12 @@ export function createCrmSubgraph(deps: CrmSubgraphDeps): Subgraph<CrmContext> {
     name: 'crm',
     typeDefs: loadTypeDefs(CRM_SCHEMA_PATH),
     resolvers: { Query, Mutation, Account, AccountFinance, Contact, Opportunity } as Subgraph<CrmContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, crm: deps.crm, loaders: createLoaders(deps.crm, identity) }),
+    context: async (_req, requestId, identity) => ({
+      requestId,
+      identity,
+      crm: deps.crm,
+      loaders: createLoaders(deps.crm, identity),
+    }),
     close: async () => {
       await deps.onClose?.();
     },

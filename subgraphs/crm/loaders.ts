@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
 import type { Identity } from '../../lib/auth/identity';
-import type { AccountFinanceRecord, AccountRecord, ContactRecord, CrmConnector, OpportunityRecord } from './connector/crm-connector';
+import type {
+  AccountFinanceRecord,
+  AccountRecord,
+  ContactRecord,
+  CrmConnector,
+  OpportunityRecord,
+} from './connector/crm-connector';
 import { accountScopeOf, type AccountScope } from '../../lib/auth/account-scope';
 
 /**
@@ -35,13 +41,37 @@ function withinScope<V>(scope: AccountScope, load: (ids: readonly string[]) => P
 export function createLoaders(crm: CrmConnector, identity: Identity | null): CrmLoaders {
   const scope = accountScopeOf(identity);
   return {
-    account: new DataLoader(withinScope(scope, (ids) => crm.getAccounts(ids), () => null)),
+    account: new DataLoader(
+      withinScope(
+        scope,
+        (ids) => crm.getAccounts(ids),
+        () => null,
+      ),
+    ),
     opportunity: new DataLoader(async (ids) => {
       const found = await crm.getOpportunities(ids);
       return scope === null ? found : found.map((o) => (o !== null && scope.has(o.accountId) ? o : null));
     }),
-    contactsByAccount: new DataLoader(withinScope(scope, (ids) => crm.getContactsByAccount(ids), (): ContactRecord[] => [])),
-    opportunitiesByAccount: new DataLoader(withinScope(scope, (ids) => crm.getOpportunitiesByAccount(ids), (): OpportunityRecord[] => [])),
-    finance: new DataLoader(withinScope(scope, (ids) => crm.getAccountFinance(ids), () => null)),
+    contactsByAccount: new DataLoader(
+      withinScope(
+        scope,
+        (ids) => crm.getContactsByAccount(ids),
+        (): ContactRecord[] => [],
+      ),
+    ),
+    opportunitiesByAccount: new DataLoader(
+      withinScope(
+        scope,
+        (ids) => crm.getOpportunitiesByAccount(ids),
+        (): OpportunityRecord[] => [],
+      ),
+    ),
+    finance: new DataLoader(
+      withinScope(
+        scope,
+        (ids) => crm.getAccountFinance(ids),
+        () => null,
+      ),
+    ),
   };
 }

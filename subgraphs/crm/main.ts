@@ -11,8 +11,12 @@ import { createCrmSubgraph } from './index';
 // The CRM subgraph alone on CRM_PORT (4001), over the embedded reference CRM in DATA_DIR (seeded once when empty),
 // with CRM_FAULTS (JSON) switching on the reference system's failures.
 runSubgraphMain('crm', 4001, (env, logger) => {
-  const crm = new SqliteCrmConnector(join(env['DATA_DIR'] ?? 'data', 'crm.db'), parseFaultSettings(env['CRM_FAULTS'], 'CRM_FAULTS'));
+  const crm = new SqliteCrmConnector(
+    join(env.DATA_DIR ?? 'data', 'crm.db'),
+    parseFaultSettings(env.CRM_FAULTS, 'CRM_FAULTS'),
+  );
   const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
-  if (seedEmptyStores([crmSeedTarget(crm)], accounts).length) logger.info({ accounts }, 'seeded the empty reference CRM with demo data');
+  if (seedEmptyStores([crmSeedTarget(crm)], accounts).length)
+    logger.info({ accounts }, 'seeded the empty reference CRM with demo data');
   return createCrmSubgraph({ crm, onClose: () => crm.close() });
 });

@@ -65,7 +65,10 @@ function createScopedLoaders(erp: ErpConnector, scope: ReadonlySet<string>): Erp
   // The IDs of the caller's own customers, read once per request (an empty scope needs no read).
   let own: Promise<ReadonlySet<string>> | undefined;
   const ownCustomerIds = () =>
-    (own ??= scope.size === 0 ? Promise.resolve(new Set<string>()) : erp.getCustomersByCrmAccount([...scope]).then((cs) => new Set(cs.filter(sees).map((c) => c!.id))));
+    (own ??=
+      scope.size === 0
+        ? Promise.resolve(new Set<string>())
+        : erp.getCustomersByCrmAccount([...scope]).then((cs) => new Set(cs.filter(sees).map((c) => c!.id))));
   const invoice = new DataLoader(async (ids: readonly string[]) => {
     const [rows, mine] = await Promise.all([erp.getInvoices(ids), ownCustomerIds()]);
     return rows.map((r) => (r !== null && mine.has(r.customerId) ? r : null));
@@ -84,17 +87,24 @@ function createScopedLoaders(erp: ErpConnector, scope: ReadonlySet<string>): Erp
   };
   return {
     customer: new DataLoader(async (ids) => (await erp.getCustomers(ids)).map((c) => (sees(c) ? c : null))),
-    customerByCrmAccount: new DataLoader(async (ids) => (await erp.getCustomersByCrmAccount(ids)).map((c) => (sees(c) ? c : null))),
+    customerByCrmAccount: new DataLoader(async (ids) =>
+      (await erp.getCustomersByCrmAccount(ids)).map((c) => (sees(c) ? c : null)),
+    ),
     legalEntity: new DataLoader((codes) => erp.getLegalEntities(codes)),
     taxJurisdiction: new DataLoader((codes) => erp.getTaxJurisdictions(codes)),
     invoice,
-    invoicesByCrmAccount: new DataLoader(async (ids) => (await erp.getInvoicesByCrmAccount(ids)).map((group, i) => (scope.has(ids[i]!) ? group : []))),
+    invoicesByCrmAccount: new DataLoader(async (ids) =>
+      (await erp.getInvoicesByCrmAccount(ids)).map((group, i) => (scope.has(ids[i]!) ? group : [])),
+    ),
     invoicesByProject: new DataLoader(async (ids) => {
       const [groups, mine] = await Promise.all([erp.getInvoicesByProject(ids), ownCustomerIds()]);
       return groups.map((group) => group.filter((i) => mine.has(i.customerId)));
     }),
     billingLinesByProject: new DataLoader(async (ids) => {
-      const [groups, dimensions] = await Promise.all([erp.getBillingLinesByProject(ids), projectDimensions.loadMany(ids)]);
+      const [groups, dimensions] = await Promise.all([
+        erp.getBillingLinesByProject(ids),
+        projectDimensions.loadMany(ids),
+      ]);
       return groups.map((group, i) => {
         const d = dimensions[i];
         return d instanceof Error ? d : d ? group : [];

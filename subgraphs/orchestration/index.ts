@@ -34,8 +34,26 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
   return {
     name: 'orchestration',
     typeDefs: loadTypeDefs(ORCHESTRATION_SCHEMA_PATH),
-    resolvers: { Query, Mutation, CrossReference, SyncRun, SyncException, Trace, Account, Opportunity, Project } as Subgraph<OrchestrationContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, ledger: deps.ledger, loaders: createLoaders(deps.ledger), flows, runQueued: () => deps.onRunQueued?.(), startedAt }),
+    resolvers: {
+      Query,
+      Mutation,
+      CrossReference,
+      SyncRun,
+      SyncException,
+      Trace,
+      Account,
+      Opportunity,
+      Project,
+    } as Subgraph<OrchestrationContext>['resolvers'],
+    context: async (_req, requestId, identity) => ({
+      requestId,
+      identity,
+      ledger: deps.ledger,
+      loaders: createLoaders(deps.ledger),
+      flows,
+      runQueued: () => deps.onRunQueued?.(),
+      startedAt,
+    }),
     close: async () => {
       await deps.onClose?.();
     },

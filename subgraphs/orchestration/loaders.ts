@@ -1,10 +1,21 @@
 import DataLoader from 'dataloader';
-import type { AuditRecord, CrossReferenceEntity, CrossReferenceRecord, ExceptionRecord, Ledger, RunRecord } from './engine/ledger';
+import type {
+  AuditRecord,
+  CrossReferenceEntity,
+  CrossReferenceRecord,
+  ExceptionRecord,
+  Ledger,
+  RunRecord,
+} from './engine/ledger';
 
 /** The orchestration's per-request loaders. */
 export interface OrchestrationLoaders {
   crossReference: DataLoader<string, CrossReferenceRecord | null>;
-  crossReferencesByEntity: DataLoader<{ entityType: CrossReferenceEntity; canonicalId: string }, CrossReferenceRecord[], string>;
+  crossReferencesByEntity: DataLoader<
+    { entityType: CrossReferenceEntity; canonicalId: string },
+    CrossReferenceRecord[],
+    string
+  >;
   run: DataLoader<string, RunRecord | null>;
   runsByAccount: DataLoader<string, RunRecord[]>;
   runsByOpportunity: DataLoader<string, RunRecord[]>;
@@ -18,7 +29,9 @@ export interface OrchestrationLoaders {
 export function createLoaders(ledger: Ledger): OrchestrationLoaders {
   return {
     crossReference: new DataLoader((ids) => ledger.getCrossReferences(ids)),
-    crossReferencesByEntity: new DataLoader((keys) => ledger.getCrossReferencesByEntity(keys), { cacheKeyFn: (k) => `${k.entityType}:${k.canonicalId}` }),
+    crossReferencesByEntity: new DataLoader((keys) => ledger.getCrossReferencesByEntity(keys), {
+      cacheKeyFn: (k) => `${k.entityType}:${k.canonicalId}`,
+    }),
     run: new DataLoader((ids) => ledger.getRuns(ids)),
     runsByAccount: new DataLoader((ids) => ledger.getRunsBy('accountId', ids)),
     runsByOpportunity: new DataLoader((ids) => ledger.getRunsBy('opportunityId', ids)),

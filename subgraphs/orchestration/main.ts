@@ -25,28 +25,38 @@ import { createGraphQLSystems } from './systems/graphql-systems';
 // GOVERNANCE_PATH names another governance file; it is validated before anything starts. With the worker runs an
 // outbox relay publishing run events to Redis at REDIS_URL (so every gateway replica sees them), else in-process.
 runSubgraphMain('orchestration', 4004, (env, logger) => {
-  const governance = env['GOVERNANCE_PATH'] ? loadGovernance(env['GOVERNANCE_PATH']) : loadGovernance();
-  const ledger = new SqliteLedger(join(env['DATA_DIR'] ?? 'data', 'orchestration.db'));
+  const governance = env.GOVERNANCE_PATH ? loadGovernance(env.GOVERNANCE_PATH) : loadGovernance();
+  const ledger = new SqliteLedger(join(env.DATA_DIR ?? 'data', 'orchestration.db'));
   const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
-  if (seedEmptyStores([ledgerSeedTarget(ledger)], accounts).length) logger.info({ accounts }, 'seeded the empty ledger with the demo cross-references');
+  if (seedEmptyStores([ledgerSeedTarget(ledger)], accounts).length)
+    logger.info({ accounts }, 'seeded the empty ledger with the demo cross-references');
   const targets: SystemTargets = {
-    crm: { url: env['CRM_URL'] ?? 'http://127.0.0.1:4001/graphql', secret: subgraphSecret(env, 'crm') },
-    psa: { url: env['PSA_URL'] ?? 'http://127.0.0.1:4002/graphql', secret: subgraphSecret(env, 'psa') },
-    erp: { url: env['ERP_URL'] ?? 'http://127.0.0.1:4003/graphql', secret: subgraphSecret(env, 'erp') },
+    crm: { url: env.CRM_URL ?? 'http://127.0.0.1:4001/graphql', secret: subgraphSecret(env, 'crm') },
+    psa: { url: env.PSA_URL ?? 'http://127.0.0.1:4002/graphql', secret: subgraphSecret(env, 'psa') },
+    erp: { url: env.ERP_URL ?? 'http://127.0.0.1:4003/graphql', secret: subgraphSecret(env, 'erp') },
   };
-  const bus = env['REDIS_URL'] ? createRedisBus({ url: env['REDIS_URL'], logger: logger.child({ component: 'bus' }) }) : createInProcessBus({ logger: logger.child({ component: 'bus' }) });
+  const bus = env.REDIS_URL
+    ? createRedisBus({ url: env.REDIS_URL, logger: logger.child({ component: 'bus' }) })
+    : createInProcessBus({ logger: logger.child({ component: 'bus' }) });
   let worker: Worker | null = null;
   let relay: OutboxRelay | null = null;
-  if (env['ORCHESTRATION_WORKER'] !== '0') {
+  if (env.ORCHESTRATION_WORKER !== '0') {
     relay = startOutboxRelay({ ledger, bus, logger: logger.child({ component: 'relay' }) });
-    worker = startWorker({ ledger, flows: FLOWS, systems: createGraphQLSystems(targets), governance, logger: logger.child({ component: 'worker' }), onRunChanged: () => relay?.wake() });
+    worker = startWorker({
+      ledger,
+      flows: FLOWS,
+      systems: createGraphQLSystems(targets),
+      governance,
+      logger: logger.child({ component: 'worker' }),
+      onRunChanged: () => relay?.wake(),
+    });
   }
   const runQueued = () => {
     worker?.wake();
     relay?.wake();
   };
   const triggers =
-    env['TRIGGERS'] === '0'
+    env.TRIGGERS === '0'
       ? null
       : startTriggerPoller({
           ledger,

@@ -37,8 +37,28 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
   return {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
-    resolvers: { Query, Mutation, Account, Opportunity, Project, ProjectFinancials, Milestone, TimeEntry, Expense, RateCard, ProjectTemplate, Resource, BillableWork, BillableTimeEntry } as Subgraph<PsaContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({ requestId, identity, psa: deps.psa, loaders: createLoaders(deps.psa, accountScopeOf(identity)) }),
+    resolvers: {
+      Query,
+      Mutation,
+      Account,
+      Opportunity,
+      Project,
+      ProjectFinancials,
+      Milestone,
+      TimeEntry,
+      Expense,
+      RateCard,
+      ProjectTemplate,
+      Resource,
+      BillableWork,
+      BillableTimeEntry,
+    } as Subgraph<PsaContext>['resolvers'],
+    context: async (_req, requestId, identity) => ({
+      requestId,
+      identity,
+      psa: deps.psa,
+      loaders: createLoaders(deps.psa, accountScopeOf(identity)),
+    }),
     close: async () => {
       await deps.onClose?.();
     },

@@ -1,5 +1,13 @@
 import DataLoader from 'dataloader';
-import type { MilestoneRecord, ProjectFinancialsRecord, ProjectRecord, ProjectTemplateRecord, PsaConnector, RateCardRecord, ResourceRecord } from './connector/psa-connector';
+import type {
+  MilestoneRecord,
+  ProjectFinancialsRecord,
+  ProjectRecord,
+  ProjectTemplateRecord,
+  PsaConnector,
+  RateCardRecord,
+  ResourceRecord,
+} from './connector/psa-connector';
 import { seesAccount, type AccountScope } from '../../lib/auth/account-scope';
 
 /**
@@ -25,14 +33,21 @@ export interface PsaLoaders {
  * @default scope null
  */
 export function createLoaders(psa: PsaConnector, scope: AccountScope = null): PsaLoaders {
-  const visible = <T extends { accountId: string }>(record: T | null): T | null => (record !== null && seesAccount(scope, record.accountId) ? record : null);
-  const project = new DataLoader<string, ProjectRecord | null>(async (ids) => (await psa.getProjects(ids)).map(visible));
+  const visible = <T extends { accountId: string }>(record: T | null): T | null =>
+    record !== null && seesAccount(scope, record.accountId) ? record : null;
+  const project = new DataLoader<string, ProjectRecord | null>(async (ids) =>
+    (await psa.getProjects(ids)).map(visible),
+  );
   // Whether the caller may see each project, through the project loader (so a project read once is not read again).
   const projectsVisible = async (ids: readonly string[]): Promise<boolean[]> =>
-    scope === null ? ids.map(() => true) : (await Promise.all(ids.map((id) => project.load(id)))).map((p) => p !== null);
+    scope === null
+      ? ids.map(() => true)
+      : (await Promise.all(ids.map((id) => project.load(id)))).map((p) => p !== null);
   return {
     project,
-    projectsByAccount: new DataLoader(async (accountIds) => (await psa.getProjectsByAccount(accountIds)).map((list, i) => (seesAccount(scope, accountIds[i]!) ? list : []))),
+    projectsByAccount: new DataLoader(async (accountIds) =>
+      (await psa.getProjectsByAccount(accountIds)).map((list, i) => (seesAccount(scope, accountIds[i]!) ? list : [])),
+    ),
     projectByOpportunity: new DataLoader(async (ids) => (await psa.getProjectsByOpportunity(ids)).map(visible)),
     milestonesByProject: new DataLoader(async (projectIds) => {
       const [lists, seen] = await Promise.all([psa.getMilestonesByProject(projectIds), projectsVisible(projectIds)]);

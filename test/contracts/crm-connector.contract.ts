@@ -4,12 +4,17 @@ import type { AccountRecord, CrmConnector } from '../../subgraphs/crm/connector/
 import { generateAccounts } from '../../seed/generate';
 
 /** An adapter under test, seeded with the first `accounts` demo accounts, and how to dispose of it. */
-export interface CrmAdapterFactory {
-  (accounts: number): Promise<{ connector: CrmConnector; close(): Promise<void> | void }>;
-}
+export type CrmAdapterFactory = (
+  accounts: number,
+) => Promise<{ connector: CrmConnector; close(): Promise<void> | void }>;
 
 /** Every account of `connector`'s change feed from `after` on (a `first`-sized page at a time), and the position it ends at. */
-async function readFeed(connector: CrmConnector, after: ChangePosition | null, since: string | null = null, first = 5): Promise<{ accounts: AccountRecord[]; end: ChangePosition | null; totals: number[] }> {
+async function readFeed(
+  connector: CrmConnector,
+  after: ChangePosition | null,
+  since: string | null = null,
+  first = 5,
+): Promise<{ accounts: AccountRecord[]; end: ChangePosition | null; totals: number[] }> {
   const accounts: AccountRecord[] = [];
   const totals: number[] = [];
   let position = after;
@@ -49,7 +54,9 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       expect(contacts).toEqual(data.crm.contacts.filter((c) => c.accountId === 'ACC-000002'));
       expect(none).toEqual([]);
       const [opps] = await connector.getOpportunitiesByAccount(['ACC-000002']);
-      expect(new Set(opps!.map((o) => o.id))).toEqual(new Set(data.crm.opportunities.filter((o) => o.accountId === 'ACC-000002').map((o) => o.id)));
+      expect(new Set(opps!.map((o) => o.id))).toEqual(
+        new Set(data.crm.opportunities.filter((o) => o.accountId === 'ACC-000002').map((o) => o.id)),
+      );
       const dates = opps!.map((o) => o.closeDate ?? '');
       expect(dates).toEqual([...dates].sort().reverse());
     });
@@ -73,89 +80,180 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       expect(page.nodes.map((o) => o.id)).toEqual(won.map((o) => o.id).sort());
       expect(page.totalCount).toBe(won.length);
       const empty = await connector.listOpportunities({ first: 0, afterKey: null }, { accountId: 'ACC-000001' });
-      expect(empty).toEqual({ nodes: [], hasNextPage: true, totalCount: data.crm.opportunities.filter((o) => o.accountId === 'ACC-000001').length });
+      expect(empty).toEqual({
+        nodes: [],
+        hasNextPage: true,
+        totalCount: data.crm.opportunities.filter((o) => o.accountId === 'ACC-000001').length,
+      });
     });
 
     it('lists only the accounts with the given IDs, with the other conditions, none for an empty list, counting only the matches', async () => {
       const [third, fifth] = [data.crm.accounts[2]!, data.crm.accounts[4]!];
-      const page = await connector.listAccounts({ first: 1, afterKey: null }, { ids: [fifth.id, 'ACC-999999', third.id] });
+      const page = await connector.listAccounts(
+        { first: 1, afterKey: null },
+        { ids: [fifth.id, 'ACC-999999', third.id] },
+      );
       expect(page).toEqual({ nodes: [third], hasNextPage: true, totalCount: 2 });
-      expect(await connector.listAccounts({ first: 10, afterKey: third.id }, { ids: [fifth.id, 'ACC-999999', third.id] })).toEqual({ nodes: [fifth], hasNextPage: false, totalCount: 2 });
-      expect(await connector.listAccounts({ first: 10, afterKey: null }, { ids: [third.id, fifth.id], billingCountry: fifth.billingCountry })).toEqual({
+      expect(
+        await connector.listAccounts({ first: 10, afterKey: third.id }, { ids: [fifth.id, 'ACC-999999', third.id] }),
+      ).toEqual({ nodes: [fifth], hasNextPage: false, totalCount: 2 });
+      expect(
+        await connector.listAccounts(
+          { first: 10, afterKey: null },
+          { ids: [third.id, fifth.id], billingCountry: fifth.billingCountry },
+        ),
+      ).toEqual({
         nodes: [third, fifth].filter((a) => a.billingCountry === fifth.billingCountry),
         hasNextPage: false,
         totalCount: [third, fifth].filter((a) => a.billingCountry === fifth.billingCountry).length,
       });
-      expect(await connector.listAccounts({ first: 10, afterKey: null }, { ids: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect(await connector.listAccounts({ first: 10, afterKey: null }, { ids: [] })).toEqual({
+        nodes: [],
+        hasNextPage: false,
+        totalCount: 0,
+      });
     });
 
     it('lists only the opportunities of the given accounts, with the other conditions, none for an empty list', async () => {
       const accountIds = ['ACC-000002', 'ACC-000005', 'ACC-999999'];
       const theirs = data.crm.opportunities.filter((o) => accountIds.includes(o.accountId));
       const page = await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds });
-      expect(page).toEqual({ nodes: [...theirs].sort((a, b) => (a.id < b.id ? -1 : 1)), hasNextPage: false, totalCount: theirs.length });
-      const one = await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds, accountId: 'ACC-000005' });
-      expect(one.nodes.map((o) => o.id)).toEqual(theirs.filter((o) => o.accountId === 'ACC-000005').map((o) => o.id).sort());
-      expect(await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds, accountId: 'ACC-000001' })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
-      expect(await connector.listOpportunities({ first: 10, afterKey: null }, { accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect(page).toEqual({
+        nodes: [...theirs].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        hasNextPage: false,
+        totalCount: theirs.length,
+      });
+      const one = await connector.listOpportunities(
+        { first: 1000, afterKey: null },
+        { accountIds, accountId: 'ACC-000005' },
+      );
+      expect(one.nodes.map((o) => o.id)).toEqual(
+        theirs
+          .filter((o) => o.accountId === 'ACC-000005')
+          .map((o) => o.id)
+          .sort(),
+      );
+      expect(
+        await connector.listOpportunities({ first: 1000, afterKey: null }, { accountIds, accountId: 'ACC-000001' }),
+      ).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      expect(await connector.listOpportunities({ first: 10, afterKey: null }, { accountIds: [] })).toEqual({
+        nodes: [],
+        hasNextPage: false,
+        totalCount: 0,
+      });
     });
 
     it('creates an account once per external ID and updates it on repeat', async () => {
-      const input = { externalId: 'ext-1', name: 'Acme Ltd', industry: 'Retail', billingCountry: 'GB', parentAccountId: null, owner: 'Sam' };
+      const input = {
+        externalId: 'ext-1',
+        name: 'Acme Ltd',
+        industry: 'Retail',
+        billingCountry: 'GB',
+        parentAccountId: null,
+        owner: 'Sam',
+      };
       const first = await connector.upsertAccount(input);
       const again = await connector.upsertAccount(input);
       const renamed = await connector.upsertAccount({ ...input, name: 'Acme Group Ltd' });
       expect(first.created).toBe(true);
       // A repeat changes nothing, so `updatedAt` stays; a rename is a change, stamped later.
       expect(again).toEqual({ record: first.record, created: false });
-      expect(renamed).toEqual({ record: { ...first.record, name: 'Acme Group Ltd', updatedAt: renamed.record.updatedAt }, created: false });
-      expect(first.record.updatedAt > data.crm.accounts[0]!.updatedAt && renamed.record.updatedAt > first.record.updatedAt).toBe(true);
+      expect(renamed).toEqual({
+        record: { ...first.record, name: 'Acme Group Ltd', updatedAt: renamed.record.updatedAt },
+        created: false,
+      });
+      expect(
+        first.record.updatedAt > data.crm.accounts[0]!.updatedAt && renamed.record.updatedAt > first.record.updatedAt,
+      ).toBe(true);
       expect(first.record.id).toBe('ACC-000013');
       expect((await connector.listAccounts({ first: 0, afterKey: null })).totalCount).toBe(13);
     });
 
-    describe('the accounts\' change feed', () => {
-      const byChange = (a: ChangePosition, b: ChangePosition) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
+    describe("the accounts' change feed", () => {
+      const byChange = (a: ChangePosition, b: ChangePosition) =>
+        a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
 
       it('lists every account once, oldest change first, with a stable total, and nothing after its end', async () => {
         const { accounts, end, totals } = await readFeed(connector, null);
         expect(accounts).toEqual([...data.crm.accounts].sort(byChange));
         expect(totals).toEqual([12, 12, 12]);
-        expect(await connector.listAccountsChangedSince({ since: null, after: end, first: 10 })).toEqual({ nodes: [], hasNextPage: false, totalCount: 12 });
+        expect(await connector.listAccountsChangedSince({ since: null, after: end, first: 10 })).toEqual({
+          nodes: [],
+          hasNextPage: false,
+          totalCount: 12,
+        });
       });
 
       it('moves an account to the end when an upsert creates or changes it, not when it changes nothing, nor when its finance is recorded', async () => {
         const { end } = await readFeed(connector, null);
-        const input = { externalId: 'ext-feed', name: 'Feed Ltd', industry: null, billingCountry: 'GB', parentAccountId: null, owner: null };
+        const input = {
+          externalId: 'ext-feed',
+          name: 'Feed Ltd',
+          industry: null,
+          billingCountry: 'GB',
+          parentAccountId: null,
+          owner: null,
+        };
         const created = await connector.upsertAccount(input);
         const other = await connector.upsertAccount({ ...input, externalId: 'ext-other', name: 'Other Ltd' });
         await connector.upsertAccount(input);
-        await connector.recordAccountFinancials({ accountId: created.record.id, invoicedToDateMinor: 0, outstandingMinor: 0, overdueMinor: 0, currency: 'GBP', asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:01.000Z' });
+        await connector.recordAccountFinancials({
+          accountId: created.record.id,
+          invoicedToDateMinor: 0,
+          outstandingMinor: 0,
+          overdueMinor: 0,
+          currency: 'GBP',
+          asOf: '2026-11-02T10:00:00.000Z',
+          at: '2026-11-02T10:00:01.000Z',
+        });
         const changed = await connector.upsertAccount({ ...input, owner: 'Sam' });
         const since = await readFeed(connector, end, null, 1);
         expect(since.accounts).toEqual([other.record, changed.record]);
-        expect(changed.record.updatedAt > other.record.updatedAt && other.record.updatedAt > created.record.updatedAt).toBe(true);
+        expect(
+          changed.record.updatedAt > other.record.updatedAt && other.record.updatedAt > created.record.updatedAt,
+        ).toBe(true);
         expect((await readFeed(connector, since.end)).accounts).toEqual([]);
       });
 
       it('starts at `since`, inclusively, and counts only the accounts changed since', async () => {
-        const { record } = await connector.upsertAccount({ externalId: 'ext-since', name: 'Since Ltd', industry: null, billingCountry: null, parentAccountId: null, owner: null });
-        expect(await connector.listAccountsChangedSince({ since: record.updatedAt, after: null, first: 10 })).toEqual({ nodes: [record], hasNextPage: false, totalCount: 1 });
-        expect(await connector.listAccountsChangedSince({ since: data.crm.accounts[0]!.updatedAt, after: null, first: 0 })).toEqual({ nodes: [], hasNextPage: true, totalCount: 13 });
+        const { record } = await connector.upsertAccount({
+          externalId: 'ext-since',
+          name: 'Since Ltd',
+          industry: null,
+          billingCountry: null,
+          parentAccountId: null,
+          owner: null,
+        });
+        expect(await connector.listAccountsChangedSince({ since: record.updatedAt, after: null, first: 10 })).toEqual({
+          nodes: [record],
+          hasNextPage: false,
+          totalCount: 1,
+        });
+        expect(
+          await connector.listAccountsChangedSince({ since: data.crm.accounts[0]!.updatedAt, after: null, first: 0 }),
+        ).toEqual({ nodes: [], hasNextPage: true, totalCount: 13 });
       });
     });
 
     describe('recordAccountFinancials', () => {
       const figures = {
-        accountId: 'ACC-000002', invoicedToDateMinor: 12_000_00, outstandingMinor: 4_000_00, overdueMinor: 1_000_00, currency: 'GBP',
-        asOf: '2026-11-02T10:00:00.000Z', at: '2026-11-02T10:00:01.000Z',
+        accountId: 'ACC-000002',
+        invoicedToDateMinor: 12_000_00,
+        outstandingMinor: 4_000_00,
+        overdueMinor: 1_000_00,
+        currency: 'GBP',
+        asOf: '2026-11-02T10:00:00.000Z',
+        at: '2026-11-02T10:00:01.000Z',
       };
       const { at: _, ...rest } = figures;
       const recorded = { ...rest, updatedAt: figures.at };
 
       /** Code, message and details of the rejection of `promise`. */
       const refusal = async (promise: Promise<unknown>) => {
-        const error = await promise.then(() => new Error('expected the call to fail'), (e: unknown) => e);
+        const error = await promise.then(
+          () => new Error('expected the call to fail'),
+          (e: unknown) => e,
+        );
         expect(error).toBeInstanceOf(MeridianError);
         const { code, message, details } = error as MeridianError;
         return { code, message, details };
@@ -164,16 +262,34 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       it('records the figures once; the same figures again, even read later, change nothing', async () => {
         expect(await connector.getAccountFinance(['ACC-000002', 'ACC-999999'])).toEqual([null, null]);
         expect(await connector.recordAccountFinancials(figures)).toEqual({ record: recorded, changed: true });
-        expect(await connector.recordAccountFinancials({ ...figures, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-03T10:00:01.000Z' })).toEqual({ record: recorded, changed: false });
+        expect(
+          await connector.recordAccountFinancials({
+            ...figures,
+            asOf: '2026-11-03T10:00:00.000Z',
+            at: '2026-11-03T10:00:01.000Z',
+          }),
+        ).toEqual({ record: recorded, changed: false });
         expect(await connector.getAccountFinance(['ACC-000002'])).toEqual([recorded]);
       });
 
       it('takes newer figures and ignores figures read before the recorded ones', async () => {
         await connector.recordAccountFinancials(figures);
-        const paid = { ...figures, outstandingMinor: 0, overdueMinor: 0, asOf: '2026-11-04T10:00:00.000Z', at: '2026-11-04T10:00:01.000Z' };
+        const paid = {
+          ...figures,
+          outstandingMinor: 0,
+          overdueMinor: 0,
+          asOf: '2026-11-04T10:00:00.000Z',
+          at: '2026-11-04T10:00:01.000Z',
+        };
         const updated = { ...recorded, outstandingMinor: 0, overdueMinor: 0, asOf: paid.asOf, updatedAt: paid.at };
         expect(await connector.recordAccountFinancials(paid)).toEqual({ record: updated, changed: true });
-        expect(await connector.recordAccountFinancials({ ...figures, asOf: '2026-11-03T10:00:00.000Z', at: '2026-11-05T10:00:00.000Z' })).toEqual({ record: updated, changed: false });
+        expect(
+          await connector.recordAccountFinancials({
+            ...figures,
+            asOf: '2026-11-03T10:00:00.000Z',
+            at: '2026-11-05T10:00:00.000Z',
+          }),
+        ).toEqual({ record: updated, changed: false });
         expect(await connector.getAccountFinance(['ACC-000002'])).toEqual([updated]);
       });
 
@@ -194,7 +310,19 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
 
     it('refuses an opportunity for an unknown account with NOT_FOUND', async () => {
       const error = await connector
-        .upsertOpportunity({ externalId: 'x', accountId: 'ACC-999999', name: 'n', stage: 'PROSPECTING', amountMinor: null, currency: null, closeDate: null, servicePackage: null, billingModel: null, deliveryRegion: null, expectedStartDate: null })
+        .upsertOpportunity({
+          externalId: 'x',
+          accountId: 'ACC-999999',
+          name: 'n',
+          stage: 'PROSPECTING',
+          amountMinor: null,
+          currency: null,
+          closeDate: null,
+          servicePackage: null,
+          billingModel: null,
+          deliveryRegion: null,
+          expectedStartDate: null,
+        })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MeridianError);
       expect((error as MeridianError).code).toBe('NOT_FOUND');
@@ -205,8 +333,12 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       const won = await connector.closeOpportunity(open.id, 'WON', '2026-11-01');
       expect(won).toEqual({ ...open, stage: 'CLOSED_WON', closeDate: '2026-11-01' });
       expect(await connector.closeOpportunity(open.id, 'WON', '2026-11-02')).toEqual(won);
-      await expect(connector.closeOpportunity(open.id, 'LOST', '2026-11-02')).rejects.toMatchObject({ code: 'INVALID_STATE' });
-      await expect(connector.closeOpportunity('OPP-nope', 'WON', '2026-11-02')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(connector.closeOpportunity(open.id, 'LOST', '2026-11-02')).rejects.toMatchObject({
+        code: 'INVALID_STATE',
+      });
+      await expect(connector.closeOpportunity('OPP-nope', 'WON', '2026-11-02')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
     });
 
     it('links PSA and ERP IDs on an opportunity, keeping one when only the other is given', async () => {
@@ -225,7 +357,11 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       const error = await connector.unlinkOpportunity('OPP-nope').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MeridianError);
       const { code, message, details } = error as MeridianError;
-      expect({ code, message, details }).toEqual({ code: 'NOT_FOUND', message: "CRM has no opportunity 'OPP-nope'", details: { system: 'crm', value: 'OPP-nope' } });
+      expect({ code, message, details }).toEqual({
+        code: 'NOT_FOUND',
+        message: "CRM has no opportunity 'OPP-nope'",
+        details: { system: 'crm', value: 'OPP-nope' },
+      });
     });
   });
 }

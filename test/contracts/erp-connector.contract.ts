@@ -4,15 +4,23 @@ import type { ChangePosition } from '../../lib/change-feed';
 import type { FaultSettings } from '../../lib/reference-faults';
 import { generateAccounts } from '../../seed/generate';
 import { LEGAL_ENTITIES, TAX_JURISDICTIONS } from '../../seed/reference-data';
-import type { ErpConnector, InvoiceRecord, NewBillingLine, PostInvoice, UpsertCustomer } from '../../subgraphs/erp/connector/erp-connector';
+import type {
+  ErpConnector,
+  InvoiceRecord,
+  NewBillingLine,
+  PostInvoice,
+  UpsertCustomer,
+} from '../../subgraphs/erp/connector/erp-connector';
 
 /**
  * An adapter under test, holding the reference data and the first `accounts` demo accounts; `faults.set` closes
  * accounting periods (`closedPeriods`) the way the system's own period close would; `close` disposes of it.
  */
-export interface ErpAdapterFactory {
-  (accounts: number): Promise<{ connector: ErpConnector; faults: { set(settings: FaultSettings): void }; close(): Promise<void> | void }>;
-}
+export type ErpAdapterFactory = (accounts: number) => Promise<{
+  connector: ErpConnector;
+  faults: { set(settings: FaultSettings): void };
+  close(): Promise<void> | void;
+}>;
 
 /** The outcome of a rejected call, as a whole value to assert. */
 interface Failure {
@@ -39,7 +47,12 @@ function nextAfter(ids: readonly string[], prefix: IdPrefix): string {
 }
 
 /** Every invoice of `connector`'s change feed from `after` on (a `first`-sized page at a time), and the position it ends at. */
-async function readFeed(connector: ErpConnector, after: ChangePosition | null, since: string | null = null, first = 7): Promise<{ invoices: InvoiceRecord[]; end: ChangePosition | null; totals: number[] }> {
+async function readFeed(
+  connector: ErpConnector,
+  after: ChangePosition | null,
+  since: string | null = null,
+  first = 7,
+): Promise<{ invoices: InvoiceRecord[]; end: ChangePosition | null; totals: number[] }> {
   const invoices: InvoiceRecord[] = [];
   const totals: number[] = [];
   let position = after;
@@ -54,7 +67,8 @@ async function readFeed(connector: ErpConnector, after: ChangePosition | null, s
 }
 
 /** Orders records as a change feed does: by `updatedAt`, then ID. */
-const byChange = (a: ChangePosition, b: ChangePosition) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
+const byChange = (a: ChangePosition, b: ChangePosition) =>
+  a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);
 
 /** The behaviour every {@link ErpConnector} adapter must show. */
 export function describeErpConnectorContract(adapter: string, make: ErpAdapterFactory): void {
@@ -98,12 +112,26 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     it('returns batch reads in the order of the keys, with null for unknown keys', async () => {
       const [c1, c2, c5] = [data.customers[0]!, data.customers[1]!, data.customers[2]!];
       expect(await connector.getCustomers([c5.id, 'CUS-999999', c1.id, c5.id])).toEqual([c5, null, c1, c5]);
-      expect(await connector.getCustomersByCrmAccount(['ACC-000002', 'ACC-000003', 'ACC-000001'])).toEqual([c2, null, c1]);
-      expect(await connector.getLegalEntities(['MERIDIAN-UK', 'MERIDIAN-XX', 'MERIDIAN-US'])).toEqual([LEGAL_ENTITIES[1], null, LEGAL_ENTITIES[0]]);
-      expect(await connector.getTaxJurisdictions(['XX', 'GB'])).toEqual([null, TAX_JURISDICTIONS.find((t) => t.code === 'GB')]);
+      expect(await connector.getCustomersByCrmAccount(['ACC-000002', 'ACC-000003', 'ACC-000001'])).toEqual([
+        c2,
+        null,
+        c1,
+      ]);
+      expect(await connector.getLegalEntities(['MERIDIAN-UK', 'MERIDIAN-XX', 'MERIDIAN-US'])).toEqual([
+        LEGAL_ENTITIES[1],
+        null,
+        LEGAL_ENTITIES[0],
+      ]);
+      expect(await connector.getTaxJurisdictions(['XX', 'GB'])).toEqual([
+        null,
+        TAX_JURISDICTIONS.find((t) => t.code === 'GB'),
+      ]);
       const [i1, i2] = [data.invoices[3]!, data.invoices[20]!];
       expect(await connector.getInvoices([i2.id, 'INV-nope', i1.id])).toEqual([i2, null, i1]);
-      expect(await connector.getProjectDimensions(['PRJ-nope', gbpProject])).toEqual([null, data.projectDimensions.find((d) => d.psaProjectId === gbpProject)]);
+      expect(await connector.getProjectDimensions(['PRJ-nope', gbpProject])).toEqual([
+        null,
+        data.projectDimensions.find((d) => d.psaProjectId === gbpProject),
+      ]);
       expect(await connector.getCustomers([])).toEqual([]);
     });
 
@@ -115,13 +143,24 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
 
     it('groups invoices per CRM account and per project in ID order, one array per key, empty for unknown keys', async () => {
       const ofCustomer = (id: string) => data.invoices.filter((i) => i.customerId === id).sort(byId);
-      expect(await connector.getInvoicesByCrmAccount(['ACC-000008', 'ACC-000003', 'ACC-000002'])).toEqual([ofCustomer('CUS-000008'), [], ofCustomer('CUS-000002')]);
+      expect(await connector.getInvoicesByCrmAccount(['ACC-000008', 'ACC-000003', 'ACC-000002'])).toEqual([
+        ofCustomer('CUS-000008'),
+        [],
+        ofCustomer('CUS-000002'),
+      ]);
       const ofProject = (id: string) => data.invoices.filter((i) => i.psaProjectId === id).sort(byId);
-      expect(await connector.getInvoicesByProject(['PRJ-0000024', 'PRJ-nope', gbpProject])).toEqual([ofProject('PRJ-0000024'), [], ofProject(gbpProject)]);
+      expect(await connector.getInvoicesByProject(['PRJ-0000024', 'PRJ-nope', gbpProject])).toEqual([
+        ofProject('PRJ-0000024'),
+        [],
+        ofProject(gbpProject),
+      ]);
     });
 
     it('groups billing lines per project, oldest posting first, one array per key', async () => {
-      const ofProject = (id: string) => data.billingLines.filter((l) => l.psaProjectId === id).sort((a, b) => a.postingDate.localeCompare(b.postingDate) || byId(a, b));
+      const ofProject = (id: string) =>
+        data.billingLines
+          .filter((l) => l.psaProjectId === id)
+          .sort((a, b) => a.postingDate.localeCompare(b.postingDate) || byId(a, b));
       const withLines = data.billingLines[0]!.psaProjectId;
       const lines = await connector.getBillingLinesByProject([withLines, 'PRJ-nope']);
       expect(lines).toEqual([ofProject(withLines), []]);
@@ -130,10 +169,14 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
 
     it('groups invoice lines in line order and payments per invoice, empty for unknown invoices', async () => {
       const [a, b] = [data.invoices[1]!.id, data.invoices[31]!.id];
-      const linesOf = (id: string) => data.invoiceLines.filter((l) => l.invoiceId === id).sort((x, y) => x.lineNumber - y.lineNumber);
+      const linesOf = (id: string) =>
+        data.invoiceLines.filter((l) => l.invoiceId === id).sort((x, y) => x.lineNumber - y.lineNumber);
       expect(await connector.getInvoiceLines([b, 'INV-nope', a])).toEqual([linesOf(b), [], linesOf(a)]);
       const open = data.invoices.find((i) => i.balanceMinor === i.totalMinor)!;
-      expect(await connector.getPaymentsByInvoice([a, open.id])).toEqual([data.payments.filter((p) => p.invoiceId === a), []]);
+      expect(await connector.getPaymentsByInvoice([a, open.id])).toEqual([
+        data.payments.filter((p) => p.invoiceId === a),
+        [],
+      ]);
     });
 
     it('pages through every invoice exactly once, in ID order, with a stable total', async () => {
@@ -159,7 +202,9 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       const overdue = (i: InvoiceRecord) => i.status === 'POSTED' && i.balanceMinor > 0 && i.dueDate < '2026-09-30';
       expect(await list({ status: 'POSTED' })).toEqual(expected((i) => i.status === 'POSTED'));
       expect(await list({ customerId: 'CUS-000007' })).toEqual(expected((i) => i.customerId === 'CUS-000007'));
-      expect(await list({ accountId: 'ACC-000007', status: 'PAID' })).toEqual(expected((i) => i.customerId === 'CUS-000007' && i.status === 'PAID'));
+      expect(await list({ accountId: 'ACC-000007', status: 'PAID' })).toEqual(
+        expected((i) => i.customerId === 'CUS-000007' && i.status === 'PAID'),
+      );
       expect(await list({ psaProjectId: gbpProject })).toEqual(expected((i) => i.psaProjectId === gbpProject));
       expect(await list({ overdueOn: '2026-09-30' })).toEqual(expected(overdue));
       expect((await list({ overdueOn: '2026-09-30' })).length).toBeGreaterThan(0);
@@ -172,31 +217,66 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     });
 
     it('restricts listed invoices to the customers of the given CRM accounts (a tenant scope), none for an empty list, with other filters and the count', async () => {
-      const list = (filter: Parameters<ErpConnector['listInvoices']>[1], first = 1000) => connector.listInvoices({ first, afterKey: null }, filter);
+      const list = (filter: Parameters<ErpConnector['listInvoices']>[1], first = 1000) =>
+        connector.listInvoices({ first, afterKey: null }, filter);
       const ofCustomers = (...ids: string[]) => data.invoices.filter((i) => ids.includes(i.customerId)).sort(byId);
       const scoped = ofCustomers('CUS-000007', 'CUS-000002');
       expect(scoped.length).toBeGreaterThan(1);
       // ACC-000003 has no ERP customer: it adds nothing.
-      expect(await list({ accountIds: ['ACC-000007', 'ACC-000003', 'ACC-000002'] })).toEqual({ nodes: scoped, hasNextPage: false, totalCount: scoped.length });
-      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'] }, 1)).toEqual({ nodes: scoped.slice(0, 1), hasNextPage: true, totalCount: scoped.length });
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000003', 'ACC-000002'] })).toEqual({
+        nodes: scoped,
+        hasNextPage: false,
+        totalCount: scoped.length,
+      });
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'] }, 1)).toEqual({
+        nodes: scoped.slice(0, 1),
+        hasNextPage: true,
+        totalCount: scoped.length,
+      });
       const paid = scoped.filter((i) => i.status === 'PAID');
-      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'], status: 'PAID' })).toEqual({ nodes: paid, hasNextPage: false, totalCount: paid.length });
+      expect(await list({ accountIds: ['ACC-000007', 'ACC-000002'], status: 'PAID' })).toEqual({
+        nodes: paid,
+        hasNextPage: false,
+        totalCount: paid.length,
+      });
       // A filter naming a customer, account or project outside the scope matches nothing.
       const outside = data.invoices.find((i) => i.customerId === 'CUS-000008')!;
-      for (const filter of [{ customerId: 'CUS-000008' }, { accountId: 'ACC-000008' }, { psaProjectId: outside.psaProjectId }]) {
-        expect(await list({ accountIds: ['ACC-000007'], ...filter })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+      for (const filter of [
+        { customerId: 'CUS-000008' },
+        { accountId: 'ACC-000008' },
+        { psaProjectId: outside.psaProjectId },
+      ]) {
+        expect(await list({ accountIds: ['ACC-000007'], ...filter })).toEqual({
+          nodes: [],
+          hasNextPage: false,
+          totalCount: 0,
+        });
       }
       expect(await list({ accountIds: [] })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
       expect((await list({ accountIds: null })).totalCount).toBe(data.invoices.length);
     });
 
     it('creates a customer once per CRM account and updates it on repeat', async () => {
-      const id = nextAfter(data.customers.map((c) => c.id), 'CUS');
+      const id = nextAfter(
+        data.customers.map((c) => c.id),
+        'CUS',
+      );
       const first = await connector.upsertCustomer(newCustomer);
-      expect(first).toEqual({ record: { ...newCustomer, id, customerNumber: `C${100000 + Number(id.slice(4))}` }, created: true });
+      expect(first).toEqual({
+        record: { ...newCustomer, id, customerNumber: `C${100000 + Number(id.slice(4))}` },
+        created: true,
+      });
       expect(await connector.upsertCustomer(newCustomer)).toEqual({ record: first.record, created: false });
-      const moved = await connector.upsertCustomer({ ...newCustomer, name: 'Summit Retail Group Ltd', paymentTerms: 'NET_60', currency: 'EUR' });
-      expect(moved).toEqual({ record: { ...first.record, name: 'Summit Retail Group Ltd', paymentTerms: 'NET_60', currency: 'EUR' }, created: false });
+      const moved = await connector.upsertCustomer({
+        ...newCustomer,
+        name: 'Summit Retail Group Ltd',
+        paymentTerms: 'NET_60',
+        currency: 'EUR',
+      });
+      expect(moved).toEqual({
+        record: { ...first.record, name: 'Summit Retail Group Ltd', paymentTerms: 'NET_60', currency: 'EUR' },
+        created: false,
+      });
       expect(await connector.getCustomersByCrmAccount(['ACC-000003'])).toEqual([moved.record]);
     });
 
@@ -226,24 +306,50 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     describe('updateCustomerFields', () => {
       it('changes the name and no other field; the same name again changes nothing', async () => {
         const renamed = { ...gbpCustomer, name: 'Renamed Holdings Ltd' };
-        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: renamed.name, expected: { name: gbpCustomer.name } })).toEqual({ record: renamed, changed: true });
-        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: renamed.name, expected: { name: gbpCustomer.name } })).toEqual({ record: renamed, changed: false });
-        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, name: null, expected: { name: null } })).toEqual({ record: renamed, changed: false });
+        expect(
+          await connector.updateCustomerFields({
+            id: gbpCustomer.id,
+            name: renamed.name,
+            expected: { name: gbpCustomer.name },
+          }),
+        ).toEqual({ record: renamed, changed: true });
+        expect(
+          await connector.updateCustomerFields({
+            id: gbpCustomer.id,
+            name: renamed.name,
+            expected: { name: gbpCustomer.name },
+          }),
+        ).toEqual({ record: renamed, changed: false });
+        expect(
+          await connector.updateCustomerFields({ id: gbpCustomer.id, name: null, expected: { name: null } }),
+        ).toEqual({ record: renamed, changed: false });
         expect(await connector.getCustomers([gbpCustomer.id])).toEqual([renamed]);
       });
 
       it('refuses, changing nothing, a name that is no longer the expected one (INVALID_STATE), a blank name (VALIDATION_REJECTED) and an unknown customer (NOT_FOUND)', async () => {
-        expect(await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: 'Renamed Holdings Ltd', expected: { name: 'Someone Else Ltd' } }))).toEqual({
+        expect(
+          await failure(
+            connector.updateCustomerFields({
+              id: gbpCustomer.id,
+              name: 'Renamed Holdings Ltd',
+              expected: { name: 'Someone Else Ltd' },
+            }),
+          ),
+        ).toEqual({
           code: 'INVALID_STATE',
           message: `Customer ${gbpCustomer.id} (${gbpCustomer.customerNumber}) is named '${gbpCustomer.name}', not 'Someone Else Ltd' as expected: it changed since it was read`,
           details: { system: 'erp', field: 'name', value: gbpCustomer.name },
         });
-        expect(await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: '  ', expected: { name: null } }))).toEqual({
+        expect(
+          await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: '  ', expected: { name: null } })),
+        ).toEqual({
           code: 'VALIDATION_REJECTED',
           message: `ERP rejected the name of customer '${gbpCustomer.id}': a name is required`,
           details: { system: 'erp', field: 'name', value: '  ' },
         });
-        expect(await failure(connector.updateCustomerFields({ id: 'CUS-999999', name: 'X Ltd', expected: { name: null } }))).toEqual({
+        expect(
+          await failure(connector.updateCustomerFields({ id: 'CUS-999999', name: 'X Ltd', expected: { name: null } })),
+        ).toEqual({
           code: 'NOT_FOUND',
           message: "ERP has no customer 'CUS-999999'",
           details: { system: 'erp', field: 'id', value: 'CUS-999999' },
@@ -253,13 +359,23 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     });
 
     it('creates project dimensions once per PSA project, updates them on repeat, and refuses an unknown customer', async () => {
-      const dims = { psaProjectId: 'PRJ-0000031', customerId: 'CUS-000005', projectCode: 'DAT-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' };
+      const dims = {
+        psaProjectId: 'PRJ-0000031',
+        customerId: 'CUS-000005',
+        projectCode: 'DAT-0000031',
+        billingSchedule: 'ON_MILESTONE',
+        revenueTreatment: 'PERCENT_COMPLETE',
+      };
       expect(await connector.upsertProjectDimensions(dims)).toEqual({ record: dims, created: true });
       expect(await connector.upsertProjectDimensions(dims)).toEqual({ record: dims, created: false });
       const changed = { ...dims, billingSchedule: 'MONTHLY_IN_ARREARS' };
       expect(await connector.upsertProjectDimensions(changed)).toEqual({ record: changed, created: false });
       expect(await connector.getProjectDimensions([dims.psaProjectId])).toEqual([changed]);
-      expect(await failure(connector.upsertProjectDimensions({ ...dims, psaProjectId: 'PRJ-0000032', customerId: 'CUS-999999' }))).toEqual({
+      expect(
+        await failure(
+          connector.upsertProjectDimensions({ ...dims, psaProjectId: 'PRJ-0000032', customerId: 'CUS-999999' }),
+        ),
+      ).toEqual({
         code: 'NOT_FOUND',
         message: "ERP has no customer 'CUS-999999'",
         details: { system: 'erp', field: 'customerId', value: 'CUS-999999' },
@@ -267,14 +383,28 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     });
 
     it('posts billing lines priced quantity times unit price, once per external ID', async () => {
-      const firstId = nextAfter(data.billingLines.map((l) => l.id), 'BL');
-      const posted = await connector.postBillingLines([line('k1'), line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' })]);
+      const firstId = nextAfter(
+        data.billingLines.map((l) => l.id),
+        'BL',
+      );
+      const posted = await connector.postBillingLines([
+        line('k1'),
+        line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }),
+      ]);
       expect(posted).toEqual([
         { ...line('k1'), id: firstId, amountMinor: 1368_75, invoiceId: null },
-        { ...line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }), id: posted[1]!.id, amountMinor: 123_45, invoiceId: null },
+        {
+          ...line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }),
+          id: posted[1]!.id,
+          amountMinor: 123_45,
+          invoiceId: null,
+        },
       ]);
       expect(posted[1]!.id > firstId).toBe(true);
-      const again = await connector.postBillingLines([line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }), line('k3')]);
+      const again = await connector.postBillingLines([
+        line('k2', { quantityHundredths: 100, unitPriceMinor: 12_345, sourceType: 'EXPENSE' }),
+        line('k3'),
+      ]);
       expect(again[0]).toEqual(posted[1]);
       expect(again[1]!.id > posted[1]!.id).toBe(true);
       expect(await failure(connector.postBillingLines([line('k1', { quantityHundredths: 800 })]))).toEqual({
@@ -285,7 +415,9 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     });
 
     it('posts a batch of billing lines all or none', async () => {
-      expect(await failure(connector.postBillingLines([line('fresh'), line('stray', { psaProjectId: 'PRJ-nope' })]))).toEqual({
+      expect(
+        await failure(connector.postBillingLines([line('fresh'), line('stray', { psaProjectId: 'PRJ-nope' })])),
+      ).toEqual({
         code: 'NOT_FOUND',
         message: "ERP has no project 'PRJ-nope': push its financial dimensions first",
         details: { system: 'erp', field: 'projectId', value: 'PRJ-nope' },
@@ -310,7 +442,16 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
       expect(await connector.postBillingLines([line('oct-1', { postingDate: '2026-10-14' })])).toEqual([before]);
       expect(
-        await failure(connector.postInvoice({ externalId: 'inv-oct', customerId: gbpCustomer.id, psaProjectId: gbpProject, issueDate: '2026-10-31', billingLineIds: [before!.id], lines: [] })),
+        await failure(
+          connector.postInvoice({
+            externalId: 'inv-oct',
+            customerId: gbpCustomer.id,
+            psaProjectId: gbpProject,
+            issueDate: '2026-10-31',
+            billingLineIds: [before!.id],
+            lines: [],
+          }),
+        ),
       ).toEqual({
         code: 'VALIDATION_REJECTED',
         message: "ERP rejected issue date '2026-10-31': accounting period 2026-10 is closed",
@@ -334,11 +475,16 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         const first = await connector.upsertCustomer(newCustomer);
         await connector.deleteCustomer(first.record.id);
         const id = formatId('CUS', Number(first.record.id.slice(4)) + 1);
-        expect(await connector.upsertCustomer(newCustomer)).toEqual({ record: { ...first.record, id, customerNumber: `C${100000 + Number(id.slice(4))}` }, created: true });
+        expect(await connector.upsertCustomer(newCustomer)).toEqual({
+          record: { ...first.record, id, customerNumber: `C${100000 + Number(id.slice(4))}` },
+          created: true,
+        });
       });
 
       it('refuses, naming the customer and keeping it, a customer with invoices, billing lines or projects (INVALID_STATE)', async () => {
-        const projects = data.projectDimensions.filter((d) => d.customerId === gbpCustomer.id).map((d) => d.psaProjectId);
+        const projects = data.projectDimensions
+          .filter((d) => d.customerId === gbpCustomer.id)
+          .map((d) => d.psaProjectId);
         const invoices = data.invoices.filter((i) => i.customerId === gbpCustomer.id).length;
         const lines = data.billingLines.filter((l) => projects.includes(l.psaProjectId)).length;
         expect([invoices, lines, projects.length].every((n) => n > 1)).toBe(true);
@@ -350,7 +496,13 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(await connector.getCustomers([gbpCustomer.id])).toEqual([gbpCustomer]);
 
         const { record } = await connector.upsertCustomer(newCustomer);
-        const dims = { psaProjectId: 'PRJ-0000031', customerId: record.id, projectCode: 'ERP-0000031', billingSchedule: 'ON_MILESTONE', revenueTreatment: 'PERCENT_COMPLETE' };
+        const dims = {
+          psaProjectId: 'PRJ-0000031',
+          customerId: record.id,
+          projectCode: 'ERP-0000031',
+          billingSchedule: 'ON_MILESTONE',
+          revenueTreatment: 'PERCENT_COMPLETE',
+        };
         await connector.upsertProjectDimensions(dims);
         expect(await failure(connector.deleteCustomer(record.id))).toEqual({
           code: 'INVALID_STATE',
@@ -358,7 +510,10 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'id', value: record.id },
         });
         // Compensating newest first: the dimensions, then the customer.
-        expect(await connector.deleteProjectDimensions(dims.psaProjectId)).toEqual({ id: dims.psaProjectId, deleted: true });
+        expect(await connector.deleteProjectDimensions(dims.psaProjectId)).toEqual({
+          id: dims.psaProjectId,
+          deleted: true,
+        });
         expect(await connector.deleteCustomer(record.id)).toEqual({ id: record.id, deleted: true });
       });
     });
@@ -366,7 +521,10 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
     describe('deleteProjectDimensions', () => {
       it("deletes a project's dimensions; deleting them again, or a project without any, returns deleted: false", async () => {
         const project = 'PRJ-0000082';
-        expect(data.billingLines.some((l) => l.psaProjectId === project) || data.invoices.some((i) => i.psaProjectId === project)).toBe(false);
+        expect(
+          data.billingLines.some((l) => l.psaProjectId === project) ||
+            data.invoices.some((i) => i.psaProjectId === project),
+        ).toBe(false);
         expect(await connector.deleteProjectDimensions(project)).toEqual({ id: project, deleted: true });
         expect(await connector.getProjectDimensions([project])).toEqual([null]);
         expect(await connector.deleteProjectDimensions(project)).toEqual({ id: project, deleted: false });
@@ -381,47 +539,97 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           message: `Project PRJ-0000023 (CLD-0000023) has ${lines} billing lines and ${invoices} invoices in ERP; only the dimensions of a project with none can be deleted`,
           details: { system: 'erp', field: 'projectId', value: gbpProject },
         });
-        const dims = { psaProjectId: 'PRJ-0000031', customerId: gbpCustomer.id, projectCode: 'ERP-0000031', billingSchedule: 'MONTHLY_IN_ARREARS', revenueTreatment: 'AS_DELIVERED' };
+        const dims = {
+          psaProjectId: 'PRJ-0000031',
+          customerId: gbpCustomer.id,
+          projectCode: 'ERP-0000031',
+          billingSchedule: 'MONTHLY_IN_ARREARS',
+          revenueTreatment: 'AS_DELIVERED',
+        };
         await connector.upsertProjectDimensions(dims);
         await connector.postBillingLines([line('only', { psaProjectId: dims.psaProjectId })]);
         expect(await failure(connector.deleteProjectDimensions(dims.psaProjectId))).toEqual({
           code: 'INVALID_STATE',
-          message: 'Project PRJ-0000031 (ERP-0000031) has 1 billing line in ERP; only the dimensions of a project with none can be deleted',
+          message:
+            'Project PRJ-0000031 (ERP-0000031) has 1 billing line in ERP; only the dimensions of a project with none can be deleted',
           details: { system: 'erp', field: 'projectId', value: 'PRJ-0000031' },
         });
-        expect(await connector.getProjectDimensions([gbpProject, dims.psaProjectId])).toEqual([data.projectDimensions.find((d) => d.psaProjectId === gbpProject), dims]);
+        expect(await connector.getProjectDimensions([gbpProject, dims.psaProjectId])).toEqual([
+          data.projectDimensions.find((d) => d.psaProjectId === gbpProject),
+          dims,
+        ]);
       });
     });
 
-    describe('the invoices\' change feed', () => {
+    describe("the invoices' change feed", () => {
       it('lists every invoice once, oldest change first, seeded ones as of their last change, with a stable total', async () => {
         const { invoices, end, totals } = await readFeed(connector, null);
         const expected = [...data.invoices].sort(byChange);
         expect(invoices).toEqual(expected);
         expect(totals.every((n) => n === data.invoices.length)).toBe(true);
-        expect(end).toEqual({ updatedAt: expected[expected.length - 1]!.updatedAt, id: expected[expected.length - 1]!.id });
-        expect(await connector.listInvoicesChangedSince({ since: null, after: end, first: 50 })).toEqual({ nodes: [], hasNextPage: false, totalCount: data.invoices.length });
+        expect(end).toEqual({
+          updatedAt: expected[expected.length - 1]!.updatedAt,
+          id: expected[expected.length - 1]!.id,
+        });
+        expect(await connector.listInvoicesChangedSince({ since: null, after: end, first: 50 })).toEqual({
+          nodes: [],
+          hasNextPage: false,
+          totalCount: data.invoices.length,
+        });
       });
 
       it('moves an invoice to the end when it is posted or paid, so reading on from the last position returns exactly what changed since', async () => {
         const { end } = await readFeed(connector, null);
         const open = data.invoices.find((i) => i.status === 'POSTED' && i.balanceMinor > 0)!;
         const { record: posted } = await connector.postInvoice({
-          externalId: 'fee-feed', customerId: gbpCustomer.id, psaProjectId: null, issueDate: '2026-11-30', billingLineIds: [],
-          lines: [{ description: 'Workshop', quantityHundredths: 100, unitPriceMinor: 900_00, currency: gbpCustomer.currency }],
+          externalId: 'fee-feed',
+          customerId: gbpCustomer.id,
+          psaProjectId: null,
+          issueDate: '2026-11-30',
+          billingLineIds: [],
+          lines: [
+            {
+              description: 'Workshop',
+              quantityHundredths: 100,
+              unitPriceMinor: 900_00,
+              currency: gbpCustomer.currency,
+            },
+          ],
         });
-        const payment = { externalId: 'remit-feed', invoiceId: open.id, amountMinor: 1_00, currency: open.currency, receivedOn: '2026-11-30' };
+        const payment = {
+          externalId: 'remit-feed',
+          invoiceId: open.id,
+          amountMinor: 1_00,
+          currency: open.currency,
+          receivedOn: '2026-11-30',
+        };
         await connector.applyPayment(payment);
         // Neither a repeated post or payment nor a refused payment is a change.
         await connector.postInvoice({
-          externalId: 'fee-feed', customerId: gbpCustomer.id, psaProjectId: null, issueDate: '2026-11-30', billingLineIds: [],
-          lines: [{ description: 'Workshop', quantityHundredths: 100, unitPriceMinor: 900_00, currency: gbpCustomer.currency }],
+          externalId: 'fee-feed',
+          customerId: gbpCustomer.id,
+          psaProjectId: null,
+          issueDate: '2026-11-30',
+          billingLineIds: [],
+          lines: [
+            {
+              description: 'Workshop',
+              quantityHundredths: 100,
+              unitPriceMinor: 900_00,
+              currency: gbpCustomer.currency,
+            },
+          ],
         });
         await connector.applyPayment(payment);
-        await failure(connector.applyPayment({ ...payment, externalId: 'remit-too-much', amountMinor: open.totalMinor }));
+        await failure(
+          connector.applyPayment({ ...payment, externalId: 'remit-too-much', amountMinor: open.totalMinor }),
+        );
         const [paid] = await connector.getInvoices([open.id]);
         const since = await readFeed(connector, end, null, 1);
-        expect(since.invoices).toEqual([posted, { ...open, balanceMinor: open.balanceMinor - 1_00, updatedAt: paid!.updatedAt }]);
+        expect(since.invoices).toEqual([
+          posted,
+          { ...open, balanceMinor: open.balanceMinor - 1_00, updatedAt: paid!.updatedAt },
+        ]);
         expect(posted.updatedAt > end!.updatedAt && paid!.updatedAt > posted.updatedAt).toBe(true);
         expect((await readFeed(connector, since.end)).invoices).toEqual([]);
         // From the start, the paid invoice is listed once, at its new place.
@@ -440,8 +648,12 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(invoices).toEqual(changed);
         expect(totals.every((n) => n === changed.length)).toBe(true);
         const first = changed[0]!;
-        expect((await readFeed(connector, { updatedAt: first.updatedAt, id: first.id }, since)).invoices).toEqual(changed.slice(1));
-        expect(await connector.listInvoicesChangedSince({ since: '2999-01-01T00:00:00.000Z', after: null, first: 10 })).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
+        expect((await readFeed(connector, { updatedAt: first.updatedAt, id: first.id }, since)).invoices).toEqual(
+          changed.slice(1),
+        );
+        expect(
+          await connector.listInvoicesChangedSince({ since: '2999-01-01T00:00:00.000Z', after: null, first: 10 }),
+        ).toEqual({ nodes: [], hasNextPage: false, totalCount: 0 });
       });
     });
 
@@ -449,23 +661,39 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       let billed: string[];
       let request: PostInvoice;
       beforeEach(async () => {
-        billed = (await connector.postBillingLines([line('b1'), line('b2', { quantityHundredths: 425, unitPriceMinor: 140_00 })])).map((l) => l.id);
+        billed = (
+          await connector.postBillingLines([
+            line('b1'),
+            line('b2', { quantityHundredths: 425, unitPriceMinor: 140_00 }),
+          ])
+        ).map((l) => l.id);
         request = {
           externalId: 'run-1:invoice',
           customerId: gbpCustomer.id,
           psaProjectId: gbpProject,
           issueDate: '2026-11-30',
           billingLineIds: billed,
-          lines: [{ description: 'Project management fee', quantityHundredths: 100, unitPriceMinor: 500_00, currency: 'GBP' }],
+          lines: [
+            { description: 'Project management fee', quantityHundredths: 100, unitPriceMinor: 500_00, currency: 'GBP' },
+          ],
         };
       });
 
       it('posts an invoice from billing lines and typed lines, with tax, terms and a number', async () => {
-        const id = nextAfter(data.invoices.map((i) => i.id), 'INV');
+        const id = nextAfter(
+          data.invoices.map((i) => i.id),
+          'INV',
+        );
         const subtotal = 1368_75 + 595_00 + 500_00;
         const { record, created } = await connector.postInvoice(request);
         // Stamped when posted, after every earlier change.
-        expect(record.updatedAt > data.invoices.map((i) => i.updatedAt).sort().pop()!).toBe(true);
+        expect(
+          record.updatedAt >
+            data.invoices
+              .map((i) => i.updatedAt)
+              .sort()
+              .pop()!,
+        ).toBe(true);
         expect({ record, created }).toEqual({
           record: {
             id,
@@ -485,12 +713,37 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           },
           created: true,
         });
-        expect(await connector.getInvoiceLines([id])).toEqual([[
-          { invoiceId: id, lineNumber: 1, description: 'Senior Consultant, 2026-11-02', quantityHundredths: 750, unitPriceMinor: 182_50, amountMinor: 1368_75 },
-          { invoiceId: id, lineNumber: 2, description: 'Senior Consultant, 2026-11-02', quantityHundredths: 425, unitPriceMinor: 140_00, amountMinor: 595_00 },
-          { invoiceId: id, lineNumber: 3, description: 'Project management fee', quantityHundredths: 100, unitPriceMinor: 500_00, amountMinor: 500_00 },
-        ]]);
-        expect(await connector.postBillingLines([line('b1')])).toEqual([expect.objectContaining({ id: billed[0], invoiceId: id })]);
+        expect(await connector.getInvoiceLines([id])).toEqual([
+          [
+            {
+              invoiceId: id,
+              lineNumber: 1,
+              description: 'Senior Consultant, 2026-11-02',
+              quantityHundredths: 750,
+              unitPriceMinor: 182_50,
+              amountMinor: 1368_75,
+            },
+            {
+              invoiceId: id,
+              lineNumber: 2,
+              description: 'Senior Consultant, 2026-11-02',
+              quantityHundredths: 425,
+              unitPriceMinor: 140_00,
+              amountMinor: 595_00,
+            },
+            {
+              invoiceId: id,
+              lineNumber: 3,
+              description: 'Project management fee',
+              quantityHundredths: 100,
+              unitPriceMinor: 500_00,
+              amountMinor: 500_00,
+            },
+          ],
+        ]);
+        expect(await connector.postBillingLines([line('b1')])).toEqual([
+          expect.objectContaining({ id: billed[0], invoiceId: id }),
+        ]);
         const [ofProject] = await connector.getInvoicesByProject([gbpProject]);
         expect(ofProject![ofProject!.length - 1]).toEqual(record);
       });
@@ -513,7 +766,10 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'billingLineIds', value: 'BL-9999999999' },
         });
         const elsewhere = data.billingLines.find((l) => l.psaProjectId !== gbpProject)!;
-        expect(await failure(connector.postInvoice({ ...other, billingLineIds: [elsewhere.id] }))).toMatchObject({ code: 'NOT_FOUND', details: { value: elsewhere.id } });
+        expect(await failure(connector.postInvoice({ ...other, billingLineIds: [elsewhere.id] }))).toMatchObject({
+          code: 'NOT_FOUND',
+          details: { value: elsewhere.id },
+        });
         const invoiced = data.billingLines.find((l) => l.psaProjectId === gbpProject)!;
         expect(await failure(connector.postInvoice({ ...other, billingLineIds: [billed[0]!, invoiced.id] }))).toEqual({
           code: 'INVALID_STATE',
@@ -521,8 +777,12 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'billingLineIds', value: invoiced.id },
         });
         // Nothing of a refused invoice stays: its first line can still be invoiced.
-        await expect(connector.postInvoice({ ...other, billingLineIds: [billed[0]!] })).resolves.toMatchObject({ created: true });
-        expect(await failure(connector.postInvoice({ ...other, externalId: 'run-3:invoice', customerId: 'CUS-999999' }))).toMatchObject({ code: 'NOT_FOUND', details: { field: 'customerId' } });
+        await expect(connector.postInvoice({ ...other, billingLineIds: [billed[0]!] })).resolves.toMatchObject({
+          created: true,
+        });
+        expect(
+          await failure(connector.postInvoice({ ...other, externalId: 'run-3:invoice', customerId: 'CUS-999999' })),
+        ).toMatchObject({ code: 'NOT_FOUND', details: { field: 'customerId' } });
       });
 
       it('rounds tax half-up to the minor unit', async () => {
@@ -535,26 +795,56 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           billingLineIds: [],
           lines: [{ description: 'Courier', quantityHundredths: 50, unitPriceMinor: 1_00, currency: 'EUR' }],
         });
-        expect(record).toMatchObject({ number: `DE-2026-${record.id.slice(4)}`, currency: 'EUR', subtotalMinor: 50, taxMinor: 10, totalMinor: 60, dueDate: '2026-12-30' });
+        expect(record).toMatchObject({
+          number: `DE-2026-${record.id.slice(4)}`,
+          currency: 'EUR',
+          subtotalMinor: 50,
+          taxMinor: 10,
+          totalMinor: 60,
+          dueDate: '2026-12-30',
+        });
       });
 
       it('applies payments once per external ID, down to a PAID invoice', async () => {
         const { record: invoice } = await connector.postInvoice(request);
-        const payment = { externalId: 'remit-1', invoiceId: invoice.id, amountMinor: 1000_00, currency: 'GBP', receivedOn: '2026-12-10' };
+        const payment = {
+          externalId: 'remit-1',
+          invoiceId: invoice.id,
+          amountMinor: 1000_00,
+          currency: 'GBP',
+          receivedOn: '2026-12-10',
+        };
         const first = await connector.applyPayment(payment);
-        expect(first).toEqual({ record: { ...payment, id: nextAfter(data.payments.map((p) => p.id), 'PAY') }, created: true });
+        expect(first).toEqual({
+          record: {
+            ...payment,
+            id: nextAfter(
+              data.payments.map((p) => p.id),
+              'PAY',
+            ),
+          },
+          created: true,
+        });
         const [partPaid] = await connector.getInvoices([invoice.id]);
         // A payment is a change to the invoice: it is stamped again, later; repeating the payment changes nothing.
         expect(partPaid!.updatedAt > invoice.updatedAt).toBe(true);
         expect(await connector.applyPayment(payment)).toEqual({ record: first.record, created: false });
-        expect(await connector.getInvoices([invoice.id])).toEqual([{ ...invoice, balanceMinor: invoice.balanceMinor - 1000_00, updatedAt: partPaid!.updatedAt }]);
-        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 999_00 }))).toMatchObject({ code: 'DUPLICATE_EXTERNAL_ID', details: { value: 'remit-1' } });
+        expect(await connector.getInvoices([invoice.id])).toEqual([
+          { ...invoice, balanceMinor: invoice.balanceMinor - 1000_00, updatedAt: partPaid!.updatedAt },
+        ]);
+        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 999_00 }))).toMatchObject({
+          code: 'DUPLICATE_EXTERNAL_ID',
+          details: { value: 'remit-1' },
+        });
         const rest = { ...payment, externalId: 'remit-2', amountMinor: invoice.balanceMinor - 1000_00 };
         await connector.applyPayment(rest);
         const [paid] = await connector.getInvoices([invoice.id]);
         expect(paid!.updatedAt > partPaid!.updatedAt).toBe(true);
         expect(paid).toEqual({ ...invoice, balanceMinor: 0, status: 'PAID', updatedAt: paid!.updatedAt });
-        expect((await connector.getPaymentsByInvoice([invoice.id]))[0]!.map((p) => p.externalId)).toEqual(['remit-1', 'remit-2']);
+        expect((await connector.getPaymentsByInvoice([invoice.id]))[0]!.map((p) => p.externalId)).toEqual([
+          'remit-1',
+          'remit-2',
+        ]);
         expect(await failure(connector.applyPayment({ ...payment, externalId: 'remit-3', amountMinor: 1 }))).toEqual({
           code: 'INVALID_STATE',
           message: `Invoice '${invoice.number}' is PAID; only a POSTED invoice takes payments`,
@@ -564,7 +854,13 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
 
       it('rejects a payment over the balance, in another currency or for an unknown invoice, naming the amount', async () => {
         const { record: invoice } = await connector.postInvoice(request);
-        const payment = { externalId: 'remit-x', invoiceId: invoice.id, amountMinor: invoice.balanceMinor + 1, currency: 'GBP', receivedOn: '2026-12-10' };
+        const payment = {
+          externalId: 'remit-x',
+          invoiceId: invoice.id,
+          amountMinor: invoice.balanceMinor + 1,
+          currency: 'GBP',
+          receivedOn: '2026-12-10',
+        };
         const due = `${(invoice.balanceMinor / 100).toFixed(2)} GBP`;
         const over = `${((invoice.balanceMinor + 1) / 100).toFixed(2)} GBP`;
         expect(await failure(connector.applyPayment(payment))).toEqual({
@@ -583,7 +879,10 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'invoiceId', value: 'INV-nope' },
         });
         faults.set({ closedPeriods: ['2026-12'] });
-        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 1 }))).toMatchObject({ code: 'VALIDATION_REJECTED', details: { field: 'receivedOn', value: '2026-12-10' } });
+        expect(await failure(connector.applyPayment({ ...payment, amountMinor: 1 }))).toMatchObject({
+          code: 'VALIDATION_REJECTED',
+          details: { field: 'receivedOn', value: '2026-12-10' },
+        });
         expect(await connector.getInvoices([invoice.id])).toEqual([invoice]);
       });
     });

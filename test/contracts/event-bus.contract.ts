@@ -7,9 +7,7 @@ import { recordEvents, runEvent } from '../support/event-recorder';
  * Two views of one bus as two processes see it (`a` and `b` are the same object for an in-process bus), ready
  * to deliver, and how to dispose of them.
  */
-export interface EventBusFactory {
-  (logger: Logger): Promise<{ a: EventBus; b: EventBus; close(): Promise<void> }>;
-}
+export type EventBusFactory = (logger: Logger) => Promise<{ a: EventBus; b: EventBus; close(): Promise<void> }>;
 
 /** The behaviour every {@link EventBus} adapter must show. */
 export function describeEventBusContract(adapter: string, make: EventBusFactory): void {
@@ -30,7 +28,9 @@ export function describeEventBusContract(adapter: string, make: EventBusFactory)
       const onA1 = recordEvents(a);
       const onA2 = recordEvents(a);
       const onB = recordEvents(b);
-      const sent = Array.from({ length: 30 }, (_, i) => runEvent({ sequence: i + 1, status: i % 2 ? 'RUNNING' : 'QUEUED' }));
+      const sent = Array.from({ length: 30 }, (_, i) =>
+        runEvent({ sequence: i + 1, status: i % 2 ? 'RUNNING' : 'QUEUED' }),
+      );
       // Not awaited one by one: order must hold for publishes in flight together too.
       await Promise.all(sent.map((e) => a.publish(e)));
       const last = runEvent({ type: 'EXCEPTION_RAISED', status: 'EXCEPTION', exceptionId: 'EXC-1', accountId: null });
@@ -79,9 +79,11 @@ export function describeEventBusContract(adapter: string, make: EventBusFactory)
       for (const e of sent) await a.publish(e);
       expect(await after.count(2)).toEqual(sent);
       expect(thrown).toEqual(sent);
-      expect(logs.lines.filter((l) => l['msg'] === 'an event bus listener threw; the other listeners still get the event').map((l) => [l['seq'], (l['err'] as { message: string }).message])).toEqual(
-        sent.map((e) => [e.seq, 'listener broke']),
-      );
+      expect(
+        logs.lines
+          .filter((l) => l.msg === 'an event bus listener threw; the other listeners still get the event')
+          .map((l) => [l.seq, (l.err as { message: string }).message]),
+      ).toEqual(sent.map((e) => [e.seq, 'listener broke']));
     });
 
     it('rejects a publish after close', async () => {

@@ -10,30 +10,65 @@ describe('flow billApprovedTime', () => {
   afterAll(() => stack.stop());
 
   const bill = async (projectId: string, key?: string) =>
-    (await gql(stack.gatewayUrl, 'mutation($input: BillApprovedTimeInput!) { billApprovedTime(input: $input) { id status } }', { input: { projectId, ...(key ? { idempotencyKey: key } : {}) } })).body;
+    (
+      await gql(
+        stack.gatewayUrl,
+        'mutation($input: BillApprovedTimeInput!) { billApprovedTime(input: $input) { id status } }',
+        { input: { projectId, ...(key ? { idempotencyKey: key } : {}) } },
+      )
+    ).body;
 
   it('turns every approved, billable, unbilled entry into one ERP line at its rate and marks it billed, in batches', async () => {
-    const [projectId] = (await stack.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
+    const [projectId] = (await stack.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map(
+      (p) => p.id,
+    );
     // 1,100 more approved entries on top of the seeded ones, so the run needs three batches of 500.
     const project = (await stack.stores.psa.getProjects([projectId!]))[0]!;
     const submitted = await stack.stores.psa.submitTimeEntries(
       'bill-test-1',
-      Array.from({ length: 1100 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000003', role: null, date: `2026-10-${String((i % 28) + 1).padStart(2, '0')}`, hoursHundredths: 25 * ((i % 30) + 1), billable: true, notes: null })),
+      Array.from({ length: 1100 }, (_, i) => ({
+        projectId: projectId!,
+        resourceId: 'RES-000003',
+        role: null,
+        date: `2026-10-${String((i % 28) + 1).padStart(2, '0')}`,
+        hoursHundredths: 25 * ((i % 30) + 1),
+        billable: true,
+        notes: null,
+      })),
     );
     await stack.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
-    const readyCount = (await stack.stores.psa.listTimeEntries(projectId!, { first: 1000, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
+    const readyCount = (
+      await stack.stores.psa.listTimeEntries(
+        projectId!,
+        { first: 1000, afterKey: null },
+        { status: 'APPROVED', billable: true },
+      )
+    ).totalCount;
 
     const started = await bill(projectId!);
     const runId = started.data!.billApprovedTime.id;
     const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(run.status).toBe('SUCCEEDED');
-    const summary = run.steps[1]!.output as { batches: number; timeEntries: number; expenses: number; totals: Record<string, string> };
+    const summary = run.steps[1]!.output as {
+      batches: number;
+      timeEntries: number;
+      expenses: number;
+      totals: Record<string, string>;
+    };
     expect(summary).toMatchObject({ projectId, batches: 3, timeEntries: readyCount });
 
     // PSA: nothing left to bill: every entry that was ready is BILLED now.
     const after = await stack.stores.psa.getBillableWork(projectId!, { first: 1000, until: null });
     expect([after.timeEntries.length, after.expenses.length]).toEqual([0, 0]);
-    expect((await stack.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount).toBe(0);
+    expect(
+      (
+        await stack.stores.psa.listTimeEntries(
+          projectId!,
+          { first: 0, afterKey: null },
+          { status: 'APPROVED', billable: true },
+        )
+      ).totalCount,
+    ).toBe(0);
 
     // ERP: exactly one line per entry, priced at the rate card's rate.
     const [lines] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
@@ -45,14 +80,25 @@ describe('flow billApprovedTime', () => {
     const rateCard = (await stack.stores.psa.getRateCards([project.rateCardId]))[0]!;
     const rate = rateCard.rates.find((r) => r.role === 'Senior Consultant')!.rateMinor;
     const line = runLines.find((l) => l.sourceId === submitted[3]!.id)!;
-    expect(line).toMatchObject({ quantityHundredths: 100, unitPriceMinor: rate, amountMinor: Number(extendMinor(100, rate)), currency: project.currency });
+    expect(line).toMatchObject({
+      quantityHundredths: 100,
+      unitPriceMinor: rate,
+      amountMinor: Number(extendMinor(100, rate)),
+      currency: project.currency,
+    });
     const total = runLines.reduce((s, l) => s + l.amountMinor, 0);
     expect(summary.totals).toEqual({ [project.currency]: fromMinor(total, project.currency) });
 
     // A second run finds nothing more to bill and posts nothing.
     const again = (await bill(projectId!)).data!.billApprovedTime.id;
     expect(again).not.toBe(runId);
-    expect((await waitForRun(stack, again, ['SUCCEEDED'])).steps[1]!.output).toEqual({ projectId, batches: 0, timeEntries: 0, expenses: 0, totals: {} });
+    expect((await waitForRun(stack, again, ['SUCCEEDED'])).steps[1]!.output).toEqual({
+      projectId,
+      batches: 0,
+      timeEntries: 0,
+      expenses: 0,
+      totals: {},
+    });
     const [linesAfter] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
     expect(linesAfter).toHaveLength(lines!.length);
   });
@@ -65,22 +111,53 @@ describe('flow billApprovedTime', () => {
 
   it('bills every entry once when a slow step outlives its lease and another worker loop takes the run over', async () => {
     // A lease shorter than one batch: the run is taken over mid-step, and the first holder's late commits are refused.
-    const slow = await startTestStack({ workerOptions: { idlePollMs: 10, leaseMs: 150 }, faults: { erp: { latencyMs: 200 } } });
+    const slow = await startTestStack({
+      workerOptions: { idlePollMs: 10, leaseMs: 150 },
+      faults: { erp: { latencyMs: 200 } },
+    });
     try {
-      const [projectId] = (await slow.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map((p) => p.id);
+      const [projectId] = (await slow.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map(
+        (p) => p.id,
+      );
       const submitted = await slow.stores.psa.submitTimeEntries(
         'lease-test-1',
-        Array.from({ length: 1200 }, (_, i) => ({ projectId: projectId!, resourceId: 'RES-000002', role: null, date: '2026-10-20', hoursHundredths: 100 + i, billable: true, notes: null })),
+        Array.from({ length: 1200 }, (_, i) => ({
+          projectId: projectId!,
+          resourceId: 'RES-000002',
+          role: null,
+          date: '2026-10-20',
+          hoursHundredths: 100 + i,
+          billable: true,
+          notes: null,
+        })),
       );
       await slow.stores.psa.approveTimeEntries(submitted.map((e) => e.id));
-      const ready = (await slow.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount;
-      const runId = (await gql(slow.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', { p: projectId })).body.data!.billApprovedTime.id;
+      const ready = (
+        await slow.stores.psa.listTimeEntries(
+          projectId!,
+          { first: 0, afterKey: null },
+          { status: 'APPROVED', billable: true },
+        )
+      ).totalCount;
+      const runId = (
+        await gql(slow.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', {
+          p: projectId,
+        })
+      ).body.data!.billApprovedTime.id;
       const run = await waitForRun(slow, runId, ['SUCCEEDED', 'EXCEPTION']);
       expect(run.status).toBe('SUCCEEDED');
       const [lines] = await slow.stores.erp.getBillingLinesByProject([projectId!]);
       const timeLines = lines!.filter((l) => l.externalId.startsWith('time:'));
       expect([timeLines.length, new Set(timeLines.map((l) => l.sourceId)).size]).toEqual([ready, ready]);
-      expect((await slow.stores.psa.listTimeEntries(projectId!, { first: 0, afterKey: null }, { status: 'APPROVED', billable: true })).totalCount).toBe(0);
+      expect(
+        (
+          await slow.stores.psa.listTimeEntries(
+            projectId!,
+            { first: 0, afterKey: null },
+            { status: 'APPROVED', billable: true },
+          )
+        ).totalCount,
+      ).toBe(0);
     } finally {
       await slow.stop();
     }

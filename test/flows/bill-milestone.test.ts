@@ -13,16 +13,40 @@ describe('flow billMilestone', () => {
   afterAll(() => stack.stop());
 
   const bill = async (milestoneId: string, idempotencyKey?: string) =>
-    (await gql(stack.gatewayUrl, 'mutation($input: BillMilestoneInput!) { billMilestone(input: $input) { id flow status } }', { input: { milestoneId, ...(idempotencyKey ? { idempotencyKey } : {}) } })).body;
-  const complete = async (id: string) => (await gql(stack.gatewayUrl, 'mutation($id: ID!) { completeMilestone(id: $id) { id status completedOn } }', { id })).body;
+    (
+      await gql(
+        stack.gatewayUrl,
+        'mutation($input: BillMilestoneInput!) { billMilestone(input: $input) { id flow status } }',
+        { input: { milestoneId, ...(idempotencyKey ? { idempotencyKey } : {}) } },
+      )
+    ).body;
+  const complete = async (id: string) =>
+    (await gql(stack.gatewayUrl, 'mutation($id: ID!) { completeMilestone(id: $id) { id status completedOn } }', { id }))
+      .body;
   const exceptionOf = async (runId: string) =>
-    (await gql(stack.gatewayUrl, 'query($id: ID!) { syncRun(id: $id) { status exception { flow step class system message account { id } } } }', { id: runId })).body;
-  const stepSummary = (run: RunRecord) => run.steps.map((s) => ({ name: s.name, status: s.status, attempts: s.attempts, error: s.error && { class: s.error.class, code: s.error.code, system: s.error.system, message: s.error.message } }));
+    (
+      await gql(
+        stack.gatewayUrl,
+        'query($id: ID!) { syncRun(id: $id) { status exception { flow step class system message account { id } } } }',
+        { id: runId },
+      )
+    ).body;
+  const stepSummary = (run: RunRecord) =>
+    run.steps.map((s) => ({
+      name: s.name,
+      status: s.status,
+      attempts: s.attempts,
+      error: s.error && { class: s.error.class, code: s.error.code, system: s.error.system, message: s.error.message },
+    }));
 
   /** A converted milestone-billed deal: the CRM account, the PSA project with its milestones, the ERP customer. */
   async function convertedProject() {
     const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
-    const conversion = await waitForRun(stack, (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id, ['SUCCEEDED', 'EXCEPTION']);
+    const conversion = await waitForRun(
+      stack,
+      (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
+      ['SUCCEEDED', 'EXCEPTION'],
+    );
     expect(conversion.status).toBe('SUCCEEDED');
     const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
     const [milestones] = await stack.stores.psa.getMilestonesByProject([project!.id]);
@@ -34,11 +58,15 @@ describe('flow billMilestone', () => {
     const today = todayUtc();
     const { accountId, conversionId, project, milestones, customer } = await convertedProject();
     const milestone = milestones[0]!;
-    expect(await complete(milestone.id)).toEqual({ data: { completeMilestone: { id: milestone.id, status: 'COMPLETED', completedOn: today } } });
+    expect(await complete(milestone.id)).toEqual({
+      data: { completeMilestone: { id: milestone.id, status: 'COMPLETED', completedOn: today } },
+    });
 
     const key = `bill-${milestone.id}`;
     const started = await bill(milestone.id, key);
-    expect(started).toEqual({ data: { billMilestone: { id: expect.stringMatching(/^RUN-/), flow: 'billMilestone', status: 'QUEUED' } } });
+    expect(started).toEqual({
+      data: { billMilestone: { id: expect.stringMatching(/^RUN-/), flow: 'billMilestone', status: 'QUEUED' } },
+    });
     const runId = started.data!.billMilestone.id;
     const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(stepSummary(run)).toEqual(STEPS.map((name) => ({ name, status: 'SUCCEEDED', attempts: 1, error: null })));
@@ -62,7 +90,14 @@ describe('flow billMilestone', () => {
     expect(run).toMatchObject({ accountId, projectId: project.id, opportunityId: null, triggeredBy: 'test-service' });
     const events = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId);
     // Accepted, taken up by the worker, then one committed change per step.
-    expect(events.map((e) => [e.sequence, e.status])).toEqual([[1, 'QUEUED'], [2, 'RUNNING'], [3, 'RUNNING'], [4, 'RUNNING'], [5, 'RUNNING'], [6, 'SUCCEEDED']]);
+    expect(events.map((e) => [e.sequence, e.status])).toEqual([
+      [1, 'QUEUED'],
+      [2, 'RUNNING'],
+      [3, 'RUNNING'],
+      [4, 'RUNNING'],
+      [5, 'RUNNING'],
+      [6, 'SUCCEEDED'],
+    ]);
 
     // End state, read through the gateway: the ERP invoice (resolved from the PSA milestone), the PSA, the CRM.
     const { body } = await gql(
@@ -93,7 +128,15 @@ describe('flow billMilestone', () => {
             dueDate: addDays(today, 30),
             customer: { id: customer.id },
             project: { id: project.id },
-            lines: [{ lineNumber: 1, description: 'Milestone: Architecture approved', quantity: '1.00', unitPrice: { amount: '60000.00', currency: 'GBP' }, amount: { amount: '60000.00', currency: 'GBP' } }],
+            lines: [
+              {
+                lineNumber: 1,
+                description: 'Milestone: Architecture approved',
+                quantity: '1.00',
+                unitPrice: { amount: '60000.00', currency: 'GBP' },
+                amount: { amount: '60000.00', currency: 'GBP' },
+              },
+            ],
             subtotal: { amount: '60000.00' },
             tax: { amount: '12000.00' },
             total: { amount: '72000.00', currency: 'GBP' },
@@ -101,7 +144,11 @@ describe('flow billMilestone', () => {
           },
         },
         project: {
-          milestones: milestones.map((m, i) => ({ id: m.id, status: i === 0 ? 'INVOICED' : 'PLANNED', invoiceId: i === 0 ? invoiceId : null })),
+          milestones: milestones.map((m, i) => ({
+            id: m.id,
+            status: i === 0 ? 'INVOICED' : 'PLANNED',
+            invoiceId: i === 0 ? invoiceId : null,
+          })),
           billedToDate: { amount: '60000.00', currency: 'GBP' },
           syncRuns: [
             { id: runId, flow: 'billMilestone', status: 'SUCCEEDED' },
@@ -109,7 +156,11 @@ describe('flow billMilestone', () => {
           ],
         },
         // The CRM is not written by this flow: its finance summary waits for syncInvoiceStatus.
-        account: { finance: null, invoices: [{ id: invoiceId }], opportunities: [{ psaProjectId: project.id, erpCustomerId: customer.id }] },
+        account: {
+          finance: null,
+          invoices: [{ id: invoiceId }],
+          opportunities: [{ psaProjectId: project.id, erpCustomerId: customer.id }],
+        },
       },
     });
 
@@ -120,7 +171,14 @@ describe('flow billMilestone', () => {
     expect(await bill(milestone.id, `${key}-again`)).toEqual(same);
     const [invoices] = await stack.stores.erp.getInvoicesByProject([project.id]);
     expect(invoices!.map((i) => i.id)).toEqual([invoiceId]);
-    expect((await stack.stores.ledger.listRuns({ first: 0, afterKey: null }, { flow: 'billMilestone', projectId: project.id })).totalCount).toBe(1);
+    expect(
+      (
+        await stack.stores.ledger.listRuns(
+          { first: 0, afterKey: null },
+          { flow: 'billMilestone', projectId: project.id },
+        )
+      ).totalCount,
+    ).toBe(1);
   });
 
   it('stops a milestone not yet completed with a BAD_VALUE exception naming it, and invoices it once completed and retried', async () => {
@@ -130,21 +188,49 @@ describe('flow billMilestone', () => {
     const stopped = await waitForRun(stack, runId, ['EXCEPTION', 'SUCCEEDED']);
     const message = `Milestone ${planned.id} (Pipelines in production) of project ${project.id} (${project.code}, ${project.name}) cannot be invoiced: it is not completed yet; complete it in the PSA first`;
     expect(stepSummary(stopped)).toEqual([
-      { name: 'checkMilestone', status: 'FAILED', attempts: 1, error: { class: 'BAD_VALUE', code: null, system: 'psa', message } },
+      {
+        name: 'checkMilestone',
+        status: 'FAILED',
+        attempts: 1,
+        error: { class: 'BAD_VALUE', code: null, system: 'psa', message },
+      },
       ...STEPS.slice(1).map((name) => ({ name, status: 'PENDING', attempts: 0, error: null })),
     ]);
-    expect(await exceptionOf(runId)).toEqual({ data: { syncRun: { status: 'EXCEPTION', exception: { flow: 'billMilestone', step: 'checkMilestone', class: 'BAD_VALUE', system: 'psa', message, account: null } } } });
+    expect(await exceptionOf(runId)).toEqual({
+      data: {
+        syncRun: {
+          status: 'EXCEPTION',
+          exception: {
+            flow: 'billMilestone',
+            step: 'checkMilestone',
+            class: 'BAD_VALUE',
+            system: 'psa',
+            message,
+            account: null,
+          },
+        },
+      },
+    });
     expect(await stack.stores.erp.getInvoicesByProject([project.id])).toEqual([[]]);
 
     await complete(planned.id);
-    expect((await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id: runId })).body).toEqual({ data: { retryRun: { status: 'QUEUED' } } });
+    expect(
+      (await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id: runId })).body,
+    ).toEqual({ data: { retryRun: { status: 'QUEUED' } } });
     const done = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(done.steps.map((s) => [s.name, s.status])).toEqual(STEPS.map((name) => [name, 'SUCCEEDED']));
     const [invoices] = await stack.stores.erp.getInvoicesByProject([project.id]);
     const invoice = invoices![0];
     expect(invoices).toHaveLength(1);
-    expect(invoice).toMatchObject({ psaProjectId: project.id, subtotalMinor: 120_000_00, totalMinor: 144_000_00, externalId: `milestone:${planned.id}` });
-    expect(await stack.stores.psa.getMilestones([planned.id])).toEqual([{ ...planned, status: 'INVOICED', completedOn: todayUtc(), invoiceId: invoice!.id }]);
+    expect(invoice).toMatchObject({
+      psaProjectId: project.id,
+      subtotalMinor: 120_000_00,
+      totalMinor: 144_000_00,
+      externalId: `milestone:${planned.id}`,
+    });
+    expect(await stack.stores.psa.getMilestones([planned.id])).toEqual([
+      { ...planned, status: 'INVOICED', completedOn: todayUtc(), invoiceId: invoice!.id },
+    ]);
     expect(done.accountId).toBe(accountId);
   });
 
@@ -153,26 +239,73 @@ describe('flow billMilestone', () => {
     expect([tm!.billingModel, retainer!.billingModel]).toEqual(['TIME_AND_MATERIALS', 'RETAINER']);
     // Neither model gets milestones from its template; these stand for ones added in the PSA by hand.
     const extra = (id: string, projectId: string, currency: string) => ({
-      id, projectId, name: 'Extra workshop', sequence: 1, dueDate: '2026-10-01', amountMinor: 5_000_00, currency, status: 'COMPLETED' as const, completedOn: '2026-10-01', invoiceId: null,
+      id,
+      projectId,
+      name: 'Extra workshop',
+      sequence: 1,
+      dueDate: '2026-10-01',
+      amountMinor: 5_000_00,
+      currency,
+      status: 'COMPLETED' as const,
+      completedOn: '2026-10-01',
+      invoiceId: null,
     });
-    stack.stores.psa.seed({ projects: [], milestones: [extra('MS-09000001', tm!.id, 'GBP'), extra('MS-09000002', retainer!.id, 'EUR')], timeEntries: [], expenses: [] });
-    for (const [milestoneId, p, words] of [['MS-09000001', tm!, 'time and materials'], ['MS-09000002', retainer!, 'as a retainer']] as const) {
+    stack.stores.psa.seed({
+      projects: [],
+      milestones: [extra('MS-09000001', tm!.id, 'GBP'), extra('MS-09000002', retainer!.id, 'EUR')],
+      timeEntries: [],
+      expenses: [],
+    });
+    for (const [milestoneId, p, words] of [
+      ['MS-09000001', tm!, 'time and materials'],
+      ['MS-09000002', retainer!, 'as a retainer'],
+    ] as const) {
       const runId = (await bill(milestoneId)).data!.billMilestone.id;
       const stopped = await waitForRun(stack, runId, ['EXCEPTION', 'SUCCEEDED']);
       const message = `Milestone ${milestoneId} (Extra workshop) of project ${p.id} (${p.code}, ${p.name}) cannot be invoiced: the project is billed ${words}; only fixed-fee and milestone projects are invoiced by milestone`;
-      expect(stepSummary(stopped)[0]).toEqual({ name: 'checkMilestone', status: 'FAILED', attempts: 1, error: { class: 'BAD_VALUE', code: null, system: 'psa', message } });
-      expect(await exceptionOf(runId)).toEqual({ data: { syncRun: { status: 'EXCEPTION', exception: { flow: 'billMilestone', step: 'checkMilestone', class: 'BAD_VALUE', system: 'psa', message, account: null } } } });
+      expect(stepSummary(stopped)[0]).toEqual({
+        name: 'checkMilestone',
+        status: 'FAILED',
+        attempts: 1,
+        error: { class: 'BAD_VALUE', code: null, system: 'psa', message },
+      });
+      expect(await exceptionOf(runId)).toEqual({
+        data: {
+          syncRun: {
+            status: 'EXCEPTION',
+            exception: {
+              flow: 'billMilestone',
+              step: 'checkMilestone',
+              class: 'BAD_VALUE',
+              system: 'psa',
+              message,
+              account: null,
+            },
+          },
+        },
+      });
     }
     const invoices = await stack.stores.erp.getInvoicesByProject([tm!.id, retainer!.id]);
     expect(invoices.flat().filter((i) => i.externalId?.startsWith('milestone:'))).toEqual([]);
   });
 
   it('stops with MISSING_REFERENCE when the project’s account has no ERP customer, and for an unknown milestone', async () => {
-    const account = await gql(stack.gatewayUrl, 'mutation { upsertAccount(input: { externalId: "no-customer-1", name: "Uncustomered Ltd" }) { account { id } } }');
+    const account = await gql(
+      stack.gatewayUrl,
+      'mutation { upsertAccount(input: { externalId: "no-customer-1", name: "Uncustomered Ltd" }) { account { id } } }',
+    );
     const accountId = account.body.data!.upsertAccount.account.id as string;
     const { record: project } = await stack.stores.psa.createProjectFromTemplate({
-      externalId: 'test:no-customer-1', templateId: 'TPL-000002', accountId, opportunityId: null, name: 'Uncustomered Ltd — Data Platform', code: 'DAT-9100001',
-      billingModel: 'FIXED_FEE', budgetMinor: 100_000_00, currency: 'GBP', startDate: '2026-10-01',
+      externalId: 'test:no-customer-1',
+      templateId: 'TPL-000002',
+      accountId,
+      opportunityId: null,
+      name: 'Uncustomered Ltd — Data Platform',
+      code: 'DAT-9100001',
+      billingModel: 'FIXED_FEE',
+      budgetMinor: 100_000_00,
+      currency: 'GBP',
+      startDate: '2026-10-01',
     });
     const [milestones] = await stack.stores.psa.getMilestonesByProject([project.id]);
     const first = milestones![0];
@@ -182,33 +315,73 @@ describe('flow billMilestone', () => {
     const message = `Milestone ${first!.id} (Architecture approved) of project ${project.id} (DAT-9100001, Uncustomered Ltd — Data Platform) cannot be invoiced: account ${accountId} has no ERP customer; convert its opportunity (or create the customer) first`;
     expect(stepSummary(stopped)).toEqual([
       { name: 'checkMilestone', status: 'SUCCEEDED', attempts: 1, error: null },
-      { name: 'findErpCustomer', status: 'FAILED', attempts: 1, error: { class: 'MISSING_REFERENCE', code: null, system: 'erp', message } },
+      {
+        name: 'findErpCustomer',
+        status: 'FAILED',
+        attempts: 1,
+        error: { class: 'MISSING_REFERENCE', code: null, system: 'erp', message },
+      },
       ...STEPS.slice(2).map((name) => ({ name, status: 'PENDING', attempts: 0, error: null })),
     ]);
     expect(await exceptionOf(runId)).toEqual({
-      data: { syncRun: { status: 'EXCEPTION', exception: { flow: 'billMilestone', step: 'findErpCustomer', class: 'MISSING_REFERENCE', system: 'erp', message, account: { id: accountId } } } },
+      data: {
+        syncRun: {
+          status: 'EXCEPTION',
+          exception: {
+            flow: 'billMilestone',
+            step: 'findErpCustomer',
+            class: 'MISSING_REFERENCE',
+            system: 'erp',
+            message,
+            account: { id: accountId },
+          },
+        },
+      },
     });
-    expect(await stack.stores.psa.getMilestones([first!.id])).toEqual([{ ...first, status: 'COMPLETED', completedOn: todayUtc() }]);
+    expect(await stack.stores.psa.getMilestones([first!.id])).toEqual([
+      { ...first, status: 'COMPLETED', completedOn: todayUtc() },
+    ]);
 
     const unknown = (await bill('MS-99999999')).data!.billMilestone.id;
     expect(stepSummary(await waitForRun(stack, unknown, ['EXCEPTION', 'SUCCEEDED']))[0]).toEqual({
-      name: 'checkMilestone', status: 'FAILED', attempts: 1, error: { class: 'MISSING_REFERENCE', code: 'NOT_FOUND', system: 'psa', message: "The PSA has no milestone 'MS-99999999'" },
+      name: 'checkMilestone',
+      status: 'FAILED',
+      attempts: 1,
+      error: {
+        class: 'MISSING_REFERENCE',
+        code: 'NOT_FOUND',
+        system: 'psa',
+        message: "The PSA has no milestone 'MS-99999999'",
+      },
     });
   });
 
   it('refuses a missing milestone ID and a reused idempotency key with coded errors', async () => {
     expect(await bill('')).toEqual({
       data: null,
-      errors: [{ message: 'milestoneId is required', path: ['billMilestone'], extensions: { code: 'BAD_USER_INPUT', system: 'orchestration', field: 'milestoneId' } }],
+      errors: [
+        {
+          message: 'milestoneId is required',
+          path: ['billMilestone'],
+          extensions: { code: 'BAD_USER_INPUT', system: 'orchestration', field: 'milestoneId' },
+        },
+      ],
     });
     const first = (await bill('MS-99999998', 'bill-key-reuse')).data!.billMilestone.id;
     expect(await bill('MS-99999997', 'bill-key-reuse')).toEqual({
       data: null,
-      errors: [{
-        message: `The idempotency key 'bill-key-reuse' was already used with a different input (run ${first})`,
-        path: ['billMilestone'],
-        extensions: { code: 'IDEMPOTENCY_KEY_REUSED', system: 'orchestration', runId: first, field: 'idempotencyKey' },
-      }],
+      errors: [
+        {
+          message: `The idempotency key 'bill-key-reuse' was already used with a different input (run ${first})`,
+          path: ['billMilestone'],
+          extensions: {
+            code: 'IDEMPOTENCY_KEY_REUSED',
+            system: 'orchestration',
+            runId: first,
+            field: 'idempotencyKey',
+          },
+        },
+      ],
     });
     await waitForRun(stack, first, ['EXCEPTION']);
   });

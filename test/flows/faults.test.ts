@@ -19,7 +19,9 @@ describe('conversions under system faults', () => {
       stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
     };
     stack.runEvents.on('run', openWindow);
-    const runIds = await Promise.all(created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id));
+    const runIds = await Promise.all(
+      created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id),
+    );
     const runs = await Promise.all(runIds.map((id) => waitForRun(stack, id, ['SUCCEEDED', 'EXCEPTION'])));
     stack.runEvents.off('run', openWindow);
     stack.stores.erp.faults.set({});
@@ -29,8 +31,12 @@ describe('conversions under system faults', () => {
       const erpSteps = run.steps.filter((s) => s.name === 'ensureErpCustomer' || s.name === 'pushProjectDimensions');
       expect(erpSteps.every((s) => Date.parse(s.finishedAt!) >= maintenanceUntil)).toBe(true);
     }
-    const retries = (await stack.stores.ledger.getAuditByRun(runIds)).flat().filter((a) => a.action === 'STEP_RETRY_SCHEDULED');
-    expect(new Set(retries.map((r) => (r.detail as { error: { class: string } }).error.class))).toEqual(new Set(['MAINTENANCE', 'RATE_LIMITED']));
+    const retries = (await stack.stores.ledger.getAuditByRun(runIds))
+      .flat()
+      .filter((a) => a.action === 'STEP_RETRY_SCHEDULED');
+    expect(new Set(retries.map((r) => (r.detail as { error: { class: string } }).error.class))).toEqual(
+      new Set(['MAINTENANCE', 'RATE_LIMITED']),
+    );
     // Exactly one customer, one project and one set of dimensions per opportunity.
     for (const c of created) {
       const [customer] = await stack.stores.erp.getCustomersByCrmAccount([c.accountId]);
@@ -44,29 +50,51 @@ describe('conversions under system faults', () => {
 
   it('turns an ERP rejection into an exception naming the bad value, and completes after retryRunWithInput fixes it', async () => {
     const governance = loadGovernance();
-    governance.deliveryRegions['UK'] = { ...governance.deliveryRegions['UK']!, taxJurisdiction: 'XX' };
+    governance.deliveryRegions.UK = { ...governance.deliveryRegions.UK!, taxJurisdiction: 'XX' };
     stack = await startTestStack({ governance, workerOptions: { idlePollMs: 20 } });
     const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
     const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
     const stopped = await waitForRun(stack, runId, ['EXCEPTION', 'SUCCEEDED']);
     expect(stopped.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'FAILED', 'PENDING', 'PENDING', 'PENDING']);
-    const { body } = await gql(stack.gatewayUrl, 'query($id: ID!) { syncRun(id: $id) { status exception { class system step message account { id } } } }', { id: runId });
+    const { body } = await gql(
+      stack.gatewayUrl,
+      'query($id: ID!) { syncRun(id: $id) { status exception { class system step message account { id } } } }',
+      { id: runId },
+    );
     expect(body).toEqual({
       data: {
         syncRun: {
           status: 'EXCEPTION',
-          exception: { class: 'BAD_VALUE', system: 'erp', step: 'ensureErpCustomer', message: "ERP rejected tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK': no such jurisdiction", account: { id: accountId } },
+          exception: {
+            class: 'BAD_VALUE',
+            system: 'erp',
+            step: 'ensureErpCustomer',
+            message: "ERP rejected tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK': no such jurisdiction",
+            account: { id: accountId },
+          },
         },
       },
     });
-    const retried = await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { taxJurisdiction: "GB" }) { status } }', { id: runId });
+    const retried = await gql(
+      stack.gatewayUrl,
+      'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { taxJurisdiction: "GB" }) { status } }',
+      { id: runId },
+    );
     expect(retried.body).toEqual({ data: { retryRunWithInput: { status: 'QUEUED' } } });
     const done = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(done.steps.map((s) => [s.name, s.status])).toEqual(STEPS.map((s) => [s, 'SUCCEEDED']));
     const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
     expect(customer).toMatchObject({ taxJurisdictionCode: 'GB', legalEntityCode: 'MERIDIAN-UK' });
-    const open = await gql(stack.gatewayUrl, '{ exceptions { totalCount } resolved: exceptions(filter: { status: RESOLVED }) { nodes { resolution } } }');
-    expect(open.body).toEqual({ data: { exceptions: { totalCount: 0 }, resolved: { nodes: [{ resolution: 'Retried with {"taxJurisdiction":"GB"}' }] } } });
+    const open = await gql(
+      stack.gatewayUrl,
+      '{ exceptions { totalCount } resolved: exceptions(filter: { status: RESOLVED }) { nodes { resolution } } }',
+    );
+    expect(open.body).toEqual({
+      data: {
+        exceptions: { totalCount: 0 },
+        resolved: { nodes: [{ resolution: 'Retried with {"taxJurisdiction":"GB"}' }] },
+      },
+    });
   });
 
   it('abandoning after step 3 undoes steps 3, 2 and 1 newest first and leaves the systems as before', async () => {
@@ -83,12 +111,16 @@ describe('conversions under system faults', () => {
     expect(waiting.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'PENDING', 'PENDING']);
     const projectId = (waiting.steps[2]!.output as { projectId: string }).projectId;
     stack.stores.erp.faults.set({});
-    const abandoned = await gql(stack.gatewayUrl, 'mutation($id: ID!) { abandonRun(id: $id) { status } }', { id: runId });
+    const abandoned = await gql(stack.gatewayUrl, 'mutation($id: ID!) { abandonRun(id: $id) { status } }', {
+      id: runId,
+    });
     expect(abandoned.body).toEqual({ data: { abandonRun: { status: 'COMPENSATING' } } });
     const end = await waitForRun(stack, runId, ['ABANDONED', 'COMPENSATION_FAILED']);
     expect(end.steps.map((s) => s.status)).toEqual(['COMPENSATED', 'COMPENSATED', 'COMPENSATED', 'PENDING', 'PENDING']);
     const audit = (await stack.stores.ledger.getAuditByRun([runId]))[0]!;
-    expect(audit.filter((a) => a.action === 'STEP_COMPENSATED').map((a) => (a.detail as { step: string }).step)).toEqual(['createPsaProject', 'ensureErpCustomer', 'validateOpportunity']);
+    expect(
+      audit.filter((a) => a.action === 'STEP_COMPENSATED').map((a) => (a.detail as { step: string }).step),
+    ).toEqual(['createPsaProject', 'ensureErpCustomer', 'validateOpportunity']);
     expect(audit.at(-1)!.action).toBe('RUN_ABANDONED');
     expect(await stack.stores.psa.getProjects([projectId])).toEqual([null]);
     expect(await stack.stores.erp.getCustomersByCrmAccount([accountId])).toEqual([null]);

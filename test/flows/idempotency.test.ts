@@ -9,7 +9,9 @@ describe('conversion idempotency', () => {
   afterAll(() => stack.stop());
 
   const projectsOf = async (opportunityId: string) =>
-    (await stack.stores.psa.listProjects({ first: 1000, afterKey: null })).nodes.filter((p) => p.opportunityId === opportunityId);
+    (await stack.stores.psa.listProjects({ first: 1000, afterKey: null })).nodes.filter(
+      (p) => p.opportunityId === opportunityId,
+    );
 
   it('returns the same run for 100 repeats of one key, with identical responses and one project', async () => {
     const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
@@ -34,7 +36,12 @@ describe('conversion idempotency', () => {
         {
           message: `The idempotency key 'key-reuse-1' was already used with a different input (run ${first.id})`,
           path: ['convertOpportunityToProject'],
-          extensions: { code: 'IDEMPOTENCY_KEY_REUSED', system: 'orchestration', runId: first.id, field: 'idempotencyKey' },
+          extensions: {
+            code: 'IDEMPOTENCY_KEY_REUSED',
+            system: 'orchestration',
+            runId: first.id,
+            field: 'idempotencyKey',
+          },
         },
       ],
     });
@@ -43,7 +50,9 @@ describe('conversion idempotency', () => {
 
   it('executes 50 concurrent calls with one key once', async () => {
     const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
-    const responses = await Promise.all(Array.from({ length: 50 }, () => convert(stack.gatewayUrl, opportunityId, 'key-concurrent-1')));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => convert(stack.gatewayUrl, opportunityId, 'key-concurrent-1')),
+    );
     const ids = new Set(responses.map((r) => r.data?.convertOpportunityToProject.id));
     expect(ids.size).toBe(1);
     await waitForRun(stack, [...ids][0]!, ['SUCCEEDED']);
@@ -55,9 +64,15 @@ describe('conversion idempotency', () => {
     const first = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject;
     await waitForRun(stack, first.id, ['SUCCEEDED']);
     expect((await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id).toBe(first.id);
-    expect((await convert(stack.gatewayUrl, opportunityId, 'key-late-1')).data!.convertOpportunityToProject.id).toBe(first.id);
+    expect((await convert(stack.gatewayUrl, opportunityId, 'key-late-1')).data!.convertOpportunityToProject.id).toBe(
+      first.id,
+    );
     expect(await projectsOf(opportunityId)).toHaveLength(1);
-    const conversion = await gql(stack.gatewayUrl, 'query($id: ID!) { opportunity(id: $id) { conversion { id status } } }', { id: opportunityId });
+    const conversion = await gql(
+      stack.gatewayUrl,
+      'query($id: ID!) { opportunity(id: $id) { conversion { id status } } }',
+      { id: opportunityId },
+    );
     expect(conversion.body).toEqual({ data: { opportunity: { conversion: { id: first.id, status: 'SUCCEEDED' } } } });
   });
 });

@@ -1,5 +1,10 @@
 import { SqliteLedger } from '../../subgraphs/orchestration/engine/sqlite-ledger';
-import { startTriggerPoller, type TriggerPage, type TriggerPoller, type TriggerSources } from '../../subgraphs/orchestration/engine/triggers';
+import {
+  startTriggerPoller,
+  type TriggerPage,
+  type TriggerPoller,
+  type TriggerSources,
+} from '../../subgraphs/orchestration/engine/triggers';
 import { FLOWS } from '../../subgraphs/orchestration/flows/index';
 import { loadGovernance, type Governance } from '../../subgraphs/orchestration/governance/governance';
 import { captureLogs } from '../support/log-capture';
@@ -28,7 +33,11 @@ class ChangeFeed {
     const rows = [...this.stamps].filter(([, s]) => s > from).sort(([, a], [, b]) => a - b);
     const page = rows.slice(0, this.pageSize);
     const last = page[page.length - 1];
-    return { ids: page.map(([id]) => id), endCursor: last ? String(last[1]) : null, hasNextPage: rows.length > this.pageSize };
+    return {
+      ids: page.map(([id]) => id),
+      endCursor: last ? String(last[1]) : null,
+      hasNextPage: rows.length > this.pageSize,
+    };
   }
 }
 
@@ -37,7 +46,13 @@ const nothing = async (): Promise<TriggerPage> => ({ ids: [], endCursor: null, h
 /** Governance with only the invoice-status trigger on. */
 function invoiceTriggerOnly(): Governance {
   const governance = loadGovernance();
-  governance.triggers = { convertOpportunityToProject: false, billApprovedTime: false, billMilestone: false, syncInvoiceStatus: true, syncCustomer: false };
+  governance.triggers = {
+    convertOpportunityToProject: false,
+    billApprovedTime: false,
+    billMilestone: false,
+    syncInvoiceStatus: true,
+    syncCustomer: false,
+  };
   return governance;
 }
 
@@ -48,14 +63,18 @@ describe('trigger poller: change-feed watermarks', () => {
   let governance: Governance;
   let logs: ReturnType<typeof captureLogs>;
 
-  const runs = async () => (await ledger.listRuns({ first: 1000, afterKey: null }, { flow: 'syncInvoiceStatus' })).nodes;
+  const runs = async () =>
+    (await ledger.listRuns({ first: 1000, afterKey: null }, { flow: 'syncInvoiceStatus' })).nodes;
   /** The invoice each run is for, who started it and where it stands, in the order the runs were created (their first outbox event). */
   const queued = async () => {
     const byId = new Map((await runs()).map((r) => [r.id, r]));
-    const created = (await ledger.eventsAfter(0, 10_000)).filter((e) => e.sequence === 1).map((e) => byId.get(e.runId)!);
-    return created.map((r) => [r.input['invoiceId'], r.triggeredBy, r.status]);
+    const created = (await ledger.eventsAfter(0, 10_000))
+      .filter((e) => e.sequence === 1)
+      .map((e) => byId.get(e.runId)!);
+    return created.map((r) => [r.input.invoiceId, r.triggeredBy, r.status]);
   };
-  const watermark = async () => JSON.parse((await ledger.getWatermark('trigger:syncInvoiceStatus')) ?? 'null') as unknown;
+  const watermark = async () =>
+    JSON.parse((await ledger.getWatermark('trigger:syncInvoiceStatus')) ?? 'null') as unknown;
 
   beforeEach(async () => {
     ledger = new SqliteLedger(':memory:');
@@ -69,7 +88,14 @@ describe('trigger poller: change-feed watermarks', () => {
       invoicesChanged: (after) => feed.read(after),
       accountsChanged: nothing,
     };
-    poller = startTriggerPoller({ ledger, flows: FLOWS, sources, governance, logger: logs.logger, intervalMs: 3_600_000 });
+    poller = startTriggerPoller({
+      ledger,
+      flows: FLOWS,
+      sources,
+      governance,
+      logger: logs.logger,
+      intervalMs: 3_600_000,
+    });
     // The poller looks once as it starts; this waits for that look (on an empty feed) to end.
     expect(await poller.pollOnce()).toBe(0);
   });
@@ -81,7 +107,11 @@ describe('trigger poller: change-feed watermarks', () => {
   it('starts a run per changed invoice, page by page, then only for invoices changed since the watermark', async () => {
     feed.change('INV-1', 'INV-2', 'INV-3');
     expect(await poller.pollOnce()).toBe(3);
-    expect(await queued()).toEqual([['INV-1', 'event:invoice.changed', 'QUEUED'], ['INV-2', 'event:invoice.changed', 'QUEUED'], ['INV-3', 'event:invoice.changed', 'QUEUED']]);
+    expect(await queued()).toEqual([
+      ['INV-1', 'event:invoice.changed', 'QUEUED'],
+      ['INV-2', 'event:invoice.changed', 'QUEUED'],
+      ['INV-3', 'event:invoice.changed', 'QUEUED'],
+    ]);
     expect(await watermark()).toEqual({ after: '3', pending: [] });
     expect(await poller.pollOnce()).toBe(0);
 
@@ -89,7 +119,9 @@ describe('trigger poller: change-feed watermarks', () => {
     feed.change('INV-2');
     feed.change('INV-4');
     expect(await poller.pollOnce()).toBe(1);
-    expect(await queued()).toEqual(['INV-1', 'INV-2', 'INV-3', 'INV-4'].map((id) => [id, 'event:invoice.changed', 'QUEUED']));
+    expect(await queued()).toEqual(
+      ['INV-1', 'INV-2', 'INV-3', 'INV-4'].map((id) => [id, 'event:invoice.changed', 'QUEUED']),
+    );
     expect(await watermark()).toEqual({ after: '5', pending: [] });
   });
 
@@ -105,9 +137,14 @@ describe('trigger poller: change-feed watermarks', () => {
     expect(await poller.pollOnce()).toBe(0);
     expect(await watermark()).toEqual({ after: '3', pending: ['INV-1'] });
 
-    for (const step of first!.steps) await ledger.completeStep(first!.id, 'test-worker', step.index, { done: step.name });
+    for (const step of first!.steps)
+      await ledger.completeStep(first!.id, 'test-worker', step.index, { done: step.name });
     expect(await poller.pollOnce()).toBe(1);
-    expect(await queued()).toEqual([['INV-1', 'event:invoice.changed', 'SUCCEEDED'], ['INV-2', 'event:invoice.changed', 'QUEUED'], ['INV-1', 'event:invoice.changed', 'QUEUED']]);
+    expect(await queued()).toEqual([
+      ['INV-1', 'event:invoice.changed', 'SUCCEEDED'],
+      ['INV-2', 'event:invoice.changed', 'QUEUED'],
+      ['INV-1', 'event:invoice.changed', 'QUEUED'],
+    ]);
     expect(await watermark()).toEqual({ after: '3', pending: [] });
     expect(await poller.pollOnce()).toBe(0);
   });
@@ -118,9 +155,11 @@ describe('trigger poller: change-feed watermarks', () => {
     feed.failAt = feed.reads + 2;
     expect(await poller.pollOnce()).toBe(2);
     expect(await watermark()).toEqual({ after: '2', pending: [] });
-    expect(logs.lines.filter((l) => l['msg'] === 'trigger look failed; the next look tries again').map((l) => [l['trigger'], (l['err'] as { message: string }).message])).toEqual([
-      ['syncInvoiceStatus', 'ERP could not be reached'],
-    ]);
+    expect(
+      logs.lines
+        .filter((l) => l.msg === 'trigger look failed; the next look tries again')
+        .map((l) => [l.trigger, (l.err as { message: string }).message]),
+    ).toEqual([['syncInvoiceStatus', 'ERP could not be reached']]);
     expect(await poller.pollOnce()).toBe(3);
     expect((await queued()).map(([id]) => id)).toEqual(['INV-1', 'INV-2', 'INV-3', 'INV-4', 'INV-5']);
   });

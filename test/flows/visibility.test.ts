@@ -29,9 +29,19 @@ describe('where a deal sits', () => {
       data: {
         trace: {
           run: { id: runId, status: 'SUCCEEDED', triggeredBy: 'test-service' },
-          account: { id: accountId, name: expect.stringMatching(/^Test Client/), customer: { id: customerId }, syncRuns: [{ id: runId }] },
+          account: {
+            id: accountId,
+            name: expect.stringMatching(/^Test Client/),
+            customer: { id: customerId },
+            syncRuns: [{ id: runId }],
+          },
           opportunity: { id: opportunityId, stage: 'CLOSED_WON', conversion: { id: runId } },
-          project: { id: projectId, code: expect.stringMatching(/^DAT-/), invoices: [], syncRuns: [{ id: runId, flow: 'convertOpportunityToProject' }] },
+          project: {
+            id: projectId,
+            code: expect.stringMatching(/^DAT-/),
+            invoices: [],
+            syncRuns: [{ id: runId, flow: 'convertOpportunityToProject' }],
+          },
           links: [
             { system: 'PSA', externalId: projectId },
             { system: 'ERP', externalId: customerId },
@@ -41,14 +51,26 @@ describe('where a deal sits', () => {
       },
     });
     // The run ID works as well as its correlation ID; an unknown one is null.
-    const byRunId = await gql(stack.gatewayUrl, 'query($c: ID!) { trace(correlationId: $c) { run { id } } nope: trace(correlationId: "nope") { run { id } } }', { c: runId });
+    const byRunId = await gql(
+      stack.gatewayUrl,
+      'query($c: ID!) { trace(correlationId: $c) { run { id } } nope: trace(correlationId: "nope") { run { id } } }',
+      { c: runId },
+    );
     expect(byRunId.body).toEqual({ data: { trace: { run: { id: runId } }, nope: null } });
   });
 
   it('lists runs by flow and status, a page at a time, and refuses a bad page size', async () => {
-    const first = await gql(stack.gatewayUrl, '{ syncRuns(filter: { flow: "convertOpportunityToProject", status: SUCCEEDED }, first: 1) { totalCount pageInfo { hasNextPage endCursor } nodes { flow status } } }');
-    expect(first.body.data!.syncRuns).toMatchObject({ totalCount: expect.any(Number), nodes: [{ flow: 'convertOpportunityToProject', status: 'SUCCEEDED' }] });
+    const first = await gql(
+      stack.gatewayUrl,
+      '{ syncRuns(filter: { flow: "convertOpportunityToProject", status: SUCCEEDED }, first: 1) { totalCount pageInfo { hasNextPage endCursor } nodes { flow status } } }',
+    );
+    expect(first.body.data!.syncRuns).toMatchObject({
+      totalCount: expect.any(Number),
+      nodes: [{ flow: 'convertOpportunityToProject', status: 'SUCCEEDED' }],
+    });
     const bad = await gql(stack.gatewayUrl, '{ syncRuns(first: -5) { totalCount } }');
-    expect(bad.body.errors?.map((e) => [e.extensions?.['code'], e.extensions?.['system']])).toEqual([['BAD_USER_INPUT', 'orchestration']]);
+    expect(bad.body.errors?.map((e) => [e.extensions?.code, e.extensions?.system])).toEqual([
+      ['BAD_USER_INPUT', 'orchestration'],
+    ]);
   });
 });

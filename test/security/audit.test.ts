@@ -8,7 +8,11 @@ import { REQUEST_ID_HEADER } from '../../lib/graphql-http';
 import { openSqlite } from '../../lib/sqlite';
 import { startSubgraph, type RunningSubgraph } from '../../lib/subgraph';
 import { SqliteLedger } from '../../subgraphs/orchestration/engine/sqlite-ledger';
-import { startTriggerPoller, type TriggerPage, type TriggerSources } from '../../subgraphs/orchestration/engine/triggers';
+import {
+  startTriggerPoller,
+  type TriggerPage,
+  type TriggerSources,
+} from '../../subgraphs/orchestration/engine/triggers';
 import { FLOWS } from '../../subgraphs/orchestration/flows/index';
 import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
 import { createOrchestrationSubgraph } from '../../subgraphs/orchestration/index';
@@ -16,7 +20,7 @@ import { createSystemClient } from '../../subgraphs/orchestration/systems/graphq
 import { SystemError } from '../../subgraphs/orchestration/systems/system-error';
 import type { GraphQLResponse } from '../support/stack';
 
-process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
 const SECRET = 'audit-test-secret-for-the-orchestration-subgraph';
 const OPS = identityOf('ops-1', 'operations', [], null);
@@ -37,7 +41,12 @@ interface Call {
 }
 
 /** POSTs straight to the subgraph, signed as the gateway signs, with an `x-request-id` the subgraph takes as the request ID. */
-async function call<TData = any>(url: string, query: string, variables: Record<string, unknown>, options: Call = {}): Promise<GraphQLResponse<TData>> {
+async function call<TData = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  options: Call = {},
+): Promise<GraphQLResponse<TData>> {
   const body = JSON.stringify({ query, variables });
   const identity = options.identity === undefined ? OPS : options.identity;
   const headers: Record<string, string> = {
@@ -46,10 +55,15 @@ async function call<TData = any>(url: string, query: string, variables: Record<s
     ...(options.signed === false ? {} : signRequest(SECRET, body, identity)),
   };
   const response = await fetch(url, { method: 'POST', headers, body });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<TData>['body'] };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as GraphQLResponse<TData>['body'],
+  };
 }
 
-const auditOf = async (url: string, runId: string) => (await call(url, AUDIT, { id: runId }, { identity: BI })).body.data.syncRun;
+const auditOf = async (url: string, runId: string) =>
+  (await call(url, AUDIT, { id: runId }, { identity: BI })).body.data.syncRun;
 
 describe('orchestration audit trail', () => {
   let ledger: SqliteLedger;
@@ -60,7 +74,11 @@ describe('orchestration audit trail', () => {
   // through the ledger.
   beforeEach(async () => {
     ledger = new SqliteLedger(':memory:');
-    server = await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onClose: () => ledger.close() }), { port: 0, logger, signature: { secret: SECRET } });
+    server = await startSubgraph(createOrchestrationSubgraph({ ledger, flows: FLOWS, onClose: () => ledger.close() }), {
+      port: 0,
+      logger,
+      signature: { secret: SECRET },
+    });
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -71,7 +89,14 @@ describe('orchestration audit trail', () => {
   async function raiseException(runId: string): Promise<void> {
     const claimed = await ledger.claimRun('test-worker', 60_000, Date.now());
     expect(claimed?.id).toBe(runId);
-    const error = { class: 'BAD_VALUE' as const, code: 'VALIDATION_REJECTED', message: "ERP rejected tax jurisdiction 'XX'", system: 'erp', retryAfterMs: null, at: new Date().toISOString() };
+    const error = {
+      class: 'BAD_VALUE' as const,
+      code: 'VALIDATION_REJECTED',
+      message: "ERP rejected tax jurisdiction 'XX'",
+      system: 'erp',
+      retryAfterMs: null,
+      at: new Date().toISOString(),
+    };
     await ledger.failStep(runId, 'test-worker', 0, error, null);
   }
 
@@ -80,14 +105,25 @@ describe('orchestration audit trail', () => {
     const first = await call(server.url, CONVERT, { input }, { requestId: 'req-convert-1' });
     expect(first.status).toBe(200);
     const runId = first.body.data.convertOpportunityToProject.id as string;
-    expect(first.body).toEqual({ data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } } });
+    expect(first.body).toEqual({
+      data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } },
+    });
 
     // The same key again, by another person: the same run, and the replay is on its trail.
     const replay = await call(server.url, CONVERT, { input }, { identity: OPS_2, requestId: 'req-convert-2' });
-    expect(replay.body).toEqual({ data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } } });
+    expect(replay.body).toEqual({
+      data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } },
+    });
     // No key, but the deal is already converting: its run comes back, and the call is on its trail too.
-    const again = await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-1' } }, { requestId: 'req-convert-3' });
-    expect(again.body).toEqual({ data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } } });
+    const again = await call(
+      server.url,
+      CONVERT,
+      { input: { opportunityId: 'OPP-AUDIT-1' } },
+      { requestId: 'req-convert-3' },
+    );
+    expect(again.body).toEqual({
+      data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } },
+    });
 
     expect(await auditOf(server.url, runId)).toEqual({
       id: runId,
@@ -102,11 +138,21 @@ describe('orchestration audit trail', () => {
   });
 
   it('records retryRun, retryRunWithInput, resolveException and abandonRun with their callers', async () => {
-    const created = await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-2' } }, { requestId: 'req-create' });
+    const created = await call(
+      server.url,
+      CONVERT,
+      { input: { opportunityId: 'OPP-AUDIT-2' } },
+      { requestId: 'req-create' },
+    );
     const runId = created.body.data.convertOpportunityToProject.id as string;
 
     await raiseException(runId);
-    const retried = await call(server.url, `mutation R($id: ID!) { retryRun(id: $id) { id status } }`, { id: runId }, { requestId: 'req-retry' });
+    const retried = await call(
+      server.url,
+      `mutation R($id: ID!) { retryRun(id: $id) { id status } }`,
+      { id: runId },
+      { requestId: 'req-retry' },
+    );
     expect(retried.body).toEqual({ data: { retryRun: { id: runId, status: 'QUEUED' } } });
 
     await raiseException(runId);
@@ -116,7 +162,15 @@ describe('orchestration audit trail', () => {
       { id: runId, patch: { taxJurisdiction: 'GB' } },
       { identity: OPS_2, requestId: 'req-retry-with-input' },
     );
-    expect(patched.body).toEqual({ data: { retryRunWithInput: { id: runId, status: 'QUEUED', input: JSON.stringify({ opportunityId: 'OPP-AUDIT-2', taxJurisdiction: 'GB' }) } } });
+    expect(patched.body).toEqual({
+      data: {
+        retryRunWithInput: {
+          id: runId,
+          status: 'QUEUED',
+          input: JSON.stringify({ opportunityId: 'OPP-AUDIT-2', taxJurisdiction: 'GB' }),
+        },
+      },
+    });
 
     await raiseException(runId);
     const exceptionId = (await ledger.getOpenExceptionsByRun([runId]))[0]!.id;
@@ -126,7 +180,9 @@ describe('orchestration audit trail', () => {
       { id: exceptionId, note: 'Fixed in the ERP by hand' },
       { requestId: 'req-resolve' },
     );
-    expect(resolved.body).toEqual({ data: { resolveException: { id: exceptionId, status: 'RESOLVED', resolution: 'Fixed in the ERP by hand' } } });
+    expect(resolved.body).toEqual({
+      data: { resolveException: { id: exceptionId, status: 'RESOLVED', resolution: 'Fixed in the ERP by hand' } },
+    });
     // Resolving it again changes nothing, but the call is on the trail.
     const again = await call(
       server.url,
@@ -136,7 +192,12 @@ describe('orchestration audit trail', () => {
     );
     expect(again.body).toEqual(resolved.body);
 
-    const abandoned = await call(server.url, `mutation A($id: ID!) { abandonRun(id: $id) { id status } }`, { id: runId }, { identity: OPS_2, requestId: 'req-abandon' });
+    const abandoned = await call(
+      server.url,
+      `mutation A($id: ID!) { abandonRun(id: $id) { id status } }`,
+      { id: runId },
+      { identity: OPS_2, requestId: 'req-abandon' },
+    );
     expect(abandoned.body).toEqual({ data: { abandonRun: { id: runId, status: 'COMPENSATING' } } });
 
     const engine = { actor: 'system', role: null, correlationId: null, action: 'EXCEPTION_RAISED' };
@@ -156,11 +217,21 @@ describe('orchestration audit trail', () => {
   it('takes a generated request ID as the correlation ID when the caller sends none', async () => {
     const created = await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-3' } });
     const [entry] = (await auditOf(server.url, created.body.data.convertOpportunityToProject.id)).audit;
-    expect(entry).toEqual({ actor: 'ops-1', role: 'operations', correlationId: expect.stringMatching(/^[0-9a-f-]{36}$/), action: 'RUN_CREATED' });
+    expect(entry).toEqual({
+      actor: 'ops-1',
+      role: 'operations',
+      correlationId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      action: 'RUN_CREATED',
+    });
   });
 
   it('records a service caller with the service role', async () => {
-    const created = await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-4' } }, { identity: ORCHESTRATION_SERVICE, requestId: 'req-service' });
+    const created = await call(
+      server.url,
+      CONVERT,
+      { input: { opportunityId: 'OPP-AUDIT-4' } },
+      { identity: ORCHESTRATION_SERVICE, requestId: 'req-service' },
+    );
     expect((await auditOf(server.url, created.body.data.convertOpportunityToProject.id)).audit).toEqual([
       { actor: 'orchestration', role: 'service', correlationId: 'req-service', action: 'RUN_CREATED' },
     ]);
@@ -175,17 +246,29 @@ describe('orchestration audit trail', () => {
       invoicesChanged: async () => empty,
       accountsChanged: async () => empty,
     };
-    const poller = startTriggerPoller({ ledger, flows: FLOWS, sources, governance: loadGovernance(), logger, intervalMs: 3_600_000 });
+    const poller = startTriggerPoller({
+      ledger,
+      flows: FLOWS,
+      sources,
+      governance: loadGovernance(),
+      logger,
+      intervalMs: 3_600_000,
+    });
     cleanups.push(() => poller.stop());
     expect(await poller.pollOnce()).toBe(1);
     expect(await poller.pollOnce()).toBe(0);
     const [runs] = await ledger.getRunsBy('opportunityId', ['OPP-AUDIT-TRIGGER']);
     expect(runs!.map((r) => r.triggeredBy)).toEqual(['event:opportunity.closed_won']);
-    expect((await auditOf(server.url, runs![0]!.id)).audit).toEqual([{ actor: 'event:opportunity.closed_won', role: 'service', correlationId: null, action: 'RUN_CREATED' }]);
+    expect((await auditOf(server.url, runs![0]!.id)).audit).toEqual([
+      { actor: 'event:opportunity.closed_won', role: 'service', correlationId: null, action: 'RUN_CREATED' },
+    ]);
   });
 
   describe('callers without write:flows', () => {
-    const refused = (status: number, code: string, message: string) => ({ status, body: { errors: [{ message, path: ['convertOpportunityToProject'], extensions: { code } }] } });
+    const refused = (status: number, code: string, message: string) => ({
+      status,
+      body: { errors: [{ message, path: ['convertOpportunityToProject'], extensions: { code } }] },
+    });
     const convertDenied = async (options: Call) => {
       const response = await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-DENIED' } }, options);
       expect(await ledger.getRunsBy('opportunityId', ['OPP-AUDIT-DENIED'])).toEqual([[]]);
@@ -194,22 +277,45 @@ describe('orchestration audit trail', () => {
 
     it('refuses a portal user’s conversion with FORBIDDEN, starting nothing', async () => {
       expect(await convertDenied({ identity: PORTAL })).toEqual(
-        refused(403, 'FORBIDDEN', 'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the portal token of portal-user-1 does not have it'),
+        refused(
+          403,
+          'FORBIDDEN',
+          'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the portal token of portal-user-1 does not have it',
+        ),
       );
     });
 
     it('refuses a BI reader’s conversion with FORBIDDEN, starting nothing', async () => {
-      expect(await convertDenied({ identity: BI })).toEqual(refused(403, 'FORBIDDEN', 'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the bi token of bi-1 does not have it'));
+      expect(await convertDenied({ identity: BI })).toEqual(
+        refused(
+          403,
+          'FORBIDDEN',
+          'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the bi token of bi-1 does not have it',
+        ),
+      );
     });
 
     it('refuses a signed request without an identity with UNAUTHENTICATED, starting nothing', async () => {
-      expect(await convertDenied({ identity: null })).toEqual(refused(401, 'UNAUTHENTICATED', 'Mutation.convertOpportunityToProject needs write:flows, and read:sync: send a bearer token'));
+      expect(await convertDenied({ identity: null })).toEqual(
+        refused(
+          401,
+          'UNAUTHENTICATED',
+          'Mutation.convertOpportunityToProject needs write:flows, and read:sync: send a bearer token',
+        ),
+      );
     });
 
     it('refuses an unsigned request with 401 UNAUTHENTICATED, starting nothing', async () => {
       expect(await convertDenied({ signed: false })).toEqual({
         status: 401,
-        body: { errors: [{ message: 'Subgraphs accept only requests signed by the gateway', extensions: { code: 'UNAUTHENTICATED' } }] },
+        body: {
+          errors: [
+            {
+              message: 'Subgraphs accept only requests signed by the gateway',
+              extensions: { code: 'UNAUTHENTICATED' },
+            },
+          ],
+        },
       });
     });
   });
@@ -218,11 +324,16 @@ describe('orchestration audit trail', () => {
     it('are signed with the subgraph’s secret as the orchestration’s service identity', async () => {
       const client = createSystemClient('crm', { url: server.url, secret: SECRET });
       // crossReference needs read:sync, which only an identity that came through the signature carries.
-      await expect(client.request(`query { health { status } crossReference(id: "XREF-NONE") { id } }`, {})).resolves.toEqual({ health: { status: 'OK' }, crossReference: null });
+      await expect(
+        client.request(`query { health { status } crossReference(id: "XREF-NONE") { id } }`, {}),
+      ).resolves.toEqual({ health: { status: 'OK' }, crossReference: null });
     });
 
     it('fail for good, naming the configuration, when the subgraph refuses the secret', async () => {
-      const client = createSystemClient('crm', { url: server.url, secret: 'a-secret-the-subgraph-does-not-share-with-us' });
+      const client = createSystemClient('crm', {
+        url: server.url,
+        secret: 'a-secret-the-subgraph-does-not-share-with-us',
+      });
       const error = await client.request(`query { health { status } }`, {}).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SystemError);
       expect({ ...(error as SystemError), message: (error as SystemError).message }).toEqual({
@@ -263,8 +374,9 @@ describe('SqliteLedger audit log columns', () => {
           triggeredBy: { subject: 'ops-1', role: 'operations', correlationId: 'req-1' },
           idempotency: null,
         });
-        const strip = (entries: { actor: string; role: string | null; correlationId: string | null; action: string }[]) =>
-          entries.map(({ actor, role, correlationId, action }) => ({ actor, role, correlationId, action }));
+        const strip = (
+          entries: { actor: string; role: string | null; correlationId: string | null; action: string }[],
+        ) => entries.map(({ actor, role, correlationId, action }) => ({ actor, role, correlationId, action }));
         expect((await ledger.getAuditByRun(['RUN-OLD', run.id])).map(strip)).toEqual([
           [{ actor: 'api', role: null, correlationId: null, action: 'RUN_CREATED' }],
           [{ actor: 'ops-1', role: 'operations', correlationId: 'req-1', action: 'RUN_CREATED' }],

@@ -13,8 +13,19 @@ const doc = (name: string) => manifest.operations.find((o) => o.name === name)!;
 const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
 
 async function post(url: string, body: unknown, headers: Record<string, string>) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: any; errors?: { message: string; path?: unknown[]; extensions?: Record<string, unknown> }[] } };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as {
+      data?: any;
+      errors?: { message: string; path?: unknown[]; extensions?: Record<string, unknown> }[];
+    },
+  };
 }
 
 describe('portal users, through the gateway', () => {
@@ -30,7 +41,11 @@ describe('portal users, through the gateway', () => {
   afterAll(() => stack.stop());
 
   it('runs a trusted document sent by hash alone, or by its exact text, and sees only its own account', async () => {
-    const byHash = await post(stack.gatewayUrl, { extensions: persisted(doc('PortalProjects').id), variables: { first: 100 } }, portal);
+    const byHash = await post(
+      stack.gatewayUrl,
+      { extensions: persisted(doc('PortalProjects').id), variables: { first: 100 } },
+      portal,
+    );
     expect(byHash.status).toBe(200);
     expect(byHash.body.errors).toBeUndefined();
     const { totalCount, nodes } = byHash.body.data.projects;
@@ -40,14 +55,19 @@ describe('portal users, through the gateway', () => {
     const all = await gql(stack.gatewayUrl, '{ projects(first: 1000) { nodes { id account { id } } } }');
     const own = all.body.data.projects.nodes.filter((p: any) => p.account.id === OWN).map((p: any) => p.id);
     expect(nodes.map((p: any) => p.id).sort()).toEqual(own.sort());
-    const byText = await post(stack.gatewayUrl, { query: doc('PortalProjects').body, variables: { first: 100 } }, portal);
+    const byText = await post(
+      stack.gatewayUrl,
+      { query: doc('PortalProjects').body, variables: { first: 100 } },
+      portal,
+    );
     expect(byText.body).toEqual(byHash.body);
   });
 
   it('gets a foreign project exactly as an unknown one: null', async () => {
     const all = await gql(stack.gatewayUrl, '{ projects(first: 1000) { nodes { id account { id } } } }');
     const foreign = all.body.data.projects.nodes.find((p: any) => p.account.id !== OWN).id;
-    const ask = (id: string) => post(stack.gatewayUrl, { extensions: persisted(doc('PortalProject').id), variables: { id } }, portal);
+    const ask = (id: string) =>
+      post(stack.gatewayUrl, { extensions: persisted(doc('PortalProject').id), variables: { id } }, portal);
     const [a, b] = await Promise.all([ask(foreign), ask('PRJ-999999')]);
     expect(a.body).toEqual({ data: { project: null } });
     expect(b.body).toEqual(a.body);
@@ -56,7 +76,9 @@ describe('portal users, through the gateway', () => {
   it('is refused anything outside the manifest with PERSISTED_QUERY_NOT_IN_LIST, over HTTP and graphql-ws', async () => {
     const freeText = await post(stack.gatewayUrl, { query: '{ accounts { nodes { id } } }' }, portal);
     expect(freeText.status).toBe(400);
-    expect(freeText.body).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }] });
+    expect(freeText.body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }],
+    });
     const reformatted = await post(stack.gatewayUrl, { query: `${doc('PortalProjects').body} ` }, portal);
     expect(reformatted.body.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_NOT_IN_LIST' });
     const unknownHash = await post(stack.gatewayUrl, { extensions: persisted(sha256Hex('{ __typename }')) }, portal);
@@ -64,7 +86,9 @@ describe('portal users, through the gateway', () => {
     const client = wsClient(stack.gateway.wsUrl, `Bearer ${await tokenFor('portal', { accounts: [OWN] })}`);
     try {
       const refused = subscribe(client, '{ accounts { nodes { id } } }');
-      await expect(refused.done).rejects.toEqual([expect.objectContaining({ extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } })]);
+      await expect(refused.done).rejects.toEqual([
+        expect.objectContaining({ extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }),
+      ]);
       const trusted = subscribe(client, doc('PortalAccounts').body);
       await trusted.done;
       expect(trusted.results).toEqual([{ data: { accounts: expect.objectContaining({ totalCount: 1 }) } }]);
@@ -86,7 +110,9 @@ describe('automatic persisted queries for BI clients', () => {
     const query = '{ accounts(first: 2) { nodes { id name } } }';
     const hash = sha256Hex(query);
     const first = await post(stack.gatewayUrl, { extensions: persisted(hash) }, bi);
-    expect(first.body).toEqual({ errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] });
+    expect(first.body).toEqual({
+      errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }],
+    });
     const registered = await post(stack.gatewayUrl, { query, extensions: persisted(hash) }, bi);
     expect(registered.body).toEqual({ data: { accounts: { nodes: [expect.any(Object), expect.any(Object)] } } });
     const again = await post(stack.gatewayUrl, { extensions: persisted(hash) }, bi);
@@ -97,26 +123,37 @@ describe('automatic persisted queries for BI clients', () => {
 describe('rate limits per token subject', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   beforeAll(async () => {
-    stack = await startTestStack({ worker: false, relay: false, rateLimiter: createRateLimiter({ points: 3, durationMs: 60_000 }) });
+    stack = await startTestStack({
+      worker: false,
+      relay: false,
+      rateLimiter: createRateLimiter({ points: 3, durationMs: 60_000 }),
+    });
   });
   afterAll(() => stack.stop());
 
   it('refuses the request past the budget with 429, Retry-After and RATE_LIMITED, counting each subject apart', async () => {
     const first = await authHeader('bi', { subject: 'bi-first' });
-    for (let i = 0; i < 3; i++) expect((await gql(stack.gatewayUrl, '{ __typename }', undefined, first)).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await gql(stack.gatewayUrl, '{ __typename }', undefined, first)).status).toBe(200);
     const over = await gql(stack.gatewayUrl, '{ __typename }', undefined, first);
     expect(over.status).toBe(429);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(over.body).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } }] });
+    expect(over.body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } }],
+    });
     // Another subject has its own budget; graphql-ws subscribes count against the same one as HTTP.
     const second = await tokenFor('bi', { subject: 'bi-second' });
-    expect((await gql(stack.gatewayUrl, '{ __typename }', undefined, { authorization: `Bearer ${second}` })).status).toBe(200);
+    expect(
+      (await gql(stack.gatewayUrl, '{ __typename }', undefined, { authorization: `Bearer ${second}` })).status,
+    ).toBe(200);
     const client = wsClient(stack.gateway.wsUrl, `Bearer ${second}`);
     try {
       await subscribe(client, '{ __typename }').done;
       await subscribe(client, '{ __typename }').done;
       const refused = subscribe(client, '{ __typename }');
-      await expect(refused.done).rejects.toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } })]);
+      await expect(refused.done).rejects.toEqual([
+        expect.objectContaining({ extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } }),
+      ]);
     } finally {
       await client.dispose();
     }
@@ -132,13 +169,34 @@ describe('HTTP hardening', () => {
 
   it('keeps CSRF prevention on and refuses batched requests, with BAD_REQUEST', async () => {
     const bi = await authHeader('bi');
-    const csrf = { status: 400, body: { errors: [{ message: expect.stringContaining('Cross-Site Request Forgery'), extensions: { code: 'BAD_REQUEST' } }] } };
+    const csrf = {
+      status: 400,
+      body: {
+        errors: [
+          { message: expect.stringContaining('Cross-Site Request Forgery'), extensions: { code: 'BAD_REQUEST' } },
+        ],
+      },
+    };
     const get = await fetch(`${stack.gatewayUrl}?query=${encodeURIComponent('{ __typename }')}`, { headers: bi });
     expect({ status: get.status, body: await get.json() }).toEqual(csrf);
-    const plain = await fetch(stack.gatewayUrl, { method: 'POST', headers: { ...bi, 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' });
+    const plain = await fetch(stack.gatewayUrl, {
+      method: 'POST',
+      headers: { ...bi, 'content-type': 'text/plain' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect({ status: plain.status, body: await plain.json() }).toEqual(csrf);
     const batch = await post(stack.gatewayUrl, [{ query: '{ __typename }' }, { query: '{ __typename }' }], bi);
-    expect({ status: batch.status, body: batch.body }).toEqual({ status: 400, body: { errors: [{ message: 'Batched requests are not accepted; send one operation per request', extensions: { code: 'BAD_REQUEST' } }] } });
+    expect({ status: batch.status, body: batch.body }).toEqual({
+      status: 400,
+      body: {
+        errors: [
+          {
+            message: 'Batched requests are not accepted; send one operation per request',
+            extensions: { code: 'BAD_REQUEST' },
+          },
+        ],
+      },
+    });
   });
 });
 
@@ -154,11 +212,24 @@ describe('production mode', () => {
     expect(introspection.body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
     expect(introspection.body.errors?.[0]?.message).toContain('introspection');
     const typo = await gql(stack.gatewayUrl, '{ acounts { totalCount } }');
-    expect(typo.body).toEqual({ errors: [{ message: 'Cannot query field "acounts" on type "Query".', locations: [{ line: 1, column: 3 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+    expect(typo.body).toEqual({
+      errors: [
+        {
+          message: 'Cannot query field "acounts" on type "Query".',
+          locations: [{ line: 1, column: 3 }],
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        },
+      ],
+    });
     const client = wsClient(stack.gateway.wsUrl);
     try {
       const sub = subscribe(client, 'subscription { syncRunsUpdatd { id } }');
-      await expect(sub.done).rejects.toEqual([{ message: 'Cannot query field "syncRunsUpdatd" on type "Subscription".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+      await expect(sub.done).rejects.toEqual([
+        {
+          message: 'Cannot query field "syncRunsUpdatd" on type "Subscription".',
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        },
+      ]);
     } finally {
       await client.dispose();
     }

@@ -38,9 +38,16 @@ describe('bearer tokens verified against a JWKS', () => {
   });
 
   const sign = (key: KeyLike | Uint8Array, alg: string, claims: Record<string, unknown> = { role: 'bi' }) =>
-    new SignJWT(claims).setProtectedHeader({ alg, kid: 'key-1' }).setSubject('bi-1').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: 'key-1' })
+      .setSubject('bi-1')
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(key);
   // Built when a test runs: the file and the URL exist only after beforeAll.
-  const keys = (source: 'file' | 'URL'): TokenKeys => (source === 'file' ? { kind: 'jwks-file', path: join(dir, 'jwks.json') } : { kind: 'jwks-url', url: jwksUrl });
+  const keys = (source: 'file' | 'URL'): TokenKeys =>
+    source === 'file' ? { kind: 'jwks-file', path: join(dir, 'jwks.json') } : { kind: 'jwks-url', url: jwksUrl };
 
   it.each(['file', 'URL'] as const)('accepts a token signed with the published key (JWKS %s)', async (source) => {
     const authenticate = createAuthenticator({ mode: 'jwt', keys: keys(source), issuer: ISSUER, audience: AUDIENCE });
@@ -53,11 +60,20 @@ describe('bearer tokens verified against a JWKS', () => {
     });
   });
 
-  it.each(['file', 'URL'] as const)('refuses a token signed with another key, and an HS256 token keyed with the public key (JWKS %s)', async (source) => {
-    const authenticate = createAuthenticator({ mode: 'jwt', keys: keys(source), issuer: ISSUER, audience: AUDIENCE });
-    await expect(authenticate(`Bearer ${await sign(otherKey, 'RS256')}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'The token signature does not verify' });
-    // The classic key-confusion attack: an HS256 token whose "secret" is the public key.
-    const confused = await sign(new TextEncoder().encode(JSON.stringify(publicJwk)), 'HS256');
-    await expect(authenticate(`Bearer ${confused}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'The token is signed with an algorithm this gateway does not accept' });
-  });
+  it.each(['file', 'URL'] as const)(
+    'refuses a token signed with another key, and an HS256 token keyed with the public key (JWKS %s)',
+    async (source) => {
+      const authenticate = createAuthenticator({ mode: 'jwt', keys: keys(source), issuer: ISSUER, audience: AUDIENCE });
+      await expect(authenticate(`Bearer ${await sign(otherKey, 'RS256')}`)).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+        message: 'The token signature does not verify',
+      });
+      // The classic key-confusion attack: an HS256 token whose "secret" is the public key.
+      const confused = await sign(new TextEncoder().encode(JSON.stringify(publicJwk)), 'HS256');
+      await expect(authenticate(`Bearer ${confused}`)).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+        message: 'The token is signed with an algorithm this gateway does not accept',
+      });
+    },
+  );
 });

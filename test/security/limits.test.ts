@@ -22,7 +22,7 @@ import { loadTypeDefs } from '../../lib/subgraph';
 import { captureLogs } from '../support/log-capture';
 import { authHeader, startTestStack } from '../support/stack';
 
-process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
 /**
  * A server under test: where to POST, the headers a BI reader sends there, and the limits it enforces. The queries
@@ -41,11 +41,16 @@ interface Reply {
 }
 
 async function post(target: LimitsTarget, body: string): Promise<Reply> {
-  const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body });
+  const response = await fetch(target.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...target.headers },
+    body,
+  });
   return { status: response.status, body: (await response.json()) as Reply['body'] };
 }
 
-const query = (target: LimitsTarget, text: string, variables?: Record<string, unknown>) => post(target, JSON.stringify({ query: text, variables }));
+const query = (target: LimitsTarget, text: string, variables?: Record<string, unknown>) =>
+  post(target, JSON.stringify({ query: text, variables }));
 
 const served = { status: 200, body: { data: expect.any(Object) } };
 
@@ -69,16 +74,22 @@ function deepQuery(depth: number): string {
   return `{ accounts(first: 1) { nodes { ${'parentAccount { '.repeat(levels)}id${' }'.repeat(levels)} } } }`;
 }
 
-const aliasQuery = (aliases: number) => `{ ${range(aliases).map((i) => `a${i}: accounts(first: 1) { totalCount }`).join(' ')} }`;
+const aliasQuery = (aliases: number) =>
+  `{ ${range(aliases)
+    .map((i) => `a${i}: accounts(first: 1) { totalCount }`)
+    .join(' ')} }`;
 
-const directiveQuery = (directives: number) => `{ accounts(first: 1) { ${'totalCount @include(if: true) '.repeat(directives)}} }`;
+const directiveQuery = (directives: number) =>
+  `{ accounts(first: 1) { ${'totalCount @include(if: true) '.repeat(directives)}} }`;
 
 /**
  * A document of exactly `tokens` tokens: 19 around an ID filter, one per ID. (Repeating one field instead would trip
  * graphql-js's own budget for comparing overlapping fields, which aborts validation.)
  */
 const tokenQuery = (tokens: number) =>
-  `{ accounts(first: 1, filter: { ids: [${range(tokens - 19).map((i) => `"A${i}"`).join(' ')}] }) { totalCount } }`;
+  `{ accounts(first: 1, filter: { ids: [${range(tokens - 19)
+    .map((i) => `"A${i}"`)
+    .join(' ')}] }) { totalCount } }`;
 
 /**
  * An operation that costs exactly `cost` under the documented model (a field costs 1 plus its selection times the
@@ -122,7 +133,10 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       const { maxDepth } = target.limits;
       expect(await query(target, deepQuery(maxDepth))).toEqual(served);
       expect(await query(target, deepQuery(maxDepth + 1))).toEqual(
-        refused('QUERY_TOO_DEEP', `The operation nests fields ${maxDepth + 1} levels deep; this gateway allows ${maxDepth}.`),
+        refused(
+          'QUERY_TOO_DEEP',
+          `The operation nests fields ${maxDepth + 1} levels deep; this gateway allows ${maxDepth}.`,
+        ),
       );
     });
 
@@ -138,7 +152,10 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       const { maxDirectives } = target.limits;
       expect(await query(target, directiveQuery(maxDirectives))).toEqual(served);
       expect(await query(target, directiveQuery(maxDirectives + 1))).toEqual(
-        refused('TOO_MANY_DIRECTIVES', `The operation uses ${maxDirectives + 1} directives; this gateway allows ${maxDirectives}.`),
+        refused(
+          'TOO_MANY_DIRECTIVES',
+          `The operation uses ${maxDirectives + 1} directives; this gateway allows ${maxDirectives}.`,
+        ),
       );
     });
 
@@ -159,7 +176,10 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       const { maxCost } = target.limits;
       expect(await query(target, costQuery(maxCost, target.limits))).toEqual(served);
       expect(await query(target, costQuery(maxCost + 1, target.limits))).toEqual(
-        refused('QUERY_TOO_COSTLY', `The operation could cost ${maxCost + 1}, more than the ${maxCost} this gateway allows; ask for smaller pages.`),
+        refused(
+          'QUERY_TOO_COSTLY',
+          `The operation could cost ${maxCost + 1}, more than the ${maxCost} this gateway allows; ask for smaller pages.`,
+        ),
       );
     });
 
@@ -169,7 +189,10 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       // 1 + first × (nodes 1 + id 1 + name 1)
       const first = Math.ceil(target.limits.maxCost / 3);
       expect(await query(target, text, { first })).toEqual(
-        refused('QUERY_TOO_COSTLY', `The operation could cost ${1 + first * 3}, more than the ${target.limits.maxCost} this gateway allows; ask for smaller pages.`),
+        refused(
+          'QUERY_TOO_COSTLY',
+          `The operation could cost ${1 + first * 3}, more than the ${target.limits.maxCost} this gateway allows; ask for smaller pages.`,
+        ),
       );
     });
 
@@ -178,7 +201,10 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       const fragments = range(15).map((i) => `fragment F${i + 1} on Account { ...F${i} ...F${i} }`);
       const text = `{ accounts(first: 1) { nodes { ...F15 } } } fragment F0 on Account { id } ${fragments.join(' ')}`;
       expect(await query(target, text)).toEqual(
-        refused('QUERY_TOO_COSTLY', 'The operation expands to more than 10000 selections (fragments count each time they are spread); ask for less.'),
+        refused(
+          'QUERY_TOO_COSTLY',
+          'The operation expands to more than 10000 selections (fragments count each time they are spread); ask for less.',
+        ),
       );
     });
 
@@ -191,10 +217,29 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       ]);
       // Three tokens per alias: the lexer stops long before the document is parsed, let alone validated.
       expect(aliases).toEqual(
-        refused('TOO_MANY_TOKENS', `The document has more than ${target.limits.maxTokens} tokens, the most this gateway parses.`, { locations: [expect.any(Object)] }),
+        refused(
+          'TOO_MANY_TOKENS',
+          `The document has more than ${target.limits.maxTokens} tokens, the most this gateway parses.`,
+          { locations: [expect.any(Object)] },
+        ),
       );
-      expect(deep).toEqual(refused('QUERY_TOO_DEEP', `The operation nests fields 50 levels deep; this gateway allows ${target.limits.maxDepth}.`));
-      expect(huge).toEqual({ status: 413, body: { errors: [{ message: `The request body exceeds ${DEFAULT_MAX_BODY_BYTES} bytes`, extensions: { code: 'BAD_REQUEST' } }] } });
+      expect(deep).toEqual(
+        refused(
+          'QUERY_TOO_DEEP',
+          `The operation nests fields 50 levels deep; this gateway allows ${target.limits.maxDepth}.`,
+        ),
+      );
+      expect(huge).toEqual({
+        status: 413,
+        body: {
+          errors: [
+            {
+              message: `The request body exceeds ${DEFAULT_MAX_BODY_BYTES} bytes`,
+              extensions: { code: 'BAD_REQUEST' },
+            },
+          ],
+        },
+      });
       expect(normal).toEqual(served);
     });
   });
@@ -209,7 +254,9 @@ interface TestContext {
 async function startLimitedCrmServer(limits: OperationLimits, logger = captureLogs().logger): Promise<LimitsTarget> {
   const typeDefs = loadTypeDefs(join(__dirname, '../../subgraphs/crm/schema.graphql'));
   const page = { nodes: [], totalCount: 0, pageInfo: { endCursor: null, hasNextPage: false } };
-  const schema = buildSubgraphSchema([{ typeDefs, resolvers: { Query: { accounts: () => page, account: () => null } } }]);
+  const schema = buildSubgraphSchema([
+    { typeDefs, resolvers: { Query: { accounts: () => page, account: () => null } } },
+  ]);
   const limited = operationLimitsConfig<TestContext>(limits);
   const apollo = new ApolloServer<TestContext>({
     schema,
@@ -220,7 +267,10 @@ async function startLimitedCrmServer(limits: OperationLimits, logger = captureLo
     plugins: [...limited.plugins, requestLogPlugin<TestContext>(logger), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
-  const listening = await listen(createGraphQLRequestListener(apollo, { context: async (_req, requestId) => ({ requestId, identity: null }) }), 0);
+  const listening = await listen(
+    createGraphQLRequestListener(apollo, { context: async (_req, requestId) => ({ requestId, identity: null }) }),
+    0,
+  );
   return {
     url: listening.url,
     headers: {},
@@ -232,11 +282,18 @@ async function startLimitedCrmServer(limits: OperationLimits, logger = captureLo
   };
 }
 
-describeOperationLimits('operation limits on a server with the default limits', () => startLimitedCrmServer(DEFAULT_OPERATION_LIMITS));
+describeOperationLimits('operation limits on a server with the default limits', () =>
+  startLimitedCrmServer(DEFAULT_OPERATION_LIMITS),
+);
 
 describeOperationLimits('operation limits at the gateway, for a BI token', async () => {
   const stack = await startTestStack({ worker: false, relay: false });
-  return { url: stack.gatewayUrl, headers: await authHeader('bi'), limits: DEFAULT_OPERATION_LIMITS, close: () => stack.stop() };
+  return {
+    url: stack.gatewayUrl,
+    headers: await authHeader('bi'),
+    limits: DEFAULT_OPERATION_LIMITS,
+    close: () => stack.stop(),
+  };
 });
 
 describe('operation limits, with the token limit out of the way', () => {
@@ -248,14 +305,16 @@ describe('operation limits, with the token limit out of the way', () => {
   afterAll(() => target.close());
 
   it('refuses a 10,000-alias query with TOO_MANY_ALIASES', async () => {
-    expect(await query(target, aliasQuery(10_000))).toEqual(refused('TOO_MANY_ALIASES', 'The operation uses 10000 aliases; this gateway allows 30.'));
+    expect(await query(target, aliasQuery(10_000))).toEqual(
+      refused('TOO_MANY_ALIASES', 'The operation uses 10000 aliases; this gateway allows 30.'),
+    );
   });
 
   it('logs the limit codes, not the parse or validation failure Apollo wraps them in', async () => {
     logs.lines.length = 0;
     await query(target, deepQuery(13));
     await query(target, directiveQuery(21));
-    expect(logs.lines.map((l) => [l['msg'], l['errorCodes']])).toEqual([
+    expect(logs.lines.map((l) => [l.msg, l.errorCodes])).toEqual([
       ['graphql request', ['QUERY_TOO_DEEP']],
       ['graphql request', ['TOO_MANY_DIRECTIVES']],
     ]);
@@ -273,14 +332,25 @@ const PAGED = buildSchema(`
 `);
 
 describe('the cost model', () => {
-  const cost = (text: string, variables: Record<string, unknown> = {}) => operationCost(PAGED, parse(text), variables, DEFAULT_OPERATION_LIMITS);
+  const cost = (text: string, variables: Record<string, unknown> = {}) =>
+    operationCost(PAGED, parse(text), variables, DEFAULT_OPERATION_LIMITS);
 
   it('multiplies page sizes down the tree: 1,000 projects × 1,000 time entries each is refused', () => {
     // timeEntries: 1 + 1000 × (nodes 1 + id 1); projects: 1 + 1000 × (nodes 1 + timeEntries 2001)
     const text = '{ projects(first: 1000) { nodes { timeEntries(first: 1000) { nodes { id } } } } }';
     expect(cost(text)).toBe(2_002_001);
-    expect(checkOperationLimits(PAGED, parse(text), {}, DEFAULT_OPERATION_LIMITS).map((e) => [e.code, e.message, e.extensions])).toEqual([
-      ['QUERY_TOO_COSTLY', 'The operation could cost 2002001, more than the 1000000 this gateway allows; ask for smaller pages.', { code: 'QUERY_TOO_COSTLY', http: { status: 400 } }],
+    expect(
+      checkOperationLimits(PAGED, parse(text), {}, DEFAULT_OPERATION_LIMITS).map((e) => [
+        e.code,
+        e.message,
+        e.extensions,
+      ]),
+    ).toEqual([
+      [
+        'QUERY_TOO_COSTLY',
+        'The operation could cost 2002001, more than the 1000000 this gateway allows; ask for smaller pages.',
+        { code: 'QUERY_TOO_COSTLY', http: { status: 400 } },
+      ],
     ]);
   });
 
@@ -318,8 +388,13 @@ describe('the cost model', () => {
   });
 
   it('reports every broken limit of a parsed operation for the graphql-ws path', () => {
-    const text = `{ ${range(31).map((i) => `p${i}: projects(first: 1000) { nodes { timeEntries(first: 1000) { nodes { id } } } }`).join(' ')} }`;
-    expect(checkOperationLimits(PAGED, parse(text), null, DEFAULT_OPERATION_LIMITS).map((e) => e.code)).toEqual(['TOO_MANY_ALIASES', 'QUERY_TOO_COSTLY']);
+    const text = `{ ${range(31)
+      .map((i) => `p${i}: projects(first: 1000) { nodes { timeEntries(first: 1000) { nodes { id } } } }`)
+      .join(' ')} }`;
+    expect(checkOperationLimits(PAGED, parse(text), null, DEFAULT_OPERATION_LIMITS).map((e) => e.code)).toEqual([
+      'TOO_MANY_ALIASES',
+      'QUERY_TOO_COSTLY',
+    ]);
   });
 });
 
@@ -340,7 +415,10 @@ describe('parseWithinLimits', () => {
       return null;
     })();
     expect(error).toBeInstanceOf(MeridianError);
-    expect([(error as MeridianError).code, (error as MeridianError).message]).toEqual(['TOO_MANY_TOKENS', 'The document has more than 20 tokens, the most this gateway parses.']);
+    expect([(error as MeridianError).code, (error as MeridianError).message]).toEqual([
+      'TOO_MANY_TOKENS',
+      'The document has more than 20 tokens, the most this gateway parses.',
+    ]);
   });
 
   it('leaves a syntax error before the limit a syntax error', () => {
@@ -360,7 +438,15 @@ describe('parseWithinLimits', () => {
 
 describe('operationLimitsFromEnv', () => {
   it('keeps the defaults when nothing is set', () => {
-    expect(operationLimitsFromEnv({})).toEqual({ maxDepth: 12, maxAliases: 30, maxDirectives: 20, maxTokens: 3000, maxCost: 1_000_000, defaultPageSize: 50, listSize: 10 });
+    expect(operationLimitsFromEnv({})).toEqual({
+      maxDepth: 12,
+      maxAliases: 30,
+      maxDirectives: 20,
+      maxTokens: 3000,
+      maxCost: 1_000_000,
+      defaultPageSize: 50,
+      listSize: 10,
+    });
   });
 
   it('reads every LIMIT_ variable', () => {
@@ -374,11 +460,23 @@ describe('operationLimitsFromEnv', () => {
         LIMIT_DEFAULT_PAGE_SIZE: '25',
         LIMIT_LIST_SIZE: '3',
       }),
-    ).toEqual({ maxDepth: 8, maxAliases: 5, maxDirectives: 4, maxTokens: 900, maxCost: 5000, defaultPageSize: 25, listSize: 3 });
+    ).toEqual({
+      maxDepth: 8,
+      maxAliases: 5,
+      maxDirectives: 4,
+      maxTokens: 900,
+      maxCost: 5000,
+      defaultPageSize: 25,
+      listSize: 3,
+    });
   });
 
   it('refuses a value that is not a whole number of at least 1, naming the variable', () => {
-    expect(() => operationLimitsFromEnv({ LIMIT_MAX_COST: 'lots' })).toThrow("LIMIT_MAX_COST must be a whole number from 1 to 9007199254740991; got 'lots'");
-    expect(() => operationLimitsFromEnv({ LIMIT_MAX_DEPTH: '0' })).toThrow("LIMIT_MAX_DEPTH must be a whole number from 1 to 9007199254740991; got '0'");
+    expect(() => operationLimitsFromEnv({ LIMIT_MAX_COST: 'lots' })).toThrow(
+      "LIMIT_MAX_COST must be a whole number from 1 to 9007199254740991; got 'lots'",
+    );
+    expect(() => operationLimitsFromEnv({ LIMIT_MAX_DEPTH: '0' })).toThrow(
+      "LIMIT_MAX_DEPTH must be a whole number from 1 to 9007199254740991; got '0'",
+    );
   });
 });

@@ -56,8 +56,12 @@ describe('rate limiter in memory', () => {
   it('refuses windows that are not whole seconds and budgets that are not whole numbers', () => {
     expect(() => createRateLimiter({ points: 1, durationMs: 1500 })).toThrow('whole number of seconds');
     expect(() => createRateLimiter({ points: 1, durationMs: 500 })).toThrow('whole number of seconds');
-    expect(() => createRateLimiter({ points: -1, durationMs: 1000 })).toThrow('rate limit points must be a whole number');
-    expect(() => createRateLimiter({ points: 1.5, durationMs: 1000 })).toThrow('rate limit points must be a whole number');
+    expect(() => createRateLimiter({ points: -1, durationMs: 1000 })).toThrow(
+      'rate limit points must be a whole number',
+    );
+    expect(() => createRateLimiter({ points: 1.5, durationMs: 1000 })).toThrow(
+      'rate limit points must be a whole number',
+    );
   });
 
   it('limits nothing with 0 points', async () => {
@@ -77,9 +81,15 @@ describe('rateLimitKey', () => {
 
 describe('rateLimitFromEnv', () => {
   it('reads RATE_LIMIT_POINTS and RATE_LIMIT_WINDOW_MS, with defaults', () => {
-    expect(rateLimitFromEnv({})).toEqual({ points: DEFAULT_RATE_LIMIT_POINTS, durationMs: DEFAULT_RATE_LIMIT_WINDOW_MS });
+    expect(rateLimitFromEnv({})).toEqual({
+      points: DEFAULT_RATE_LIMIT_POINTS,
+      durationMs: DEFAULT_RATE_LIMIT_WINDOW_MS,
+    });
     expect(rateLimitFromEnv({})).toEqual({ points: 600, durationMs: 60_000 });
-    expect(rateLimitFromEnv({ RATE_LIMIT_POINTS: '20', RATE_LIMIT_WINDOW_MS: '1000' })).toEqual({ points: 20, durationMs: 1000 });
+    expect(rateLimitFromEnv({ RATE_LIMIT_POINTS: '20', RATE_LIMIT_WINDOW_MS: '1000' })).toEqual({
+      points: 20,
+      durationMs: 1000,
+    });
   });
 
   it('refuses values that are not whole numbers and windows that are not whole seconds; 0 points is no limit', () => {
@@ -130,13 +140,19 @@ describe('rate limiter shared through a real Redis', () => {
     const { client } = await replicaClient();
     const limiter = createRateLimiter({ points: 1, durationMs: 1000, redis: client, keyPrefix: 'test:expiry' });
     expect(await codes(limiter, 'portal:user-1', 2)).toEqual([null, 'RATE_LIMITED']);
-    const raw = (await client.eval("return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}", { keys: ['test:expiry:portal:user-1'], arguments: [] })) as [string, number];
+    const raw = (await client.eval("return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}", {
+      keys: ['test:expiry:portal:user-1'],
+      arguments: [],
+    })) as [string, number];
     expect(raw[0]).toBe('2');
     expect(raw[1]).toBeGreaterThan(0);
     expect(raw[1]).toBeLessThanOrEqual(1000);
     // Wait for the key to expire in Redis itself (polling Redis, not sleeping a guessed time).
     const waitUntilGone = async (): Promise<void> => {
-      const left = (await client.eval("return redis.call('pttl', KEYS[1])", { keys: ['test:expiry:portal:user-1'], arguments: [] })) as number;
+      const left = (await client.eval("return redis.call('pttl', KEYS[1])", {
+        keys: ['test:expiry:portal:user-1'],
+        arguments: [],
+      })) as number;
       if (left < 0) return;
       await new Promise((resolve) => setTimeout(resolve, left + 5));
       return waitUntilGone();
@@ -148,14 +164,29 @@ describe('rate limiter shared through a real Redis', () => {
   it('keeps limiting in memory (and warns) when Redis is down, and shares the count again once it is back', async () => {
     const { logger, lines } = captureLogs();
     const connections = [await replicaClient(), await replicaClient()];
-    const limiter = createRateLimiter({ points: 2, durationMs: 60_000, redis: connections[0]!.client, keyPrefix: 'test:outage', logger });
-    const other = createRateLimiter({ points: 2, durationMs: 60_000, redis: connections[1]!.client, keyPrefix: 'test:outage' });
-    const lost = Promise.all(connections.map(({ client }) => new Promise((resolve) => client.once('end', resolve).once('error', resolve))));
+    const limiter = createRateLimiter({
+      points: 2,
+      durationMs: 60_000,
+      redis: connections[0]!.client,
+      keyPrefix: 'test:outage',
+      logger,
+    });
+    const other = createRateLimiter({
+      points: 2,
+      durationMs: 60_000,
+      redis: connections[1]!.client,
+      keyPrefix: 'test:outage',
+    });
+    const lost = Promise.all(
+      connections.map(({ client }) => new Promise((resolve) => client.once('end', resolve).once('error', resolve))),
+    );
     await redis.kill();
     await lost;
     // Never fails open: the insurance limiter enforces the same budget in this process.
     expect(await codes(limiter, 'bi:analyst-9', 3)).toEqual([null, null, 'RATE_LIMITED']);
-    expect(lines.filter((l) => l['level'] === 40).map((l) => l['msg'])).toEqual(['rate limiter cannot reach Redis: counting in this process meanwhile']);
+    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+      'rate limiter cannot reach Redis: counting in this process meanwhile',
+    ]);
     const back = Promise.all(connections.map(({ client }) => new Promise((resolve) => client.once('ready', resolve))));
     await redis.restart();
     await back;
@@ -170,7 +201,10 @@ describe('rate limiting over HTTP', () => {
   let server: Listening;
 
   beforeAll(async () => {
-    apollo = new ApolloServer({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'world' } } });
+    apollo = new ApolloServer({
+      typeDefs: 'type Query { hello: String }',
+      resolvers: { Query: { hello: () => 'world' } },
+    });
     await apollo.start();
     const limiter = createRateLimiter({ points: 2, durationMs: 60_000 });
     server = await listen(
@@ -179,7 +213,8 @@ describe('rate limiting over HTTP', () => {
         // A stand-in for the gateway's token check: the subject comes from a test header.
         admit: async ({ req }) => {
           const subject = req.headers['x-test-subject'];
-          const identity: Identity | null = typeof subject === 'string' ? identityOf(subject, ROLES[0], [], null) : null;
+          const identity: Identity | null =
+            typeof subject === 'string' ? identityOf(subject, ROLES[0], [], null) : null;
           await limiter.consume(rateLimitKey(identity, req));
           return { identity };
         },
@@ -209,7 +244,14 @@ describe('rate limiting over HTTP', () => {
     const refused = await post('analyst-1');
     expect(refused.status).toBe(429);
     const body = (await refused.json()) as { errors: { extensions: { retryAfterMs: number } }[] };
-    expect(body).toEqual({ errors: [{ message: expect.stringContaining('Too many requests'), extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) } }] });
+    expect(body).toEqual({
+      errors: [
+        {
+          message: expect.stringContaining('Too many requests'),
+          extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) },
+        },
+      ],
+    });
     const retryAfterMs = body.errors[0]!.extensions.retryAfterMs;
     expect(retryAfterMs).toBeGreaterThan(55_000);
     expect(refused.headers.get('retry-after')).toBe(String(Math.ceil(retryAfterMs / 1000)));

@@ -38,9 +38,14 @@ function sample(type: GraphQLInputType): unknown {
   if (isListType(inner)) return [sample(inner.ofType)];
   if (isEnumType(inner)) return inner.getValues()[0]!.value;
   if (isInputObjectType(inner)) {
-    return Object.fromEntries(Object.values(inner.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sample(f.type)]));
+    return Object.fromEntries(
+      Object.values(inner.getFields())
+        .filter((f) => isNonNullType(f.type))
+        .map((f) => [f.name, sample(f.type)]),
+    );
   }
-  if (isScalarType(inner)) return ({ Int: 1, Float: 1, Boolean: false } as Record<string, unknown>)[inner.name] ?? 'MATRIX-0';
+  if (isScalarType(inner))
+    return ({ Int: 1, Float: 1, Boolean: false } as Record<string, unknown>)[inner.name] ?? 'MATRIX-0';
   throw new Error(`no sample for ${String(type)}`);
 }
 
@@ -73,22 +78,46 @@ describe('access by role, as the composed schema declares it', () => {
     // No worker: mutations only queue runs, nothing is sent to the systems.
     // Portal users are also held to trusted documents (test/security/gateway-policies.test.ts); here every role may send
     // any document, so what decides is the schema's declarations alone.
-    stack = await startTestStack({ worker: false, relay: false, trustedDocuments: { manifest: loadTrustedDocuments(), roles: [] }, wrapConnector: (system, connector) => recordCalls(connector, calls, system) });
-    for (const caller of CALLERS) headers[caller] = caller === 'none' ? { authorization: '' } : await authHeader(caller, caller === 'portal' ? { accounts: ['ACC-000001'] } : {});
-    const introspection = await gql<IntrospectionQuery>(stack.gatewayUrl, getIntrospectionQuery(), undefined, headers.none);
+    stack = await startTestStack({
+      worker: false,
+      relay: false,
+      trustedDocuments: { manifest: loadTrustedDocuments(), roles: [] },
+      wrapConnector: (system, connector) => recordCalls(connector, calls, system),
+    });
+    for (const caller of CALLERS)
+      headers[caller] =
+        caller === 'none'
+          ? { authorization: '' }
+          : await authHeader(caller, caller === 'portal' ? { accounts: ['ACC-000001'] } : {});
+    const introspection = await gql<IntrospectionQuery>(
+      stack.gatewayUrl,
+      getIntrospectionQuery(),
+      undefined,
+      headers.none,
+    );
     schema = buildClientSchema(introspection.body.data!);
   });
   afterAll(() => stack.stop());
 
   const expected = (typeName: string, field: GraphQLField<unknown, unknown>, caller: Caller): Outcome => {
-    const requirements = [...(rules.fields.get(`${typeName}.${field.name}`) ?? []), ...(rules.types.get(getNamedType(field.type).name) ?? [])];
+    const requirements = [
+      ...(rules.fields.get(`${typeName}.${field.name}`) ?? []),
+      ...(rules.types.get(getNamedType(field.type).name) ?? []),
+    ];
     if (requirements.length === 0) return 'allowed';
     if (caller === 'none') return 'UNAUTHENTICATED';
-    return satisfies(identityOf('matrix', caller, [], caller === 'portal' ? ['ACC-000001'] : null), requirements) ? 'allowed' : 'FORBIDDEN';
+    return satisfies(identityOf('matrix', caller, [], caller === 'portal' ? ['ACC-000001'] : null), requirements)
+      ? 'allowed'
+      : 'FORBIDDEN';
   };
 
   const rootFields = (kind: 'query' | 'mutation' | 'subscription') => {
-    const type = kind === 'query' ? schema.getQueryType() : kind === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+    const type =
+      kind === 'query'
+        ? schema.getQueryType()
+        : kind === 'mutation'
+          ? schema.getMutationType()
+          : schema.getSubscriptionType();
     return { typeName: type!.name, fields: Object.values(type!.getFields()) };
   };
 
@@ -96,9 +125,13 @@ describe('access by role, as the composed schema declares it', () => {
     const table: Record<string, Record<Caller, Outcome>> = {};
     for (const kind of ['query', 'mutation', 'subscription'] as const) {
       const { typeName, fields } = rootFields(kind);
-      for (const field of fields) table[`${typeName}.${field.name}`] = Object.fromEntries(CALLERS.map((c) => [c, expected(typeName, field, c)])) as Record<Caller, Outcome>;
+      for (const field of fields)
+        table[`${typeName}.${field.name}`] = Object.fromEntries(
+          CALLERS.map((c) => [c, expected(typeName, field, c)]),
+        ) as Record<Caller, Outcome>;
     }
-    const where = (predicate: (row: Record<Caller, Outcome>, key: string) => boolean) => Object.keys(table).filter((k) => predicate(table[k]!, k));
+    const where = (predicate: (row: Record<Caller, Outcome>, key: string) => boolean) =>
+      Object.keys(table).filter((k) => predicate(table[k]!, k));
     // Nobody anonymous gets anything.
     expect(where((row) => row.none !== 'UNAUTHENTICATED')).toEqual([]);
     // A BI reader never mutates; a portal user never mutates and reads only its own records' root fields.
@@ -106,11 +139,33 @@ describe('access by role, as the composed schema declares it', () => {
     expect(where((row, key) => key.startsWith('Mutation.') && row.portal === 'allowed')).toEqual([]);
     // `health` needs only a valid token, of any role.
     expect(where((row) => row.portal === 'allowed').sort()).toEqual(
-      ['Query.account', 'Query.health', 'Query.accounts', 'Query.invoice', 'Query.invoices', 'Query.milestone', 'Query.milestones', 'Query.project', 'Query.projects'].sort(),
+      [
+        'Query.account',
+        'Query.health',
+        'Query.accounts',
+        'Query.invoice',
+        'Query.invoices',
+        'Query.milestone',
+        'Query.milestones',
+        'Query.project',
+        'Query.projects',
+      ].sort(),
     );
     // Operations trigger flows; only the service writes straight to the systems of record.
     expect(where((row, key) => key.startsWith('Mutation.') && row.operations === 'allowed').sort()).toEqual(
-      ['abandonRun', 'billApprovedTime', 'billMilestone', 'convertOpportunityToProject', 'resolveException', 'retryRun', 'retryRunWithInput', 'syncCustomer', 'syncInvoiceStatus'].map((m) => `Mutation.${m}`).sort(),
+      [
+        'abandonRun',
+        'billApprovedTime',
+        'billMilestone',
+        'convertOpportunityToProject',
+        'resolveException',
+        'retryRun',
+        'retryRunWithInput',
+        'syncCustomer',
+        'syncInvoiceStatus',
+      ]
+        .map((m) => `Mutation.${m}`)
+        .sort(),
     );
     expect(where((row, key) => key.startsWith('Mutation.') && row.service !== 'allowed')).toEqual([]);
   });
@@ -128,11 +183,27 @@ describe('access by role, as the composed schema declares it', () => {
           const want = expected(typeName, field, caller);
           calls.reset();
           const { body } = await gql(stack.gatewayUrl, query, variables, headers[caller]);
-          const codes = (body.errors ?? []).map((e) => e.extensions?.['code']);
+          const codes = (body.errors ?? []).map((e) => e.extensions?.code);
           // Refused for another reason, the cell would say nothing about access.
-          expect(codes.filter((c) => ['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'PERSISTED_QUERY_NOT_IN_LIST', 'RATE_LIMITED'].includes(c as string))).toEqual([]);
-          const got: Outcome = codes.includes('UNAUTHENTICATED') ? 'UNAUTHENTICATED' : codes.includes('FORBIDDEN') ? 'FORBIDDEN' : 'allowed';
-          if (got !== want) mismatches.push(`${typeName}.${field.name} as ${caller}: expected ${want}, got ${got} ${JSON.stringify(body.errors ?? [])}`);
+          expect(
+            codes.filter((c) =>
+              [
+                'GRAPHQL_VALIDATION_FAILED',
+                'GRAPHQL_PARSE_FAILED',
+                'PERSISTED_QUERY_NOT_IN_LIST',
+                'RATE_LIMITED',
+              ].includes(c as string),
+            ),
+          ).toEqual([]);
+          const got: Outcome = codes.includes('UNAUTHENTICATED')
+            ? 'UNAUTHENTICATED'
+            : codes.includes('FORBIDDEN')
+              ? 'FORBIDDEN'
+              : 'allowed';
+          if (got !== want)
+            mismatches.push(
+              `${typeName}.${field.name} as ${caller}: expected ${want}, got ${got} ${JSON.stringify(body.errors ?? [])}`,
+            );
           if (got !== 'allowed') {
             // Refused at the gateway: no subgraph was asked anything.
             expect(calls.snapshot()).toEqual({});
@@ -152,7 +223,12 @@ describe('access by role, as the composed schema declares it', () => {
     const mismatches: string[] = [];
     const { typeName, fields } = rootFields('subscription');
     for (const caller of CALLERS) {
-      const client = wsClient(stack.gateway.wsUrl, caller === 'none' ? null : `Bearer ${await tokenFor(caller, caller === 'portal' ? { accounts: ['ACC-000001'] } : {})}`);
+      const client = wsClient(
+        stack.gateway.wsUrl,
+        caller === 'none'
+          ? null
+          : `Bearer ${await tokenFor(caller, caller === 'portal' ? { accounts: ['ACC-000001'] } : {})}`,
+      );
       try {
         for (const field of fields) {
           const want = expected(typeName, field, caller);
@@ -164,13 +240,19 @@ describe('access by role, as the composed schema declares it', () => {
             // Subscriptions register before a later operation on the same socket answers; a refusal would be there by then.
             await subscribe(client, '{ __typename }').done.catch(() => undefined);
             await Promise.resolve();
-            const codes = Array.isArray(error) ? (error as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code) : [];
-            if (codes.includes('UNAUTHENTICATED') || codes.includes('FORBIDDEN')) mismatches.push(`${field.name} as ${caller}: expected allowed, got ${codes.join(',')}`);
+            const codes = Array.isArray(error)
+              ? (error as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)
+              : [];
+            if (codes.includes('UNAUTHENTICATED') || codes.includes('FORBIDDEN'))
+              mismatches.push(`${field.name} as ${caller}: expected allowed, got ${codes.join(',')}`);
             sub.unsubscribe();
           } else {
             await sub.done.catch(() => undefined);
-            const codes = Array.isArray(error) ? (error as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code) : [];
-            if (!codes.includes(want)) mismatches.push(`${field.name} as ${caller}: expected ${want}, got ${JSON.stringify(error)}`);
+            const codes = Array.isArray(error)
+              ? (error as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)
+              : [];
+            if (!codes.includes(want))
+              mismatches.push(`${field.name} as ${caller}: expected ${want}, got ${JSON.stringify(error)}`);
           }
         }
       } finally {

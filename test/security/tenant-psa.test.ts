@@ -68,29 +68,44 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
   const data = generateAccounts(1, ACCOUNTS + 1).psa;
   const ownProjects = data.projects.filter((p) => p.accountId === OWN_ACCOUNT);
   const ownProjectIds = new Set(ownProjects.map((p) => p.id));
-  const ownMilestones = data.milestones.filter((m) => ownProjectIds.has(m.projectId)).sort((a, b) => a.id.localeCompare(b.id));
+  const ownMilestones = data.milestones
+    .filter((m) => ownProjectIds.has(m.projectId))
+    .sort((a, b) => a.id.localeCompare(b.id));
   const foreignProjects = data.projects.filter((p) => p.accountId !== OWN_ACCOUNT);
   const foreignMilestones = data.milestones.filter((m) => !ownProjectIds.has(m.projectId));
   const foreignAccounts = [...new Set(foreignProjects.map((p) => p.accountId))];
-  const absent = (prefix: string, width: number, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-9${String(i).padStart(width - 1, '0')}`);
+  const absent = (prefix: string, width: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `${prefix}-9${String(i).padStart(width - 1, '0')}`);
   // Existing foreign IDs (repeated as needed) and IDs that were never issued, interleaved, 1,000 of each kind.
-  const probe = (foreign: readonly string[], missing: readonly string[]) => repeatTo(foreign, PROBES / 2).flatMap((id, i) => [id, missing[i]!]);
-  const projectProbes = probe(foreignProjects.map((p) => p.id), absent('PRJ', 7, PROBES / 2));
-  const milestoneProbes = probe(foreignMilestones.map((m) => m.id), absent('MS', 8, PROBES / 2));
+  const probe = (foreign: readonly string[], missing: readonly string[]) =>
+    repeatTo(foreign, PROBES / 2).flatMap((id, i) => [id, missing[i]!]);
+  const projectProbes = probe(
+    foreignProjects.map((p) => p.id),
+    absent('PRJ', 7, PROBES / 2),
+  );
+  const milestoneProbes = probe(
+    foreignMilestones.map((m) => m.id),
+    absent('MS', 8, PROBES / 2),
+  );
   const accountProbes = probe(foreignAccounts, absent('ACC', 6, PROBES / 2));
   /** IDs the portal user may be shown: its account, its projects and their milestones. */
   const ownIds = new Set([OWN_ACCOUNT, ...ownProjectIds, ...ownMilestones.map((m) => m.id)]);
 
   let dir: string;
   let subgraph: RunningSubgraph;
-  const asPortal = <T = any>(query: string, variables?: Record<string, unknown>) => signedGql<T>(subgraph.url, SECRET, query, variables, PORTAL);
+  const asPortal = <T = any>(query: string, variables?: Record<string, unknown>) =>
+    signedGql<T>(subgraph.url, SECRET, query, variables, PORTAL);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'meridian-tenant-psa-'));
     const psa = new SqlitePsaConnector(join(dir, 'psa.db'));
     psa.seedReferenceData({ rateCards: RATE_CARDS, templates: PROJECT_TEMPLATES, resources: RESOURCES });
     psa.seed(data);
-    subgraph = await startSubgraph(createPsaSubgraph({ psa, onClose: () => psa.close() }), { port: 0, logger: silentLogger(), signature: { secret: SECRET } });
+    subgraph = await startSubgraph(createPsaSubgraph({ psa, onClose: () => psa.close() }), {
+      port: 0,
+      logger: silentLogger(),
+      signature: { secret: SECRET },
+    });
   });
   afterAll(async () => {
     await subgraph.close();
@@ -114,7 +129,14 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
 
     it('through project(id), with its milestones and account', async () => {
       for (const ids of chunks(projectProbes, PER_REQUEST)) {
-        const response = await asPortal(aliased('project', (id) => `id: ${JSON.stringify(id)}`, '{ id code name milestones { id name } account { id } }', ids));
+        const response = await asPortal(
+          aliased(
+            'project',
+            (id) => `id: ${JSON.stringify(id)}`,
+            '{ id code name milestones { id name } account { id } }',
+            ids,
+          ),
+        );
         shown.push(...idsIn(response.body.data));
         expect(comparable(response)).toEqual({ status: 200, body: { data: everyAlias(ids.length, null) } });
       }
@@ -122,7 +144,14 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
 
     it('through milestone(id), with its project', async () => {
       for (const ids of chunks(milestoneProbes, PER_REQUEST)) {
-        const response = await asPortal(aliased('milestone', (id) => `id: ${JSON.stringify(id)}`, '{ id name amount { amount currency } project { id name } }', ids));
+        const response = await asPortal(
+          aliased(
+            'milestone',
+            (id) => `id: ${JSON.stringify(id)}`,
+            '{ id name amount { amount currency } project { id name } }',
+            ids,
+          ),
+        );
         shown.push(...idsIn(response.body.data));
         expect(comparable(response)).toEqual({ status: 200, body: { data: everyAlias(ids.length, null) } });
       }
@@ -132,32 +161,53 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
       const empty = { totalCount: 0, pageInfo: { endCursor: null, hasNextPage: false }, nodes: [] };
       for (const ids of chunks(accountProbes, PER_REQUEST)) {
         const selection = '{ totalCount pageInfo { endCursor hasNextPage } nodes { id milestones { id } } }';
-        const response = await asPortal(aliased('projects', (id) => `first: 1000, filter: { accountId: ${JSON.stringify(id)} }`, selection, ids));
+        const response = await asPortal(
+          aliased('projects', (id) => `first: 1000, filter: { accountId: ${JSON.stringify(id)} }`, selection, ids),
+        );
         shown.push(...idsIn(response.body.data));
         expect(comparable(response)).toEqual({ status: 200, body: { data: everyAlias(ids.length, empty) } });
       }
     });
 
     it('through raw _entities for Project', async () => {
-      const query = 'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Project { id code name milestones { id } account { id } } } }';
-      const response = await asPortal(query, { representations: projectProbes.map((id) => ({ __typename: 'Project', id })) });
-      shown.push(...idsIn(response.body.data));
-      expect(comparable(response)).toEqual({ status: 200, body: { data: { _entities: projectProbes.map(() => null) } } });
-    });
-
-    it('through raw _entities for Account, selecting its projects', async () => {
-      const query = 'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Account { id projects { id milestones { id } } } } }';
-      const response = await asPortal(query, { representations: accountProbes.map((id) => ({ __typename: 'Account', id })) });
-      shown.push(...idsIn(response.body.data));
-      expect(comparable(response)).toEqual({ status: 200, body: { data: { _entities: accountProbes.map(() => null) } } });
-    });
-
-    it('through the lists without a filter, which hold and count only its own records', async () => {
-      const response = await asPortal('{ projects(first: 1000) { totalCount nodes { id } } milestones(first: 1000) { totalCount nodes { id } } }');
+      const query =
+        'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Project { id code name milestones { id } account { id } } } }';
+      const response = await asPortal(query, {
+        representations: projectProbes.map((id) => ({ __typename: 'Project', id })),
+      });
       shown.push(...idsIn(response.body.data));
       expect(comparable(response)).toEqual({
         status: 200,
-        body: { data: { projects: { totalCount: 2, nodes: ownProjects.map((p) => ({ id: p.id })) }, milestones: { totalCount: 3, nodes: ownMilestones.map((m) => ({ id: m.id })) } } },
+        body: { data: { _entities: projectProbes.map(() => null) } },
+      });
+    });
+
+    it('through raw _entities for Account, selecting its projects', async () => {
+      const query =
+        'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Account { id projects { id milestones { id } } } } }';
+      const response = await asPortal(query, {
+        representations: accountProbes.map((id) => ({ __typename: 'Account', id })),
+      });
+      shown.push(...idsIn(response.body.data));
+      expect(comparable(response)).toEqual({
+        status: 200,
+        body: { data: { _entities: accountProbes.map(() => null) } },
+      });
+    });
+
+    it('through the lists without a filter, which hold and count only its own records', async () => {
+      const response = await asPortal(
+        '{ projects(first: 1000) { totalCount nodes { id } } milestones(first: 1000) { totalCount nodes { id } } }',
+      );
+      shown.push(...idsIn(response.body.data));
+      expect(comparable(response)).toEqual({
+        status: 200,
+        body: {
+          data: {
+            projects: { totalCount: 2, nodes: ownProjects.map((p) => ({ id: p.id })) },
+            milestones: { totalCount: 3, nodes: ownMilestones.map((m) => ({ id: m.id })) },
+          },
+        },
       });
     });
   });
@@ -167,9 +217,27 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
     const foreignMilestone = foreignMilestones[0]!.id;
     const foreignAccount = foreignAccounts[0]!;
     const cases: [string, string, (id: string) => Record<string, unknown>, string, string][] = [
-      ['project(id)', 'query($id: ID!) { project(id: $id) { id name milestones { id } } }', (id) => ({ id }), foreignProject, 'PRJ-9999999'],
-      ['milestone(id)', 'query($id: ID!) { milestone(id: $id) { id name project { id } } }', (id) => ({ id }), foreignMilestone, 'MS-99999999'],
-      ['projects(filter: { accountId })', 'query($id: ID!) { projects(filter: { accountId: $id }) { totalCount nodes { id } } }', (id) => ({ id }), foreignAccount, 'ACC-999999'],
+      [
+        'project(id)',
+        'query($id: ID!) { project(id: $id) { id name milestones { id } } }',
+        (id) => ({ id }),
+        foreignProject,
+        'PRJ-9999999',
+      ],
+      [
+        'milestone(id)',
+        'query($id: ID!) { milestone(id: $id) { id name project { id } } }',
+        (id) => ({ id }),
+        foreignMilestone,
+        'MS-99999999',
+      ],
+      [
+        'projects(filter: { accountId })',
+        'query($id: ID!) { projects(filter: { accountId: $id }) { totalCount nodes { id } } }',
+        (id) => ({ id }),
+        foreignAccount,
+        'ACC-999999',
+      ],
       [
         '_entities Project',
         'query($r: [_Any!]!) { _entities(representations: $r) { ... on Project { id name } } }',
@@ -187,34 +255,58 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
     ];
 
     it.each(cases)('through %s', async (_route, query, variables, existing, missing) => {
-      const [foreign, unknown] = await Promise.all([asPortal(query, variables(existing)), asPortal(query, variables(missing))]);
+      const [foreign, unknown] = await Promise.all([
+        asPortal(query, variables(existing)),
+        asPortal(query, variables(missing)),
+      ]);
       expect(comparable(foreign)).toEqual(comparable(unknown));
       expect(foreign.status).toBe(200);
       expect(foreign.body.errors).toBeUndefined();
     });
 
     it('while the service identity does see the foreign records (so the IDs above do exist)', async () => {
-      const { body } = await signedGql(subgraph.url, SECRET, 'query($p: ID!, $m: ID!) { project(id: $p) { id } milestone(id: $m) { id } }', { p: foreignProject, m: foreignMilestone });
+      const { body } = await signedGql(
+        subgraph.url,
+        SECRET,
+        'query($p: ID!, $m: ID!) { project(id: $p) { id } milestone(id: $m) { id } }',
+        { p: foreignProject, m: foreignMilestone },
+      );
       expect(body).toEqual({ data: { project: { id: foreignProject }, milestone: { id: foreignMilestone } } });
     });
   });
 
   describe("returns the portal user's own projects and milestones", () => {
     const project = (p: ProjectRecord) => ({
-      id: p.id, code: p.code, name: p.name, status: p.status, billingModel: p.billingModel, budget: money(p.budgetMinor, p.currency), account: { id: OWN_ACCOUNT },
+      id: p.id,
+      code: p.code,
+      name: p.name,
+      status: p.status,
+      billingModel: p.billingModel,
+      budget: money(p.budgetMinor, p.currency),
+      account: { id: OWN_ACCOUNT },
     });
-    const milestone = (m: MilestoneRecord) => ({ id: m.id, name: m.name, sequence: m.sequence, status: m.status, amount: money(m.amountMinor, m.currency), project: { id: m.projectId } });
+    const milestone = (m: MilestoneRecord) => ({
+      id: m.id,
+      name: m.name,
+      sequence: m.sequence,
+      status: m.status,
+      amount: money(m.amountMinor, m.currency),
+      project: { id: m.projectId },
+    });
     const PROJECT = '{ id code name status billingModel budget { amount currency } account { id } }';
     const MILESTONE = '{ id name sequence status amount { amount currency } project { id } }';
 
     it('through the root fields', async () => {
       const [fixedFee] = ownProjects.filter((p) => p.billingModel === 'FIXED_FEE');
-      const response = await asPortal(`query($project: ID!, $milestone: ID!, $account: ID!) {
+      const response = await asPortal(
+        `query($project: ID!, $milestone: ID!, $account: ID!) {
         project(id: $project) ${PROJECT}
         milestone(id: $milestone) ${MILESTONE}
         projects(first: 1, filter: { accountId: $account }) { totalCount pageInfo { hasNextPage } nodes ${PROJECT} }
         milestones(filter: { status: INVOICED }) { totalCount nodes ${MILESTONE} }
-      }`, { project: fixedFee!.id, milestone: ownMilestones[2]!.id, account: OWN_ACCOUNT });
+      }`,
+        { project: fixedFee!.id, milestone: ownMilestones[2]!.id, account: OWN_ACCOUNT },
+      );
       const invoiced = ownMilestones.filter((m) => m.status === 'INVOICED');
       expect(invoiced.length).toBeGreaterThan(0);
       expect(comparable(response)).toEqual({
@@ -233,12 +325,28 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
     it('through _entities for its projects and its account', async () => {
       const response = await asPortal(
         `query($r: [_Any!]!) { _entities(representations: $r) { ... on Project ${PROJECT} ... on Account { id projects { id milestones { id sequence } } } } }`,
-        { r: [...ownProjects.map((p) => ({ __typename: 'Project', id: p.id })), { __typename: 'Account', id: OWN_ACCOUNT }] },
+        {
+          r: [
+            ...ownProjects.map((p) => ({ __typename: 'Project', id: p.id })),
+            { __typename: 'Account', id: OWN_ACCOUNT },
+          ],
+        },
       );
-      const byProject = (id: string) => ownMilestones.filter((m) => m.projectId === id).sort((a, b) => a.sequence - b.sequence).map((m) => ({ id: m.id, sequence: m.sequence }));
+      const byProject = (id: string) =>
+        ownMilestones
+          .filter((m) => m.projectId === id)
+          .sort((a, b) => a.sequence - b.sequence)
+          .map((m) => ({ id: m.id, sequence: m.sequence }));
       expect(comparable(response)).toEqual({
         status: 200,
-        body: { data: { _entities: [...ownProjects.map(project), { id: OWN_ACCOUNT, projects: ownProjects.map((p) => ({ id: p.id, milestones: byProject(p.id) })) }] } },
+        body: {
+          data: {
+            _entities: [
+              ...ownProjects.map(project),
+              { id: OWN_ACCOUNT, projects: ownProjects.map((p) => ({ id: p.id, milestones: byProject(p.id) })) },
+            ],
+          },
+        },
       });
     });
   });
@@ -248,27 +356,72 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
     const forbidden = (what: string, subject: string, role: string, scope: string, path: (string | number)[]) => ({
       status: 403,
       body: {
-        errors: [{ message: expect.stringMatching(new RegExp(`^${what} needs ${scope}(, and ${scope})?; the ${role} token of ${subject} does not have it$`)), path, extensions: { code: 'FORBIDDEN' } }],
+        errors: [
+          {
+            message: expect.stringMatching(
+              new RegExp(`^${what} needs ${scope}(, and ${scope})?; the ${role} token of ${subject} does not have it$`),
+            ),
+            path,
+            extensions: { code: 'FORBIDDEN' },
+          },
+        ],
       },
     });
     const ownProject = ownProjects[0]!.id;
 
     it.each([
-      ['Project.financials', `{ project(id: "${ownProject}") { id financials { billed { amount } } } }`, ['project', 'financials']],
-      ['Project.rateCard', `{ project(id: "${ownProject}") { id rateCard { id rates { role } } } }`, ['project', 'rateCard']],
-      ['Project.timeEntries', `{ project(id: "${ownProject}") { id timeEntries { totalCount } } }`, ['project', 'timeEntries']],
-      ['Project.financials', `{ _entities(representations: [{ __typename: "Project", id: "${ownProject}" }]) { ... on Project { financials { asOf } } } }`, ['_entities', 'financials']],
+      [
+        'Project.financials',
+        `{ project(id: "${ownProject}") { id financials { billed { amount } } } }`,
+        ['project', 'financials'],
+      ],
+      [
+        'Project.rateCard',
+        `{ project(id: "${ownProject}") { id rateCard { id rates { role } } } }`,
+        ['project', 'rateCard'],
+      ],
+      [
+        'Project.timeEntries',
+        `{ project(id: "${ownProject}") { id timeEntries { totalCount } } }`,
+        ['project', 'timeEntries'],
+      ],
+      [
+        'Project.financials',
+        `{ _entities(representations: [{ __typename: "Project", id: "${ownProject}" }]) { ... on Project { financials { asOf } } } }`,
+        ['_entities', 'financials'],
+      ],
     ])('a portal user asking %s (%#)', async (what, query, path) => {
-      expect(comparable(await asPortal(query))).toEqual(forbidden(what, 'portal-user-1', 'portal', 'read:business', path));
+      expect(comparable(await asPortal(query))).toEqual(
+        forbidden(what, 'portal-user-1', 'portal', 'read:business', path),
+      );
     });
 
     it('a BI reader without read:pii asking a resource cost rate; with read:pii it is served', async () => {
       const query = '{ resource(id: "RES-000001") { id name costRate { amount currency } } }';
       const without = await signedGql(subgraph.url, SECRET, query, undefined, identityOf('bi-reader', 'bi', [], null));
-      expect(comparable(without)).toEqual(forbidden('Resource.costRate', 'bi-reader', 'bi', 'read:pii', ['resource', 'costRate']));
-      const granted = await signedGql(subgraph.url, SECRET, query, undefined, identityOf('bi-reader', 'bi', ['read:pii'], null));
+      expect(comparable(without)).toEqual(
+        forbidden('Resource.costRate', 'bi-reader', 'bi', 'read:pii', ['resource', 'costRate']),
+      );
+      const granted = await signedGql(
+        subgraph.url,
+        SECRET,
+        query,
+        undefined,
+        identityOf('bi-reader', 'bi', ['read:pii'], null),
+      );
       const resource = RESOURCES[0]!;
-      expect(comparable(granted)).toEqual({ status: 200, body: { data: { resource: { id: resource.id, name: resource.name, costRate: money(resource.costRateMinor, resource.currency) } } } });
+      expect(comparable(granted)).toEqual({
+        status: 200,
+        body: {
+          data: {
+            resource: {
+              id: resource.id,
+              name: resource.name,
+              costRate: money(resource.costRateMinor, resource.currency),
+            },
+          },
+        },
+      });
     });
   });
 
@@ -276,30 +429,47 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
     const query = `{ project(id: "${ownProjects[0]!.id}") { id } }`;
     const body = JSON.stringify({ query });
     const post = async (headers: Record<string, string>) => {
-      const response = await fetch(subgraph.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const response = await fetch(subgraph.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
       return { status: response.status, body: (await response.json()) as unknown };
     };
-    const refused = (message: string) => ({ status: 401, body: { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] } });
+    const refused = (message: string) => ({
+      status: 401,
+      body: { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] },
+    });
 
     it('with no signature', async () => {
       expect(await post({})).toEqual(refused('Subgraphs accept only requests signed by the gateway'));
     });
 
     it('with a signature made with another secret', async () => {
-      expect(comparable(await signedGql(subgraph.url, 'not-the-secret', query, undefined, PORTAL))).toEqual(refused('The request signature does not match'));
+      expect(comparable(await signedGql(subgraph.url, 'not-the-secret', query, undefined, PORTAL))).toEqual(
+        refused('The request signature does not match'),
+      );
     });
 
     it('with a stale timestamp', async () => {
-      expect(comparable(await signedGql(subgraph.url, SECRET, query, undefined, PORTAL, Date.now() - 10 * 60_000))).toEqual(refused('The request signature is stale'));
+      expect(
+        comparable(await signedGql(subgraph.url, SECRET, query, undefined, PORTAL, Date.now() - 10 * 60_000)),
+      ).toEqual(refused('The request signature is stale'));
     });
 
     it('with a portal signature whose identity header was swapped for the service identity', async () => {
-      const headers = { ...signRequest(SECRET, body, PORTAL), [IDENTITY_HEADER]: encodeIdentity(ORCHESTRATION_SERVICE) };
+      const headers = {
+        ...signRequest(SECRET, body, PORTAL),
+        [IDENTITY_HEADER]: encodeIdentity(ORCHESTRATION_SERVICE),
+      };
       expect(await post(headers)).toEqual(refused('The request signature does not match'));
     });
 
     it('while the same request properly signed is served', async () => {
-      expect(await post(signRequest(SECRET, body, PORTAL))).toEqual({ status: 200, body: { data: { project: { id: ownProjects[0]!.id } } } });
+      expect(await post(signRequest(SECRET, body, PORTAL))).toEqual({
+        status: 200,
+        body: { data: { project: { id: ownProjects[0]!.id } } },
+      });
     });
   });
 });

@@ -5,16 +5,36 @@ import { CLOSE_UNAUTHENTICATED } from '../../gateway/subscriptions/index';
 import { gql, startTestStack } from '../support/stack';
 import { subscribe, wsClient } from '../support/ws-client';
 
-const valid: TokenRequest = { secret: DEV_JWT_SECRET, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, subject: 'ops-1', role: 'operations' };
+const valid: TokenRequest = {
+  secret: DEV_JWT_SECRET,
+  issuer: DEV_ISSUER,
+  audience: DEV_AUDIENCE,
+  subject: 'ops-1',
+  role: 'operations',
+};
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Tokens the gateway must refuse, each with the reason it gives. */
 const BAD_TOKENS: [string, () => Promise<string>, string][] = [
   ['an expired token', () => mintToken({ ...valid, expiresIn: now() - 60 }), 'expired'],
-  ['a token signed with another secret', () => mintToken({ ...valid, secret: 'some-other-secret-of-at-least-32-characters' }), 'signature'],
+  [
+    'a token signed with another secret',
+    () => mintToken({ ...valid, secret: 'some-other-secret-of-at-least-32-characters' }),
+    'signature',
+  ],
   ['a token for another audience', () => mintToken({ ...valid, audience: 'another-api' }), '`aud`'],
   ['a token from another issuer', () => mintToken({ ...valid, issuer: 'https://elsewhere.example' }), '`iss`'],
-  ['an unsigned alg:none token', async () => new UnsecuredJWT({ role: 'service' }).setSubject('intruder').setIssuer(DEV_ISSUER).setAudience(DEV_AUDIENCE).setExpirationTime('1h').encode(), 'algorithm'],
+  [
+    'an unsigned alg:none token',
+    async () =>
+      new UnsecuredJWT({ role: 'service' })
+        .setSubject('intruder')
+        .setIssuer(DEV_ISSUER)
+        .setAudience(DEV_AUDIENCE)
+        .setExpirationTime('1h')
+        .encode(),
+    'algorithm',
+  ],
   ['a token with an unknown role', () => mintToken({ ...valid, role: 'admin' as never }), '`role`'],
   ['a portal token without accounts', () => mintToken({ ...valid, role: 'portal' }), 'accounts'],
   ['a header that is not a bearer JWT', async () => 'not-a-jwt', 'Bearer'],
@@ -28,27 +48,47 @@ describe('authentication at the gateway', () => {
   afterAll(() => stack.stop());
 
   it.each(BAD_TOKENS)('refuses %s over HTTP with 401 UNAUTHENTICATED', async (_name, make, reason) => {
-    const { status, body } = await gql(stack.gatewayUrl, '{ health { status } }', undefined, { authorization: `Bearer ${await make()}` });
+    const { status, body } = await gql(stack.gatewayUrl, '{ health { status } }', undefined, {
+      authorization: `Bearer ${await make()}`,
+    });
     expect(status).toBe(401);
-    expect(body).toEqual({ errors: [{ message: expect.stringContaining(reason), extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(body).toEqual({
+      errors: [{ message: expect.stringContaining(reason), extensions: { code: 'UNAUTHENTICATED' } }],
+    });
   });
 
-  it.each(BAD_TOKENS)('refuses %s at graphql-ws connection_init, closing with 4401 UNAUTHENTICATED', async (_name, make) => {
-    const client = wsClient(stack.gateway.wsUrl, `Bearer ${await make()}`);
-    try {
-      const sub = subscribe(client, '{ health { status } }');
-      await expect(sub.done).rejects.toMatchObject({ code: CLOSE_UNAUTHENTICATED, reason: expect.stringMatching(/^UNAUTHENTICATED: /) });
-    } finally {
-      await client.dispose();
-    }
-  });
+  it.each(BAD_TOKENS)(
+    'refuses %s at graphql-ws connection_init, closing with 4401 UNAUTHENTICATED',
+    async (_name, make) => {
+      const client = wsClient(stack.gateway.wsUrl, `Bearer ${await make()}`);
+      try {
+        const sub = subscribe(client, '{ health { status } }');
+        await expect(sub.done).rejects.toMatchObject({
+          code: CLOSE_UNAUTHENTICATED,
+          reason: expect.stringMatching(/^UNAUTHENTICATED: /),
+        });
+      } finally {
+        await client.dispose();
+      }
+    },
+  );
 
   it('serves a valid token, and answers an anonymous caller UNAUTHENTICATED with the path of what needs a token', async () => {
-    const ok = await gql(stack.gatewayUrl, '{ health { status } }', undefined, { authorization: `Bearer ${await mintToken(valid)}` });
+    const ok = await gql(stack.gatewayUrl, '{ health { status } }', undefined, {
+      authorization: `Bearer ${await mintToken(valid)}`,
+    });
     expect(ok.body).toEqual({ data: { health: { status: 'OK' } } });
     const anonymous = await gql(stack.gatewayUrl, '{ __typename health { status } }', undefined, { authorization: '' });
     expect(anonymous.status).toBe(401);
-    expect(anonymous.body).toEqual({ errors: [{ message: expect.stringContaining('send a bearer token'), path: ['health'], extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(anonymous.body).toEqual({
+      errors: [
+        {
+          message: expect.stringContaining('send a bearer token'),
+          path: ['health'],
+          extensions: { code: 'UNAUTHENTICATED' },
+        },
+      ],
+    });
     const typename = await gql(stack.gatewayUrl, '{ __typename }', undefined, { authorization: '' });
     expect(typename.body).toEqual({ data: { __typename: 'Query' } });
   });
@@ -57,7 +97,10 @@ describe('authentication at the gateway', () => {
     const client = wsClient(stack.gateway.wsUrl, `Bearer ${await mintToken({ ...valid, expiresIn: now() + 2 })}`);
     try {
       const sub = subscribe(client, 'subscription { syncRunsUpdated { id } }');
-      await expect(sub.done).rejects.toMatchObject({ code: CLOSE_UNAUTHENTICATED, reason: 'UNAUTHENTICATED: The token has expired' });
+      await expect(sub.done).rejects.toMatchObject({
+        code: CLOSE_UNAUTHENTICATED,
+        reason: 'UNAUTHENTICATED: The token has expired',
+      });
     } finally {
       await client.dispose();
     }
@@ -67,7 +110,9 @@ describe('authentication at the gateway', () => {
     const client = wsClient(stack.gateway.wsUrl, null);
     try {
       const sub = subscribe(client, '{ health { status } }');
-      await expect(sub.done).rejects.toEqual([expect.objectContaining({ path: ['health'], extensions: { code: 'UNAUTHENTICATED' } })]);
+      await expect(sub.done).rejects.toEqual([
+        expect.objectContaining({ path: ['health'], extensions: { code: 'UNAUTHENTICATED' } }),
+      ]);
     } finally {
       await client.dispose();
     }
@@ -76,11 +121,23 @@ describe('authentication at the gateway', () => {
 
 describe('authentication settings', () => {
   it('refuses AUTH=off and development keys in production, and accepts them in development', () => {
-    expect(() => authFromEnv({ NODE_ENV: 'production', AUTH: 'off' })).toThrow('AUTH=off is refused when NODE_ENV=production');
-    expect(() => authFromEnv({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow('One of JWKS_URL, JWKS_PATH or JWT_SECRET must be set');
+    expect(() => authFromEnv({ NODE_ENV: 'production', AUTH: 'off' })).toThrow(
+      'AUTH=off is refused when NODE_ENV=production',
+    );
+    expect(() => authFromEnv({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(
+      'One of JWKS_URL, JWKS_PATH or JWT_SECRET must be set',
+    );
     expect(() => authFromEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) })).toThrow('JWT_ISSUER must be set');
     expect(() => authFromEnv({ JWT_SECRET: 'short' })).toThrow('JWT_SECRET must be at least 32 characters');
-    expect(authFromEnv({ AUTH: 'off' })).toEqual({ mode: 'off', identity: expect.objectContaining({ role: 'operations' }) });
-    expect(authFromEnv({})).toEqual({ mode: 'jwt', keys: { kind: 'secret', secret: DEV_JWT_SECRET }, issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
+    expect(authFromEnv({ AUTH: 'off' })).toEqual({
+      mode: 'off',
+      identity: expect.objectContaining({ role: 'operations' }),
+    });
+    expect(authFromEnv({})).toEqual({
+      mode: 'jwt',
+      keys: { kind: 'secret', secret: DEV_JWT_SECRET },
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+    });
   });
 });

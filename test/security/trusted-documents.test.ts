@@ -27,7 +27,11 @@ const bi: Identity = identityOf('analyst-1', 'bi', [], null);
 
 /** A manifest entry for `body`, with its correct ID. */
 const entry = (name: string, body: string, type = 'query') => ({ id: sha256Hex(body), name, type, body });
-const manifestOf = (...operations: unknown[]) => ({ format: 'apollo-persisted-query-manifest', version: 1, operations });
+const manifestOf = (...operations: unknown[]) => ({
+  format: 'apollo-persisted-query-manifest',
+  version: 1,
+  operations,
+});
 
 /** The MeridianError `fn` throws (fails the test when it throws nothing or something else). */
 function thrown(fn: () => unknown): MeridianError {
@@ -45,15 +49,26 @@ describe('the checked-in manifest', () => {
   let composed: { schema: GraphQLSchema; rules: AccessRules };
 
   beforeAll(() => {
-    const services = loadSupergraphConfig(join(root, 'supergraph.yaml')).map((s) => ({ name: s.name, url: s.routingUrl, typeDefs: parse(readFileSync(s.schemaFile, 'utf8')) }));
+    const services = loadSupergraphConfig(join(root, 'supergraph.yaml')).map((s) => ({
+      name: s.name,
+      url: s.routingUrl,
+      typeDefs: parse(readFileSync(s.schemaFile, 'utf8')),
+    }));
     const result = composeServices(services);
-    if (result.errors) throw new Error(`the subgraph schemas do not compose:\n${result.errors.map((e) => e.message).join('\n')}`);
-    composed = { schema: result.schema.toAPISchema().toGraphQLJSSchema(), rules: accessRulesOf(parse(result.supergraphSdl)) };
+    if (result.errors)
+      throw new Error(`the subgraph schemas do not compose:\n${result.errors.map((e) => e.message).join('\n')}`);
+    composed = {
+      schema: result.schema.toAPISchema().toGraphQLJSSchema(),
+      rules: accessRulesOf(parse(result.supergraphSdl)),
+    };
   });
 
-  it('is the default manifest, in Apollo\'s format, with the portal\'s operations', () => {
+  it("is the default manifest, in Apollo's format, with the portal's operations", () => {
     expect(DEFAULT_TRUSTED_DOCUMENTS_PATH).toBe(join(root, 'gateway', 'trusted-documents.json'));
-    const json = JSON.parse(readFileSync(DEFAULT_TRUSTED_DOCUMENTS_PATH, 'utf8')) as { format: string; version: number };
+    const json = JSON.parse(readFileSync(DEFAULT_TRUSTED_DOCUMENTS_PATH, 'utf8')) as {
+      format: string;
+      version: number;
+    };
     expect([json.format, json.version]).toEqual(['apollo-persisted-query-manifest', 1]);
     expect(manifest.operations.map((op) => `${op.type} ${op.name}`)).toEqual([
       'query PortalAccounts',
@@ -70,7 +85,9 @@ describe('the checked-in manifest', () => {
   });
 
   it('holds documents that validate against the composed API schema and that a portal token may select in full', () => {
-    expect(validateTrustedDocuments(manifest, composed.schema, { rules: composed.rules, roles: ['portal'] })).toEqual([]);
+    expect(validateTrustedDocuments(manifest, composed.schema, { rules: composed.rules, roles: ['portal'] })).toEqual(
+      [],
+    );
   });
 
   it('finds a document that no longer validates, and one selecting internal fields a portal token may not see', () => {
@@ -92,7 +109,9 @@ describe('loading a manifest', () => {
   it('refuses an entry whose id is not the SHA-256 of its body, naming it and the right id', () => {
     const body = 'query Mine { accounts { totalCount } }';
     const wrong = { ...entry('Mine', body), id: sha256Hex(`${body} `) };
-    expect(() => parseTrustedDocuments(manifestOf(entry('Fine', 'query Fine { __typename }'), wrong), 'm.json')).toThrow(
+    expect(() =>
+      parseTrustedDocuments(manifestOf(entry('Fine', 'query Fine { __typename }'), wrong), 'm.json'),
+    ).toThrow(
       `m.json: 1 bad trusted document(s):\n  operations[1] (Mine): id ${wrong.id} is not the SHA-256 of its body, which is ${sha256Hex(body)}`,
     );
   });
@@ -131,7 +150,9 @@ describe('loading a manifest', () => {
   });
 
   it('refuses a file that cannot be read, naming it', () => {
-    expect(() => loadTrustedDocuments('/nonexistent/trusted.json')).toThrow('/nonexistent/trusted.json: cannot read the trusted documents manifest');
+    expect(() => loadTrustedDocuments('/nonexistent/trusted.json')).toThrow(
+      '/nonexistent/trusted.json: cannot read the trusted documents manifest',
+    );
   });
 });
 
@@ -144,15 +165,27 @@ describe('admitting requests', () => {
   describe('for a portal token (trusted documents only)', () => {
     it('fills in the query of a listed hash, keeping the extension, the variables and the operation name', () => {
       const body = { operationName: 'PortalHello', variables: { n: 2 }, extensions: apq(hash) };
-      expect(admitTrustedDocument(manifest, portal, body)).toEqual({ operationName: 'PortalHello', variables: { n: 2 }, extensions: apq(hash), query: listed });
+      expect(admitTrustedDocument(manifest, portal, body)).toEqual({
+        operationName: 'PortalHello',
+        variables: { n: 2 },
+        extensions: apq(hash),
+        query: listed,
+      });
       expect(admitTrustedDocument(manifest, portal, { ...body, query: listed })).toEqual({ ...body, query: listed });
     });
 
     it('refuses a hash that is not listed, and a listed hash sent with other text', () => {
       const unknown = thrown(() => admitTrustedDocument(manifest, portal, { extensions: apq(sha256Hex('{ hello }')) }));
-      expect([unknown.code, unknown.extensions]).toEqual(['PERSISTED_QUERY_NOT_IN_LIST', { code: 'PERSISTED_QUERY_NOT_IN_LIST' }]);
-      expect(unknown.message).toBe(`A portal token may run only the trusted documents in the manifest; the persisted query ${sha256Hex('{ hello }')} is not one of them`);
-      expect(thrown(() => admitTrustedDocument(manifest, portal, { query: '{ secrets }', extensions: apq(hash) })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+      expect([unknown.code, unknown.extensions]).toEqual([
+        'PERSISTED_QUERY_NOT_IN_LIST',
+        { code: 'PERSISTED_QUERY_NOT_IN_LIST' },
+      ]);
+      expect(unknown.message).toBe(
+        `A portal token may run only the trusted documents in the manifest; the persisted query ${sha256Hex('{ hello }')} is not one of them`,
+      );
+      expect(
+        thrown(() => admitTrustedDocument(manifest, portal, { query: '{ secrets }', extensions: apq(hash) })).code,
+      ).toBe('PERSISTED_QUERY_NOT_IN_LIST');
     });
 
     it('runs free query text whose SHA-256 is listed, as sent', () => {
@@ -162,15 +195,22 @@ describe('admitting requests', () => {
 
     it('refuses free query text that is not listed, even the listed document reformatted', () => {
       const other = thrown(() => admitTrustedDocument(manifest, portal, { query: '{ hello }' }));
-      expect([other.code, other.message]).toEqual(['PERSISTED_QUERY_NOT_IN_LIST', 'A portal token may run only the trusted documents in the manifest; this query text is not one of them']);
-      expect(thrown(() => admitTrustedDocument(manifest, portal, { query: print(parse(listed)) })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+      expect([other.code, other.message]).toEqual([
+        'PERSISTED_QUERY_NOT_IN_LIST',
+        'A portal token may run only the trusted documents in the manifest; this query text is not one of them',
+      ]);
+      expect(thrown(() => admitTrustedDocument(manifest, portal, { query: print(parse(listed)) })).code).toBe(
+        'PERSISTED_QUERY_NOT_IN_LIST',
+      );
     });
 
     it('refuses bodies that name no document', () => {
       expect(thrown(() => admitTrustedDocument(manifest, portal, {})).code).toBe('BAD_REQUEST');
       expect(thrown(() => admitTrustedDocument(manifest, portal, 'query=%7B%20hello%20%7D')).code).toBe('BAD_REQUEST');
       expect(thrown(() => admitTrustedDocument(manifest, portal, undefined)).code).toBe('BAD_REQUEST');
-      expect(thrown(() => admitTrustedDocument(manifest, portal, { extensions: { persistedQuery: { version: 1 } } })).code).toBe('BAD_REQUEST');
+      expect(
+        thrown(() => admitTrustedDocument(manifest, portal, { extensions: { persistedQuery: { version: 1 } } })).code,
+      ).toBe('BAD_REQUEST');
     });
   });
 
@@ -185,7 +225,9 @@ describe('admitting requests', () => {
     });
 
     it('makes a role trusted-documents-only when it is listed', () => {
-      expect(thrown(() => admitTrustedDocument(manifest, bi, { query: '{ anything }' }, ['portal', 'bi'])).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+      expect(thrown(() => admitTrustedDocument(manifest, bi, { query: '{ anything }' }, ['portal', 'bi'])).code).toBe(
+        'PERSISTED_QUERY_NOT_IN_LIST',
+      );
       const body = { query: '{ anything }' };
       expect(admitTrustedDocument(manifest, portal, body, ['bi'])).toBe(body);
     });
@@ -194,30 +236,52 @@ describe('admitting requests', () => {
   it('refuses batched bodies for every role', () => {
     for (const identity of [portal, bi, null]) {
       const batch = thrown(() => admitTrustedDocument(manifest, identity, [{ query: listed }]));
-      expect([batch.code, batch.message]).toEqual(['BAD_REQUEST', 'Batched requests are not accepted: send one operation per request']);
+      expect([batch.code, batch.message]).toEqual([
+        'BAD_REQUEST',
+        'Batched requests are not accepted: send one operation per request',
+      ]);
     }
   });
 
-  it('checks a GET request\'s operation in its URL, and POSTs in their body', () => {
+  it("checks a GET request's operation in its URL, and POSTs in their body", () => {
     const get = (params: Record<string, string>, identity: Identity | null = portal) =>
-      admitTrustedRequest(manifest, identity, { method: 'GET', url: `/graphql?${new URLSearchParams(params).toString()}`, body: undefined });
+      admitTrustedRequest(manifest, identity, {
+        method: 'GET',
+        url: `/graphql?${new URLSearchParams(params).toString()}`,
+        body: undefined,
+      });
     expect(get({ query: listed })).toBeUndefined();
     expect(get({ extensions: JSON.stringify(apq(hash)) })).toBeUndefined();
     expect(get({ query: listed, extensions: JSON.stringify(apq(hash)) })).toBeUndefined();
     expect(thrown(() => get({ query: '{ hello }' })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
-    expect(thrown(() => get({ query: '{ hello }', extensions: JSON.stringify(apq(hash)) })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
-    expect(thrown(() => get({ extensions: JSON.stringify(apq(sha256Hex('{ hello }'))) })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    expect(thrown(() => get({ query: '{ hello }', extensions: JSON.stringify(apq(hash)) })).code).toBe(
+      'PERSISTED_QUERY_NOT_IN_LIST',
+    );
+    expect(thrown(() => get({ extensions: JSON.stringify(apq(sha256Hex('{ hello }'))) })).code).toBe(
+      'PERSISTED_QUERY_NOT_IN_LIST',
+    );
     expect(thrown(() => get({ query: listed, extensions: '{not json' })).code).toBe('BAD_REQUEST');
     expect(thrown(() => get({})).code).toBe('BAD_REQUEST');
     expect(get({ query: '{ anything }' }, bi)).toBeUndefined();
-    expect(admitTrustedRequest(manifest, portal, { method: 'POST', url: '/graphql', body: { extensions: apq(hash) } })).toEqual({ extensions: apq(hash), query: listed });
-    expect(thrown(() => admitTrustedRequest(manifest, portal, { method: 'POST', url: '/graphql', body: { query: '{ hello }' } })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    expect(
+      admitTrustedRequest(manifest, portal, { method: 'POST', url: '/graphql', body: { extensions: apq(hash) } }),
+    ).toEqual({ extensions: apq(hash), query: listed });
+    expect(
+      thrown(() =>
+        admitTrustedRequest(manifest, portal, { method: 'POST', url: '/graphql', body: { query: '{ hello }' } }),
+      ).code,
+    ).toBe('PERSISTED_QUERY_NOT_IN_LIST');
   });
 
   it('checks graphql-ws subscribe payloads the same way', () => {
-    expect(admitTrustedSubscribePayload(manifest, portal, { query: '', extensions: apq(hash), variables: { n: 1 } })).toEqual({ query: listed, extensions: apq(hash), variables: { n: 1 } });
+    expect(
+      admitTrustedSubscribePayload(manifest, portal, { query: '', extensions: apq(hash), variables: { n: 1 } }),
+    ).toEqual({ query: listed, extensions: apq(hash), variables: { n: 1 } });
     expect(admitTrustedSubscribePayload(manifest, portal, { query: listed })).toEqual({ query: listed });
-    expect(thrown(() => admitTrustedSubscribePayload(manifest, portal, { query: 'subscription { syncRunsUpdated { id } }' })).code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    expect(
+      thrown(() => admitTrustedSubscribePayload(manifest, portal, { query: 'subscription { syncRunsUpdated { id } }' }))
+        .code,
+    ).toBe('PERSISTED_QUERY_NOT_IN_LIST');
     const payload = { query: 'subscription { syncRunsUpdated { id } }' };
     expect(admitTrustedSubscribePayload(manifest, bi, payload)).toBe(payload);
   });
@@ -228,7 +292,9 @@ describe('trustedDocumentRolesFromEnv', () => {
     expect(trustedDocumentRolesFromEnv({})).toEqual(['portal']);
     expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: '' })).toEqual(['portal']);
     expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: 'portal, bi' })).toEqual(['portal', 'bi']);
-    expect(() => trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: 'portal,partner' })).toThrow("TRUSTED_DOCUMENTS_ROLES: unknown role 'partner'");
+    expect(() => trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: 'portal,partner' })).toThrow(
+      "TRUSTED_DOCUMENTS_ROLES: unknown role 'partner'",
+    );
   });
 });
 
@@ -239,7 +305,10 @@ describe('trusted documents and APQ over HTTP with Apollo Server', () => {
   let server: Listening;
 
   beforeAll(async () => {
-    apollo = new ApolloServer({ typeDefs: 'type Query { hello: String, internal: String }', resolvers: { Query: { hello: () => 'world', internal: () => 'secret' } } });
+    apollo = new ApolloServer({
+      typeDefs: 'type Query { hello: String, internal: String }',
+      resolvers: { Query: { hello: () => 'world', internal: () => 'secret' } },
+    });
     await apollo.start();
     server = await listen(
       createGraphQLRequestListener(apollo, {
@@ -247,7 +316,10 @@ describe('trusted documents and APQ over HTTP with Apollo Server', () => {
         // A stand-in for the gateway's token check: the role comes from a test header.
         admit: ({ req, body }) => {
           const identity = req.headers['x-test-role'] === 'portal' ? portal : bi;
-          return { identity, body: admitTrustedRequest(manifest, identity, { method: req.method, url: req.url, body }) };
+          return {
+            identity,
+            body: admitTrustedRequest(manifest, identity, { method: req.method, url: req.url, body }),
+          };
         },
       }),
       0,
@@ -260,44 +332,85 @@ describe('trusted documents and APQ over HTTP with Apollo Server', () => {
   });
 
   const post = async (role: 'portal' | 'bi', body: unknown) => {
-    const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test-role': role }, body: JSON.stringify(body) });
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-test-role': role },
+      body: JSON.stringify(body),
+    });
     return { status: response.status, body: (await response.json()) as unknown };
   };
   const apq = (query: string) => ({ persistedQuery: { version: 1, sha256Hash: sha256Hex(query) } });
 
-  it('runs a portal\'s listed hash without the text (Apollo accepts the filled-in query under its hash)', async () => {
-    expect(await post('portal', { extensions: apq(listed) })).toEqual({ status: 200, body: { data: { hello: 'world' } } });
+  it("runs a portal's listed hash without the text (Apollo accepts the filled-in query under its hash)", async () => {
+    expect(await post('portal', { extensions: apq(listed) })).toEqual({
+      status: 200,
+      body: { data: { hello: 'world' } },
+    });
   });
 
-  it('refuses a portal\'s unlisted operation with 400 PERSISTED_QUERY_NOT_IN_LIST, by text or by hash', async () => {
+  it("refuses a portal's unlisted operation with 400 PERSISTED_QUERY_NOT_IN_LIST, by text or by hash", async () => {
     const refused = {
       status: 400,
-      body: { errors: [{ message: 'A portal token may run only the trusted documents in the manifest; this query text is not one of them', extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }] },
+      body: {
+        errors: [
+          {
+            message:
+              'A portal token may run only the trusted documents in the manifest; this query text is not one of them',
+            extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' },
+          },
+        ],
+      },
     };
     expect(await post('portal', { query: '{ internal }' })).toEqual(refused);
     const byHash = await post('portal', { query: '{ internal }', extensions: apq('{ internal }') });
     expect(byHash).toEqual({
       status: 400,
-      body: { errors: [{ message: `A portal token may run only the trusted documents in the manifest; the persisted query ${sha256Hex('{ internal }')} is not one of them`, extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }] },
+      body: {
+        errors: [
+          {
+            message: `A portal token may run only the trusted documents in the manifest; the persisted query ${sha256Hex('{ internal }')} is not one of them`,
+            extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' },
+          },
+        ],
+      },
     });
   });
 
-  it('checks a portal\'s GET requests too, where the operation is in the URL', async () => {
+  it("checks a portal's GET requests too, where the operation is in the URL", async () => {
     const get = async (params: Record<string, string>) => {
-      const response = await fetch(`${server.url}?${new URLSearchParams(params).toString()}`, { headers: { 'x-test-role': 'portal', 'apollo-require-preflight': 'true' } });
+      const response = await fetch(`${server.url}?${new URLSearchParams(params).toString()}`, {
+        headers: { 'x-test-role': 'portal', 'apollo-require-preflight': 'true' },
+      });
       return { status: response.status, body: (await response.json()) as unknown };
     };
     expect(await get({ query: listed })).toEqual({ status: 200, body: { data: { hello: 'world' } } });
     expect(await get({ query: '{ internal }' })).toEqual({
       status: 400,
-      body: { errors: [{ message: 'A portal token may run only the trusted documents in the manifest; this query text is not one of them', extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } }] },
+      body: {
+        errors: [
+          {
+            message:
+              'A portal token may run only the trusted documents in the manifest; this query text is not one of them',
+            extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' },
+          },
+        ],
+      },
     });
   });
 
   it('gives BI clients automatic persisted queries: an unknown hash, then the hash with its text, then the hash alone', async () => {
     const notFound = await post('bi', { extensions: apq('{ internal }') });
-    expect(notFound).toEqual({ status: 200, body: { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] } });
-    expect(await post('bi', { query: '{ internal }', extensions: apq('{ internal }') })).toEqual({ status: 200, body: { data: { internal: 'secret' } } });
-    expect(await post('bi', { extensions: apq('{ internal }') })).toEqual({ status: 200, body: { data: { internal: 'secret' } } });
+    expect(notFound).toEqual({
+      status: 200,
+      body: { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] },
+    });
+    expect(await post('bi', { query: '{ internal }', extensions: apq('{ internal }') })).toEqual({
+      status: 200,
+      body: { data: { internal: 'secret' } },
+    });
+    expect(await post('bi', { extensions: apq('{ internal }') })).toEqual({
+      status: 200,
+      body: { data: { internal: 'secret' } },
+    });
   });
 });

@@ -17,7 +17,7 @@ import { createGraphQLSystems } from '../../subgraphs/orchestration/systems/grap
 import type { Systems } from '../../subgraphs/orchestration/systems/systems';
 
 const env = process.env;
-const crashAt = env['CRASH_AT'] ?? '';
+const crashAt = env.CRASH_AT ?? '';
 
 function crash(point: string): never {
   // A synchronous write, so the line is out before the process dies.
@@ -62,8 +62,11 @@ function crashingLedger(ledger: SqliteLedger): Ledger {
   }) as unknown as Ledger;
 }
 
-const ledger = new SqliteLedger(join(env['DATA_DIR']!, 'orchestration.db'));
-const target = (name: 'crm' | 'psa' | 'erp') => ({ url: env[`${name.toUpperCase()}_URL`]!, secret: env[`SUBGRAPH_SECRET_${name.toUpperCase()}`]! });
+const ledger = new SqliteLedger(join(env.DATA_DIR!, 'orchestration.db'));
+const target = (name: 'crm' | 'psa' | 'erp') => ({
+  url: env[`${name.toUpperCase()}_URL`]!,
+  secret: env[`SUBGRAPH_SECRET_${name.toUpperCase()}`]!,
+});
 const systems = createGraphQLSystems({ crm: target('crm'), psa: target('psa'), erp: target('erp') });
 startWorker({
   ledger: crashingLedger(ledger),
@@ -71,7 +74,7 @@ startWorker({
   systems: crashingSystems(systems),
   governance: loadGovernance(),
   logger: silentLogger(),
-  leaseMs: Number(env['LEASE_MS'] ?? 30_000),
+  leaseMs: Number(env.LEASE_MS ?? 30_000),
   idlePollMs: 50,
   onRunChanged: (run) => process.stdout.write(`RUN ${run.id} ${run.status}\n`),
 });

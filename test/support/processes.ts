@@ -35,7 +35,11 @@ export interface Child {
  * process (`node --import tsx`), so signals and exit status are the script's own.
  */
 export function startTsx(script: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], { cwd: root, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -66,7 +70,8 @@ export function waitForOutput(child: Child, pattern: RegExp): Promise<string> {
       resolve(child.output());
       return true;
     };
-    const exited = (code: number | null) => reject(new Error(`process exited (${code}) before printing ${pattern}:\n${child.output()}`));
+    const exited = (code: number | null) =>
+      reject(new Error(`process exited (${code}) before printing ${pattern}:\n${child.output()}`));
     if (check()) return;
     // Listeners added after startTsx's own, so the output already holds the chunk being checked.
     child.process.stdout?.on('data', check);

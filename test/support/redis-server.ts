@@ -53,10 +53,14 @@ export async function startRedisServer(command = 'redis-server'): Promise<RedisS
 
 function launch(command: string, port: number, dir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      command,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
@@ -67,12 +71,15 @@ function launch(command: string, port: number, dir: string): Promise<ChildProces
       child.stdout.resume();
       resolve(child);
     };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => reject(new Error(`redis-server on port ${port} exited (${code ?? signal}) before it was ready:\n${output}`));
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      reject(new Error(`redis-server on port ${port} exited (${code ?? signal}) before it was ready:\n${output}`));
     child.once('error', (error: NodeJS.ErrnoException) => {
       child.off('exit', onExit);
       reject(
         error.code === 'ENOENT'
-          ? new Error(`${command} is not on the PATH: these tests need a real Redis server (Debian: apt-get install redis-server)`)
+          ? new Error(
+              `${command} is not on the PATH: these tests need a real Redis server (Debian: apt-get install redis-server)`,
+            )
           : new Error(`redis-server could not be started: ${error.message}`),
       );
     });

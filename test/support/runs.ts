@@ -6,7 +6,11 @@ import { gql } from './stack';
  * Resolves with the run once it reaches one of `statuses`, waiting on the worker's run events (the listener is
  * registered before the current state is read, so no change is missed between the two).
  */
-export function waitForRun(stack: Pick<Stack, 'runEvents' | 'stores'>, runId: string, statuses: readonly RunStatus[]): Promise<RunRecord> {
+export function waitForRun(
+  stack: Pick<Stack, 'runEvents' | 'stores'>,
+  runId: string,
+  statuses: readonly RunStatus[],
+): Promise<RunRecord> {
   return new Promise((resolve, reject) => {
     const onRun = (run: RunRecord) => {
       if (run.id === runId && statuses.includes(run.status)) {
@@ -26,13 +30,27 @@ let counter = 0;
 /** Creates (through the gateway) an account and a closed-won opportunity with every field a conversion needs. */
 export async function createWonOpportunity(
   gatewayUrl: string,
-  fields: Partial<{ deliveryRegion: string | null; servicePackage: string; billingModel: string; amount: string; currency: string; stage: string }> = {},
+  fields: Partial<{
+    deliveryRegion: string | null;
+    servicePackage: string;
+    billingModel: string;
+    amount: string;
+    currency: string;
+    stage: string;
+  }> = {},
 ): Promise<{ accountId: string; opportunityId: string }> {
   const tag = `${process.pid}-${Date.now()}-${++counter}`;
   const account = await gql<{ upsertAccount: { account: { id: string } } }>(
     gatewayUrl,
     'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id } } }',
-    { input: { externalId: `test-account-${tag}`, name: `Test Client ${tag} Ltd`, industry: 'Retail', billingCountry: 'GB' } },
+    {
+      input: {
+        externalId: `test-account-${tag}`,
+        name: `Test Client ${tag} Ltd`,
+        industry: 'Retail',
+        billingCountry: 'GB',
+      },
+    },
   );
   const accountId = account.body.data!.upsertAccount.account.id;
   const opportunity = await gql<{ upsertOpportunity: { opportunity: { id: string } } }>(

@@ -15,6 +15,14 @@ export async function signedGql<TData = any>(
   now = Date.now(),
 ): Promise<GraphQLResponse<TData>> {
   const body = JSON.stringify(variables === undefined ? { query } : { query, variables });
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signRequest(secret, body, identity, now) }, body });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<TData>['body'] };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...signRequest(secret, body, identity, now) },
+    body,
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as GraphQLResponse<TData>['body'],
+  };
 }

@@ -6,10 +6,12 @@ import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../../gateway/auth/aut
 import { mintToken } from '../../gateway/auth/mint-token';
 import { startStack, type Stack, type StackOptions, type SubgraphName } from '../../stack/start-stack';
 
-process.env['APOLLO_TELEMETRY_DISABLED'] ??= '1';
+process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
 /** A stack on a fresh temporary data folder; `stop()` also deletes the folder. */
-export async function startTestStack(options: Omit<StackOptions, 'dataDir'> = {}): Promise<Stack & { dataDir: string }> {
+export async function startTestStack(
+  options: Omit<StackOptions, 'dataDir'> = {},
+): Promise<Stack & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-test-'));
   const stack = await startStack({ seedAccounts: 12, ...options, dataDir });
   return {
@@ -26,7 +28,10 @@ export async function startTestStack(options: Omit<StackOptions, 'dataDir'> = {}
 export interface GraphQLResponse<TData = Record<string, unknown>> {
   status: number;
   headers: Headers;
-  body: { data?: TData | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[] };
+  body: {
+    data?: TData | null;
+    errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+  };
 }
 
 /** What a test token says beyond its role. */
@@ -64,15 +69,25 @@ let serviceHeader: Promise<Record<string, string>> | null = null;
  * POSTs a GraphQL request over real HTTP. Unless `headers` has an `authorization` key (set it to `''` to send none),
  * it carries a service token: the role with every scope but the portal's, which the flow tests act as.
  */
-export async function gql<TData = any>(url: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GraphQLResponse<TData>> {
-  const auth = 'authorization' in headers ? {} : await (serviceHeader ??= authHeader('service', { subject: 'test-service' }));
+export async function gql<TData = any>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<TData>> {
+  const auth =
+    'authorization' in headers ? {} : await (serviceHeader ??= authHeader('service', { subject: 'test-service' }));
   const sent = Object.fromEntries(Object.entries({ ...auth, ...headers }).filter(([, v]) => v !== ''));
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...sent },
     body: JSON.stringify(variables === undefined ? { query } : { query, variables }),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<TData>['body'] };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as GraphQLResponse<TData>['body'],
+  };
 }
 
 /** The system subgraphs of a stack as the orchestration's clients need them: URL and signing secret. */
@@ -83,5 +98,7 @@ export function systemTargets(stack: Pick<Stack, 'urls' | 'secrets'>) {
 
 /** `SUBGRAPH_SECRET_<NAME>` variables for a child process that calls (or serves) the stack's subgraphs. */
 export function secretEnv(secrets: Partial<Record<SubgraphName, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [`SUBGRAPH_SECRET_${name.toUpperCase()}`, secret]));
+  return Object.fromEntries(
+    Object.entries(secrets).map(([name, secret]) => [`SUBGRAPH_SECRET_${name.toUpperCase()}`, secret]),
+  );
 }

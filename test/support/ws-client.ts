@@ -32,19 +32,28 @@ export function wsClient(url: string, authorization?: string | null): Client {
 }
 
 /** Subscribes and queues what arrives; tests wait on counts and completion, never on time. */
-export function subscribe<T = Record<string, any>>(client: Client, query: string, variables?: Record<string, unknown>): Subscribed<T> {
+export function subscribe<T = Record<string, any>>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+): Subscribed<T> {
   const results: ExecutionResult<T, unknown>[] = [];
-  const waiters: { count: number; resolve: (r: ExecutionResult<T, unknown>[]) => void; reject: (e: unknown) => void }[] = [];
+  const waiters: {
+    count: number;
+    resolve: (r: ExecutionResult<T, unknown>[]) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   let ended: { error?: unknown } | null = null;
   const settle = () => {
     for (const w of [...waiters]) {
       if (results.length >= w.count) w.resolve(results.slice(0, w.count));
-      else if (ended) w.reject(ended.error ?? new Error(`subscription completed after ${results.length} of ${w.count} results`));
+      else if (ended)
+        w.reject(ended.error ?? new Error(`subscription completed after ${results.length} of ${w.count} results`));
       else continue;
       waiters.splice(waiters.indexOf(w), 1);
     }
   };
-  let unsubscribe = () => undefined as void;
+  let unsubscribe: () => void = () => {};
   const done = new Promise<void>((resolve, reject) => {
     unsubscribe = client.subscribe<T>(variables ? { query, variables } : { query }, {
       next: (result) => {

@@ -2,7 +2,13 @@ import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 /** Sales stage, as the CRM stores it. */
-export type OpportunityStage = 'PROSPECTING' | 'QUALIFICATION' | 'PROPOSAL' | 'NEGOTIATION' | 'CLOSED_WON' | 'CLOSED_LOST';
+export type OpportunityStage =
+  | 'PROSPECTING'
+  | 'QUALIFICATION'
+  | 'PROPOSAL'
+  | 'NEGOTIATION'
+  | 'CLOSED_WON'
+  | 'CLOSED_LOST';
 /** How sold work is billed. */
 export type BillingModel = 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
 
@@ -91,7 +97,9 @@ export interface OpportunityFilter {
 }
 
 export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId' | 'updatedAt'> & { externalId: string };
-export type UpsertOpportunity = Omit<OpportunityRecord, 'id' | 'externalId' | 'psaProjectId' | 'erpCustomerId'> & { externalId: string };
+export type UpsertOpportunity = Omit<OpportunityRecord, 'id' | 'externalId' | 'psaProjectId' | 'erpCustomerId'> & {
+  externalId: string;
+};
 
 /** What an upsert did. */
 export interface Upserted<T> {
@@ -134,7 +142,10 @@ export interface CrmConnector {
   /** @throws MeridianError NOT_FOUND, or INVALID_STATE when already closed the other way. */
   closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord>;
   /** @throws MeridianError NOT_FOUND */
-  linkOpportunity(id: string, links: { psaProjectId?: string | null; erpCustomerId?: string | null }): Promise<OpportunityRecord>;
+  linkOpportunity(
+    id: string,
+    links: { psaProjectId?: string | null; erpCustomerId?: string | null },
+  ): Promise<OpportunityRecord>;
   /** Clears both links (PSA project, ERP customer), the compensation of {@link CrmConnector.linkOpportunity}; idempotent. @throws MeridianError NOT_FOUND */
   unlinkOpportunity(id: string): Promise<OpportunityRecord>;
 }

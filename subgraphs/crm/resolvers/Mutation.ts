@@ -6,7 +6,14 @@ import type { CrmContext } from '../context';
 import { assertUnscoped } from '../../../lib/auth/account-scope';
 
 interface UpsertAccountArgs {
-  input: { externalId: string; name: string; industry?: string | null; billingCountry?: string | null; parentAccountId?: string | null; owner?: string | null };
+  input: {
+    externalId: string;
+    name: string;
+    industry?: string | null;
+    billingCountry?: string | null;
+    parentAccountId?: string | null;
+    owner?: string | null;
+  };
 }
 
 interface UpsertOpportunityArgs {
@@ -50,9 +57,16 @@ export const Mutation = {
     const invoiced = parseMoneyInput(input.invoicedToDate, 'invoicedToDate');
     const outstanding = parseMoneyInput(input.outstanding, 'outstanding');
     const overdue = parseMoneyInput(input.overdue, 'overdue');
-    for (const [field, amount] of [['outstanding', outstanding], ['overdue', overdue]] as const) {
+    for (const [field, amount] of [
+      ['outstanding', outstanding],
+      ['overdue', overdue],
+    ] as const) {
       if (amount.currency !== invoiced.currency) {
-        throw new MeridianError('BAD_USER_INPUT', `${field} must be in the currency of invoicedToDate (${invoiced.currency}); got ${amount.currency}`, { field: `${field}.currency`, value: amount.currency });
+        throw new MeridianError(
+          'BAD_USER_INPUT',
+          `${field} must be in the currency of invoicedToDate (${invoiced.currency}); got ${amount.currency}`,
+          { field: `${field}.currency`, value: amount.currency },
+        );
       }
     }
     const { record, changed } = await ctx.crm.recordAccountFinancials({
@@ -89,9 +103,16 @@ export const Mutation = {
     assertUnscoped(ctx.identity, 'closeOpportunity');
     return ctx.crm.closeOpportunity(args.id, args.outcome, todayUtc());
   },
-  linkOpportunity: async (_: unknown, { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } }, ctx: CrmContext) => {
+  linkOpportunity: async (
+    _: unknown,
+    { input }: { input: { opportunityId: string; psaProjectId?: string | null; erpCustomerId?: string | null } },
+    ctx: CrmContext,
+  ) => {
     assertUnscoped(ctx.identity, 'linkOpportunity');
-    return ctx.crm.linkOpportunity(input.opportunityId, { psaProjectId: input.psaProjectId ?? null, erpCustomerId: input.erpCustomerId ?? null });
+    return ctx.crm.linkOpportunity(input.opportunityId, {
+      psaProjectId: input.psaProjectId ?? null,
+      erpCustomerId: input.erpCustomerId ?? null,
+    });
   },
   unlinkOpportunity: async (_: unknown, args: { id: string }, ctx: CrmContext) => {
     assertUnscoped(ctx.identity, 'unlinkOpportunity');

@@ -25,7 +25,11 @@ export const Query = {
     for (const account of page.nodes) ctx.loaders.account.prime(account.id, account);
     return toConnection(page, 'accounts', (a) => a.id);
   },
-  accountsChangedSince: async (_: unknown, args: { since?: string | null; first?: number | null; after?: string | null }, ctx: CrmContext) => {
+  accountsChangedSince: async (
+    _: unknown,
+    args: { since?: string | null; first?: number | null; after?: string | null },
+    ctx: CrmContext,
+  ) => {
     assertUnscoped(ctx.identity, 'accountsChangedSince');
     const page = await ctx.crm.listAccountsChangedSince(changeFeedRequest(args, 'accountsChangedSince'));
     for (const account of page.nodes) ctx.loaders.account.prime(account.id, account);

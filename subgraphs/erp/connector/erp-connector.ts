@@ -199,11 +199,19 @@ export interface ErpConnector {
    * holds its `expected` value (someone changed it since the caller read it)
    */
   updateCustomerFields(input: UpdateCustomerFields): Promise<{ record: CustomerRecord; changed: boolean }>;
-  upsertProjectDimensions(input: ProjectDimensionsRecord): Promise<{ record: ProjectDimensionsRecord; created: boolean }>;
+  upsertProjectDimensions(
+    input: ProjectDimensionsRecord,
+  ): Promise<{ record: ProjectDimensionsRecord; created: boolean }>;
   /** Lines whose external ID was posted before come back as first posted. */
   postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]>;
   postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }>;
-  applyPayment(input: { externalId: string; invoiceId: string; amountMinor: number; currency: string; receivedOn: string }): Promise<{ record: PaymentRecord; created: boolean }>;
+  applyPayment(input: {
+    externalId: string;
+    invoiceId: string;
+    amountMinor: number;
+    currency: string;
+    receivedOn: string;
+  }): Promise<{ record: PaymentRecord; created: boolean }>;
   /**
    * Deletes a customer, the compensation of an {@link ErpConnector.upsertCustomer} that created it; an unknown ID gives
    * `deleted: false`, so a repeat is harmless.

@@ -7,5 +7,6 @@ export const BillingLine = {
   quantity: (l: BillingLineRecord) => formatHundredths(l.quantityHundredths),
   unitPrice: (l: BillingLineRecord) => money(l.unitPriceMinor, l.currency),
   amount: (l: BillingLineRecord) => money(l.amountMinor, l.currency),
-  invoice: (l: BillingLineRecord, _args: unknown, ctx: ErpContext) => (l.invoiceId === null ? null : ctx.loaders.invoice.load(l.invoiceId)),
+  invoice: (l: BillingLineRecord, _args: unknown, ctx: ErpContext) =>
+    l.invoiceId === null ? null : ctx.loaders.invoice.load(l.invoiceId),
 };

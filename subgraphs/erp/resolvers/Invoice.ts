@@ -18,7 +18,8 @@ export const Invoice = {
   project: (i: InvoiceRecord) => (i.psaProjectId === null ? null : { id: i.psaProjectId }),
   overdue: (i: InvoiceRecord) => isOverdue(i),
   // Lines carry no currency of their own: they are in the invoice's.
-  lines: async (i: InvoiceRecord, _args: unknown, ctx: ErpContext) => (await ctx.loaders.linesByInvoice.load(i.id)).map((line) => ({ ...line, currency: i.currency })),
+  lines: async (i: InvoiceRecord, _args: unknown, ctx: ErpContext) =>
+    (await ctx.loaders.linesByInvoice.load(i.id)).map((line) => ({ ...line, currency: i.currency })),
   subtotal: (i: InvoiceRecord) => money(i.subtotalMinor, i.currency),
   tax: (i: InvoiceRecord) => money(i.taxMinor, i.currency),
   total: (i: InvoiceRecord) => money(i.totalMinor, i.currency),

@@ -5,7 +5,14 @@ import type { ErpContext } from '../context';
 import { parseHundredths } from '../../../lib/hundredths';
 
 interface UpsertCustomerArgs {
-  input: { externalCrmId: string; name: string; legalEntityCode: string; taxJurisdictionCode: string; paymentTerms: PaymentTerms; currency: string };
+  input: {
+    externalCrmId: string;
+    name: string;
+    legalEntityCode: string;
+    taxJurisdictionCode: string;
+    paymentTerms: PaymentTerms;
+    currency: string;
+  };
 }
 
 interface UpdateCustomerFieldsArgs {
@@ -13,7 +20,13 @@ interface UpdateCustomerFieldsArgs {
 }
 
 interface UpsertProjectDimensionsArgs {
-  input: { projectId: string; customerId: string; projectCode: string; billingSchedule: string; revenueTreatment: string };
+  input: {
+    projectId: string;
+    customerId: string;
+    projectCode: string;
+    billingSchedule: string;
+    revenueTreatment: string;
+  };
 }
 
 interface PostBillingLinesArgs {
@@ -49,11 +62,18 @@ interface ApplyPaymentArgs {
 /** System-level ERP commands (and the compensations `deleteCustomer`, `deleteProjectDimensions`); each validates its input, then calls one connector command. */
 export const Mutation = {
   upsertCustomer: async (_: unknown, { input }: UpsertCustomerArgs, ctx: ErpContext) => {
-    const { record, created } = await ctx.erp.upsertCustomer({ ...input, currency: input.currency.trim().toUpperCase() });
+    const { record, created } = await ctx.erp.upsertCustomer({
+      ...input,
+      currency: input.currency.trim().toUpperCase(),
+    });
     return { customer: record, created };
   },
   updateCustomerFields: async (_: unknown, { input }: UpdateCustomerFieldsArgs, ctx: ErpContext) => {
-    const { record, changed } = await ctx.erp.updateCustomerFields({ id: input.id, name: input.name ?? null, expected: { name: input.expected?.name ?? null } });
+    const { record, changed } = await ctx.erp.updateCustomerFields({
+      id: input.id,
+      name: input.name ?? null,
+      expected: { name: input.expected?.name ?? null },
+    });
     return { customer: record, changed };
   },
   upsertProjectDimensions: async (_: unknown, { input }: UpsertProjectDimensionsArgs, ctx: ErpContext) => {
@@ -114,5 +134,6 @@ export const Mutation = {
     return { payment: record, created };
   },
   deleteCustomer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.erp.deleteCustomer(args.id),
-  deleteProjectDimensions: (_: unknown, args: { projectId: string }, ctx: ErpContext) => ctx.erp.deleteProjectDimensions(args.projectId),
+  deleteProjectDimensions: (_: unknown, args: { projectId: string }, ctx: ErpContext) =>
+    ctx.erp.deleteProjectDimensions(args.projectId),
 };

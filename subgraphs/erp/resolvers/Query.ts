@@ -44,13 +44,18 @@ export const Query = {
     for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
     return toConnection(page, 'invoices', (i) => i.id);
   },
-  invoicesChangedSince: async (_: unknown, args: { since?: string | null; first?: number | null; after?: string | null }, ctx: ErpContext) => {
+  invoicesChangedSince: async (
+    _: unknown,
+    args: { since?: string | null; first?: number | null; after?: string | null },
+    ctx: ErpContext,
+  ) => {
     const page = await ctx.erp.listInvoicesChangedSince(changeFeedRequest(args, 'invoicesChangedSince'));
     for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
     return toChangeConnection(page, 'invoicesChangedSince');
   },
   customer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.customer.load(args.id),
-  customerByAccount: (_: unknown, args: { accountId: string }, ctx: ErpContext) => ctx.loaders.customerByCrmAccount.load(args.accountId),
+  customerByAccount: (_: unknown, args: { accountId: string }, ctx: ErpContext) =>
+    ctx.loaders.customerByCrmAccount.load(args.accountId),
   legalEntities: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listLegalEntities(),
   taxJurisdictions: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listTaxJurisdictions(),
 };

@@ -20,11 +20,29 @@ export interface CrossReferenceRecord {
 export type NewCrossReference = Omit<CrossReferenceRecord, 'id' | 'createdAt'>;
 
 /** Where a run stands. */
-export type RunStatus = 'QUEUED' | 'RUNNING' | 'WAITING_RETRY' | 'SUCCEEDED' | 'EXCEPTION' | 'COMPENSATING' | 'ABANDONED' | 'COMPENSATION_FAILED';
+export type RunStatus =
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'WAITING_RETRY'
+  | 'SUCCEEDED'
+  | 'EXCEPTION'
+  | 'COMPENSATING'
+  | 'ABANDONED'
+  | 'COMPENSATION_FAILED';
 /** Where a step stands. */
 export type StepStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
 /** Why a step failed, as the retry policy and a person read it. */
-export type ErrorClass = 'BAD_VALUE' | 'MISSING_REFERENCE' | 'CONNECTION' | 'INTERMITTENT' | 'RATE_LIMITED' | 'MAINTENANCE' | 'DUPLICATE' | 'CONFLICT' | 'ACCESS_DENIED' | 'UNKNOWN';
+export type ErrorClass =
+  | 'BAD_VALUE'
+  | 'MISSING_REFERENCE'
+  | 'CONNECTION'
+  | 'INTERMITTENT'
+  | 'RATE_LIMITED'
+  | 'MAINTENANCE'
+  | 'DUPLICATE'
+  | 'CONFLICT'
+  | 'ACCESS_DENIED'
+  | 'UNKNOWN';
 
 /** A step's last failure: data on the run, not a GraphQL error. */
 export interface StepError {
@@ -187,7 +205,9 @@ export interface Ledger {
   ping(): Promise<void>;
 
   getCrossReferences(ids: readonly string[]): Promise<(CrossReferenceRecord | null)[]>;
-  getCrossReferencesByEntity(keys: readonly { entityType: CrossReferenceEntity; canonicalId: string }[]): Promise<CrossReferenceRecord[][]>;
+  getCrossReferencesByEntity(
+    keys: readonly { entityType: CrossReferenceEntity; canonicalId: string }[],
+  ): Promise<CrossReferenceRecord[][]>;
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<CrossReferenceRecord[]>;
 
   /**
@@ -200,16 +220,32 @@ export interface Ledger {
   getRuns(ids: readonly string[]): Promise<(RunRecord | null)[]>;
   listRuns(page: PageRequest, filter?: RunFilter): Promise<Page<RunRecord>>;
   /** Runs per key, newest first; `field` names the key column; `flows`, when given, keeps only runs of those flows. */
-  getRunsBy(field: 'accountId' | 'opportunityId' | 'projectId', keys: readonly string[], flows?: readonly string[]): Promise<RunRecord[][]>;
+  getRunsBy(
+    field: 'accountId' | 'opportunityId' | 'projectId',
+    keys: readonly string[],
+    flows?: readonly string[],
+  ): Promise<RunRecord[][]>;
 
   /** Takes the next runnable run (due, unleased or lease expired) for `owner` until `now + leaseMs`. */
   claimRun(owner: string, leaseMs: number, now: number): Promise<RunRecord | null>;
   /** Epoch ms when the next waiting run becomes due, or null when none waits. */
   nextDueAt(): Promise<number | null>;
   /** Records a step's success (and the run's entity IDs it revealed), advancing the run. */
-  completeStep(runId: string, owner: string, index: number, output: unknown, ids?: { accountId?: string; projectId?: string }): Promise<RunRecord | null>;
+  completeStep(
+    runId: string,
+    owner: string,
+    index: number,
+    output: unknown,
+    ids?: { accountId?: string; projectId?: string },
+  ): Promise<RunRecord | null>;
   /** Records a failure: a retry at `retryAt`, or (null) an exception for a person. */
-  failStep(runId: string, owner: string, index: number, error: StepError, retryAt: number | null): Promise<RunRecord | null>;
+  failStep(
+    runId: string,
+    owner: string,
+    index: number,
+    error: StepError,
+    retryAt: number | null,
+  ): Promise<RunRecord | null>;
   /** Records one compensation's outcome (a failure also raises an exception). */
   compensateStep(runId: string, owner: string, index: number, error: StepError | null): Promise<RunRecord | null>;
   /** Ends a compensating run: ABANDONED, or COMPENSATION_FAILED when any compensation failed. */

@@ -85,7 +85,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failures++;
         if (outageSince === null) {
           outageSince = Date.now();
-          logger.warn({ err: error, relay: name, cursor }, 'outbox relay cannot publish; events stay in the outbox and are retried with backoff');
+          logger.warn(
+            { err: error, relay: name, cursor },
+            'outbox relay cannot publish; events stay in the outbox and are retried with backoff',
+          );
         }
         if (!stopped) await retry.sleep(Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs));
       }
@@ -110,5 +113,15 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
 /** Only the event's own fields go on the bus, whatever else an adapter's row carries. */
 function toRunEvent(e: OutboxEvent): RunEvent {
-  return { seq: e.seq, runId: e.runId, type: e.type, sequence: e.sequence, status: e.status, flow: e.flow, accountId: e.accountId, exceptionId: e.exceptionId, createdAt: e.createdAt };
+  return {
+    seq: e.seq,
+    runId: e.runId,
+    type: e.type,
+    sequence: e.sequence,
+    status: e.status,
+    flow: e.flow,
+    accountId: e.accountId,
+    exceptionId: e.exceptionId,
+    createdAt: e.createdAt,
+  };
 }

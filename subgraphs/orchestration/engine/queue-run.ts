@@ -18,11 +18,22 @@ export interface QueueRunOptions {
  * (Stripe semantics: the request hash is the flow and its parsed input) or the same subject.
  * @throws MeridianError BAD_USER_INPUT for invalid input or key; IDEMPOTENCY_KEY_REUSED.
  */
-export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<string, unknown>, options: QueueRunOptions): Promise<{ run: RunRecord; created: boolean }> {
+export async function queueRun(
+  ledger: Ledger,
+  flow: Flow<unknown>,
+  raw: Record<string, unknown>,
+  options: QueueRunOptions,
+): Promise<{ run: RunRecord; created: boolean }> {
   const { actor, idempotencyKey } = options;
   const input = flow.parseInput(raw) as Record<string, unknown>;
-  if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-    throw new MeridianError('BAD_USER_INPUT', 'idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' });
+  if (
+    idempotencyKey !== undefined &&
+    idempotencyKey !== null &&
+    (idempotencyKey.length === 0 || idempotencyKey.length > 255)
+  ) {
+    throw new MeridianError('BAD_USER_INPUT', 'idempotencyKey must be 1 to 255 characters', {
+      field: 'idempotencyKey',
+    });
   }
   return ledger.createRun({
     flow: flow.name,
@@ -31,6 +42,13 @@ export async function queueRun(ledger: Ledger, flow: Flow<unknown>, raw: Record<
     ...flow.subject(input),
     triggeredBy: actor,
     auditRepeats: options.auditRepeats ?? false,
-    idempotency: idempotencyKey ? { key: idempotencyKey, requestHash: createHash('sha256').update(JSON.stringify([flow.name, input])).digest('hex') } : null,
+    idempotency: idempotencyKey
+      ? {
+          key: idempotencyKey,
+          requestHash: createHash('sha256')
+            .update(JSON.stringify([flow.name, input]))
+            .digest('hex'),
+        }
+      : null,
   });
 }

@@ -31,7 +31,10 @@ export interface TriggerSources {
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
-type Page = { nodes: { id: string; psaProjectId?: string | null }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+type Page = {
+  nodes: { id: string; psaProjectId?: string | null }[];
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+};
 
 const toTriggerPage = (page: Page, keep: (node: Page['nodes'][number]) => boolean = () => true): TriggerPage => ({
   ids: page.nodes.filter(keep).map((n) => n.id),
@@ -129,11 +132,41 @@ interface Trigger {
 }
 
 const TRIGGERS: readonly Trigger[] = [
-  { flow: 'convertOpportunityToProject', actor: 'event:opportunity.closed_won', reads: 'state', list: (s, after) => s.unconvertedWonOpportunities(after), input: (id) => ({ opportunityId: id }) },
-  { flow: 'billApprovedTime', actor: 'event:time.approved', reads: 'state', list: (s, after) => s.projectsWithBillableWork(after), input: (id) => ({ projectId: id }) },
-  { flow: 'billMilestone', actor: 'event:milestone.completed', reads: 'state', list: (s, after) => s.milestonesReadyToInvoice(after), input: (id) => ({ milestoneId: id }) },
-  { flow: 'syncInvoiceStatus', actor: 'event:invoice.changed', reads: 'changes', list: (s, after) => s.invoicesChanged(after), input: (id) => ({ invoiceId: id }) },
-  { flow: 'syncCustomer', actor: 'event:account.changed', reads: 'changes', list: (s, after) => s.accountsChanged(after), input: (id) => ({ accountId: id }) },
+  {
+    flow: 'convertOpportunityToProject',
+    actor: 'event:opportunity.closed_won',
+    reads: 'state',
+    list: (s, after) => s.unconvertedWonOpportunities(after),
+    input: (id) => ({ opportunityId: id }),
+  },
+  {
+    flow: 'billApprovedTime',
+    actor: 'event:time.approved',
+    reads: 'state',
+    list: (s, after) => s.projectsWithBillableWork(after),
+    input: (id) => ({ projectId: id }),
+  },
+  {
+    flow: 'billMilestone',
+    actor: 'event:milestone.completed',
+    reads: 'state',
+    list: (s, after) => s.milestonesReadyToInvoice(after),
+    input: (id) => ({ milestoneId: id }),
+  },
+  {
+    flow: 'syncInvoiceStatus',
+    actor: 'event:invoice.changed',
+    reads: 'changes',
+    list: (s, after) => s.invoicesChanged(after),
+    input: (id) => ({ invoiceId: id }),
+  },
+  {
+    flow: 'syncCustomer',
+    actor: 'event:account.changed',
+    reads: 'changes',
+    list: (s, after) => s.accountsChanged(after),
+    input: (id) => ({ accountId: id }),
+  },
 ];
 
 /** What a `changes` trigger keeps in the ledger between looks (as JSON, under `trigger:<flow>`). */
@@ -169,8 +202,15 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   const intervalMs = options.intervalMs ?? 5000;
 
   /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
-  async function queue(trigger: Trigger, flow: Flow<unknown>, id: string, onCreated: () => void): Promise<{ run: RunRecord; created: boolean }> {
-    const queued = await queueRun(ledger, flow, trigger.input(id), { actor: { subject: trigger.actor, role: 'service', correlationId: null } });
+  async function queue(
+    trigger: Trigger,
+    flow: Flow<unknown>,
+    id: string,
+    onCreated: () => void,
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    const queued = await queueRun(ledger, flow, trigger.input(id), {
+      actor: { subject: trigger.actor, role: 'service', correlationId: null },
+    });
     if (queued.created) onCreated();
     return queued;
   }
@@ -200,7 +240,8 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   async function queueChanges(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
     const name = `trigger:${trigger.flow}`;
     let stored = await ledger.getWatermark(name);
-    let mark: ChangeWatermark = stored === null ? { after: null, pending: [] } : (JSON.parse(stored) as ChangeWatermark);
+    let mark: ChangeWatermark =
+      stored === null ? { after: null, pending: [] } : (JSON.parse(stored) as ChangeWatermark);
     /** Queues a run for `id`; true when a run covers the change (new, or not started), false when it must be offered again. */
     const offer = async (id: string): Promise<boolean> => {
       const { run, created } = await queue(trigger, flow, id, onCreated);
@@ -242,11 +283,17 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
       TRIGGERS.map(async (trigger) => {
         const flow = flows.get(trigger.flow);
         if (!flow || governance.triggers[trigger.flow] === false) return;
-        await (trigger.reads === 'state' ? queueState(trigger, flow, onCreated) : queueChanges(trigger, flow, onCreated));
+        await (trigger.reads === 'state'
+          ? queueState(trigger, flow, onCreated)
+          : queueChanges(trigger, flow, onCreated));
       }),
     );
     results.forEach((result, i) => {
-      if (result.status === 'rejected') logger.warn({ err: result.reason, trigger: TRIGGERS[i]!.flow }, 'trigger look failed; the next look tries again');
+      if (result.status === 'rejected')
+        logger.warn(
+          { err: result.reason, trigger: TRIGGERS[i]!.flow },
+          'trigger look failed; the next look tries again',
+        );
     });
     if (queued > 0) {
       logger.info({ queued }, 'triggers queued runs');

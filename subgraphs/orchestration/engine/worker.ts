@@ -61,7 +61,11 @@ export function startWorker(options: WorkerOptions): Worker {
     runId: run.id,
     correlationId: run.correlationId,
     input: flow.parseInput(run.input),
-    results: Object.fromEntries(run.steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED').map((s) => [s.name, s.output])),
+    results: Object.fromEntries(
+      run.steps
+        .filter((s) => s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED')
+        .map((s) => [s.name, s.output]),
+    ),
     key: `${run.id}:${stepName}`,
     systems,
     governance,
@@ -70,17 +74,34 @@ export function startWorker(options: WorkerOptions): Worker {
       await ledger.recordCrossReferences(links);
     },
     heartbeat: async () => {
-      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now()))) throw new Error(`Lease on run ${run.id} lost`);
+      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now())))
+        throw new Error(`Lease on run ${run.id} lost`);
     },
   });
 
   const toStepError = (error: unknown, run: RunRecord, step: string): StepError => {
     const at = new Date().toISOString();
-    if (error instanceof SystemError) return { class: error.errorClass, code: error.code, message: error.message, system: error.system, retryAfterMs: error.retryAfterMs, at };
+    if (error instanceof SystemError)
+      return {
+        class: error.errorClass,
+        code: error.code,
+        message: error.message,
+        system: error.system,
+        retryAfterMs: error.retryAfterMs,
+        at,
+      };
     const code = (error as { code?: unknown }).code;
-    if (code === 'BAD_USER_INPUT') return { class: 'BAD_VALUE', code, message: (error as Error).message, system: null, retryAfterMs: null, at };
+    if (code === 'BAD_USER_INPUT')
+      return { class: 'BAD_VALUE', code, message: (error as Error).message, system: null, retryAfterMs: null, at };
     logger.error({ correlationId: run.correlationId, runId: run.id, step, err: error }, 'unexpected error in a step');
-    return { class: 'UNKNOWN', code: null, message: `Unexpected error in step '${step}'; the log holds the details under correlation ID ${run.correlationId}`, system: null, retryAfterMs: null, at };
+    return {
+      class: 'UNKNOWN',
+      code: null,
+      message: `Unexpected error in step '${step}'; the log holds the details under correlation ID ${run.correlationId}`,
+      system: null,
+      retryAfterMs: null,
+      at,
+    };
   };
 
   async function advance(run: RunRecord, flow: Flow<unknown>, lease: string): Promise<void> {
@@ -95,17 +116,33 @@ export function startWorker(options: WorkerOptions): Worker {
       } catch (error) {
         const failure = toStepError(error, run, step.name);
         const attempts = step.attempts + 1;
-        const retryAt = RETRYABLE.has(failure.class) ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, Date.now(), random) : null;
-        if (retryAt === null && RETRYABLE.has(failure.class)) failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
-        logger.warn({ ...log, attempts, errorClass: failure.class, code: failure.code, retryAt, err: error instanceof SystemError ? undefined : error, reason: failure.message }, retryAt ? 'step failed; retry scheduled' : 'step failed; exception raised');
+        const retryAt = RETRYABLE.has(failure.class)
+          ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, Date.now(), random)
+          : null;
+        if (retryAt === null && RETRYABLE.has(failure.class))
+          failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
+        logger.warn(
+          {
+            ...log,
+            attempts,
+            errorClass: failure.class,
+            code: failure.code,
+            retryAt,
+            err: error instanceof SystemError ? undefined : error,
+            reason: failure.message,
+          },
+          retryAt ? 'step failed; retry scheduled' : 'step failed; exception raised',
+        );
         changed(await ledger.failStep(run.id, lease, step.index, failure, retryAt));
         return;
       }
       const ids = output && typeof output === 'object' ? (output as { accountId?: unknown; projectId?: unknown }) : {};
-      const next = changed(await ledger.completeStep(run.id, lease, step.index, output, {
-        ...(typeof ids.accountId === 'string' ? { accountId: ids.accountId } : {}),
-        ...(typeof ids.projectId === 'string' ? { projectId: ids.projectId } : {}),
-      }));
+      const next = changed(
+        await ledger.completeStep(run.id, lease, step.index, output, {
+          ...(typeof ids.accountId === 'string' ? { accountId: ids.accountId } : {}),
+          ...(typeof ids.projectId === 'string' ? { projectId: ids.projectId } : {}),
+        }),
+      );
       if (!next) {
         logger.warn(log, 'lease lost; another worker owns the run now');
         return;
@@ -127,14 +164,19 @@ export function startWorker(options: WorkerOptions): Worker {
           break;
         } catch (error) {
           failure = toStepError(error, run, step.name);
-          const retryAt = RETRYABLE.has(failure.class) ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, Date.now(), random) : null;
+          const retryAt = RETRYABLE.has(failure.class)
+            ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, Date.now(), random)
+            : null;
           if (retryAt === null) break;
           failure = null;
           await new Promise((resolve) => setTimeout(resolve, retryAt - Date.now()));
           await ledger.renewLease(run.id, lease, leaseMs, Date.now());
         }
       }
-      logger.info({ correlationId: run.correlationId, runId: run.id, step: step.name, failed: failure !== null }, 'step compensated');
+      logger.info(
+        { correlationId: run.correlationId, runId: run.id, step: step.name, failed: failure !== null },
+        'step compensated',
+      );
       if (!changed(await ledger.compensateStep(run.id, lease, step.index, failure))) return;
     }
     changed(await ledger.endCompensation(run.id, lease));

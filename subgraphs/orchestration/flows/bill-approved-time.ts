@@ -34,22 +34,34 @@ export const billApprovedTime: Flow<BillInput> = {
   name: 'billApprovedTime',
 
   parseInput(raw) {
-    if (typeof raw['projectId'] !== 'string' || raw['projectId'] === '') {
+    if (typeof raw.projectId !== 'string' || raw.projectId === '') {
       throw new MeridianError('BAD_USER_INPUT', 'projectId is required', { field: 'projectId' });
     }
-    const until = raw['until'];
-    if (until !== undefined && until !== null && typeof until !== 'string') throw new MeridianError('BAD_USER_INPUT', 'until must be a date', { field: 'until' });
-    return { projectId: raw['projectId'], ...(typeof until === 'string' ? { until: isoDate(until, 'until') } : {}) };
+    const until = raw.until;
+    if (until !== undefined && until !== null && typeof until !== 'string')
+      throw new MeridianError('BAD_USER_INPUT', 'until must be a date', { field: 'until' });
+    return { projectId: raw.projectId, ...(typeof until === 'string' ? { until: isoDate(until, 'until') } : {}) };
   },
 
-  subject: (input) => ({ subjectKey: `billing:${input.projectId}`, subjectReuse: 'active', accountId: null, opportunityId: null, projectId: input.projectId }),
+  subject: (input) => ({
+    subjectKey: `billing:${input.projectId}`,
+    subjectReuse: 'active',
+    accountId: null,
+    opportunityId: null,
+    projectId: input.projectId,
+  }),
 
   steps: [
     {
       name: 'checkProject',
       system: 'psa',
       async run(ctx) {
-        const work = await ctx.systems.psa.getBillableWork(ctx.input.projectId, 0, ctx.input.until ?? null, ctx.correlationId);
+        const work = await ctx.systems.psa.getBillableWork(
+          ctx.input.projectId,
+          0,
+          ctx.input.until ?? null,
+          ctx.correlationId,
+        );
         return { projectId: work.project.id, accountId: work.project.account?.id ?? null };
       },
     },
@@ -62,7 +74,12 @@ export const billApprovedTime: Flow<BillInput> = {
         const totalsMinor = new Map<string, bigint>();
         const postingDate = todayUtc();
         for (;;) {
-          const work = await ctx.systems.psa.getBillableWork(projectId, BILLING_BATCH_SIZE, until ?? null, ctx.correlationId);
+          const work = await ctx.systems.psa.getBillableWork(
+            projectId,
+            BILLING_BATCH_SIZE,
+            until ?? null,
+            ctx.correlationId,
+          );
           if (work.timeEntries.length === 0 && work.expenses.length === 0) break;
           const lines: NewBillingLine[] = [];
           for (const { timeEntry, rate } of work.timeEntries) {
@@ -99,13 +116,21 @@ export const billApprovedTime: Flow<BillInput> = {
           const posted = await ctx.systems.erp.postBillingLines(lines, ctx.correlationId);
           await ctx.systems.psa.markTimeEntriesBilled(
             // One reference per run, not per batch: a worker that resumes the step counts batches from 1 again.
-            { timeEntryIds: work.timeEntries.map((t) => t.timeEntry.id), expenseIds: work.expenses.map((e) => e.id), billingReference: ctx.key },
+            {
+              timeEntryIds: work.timeEntries.map((t) => t.timeEntry.id),
+              expenseIds: work.expenses.map((e) => e.id),
+              billingReference: ctx.key,
+            },
             ctx.correlationId,
           );
           summary.batches += 1;
           summary.timeEntries += work.timeEntries.length;
           summary.expenses += work.expenses.length;
-          for (const { amount } of posted) totalsMinor.set(amount.currency, (totalsMinor.get(amount.currency) ?? 0n) + toMinor(amount.amount, amount.currency));
+          for (const { amount } of posted)
+            totalsMinor.set(
+              amount.currency,
+              (totalsMinor.get(amount.currency) ?? 0n) + toMinor(amount.amount, amount.currency),
+            );
           await ctx.heartbeat();
           if (!work.hasMore) break;
         }

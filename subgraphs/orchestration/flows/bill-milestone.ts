@@ -12,7 +12,12 @@ export interface BillMilestoneInput {
 /** Billing models whose projects are invoiced milestone by milestone. */
 const MILESTONE_BILLED = new Set(['FIXED_FEE', 'MILESTONE']);
 
-const MODEL_WORDS: Record<string, string> = { FIXED_FEE: 'fixed fee', MILESTONE: 'by milestone', TIME_AND_MATERIALS: 'time and materials', RETAINER: 'as a retainer' };
+const MODEL_WORDS: Record<string, string> = {
+  FIXED_FEE: 'fixed fee',
+  MILESTONE: 'by milestone',
+  TIME_AND_MATERIALS: 'time and materials',
+  RETAINER: 'as a retainer',
+};
 
 /** What `checkMilestone` found: the milestone to invoice, its project, and the issue date fixed for every retry. */
 interface MilestoneToBill {
@@ -28,9 +33,9 @@ interface MilestoneToBill {
   label: string;
 }
 
-const milestone = (ctx: StepContext<BillMilestoneInput>) => ctx.results['checkMilestone'] as MilestoneToBill;
-const customer = (ctx: StepContext<BillMilestoneInput>) => ctx.results['findErpCustomer'] as { customerId: string };
-const invoice = (ctx: StepContext<BillMilestoneInput>) => ctx.results['postInvoice'] as { invoiceId: string };
+const milestone = (ctx: StepContext<BillMilestoneInput>) => ctx.results.checkMilestone as MilestoneToBill;
+const customer = (ctx: StepContext<BillMilestoneInput>) => ctx.results.findErpCustomer as { customerId: string };
+const invoice = (ctx: StepContext<BillMilestoneInput>) => ctx.results.postInvoice as { invoiceId: string };
 
 /** The external ID of a milestone's invoice: one per milestone, ever, whichever run posts it. */
 export const milestoneInvoiceExternalId = (milestoneId: string) => `milestone:${milestoneId}`;
@@ -44,13 +49,19 @@ export const billMilestone: Flow<BillMilestoneInput> = {
   name: 'billMilestone',
 
   parseInput(raw) {
-    if (typeof raw['milestoneId'] !== 'string' || raw['milestoneId'] === '') {
+    if (typeof raw.milestoneId !== 'string' || raw.milestoneId === '') {
       throw new MeridianError('BAD_USER_INPUT', 'milestoneId is required', { field: 'milestoneId' });
     }
-    return { milestoneId: raw['milestoneId'] };
+    return { milestoneId: raw.milestoneId };
   },
 
-  subject: (input) => ({ subjectKey: `milestone:${input.milestoneId}`, subjectReuse: 'ever', accountId: null, opportunityId: null, projectId: null }),
+  subject: (input) => ({
+    subjectKey: `milestone:${input.milestoneId}`,
+    subjectReuse: 'ever',
+    accountId: null,
+    opportunityId: null,
+    projectId: null,
+  }),
 
   steps: [
     {
@@ -58,20 +69,52 @@ export const billMilestone: Flow<BillMilestoneInput> = {
       system: 'psa',
       async run(ctx): Promise<MilestoneToBill> {
         const found = await ctx.systems.psa.getMilestone(ctx.input.milestoneId, ctx.correlationId);
-        if (!found) throw new SystemError('MISSING_REFERENCE', `The PSA has no milestone '${ctx.input.milestoneId}'`, 'psa', 'NOT_FOUND');
+        if (!found)
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `The PSA has no milestone '${ctx.input.milestoneId}'`,
+            'psa',
+            'NOT_FOUND',
+          );
         const { project } = found;
         const label = `Milestone ${found.id} (${found.name}) of project ${project.id} (${project.code}, ${project.name})`;
         if (!MILESTONE_BILLED.has(project.billingModel)) {
-          throw new SystemError('BAD_VALUE', `${label} cannot be invoiced: the project is billed ${MODEL_WORDS[project.billingModel]}; only fixed-fee and milestone projects are invoiced by milestone`, 'psa');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} cannot be invoiced: the project is billed ${MODEL_WORDS[project.billingModel]}; only fixed-fee and milestone projects are invoiced by milestone`,
+            'psa',
+          );
         }
         if (found.status === 'PLANNED') {
-          throw new SystemError('BAD_VALUE', `${label} cannot be invoiced: it is not completed yet; complete it in the PSA first`, 'psa');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} cannot be invoiced: it is not completed yet; complete it in the PSA first`,
+            'psa',
+          );
         }
         if (found.status === 'INVOICED') {
-          throw new SystemError('BAD_VALUE', `${label} is already invoiced${found.invoiceId ? ` on ERP invoice ${found.invoiceId}` : ''}; a milestone is invoiced once`, 'psa');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} is already invoiced${found.invoiceId ? ` on ERP invoice ${found.invoiceId}` : ''}; a milestone is invoiced once`,
+            'psa',
+          );
         }
-        if (!project.account) throw new SystemError('MISSING_REFERENCE', `${label} cannot be invoiced: the project names no CRM account`, 'psa');
-        return { milestoneId: found.id, name: found.name, amount: found.amount, projectId: project.id, projectCode: project.code, accountId: project.account.id, issueDate: todayUtc(), label };
+        if (!project.account)
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `${label} cannot be invoiced: the project names no CRM account`,
+            'psa',
+          );
+        return {
+          milestoneId: found.id,
+          name: found.name,
+          amount: found.amount,
+          projectId: project.id,
+          projectCode: project.code,
+          accountId: project.account.id,
+          issueDate: todayUtc(),
+          label,
+        };
       },
     },
     {
@@ -81,7 +124,11 @@ export const billMilestone: Flow<BillMilestoneInput> = {
         const m = milestone(ctx);
         const found = await ctx.systems.erp.getCustomerByAccount(m.accountId, ctx.correlationId);
         if (!found) {
-          throw new SystemError('MISSING_REFERENCE', `${m.label} cannot be invoiced: account ${m.accountId} has no ERP customer; convert its opportunity (or create the customer) first`, 'erp');
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `${m.label} cannot be invoiced: account ${m.accountId} has no ERP customer; convert its opportunity (or create the customer) first`,
+            'erp',
+          );
         }
         return { customerId: found.id, customerNumber: found.customerNumber };
       },

@@ -33,31 +33,47 @@ interface Deal {
   alreadyConvertedTo: { psaProjectId: string; erpCustomerId: string | null } | null;
 }
 
-const OVERRIDES = ['deliveryRegion', 'servicePackage', 'billingModel', 'expectedStartDate', 'legalEntity', 'taxJurisdiction'] as const;
+const OVERRIDES = [
+  'deliveryRegion',
+  'servicePackage',
+  'billingModel',
+  'expectedStartDate',
+  'legalEntity',
+  'taxJurisdiction',
+] as const;
 
-const deal = (ctx: StepContext<ConvertInput>) => ctx.results['validateOpportunity'] as Deal;
-const customer = (ctx: StepContext<ConvertInput>) => ctx.results['ensureErpCustomer'] as { customerId: string; created: boolean } | { skipped: true };
-const project = (ctx: StepContext<ConvertInput>) => ctx.results['createPsaProject'] as { projectId: string; code: string } | { skipped: true };
+const deal = (ctx: StepContext<ConvertInput>) => ctx.results.validateOpportunity as Deal;
+const customer = (ctx: StepContext<ConvertInput>) =>
+  ctx.results.ensureErpCustomer as { customerId: string; created: boolean } | { skipped: true };
+const project = (ctx: StepContext<ConvertInput>) =>
+  ctx.results.createPsaProject as { projectId: string; code: string } | { skipped: true };
 
 /** Closed-won opportunity → ERP customer → PSA project from template → ERP project dimensions → links back. */
 export const convertOpportunityToProject: Flow<ConvertInput> = {
   name: 'convertOpportunityToProject',
 
   parseInput(raw) {
-    if (typeof raw['opportunityId'] !== 'string' || raw['opportunityId'] === '') {
+    if (typeof raw.opportunityId !== 'string' || raw.opportunityId === '') {
       throw new MeridianError('BAD_USER_INPUT', 'opportunityId is required', { field: 'opportunityId' });
     }
-    const input: ConvertInput = { opportunityId: raw['opportunityId'] };
+    const input: ConvertInput = { opportunityId: raw.opportunityId };
     for (const key of OVERRIDES) {
       const value = raw[key];
       if (value === undefined || value === null) continue;
-      if (typeof value !== 'string' || value === '') throw new MeridianError('BAD_USER_INPUT', `${key} must be a non-empty string`, { field: key });
+      if (typeof value !== 'string' || value === '')
+        throw new MeridianError('BAD_USER_INPUT', `${key} must be a non-empty string`, { field: key });
       input[key] = value;
     }
     return input;
   },
 
-  subject: (input) => ({ subjectKey: `opportunity:${input.opportunityId}`, subjectReuse: 'ever', accountId: null, opportunityId: input.opportunityId, projectId: null }),
+  subject: (input) => ({
+    subjectKey: `opportunity:${input.opportunityId}`,
+    subjectReuse: 'ever',
+    accountId: null,
+    opportunityId: input.opportunityId,
+    projectId: null,
+  }),
 
   steps: [
     {
@@ -66,12 +82,26 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx): Promise<Deal> {
         const { input } = ctx;
         const opportunity = await ctx.systems.crm.getOpportunity(input.opportunityId, ctx.correlationId);
-        if (!opportunity) throw new SystemError('MISSING_REFERENCE', `The CRM has no opportunity '${input.opportunityId}'`, 'crm', 'NOT_FOUND');
+        if (!opportunity)
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `The CRM has no opportunity '${input.opportunityId}'`,
+            'crm',
+            'NOT_FOUND',
+          );
         const label = `Opportunity '${opportunity.id}' (${opportunity.name})`;
         if (opportunity.stage !== 'CLOSED_WON') {
-          throw new SystemError('BAD_VALUE', `${label} is in stage ${opportunity.stage}; only closed-won deals are converted`, 'crm');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} is in stage ${opportunity.stage}; only closed-won deals are converted`,
+            'crm',
+          );
         }
-        const merged: OpportunityForConversion = { ...opportunity, ...pick(input, ['deliveryRegion', 'servicePackage', 'expectedStartDate']), ...(input.billingModel ? { billingModel: input.billingModel as Deal['billingModel'] } : {}) };
+        const merged: OpportunityForConversion = {
+          ...opportunity,
+          ...pick(input, ['deliveryRegion', 'servicePackage', 'expectedStartDate']),
+          ...(input.billingModel ? { billingModel: input.billingModel as Deal['billingModel'] } : {}),
+        };
         const missing = [
           ['amount', merged.amount],
           ['billing model', merged.billingModel],
@@ -81,12 +111,25 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         ]
           .filter(([, value]) => value === null || value === undefined || value === '')
           .map(([field]) => field);
-        if (missing.length) throw new SystemError('BAD_VALUE', `${label} cannot be converted: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in the CRM`, 'crm');
+        if (missing.length)
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} cannot be converted: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in the CRM`,
+            'crm',
+          );
         if (!ctx.governance.servicePackages[merged.servicePackage!]) {
-          throw new SystemError('BAD_VALUE', `${label} sold service package '${merged.servicePackage}', which no project template is mapped to (governance: servicePackages)`, 'crm');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} sold service package '${merged.servicePackage}', which no project template is mapped to (governance: servicePackages)`,
+            'crm',
+          );
         }
         if (!ctx.governance.deliveryRegions[merged.deliveryRegion!]) {
-          throw new SystemError('BAD_VALUE', `${label} is delivered from region '${merged.deliveryRegion}', which no legal entity is mapped to (governance: deliveryRegions)`, 'crm');
+          throw new SystemError(
+            'BAD_VALUE',
+            `${label} is delivered from region '${merged.deliveryRegion}', which no legal entity is mapped to (governance: deliveryRegions)`,
+            'crm',
+          );
         }
         return {
           opportunityId: opportunity.id,
@@ -98,7 +141,9 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
           servicePackage: merged.servicePackage!,
           deliveryRegion: merged.deliveryRegion!,
           expectedStartDate: merged.expectedStartDate!,
-          alreadyConvertedTo: opportunity.psaProjectId ? { psaProjectId: opportunity.psaProjectId, erpCustomerId: opportunity.erpCustomerId } : null,
+          alreadyConvertedTo: opportunity.psaProjectId
+            ? { psaProjectId: opportunity.psaProjectId, erpCustomerId: opportunity.erpCustomerId }
+            : null,
         };
       },
     },
@@ -170,10 +215,21 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         if ('skipped' in c || 'skipped' in p) return { skipped: true };
         const model = ctx.governance.billingModels[d.billingModel];
         await ctx.systems.erp.upsertProjectDimensions(
-          { projectId: p.projectId, customerId: c.customerId, projectCode: p.code, billingSchedule: model.billingSchedule, revenueTreatment: model.revenueTreatment },
+          {
+            projectId: p.projectId,
+            customerId: c.customerId,
+            projectCode: p.code,
+            billingSchedule: model.billingSchedule,
+            revenueTreatment: model.revenueTreatment,
+          },
           ctx.correlationId,
         );
-        return { projectId: p.projectId, projectCode: p.code, billingSchedule: model.billingSchedule, revenueTreatment: model.revenueTreatment };
+        return {
+          projectId: p.projectId,
+          projectCode: p.code,
+          billingSchedule: model.billingSchedule,
+          revenueTreatment: model.revenueTreatment,
+        };
       },
       async compensate(ctx, output) {
         const o = output as { projectId?: string };
@@ -188,7 +244,11 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         const c = customer(ctx);
         const p = project(ctx);
         if ('skipped' in c || 'skipped' in p) return { skipped: true, alreadyConvertedTo: d.alreadyConvertedTo };
-        await ctx.systems.crm.linkOpportunity(d.opportunityId, { psaProjectId: p.projectId, erpCustomerId: c.customerId }, ctx.correlationId);
+        await ctx.systems.crm.linkOpportunity(
+          d.opportunityId,
+          { psaProjectId: p.projectId, erpCustomerId: c.customerId },
+          ctx.correlationId,
+        );
         await ctx.recordCrossReferences([
           { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'PSA', externalId: p.projectId },
           { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'ERP', externalId: c.customerId },

@@ -6,4 +6,10 @@ import { syncCustomer } from './sync-customer';
 import { syncInvoiceStatus } from './sync-invoice-status';
 
 /** Every flow the orchestration runs. */
-export const FLOWS: readonly Flow<any>[] = [convertOpportunityToProject, billApprovedTime, billMilestone, syncInvoiceStatus, syncCustomer];
+export const FLOWS: readonly Flow<any>[] = [
+  convertOpportunityToProject,
+  billApprovedTime,
+  billMilestone,
+  syncInvoiceStatus,
+  syncCustomer,
+];

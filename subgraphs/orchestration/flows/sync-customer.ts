@@ -22,14 +22,20 @@ const ERP_VALUE: Record<CustomerSyncField, (customer: CustomerForSync) => string
   name: (customer) => customer.name,
 };
 
-const isSyncField = (field: string): field is CustomerSyncField => Object.prototype.hasOwnProperty.call(CRM_VALUE, field);
+const isSyncField = (field: string): field is CustomerSyncField => Object.hasOwn(CRM_VALUE, field);
 
 /** The customer fields governance gives to the CRM, in governance order. @throws SystemError BAD_VALUE for one the CRM does not hold. */
 function crmOwnedFields(governance: Governance): CustomerSyncField[] {
-  const owned = (Object.entries(governance.sourceOfTruth.customer) as [CustomerField, string][]).filter(([, owner]) => owner === 'CRM').map(([field]) => field);
+  const owned = (Object.entries(governance.sourceOfTruth.customer) as [CustomerField, string][])
+    .filter(([, owner]) => owner === 'CRM')
+    .map(([field]) => field);
   const unheld = owned.filter((field) => !isSyncField(field));
   if (unheld.length) {
-    throw new SystemError('BAD_VALUE', `Governance makes the CRM the owner of customer field${unheld.length > 1 ? 's' : ''} ${unheld.map((f) => `'${f}'`).join(', ')}, which CRM accounts do not hold (governance: sourceOfTruth.customer)`, 'crm');
+    throw new SystemError(
+      'BAD_VALUE',
+      `Governance makes the CRM the owner of customer field${unheld.length > 1 ? 's' : ''} ${unheld.map((f) => `'${f}'`).join(', ')}, which CRM accounts do not hold (governance: sourceOfTruth.customer)`,
+      'crm',
+    );
   }
   return owned as CustomerSyncField[];
 }
@@ -65,11 +71,23 @@ async function lastSynced(ctx: StepContext<SyncCustomerInput>, accountId: string
   for (const run of runs ?? []) {
     if (run.id === ctx.runId) continue;
     if (run.flow === 'syncCustomer') {
-      if (run.status === 'SUCCEEDED') consider(run, 'updateErpCustomer', (run.steps.find((s) => s.name === 'updateErpCustomer')?.output as Partial<Synced> | null)?.synced);
+      if (run.status === 'SUCCEEDED')
+        consider(
+          run,
+          'updateErpCustomer',
+          (run.steps.find((s) => s.name === 'updateErpCustomer')?.output as Partial<Synced> | null)?.synced,
+        );
     } else {
-      const ensured = run.steps.find((s) => s.name === 'ensureErpCustomer')?.output as { customerId?: string } | null | undefined;
-      const deal = run.steps.find((s) => s.name === 'validateOpportunity')?.output as { accountName?: string } | null | undefined;
-      if (ensured?.customerId && deal?.accountName !== undefined) consider(run, 'ensureErpCustomer', { name: deal.accountName });
+      const ensured = run.steps.find((s) => s.name === 'ensureErpCustomer')?.output as
+        | { customerId?: string }
+        | null
+        | undefined;
+      const deal = run.steps.find((s) => s.name === 'validateOpportunity')?.output as
+        | { accountName?: string }
+        | null
+        | undefined;
+      if (ensured?.customerId && deal?.accountName !== undefined)
+        consider(run, 'ensureErpCustomer', { name: deal.accountName });
     }
   }
   return latest;
@@ -87,13 +105,19 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
   name: 'syncCustomer',
 
   parseInput(raw) {
-    if (typeof raw['accountId'] !== 'string' || raw['accountId'] === '') {
+    if (typeof raw.accountId !== 'string' || raw.accountId === '') {
       throw new MeridianError('BAD_USER_INPUT', 'accountId is required', { field: 'accountId' });
     }
-    return { accountId: raw['accountId'] };
+    return { accountId: raw.accountId };
   },
 
-  subject: (input) => ({ subjectKey: `customer:${input.accountId}`, subjectReuse: 'active', accountId: input.accountId, opportunityId: null, projectId: null }),
+  subject: (input) => ({
+    subjectKey: `customer:${input.accountId}`,
+    subjectReuse: 'active',
+    accountId: input.accountId,
+    opportunityId: null,
+    projectId: null,
+  }),
 
   steps: [
     {
@@ -101,9 +125,19 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
       system: 'crm',
       async run(ctx) {
         const account = await ctx.systems.crm.getAccount(ctx.input.accountId, ctx.correlationId);
-        if (!account) throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${ctx.input.accountId}'`, 'crm', 'NOT_FOUND');
+        if (!account)
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `The CRM has no account '${ctx.input.accountId}'`,
+            'crm',
+            'NOT_FOUND',
+          );
         const fields = crmOwnedFields(ctx.governance);
-        return { accountId: account.id, crmOwnedFields: fields, values: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])) };
+        return {
+          accountId: account.id,
+          crmOwnedFields: fields,
+          values: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])),
+        };
       },
     },
     {
@@ -116,7 +150,8 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
         if (!customer) return { accountId, skipped: 'the account has no ERP customer yet' };
         // Read again rather than taking readCrmAccount's values: a retry hours later writes what the CRM holds then.
         const account = await ctx.systems.crm.getAccount(accountId, ctx.correlationId);
-        if (!account) throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${accountId}'`, 'crm', 'NOT_FOUND');
+        if (!account)
+          throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${accountId}'`, 'crm', 'NOT_FOUND');
         const last = await lastSynced(ctx, accountId);
         const set: Partial<Record<CustomerSyncField, string>> = {};
         const expected: Partial<Record<CustomerSyncField, string>> = {};
@@ -128,7 +163,9 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
           if (erp === crm) continue;
           const synced = last?.values[field];
           if (synced !== undefined && erp !== synced) {
-            conflicts.push(`customer field '${field}' was changed in the ERP to '${erp}' (Meridian last synced '${synced}'), and the CRM has '${crm}'`);
+            conflicts.push(
+              `customer field '${field}' was changed in the ERP to '${erp}' (Meridian last synced '${synced}'), and the CRM has '${crm}'`,
+            );
             continue;
           }
           set[field] = crm;
@@ -143,8 +180,14 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
           );
         }
         // `expected` makes the ERP refuse (CONFLICT) a field someone edits between this read and the write.
-        if (Object.keys(set).length) await ctx.systems.erp.updateCustomerFields({ id: customer.id, set, expected }, ctx.correlationId);
-        return { accountId, customerId: customer.id, synced: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])), updated };
+        if (Object.keys(set).length)
+          await ctx.systems.erp.updateCustomerFields({ id: customer.id, set, expected }, ctx.correlationId);
+        return {
+          accountId,
+          customerId: customer.id,
+          synced: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])),
+          updated,
+        };
       },
     },
   ],

@@ -20,7 +20,7 @@ interface InvoiceFound {
   projectId: string | null;
 }
 
-const found = (ctx: StepContext<SyncInvoiceStatusInput>) => ctx.results['readInvoice'] as InvoiceFound;
+const found = (ctx: StepContext<SyncInvoiceStatusInput>) => ctx.results.readInvoice as InvoiceFound;
 
 /** Invoices that count as billed: booked and sent, paid or not (drafts are not yet billed, void ones no longer). */
 const BILLED: ReadonlySet<InvoiceStatusView['status']> = new Set(['POSTED', 'PAID']);
@@ -33,7 +33,11 @@ function totals(invoices: readonly InvoiceStatusView[], currency: string, owner:
   for (const invoice of invoices) {
     if (!BILLED.has(invoice.status)) continue;
     if (invoice.total.currency !== currency) {
-      throw new SystemError('BAD_VALUE', `${owner} has invoice ${invoice.number} in ${invoice.total.currency} besides invoices in ${currency}; its totals cannot be added up`, 'erp');
+      throw new SystemError(
+        'BAD_VALUE',
+        `${owner} has invoice ${invoice.number} in ${invoice.total.currency} besides invoices in ${currency}; its totals cannot be added up`,
+        'erp',
+      );
     }
     billed += toMinor(invoice.total.amount, currency);
     const balance = toMinor(invoice.balance.amount, currency);
@@ -55,13 +59,19 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
   name: 'syncInvoiceStatus',
 
   parseInput(raw) {
-    if (typeof raw['invoiceId'] !== 'string' || raw['invoiceId'] === '') {
+    if (typeof raw.invoiceId !== 'string' || raw.invoiceId === '') {
       throw new MeridianError('BAD_USER_INPUT', 'invoiceId is required', { field: 'invoiceId' });
     }
-    return { invoiceId: raw['invoiceId'] };
+    return { invoiceId: raw.invoiceId };
   },
 
-  subject: (input) => ({ subjectKey: `invoice:${input.invoiceId}`, subjectReuse: 'active', accountId: null, opportunityId: null, projectId: null }),
+  subject: (input) => ({
+    subjectKey: `invoice:${input.invoiceId}`,
+    subjectReuse: 'active',
+    accountId: null,
+    opportunityId: null,
+    projectId: null,
+  }),
 
   steps: [
     {
@@ -69,7 +79,13 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
       system: 'erp',
       async run(ctx): Promise<InvoiceFound> {
         const invoice = await ctx.systems.erp.getInvoice(ctx.input.invoiceId, ctx.correlationId);
-        if (!invoice) throw new SystemError('MISSING_REFERENCE', `The ERP has no invoice '${ctx.input.invoiceId}'`, 'erp', 'NOT_FOUND');
+        if (!invoice)
+          throw new SystemError(
+            'MISSING_REFERENCE',
+            `The ERP has no invoice '${ctx.input.invoiceId}'`,
+            'erp',
+            'NOT_FOUND',
+          );
         return {
           invoiceId: invoice.id,
           number: invoice.number,
@@ -89,7 +105,13 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
         const asOf = new Date().toISOString();
         const invoices = await ctx.systems.erp.listInvoices({ accountId }, ctx.correlationId);
         const sum = totals(invoices, currency, `Account ${accountId}`);
-        const figures = { accountId, invoicedToDate: sum.billed, outstanding: sum.outstanding, overdue: sum.overdue, asOf };
+        const figures = {
+          accountId,
+          invoicedToDate: sum.billed,
+          outstanding: sum.outstanding,
+          overdue: sum.overdue,
+          asOf,
+        };
         const { changed } = await ctx.systems.crm.recordAccountFinancials(figures, ctx.correlationId);
         return { ...figures, invoices: invoices.length, changed };
       },

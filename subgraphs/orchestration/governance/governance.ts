@@ -17,13 +17,30 @@ export interface RetryPolicy {
 /** The governance config: how deals map onto delivery and finance, field ownership, retries, triggers. */
 export interface Governance {
   servicePackages: Record<string, { template: string; code: string }>;
-  billingModels: Record<'FIXED_FEE' | 'MILESTONE' | 'TIME_AND_MATERIALS' | 'RETAINER', { billingSchedule: string; revenueTreatment: string }>;
-  deliveryRegions: Record<string, { legalEntity: string; taxJurisdiction: string; currency: string; paymentTerms: 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60' }>;
+  billingModels: Record<
+    'FIXED_FEE' | 'MILESTONE' | 'TIME_AND_MATERIALS' | 'RETAINER',
+    { billingSchedule: string; revenueTreatment: string }
+  >;
+  deliveryRegions: Record<
+    string,
+    {
+      legalEntity: string;
+      taxJurisdiction: string;
+      currency: string;
+      paymentTerms: 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60';
+    }
+  >;
   projectCode: { format: string };
   sourceOfTruth: { customer: Record<'name' | 'legalEntity' | 'taxJurisdiction' | 'paymentTerms' | 'currency', Owner> };
   retry: Record<SystemKey, RetryPolicy>;
   /** Which flows a trigger poller may start by itself; an absent switch counts as on. */
-  triggers: { convertOpportunityToProject?: boolean; billApprovedTime?: boolean; billMilestone?: boolean; syncInvoiceStatus?: boolean; syncCustomer?: boolean };
+  triggers: {
+    convertOpportunityToProject?: boolean;
+    billApprovedTime?: boolean;
+    billMilestone?: boolean;
+    syncInvoiceStatus?: boolean;
+    syncCustomer?: boolean;
+  };
 }
 
 /** The checked-in governance file. */
@@ -43,7 +60,10 @@ export function parseGovernance(yamlText: string, source = 'governance.yaml'): G
     throw new Error(`${source}: not valid YAML: ${(error as Error).message}`);
   }
   if (!validate(value)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` ('${String(e.params['additionalProperty'])}')` : ''}`);
+    const problems = (validate.errors ?? []).map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` ('${String(e.params.additionalProperty)}')` : ''}`,
+    );
     throw new Error(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
   }
   return value;

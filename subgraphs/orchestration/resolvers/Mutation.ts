@@ -13,37 +13,75 @@ function actorOf(ctx: OrchestrationContext): Actor {
   return { subject: ctx.identity.subject, role: ctx.identity.role, correlationId: ctx.requestId };
 }
 
-async function startRun(ctx: OrchestrationContext, flowName: string, raw: Record<string, unknown>, idempotencyKey: string | null | undefined) {
-  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, { actor: actorOf(ctx), idempotencyKey, auditRepeats: true });
+async function startRun(
+  ctx: OrchestrationContext,
+  flowName: string,
+  raw: Record<string, unknown>,
+  idempotencyKey: string | null | undefined,
+) {
+  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, {
+    actor: actorOf(ctx),
+    idempotencyKey,
+    auditRepeats: true,
+  });
   if (created) ctx.runQueued();
   return run;
 }
 
-async function flowOf(ctx: OrchestrationContext, runId: string): Promise<{ flow: Flow<unknown>; input: Record<string, unknown> }> {
+async function flowOf(
+  ctx: OrchestrationContext,
+  runId: string,
+): Promise<{ flow: Flow<unknown>; input: Record<string, unknown> }> {
   const run = await ctx.loaders.run.load(runId);
   if (!run) throw new MeridianError('NOT_FOUND', `No sync run '${runId}'`, { value: runId });
   return { flow: ctx.flows.get(run.flow)!, input: run.input };
 }
 
 export const Mutation = {
-  convertOpportunityToProject: (_: unknown, { input }: { input: { opportunityId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
-    startRun(ctx, 'convertOpportunityToProject', { opportunityId: input.opportunityId }, input.idempotencyKey),
-  billApprovedTime: (_: unknown, { input }: { input: { projectId: string; until?: string | null; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
-    startRun(ctx, 'billApprovedTime', { projectId: input.projectId, ...(input.until ? { until: input.until } : {}) }, input.idempotencyKey),
-  billMilestone: (_: unknown, { input }: { input: { milestoneId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
-    startRun(ctx, 'billMilestone', { milestoneId: input.milestoneId }, input.idempotencyKey),
-  syncInvoiceStatus: (_: unknown, { input }: { input: { invoiceId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
-    startRun(ctx, 'syncInvoiceStatus', { invoiceId: input.invoiceId }, input.idempotencyKey),
-  syncCustomer: (_: unknown, { input }: { input: { accountId: string; idempotencyKey?: string | null } }, ctx: OrchestrationContext) =>
-    startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
+  convertOpportunityToProject: (
+    _: unknown,
+    { input }: { input: { opportunityId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'convertOpportunityToProject', { opportunityId: input.opportunityId }, input.idempotencyKey),
+  billApprovedTime: (
+    _: unknown,
+    { input }: { input: { projectId: string; until?: string | null; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) =>
+    startRun(
+      ctx,
+      'billApprovedTime',
+      { projectId: input.projectId, ...(input.until ? { until: input.until } : {}) },
+      input.idempotencyKey,
+    ),
+  billMilestone: (
+    _: unknown,
+    { input }: { input: { milestoneId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'billMilestone', { milestoneId: input.milestoneId }, input.idempotencyKey),
+  syncInvoiceStatus: (
+    _: unknown,
+    { input }: { input: { invoiceId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'syncInvoiceStatus', { invoiceId: input.invoiceId }, input.idempotencyKey),
+  syncCustomer: (
+    _: unknown,
+    { input }: { input: { accountId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
     ctx.runQueued();
     return run;
   },
-  retryRunWithInput: async (_: unknown, args: { id: string; patch: Record<string, unknown> }, ctx: OrchestrationContext) => {
+  retryRunWithInput: async (
+    _: unknown,
+    args: { id: string; patch: Record<string, unknown> },
+    ctx: OrchestrationContext,
+  ) => {
     const patch = Object.fromEntries(Object.entries(args.patch).filter(([, v]) => v !== null && v !== undefined));
-    if (Object.keys(patch).length === 0) throw new MeridianError('BAD_USER_INPUT', 'patch must correct at least one field', { field: 'patch' });
+    if (Object.keys(patch).length === 0)
+      throw new MeridianError('BAD_USER_INPUT', 'patch must correct at least one field', { field: 'patch' });
     const { flow, input } = await flowOf(ctx, args.id);
     flow.parseInput({ ...input, ...patch });
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx), patch);
@@ -51,7 +89,8 @@ export const Mutation = {
     return run;
   },
   resolveException: (_: unknown, args: { id: string; note: string }, ctx: OrchestrationContext) => {
-    if (args.note.trim() === '') throw new MeridianError('BAD_USER_INPUT', 'note must say how the exception was resolved', { field: 'note' });
+    if (args.note.trim() === '')
+      throw new MeridianError('BAD_USER_INPUT', 'note must say how the exception was resolved', { field: 'note' });
     return ctx.ledger.resolveException(args.id, actorOf(ctx), args.note.trim());
   },
   abandonRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {

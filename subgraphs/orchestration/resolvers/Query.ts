@@ -22,25 +22,44 @@ export const Query = {
   },
   crossReferences: (_: unknown, args: { entityType: CrossReferenceEntity; id: string }, ctx: OrchestrationContext) =>
     ctx.loaders.crossReferencesByEntity.load({ entityType: args.entityType, canonicalId: args.id }),
-  crossReference: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.crossReference.load(args.id),
+  crossReference: (_: unknown, args: { id: string }, ctx: OrchestrationContext) =>
+    ctx.loaders.crossReference.load(args.id),
   syncRun: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.run.load(args.id),
-  syncRuns: async (_: unknown, args: { filter?: RunFilter | null; first?: number | null; after?: string | null }, ctx: OrchestrationContext) => {
+  syncRuns: async (
+    _: unknown,
+    args: { filter?: RunFilter | null; first?: number | null; after?: string | null },
+    ctx: OrchestrationContext,
+  ) => {
     const page = await ctx.ledger.listRuns(pageRequest(args, 'syncRuns'), args.filter ?? {});
     for (const run of page.nodes) ctx.loaders.run.prime(run.id, run);
     return toConnection(page, 'syncRuns', (r) => r.id);
   },
-  exceptions: async (_: unknown, args: { filter?: ExceptionFilterArgs | null; first?: number | null; after?: string | null }, ctx: OrchestrationContext) => {
+  exceptions: async (
+    _: unknown,
+    args: { filter?: ExceptionFilterArgs | null; first?: number | null; after?: string | null },
+    ctx: OrchestrationContext,
+  ) => {
     const { olderThanMinutes, status, ...rest } = args.filter ?? {};
     if (olderThanMinutes !== undefined && olderThanMinutes !== null && olderThanMinutes < 0) {
-      throw new MeridianError('BAD_USER_INPUT', `olderThanMinutes must not be negative; got ${olderThanMinutes}`, { field: 'olderThanMinutes', value: String(olderThanMinutes) });
+      throw new MeridianError('BAD_USER_INPUT', `olderThanMinutes must not be negative; got ${olderThanMinutes}`, {
+        field: 'olderThanMinutes',
+        value: String(olderThanMinutes),
+      });
     }
-    const page = await ctx.ledger.listExceptions(pageRequest(args, 'exceptions'), { ...rest, status: status ?? 'OPEN', olderThanMs: olderThanMinutes ? olderThanMinutes * 60_000 : null });
+    const page = await ctx.ledger.listExceptions(pageRequest(args, 'exceptions'), {
+      ...rest,
+      status: status ?? 'OPEN',
+      olderThanMs: olderThanMinutes ? olderThanMinutes * 60_000 : null,
+    });
     return toConnection(page, 'exceptions', (e) => e.id);
   },
-  syncRunAt: (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) => ctx.ledger.getRunAt(args.id, args.sequence),
+  syncRunAt: (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) =>
+    ctx.ledger.getRunAt(args.id, args.sequence),
   syncException: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.exception.load(args.id),
   trace: async (_: unknown, args: { correlationId: string }, ctx: OrchestrationContext) => {
-    const run = (await ctx.loaders.run.load(args.correlationId)) ?? (await ctx.ledger.listRuns({ first: 1, afterKey: null }, { correlationId: args.correlationId })).nodes[0];
+    const run =
+      (await ctx.loaders.run.load(args.correlationId)) ??
+      (await ctx.ledger.listRuns({ first: 1, afterKey: null }, { correlationId: args.correlationId })).nodes[0];
     return run ? { run } : null;
   },
 };

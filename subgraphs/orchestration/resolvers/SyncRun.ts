@@ -8,7 +8,10 @@ export const SyncRun = {
   input: (run: RunRecord) => JSON.stringify(run.input),
   exception: (run: RunRecord, _args: unknown, ctx: OrchestrationContext) => ctx.loaders.openExceptionByRun.load(run.id),
   audit: async (run: RunRecord, _args: unknown, ctx: OrchestrationContext) =>
-    (await ctx.loaders.auditByRun.load(run.id)).map((a) => ({ ...a, detail: a.detail === null ? null : JSON.stringify(a.detail) })),
+    (await ctx.loaders.auditByRun.load(run.id)).map((a) => ({
+      ...a,
+      detail: a.detail === null ? null : JSON.stringify(a.detail),
+    })),
   account: (run: RunRecord) => stub('Account', run.accountId),
   opportunity: (run: RunRecord) => stub('Opportunity', run.opportunityId),
   project: (run: RunRecord) => stub('Project', run.projectId),

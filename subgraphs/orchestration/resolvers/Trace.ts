@@ -8,7 +8,8 @@ export interface TraceSource {
 
 export const Trace = {
   account: ({ run }: TraceSource) => (run.accountId ? { __typename: 'Account', id: run.accountId } : null),
-  opportunity: ({ run }: TraceSource) => (run.opportunityId ? { __typename: 'Opportunity', id: run.opportunityId } : null),
+  opportunity: ({ run }: TraceSource) =>
+    run.opportunityId ? { __typename: 'Opportunity', id: run.opportunityId } : null,
   project: ({ run }: TraceSource) => (run.projectId ? { __typename: 'Project', id: run.projectId } : null),
   links: async ({ run }: TraceSource, _args: unknown, ctx: OrchestrationContext) => {
     const keys = [

@@ -30,7 +30,11 @@ export interface SystemClient {
  * A {@link SystemClient} over HTTP POST with Node's fetch. Every request is signed with the target's secret on behalf
  * of the orchestration's service identity, as the subgraph requires.
  */
-export function createSystemClient(system: string, target: SystemTarget, timeoutMs = SYSTEM_CALL_TIMEOUT_MS): SystemClient {
+export function createSystemClient(
+  system: string,
+  target: SystemTarget,
+  timeoutMs = SYSTEM_CALL_TIMEOUT_MS,
+): SystemClient {
   const label = system.toUpperCase();
   return {
     system,
@@ -52,11 +56,18 @@ export function createSystemClient(system: string, target: SystemTarget, timeout
       } catch (error) {
         throw new SystemError('CONNECTION', `${label} could not be reached (${(error as Error).message})`, system);
       }
-      let parsed: { data?: T | null; errors?: { message: string; extensions?: { code?: string; retryAfterMs?: number } }[] };
+      let parsed: {
+        data?: T | null;
+        errors?: { message: string; extensions?: { code?: string; retryAfterMs?: number } }[];
+      };
       try {
         parsed = (await response.json()) as typeof parsed;
       } catch {
-        throw new SystemError('INTERMITTENT', `${label} answered HTTP ${response.status} without a GraphQL body`, system);
+        throw new SystemError(
+          'INTERMITTENT',
+          `${label} answered HTTP ${response.status} without a GraphQL body`,
+          system,
+        );
       }
       const first = parsed.errors?.[0];
       if (first) throw systemErrorOf(system, first);

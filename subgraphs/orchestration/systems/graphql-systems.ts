@@ -1,5 +1,16 @@
 import { createSystemClient, type SystemClient, type SystemTargets } from './graphql-client';
-import type { AccountForSync, BillableWork, CrmApi, CustomerForSync, ErpApi, InvoiceStatusView, MilestoneForBilling, OpportunityForConversion, PsaApi, Systems } from './systems';
+import type {
+  AccountForSync,
+  BillableWork,
+  CrmApi,
+  CustomerForSync,
+  ErpApi,
+  InvoiceStatusView,
+  MilestoneForBilling,
+  OpportunityForConversion,
+  PsaApi,
+  Systems,
+} from './systems';
 
 /** Invoices read per page when a flow totals an account's or a project's invoices. */
 const INVOICE_PAGE_SIZE = 1000;
@@ -11,7 +22,11 @@ const INVOICE_STATUS_FIELDS = `id number status overdue total { amount currency 
  * with that subgraph's secret as the orchestration's service identity.
  */
 export function createGraphQLSystems(targets: SystemTargets): Systems {
-  return { crm: crmApi(createSystemClient('crm', targets.crm)), psa: psaApi(createSystemClient('psa', targets.psa)), erp: erpApi(createSystemClient('erp', targets.erp)) };
+  return {
+    crm: crmApi(createSystemClient('crm', targets.crm)),
+    psa: psaApi(createSystemClient('psa', targets.psa)),
+    erp: erpApi(createSystemClient('erp', targets.erp)),
+  };
 }
 
 function crmApi(client: SystemClient): CrmApi {
@@ -27,7 +42,11 @@ function crmApi(client: SystemClient): CrmApi {
       return data.opportunity;
     },
     async getAccount(id, cid) {
-      const data = await client.request<{ account: AccountForSync | null }>(`query SyncAccount($id: ID!) { account(id: $id) { id name } }`, { id }, cid);
+      const data = await client.request<{ account: AccountForSync | null }>(
+        `query SyncAccount($id: ID!) { account(id: $id) { id name } }`,
+        { id },
+        cid,
+      );
       return data.account;
     },
     async recordAccountFinancials(input, cid) {
@@ -39,7 +58,11 @@ function crmApi(client: SystemClient): CrmApi {
       return data.recordAccountFinancials;
     },
     async linkOpportunity(id, links, cid) {
-      await client.request(`mutation Link($input: LinkOpportunityInput!) { linkOpportunity(input: $input) { id } }`, { input: { opportunityId: id, ...links } }, cid);
+      await client.request(
+        `mutation Link($input: LinkOpportunityInput!) { linkOpportunity(input: $input) { id } }`,
+        { input: { opportunityId: id, ...links } },
+        cid,
+      );
     },
     async unlinkOpportunity(id, cid) {
       await client.request(`mutation Unlink($id: ID!) { unlinkOpportunity(id: $id) { id } }`, { id }, cid);
@@ -50,7 +73,9 @@ function crmApi(client: SystemClient): CrmApi {
 function psaApi(client: SystemClient): PsaApi {
   return {
     async createProjectFromTemplate(input, cid) {
-      const data = await client.request<{ createProjectFromTemplate: { project: { id: string; code: string }; created: boolean } }>(
+      const data = await client.request<{
+        createProjectFromTemplate: { project: { id: string; code: string }; created: boolean };
+      }>(
         `mutation CreateProject($input: CreateProjectFromTemplateInput!) { createProjectFromTemplate(input: $input) { project { id code } created } }`,
         { input },
         cid,
@@ -73,7 +98,11 @@ function psaApi(client: SystemClient): PsaApi {
       return data.billableWork;
     },
     async markTimeEntriesBilled(input, cid) {
-      await client.request(`mutation MarkBilled($input: MarkTimeEntriesBilledInput!) { markTimeEntriesBilled(input: $input) { timeEntries { id } } }`, { input }, cid);
+      await client.request(
+        `mutation MarkBilled($input: MarkTimeEntriesBilledInput!) { markTimeEntriesBilled(input: $input) { timeEntries { id } } }`,
+        { input },
+        cid,
+      );
     },
     async getMilestone(id, cid) {
       const data = await client.request<{ milestone: MilestoneForBilling | null }>(
@@ -101,13 +130,22 @@ function psaApi(client: SystemClient): PsaApi {
       return data.recordProjectFinancials;
     },
     async listProjectsWithBillableWork(first, after, until, cid) {
-      const data = await client.request<{ projectsWithBillableWork: { nodes: { id: string }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
+      const data = await client.request<{
+        projectsWithBillableWork: {
+          nodes: { id: string }[];
+          pageInfo: { endCursor: string | null; hasNextPage: boolean };
+        };
+      }>(
         `query ReadyToBill($first: Int, $after: String, $until: String) { projectsWithBillableWork(first: $first, after: $after, until: $until) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
         { first, after, until },
         cid,
       );
       const page = data.projectsWithBillableWork;
-      return { ids: page.nodes.map((n) => n.id), endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+      return {
+        ids: page.nodes.map((n) => n.id),
+        endCursor: page.pageInfo.endCursor,
+        hasNextPage: page.pageInfo.hasNextPage,
+      };
     },
   };
 }
@@ -142,7 +180,12 @@ function erpApi(client: SystemClient): ErpApi {
       return data.updateCustomerFields;
     },
     async postInvoice(input, cid) {
-      const data = await client.request<{ postInvoice: { invoice: { id: string; number: string; total: { amount: string; currency: string } }; created: boolean } }>(
+      const data = await client.request<{
+        postInvoice: {
+          invoice: { id: string; number: string; total: { amount: string; currency: string } };
+          created: boolean;
+        };
+      }>(
         `mutation PostInvoice($input: PostInvoiceInput!) { postInvoice(input: $input) { invoice { id number total { amount currency } } created } }`,
         { input },
         cid,
@@ -150,14 +193,20 @@ function erpApi(client: SystemClient): ErpApi {
       return { ...data.postInvoice.invoice, created: data.postInvoice.created };
     },
     async getInvoice(id, cid) {
-      const data = await client.request<{ invoice: InvoiceStatusView | null }>(`query InvoiceStatus($id: ID!) { invoice(id: $id) { ${INVOICE_STATUS_FIELDS} } }`, { id }, cid);
+      const data = await client.request<{ invoice: InvoiceStatusView | null }>(
+        `query InvoiceStatus($id: ID!) { invoice(id: $id) { ${INVOICE_STATUS_FIELDS} } }`,
+        { id },
+        cid,
+      );
       return data.invoice;
     },
     async listInvoices(filter, cid) {
       const invoices: InvoiceStatusView[] = [];
       let after: string | null = null;
       for (;;) {
-        const data: { invoices: { nodes: InvoiceStatusView[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } } = await client.request(
+        const data: {
+          invoices: { nodes: InvoiceStatusView[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+        } = await client.request(
           `query Invoices($first: Int, $after: String, $filter: InvoiceFilter) { invoices(first: $first, after: $after, filter: $filter) {
             nodes { ${INVOICE_STATUS_FIELDS} } pageInfo { endCursor hasNextPage } } }`,
           { first: INVOICE_PAGE_SIZE, after, filter },
@@ -177,10 +226,16 @@ function erpApi(client: SystemClient): ErpApi {
       return data.upsertProjectDimensions;
     },
     async deleteProjectDimensions(projectId, cid) {
-      await client.request(`mutation DeleteDimensions($projectId: ID!) { deleteProjectDimensions(projectId: $projectId) { deleted } }`, { projectId }, cid);
+      await client.request(
+        `mutation DeleteDimensions($projectId: ID!) { deleteProjectDimensions(projectId: $projectId) { deleted } }`,
+        { projectId },
+        cid,
+      );
     },
     async postBillingLines(lines, cid) {
-      const data = await client.request<{ postBillingLines: { id: string; externalId: string; amount: { amount: string; currency: string } }[] }>(
+      const data = await client.request<{
+        postBillingLines: { id: string; externalId: string; amount: { amount: string; currency: string } }[];
+      }>(
         `mutation PostLines($input: PostBillingLinesInput!) { postBillingLines(input: $input) { id externalId amount { amount currency } } }`,
         { input: { lines } },
         cid,

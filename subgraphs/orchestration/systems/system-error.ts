@@ -15,7 +15,12 @@ export class SystemError extends Error {
 }
 
 /** Classes a retry can cure; the rest need a person (or a fixed input, or a fixed configuration). */
-export const RETRYABLE: ReadonlySet<ErrorClass> = new Set(['CONNECTION', 'INTERMITTENT', 'RATE_LIMITED', 'MAINTENANCE']);
+export const RETRYABLE: ReadonlySet<ErrorClass> = new Set([
+  'CONNECTION',
+  'INTERMITTENT',
+  'RATE_LIMITED',
+  'MAINTENANCE',
+]);
 
 /** Maps a system subgraph's `extensions.code` to an error class. */
 export function classifyCode(code: string | null | undefined): ErrorClass {
@@ -51,7 +56,10 @@ export function classifyCode(code: string | null | undefined): ErrorClass {
  * The {@link SystemError} for the first GraphQL error a system subgraph answered with. A refusal of the orchestration's
  * credentials (UNAUTHENTICATED, FORBIDDEN) is worded as the configuration problem it is, naming what to fix.
  */
-export function systemErrorOf(system: string, error: { message: string; extensions?: { code?: string; retryAfterMs?: number } }): SystemError {
+export function systemErrorOf(
+  system: string,
+  error: { message: string; extensions?: { code?: string; retryAfterMs?: number } },
+): SystemError {
   const code = error.extensions?.code ?? null;
   const errorClass = classifyCode(code);
   const label = system.toUpperCase();

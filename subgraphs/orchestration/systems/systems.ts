@@ -38,7 +38,11 @@ export interface CrmApi {
   getAccount(id: string, correlationId: string): Promise<AccountForSync | null>;
   /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
   recordAccountFinancials(input: AccountFinancials, correlationId: string): Promise<{ changed: boolean }>;
-  linkOpportunity(id: string, links: { psaProjectId: string; erpCustomerId: string }, correlationId: string): Promise<void>;
+  linkOpportunity(
+    id: string,
+    links: { psaProjectId: string; erpCustomerId: string },
+    correlationId: string,
+  ): Promise<void>;
   unlinkOpportunity(id: string, correlationId: string): Promise<void>;
 }
 
@@ -70,26 +74,52 @@ export interface ProjectFinancials {
 /** The PSA commands the flows use. Every method may throw SystemError. */
 export interface PsaApi {
   createProjectFromTemplate(
-    input: { externalId: string; templateId: string; accountId: string; opportunityId: string; name: string; code: string; billingModel: string; budget: Money; startDate: string },
+    input: {
+      externalId: string;
+      templateId: string;
+      accountId: string;
+      opportunityId: string;
+      name: string;
+      code: string;
+      billingModel: string;
+      budget: Money;
+      startDate: string;
+    },
     correlationId: string,
   ): Promise<{ id: string; code: string; created: boolean }>;
   deleteProject(id: string, correlationId: string): Promise<void>;
   /** Approved, billable, unbilled work of a project, priced; at most `first` time entries and `first` expenses. */
   getBillableWork(projectId: string, first: number, until: string | null, correlationId: string): Promise<BillableWork>;
-  markTimeEntriesBilled(input: { timeEntryIds: string[]; expenseIds: string[]; billingReference: string }, correlationId: string): Promise<void>;
+  markTimeEntriesBilled(
+    input: { timeEntryIds: string[]; expenseIds: string[]; billingReference: string },
+    correlationId: string,
+  ): Promise<void>;
   getMilestone(id: string, correlationId: string): Promise<MilestoneForBilling | null>;
   /** COMPLETED → INVOICED; the same invoice again leaves it unchanged. */
-  markMilestoneInvoiced(id: string, invoiceId: string, correlationId: string): Promise<{ status: string; invoiceId: string | null }>;
+  markMilestoneInvoiced(
+    id: string,
+    invoiceId: string,
+    correlationId: string,
+  ): Promise<{ status: string; invoiceId: string | null }>;
   /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
   recordProjectFinancials(input: ProjectFinancials, correlationId: string): Promise<{ changed: boolean }>;
   /** Projects with work ready to bill, in ID order, a page at a time. */
-  listProjectsWithBillableWork(first: number, after: string | null, until: string | null, correlationId: string): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
+  listProjectsWithBillableWork(
+    first: number,
+    after: string | null,
+    until: string | null,
+    correlationId: string,
+  ): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
 }
 
 /** A project's work ready to bill. */
 export interface BillableWork {
   project: { id: string; account: { id: string } | null };
-  timeEntries: { timeEntry: { id: string; date: string; hours: string; role: string; resource: { name: string } }; rate: Money | null; amount: Money | null }[];
+  timeEntries: {
+    timeEntry: { id: string; date: string; hours: string; role: string; resource: { name: string } };
+    rate: Money | null;
+    amount: Money | null;
+  }[];
   expenses: { id: string; date: string; category: string; amount: Money }[];
   hasMore: boolean;
 }
@@ -143,7 +173,14 @@ export interface NewInvoice {
 /** The ERP commands the flows use. Every method may throw SystemError. */
 export interface ErpApi {
   upsertCustomer(
-    input: { externalCrmId: string; name: string; legalEntityCode: string; taxJurisdictionCode: string; paymentTerms: string; currency: string },
+    input: {
+      externalCrmId: string;
+      name: string;
+      legalEntityCode: string;
+      taxJurisdictionCode: string;
+      paymentTerms: string;
+      currency: string;
+    },
     correlationId: string,
   ): Promise<{ id: string; created: boolean }>;
   deleteCustomer(id: string, correlationId: string): Promise<void>;
@@ -154,21 +191,40 @@ export interface ErpApi {
    * `expected` value. Setting the values held reports `changed: false`.
    */
   updateCustomerFields(
-    input: { id: string; set: Partial<Record<CustomerSyncField, string>>; expected: Partial<Record<CustomerSyncField, string>> },
+    input: {
+      id: string;
+      set: Partial<Record<CustomerSyncField, string>>;
+      expected: Partial<Record<CustomerSyncField, string>>;
+    },
     correlationId: string,
   ): Promise<{ changed: boolean }>;
   /** Posts an invoice; the same external ID and data return the first invoice (`created: false`). */
-  postInvoice(input: NewInvoice, correlationId: string): Promise<{ id: string; number: string; total: Money; created: boolean }>;
+  postInvoice(
+    input: NewInvoice,
+    correlationId: string,
+  ): Promise<{ id: string; number: string; total: Money; created: boolean }>;
   getInvoice(id: string, correlationId: string): Promise<InvoiceStatusView | null>;
   /** Every invoice of a CRM account's customer, or of a PSA project, in ID order (read a page at a time). */
-  listInvoices(filter: { accountId: string } | { projectId: string }, correlationId: string): Promise<InvoiceStatusView[]>;
+  listInvoices(
+    filter: { accountId: string } | { projectId: string },
+    correlationId: string,
+  ): Promise<InvoiceStatusView[]>;
   upsertProjectDimensions(
-    input: { projectId: string; customerId: string; projectCode: string; billingSchedule: string; revenueTreatment: string },
+    input: {
+      projectId: string;
+      customerId: string;
+      projectCode: string;
+      billingSchedule: string;
+      revenueTreatment: string;
+    },
     correlationId: string,
   ): Promise<{ created: boolean }>;
   deleteProjectDimensions(projectId: string, correlationId: string): Promise<void>;
   /** Posts lines, each idempotent by its external ID; returns their ERP IDs in order. */
-  postBillingLines(lines: readonly NewBillingLine[], correlationId: string): Promise<{ id: string; externalId: string; amount: Money }[]>;
+  postBillingLines(
+    lines: readonly NewBillingLine[],
+    correlationId: string,
+  ): Promise<{ id: string; externalId: string; amount: Money }[]>;
 }
 
 /** The three systems as the flows see them: handed in from outside, never imported by a flow. */

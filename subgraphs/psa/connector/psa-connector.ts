@@ -236,7 +236,11 @@ export interface PsaConnector {
    * Projects with at least one APPROVED, billable time entry or expense (dated on or before `until` when given), in ID
    * order; only those of `accountIds` when given (none for an empty list).
    */
-  listProjectsWithBillableWork(page: PageRequest, until?: string | null, accountIds?: readonly string[] | null): Promise<Page<ProjectRecord>>;
+  listProjectsWithBillableWork(
+    page: PageRequest,
+    until?: string | null,
+    accountIds?: readonly string[] | null,
+  ): Promise<Page<ProjectRecord>>;
   /** @throws MeridianError NOT_FOUND (template), DUPLICATE_EXTERNAL_ID */
   createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }>;
   /** @throws MeridianError NOT_FOUND (project, resource), IDEMPOTENCY_KEY_REUSED */
@@ -255,12 +259,18 @@ export interface PsaConnector {
    * `updatedAt` kept); figures read before the recorded ones (an earlier `asOf`) are ignored, so late or replayed
    * records never overwrite fresher ones. @throws MeridianError NOT_FOUND (project), VALIDATION_REJECTED (a negative amount)
    */
-  recordProjectFinancials(input: RecordProjectFinancials): Promise<{ record: ProjectFinancialsRecord; changed: boolean }>;
+  recordProjectFinancials(
+    input: RecordProjectFinancials,
+  ): Promise<{ record: ProjectFinancialsRecord; changed: boolean }>;
   /**
    * APPROVED → BILLED with the ERP billing reference; entries already billed under the same reference are
    * returned unchanged. @throws NOT_FOUND, INVALID_STATE (not approved, or billed under another reference)
    */
-  markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }>;
+  markBilled(input: {
+    timeEntryIds: readonly string[];
+    expenseIds: readonly string[];
+    billingReference: string;
+  }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }>;
   /**
    * Deletes a project and its milestones, the compensation of {@link PsaConnector.createProjectFromTemplate}; an
    * unknown ID gives `deleted: false`, so a repeat is harmless.

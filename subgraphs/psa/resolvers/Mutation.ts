@@ -22,7 +22,15 @@ interface CreateProjectFromTemplateArgs {
 interface SubmitTimeEntriesArgs {
   input: {
     idempotencyKey: string;
-    entries: { projectId: string; resourceId: string; role?: string | null; date: string; hours: string; billable: boolean; notes?: string | null }[];
+    entries: {
+      projectId: string;
+      resourceId: string;
+      role?: string | null;
+      date: string;
+      hours: string;
+      billable: boolean;
+      notes?: string | null;
+    }[];
   };
 }
 
@@ -45,7 +53,11 @@ export const Mutation = {
   createProjectFromTemplate: async (_: unknown, { input }: CreateProjectFromTemplateArgs, ctx: PsaContext) => {
     const budget = parseMoneyInput(input.budget, 'budget');
     if (budget.minor < 0n) {
-      throw new MeridianError('BAD_USER_INPUT', `budget must not be negative; got ${input.budget.amount} ${budget.currency}`, { field: 'budget.amount', value: input.budget.amount });
+      throw new MeridianError(
+        'BAD_USER_INPUT',
+        `budget must not be negative; got ${input.budget.amount} ${budget.currency}`,
+        { field: 'budget.amount', value: input.budget.amount },
+      );
     }
     const { record, created } = await ctx.psa.createProjectFromTemplate({
       externalId: required(input.externalId, 'externalId'),
@@ -75,13 +87,19 @@ export const Mutation = {
       })),
     ),
   approveTimeEntries: (_: unknown, args: { ids: string[] }, ctx: PsaContext) => ctx.psa.approveTimeEntries(args.ids),
-  completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.completeMilestone(args.id, todayUtc()),
-  markMilestoneInvoiced: (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) => ctx.psa.markMilestoneInvoiced(args.id, required(args.invoiceId, 'invoiceId')),
+  completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) =>
+    ctx.psa.completeMilestone(args.id, todayUtc()),
+  markMilestoneInvoiced: (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) =>
+    ctx.psa.markMilestoneInvoiced(args.id, required(args.invoiceId, 'invoiceId')),
   recordProjectFinancials: async (_: unknown, { input }: RecordProjectFinancialsArgs, ctx: PsaContext) => {
     const billed = parseMoneyInput(input.billed, 'billed');
     const collected = parseMoneyInput(input.collected, 'collected');
     if (collected.currency !== billed.currency) {
-      throw new MeridianError('BAD_USER_INPUT', `collected must be in the currency of billed (${billed.currency}); got ${collected.currency}`, { field: 'collected.currency', value: input.collected.currency });
+      throw new MeridianError(
+        'BAD_USER_INPUT',
+        `collected must be in the currency of billed (${billed.currency}); got ${collected.currency}`,
+        { field: 'collected.currency', value: input.collected.currency },
+      );
     }
     const { record, changed } = await ctx.psa.recordProjectFinancials({
       projectId: input.projectId,
@@ -95,6 +113,10 @@ export const Mutation = {
     return { project: await ctx.loaders.project.load(input.projectId), changed };
   },
   markTimeEntriesBilled: (_: unknown, { input }: MarkTimeEntriesBilledArgs, ctx: PsaContext) =>
-    ctx.psa.markBilled({ timeEntryIds: input.timeEntryIds, expenseIds: input.expenseIds ?? [], billingReference: required(input.billingReference, 'billingReference') }),
+    ctx.psa.markBilled({
+      timeEntryIds: input.timeEntryIds,
+      expenseIds: input.expenseIds ?? [],
+      billingReference: required(input.billingReference, 'billingReference'),
+    }),
   deleteProject: (_: unknown, args: { id: string }, ctx: PsaContext) => ctx.psa.deleteProject(args.id),
 };

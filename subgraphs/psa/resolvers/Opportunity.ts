@@ -4,5 +4,6 @@ import type { PsaContext } from '../context';
 export const Opportunity = {
   // The CRM owns opportunities; the PSA only knows their IDs, so the representation is the whole stub.
   __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-  project: (opportunity: { id: string }, _args: unknown, ctx: PsaContext) => ctx.loaders.projectByOpportunity.load(opportunity.id),
+  project: (opportunity: { id: string }, _args: unknown, ctx: PsaContext) =>
+    ctx.loaders.projectByOpportunity.load(opportunity.id),
 };

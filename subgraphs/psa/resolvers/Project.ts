@@ -13,7 +13,11 @@ interface EntryListArgs {
 /** The connector filter, with its dates checked. @throws MeridianError BAD_USER_INPUT for a malformed date. */
 function entryFilter(filter: TimeEntryFilter | null | undefined): TimeEntryFilter {
   if (!filter) return {};
-  return { ...filter, dateFrom: optionalIsoDate(filter.dateFrom, 'filter.dateFrom'), dateTo: optionalIsoDate(filter.dateTo, 'filter.dateTo') };
+  return {
+    ...filter,
+    dateFrom: optionalIsoDate(filter.dateFrom, 'filter.dateFrom'),
+    dateTo: optionalIsoDate(filter.dateTo, 'filter.dateTo'),
+  };
 }
 
 /** Project fields; nested records come through loaders, time and expenses a page at a time. */

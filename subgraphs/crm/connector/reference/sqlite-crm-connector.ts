@@ -4,7 +4,15 @@ import { fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
 import { byKey, groupByKey } from '../../../../lib/batch';
-import { changesPage, inJson, keysetPage, nextChangeStamp, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import {
+  changesPage,
+  inJson,
+  keysetPage,
+  nextChangeStamp,
+  nextId,
+  openSqlite,
+  type SqliteDatabase,
+} from '../../../../lib/sqlite';
 import type {
   AccountFilter,
   AccountFinanceRecord,
@@ -104,7 +112,8 @@ export class SqliteCrmConnector implements CrmConnector {
     // Files created before accounts kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with the
     // Unix epoch: they changed at some unknown earlier time, so a change feed read from the start lists them first.
     const columns = this.db.prepare(`SELECT name FROM pragma_table_info('accounts')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'updated_at')) this.db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
+    if (!columns.some((c) => c.name === 'updated_at'))
+      this.db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
     this.db.exec(ACCOUNT_CHANGES_INDEX);
     this.faults = new FaultInjector('crm', faults);
   }
@@ -116,9 +125,14 @@ export class SqliteCrmConnector implements CrmConnector {
 
   /** Inserts demo data in one transaction; IDs must be new. */
   seed(data: CrmSeed): void {
-    const account = this.db.prepare(`INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)`);
-    const contact = this.db.prepare(`INSERT INTO contacts VALUES (@id, @accountId, @firstName, @lastName, @title, @email, @phone)`);
-    const opportunity = this.db.prepare(`INSERT INTO opportunities VALUES (@id, @accountId, @name, @stage, @amountMinor, @currency, @closeDate,
+    const account = this.db.prepare(
+      `INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)`,
+    );
+    const contact = this.db.prepare(
+      `INSERT INTO contacts VALUES (@id, @accountId, @firstName, @lastName, @title, @email, @phone)`,
+    );
+    const opportunity =
+      this.db.prepare(`INSERT INTO opportunities VALUES (@id, @accountId, @name, @stage, @amountMinor, @currency, @closeDate,
       @servicePackage, @billingModel, @deliveryRegion, @expectedStartDate, @externalId, @psaProjectId, @erpCustomerId)`);
     this.db.transaction(() => {
       for (const row of data.accounts) account.run(row);
@@ -133,7 +147,9 @@ export class SqliteCrmConnector implements CrmConnector {
 
   async getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]> {
     await this.faults.before('getAccounts');
-    const rows = this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as AccountRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as AccountRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
@@ -167,26 +183,34 @@ export class SqliteCrmConnector implements CrmConnector {
 
   async getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]> {
     await this.faults.before('getAccountFinance');
-    const rows = this.db.prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE ${inJson('account_id')}`).all(JSON.stringify(accountIds)) as AccountFinanceRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE ${inJson('account_id')}`)
+      .all(JSON.stringify(accountIds)) as AccountFinanceRecord[];
     return byKey(accountIds, rows, (r) => r.accountId);
   }
 
   async getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]> {
     await this.faults.before('getContactsByAccount');
-    const rows = this.db.prepare(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE ${inJson('account_id')} ORDER BY id`).all(JSON.stringify(accountIds)) as ContactRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE ${inJson('account_id')} ORDER BY id`)
+      .all(JSON.stringify(accountIds)) as ContactRecord[];
     return groupByKey(accountIds, rows, (r) => r.accountId);
   }
 
   async getOpportunities(ids: readonly string[]): Promise<(OpportunityRecord | null)[]> {
     await this.faults.before('getOpportunities');
-    const rows = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as OpportunityRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as OpportunityRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
   async getOpportunitiesByAccount(accountIds: readonly string[]): Promise<OpportunityRecord[][]> {
     await this.faults.before('getOpportunitiesByAccount');
     const rows = this.db
-      .prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('account_id')} ORDER BY close_date DESC, id`)
+      .prepare(
+        `SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('account_id')} ORDER BY close_date DESC, id`,
+      )
       .all(JSON.stringify(accountIds)) as OpportunityRecord[];
     return groupByKey(accountIds, rows, (r) => r.accountId);
   }
@@ -225,11 +249,18 @@ export class SqliteCrmConnector implements CrmConnector {
     await this.faults.before('upsertAccount');
     return this.db.transaction((): Upserted<AccountRecord> => {
       if (input.parentAccountId && !this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.parentAccountId)) {
-        throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, { system: 'crm', field: 'parentAccountId', value: input.parentAccountId });
+        throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, {
+          system: 'crm',
+          field: 'parentAccountId',
+          value: input.parentAccountId,
+        });
       }
-      const existing = this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE external_id = ?`).get(input.externalId) as AccountRecord | undefined;
+      const existing = this.db
+        .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE external_id = ?`)
+        .get(input.externalId) as AccountRecord | undefined;
       // An upsert that changes nothing is no change: it leaves `updated_at`, so change feeds do not list the account again.
-      if (existing && UPSERT_FIELDS.every((field) => existing[field] === input[field])) return { record: existing, created: false };
+      if (existing && UPSERT_FIELDS.every((field) => existing[field] === input[field]))
+        return { record: existing, created: false };
       const id = existing?.id ?? nextId(this.db, 'accounts', 'ACC');
       this.db
         .prepare(
@@ -243,20 +274,37 @@ export class SqliteCrmConnector implements CrmConnector {
     })();
   }
 
-  async recordAccountFinancials(input: RecordAccountFinancials): Promise<{ record: AccountFinanceRecord; changed: boolean }> {
+  async recordAccountFinancials(
+    input: RecordAccountFinancials,
+  ): Promise<{ record: AccountFinanceRecord; changed: boolean }> {
     await this.faults.before('recordAccountFinancials');
     return this.db.transaction((): { record: AccountFinanceRecord; changed: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
-        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}' to record financials on`, { system: 'crm', field: 'accountId', value: input.accountId });
+        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}' to record financials on`, {
+          system: 'crm',
+          field: 'accountId',
+          value: input.accountId,
+        });
       }
-      const amounts = [['invoicedToDate', input.invoicedToDateMinor], ['outstanding', input.outstandingMinor], ['overdue', input.overdueMinor]] as const;
+      const amounts = [
+        ['invoicedToDate', input.invoicedToDateMinor],
+        ['outstanding', input.outstandingMinor],
+        ['overdue', input.overdueMinor],
+      ] as const;
       for (const [field, minor] of amounts) {
         if (minor < 0) {
           const shown = `${fromMinor(minor, input.currency)} ${input.currency}`;
-          throw new MeridianError('VALIDATION_REJECTED', `CRM rejected ${field} ${shown} for account '${input.accountId}': it must not be negative`, { system: 'crm', field, value: shown });
+          throw new MeridianError(
+            'VALIDATION_REJECTED',
+            `CRM rejected ${field} ${shown} for account '${input.accountId}': it must not be negative`,
+            { system: 'crm', field, value: shown },
+          );
         }
       }
-      const read = () => this.db.prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE account_id = ?`).get(input.accountId) as AccountFinanceRecord | undefined;
+      const read = () =>
+        this.db.prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE account_id = ?`).get(input.accountId) as
+          | AccountFinanceRecord
+          | undefined;
       const current = read();
       if (current) {
         const same =
@@ -282,9 +330,15 @@ export class SqliteCrmConnector implements CrmConnector {
     await this.faults.before('upsertOpportunity');
     return this.db.transaction((): Upserted<OpportunityRecord> => {
       if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
-        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}'`, { system: 'crm', field: 'accountId', value: input.accountId });
+        throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}'`, {
+          system: 'crm',
+          field: 'accountId',
+          value: input.accountId,
+        });
       }
-      const existing = this.db.prepare('SELECT id FROM opportunities WHERE external_id = ?').get(input.externalId) as { id: string } | undefined;
+      const existing = this.db.prepare('SELECT id FROM opportunities WHERE external_id = ?').get(input.externalId) as
+        | { id: string }
+        | undefined;
       const id = existing?.id ?? nextId(this.db, 'opportunities', 'OPP');
       this.db
         .prepare(
@@ -309,19 +363,28 @@ export class SqliteCrmConnector implements CrmConnector {
       const stage = outcome === 'WON' ? 'CLOSED_WON' : 'CLOSED_LOST';
       if (current.stage === stage) return current;
       if (current.stage === 'CLOSED_WON' || current.stage === 'CLOSED_LOST') {
-        throw new MeridianError('INVALID_STATE', `Opportunity '${id}' is already ${current.stage}; it cannot be closed ${outcome}`, { system: 'crm' });
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Opportunity '${id}' is already ${current.stage}; it cannot be closed ${outcome}`,
+          { system: 'crm' },
+        );
       }
       this.db.prepare('UPDATE opportunities SET stage = ?, close_date = ? WHERE id = ?').run(stage, closeDate, id);
       return this.opportunityById(id);
     })();
   }
 
-  async linkOpportunity(id: string, links: { psaProjectId?: string | null; erpCustomerId?: string | null }): Promise<OpportunityRecord> {
+  async linkOpportunity(
+    id: string,
+    links: { psaProjectId?: string | null; erpCustomerId?: string | null },
+  ): Promise<OpportunityRecord> {
     await this.faults.before('linkOpportunity');
     return this.db.transaction((): OpportunityRecord => {
       this.findOpportunity(id);
       this.db
-        .prepare('UPDATE opportunities SET psa_project_id = coalesce(?, psa_project_id), erp_customer_id = coalesce(?, erp_customer_id) WHERE id = ?')
+        .prepare(
+          'UPDATE opportunities SET psa_project_id = coalesce(?, psa_project_id), erp_customer_id = coalesce(?, erp_customer_id) WHERE id = ?',
+        )
         .run(links.psaProjectId ?? null, links.erpCustomerId ?? null, id);
       return this.opportunityById(id);
     })();
@@ -337,13 +400,17 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   private findOpportunity(id: string): OpportunityRecord {
-    const row = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as OpportunityRecord | undefined;
+    const row = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as
+      | OpportunityRecord
+      | undefined;
     if (!row) throw new MeridianError('NOT_FOUND', `CRM has no opportunity '${id}'`, { system: 'crm', value: id });
     return row;
   }
 
   private opportunityById(id: string): OpportunityRecord {
-    return this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as OpportunityRecord;
+    return this.db
+      .prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`)
+      .get(id) as OpportunityRecord;
   }
 
   private accountById(id: string): AccountRecord {

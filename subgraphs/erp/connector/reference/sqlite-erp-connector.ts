@@ -6,7 +6,15 @@ import type { IdPrefix } from '../../../../lib/ids';
 import { extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
 import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
-import { changesPage, inJson, keysetPage, nextChangeStamp, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import {
+  changesPage,
+  inJson,
+  keysetPage,
+  nextChangeStamp,
+  nextId,
+  openSqlite,
+  type SqliteDatabase,
+} from '../../../../lib/sqlite';
 import type {
   BillingLineRecord,
   CustomerRecord,
@@ -187,7 +195,8 @@ export class SqliteErpConnector implements ErpConnector {
   seedReferenceData(data: ErpReferenceData): void {
     const entity = this.db.prepare(`INSERT INTO legal_entities VALUES (@code, @name, @country, @currency)
       ON CONFLICT(code) DO UPDATE SET name = excluded.name, country = excluded.country, currency = excluded.currency`);
-    const jurisdiction = this.db.prepare(`INSERT INTO tax_jurisdictions VALUES (@code, @name, @country, @rateBasisPoints)
+    const jurisdiction =
+      this.db.prepare(`INSERT INTO tax_jurisdictions VALUES (@code, @name, @country, @rateBasisPoints)
       ON CONFLICT(code) DO UPDATE SET name = excluded.name, country = excluded.country, rate_basis_points = excluded.rate_basis_points`);
     this.db.transaction(() => {
       for (const row of data.legalEntities) entity.run(row);
@@ -197,15 +206,24 @@ export class SqliteErpConnector implements ErpConnector {
 
   /** Inserts demo data in one transaction; IDs must be new and the reference data seeded first. */
   seed(data: ErpSeed): void {
-    const customer = this.db.prepare(`INSERT INTO customers VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
+    const customer =
+      this.db.prepare(`INSERT INTO customers VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
       @paymentTerms, @currency, @externalCrmId)`);
-    const dimensions = this.db.prepare(`INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`);
-    const invoice = this.db.prepare(`INSERT INTO invoices VALUES (@id, @number, @customerId, @psaProjectId, @status, @issueDate, @dueDate, @currency,
+    const dimensions = this.db.prepare(
+      `INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`,
+    );
+    const invoice =
+      this.db.prepare(`INSERT INTO invoices VALUES (@id, @number, @customerId, @psaProjectId, @status, @issueDate, @dueDate, @currency,
       @subtotalMinor, @taxMinor, @totalMinor, @balanceMinor, @externalId, NULL, @updatedAt)`);
-    const invoiceLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (@invoiceId, @lineNumber, @description, @quantityHundredths, @unitPriceMinor, @amountMinor)`);
-    const billingLine = this.db.prepare(`INSERT INTO billing_lines VALUES (@id, @externalId, @psaProjectId, @sourceType, @sourceId, @description,
+    const invoiceLine = this.db.prepare(
+      `INSERT INTO invoice_lines VALUES (@invoiceId, @lineNumber, @description, @quantityHundredths, @unitPriceMinor, @amountMinor)`,
+    );
+    const billingLine =
+      this.db.prepare(`INSERT INTO billing_lines VALUES (@id, @externalId, @psaProjectId, @sourceType, @sourceId, @description,
       @quantityHundredths, @unitPriceMinor, @amountMinor, @currency, @postingDate, @invoiceId)`);
-    const payment = this.db.prepare(`INSERT INTO payments VALUES (@id, @invoiceId, @amountMinor, @currency, @receivedOn, @externalId)`);
+    const payment = this.db.prepare(
+      `INSERT INTO payments VALUES (@id, @invoiceId, @amountMinor, @currency, @receivedOn, @externalId)`,
+    );
     this.db.transaction(() => {
       for (const row of data.customers) customer.run(row);
       for (const row of data.projectDimensions) dimensions.run(row);
@@ -223,41 +241,55 @@ export class SqliteErpConnector implements ErpConnector {
 
   async getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]> {
     await this.faults.before('getCustomers');
-    const rows = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as CustomerRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as CustomerRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
   async getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]> {
     await this.faults.before('getCustomersByCrmAccount');
-    const rows = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('external_crm_id')}`).all(JSON.stringify(accountIds)) as CustomerRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('external_crm_id')}`)
+      .all(JSON.stringify(accountIds)) as CustomerRecord[];
     return byKey(accountIds, rows, (r) => r.externalCrmId);
   }
 
   async getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]> {
     await this.faults.before('getLegalEntities');
-    const rows = this.db.prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities WHERE ${inJson('code')}`).all(JSON.stringify(codes)) as LegalEntityRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities WHERE ${inJson('code')}`)
+      .all(JSON.stringify(codes)) as LegalEntityRecord[];
     return byKey(codes, rows, (r) => r.code);
   }
 
   async getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]> {
     await this.faults.before('getTaxJurisdictions');
-    const rows = this.db.prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions WHERE ${inJson('code')}`).all(JSON.stringify(codes)) as TaxJurisdictionRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions WHERE ${inJson('code')}`)
+      .all(JSON.stringify(codes)) as TaxJurisdictionRecord[];
     return byKey(codes, rows, (r) => r.code);
   }
 
   async listLegalEntities(): Promise<LegalEntityRecord[]> {
     await this.faults.before('listLegalEntities');
-    return this.db.prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities ORDER BY code`).all() as LegalEntityRecord[];
+    return this.db
+      .prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities ORDER BY code`)
+      .all() as LegalEntityRecord[];
   }
 
   async listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]> {
     await this.faults.before('listTaxJurisdictions');
-    return this.db.prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`).all() as TaxJurisdictionRecord[];
+    return this.db
+      .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`)
+      .all() as TaxJurisdictionRecord[];
   }
 
   async getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]> {
     await this.faults.before('getInvoices');
-    const rows = this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as InvoiceRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as InvoiceRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
@@ -308,40 +340,52 @@ export class SqliteErpConnector implements ErpConnector {
          WHERE customer_id IN (SELECT id FROM customers WHERE ${inJson('external_crm_id')}) ORDER BY id`,
       )
       .all(JSON.stringify(accountIds)) as (InvoiceRecord & { accountId: string })[];
-    return groupByKey(accountIds, rows, (r) => r.accountId).map((group) => group.map(({ accountId: _, ...invoice }) => invoice));
+    return groupByKey(accountIds, rows, (r) => r.accountId).map((group) =>
+      group.map(({ accountId: _, ...invoice }) => invoice),
+    );
   }
 
   async getBillingLinesByProject(psaProjectIds: readonly string[]): Promise<BillingLineRecord[][]> {
     await this.faults.before('getBillingLinesByProject');
     const rows = this.db
-      .prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('psa_project_id')} ORDER BY posting_date, id`)
+      .prepare(
+        `SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('psa_project_id')} ORDER BY posting_date, id`,
+      )
       .all(JSON.stringify(psaProjectIds)) as BillingLineRecord[];
     return groupByKey(psaProjectIds, rows, (r) => r.psaProjectId);
   }
 
   async getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]> {
     await this.faults.before('getInvoicesByProject');
-    const rows = this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('psa_project_id')} ORDER BY id`).all(JSON.stringify(psaProjectIds)) as InvoiceRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('psa_project_id')} ORDER BY id`)
+      .all(JSON.stringify(psaProjectIds)) as InvoiceRecord[];
     return groupByKey(psaProjectIds, rows, (r) => r.psaProjectId);
   }
 
   async getInvoiceLines(invoiceIds: readonly string[]): Promise<InvoiceLineRecord[][]> {
     await this.faults.before('getInvoiceLines');
     const rows = this.db
-      .prepare(`SELECT ${INVOICE_LINE_COLUMNS} FROM invoice_lines WHERE ${inJson('invoice_id')} ORDER BY invoice_id, line_number`)
+      .prepare(
+        `SELECT ${INVOICE_LINE_COLUMNS} FROM invoice_lines WHERE ${inJson('invoice_id')} ORDER BY invoice_id, line_number`,
+      )
       .all(JSON.stringify(invoiceIds)) as InvoiceLineRecord[];
     return groupByKey(invoiceIds, rows, (r) => r.invoiceId);
   }
 
   async getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]> {
     await this.faults.before('getPaymentsByInvoice');
-    const rows = this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${inJson('invoice_id')} ORDER BY received_on, id`).all(JSON.stringify(invoiceIds)) as PaymentRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${inJson('invoice_id')} ORDER BY received_on, id`)
+      .all(JSON.stringify(invoiceIds)) as PaymentRecord[];
     return groupByKey(invoiceIds, rows, (r) => r.invoiceId);
   }
 
   async getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]> {
     await this.faults.before('getProjectDimensions');
-    const rows = this.db.prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE ${inJson('psa_project_id')}`).all(JSON.stringify(psaProjectIds)) as ProjectDimensionsRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE ${inJson('psa_project_id')}`)
+      .all(JSON.stringify(psaProjectIds)) as ProjectDimensionsRecord[];
     return byKey(psaProjectIds, rows, (r) => r.psaProjectId);
   }
 
@@ -349,7 +393,11 @@ export class SqliteErpConnector implements ErpConnector {
     await this.faults.before('upsertCustomer');
     return this.db.transaction((): { record: CustomerRecord; created: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM legal_entities WHERE code = ?').get(input.legalEntityCode)) {
-        throw rejected(`ERP rejected legal entity '${input.legalEntityCode}': no such legal entity`, 'legalEntityCode', input.legalEntityCode);
+        throw rejected(
+          `ERP rejected legal entity '${input.legalEntityCode}': no such legal entity`,
+          'legalEntityCode',
+          input.legalEntityCode,
+        );
       }
       if (!this.db.prepare('SELECT 1 FROM tax_jurisdictions WHERE code = ?').get(input.taxJurisdictionCode)) {
         throw rejected(
@@ -359,12 +407,25 @@ export class SqliteErpConnector implements ErpConnector {
         );
       }
       if (!/^[A-Z]{3}$/.test(input.currency)) {
-        throw rejected(`ERP rejected currency '${input.currency}' for customer '${input.name}': not an ISO 4217 code`, 'currency', input.currency);
+        throw rejected(
+          `ERP rejected currency '${input.currency}' for customer '${input.name}': not an ISO 4217 code`,
+          'currency',
+          input.currency,
+        );
       }
-      if (input.name.trim() === '') throw rejected(`ERP rejected the customer of account '${input.externalCrmId}': a name is required`, 'name', input.name);
-      const existing = this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE external_crm_id = ?`).get(input.externalCrmId) as CustomerRecord | undefined;
+      if (input.name.trim() === '')
+        throw rejected(
+          `ERP rejected the customer of account '${input.externalCrmId}': a name is required`,
+          'name',
+          input.name,
+        );
+      const existing = this.db
+        .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE external_crm_id = ?`)
+        .get(input.externalCrmId) as CustomerRecord | undefined;
       if (existing && existing.currency !== input.currency) {
-        const invoiced = this.db.prepare('SELECT 1 FROM invoices WHERE customer_id = ? AND currency <> ? LIMIT 1').get(existing.id, input.currency);
+        const invoiced = this.db
+          .prepare('SELECT 1 FROM invoices WHERE customer_id = ? AND currency <> ? LIMIT 1')
+          .get(existing.id, input.currency);
         if (invoiced) {
           throw rejected(
             `ERP rejected currency '${input.currency}' for customer '${existing.id}': it already has invoices in ${existing.currency}`,
@@ -390,9 +451,15 @@ export class SqliteErpConnector implements ErpConnector {
     await this.faults.before('updateCustomerFields');
     return this.db.transaction((): { record: CustomerRecord; changed: boolean } => {
       const current = this.customerById(input.id);
-      if (!current) throw new MeridianError('NOT_FOUND', `ERP has no customer '${input.id}'`, { system: 'erp', field: 'id', value: input.id });
+      if (!current)
+        throw new MeridianError('NOT_FOUND', `ERP has no customer '${input.id}'`, {
+          system: 'erp',
+          field: 'id',
+          value: input.id,
+        });
       if (input.name === null || input.name === current.name) return { record: current, changed: false };
-      if (input.name.trim() === '') throw rejected(`ERP rejected the name of customer '${current.id}': a name is required`, 'name', input.name);
+      if (input.name.trim() === '')
+        throw rejected(`ERP rejected the name of customer '${current.id}': a name is required`, 'name', input.name);
       if (input.expected.name !== null && input.expected.name !== current.name) {
         throw new MeridianError(
           'INVALID_STATE',
@@ -405,11 +472,15 @@ export class SqliteErpConnector implements ErpConnector {
     })();
   }
 
-  async upsertProjectDimensions(input: ProjectDimensionsRecord): Promise<{ record: ProjectDimensionsRecord; created: boolean }> {
+  async upsertProjectDimensions(
+    input: ProjectDimensionsRecord,
+  ): Promise<{ record: ProjectDimensionsRecord; created: boolean }> {
     await this.faults.before('upsertProjectDimensions');
     return this.db.transaction((): { record: ProjectDimensionsRecord; created: boolean } => {
       if (!this.customerById(input.customerId)) throw noCustomer(input.customerId);
-      const existing = this.db.prepare('SELECT 1 FROM project_dimensions WHERE psa_project_id = ?').get(input.psaProjectId);
+      const existing = this.db
+        .prepare('SELECT 1 FROM project_dimensions WHERE psa_project_id = ?')
+        .get(input.psaProjectId);
       this.db
         .prepare(
           `INSERT INTO project_dimensions (psa_project_id, customer_id, project_code, billing_schedule, revenue_treatment)
@@ -418,7 +489,9 @@ export class SqliteErpConnector implements ErpConnector {
              billing_schedule = excluded.billing_schedule, revenue_treatment = excluded.revenue_treatment`,
         )
         .run(input);
-      const record = this.db.prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE psa_project_id = ?`).get(input.psaProjectId) as ProjectDimensionsRecord;
+      const record = this.db
+        .prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE psa_project_id = ?`)
+        .get(input.psaProjectId) as ProjectDimensionsRecord;
       return { record, created: existing === undefined };
     })();
   }
@@ -450,15 +523,23 @@ export class SqliteErpConnector implements ErpConnector {
         }
         const project = projectCurrency.get(line.psaProjectId) as { currency: string } | undefined;
         if (!project) {
-          throw new MeridianError('NOT_FOUND', `ERP has no project '${line.psaProjectId}': push its financial dimensions first`, {
-            system: 'erp',
-            field: 'projectId',
-            value: line.psaProjectId,
-          });
+          throw new MeridianError(
+            'NOT_FOUND',
+            `ERP has no project '${line.psaProjectId}': push its financial dimensions first`,
+            {
+              system: 'erp',
+              field: 'projectId',
+              value: line.psaProjectId,
+            },
+          );
         }
         if (line.currency !== project.currency) {
           const shown = `${fromMinor(line.unitPriceMinor, line.currency)} ${line.currency}`;
-          throw rejected(`ERP rejected a unit price of ${shown} on billing line '${line.externalId}': project '${line.psaProjectId}' bills in ${project.currency}`, 'unitPrice', shown);
+          throw rejected(
+            `ERP rejected a unit price of ${shown} on billing line '${line.externalId}': project '${line.psaProjectId}' bills in ${project.currency}`,
+            'unitPrice',
+            shown,
+          );
         }
         this.assertPeriodOpen(line.postingDate, 'posting date', 'postingDate');
         const id = nextId(this.db, 'billing_lines', 'BL');
@@ -476,49 +557,75 @@ export class SqliteErpConnector implements ErpConnector {
       psaProjectId: input.psaProjectId,
       issueDate: input.issueDate,
       billingLineIds: input.billingLineIds,
-      lines: input.lines.map((l) => ({ description: l.description, quantityHundredths: l.quantityHundredths, unitPriceMinor: l.unitPriceMinor, currency: l.currency })),
+      lines: input.lines.map((l) => ({
+        description: l.description,
+        quantityHundredths: l.quantityHundredths,
+        unitPriceMinor: l.unitPriceMinor,
+        currency: l.currency,
+      })),
     });
     return this.db.transaction((): { record: InvoiceRecord; created: boolean } => {
-      const existing = this.db.prepare('SELECT id, request FROM invoices WHERE external_id = ?').get(input.externalId) as { id: string; request: string | null } | undefined;
+      const existing = this.db
+        .prepare('SELECT id, request FROM invoices WHERE external_id = ?')
+        .get(input.externalId) as { id: string; request: string | null } | undefined;
       if (existing) {
         if (existing.request !== request) {
-          throw new MeridianError('DUPLICATE_EXTERNAL_ID', `ERP already posted invoice '${existing.id}' under external ID '${input.externalId}', with other data`, {
-            system: 'erp',
-            field: 'externalId',
-            value: input.externalId,
-          });
+          throw new MeridianError(
+            'DUPLICATE_EXTERNAL_ID',
+            `ERP already posted invoice '${existing.id}' under external ID '${input.externalId}', with other data`,
+            {
+              system: 'erp',
+              field: 'externalId',
+              value: input.externalId,
+            },
+          );
         }
         return { record: this.invoiceById(existing.id)!, created: false };
       }
       const customer = this.customerById(input.customerId);
       if (!customer) throw noCustomer(input.customerId);
       if (input.psaProjectId !== null) {
-        const dimensions = this.db.prepare('SELECT customer_id AS customerId FROM project_dimensions WHERE psa_project_id = ?').get(input.psaProjectId) as
-          | { customerId: string }
-          | undefined;
+        const dimensions = this.db
+          .prepare('SELECT customer_id AS customerId FROM project_dimensions WHERE psa_project_id = ?')
+          .get(input.psaProjectId) as { customerId: string } | undefined;
         if (!dimensions) {
-          throw new MeridianError('NOT_FOUND', `ERP has no project '${input.psaProjectId}': push its financial dimensions first`, {
-            system: 'erp',
-            field: 'projectId',
-            value: input.psaProjectId,
-          });
+          throw new MeridianError(
+            'NOT_FOUND',
+            `ERP has no project '${input.psaProjectId}': push its financial dimensions first`,
+            {
+              system: 'erp',
+              field: 'projectId',
+              value: input.psaProjectId,
+            },
+          );
         }
         if (dimensions.customerId !== customer.id) {
-          throw rejected(`ERP rejected project '${input.psaProjectId}' on an invoice to '${customer.id}': the project bills customer '${dimensions.customerId}'`, 'projectId', input.psaProjectId);
+          throw rejected(
+            `ERP rejected project '${input.psaProjectId}' on an invoice to '${customer.id}': the project bills customer '${dimensions.customerId}'`,
+            'projectId',
+            input.psaProjectId,
+          );
         }
       }
       const billed = this.billableLines(input, customer);
       const typed = input.lines.map((l, i) => {
         if (l.currency !== customer.currency) {
           const shown = `${fromMinor(l.unitPriceMinor, l.currency)} ${l.currency}`;
-          throw rejected(`ERP rejected a unit price of ${shown} on invoice '${input.externalId}': customer '${customer.id}' is billed in ${customer.currency}`, `lines[${i}].unitPrice`, shown);
+          throw rejected(
+            `ERP rejected a unit price of ${shown} on invoice '${input.externalId}': customer '${customer.id}' is billed in ${customer.currency}`,
+            `lines[${i}].unitPrice`,
+            shown,
+          );
         }
         return { ...l, amountMinor: Number(extendMinor(l.quantityHundredths, l.unitPriceMinor)) };
       });
       const lines = [...billed, ...typed];
-      if (lines.length === 0) throw rejected(`ERP rejected invoice '${input.externalId}': an invoice needs at least one line`, 'lines', '[]');
+      if (lines.length === 0)
+        throw rejected(`ERP rejected invoice '${input.externalId}': an invoice needs at least one line`, 'lines', '[]');
       this.assertPeriodOpen(input.issueDate, 'issue date', 'issueDate');
-      const rate = this.db.prepare('SELECT rate_basis_points AS bp FROM tax_jurisdictions WHERE code = ?').get(customer.taxJurisdictionCode) as { bp: number };
+      const rate = this.db
+        .prepare('SELECT rate_basis_points AS bp FROM tax_jurisdictions WHERE code = ?')
+        .get(customer.taxJurisdictionCode) as { bp: number };
       const subtotal = lines.reduce((sum, l) => sum + BigInt(l.amountMinor), 0n);
       const tax = roundHalfUp(subtotal * BigInt(rate.bp), 10_000n);
       const total = subtotal + tax;
@@ -546,42 +653,79 @@ export class SqliteErpConnector implements ErpConnector {
           nextChangeStamp(this.db, 'invoices'),
         );
       const insertLine = this.db.prepare(`INSERT INTO invoice_lines VALUES (?, ?, ?, ?, ?, ?)`);
-      lines.forEach((l, i) => insertLine.run(id, i + 1, l.description, l.quantityHundredths, l.unitPriceMinor, l.amountMinor));
-      this.db.prepare(`UPDATE billing_lines SET invoice_id = ? WHERE ${inJson('id')}`).run(id, JSON.stringify(input.billingLineIds));
+      for (const [i, l] of lines.entries()) {
+        insertLine.run(id, i + 1, l.description, l.quantityHundredths, l.unitPriceMinor, l.amountMinor);
+      }
+      this.db
+        .prepare(`UPDATE billing_lines SET invoice_id = ? WHERE ${inJson('id')}`)
+        .run(id, JSON.stringify(input.billingLineIds));
       return { record: this.invoiceById(id)!, created: true };
     })();
   }
 
-  async applyPayment(input: { externalId: string; invoiceId: string; amountMinor: number; currency: string; receivedOn: string }): Promise<{ record: PaymentRecord; created: boolean }> {
+  async applyPayment(input: {
+    externalId: string;
+    invoiceId: string;
+    amountMinor: number;
+    currency: string;
+    receivedOn: string;
+  }): Promise<{ record: PaymentRecord; created: boolean }> {
     await this.faults.before('applyPayment');
     return this.db.transaction((): { record: PaymentRecord; created: boolean } => {
-      const existing = this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE external_id = ?`).get(input.externalId) as PaymentRecord | undefined;
+      const existing = this.db
+        .prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE external_id = ?`)
+        .get(input.externalId) as PaymentRecord | undefined;
       if (existing) {
         const same =
-          existing.invoiceId === input.invoiceId && existing.amountMinor === input.amountMinor && existing.currency === input.currency && existing.receivedOn === input.receivedOn;
+          existing.invoiceId === input.invoiceId &&
+          existing.amountMinor === input.amountMinor &&
+          existing.currency === input.currency &&
+          existing.receivedOn === input.receivedOn;
         if (!same) {
-          throw new MeridianError('DUPLICATE_EXTERNAL_ID', `ERP already applied payment '${existing.id}' under external ID '${input.externalId}', with other data`, {
-            system: 'erp',
-            field: 'externalId',
-            value: input.externalId,
-          });
+          throw new MeridianError(
+            'DUPLICATE_EXTERNAL_ID',
+            `ERP already applied payment '${existing.id}' under external ID '${input.externalId}', with other data`,
+            {
+              system: 'erp',
+              field: 'externalId',
+              value: input.externalId,
+            },
+          );
         }
         return { record: existing, created: false };
       }
       const invoice = this.invoiceById(input.invoiceId);
-      if (!invoice) throw new MeridianError('NOT_FOUND', `ERP has no invoice '${input.invoiceId}'`, { system: 'erp', field: 'invoiceId', value: input.invoiceId });
-      if (invoice.status !== 'POSTED') {
-        throw new MeridianError('INVALID_STATE', `Invoice '${invoice.number}' is ${invoice.status}; only a POSTED invoice takes payments`, {
+      if (!invoice)
+        throw new MeridianError('NOT_FOUND', `ERP has no invoice '${input.invoiceId}'`, {
           system: 'erp',
           field: 'invoiceId',
-          value: invoice.id,
+          value: input.invoiceId,
         });
+      if (invoice.status !== 'POSTED') {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Invoice '${invoice.number}' is ${invoice.status}; only a POSTED invoice takes payments`,
+          {
+            system: 'erp',
+            field: 'invoiceId',
+            value: invoice.id,
+          },
+        );
       }
       const shown = `${fromMinor(input.amountMinor, input.currency)} ${input.currency}`;
       if (input.currency !== invoice.currency) {
-        throw rejected(`ERP rejected a payment of ${shown} on invoice '${invoice.number}': the invoice is in ${invoice.currency}`, 'amount', shown);
+        throw rejected(
+          `ERP rejected a payment of ${shown} on invoice '${invoice.number}': the invoice is in ${invoice.currency}`,
+          'amount',
+          shown,
+        );
       }
-      if (input.amountMinor <= 0) throw rejected(`ERP rejected a payment of ${shown} on invoice '${invoice.number}': a payment must be positive`, 'amount', shown);
+      if (input.amountMinor <= 0)
+        throw rejected(
+          `ERP rejected a payment of ${shown} on invoice '${invoice.number}': a payment must be positive`,
+          'amount',
+          shown,
+        );
       if (input.amountMinor > invoice.balanceMinor) {
         throw rejected(
           `ERP rejected a payment of ${shown} on invoice '${invoice.number}': it exceeds the balance due of ${fromMinor(invoice.balanceMinor, invoice.currency)} ${invoice.currency}`,
@@ -591,12 +735,17 @@ export class SqliteErpConnector implements ErpConnector {
       }
       this.assertPeriodOpen(input.receivedOn, 'receipt date', 'receivedOn');
       const id = nextId(this.db, 'payments', 'PAY');
-      this.db.prepare(`INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)`).run(id, invoice.id, input.amountMinor, input.currency, input.receivedOn, input.externalId);
+      this.db
+        .prepare(`INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(id, invoice.id, input.amountMinor, input.currency, input.receivedOn, input.externalId);
       const balance = invoice.balanceMinor - input.amountMinor;
       this.db
         .prepare('UPDATE invoices SET balance_minor = ?, status = ?, updated_at = ? WHERE id = ?')
         .run(balance, balance === 0 ? 'PAID' : 'POSTED', nextChangeStamp(this.db, 'invoices'), invoice.id);
-      return { record: this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`).get(id) as PaymentRecord, created: true };
+      return {
+        record: this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`).get(id) as PaymentRecord,
+        created: true,
+      };
     })();
   }
 
@@ -612,7 +761,11 @@ export class SqliteErpConnector implements ErpConnector {
              (SELECT count(*) FROM project_dimensions WHERE customer_id = @id) AS projects`,
         )
         .get({ id }) as { invoices: number; billingLines: number; projects: number };
-      const parts = [count(held.invoices, 'invoice', 'invoices'), count(held.billingLines, 'billing line', 'billing lines'), count(held.projects, 'project', 'projects')].filter((p) => p !== null);
+      const parts = [
+        count(held.invoices, 'invoice', 'invoices'),
+        count(held.billingLines, 'billing line', 'billing lines'),
+        count(held.projects, 'project', 'projects'),
+      ].filter((p) => p !== null);
       if (parts.length > 0) {
         throw new MeridianError(
           'INVALID_STATE',
@@ -629,12 +782,19 @@ export class SqliteErpConnector implements ErpConnector {
   async deleteProjectDimensions(psaProjectId: string): Promise<DeleteOutcome> {
     await this.faults.before('deleteProjectDimensions');
     return this.db.transaction((): DeleteOutcome => {
-      const dimensions = this.db.prepare('SELECT project_code AS projectCode FROM project_dimensions WHERE psa_project_id = ?').get(psaProjectId) as { projectCode: string } | undefined;
+      const dimensions = this.db
+        .prepare('SELECT project_code AS projectCode FROM project_dimensions WHERE psa_project_id = ?')
+        .get(psaProjectId) as { projectCode: string } | undefined;
       if (!dimensions) return { id: psaProjectId, deleted: false };
       const held = this.db
-        .prepare(`SELECT (SELECT count(*) FROM billing_lines WHERE psa_project_id = @id) AS billingLines, (SELECT count(*) FROM invoices WHERE psa_project_id = @id) AS invoices`)
+        .prepare(
+          `SELECT (SELECT count(*) FROM billing_lines WHERE psa_project_id = @id) AS billingLines, (SELECT count(*) FROM invoices WHERE psa_project_id = @id) AS invoices`,
+        )
         .get({ id: psaProjectId }) as { billingLines: number; invoices: number };
-      const parts = [count(held.billingLines, 'billing line', 'billing lines'), count(held.invoices, 'invoice', 'invoices')].filter((p) => p !== null);
+      const parts = [
+        count(held.billingLines, 'billing line', 'billing lines'),
+        count(held.invoices, 'invoice', 'invoices'),
+      ].filter((p) => p !== null);
       if (parts.length > 0) {
         throw new MeridianError(
           'INVALID_STATE',
@@ -660,19 +820,37 @@ export class SqliteErpConnector implements ErpConnector {
   /** The billing lines an invoice takes, checked: they exist on its project, are unbilled and in the customer's currency. */
   private billableLines(input: PostInvoice, customer: CustomerRecord): BillingLineRecord[] {
     if (new Set(input.billingLineIds).size !== input.billingLineIds.length) {
-      throw rejected(`ERP rejected invoice '${input.externalId}': a billing line is listed twice`, 'billingLineIds', input.billingLineIds.join(','));
+      throw rejected(
+        `ERP rejected invoice '${input.externalId}': a billing line is listed twice`,
+        'billingLineIds',
+        input.billingLineIds.join(','),
+      );
     }
-    const rows = this.db.prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('id')}`).all(JSON.stringify(input.billingLineIds)) as BillingLineRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('id')}`)
+      .all(JSON.stringify(input.billingLineIds)) as BillingLineRecord[];
     return byKey(input.billingLineIds, rows, (r) => r.id).map((line, i) => {
       const id = input.billingLineIds[i]!;
       if (!line || line.psaProjectId !== input.psaProjectId) {
-        throw new MeridianError('NOT_FOUND', `ERP has no billing line '${id}' on project '${input.psaProjectId ?? '(none)'}'`, { system: 'erp', field: 'billingLineIds', value: id });
+        throw new MeridianError(
+          'NOT_FOUND',
+          `ERP has no billing line '${id}' on project '${input.psaProjectId ?? '(none)'}'`,
+          { system: 'erp', field: 'billingLineIds', value: id },
+        );
       }
       if (line.invoiceId !== null) {
-        throw new MeridianError('INVALID_STATE', `Billing line '${id}' is already billed on invoice '${line.invoiceId}'`, { system: 'erp', field: 'billingLineIds', value: id });
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Billing line '${id}' is already billed on invoice '${line.invoiceId}'`,
+          { system: 'erp', field: 'billingLineIds', value: id },
+        );
       }
       if (line.currency !== customer.currency) {
-        throw rejected(`ERP rejected billing line '${id}' in ${line.currency} on an invoice to '${customer.id}', who is billed in ${customer.currency}`, 'billingLineIds', id);
+        throw rejected(
+          `ERP rejected billing line '${id}' in ${line.currency} on an invoice to '${customer.id}', who is billed in ${customer.currency}`,
+          'billingLineIds',
+          id,
+        );
       }
       return line;
     });
@@ -681,11 +859,14 @@ export class SqliteErpConnector implements ErpConnector {
   /** @throws MeridianError VALIDATION_REJECTED when the accounting period of `date` is closed. */
   private assertPeriodOpen(date: string, what: string, field: string): void {
     const period = date.slice(0, 7);
-    if (this.faults.isPeriodClosed(period)) throw rejected(`ERP rejected ${what} '${date}': accounting period ${period} is closed`, field, date);
+    if (this.faults.isPeriodClosed(period))
+      throw rejected(`ERP rejected ${what} '${date}': accounting period ${period} is closed`, field, date);
   }
 
   private customerById(id: string): CustomerRecord | undefined {
-    return this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = ?`).get(id) as CustomerRecord | undefined;
+    return this.db.prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = ?`).get(id) as
+      | CustomerRecord
+      | undefined;
   }
 
   private invoiceById(id: string): InvoiceRecord | undefined {
@@ -708,7 +889,11 @@ function andList(parts: readonly string[]): string {
 }
 
 function noCustomer(id: string): MeridianError {
-  return new MeridianError('NOT_FOUND', `ERP has no customer '${id}'`, { system: 'erp', field: 'customerId', value: id });
+  return new MeridianError('NOT_FOUND', `ERP has no customer '${id}'`, {
+    system: 'erp',
+    field: 'customerId',
+    value: id,
+  });
 }
 
 function sameBillingLine(stored: BillingLineRecord, line: NewBillingLine): boolean {

@@ -163,8 +163,14 @@ type TemplateRow = Sqlite<ProjectTemplateRecord, 'milestones'>;
 
 const toTimeEntry = (row: TimeEntryRow): TimeEntryRecord => ({ ...row, billable: row.billable === 1 });
 const toExpense = (row: ExpenseRow): ExpenseRecord => ({ ...row, billable: row.billable === 1 });
-const toRateCard = (row: RateCardRow): RateCardRecord => ({ ...row, rates: JSON.parse(String(row.rates)) as RateCardRecord['rates'] });
-const toTemplate = (row: TemplateRow): ProjectTemplateRecord => ({ ...row, milestones: JSON.parse(String(row.milestones)) as ProjectTemplateRecord['milestones'] });
+const toRateCard = (row: RateCardRow): RateCardRecord => ({
+  ...row,
+  rates: JSON.parse(String(row.rates)) as RateCardRecord['rates'],
+});
+const toTemplate = (row: TemplateRow): ProjectTemplateRecord => ({
+  ...row,
+  milestones: JSON.parse(String(row.milestones)) as ProjectTemplateRecord['milestones'],
+});
 
 /** Demo data for the PSA, as `seed()` takes it (`DatasetChunk['psa']`). */
 export interface PsaSeed {
@@ -189,8 +195,16 @@ function requestHash(value: unknown): string {
 /** The fields of a project create that make it "the same request", in a fixed order. */
 function createRequestHash(input: CreateProjectFromTemplate): string {
   return requestHash([
-    input.externalId, input.templateId, input.accountId, input.opportunityId, input.name, input.code,
-    input.billingModel, input.budgetMinor, input.currency, input.startDate,
+    input.externalId,
+    input.templateId,
+    input.accountId,
+    input.opportunityId,
+    input.name,
+    input.code,
+    input.billingModel,
+    input.budgetMinor,
+    input.currency,
+    input.startDate,
   ]);
 }
 
@@ -218,20 +232,27 @@ export class SqlitePsaConnector implements PsaConnector {
     this.db.exec(SCHEMA);
     // Files created before milestones kept their invoice get the column; ADD COLUMN appends it last, as SCHEMA has it.
     const columns = this.db.prepare(`SELECT name FROM pragma_table_info('milestones')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'invoice_id')) this.db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
+    if (!columns.some((c) => c.name === 'invoice_id'))
+      this.db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
     this.faults = new FaultInjector('psa', faults);
   }
 
   /** True when the PSA holds neither reference data nor projects yet (so start-up seeds it). */
   isEmpty(): boolean {
-    return this.db.prepare('SELECT 1 FROM project_templates UNION ALL SELECT 1 FROM projects LIMIT 1').get() === undefined;
+    return (
+      this.db.prepare('SELECT 1 FROM project_templates UNION ALL SELECT 1 FROM projects LIMIT 1').get() === undefined
+    );
   }
 
   /** Inserts rate cards, templates and resources in one transaction; IDs must be new. Seed these before {@link seed}. */
   seedReferenceData(data: PsaReferenceData): void {
     const rateCard = this.db.prepare(`INSERT INTO rate_cards VALUES (@id, @name, @currency, @rates)`);
-    const template = this.db.prepare(`INSERT INTO project_templates VALUES (@id, @name, @servicePackage, @rateCardId, @durationDays, @milestones)`);
-    const resource = this.db.prepare(`INSERT INTO resources VALUES (@id, @name, @role, @email, @costRateMinor, @currency)`);
+    const template = this.db.prepare(
+      `INSERT INTO project_templates VALUES (@id, @name, @servicePackage, @rateCardId, @durationDays, @milestones)`,
+    );
+    const resource = this.db.prepare(
+      `INSERT INTO resources VALUES (@id, @name, @role, @email, @costRateMinor, @currency)`,
+    );
     this.db.transaction(() => {
       for (const row of data.rateCards) rateCard.run({ ...row, rates: JSON.stringify(row.rates) });
       for (const row of data.templates) template.run({ ...row, milestones: JSON.stringify(row.milestones) });
@@ -241,12 +262,17 @@ export class SqlitePsaConnector implements PsaConnector {
 
   /** Inserts demo data in one transaction; IDs must be new and the reference data they name must exist. */
   seed(data: PsaSeed): void {
-    const project = this.db.prepare(`INSERT INTO projects VALUES (@id, @code, @name, @status, @billingModel, @budgetMinor, @currency, @startDate,
+    const project =
+      this.db.prepare(`INSERT INTO projects VALUES (@id, @code, @name, @status, @billingModel, @budgetMinor, @currency, @startDate,
       @endDate, @templateId, @rateCardId, @accountId, @opportunityId, @externalId, @requestHash)`);
-    const milestone = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, @status, @completedOn, @invoiceId)`);
-    const timeEntry = this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, @status,
+    const milestone = this.db.prepare(
+      `INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, @status, @completedOn, @invoiceId)`,
+    );
+    const timeEntry =
+      this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, @status,
       @notes, @billingReference)`);
-    const expense = this.db.prepare(`INSERT INTO expenses VALUES (@id, @projectId, @resourceId, @date, @category, @description, @amountMinor, @currency,
+    const expense =
+      this.db.prepare(`INSERT INTO expenses VALUES (@id, @projectId, @resourceId, @date, @category, @description, @amountMinor, @currency,
       @billable, @status, @billingReference)`);
     this.db.transaction(() => {
       for (const row of data.projects) {
@@ -266,7 +292,9 @@ export class SqlitePsaConnector implements PsaConnector {
 
   async getProjects(ids: readonly string[]): Promise<(ProjectRecord | null)[]> {
     await this.faults.before('getProjects');
-    const rows = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ProjectRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as ProjectRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
@@ -294,7 +322,9 @@ export class SqlitePsaConnector implements PsaConnector {
 
   async getProjectsByAccount(accountIds: readonly string[]): Promise<ProjectRecord[][]> {
     await this.faults.before('getProjectsByAccount');
-    const rows = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('account_id')} ORDER BY id`).all(JSON.stringify(accountIds)) as ProjectRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('account_id')} ORDER BY id`)
+      .all(JSON.stringify(accountIds)) as ProjectRecord[];
     return groupByKey(accountIds, rows, (r) => r.accountId);
   }
 
@@ -302,7 +332,9 @@ export class SqlitePsaConnector implements PsaConnector {
     await this.faults.before('getProjectsByOpportunity');
     // Should two projects name one opportunity, the first created is the one it was converted into.
     const rows = this.db
-      .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE id IN (SELECT min(id) FROM projects WHERE ${inJson('opportunity_id')} GROUP BY opportunity_id)`)
+      .prepare(
+        `SELECT ${PROJECT_COLUMNS} FROM projects WHERE id IN (SELECT min(id) FROM projects WHERE ${inJson('opportunity_id')} GROUP BY opportunity_id)`,
+      )
       .all(JSON.stringify(opportunityIds)) as ProjectRecord[];
     return byKey(opportunityIds, rows, (r) => r.opportunityId ?? '');
   }
@@ -310,14 +342,18 @@ export class SqlitePsaConnector implements PsaConnector {
   async getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]> {
     await this.faults.before('getMilestonesByProject');
     const rows = this.db
-      .prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('project_id')} ORDER BY project_id, sequence`)
+      .prepare(
+        `SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('project_id')} ORDER BY project_id, sequence`,
+      )
       .all(JSON.stringify(projectIds)) as MilestoneRecord[];
     return groupByKey(projectIds, rows, (r) => r.projectId);
   }
 
   async getMilestones(ids: readonly string[]): Promise<(MilestoneRecord | null)[]> {
     await this.faults.before('getMilestones');
-    const rows = this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as MilestoneRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as MilestoneRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
@@ -337,64 +373,109 @@ export class SqlitePsaConnector implements PsaConnector {
       where.push(`project_id IN (SELECT id FROM projects WHERE ${inJson('account_id')})`);
       params.push(JSON.stringify(filter.accountIds));
     }
-    return keysetPage<MilestoneRecord>(this.db, { table: 'milestones', columns: MILESTONE_COLUMNS, where, params }, page);
+    return keysetPage<MilestoneRecord>(
+      this.db,
+      { table: 'milestones', columns: MILESTONE_COLUMNS, where, params },
+      page,
+    );
   }
 
   async getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]> {
     await this.faults.before('getProjectFinancials');
-    const rows = this.db.prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE ${inJson('project_id')}`).all(JSON.stringify(projectIds)) as ProjectFinancialsRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE ${inJson('project_id')}`)
+      .all(JSON.stringify(projectIds)) as ProjectFinancialsRecord[];
     return byKey(projectIds, rows, (r) => r.projectId);
   }
 
-  async listTimeEntries(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<TimeEntryRecord>> {
+  async listTimeEntries(
+    projectId: string,
+    page: PageRequest,
+    filter: TimeEntryFilter = {},
+  ): Promise<Page<TimeEntryRecord>> {
     await this.faults.before('listTimeEntries');
-    const result = keysetPage<TimeEntryRow>(this.db, { table: 'time_entries', columns: TIME_ENTRY_COLUMNS, ...this.entryFilter(projectId, filter) }, page);
+    const result = keysetPage<TimeEntryRow>(
+      this.db,
+      { table: 'time_entries', columns: TIME_ENTRY_COLUMNS, ...this.entryFilter(projectId, filter) },
+      page,
+    );
     return { ...result, nodes: result.nodes.map(toTimeEntry) };
   }
 
   async listExpenses(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<ExpenseRecord>> {
     await this.faults.before('listExpenses');
-    const result = keysetPage<ExpenseRow>(this.db, { table: 'expenses', columns: EXPENSE_COLUMNS, ...this.entryFilter(projectId, filter) }, page);
+    const result = keysetPage<ExpenseRow>(
+      this.db,
+      { table: 'expenses', columns: EXPENSE_COLUMNS, ...this.entryFilter(projectId, filter) },
+      page,
+    );
     return { ...result, nodes: result.nodes.map(toExpense) };
   }
 
   async getRateCards(ids: readonly string[]): Promise<(RateCardRecord | null)[]> {
     await this.faults.before('getRateCards');
-    const rows = this.db.prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as RateCardRow[];
+    const rows = this.db
+      .prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as RateCardRow[];
     return byKey(ids, rows.map(toRateCard), (r) => r.id);
   }
 
   async getTemplates(ids: readonly string[]): Promise<(ProjectTemplateRecord | null)[]> {
     await this.faults.before('getTemplates');
-    const rows = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as TemplateRow[];
+    const rows = this.db
+      .prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as TemplateRow[];
     return byKey(ids, rows.map(toTemplate), (r) => r.id);
   }
 
   async listTemplates(): Promise<ProjectTemplateRecord[]> {
     await this.faults.before('listTemplates');
-    const rows = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates ORDER BY id`).all() as TemplateRow[];
+    const rows = this.db
+      .prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates ORDER BY id`)
+      .all() as TemplateRow[];
     return rows.map(toTemplate);
   }
 
   async getResources(ids: readonly string[]): Promise<(ResourceRecord | null)[]> {
     await this.faults.before('getResources');
-    const rows = this.db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ResourceRecord[];
+    const rows = this.db
+      .prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE ${inJson('id')}`)
+      .all(JSON.stringify(ids)) as ResourceRecord[];
     return byKey(ids, rows, (r) => r.id);
   }
 
   async getBillableWork(projectId: string, request: BillableWorkRequest): Promise<BillableWorkRecord> {
     await this.faults.before('getBillableWork');
-    const project = this.db.prepare('SELECT rate_card_id AS rateCardId FROM projects WHERE id = ?').get(projectId) as { rateCardId: string } | undefined;
-    if (!project) throw new MeridianError('NOT_FOUND', `PSA has no project '${projectId}' to bill`, { system: 'psa', field: 'projectId', value: projectId });
-    const card = toRateCard(this.db.prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE id = ?`).get(project.rateCardId) as RateCardRow);
+    const project = this.db.prepare('SELECT rate_card_id AS rateCardId FROM projects WHERE id = ?').get(projectId) as
+      | { rateCardId: string }
+      | undefined;
+    if (!project)
+      throw new MeridianError('NOT_FOUND', `PSA has no project '${projectId}' to bill`, {
+        system: 'psa',
+        field: 'projectId',
+        value: projectId,
+      });
+    const card = toRateCard(
+      this.db
+        .prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE id = ?`)
+        .get(project.rateCardId) as RateCardRow,
+    );
     const rates = new Map(card.rates.map((r) => [r.role, r.rateMinor]));
     const until = request.until === null ? '' : 'AND date <= ?';
     const params = [projectId, ...(request.until === null ? [] : [request.until]), request.first + 1];
     const entries = (
-      this.db.prepare(`SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`).all(...params) as TimeEntryRow[]
+      this.db
+        .prepare(
+          `SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`,
+        )
+        .all(...params) as TimeEntryRow[]
     ).map(toTimeEntry);
     const expenses = (
-      this.db.prepare(`SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`).all(...params) as ExpenseRow[]
+      this.db
+        .prepare(
+          `SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE project_id = ? AND ${READY_TO_BILL} ${until} ORDER BY date, id LIMIT ?`,
+        )
+        .all(...params) as ExpenseRow[]
     ).map(toExpense);
     return {
       projectId,
@@ -408,11 +489,16 @@ export class SqlitePsaConnector implements PsaConnector {
     };
   }
 
-  async listProjectsWithBillableWork(page: PageRequest, until: string | null = null, accountIds: readonly string[] | null = null): Promise<Page<ProjectRecord>> {
+  async listProjectsWithBillableWork(
+    page: PageRequest,
+    until: string | null = null,
+    accountIds: readonly string[] | null = null,
+  ): Promise<Page<ProjectRecord>> {
     await this.faults.before('listProjectsWithBillableWork');
     // Unqualified columns inside EXISTS name the inner table's (SQL resolves the innermost scope first).
     const dated = until === null ? '' : 'AND date <= ?';
-    const readyIn = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE ${table}.project_id = projects.id AND ${READY_TO_BILL} ${dated})`;
+    const readyIn = (table: string) =>
+      `EXISTS (SELECT 1 FROM ${table} WHERE ${table}.project_id = projects.id AND ${READY_TO_BILL} ${dated})`;
     const where = [`(${readyIn('time_entries')} OR ${readyIn('expenses')})`];
     const params: unknown[] = until === null ? [] : [until, until];
     if (accountIds) {
@@ -422,13 +508,15 @@ export class SqlitePsaConnector implements PsaConnector {
     return keysetPage<ProjectRecord>(this.db, { table: 'projects', columns: PROJECT_COLUMNS, where, params }, page);
   }
 
-  async createProjectFromTemplate(input: CreateProjectFromTemplate): Promise<{ record: ProjectRecord; created: boolean }> {
+  async createProjectFromTemplate(
+    input: CreateProjectFromTemplate,
+  ): Promise<{ record: ProjectRecord; created: boolean }> {
     await this.faults.before('createProjectFromTemplate');
     const hash = createRequestHash(input);
     return this.db.transaction((): { record: ProjectRecord; created: boolean } => {
-      const existing = this.db.prepare('SELECT id, code, request_hash AS requestHash FROM projects WHERE external_id = ?').get(input.externalId) as
-        | { id: string; code: string; requestHash: string | null }
-        | undefined;
+      const existing = this.db
+        .prepare('SELECT id, code, request_hash AS requestHash FROM projects WHERE external_id = ?')
+        .get(input.externalId) as { id: string; code: string; requestHash: string | null } | undefined;
       if (existing) {
         if (existing.requestHash === hash) return { record: this.projectById(existing.id), created: false };
         throw new MeridianError(
@@ -437,37 +525,71 @@ export class SqlitePsaConnector implements PsaConnector {
           { system: 'psa', field: 'externalId', value: input.externalId },
         );
       }
-      const template = this.db.prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE id = ?`).get(input.templateId) as TemplateRow | undefined;
+      const template = this.db
+        .prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE id = ?`)
+        .get(input.templateId) as TemplateRow | undefined;
       if (!template) {
-        throw new MeridianError('NOT_FOUND', `PSA has no project template '${input.templateId}'; project '${input.name}' cannot be created`, {
-          system: 'psa', field: 'templateId', value: input.templateId,
-        });
+        throw new MeridianError(
+          'NOT_FOUND',
+          `PSA has no project template '${input.templateId}'; project '${input.name}' cannot be created`,
+          {
+            system: 'psa',
+            field: 'templateId',
+            value: input.templateId,
+          },
+        );
       }
-      const clash = this.db.prepare('SELECT id FROM projects WHERE code = ?').get(input.code) as { id: string } | undefined;
+      const clash = this.db.prepare('SELECT id FROM projects WHERE code = ?').get(input.code) as
+        | { id: string }
+        | undefined;
       if (clash) {
-        throw new MeridianError('VALIDATION_REJECTED', `Project code '${input.code}' is already used by project ${clash.id}; project codes must be unique`, {
-          system: 'psa', field: 'code', value: input.code,
-        });
+        throw new MeridianError(
+          'VALIDATION_REJECTED',
+          `Project code '${input.code}' is already used by project ${clash.id}; project codes must be unique`,
+          {
+            system: 'psa',
+            field: 'code',
+            value: input.code,
+          },
+        );
       }
       const { milestones, durationDays, rateCardId: templateRateCardId } = toTemplate(template);
-      const currencyCard = this.db.prepare('SELECT id FROM rate_cards WHERE currency = ? ORDER BY id LIMIT 1').get(input.currency) as { id: string } | undefined;
+      const currencyCard = this.db
+        .prepare('SELECT id FROM rate_cards WHERE currency = ? ORDER BY id LIMIT 1')
+        .get(input.currency) as { id: string } | undefined;
       const id = this.issueId('projects', 'PRJ');
       this.db
         .prepare(
           `INSERT INTO projects VALUES (@id, @code, @name, 'PLANNED', @billingModel, @budgetMinor, @currency, @startDate, @endDate, @templateId,
              @rateCardId, @accountId, @opportunityId, @externalId, @requestHash)`,
         )
-        .run({ ...input, id, endDate: addDays(input.startDate, durationDays), rateCardId: currencyCard?.id ?? templateRateCardId, requestHash: hash });
+        .run({
+          ...input,
+          id,
+          endDate: addDays(input.startDate, durationDays),
+          rateCardId: currencyCard?.id ?? templateRateCardId,
+          requestHash: hash,
+        });
       if (input.billingModel === 'FIXED_FEE' || input.billingModel === 'MILESTONE') {
-        const insert = this.db.prepare(`INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, 'PLANNED', NULL, NULL)`);
+        const insert = this.db.prepare(
+          `INSERT INTO milestones VALUES (@id, @projectId, @name, @sequence, @dueDate, @amountMinor, @currency, 'PLANNED', NULL, NULL)`,
+        );
         let allocated = 0;
         milestones.forEach((m, i) => {
           // The last milestone takes the rounding remainder, so the milestones add up to the budget exactly.
-          const amountMinor = i === milestones.length - 1 ? input.budgetMinor - allocated : Math.round((input.budgetMinor * m.sharePercent) / 100);
+          const amountMinor =
+            i === milestones.length - 1
+              ? input.budgetMinor - allocated
+              : Math.round((input.budgetMinor * m.sharePercent) / 100);
           allocated += amountMinor;
           insert.run({
-            id: this.issueId('milestones', 'MS'), projectId: id, name: m.name, sequence: i + 1,
-            dueDate: addDays(input.startDate, m.offsetDays), amountMinor, currency: input.currency,
+            id: this.issueId('milestones', 'MS'),
+            projectId: id,
+            name: m.name,
+            sequence: i + 1,
+            dueDate: addDays(input.startDate, m.offsetDays),
+            amountMinor,
+            currency: input.currency,
           });
         });
       }
@@ -477,42 +599,75 @@ export class SqlitePsaConnector implements PsaConnector {
 
   async submitTimeEntries(idempotencyKey: string, entries: NewTimeEntry[]): Promise<TimeEntryRecord[]> {
     await this.faults.before('submitTimeEntries');
-    const hash = requestHash(entries.map((e) => [e.projectId, e.resourceId, e.role, e.date, e.hoursHundredths, e.billable, e.notes]));
+    const hash = requestHash(
+      entries.map((e) => [e.projectId, e.resourceId, e.role, e.date, e.hoursHundredths, e.billable, e.notes]),
+    );
     return this.db.transaction((): TimeEntryRecord[] => {
       const replay = this.idempotentResult(idempotencyKey, 'submitTimeEntries', hash);
       if (replay) return this.timeEntriesById(replay);
       const projects = new Set(
-        (this.db.prepare(`SELECT id FROM projects WHERE ${inJson('id')}`).all(JSON.stringify(entries.map((e) => e.projectId))) as { id: string }[]).map((r) => r.id),
+        (
+          this.db
+            .prepare(`SELECT id FROM projects WHERE ${inJson('id')}`)
+            .all(JSON.stringify(entries.map((e) => e.projectId))) as { id: string }[]
+        ).map((r) => r.id),
       );
       const resources = new Map(
-        (this.db.prepare(`SELECT id, role FROM resources WHERE ${inJson('id')}`).all(JSON.stringify(entries.map((e) => e.resourceId))) as { id: string; role: string }[]).map(
-          (r) => [r.id, r.role],
-        ),
+        (
+          this.db
+            .prepare(`SELECT id, role FROM resources WHERE ${inJson('id')}`)
+            .all(JSON.stringify(entries.map((e) => e.resourceId))) as { id: string; role: string }[]
+        ).map((r) => [r.id, r.role]),
       );
-      const insert = this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, 'SUBMITTED',
+      const insert =
+        this.db.prepare(`INSERT INTO time_entries VALUES (@id, @projectId, @resourceId, @role, @date, @hoursHundredths, @billable, 'SUBMITTED',
         @notes, NULL)`);
       const ids = entries.map((entry, i) => {
         if (!projects.has(entry.projectId)) {
-          throw new MeridianError('NOT_FOUND', `PSA has no project '${entry.projectId}' to book time to (entry ${i + 1})`, {
-            system: 'psa', field: `entries[${i}].projectId`, value: entry.projectId,
-          });
+          throw new MeridianError(
+            'NOT_FOUND',
+            `PSA has no project '${entry.projectId}' to book time to (entry ${i + 1})`,
+            {
+              system: 'psa',
+              field: `entries[${i}].projectId`,
+              value: entry.projectId,
+            },
+          );
         }
         const defaultRole = resources.get(entry.resourceId);
         if (defaultRole === undefined) {
-          throw new MeridianError('NOT_FOUND', `PSA has no resource '${entry.resourceId}' to book time for (entry ${i + 1})`, {
-            system: 'psa', field: `entries[${i}].resourceId`, value: entry.resourceId,
-          });
+          throw new MeridianError(
+            'NOT_FOUND',
+            `PSA has no resource '${entry.resourceId}' to book time for (entry ${i + 1})`,
+            {
+              system: 'psa',
+              field: `entries[${i}].resourceId`,
+              value: entry.resourceId,
+            },
+          );
         }
-        if (!Number.isInteger(entry.hoursHundredths) || entry.hoursHundredths <= 0 || entry.hoursHundredths > MAX_ENTRY_HOURS_HUNDREDTHS) {
-          throw new MeridianError('BAD_USER_INPUT', `Time entry ${i + 1} for ${entry.resourceId} on ${entry.date} has ${describeHours(entry.hoursHundredths)} hours; an entry must have more than 0 and at most 24`, {
-            system: 'psa', field: `entries[${i}].hours`, value: describeHours(entry.hoursHundredths),
-          });
+        if (
+          !Number.isInteger(entry.hoursHundredths) ||
+          entry.hoursHundredths <= 0 ||
+          entry.hoursHundredths > MAX_ENTRY_HOURS_HUNDREDTHS
+        ) {
+          throw new MeridianError(
+            'BAD_USER_INPUT',
+            `Time entry ${i + 1} for ${entry.resourceId} on ${entry.date} has ${describeHours(entry.hoursHundredths)} hours; an entry must have more than 0 and at most 24`,
+            {
+              system: 'psa',
+              field: `entries[${i}].hours`,
+              value: describeHours(entry.hoursHundredths),
+            },
+          );
         }
         const id = nextId(this.db, 'time_entries', 'TE');
         insert.run({ ...entry, id, role: entry.role ?? defaultRole, billable: entry.billable ? 1 : 0 });
         return id;
       });
-      this.db.prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)').run(idempotencyKey, 'submitTimeEntries', hash, JSON.stringify(ids));
+      this.db
+        .prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)')
+        .run(idempotencyKey, 'submitTimeEntries', hash, JSON.stringify(ids));
       return this.timeEntriesById(ids);
     })();
   }
@@ -522,10 +677,16 @@ export class SqlitePsaConnector implements PsaConnector {
     return this.db.transaction((): TimeEntryRecord[] => {
       for (const entry of this.timeEntriesById(ids)) {
         if (entry.status === 'BILLED') {
-          throw new MeridianError('INVALID_STATE', `Time entry ${entry.id} is already billed (${entry.billingReference}); it cannot be approved again`, { system: 'psa', value: entry.id });
+          throw new MeridianError(
+            'INVALID_STATE',
+            `Time entry ${entry.id} is already billed (${entry.billingReference}); it cannot be approved again`,
+            { system: 'psa', value: entry.id },
+          );
         }
       }
-      this.db.prepare(`UPDATE time_entries SET status = 'APPROVED' WHERE status = 'SUBMITTED' AND ${inJson('id')}`).run(JSON.stringify(ids));
+      this.db
+        .prepare(`UPDATE time_entries SET status = 'APPROVED' WHERE status = 'SUBMITTED' AND ${inJson('id')}`)
+        .run(JSON.stringify(ids));
       return this.timeEntriesById(ids);
     })();
   }
@@ -548,7 +709,11 @@ export class SqlitePsaConnector implements PsaConnector {
       if (!current) throw new MeridianError('NOT_FOUND', `PSA has no milestone '${id}'`, { system: 'psa', value: id });
       const named = `Milestone ${current.id} (${current.name}) of project ${current.projectId}`;
       if (current.status === 'PLANNED') {
-        throw new MeridianError('INVALID_STATE', `${named} is not completed yet; only a completed milestone can be invoiced`, { system: 'psa', value: id });
+        throw new MeridianError(
+          'INVALID_STATE',
+          `${named} is not completed yet; only a completed milestone can be invoiced`,
+          { system: 'psa', value: id },
+        );
       }
       if (current.status === 'INVOICED') {
         if (current.invoiceId === invoiceId) return current;
@@ -563,22 +728,41 @@ export class SqlitePsaConnector implements PsaConnector {
     })();
   }
 
-  async recordProjectFinancials(input: RecordProjectFinancials): Promise<{ record: ProjectFinancialsRecord; changed: boolean }> {
+  async recordProjectFinancials(
+    input: RecordProjectFinancials,
+  ): Promise<{ record: ProjectFinancialsRecord; changed: boolean }> {
     await this.faults.before('recordProjectFinancials');
     return this.db.transaction((): { record: ProjectFinancialsRecord; changed: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM projects WHERE id = ?').get(input.projectId)) {
-        throw new MeridianError('NOT_FOUND', `PSA has no project '${input.projectId}' to record financials on`, { system: 'psa', field: 'projectId', value: input.projectId });
+        throw new MeridianError('NOT_FOUND', `PSA has no project '${input.projectId}' to record financials on`, {
+          system: 'psa',
+          field: 'projectId',
+          value: input.projectId,
+        });
       }
-      for (const [field, minor] of [['billed', input.billedMinor], ['collected', input.collectedMinor]] as const) {
+      for (const [field, minor] of [
+        ['billed', input.billedMinor],
+        ['collected', input.collectedMinor],
+      ] as const) {
         if (minor < 0) {
           const shown = `${fromMinor(minor, input.currency)} ${input.currency}`;
-          throw new MeridianError('VALIDATION_REJECTED', `PSA rejected ${field} ${shown} for project '${input.projectId}': it must not be negative`, { system: 'psa', field, value: shown });
+          throw new MeridianError(
+            'VALIDATION_REJECTED',
+            `PSA rejected ${field} ${shown} for project '${input.projectId}': it must not be negative`,
+            { system: 'psa', field, value: shown },
+          );
         }
       }
-      const read = () => this.db.prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE project_id = ?`).get(input.projectId) as ProjectFinancialsRecord | undefined;
+      const read = () =>
+        this.db
+          .prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE project_id = ?`)
+          .get(input.projectId) as ProjectFinancialsRecord | undefined;
       const current = read();
       if (current) {
-        const same = current.billedMinor === input.billedMinor && current.collectedMinor === input.collectedMinor && current.currency === input.currency;
+        const same =
+          current.billedMinor === input.billedMinor &&
+          current.collectedMinor === input.collectedMinor &&
+          current.currency === input.currency;
         // Figures read from the ERP before the ones held are stale: a late or replayed record must not win.
         if (same || input.asOf < current.asOf) return { record: current, changed: false };
       }
@@ -593,27 +777,48 @@ export class SqlitePsaConnector implements PsaConnector {
     })();
   }
 
-  async markBilled(input: { timeEntryIds: readonly string[]; expenseIds: readonly string[]; billingReference: string }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }> {
+  async markBilled(input: {
+    timeEntryIds: readonly string[];
+    expenseIds: readonly string[];
+    billingReference: string;
+  }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }> {
     await this.faults.before('markBilled');
     const { billingReference } = input;
     return this.db.transaction(() => {
       const timeEntries = this.timeEntriesById(input.timeEntryIds);
       const expenses = this.expensesById(input.expenseIds);
-      for (const [kind, record] of [...timeEntries.map((r) => ['Time entry', r] as const), ...expenses.map((r) => ['Expense', r] as const)]) {
+      for (const [kind, record] of [
+        ...timeEntries.map((r) => ['Time entry', r] as const),
+        ...expenses.map((r) => ['Expense', r] as const),
+      ]) {
         if (record.status === 'SUBMITTED') {
-          throw new MeridianError('INVALID_STATE', `${kind} ${record.id} is not approved yet; only approved ${kind === 'Expense' ? 'expenses' : 'time'} can be billed`, {
-            system: 'psa', value: record.id,
-          });
+          throw new MeridianError(
+            'INVALID_STATE',
+            `${kind} ${record.id} is not approved yet; only approved ${kind === 'Expense' ? 'expenses' : 'time'} can be billed`,
+            {
+              system: 'psa',
+              value: record.id,
+            },
+          );
         }
         if (record.status === 'BILLED' && record.billingReference !== billingReference) {
-          throw new MeridianError('INVALID_STATE', `${kind} ${record.id} is already billed under ${record.billingReference}; it cannot be billed again under ${billingReference}`, {
-            system: 'psa', value: record.id,
-          });
+          throw new MeridianError(
+            'INVALID_STATE',
+            `${kind} ${record.id} is already billed under ${record.billingReference}; it cannot be billed again under ${billingReference}`,
+            {
+              system: 'psa',
+              value: record.id,
+            },
+          );
         }
       }
       for (const table of ['time_entries', 'expenses']) {
         const ids = table === 'time_entries' ? input.timeEntryIds : input.expenseIds;
-        this.db.prepare(`UPDATE ${table} SET status = 'BILLED', billing_reference = ? WHERE status = 'APPROVED' AND ${inJson('id')}`).run(billingReference, JSON.stringify(ids));
+        this.db
+          .prepare(
+            `UPDATE ${table} SET status = 'BILLED', billing_reference = ? WHERE status = 'APPROVED' AND ${inJson('id')}`,
+          )
+          .run(billingReference, JSON.stringify(ids));
       }
       return { timeEntries: this.timeEntriesById(input.timeEntryIds), expenses: this.expensesById(input.expenseIds) };
     })();
@@ -622,7 +827,9 @@ export class SqlitePsaConnector implements PsaConnector {
   async deleteProject(id: string): Promise<DeleteOutcome> {
     await this.faults.before('deleteProject');
     return this.db.transaction((): DeleteOutcome => {
-      const project = this.db.prepare('SELECT id, code, name FROM projects WHERE id = ?').get(id) as { id: string; code: string; name: string } | undefined;
+      const project = this.db.prepare('SELECT id, code, name FROM projects WHERE id = ?').get(id) as
+        | { id: string; code: string; name: string }
+        | undefined;
       if (!project) return { id, deleted: false };
       const booked = this.db
         .prepare(
@@ -631,12 +838,23 @@ export class SqlitePsaConnector implements PsaConnector {
         )
         .get({ id }) as { timeEntries: number; expenses: number; milestones: number };
       const named = `Project ${project.id} (${project.code}, ${project.name})`;
-      const work = [count(booked.timeEntries, 'time entry', 'time entries'), count(booked.expenses, 'expense', 'expenses')].filter((p) => p !== null);
+      const work = [
+        count(booked.timeEntries, 'time entry', 'time entries'),
+        count(booked.expenses, 'expense', 'expenses'),
+      ].filter((p) => p !== null);
       if (work.length > 0) {
-        throw new MeridianError('INVALID_STATE', `${named} has ${work.join(' and ')}; only a project with no booked time or expenses can be deleted`, { system: 'psa', value: id });
+        throw new MeridianError(
+          'INVALID_STATE',
+          `${named} has ${work.join(' and ')}; only a project with no booked time or expenses can be deleted`,
+          { system: 'psa', value: id },
+        );
       }
       if (booked.milestones > 0) {
-        throw new MeridianError('INVALID_STATE', `${named} has ${count(booked.milestones, 'milestone', 'milestones')} completed or invoiced; it cannot be deleted`, { system: 'psa', value: id });
+        throw new MeridianError(
+          'INVALID_STATE',
+          `${named} has ${count(booked.milestones, 'milestone', 'milestones')} completed or invoiced; it cannot be deleted`,
+          { system: 'psa', value: id },
+        );
       }
       const milestones = this.db.prepare('SELECT id FROM milestones WHERE project_id = ?').all(id) as { id: string }[];
       const tombstone = this.db.prepare('INSERT OR IGNORE INTO deleted_ids VALUES (?)');
@@ -683,38 +901,58 @@ export class SqlitePsaConnector implements PsaConnector {
 
   /** The IDs an earlier call under `key` produced, or null for a new key. @throws IDEMPOTENCY_KEY_REUSED for other input. */
   private idempotentResult(key: string, operation: string, hash: string): string[] | null {
-    const row = this.db.prepare('SELECT operation, request_hash AS requestHash, result_ids AS resultIds FROM idempotency_keys WHERE key = ?').get(key) as
-      | { operation: string; requestHash: string; resultIds: string }
-      | undefined;
+    const row = this.db
+      .prepare(
+        'SELECT operation, request_hash AS requestHash, result_ids AS resultIds FROM idempotency_keys WHERE key = ?',
+      )
+      .get(key) as { operation: string; requestHash: string; resultIds: string } | undefined;
     if (!row) return null;
     if (row.operation !== operation || row.requestHash !== hash) {
-      throw new MeridianError('IDEMPOTENCY_KEY_REUSED', `Idempotency key '${key}' was already used for a different ${row.operation} request; use a new key for new time`, {
-        system: 'psa', field: 'idempotencyKey', value: key,
-      });
+      throw new MeridianError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `Idempotency key '${key}' was already used for a different ${row.operation} request; use a new key for new time`,
+        {
+          system: 'psa',
+          field: 'idempotencyKey',
+          value: key,
+        },
+      );
     }
     return JSON.parse(row.resultIds) as string[];
   }
 
   /** Time entries in the order of `ids`. @throws NOT_FOUND naming the first unknown ID. */
   private timeEntriesById(ids: readonly string[]): TimeEntryRecord[] {
-    const rows = (this.db.prepare(`SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as TimeEntryRow[]).map(toTimeEntry);
+    const rows = (
+      this.db
+        .prepare(`SELECT ${TIME_ENTRY_COLUMNS} FROM time_entries WHERE ${inJson('id')}`)
+        .all(JSON.stringify(ids)) as TimeEntryRow[]
+    ).map(toTimeEntry);
     return byKey(ids, rows, (r) => r.id).map((row, i) => {
-      if (!row) throw new MeridianError('NOT_FOUND', `PSA has no time entry '${ids[i]}'`, { system: 'psa', value: ids[i]! });
+      if (!row)
+        throw new MeridianError('NOT_FOUND', `PSA has no time entry '${ids[i]}'`, { system: 'psa', value: ids[i]! });
       return row;
     });
   }
 
   /** Expenses in the order of `ids`. @throws NOT_FOUND naming the first unknown ID. */
   private expensesById(ids: readonly string[]): ExpenseRecord[] {
-    const rows = (this.db.prepare(`SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE ${inJson('id')}`).all(JSON.stringify(ids)) as ExpenseRow[]).map(toExpense);
+    const rows = (
+      this.db
+        .prepare(`SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE ${inJson('id')}`)
+        .all(JSON.stringify(ids)) as ExpenseRow[]
+    ).map(toExpense);
     return byKey(ids, rows, (r) => r.id).map((row, i) => {
-      if (!row) throw new MeridianError('NOT_FOUND', `PSA has no expense '${ids[i]}'`, { system: 'psa', value: ids[i]! });
+      if (!row)
+        throw new MeridianError('NOT_FOUND', `PSA has no expense '${ids[i]}'`, { system: 'psa', value: ids[i]! });
       return row;
     });
   }
 
   private milestoneById(id: string): MilestoneRecord | undefined {
-    return this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE id = ?`).get(id) as MilestoneRecord | undefined;
+    return this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE id = ?`).get(id) as
+      | MilestoneRecord
+      | undefined;
   }
 
   private projectById(id: string): ProjectRecord {
