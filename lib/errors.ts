@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 
 /**
  * Every error code Meridian sets in `extensions.code`, with what it means.
- * The README lists the same codes; `test/error-codes.test.ts` keeps the two equal.
+ * `docs/errors.md` lists the same codes; `test/error-codes.test.ts` keeps the two equal.
  */
 export const ERROR_CODES = {
   BAD_USER_INPUT:
