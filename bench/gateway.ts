@@ -549,10 +549,11 @@ function versionOf(pkg: string): string {
     .version;
 }
 
-const USAGE = `Usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1]
+const USAGE = `usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1]
 Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
   .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
-  .join(' ')} --variants <accounts − query-accounts + 1>`;
+  .join(' ')} --variants <accounts − query-accounts + 1>
+Our gateway against Hive Gateway on the same supergraph and subgraphs; docs/benchmarks.md says what each option and figure means.`;
 
 /**
  * Reads `--kebab-case N` options over {@link DEFAULT_GATEWAY_BENCH_OPTIONS}.

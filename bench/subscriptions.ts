@@ -972,8 +972,9 @@ function safeCpu(child: BenchChild, ticks: number): number {
   }
 }
 
-const USAGE = `Usage: npm run bench:subscriptions -- [--subscribers 1000,10000] [--gateways 1,2] [--runs N] [--feed-share 0..1] [--per-socket N] [--client-processes N] [--accounts N]
-Defaults: --subscribers ${DEFAULTS.subscribers.join(',')} --gateways ${DEFAULTS.gateways.join(',')} --runs ${DEFAULTS.runs} --feed-share ${DEFAULTS.feedShare} --per-socket ${DEFAULTS.perSocket} --client-processes ${DEFAULTS.clientProcesses} --accounts ${DEFAULTS.accounts}`;
+const USAGE = `usage: npm run bench:subscriptions -- [--subscribers 1000,10000] [--gateways 1,2] [--runs N] [--feed-share 0..1] [--per-socket N] [--client-processes N] [--accounts N]
+Defaults: --subscribers ${DEFAULTS.subscribers.join(',')} --gateways ${DEFAULTS.gateways.join(',')} --runs ${DEFAULTS.runs} --feed-share ${DEFAULTS.feedShare} --per-socket ${DEFAULTS.perSocket} --client-processes ${DEFAULTS.clientProcesses} --accounts ${DEFAULTS.accounts}
+Live status at scale over Redis (needs redis-server on the PATH); docs/benchmarks.md says what each option and figure means.`;
 
 /**
  * Reads the options over {@link DEFAULTS}.

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { formatUsage } from '../lib/cli';
 import { formatId } from '../lib/ids';
 import type { RunRecord } from '../subgraphs/orchestration/engine/ledger';
 import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
@@ -21,13 +22,37 @@ import { percentile } from './load';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
-const { values } = parseArgs({
-  options: {
-    conversions: { type: 'string', default: '200' },
-    concurrency: { type: 'string', default: '16' },
-    sizes: { type: 'string', default: '10000,100000,1000000' },
-  },
+const USAGE = formatUsage({
+  command: 'npm run bench:sync -- [--conversions N] [--concurrency N] [--sizes N,N,...]',
+  summary:
+    'The flows end to end in one process: conversions/s with p50/p99 from the accepted mutation to SUCCEEDED, then\n' +
+    'approved time entries billed per second by one billApprovedTime run at each size, with the RSS after.',
+  options: [
+    ['--conversions N', 'conversions to run (default 200)'],
+    ['--concurrency N', 'conversion mutations in flight (default 16)'],
+    ['--sizes N,N,...', 'approved time entries to bill, one run per size (default 10000,100000,1000000)'],
+  ],
 });
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        conversions: { type: 'string', default: '200' },
+        concurrency: { type: 'string', default: '16' },
+        sizes: { type: 'string', default: '10000,100000,1000000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`bench:sync: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const conversions = Number(values.conversions);
 const concurrency = Number(values.concurrency);
 const sizes = values.sizes.split(',').map(Number);

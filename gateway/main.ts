@@ -5,6 +5,7 @@ import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
+import { GATEWAY_USAGE } from './main-usage';
 import { gatewayPoliciesFromEnv } from './policies-from-env';
 import { startGateway } from './start';
 import { subgraphsOf } from './supergraph-subgraphs';
@@ -57,4 +58,4 @@ runMain(async () => {
       await closePolicies();
     },
   };
-});
+}, GATEWAY_USAGE);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { intFromEnv } from './env';
+import { formatUsage, wantsHelp, type Usage, type UsageEntry } from './cli';
 import { createLogger } from './logger';
 import type { SecuredContext } from './auth/access-plugin';
 import { isProduction, subgraphSecret, subgraphSecretVar } from './auth/secrets';
@@ -8,8 +9,13 @@ import { startSubgraph, type Subgraph } from './subgraph';
 /**
  * Runs a process entry point: `start` brings servers up and returns how to close them; SIGINT and SIGTERM close
  * them and exit 0; a start-up failure prints its message (a config error reads as one line) and exits 1.
+ * With `--help` (or `-h`) on the command line it prints `usage` instead and starts nothing.
  */
-export function runMain(start: () => Promise<{ close(): Promise<void> }>): void {
+export function runMain(start: () => Promise<{ close(): Promise<void> }>, usage: Usage): void {
+  if (wantsHelp()) {
+    console.log(formatUsage(usage));
+    return;
+  }
   start().then(
     (running) => {
       const stop = () => void running.close().then(() => process.exit(0));
@@ -26,13 +32,32 @@ export function runMain(start: () => Promise<{ close(): Promise<void> }>): void 
 /**
  * The `main.ts` of a subgraph: a logger named after it (`LOG_LEVEL`), the subgraph `build` makes from the
  * environment, served on `<NAME>_PORT` (else `defaultPort`) at `HOST` (127.0.0.1), accepting only requests signed with
- * `SUBGRAPH_SECRET_<NAME>` (a development default outside production).
+ * `SUBGRAPH_SECRET_<NAME>` (a development default outside production). `--help` lists those variables and `env`,
+ * the ones `build` reads. @default env []
  */
 export function runSubgraphMain<TContext extends SecuredContext>(
   name: string,
   defaultPort: number,
   build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>,
+  env: readonly UsageEntry[] = [],
 ): void {
+  const NAME = name.toUpperCase();
+  const usage: Usage = {
+    command: `npm run start:${name}`,
+    summary: `The ${name} subgraph alone, in its own process; configured by environment variables only.`,
+    env: [
+      [`${NAME}_PORT`, `port to listen on (default ${defaultPort}; 0 picks a free one)`],
+      ['HOST', 'interface to bind (default 127.0.0.1)'],
+      [
+        subgraphSecretVar(name),
+        'secret the gateway signs requests with, 32+ characters (development default outside production)',
+      ],
+      ['SIGNATURE_TOLERANCE_MS', "how old or early a request's signature may be (default 60000)"],
+      ['NODE_ENV', '`production`: no introspection or field suggestions, no development secret'],
+      ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+      ...env,
+    ],
+  };
   runMain(async () => {
     const env = process.env;
     const logger = createLogger(name, env.LOG_LEVEL ?? 'info');
@@ -52,5 +77,5 @@ export function runSubgraphMain<TContext extends SecuredContext>(
     });
     logger.info({ url: running.url }, `${name} subgraph listening`);
     return running;
-  });
+  }, usage);
 }

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Usage } from '../lib/cli';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
+import { GATEWAY_POLICY_ENV } from '../gateway/main-usage';
 import { gatewayPoliciesFromEnv } from '../gateway/policies-from-env';
 import { startStack } from '../stack/start-stack';
 
@@ -14,6 +16,26 @@ import { startStack } from '../stack/start-stack';
  * SQLite reference systems in ./data (seeded once when empty), the gateway on 4000 serving supergraph.graphql.
  * Run events go over Redis when REDIS_URL is set, else in-process.
  */
+const USAGE: Usage = {
+  command: 'npm start',
+  summary:
+    'The whole graph in one process: the gateway and the four subgraphs over SQLite reference systems, seeded with ' +
+    'demo data when empty; configured by environment variables only.',
+  env: [
+    ['GATEWAY_PORT, CRM_PORT, PSA_PORT', 'ports (default 4000, 4001, 4002; 0 picks a free one)'],
+    ['ERP_PORT, ORCHESTRATION_PORT', 'ports (default 4003, 4004)'],
+    ['HOST', 'interface every server binds to (default 127.0.0.1)'],
+    ['DATA_DIR', 'folder of the SQLite files, created on first start (default ./data)'],
+    ['SEED_ACCOUNTS', 'demo accounts seeded into an empty store (default 40)'],
+    ['SUPERGRAPH_PATH', 'the supergraph the gateway serves (default ./supergraph.graphql)'],
+    ['CRM_FAULTS, PSA_FAULTS, ERP_FAULTS', 'JSON fault settings of a reference system (docs/reference-systems.md)'],
+    ['TRIGGERS, TRIGGER_POLL_MS', "TRIGGERS=0: no flows started from the systems' state; else a look every 5000 ms"],
+    ['REDIS_URL', 'Redis for run events and shared rate limits (default: in-process)'],
+    ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+    ...GATEWAY_POLICY_ENV,
+  ],
+};
+
 runMain(async () => {
   const env = process.env;
   env.APOLLO_TELEMETRY_DISABLED ??= '1';
@@ -74,4 +96,4 @@ runMain(async () => {
       await closePolicies();
     },
   };
-});
+}, USAGE);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatUsage, wantsHelp } from '../lib/cli';
 import { ROLE_SCOPES, ROLES, type Role } from '../lib/auth/identity';
 import { isProduction } from '../lib/auth/secrets';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
@@ -11,8 +12,30 @@ import { mintToken } from '../gateway/auth/mint-token';
  */
 const usage = `usage: npm run token -- --role <${ROLES.join('|')}> [--account <CRM account ID>]... [--scope read:pii] [--subject <name>] [--expires 12h]`;
 
+const HELP = formatUsage({
+  command: usage.replace(/^usage: /, ''),
+  summary:
+    'Prints a development bearer token the gateway accepts (signed with JWT_SECRET, else the development secret).\n' +
+    "For development and tests only: a deployment's tokens come from its identity provider; refused in production.",
+  options: [
+    ['--role ROLE', `the token's role: ${ROLES.join(', ')} (docs/security.md)`],
+    ['--account ID', 'a CRM account a portal token may see (ACC-000001); repeat for several; portal only'],
+    ['--scope SCOPE', 'an extra scope the role may be granted, e.g. read:pii; repeatable'],
+    ['--subject NAME', 'the sub claim (default dev-<role>, or portal-<first account>)'],
+    ['--expires TIME', 'lifetime, as jose reads it: 30m, 12h, 7d (default 12h)'],
+  ],
+  env: [
+    ['JWT_SECRET', 'HS256 key to sign with (default: the development secret)'],
+    ['JWT_ISSUER, JWT_AUDIENCE', 'iss and aud claims (default meridian-dev, meridian)'],
+  ],
+});
+
 function main(): void {
   const env = process.env;
+  if (wantsHelp()) {
+    console.log(HELP);
+    return;
+  }
   if (isProduction(env))
     throw new Error('npm run token mints development tokens; it does not run with NODE_ENV=production');
   const { values } = parseArgs({
@@ -25,10 +48,6 @@ function main(): void {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) {
-    console.log(usage);
-    return;
-  }
   const role = values.role as Role | undefined;
   if (!role || !ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${usage}`);
   const accounts = values.account ?? [];

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { accessRulesOf } from '../lib/auth/access-rules';
+import { formatUsage } from '../lib/cli';
 import { loadSupergraphConfig } from '../lib/compose';
 import {
   DEFAULT_TRUSTED_DOCUMENTS_PATH,
@@ -12,6 +13,20 @@ import {
   trustedDocumentRolesFromEnv,
   validateTrustedDocuments,
 } from '../gateway/plugins/trusted-documents';
+
+const USAGE = formatUsage({
+  command: 'npm run trusted-documents -- [--write] [--manifest PATH] [--config PATH]',
+  summary:
+    "Prints the trusted-documents manifest's operations (id, type, name) and checks them: every id is the SHA-256 of\n" +
+    'its body, every body validates against the API schema composed from the subgraph schemas, and the roles limited\n' +
+    'to trusted documents may select every field. Exits 1 on any problem.',
+  options: [
+    ['--write', 'first set each id to the SHA-256 of its body (add an operation with "id": "", run this, commit)'],
+    ['--manifest PATH', 'the manifest (default gateway/trusted-documents.json)'],
+    ['--config PATH', 'the rover-format config naming the subgraph schemas (default ./supergraph.yaml)'],
+  ],
+  env: [['TRUSTED_DOCUMENTS_ROLES', 'roles limited to the manifest, checked against it (default portal)']],
+});
 
 /*
  * `npm run trusted-documents [-- --write] [--manifest path] [--config supergraph.yaml]`: prints the manifest's
@@ -26,8 +41,13 @@ function main(): number {
       write: { type: 'boolean', default: false },
       manifest: { type: 'string', default: DEFAULT_TRUSTED_DOCUMENTS_PATH },
       config: { type: 'string', default: join(__dirname, '..', 'supergraph.yaml') },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const path = values.manifest;
   if (values.write) {
     const json = JSON.parse(readFileSync(path, 'utf8')) as { operations?: { id?: string; body?: unknown }[] };
