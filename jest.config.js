@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 60_000,
-  // Suites start real servers and SQLite files; two workers fit this 2-core machine.
+  // Suites start real servers, Redis and child processes: two workers keep a small machine or CI runner responsive.
+  // Override with --maxWorkers.
   maxWorkers: 2,
 };

@@ -11,7 +11,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /** Largest HTTP body accepted, in bytes. @default 1 MiB */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** A route served beside GraphQL (health checks): return true when it answered. */
+/** A GET route served beside GraphQL (health checks): it writes the whole response; a throw answers 500. */
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
 /** What {@link GraphQLHttpOptions.admit} sees of a GraphQL request before it runs. */

@@ -43,7 +43,7 @@ export interface ProjectDimensionsRecord {
 
 export interface BillingLineRecord {
   id: string;
-  /** Caller's key (e.g. `<runId>:<step>:<sourceId>`): the same key never posts twice. */
+  /** Caller's key, the source entry's own ID (`time:<id>`, `expense:<id>`): the same key never posts twice. */
   externalId: string;
   psaProjectId: string;
   sourceType: BillingSourceType;

@@ -129,24 +129,6 @@ function psaApi(client: SystemClient): PsaApi {
       );
       return data.recordProjectFinancials;
     },
-    async listProjectsWithBillableWork(first, after, until, cid) {
-      const data = await client.request<{
-        projectsWithBillableWork: {
-          nodes: { id: string }[];
-          pageInfo: { endCursor: string | null; hasNextPage: boolean };
-        };
-      }>(
-        `query ReadyToBill($first: Int, $after: String, $until: String) { projectsWithBillableWork(first: $first, after: $after, until: $until) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
-        { first, after, until },
-        cid,
-      );
-      const page = data.projectsWithBillableWork;
-      return {
-        ids: page.nodes.map((n) => n.id),
-        endCursor: page.pageInfo.endCursor,
-        hasNextPage: page.pageInfo.hasNextPage,
-      };
-    },
   };
 }
 

@@ -103,13 +103,6 @@ export interface PsaApi {
   ): Promise<{ status: string; invoiceId: string | null }>;
   /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
   recordProjectFinancials(input: ProjectFinancials, correlationId: string): Promise<{ changed: boolean }>;
-  /** Projects with work ready to bill, in ID order, a page at a time. */
-  listProjectsWithBillableWork(
-    first: number,
-    after: string | null,
-    until: string | null,
-    correlationId: string,
-  ): Promise<{ ids: string[]; endCursor: string | null; hasNextPage: boolean }>;
 }
 
 /** A project's work ready to bill. */
