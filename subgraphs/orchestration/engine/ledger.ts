@@ -61,6 +61,8 @@ export interface StepRecord {
   name: string;
   status: StepStatus;
   attempts: number;
+  /** Compensations tried so far (a failed one is retried like a step, with the lease let go meanwhile). */
+  compensationAttempts: number;
   /** What the step returned (IDs it created or found), JSON. */
   output: unknown;
   error: StepError | null;
@@ -193,23 +195,8 @@ export interface ExceptionFilter {
   olderThanMs?: number | null;
 }
 
-/**
- * The orchestration's durable store: runs and their steps, idempotency records, the cross-reference registry,
- * the outbox, the audit log and exceptions. Every state change and its outbox event commit in one transaction.
- * Batch reads return one entry per key, in the keys' order. Worker commands take the lease owner and do nothing
- * (returning false/null) when the lease was lost.
- */
-export interface Ledger {
-  /** Which adapter this is (`sqlite`, `postgres`). */
-  readonly kind: string;
-  ping(): Promise<void>;
-
-  getCrossReferences(ids: readonly string[]): Promise<(CrossReferenceRecord | null)[]>;
-  getCrossReferencesByEntity(
-    keys: readonly { entityType: CrossReferenceEntity; canonicalId: string }[],
-  ): Promise<CrossReferenceRecord[][]>;
-  recordCrossReferences(links: readonly NewCrossReference[]): Promise<CrossReferenceRecord[]>;
-
+/** The run registry and the worker's commands on it: creation (with idempotency and subject dedupe), reads, claims. */
+export interface RunLedger {
   /**
    * Creates a run, or returns the one that already stands for its idempotency key or its live subject. Creating
    * records RUN_CREATED by `triggeredBy`; returning a standing run records RUN_REQUEST_REPLAYED (same key) or
@@ -225,8 +212,15 @@ export interface Ledger {
     keys: readonly string[],
     flows?: readonly string[],
   ): Promise<RunRecord[][]>;
+}
 
-  /** Takes the next runnable run (due, unleased or lease expired) for `owner` until `now + leaseMs`. */
+/**
+ * Leases and the worker's commits. Every commit takes the lease token the claim handed out and does nothing
+ * (returning null/false) when the token no longer holds the run: a worker whose lease lapsed cannot commit over the
+ * worker that took the run over.
+ */
+export interface LeaseLedger {
+  /** Takes the next runnable run (due, unleased or lease expired) for the token `owner` until `now + leaseMs`. */
   claimRun(owner: string, leaseMs: number, now: number): Promise<RunRecord | null>;
   /** Epoch ms when the next waiting run becomes due, or null when none waits. */
   nextDueAt(): Promise<number | null>;
@@ -238,13 +232,21 @@ export interface Ledger {
     output: unknown,
     ids?: { accountId?: string; projectId?: string },
   ): Promise<RunRecord | null>;
-  /** Records a failure: a retry at `retryAt`, or (null) an exception for a person. */
+  /** Records a failure: a retry at `retryAt` (the lease let go), or (null) an exception for a person. */
   failStep(
     runId: string,
     owner: string,
     index: number,
     error: StepError,
     retryAt: number | null,
+  ): Promise<RunRecord | null>;
+  /** Records a failed compensation to be tried again at `retryAt`, letting the lease go meanwhile. */
+  scheduleCompensationRetry(
+    runId: string,
+    owner: string,
+    index: number,
+    error: StepError,
+    retryAt: number,
   ): Promise<RunRecord | null>;
   /** Records one compensation's outcome (a failure also raises an exception). */
   compensateStep(runId: string, owner: string, index: number, error: StepError | null): Promise<RunRecord | null>;
@@ -253,7 +255,10 @@ export interface Ledger {
   /** Extends the lease `owner` holds to `now + leaseMs`; false when it was lost. */
   renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLease(runId: string, owner: string): Promise<void>;
+}
 
+/** Exceptions, and the commands a person gives on a stopped run. */
+export interface ExceptionLedger {
   /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. Audited as by `actor`. */
   retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
   /** Asks for a run to be compensated (the worker undoes its completed steps newest first). Audited as by `actor`. */
@@ -264,16 +269,37 @@ export interface Ledger {
   listExceptions(page: PageRequest, filter?: ExceptionFilter): Promise<Page<ExceptionRecord>>;
   /** The open exception of each run, or null. */
   getOpenExceptionsByRun(runIds: readonly string[]): Promise<(ExceptionRecord | null)[]>;
-  /** The audit trail of each run, oldest first. */
-  getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]>;
-  /** Outbox events after `seq`, oldest first. */
+}
+
+/** The transactional outbox: events in commit order, the run as each event saw it, and the relays' cursors. */
+export interface OutboxLedger {
+  /** Outbox events after `seq`, oldest first (`seq` strictly increasing, in commit order). */
   eventsAfter(seq: number, limit: number): Promise<OutboxEvent[]>;
+  /** The run as it was when its sequence number was `sequence` (kept with the outbox event), or null. */
+  getRunAt(runId: string, sequence: number): Promise<RunRecord | null>;
   /** The outbox position up to which the relay `name` has published (0 before its first). */
   getRelayCursor(name: string): Promise<number>;
   /** Records that the relay `name` has published every outbox event up to `seq`. */
   setRelayCursor(name: string, seq: number): Promise<void>;
-  /** The run as it was when its sequence number was `sequence` (kept with the outbox event), or null. */
-  getRunAt(runId: string, sequence: number): Promise<RunRecord | null>;
+  /**
+   * Deletes outbox events created before `before` (epoch ms) that every relay cursor has passed; returns how many.
+   * Runs, steps and the audit log are kept.
+   */
+  pruneOutbox(before: number): Promise<number>;
+}
+
+/** The cross-reference registry: the ID each entity has in each system. */
+export interface CrossReferenceLedger {
+  getCrossReferences(ids: readonly string[]): Promise<(CrossReferenceRecord | null)[]>;
+  getCrossReferencesByEntity(
+    keys: readonly { entityType: CrossReferenceEntity; canonicalId: string }[],
+  ): Promise<CrossReferenceRecord[][]>;
+  /** Records links; a link already recorded for (entity, canonical ID, system) is kept and returned. */
+  recordCrossReferences(links: readonly NewCrossReference[]): Promise<CrossReferenceRecord[]>;
+}
+
+/** Trigger watermarks: how far each trigger has read a system's change feed. */
+export interface WatermarkLedger {
   /** The position the trigger `name` has read a system's change feed up to (its own text), or null before its first. */
   getWatermark(name: string): Promise<string | null>;
   /**
@@ -281,4 +307,59 @@ export interface Ledger {
    * did: false when another poller moved it meanwhile, so two pollers never move it back.
    */
   setWatermark(name: string, value: string, expected: string | null): Promise<boolean>;
+}
+
+/** The audit log: who did what to each run. Kept for good (no retention). */
+export interface AuditLedger {
+  /** The audit trail of each run, oldest first. */
+  getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]>;
+}
+
+/** A stored idempotency key: the request it was first used with and the run it returned. */
+export interface IdempotencyRecord {
+  key: string;
+  requestHash: string;
+  runId: string;
+  createdAt: string;
+}
+
+/** Idempotency records (written by {@link RunLedger.createRun}). */
+export interface IdempotencyLedger {
+  getIdempotencyRecords(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]>;
+}
+
+/**
+ * Singleton leadership (the outbox relay, the trigger poller): one holder per name at a time, by a lease row.
+ */
+export interface LeadershipLedger {
+  /**
+   * Takes or extends the leadership `name` for `owner` until `now + leaseMs`: true when `owner` holds it afterwards
+   * (it was free, expired or already `owner`'s), false when another owner's lease still runs.
+   */
+  acquireLeadership(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  /** Lets the leadership go if `owner` holds it. */
+  releaseLeadership(name: string, owner: string): Promise<void>;
+}
+
+/**
+ * The orchestration's durable store, as the roles above: runs, leases, exceptions, the outbox, cross-references,
+ * watermarks, the audit log, idempotency records and leadership. Every state change and its outbox event commit in
+ * one transaction; the changes themselves are decided by `run-transitions.ts`, not the adapter. Batch reads return
+ * one entry per key, in the keys' order.
+ */
+export interface Ledger
+  extends RunLedger,
+    LeaseLedger,
+    ExceptionLedger,
+    OutboxLedger,
+    CrossReferenceLedger,
+    WatermarkLedger,
+    AuditLedger,
+    IdempotencyLedger,
+    LeadershipLedger {
+  /** Which adapter this is (`sqlite`, `postgres`). */
+  readonly kind: string;
+  ping(): Promise<void>;
+  /** Closes the store's connections. */
+  close(): Promise<void> | void;
 }

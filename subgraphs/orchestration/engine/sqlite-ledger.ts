@@ -4,124 +4,34 @@ import { MeridianError } from '../../../lib/errors';
 import { formatId } from '../../../lib/ids';
 import type { Page, PageRequest } from '../../../lib/pagination';
 import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../lib/sqlite';
+import { migrateSqlite } from './migrations';
 import {
-  SYSTEM_ACTOR,
-  type Actor,
-  type AuditRecord,
-  type CrossReferenceEntity,
-  type CrossReferenceRecord,
-  type ExceptionFilter,
-  type ExceptionRecord,
-  type Ledger,
-  type NewCrossReference,
-  type NewRun,
-  type OutboxEvent,
-  type RunFilter,
-  type RunRecord,
-  type RunStatus,
-  type StepError,
-  type StepRecord,
+  RUNNABLE,
+  SUBJECT_TAKEN,
+  decideCreate,
+  transition,
+  type AuditEntry,
+  type RunEventInput,
+  type Transition,
+  type TransitionContext,
+} from './run-transitions';
+import type {
+  Actor,
+  AuditRecord,
+  CrossReferenceEntity,
+  CrossReferenceRecord,
+  ExceptionFilter,
+  ExceptionRecord,
+  IdempotencyRecord,
+  Ledger,
+  NewCrossReference,
+  NewRun,
+  OutboxEvent,
+  RunFilter,
+  RunRecord,
+  StepError,
+  StepRecord,
 } from './ledger';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS cross_references (
-  id TEXT PRIMARY KEY,
-  entity_type TEXT NOT NULL,
-  canonical_id TEXT NOT NULL,
-  system TEXT NOT NULL,
-  external_id TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  UNIQUE (entity_type, canonical_id, system)
-);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY,
-  flow TEXT NOT NULL,
-  status TEXT NOT NULL,
-  input TEXT NOT NULL,
-  correlation_id TEXT NOT NULL,
-  subject_key TEXT,
-  account_id TEXT,
-  opportunity_id TEXT,
-  project_id TEXT,
-  sequence INTEGER NOT NULL,
-  next_attempt_at INTEGER NOT NULL,
-  lease_owner TEXT,
-  lease_expires_at INTEGER,
-  triggered_by TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_due ON runs(status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS runs_subject ON runs(subject_key);
-CREATE INDEX IF NOT EXISTS runs_account ON runs(account_id);
-CREATE INDEX IF NOT EXISTS runs_opportunity ON runs(opportunity_id);
-CREATE INDEX IF NOT EXISTS runs_project ON runs(project_id);
-CREATE INDEX IF NOT EXISTS runs_correlation ON runs(correlation_id);
-CREATE TABLE IF NOT EXISTS steps (
-  run_id TEXT NOT NULL REFERENCES runs(id),
-  idx INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  output TEXT,
-  error TEXT,
-  finished_at TEXT,
-  PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-  key TEXT PRIMARY KEY,
-  request_hash TEXT NOT NULL,
-  run_id TEXT NOT NULL REFERENCES runs(id),
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  run_id TEXT NOT NULL,
-  type TEXT NOT NULL,
-  sequence INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  flow TEXT NOT NULL,
-  account_id TEXT,
-  exception_id TEXT,
-  snapshot TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id, sequence);
-CREATE TABLE IF NOT EXISTS relay_cursors (
-  name TEXT PRIMARY KEY,
-  seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trigger_watermarks (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  run_id TEXT NOT NULL,
-  at TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  detail TEXT,
-  role TEXT,
-  correlation_id TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_run ON audit_log(run_id, id);
-CREATE TABLE IF NOT EXISTS exceptions (
-  id TEXT PRIMARY KEY,
-  run_id TEXT NOT NULL REFERENCES runs(id),
-  flow TEXT NOT NULL,
-  step TEXT NOT NULL,
-  class TEXT NOT NULL,
-  system TEXT,
-  message TEXT NOT NULL,
-  account_id TEXT,
-  status TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  resolved_at TEXT,
-  resolution TEXT
-);
-CREATE INDEX IF NOT EXISTS exceptions_run ON exceptions(run_id, status);
-`;
 
 // Qualified, so the same list serves the plain reads and the join over a JSON key table.
 const XREF_COLUMNS = `c.id, c.entity_type AS entityType, c.canonical_id AS canonicalId, c.system, c.external_id AS externalId, c.created_at AS createdAt`;
@@ -131,14 +41,6 @@ const RUN_COLUMNS = `id, flow, status, input, correlation_id AS correlationId, s
 const EXCEPTION_COLUMNS = `id, run_id AS runId, flow, step, class, system, message, account_id AS accountId, status,
   created_at AS createdAt, resolved_at AS resolvedAt, resolution`;
 
-/** Run states a worker may take up. */
-const RUNNABLE: RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING'];
-/** Run states in which a subject counts as taken, per `NewRun.subjectReuse`. */
-const SUBJECT_TAKEN: Record<NewRun['subjectReuse'], RunStatus[]> = {
-  ever: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'SUCCEEDED', 'EXCEPTION', 'COMPENSATING', 'COMPENSATION_FAILED'],
-  active: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'EXCEPTION', 'COMPENSATING'],
-};
-
 type RunRow = Omit<RunRecord, 'input' | 'steps'> & { input: string };
 type StepRow = {
   runId: string;
@@ -146,6 +48,7 @@ type StepRow = {
   name: string;
   status: StepRecord['status'];
   attempts: number;
+  compensationAttempts: number;
   output: string | null;
   error: string | null;
   finishedAt: string | null;
@@ -159,16 +62,7 @@ export class SqliteLedger implements Ledger {
   /** Opens (creating on first use) the ledger at `path`; `:memory:` for a private one. */
   constructor(path: string) {
     this.db = openSqlite(path);
-    this.db.exec(SCHEMA);
-    // Ledgers created before the audit log kept the caller's role and request ID get the columns (appended last, as
-    // SCHEMA has them); their earlier entries keep null there.
-    const columns = new Set(
-      (this.db.prepare(`SELECT name FROM pragma_table_info('audit_log')`).all() as { name: string }[]).map(
-        (c) => c.name,
-      ),
-    );
-    for (const column of ['role', 'correlation_id'])
-      if (!columns.has(column)) this.db.exec(`ALTER TABLE audit_log ADD COLUMN ${column} TEXT`);
+    migrateSqlite(this.db);
   }
 
   /** True when no link and no run is recorded yet (so start-up seeds the demo links). */
@@ -247,77 +141,61 @@ export class SqliteLedger implements Ledger {
   // ---- runs
 
   async createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
-    const actor = run.triggeredBy;
     return this.db
       .transaction((): { run: RunRecord; created: boolean } => {
-        if (run.idempotency) {
-          const seen = this.db
-            .prepare('SELECT request_hash AS hash, run_id AS runId FROM idempotency_keys WHERE key = ?')
-            .get(run.idempotency.key) as { hash: string; runId: string } | undefined;
-          if (seen) {
-            if (seen.hash !== run.idempotency.requestHash) {
-              throw new MeridianError(
-                'IDEMPOTENCY_KEY_REUSED',
-                `The idempotency key '${run.idempotency.key}' was already used with a different input (run ${seen.runId})`,
-                {
-                  runId: seen.runId,
-                  field: 'idempotencyKey',
-                },
-              );
-            }
-            if (run.auditRepeats)
-              this.audit(seen.runId, actor, 'RUN_REQUEST_REPLAYED', { idempotencyKey: run.idempotency.key });
-            return { run: this.runById(seen.runId), created: false };
-          }
-        }
-        let existing: string | undefined;
-        if (run.subjectKey) {
-          existing = (
-            this.db
-              .prepare(`SELECT id FROM runs WHERE subject_key = ? AND ${inJson('status')} ORDER BY created_at LIMIT 1`)
-              .get(run.subjectKey, JSON.stringify(SUBJECT_TAKEN[run.subjectReuse])) as { id: string } | undefined
-          )?.id;
-        }
-        const now = new Date().toISOString();
-        const id = existing ?? `RUN-${randomUUID()}`;
-        if (!existing) {
+        const idempotency = run.idempotency
+          ? ((this.db
+              .prepare('SELECT request_hash AS requestHash, run_id AS runId FROM idempotency_keys WHERE key = ?')
+              .get(run.idempotency.key) as { requestHash: string; runId: string } | undefined) ?? null)
+          : null;
+        const subjectRunId =
+          idempotency || !run.subjectKey
+            ? null
+            : ((
+                this.db
+                  .prepare(
+                    `SELECT id FROM runs WHERE subject_key = ? AND ${inJson('status')} ORDER BY created_at LIMIT 1`,
+                  )
+                  .get(run.subjectKey, JSON.stringify(SUBJECT_TAKEN[run.subjectReuse])) as { id: string } | undefined
+              )?.id ?? null);
+        const decision = decideCreate(run, { idempotency, subjectRunId }, this.context());
+        let runId: string;
+        if (decision.kind === 'create') {
+          const created = decision.transition.run;
+          runId = created.id;
           this.db
             .prepare(
               `INSERT INTO runs (id, flow, status, input, correlation_id, subject_key, account_id, opportunity_id, project_id, sequence,
-               next_attempt_at, triggered_by, created_at, updated_at)
-             VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+               next_attempt_at, triggered_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
-              id,
-              run.flow,
-              JSON.stringify(run.input),
-              randomUUID(),
-              run.subjectKey,
-              run.accountId,
-              run.opportunityId,
-              run.projectId,
-              Date.now(),
-              actor.subject,
-              now,
-              now,
+              runId,
+              created.flow,
+              created.status,
+              JSON.stringify(created.input),
+              created.correlationId,
+              created.subjectKey,
+              created.accountId,
+              created.opportunityId,
+              created.projectId,
+              created.sequence,
+              created.nextAttemptAt,
+              created.triggeredBy,
+              created.createdAt,
+              created.updatedAt,
             );
           const step = this.db.prepare(`INSERT INTO steps (run_id, idx, name, status) VALUES (?, ?, ?, 'PENDING')`);
-          for (const [i, name] of run.stepNames.entries()) step.run(id, i, name);
-          this.audit(id, actor, 'RUN_CREATED', { flow: run.flow, input: run.input });
-          this.emit(id, 'SYNC_RUN_UPDATED');
-        } else if (run.auditRepeats) {
-          this.audit(id, actor, 'RUN_REQUEST_DEDUPLICATED', {
-            flow: run.flow,
-            input: run.input,
-            idempotencyKey: run.idempotency?.key ?? null,
-          });
+          for (const s of decision.transition.run.steps) step.run(runId, s.index, s.name);
+          this.persist(decision.transition);
+        } else {
+          runId = decision.runId;
+          if (decision.audit) this.audit(runId, decision.audit);
         }
-        if (run.idempotency) {
+        if (decision.recordKey && run.idempotency)
           this.db
             .prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)')
-            .run(run.idempotency.key, run.idempotency.requestHash, id, now);
-        }
-        return { run: this.runById(id), created: !existing };
+            .run(run.idempotency.key, run.idempotency.requestHash, runId, new Date(this.context().now).toISOString());
+        return { run: this.findRun(runId), created: decision.kind === 'create' };
       })
       .immediate();
   }
@@ -370,27 +248,15 @@ export class SqliteLedger implements Ledger {
       .transaction((): RunRecord | null => {
         const due = this.db
           .prepare(
-            `SELECT id, status FROM runs WHERE ${inJson('status')} AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+            `SELECT id FROM runs WHERE ${inJson('status')} AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)
            ORDER BY next_attempt_at, id LIMIT 1`,
           )
-          .get(JSON.stringify(RUNNABLE), now, now) as { id: string; status: RunStatus } | undefined;
+          .get(JSON.stringify(RUNNABLE), now, now) as { id: string } | undefined;
         if (!due) return null;
-        // Starting (or resuming after a wait) is a change subscribers see; a takeover of a running run is not.
-        const starts = due.status === 'QUEUED' || due.status === 'WAITING_RETRY';
-        this.db
-          .prepare(
-            `UPDATE runs SET lease_owner = ?, lease_expires_at = ?, status = ?, sequence = sequence + ?, updated_at = ? WHERE id = ?`,
-          )
-          .run(
-            owner,
-            now + leaseMs,
-            starts ? 'RUNNING' : due.status,
-            starts ? 1 : 0,
-            new Date(now).toISOString(),
-            due.id,
-          );
-        if (starts) this.emit(due.id, 'SYNC_RUN_UPDATED');
-        return this.runById(due.id);
+        const run = this.findRun(due.id);
+        return this.persist(
+          transition(run, { type: 'CLAIMED', lease: owner, leaseExpiresAt: now + leaseMs }, this.context(now)),
+        );
       })
       .immediate();
   }
@@ -411,31 +277,7 @@ export class SqliteLedger implements Ledger {
     output: unknown,
     ids: { accountId?: string; projectId?: string } = {},
   ): Promise<RunRecord | null> {
-    return this.db.transaction((): RunRecord | null => {
-      if (!this.holds(runId, owner)) return null;
-      const now = new Date().toISOString();
-      this.db
-        .prepare(
-          `UPDATE steps SET status = 'SUCCEEDED', attempts = attempts + 1, output = ?, error = NULL, finished_at = ? WHERE run_id = ? AND idx = ?`,
-        )
-        .run(JSON.stringify(output ?? null), now, runId, index);
-      const remaining = (
-        this.db.prepare(`SELECT count(*) AS n FROM steps WHERE run_id = ? AND status <> 'SUCCEEDED'`).get(runId) as {
-          n: number;
-        }
-      ).n;
-      const status: RunStatus = remaining === 0 ? 'SUCCEEDED' : 'RUNNING';
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, sequence = sequence + 1, updated_at = ?, account_id = coalesce(?, account_id), project_id = coalesce(?, project_id) WHERE id = ?`,
-        )
-        .run(status, now, ids.accountId ?? null, ids.projectId ?? null, runId);
-      const step = this.stepName(runId, index);
-      this.audit(runId, SYSTEM_ACTOR, 'STEP_SUCCEEDED', { step, output });
-      if (status === 'SUCCEEDED') this.audit(runId, SYSTEM_ACTOR, 'RUN_SUCCEEDED', null);
-      this.emit(runId, 'SYNC_RUN_UPDATED');
-      return this.runById(runId);
-    })();
+    return this.leased(runId, owner, { type: 'STEP_SUCCEEDED', index, output, ids });
   }
 
   async failStep(
@@ -445,35 +287,17 @@ export class SqliteLedger implements Ledger {
     error: StepError,
     retryAt: number | null,
   ): Promise<RunRecord | null> {
-    return this.db.transaction((): RunRecord | null => {
-      if (!this.holds(runId, owner)) return null;
-      const now = new Date().toISOString();
-      const step = this.stepName(runId, index);
-      this.db
-        .prepare(`UPDATE steps SET status = ?, attempts = attempts + 1, error = ? WHERE run_id = ? AND idx = ?`)
-        .run(retryAt === null ? 'FAILED' : 'PENDING', JSON.stringify(error), runId, index);
-      if (retryAt !== null) {
-        this.db
-          .prepare(
-            `UPDATE runs SET status = 'WAITING_RETRY', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`,
-          )
-          .run(retryAt, now, runId);
-        this.audit(runId, SYSTEM_ACTOR, 'STEP_RETRY_SCHEDULED', {
-          step,
-          error,
-          retryAt: new Date(retryAt).toISOString(),
-        });
-        this.emit(runId, 'SYNC_RUN_UPDATED');
-      } else {
-        this.db
-          .prepare(
-            `UPDATE runs SET status = 'EXCEPTION', lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`,
-          )
-          .run(now, runId);
-        this.raiseException(runId, step, error);
-      }
-      return this.runById(runId);
-    })();
+    return this.leased(runId, owner, { type: 'STEP_FAILED', index, error, retryAt });
+  }
+
+  async scheduleCompensationRetry(
+    runId: string,
+    owner: string,
+    index: number,
+    error: StepError,
+    retryAt: number,
+  ): Promise<RunRecord | null> {
+    return this.leased(runId, owner, { type: 'COMPENSATION_RETRY_SCHEDULED', index, error, retryAt });
   }
 
   async compensateStep(
@@ -482,41 +306,11 @@ export class SqliteLedger implements Ledger {
     index: number,
     error: StepError | null,
   ): Promise<RunRecord | null> {
-    return this.db.transaction((): RunRecord | null => {
-      if (!this.holds(runId, owner)) return null;
-      const now = new Date().toISOString();
-      const step = this.stepName(runId, index);
-      this.db
-        .prepare(
-          `UPDATE steps SET status = ?, error = coalesce(?, error), finished_at = ? WHERE run_id = ? AND idx = ?`,
-        )
-        .run(error ? 'COMPENSATION_FAILED' : 'COMPENSATED', error ? JSON.stringify(error) : null, now, runId, index);
-      this.db.prepare(`UPDATE runs SET sequence = sequence + 1, updated_at = ? WHERE id = ?`).run(now, runId);
-      this.audit(runId, SYSTEM_ACTOR, error ? 'COMPENSATION_FAILED' : 'STEP_COMPENSATED', { step, error });
-      if (error) this.raiseException(runId, step, error);
-      else this.emit(runId, 'SYNC_RUN_UPDATED');
-      return this.runById(runId);
-    })();
+    return this.leased(runId, owner, { type: 'STEP_COMPENSATED', index, error });
   }
 
   async endCompensation(runId: string, owner: string): Promise<RunRecord | null> {
-    return this.db.transaction((): RunRecord | null => {
-      if (!this.holds(runId, owner)) return null;
-      const failed = (
-        this.db
-          .prepare(`SELECT count(*) AS n FROM steps WHERE run_id = ? AND status = 'COMPENSATION_FAILED'`)
-          .get(runId) as { n: number }
-      ).n;
-      const status: RunStatus = failed ? 'COMPENSATION_FAILED' : 'ABANDONED';
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, lease_owner = NULL, lease_expires_at = NULL, sequence = sequence + 1, updated_at = ? WHERE id = ?`,
-        )
-        .run(status, new Date().toISOString(), runId);
-      this.audit(runId, SYSTEM_ACTOR, status === 'ABANDONED' ? 'RUN_ABANDONED' : 'RUN_COMPENSATION_FAILED', null);
-      this.emit(runId, 'SYNC_RUN_UPDATED');
-      return this.runById(runId);
-    })();
+    return this.leased(runId, owner, { type: 'COMPENSATION_ENDED' });
   }
 
   async renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
@@ -536,60 +330,18 @@ export class SqliteLedger implements Ledger {
   // ---- people's commands
 
   async retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord> {
-    return this.db.transaction((): RunRecord => {
-      const run = this.findRun(id);
-      if (run.status !== 'EXCEPTION') {
-        throw new MeridianError(
-          'INVALID_STATE',
-          `Run ${id} is ${run.status}; only a run stopped on an exception can be retried`,
-          { runId: id },
-        );
-      }
-      const input = patch ? { ...run.input, ...patch } : run.input;
-      const now = new Date().toISOString();
-      this.db.prepare(`UPDATE steps SET status = 'PENDING' WHERE run_id = ? AND status = 'FAILED'`).run(id);
-      this.db
-        .prepare(
-          `UPDATE runs SET status = 'QUEUED', input = ?, next_attempt_at = ?, sequence = sequence + 1, updated_at = ? WHERE id = ?`,
-        )
-        .run(JSON.stringify(input), Date.now(), now, id);
-      this.db
-        .prepare(
-          `UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE run_id = ? AND status = 'OPEN'`,
-        )
-        .run(now, patch ? `Retried with ${JSON.stringify(patch)}` : 'Retried', id);
-      this.audit(id, actor, patch ? 'RUN_RETRIED_WITH_INPUT' : 'RUN_RETRIED', patch ? { patch } : null);
-      this.emit(id, 'SYNC_RUN_UPDATED');
-      return this.runById(id);
-    })();
+    return this.db.transaction(
+      (): RunRecord =>
+        this.persist(
+          transition(this.findRun(id), { type: 'RETRY_REQUESTED', actor, ...(patch ? { patch } : {}) }, this.context()),
+        ),
+    )();
   }
 
   async abandonRun(id: string, actor: Actor): Promise<RunRecord> {
-    return this.db.transaction((): RunRecord => {
-      const run = this.findRun(id);
-      if (!['QUEUED', 'WAITING_RETRY', 'EXCEPTION'].includes(run.status)) {
-        throw new MeridianError(
-          'INVALID_STATE',
-          `Run ${id} is ${run.status}; only a queued, waiting or stopped run can be abandoned`,
-          { runId: id },
-        );
-      }
-      const now = new Date().toISOString();
-      this.db.prepare(`UPDATE steps SET status = 'PENDING' WHERE run_id = ? AND status = 'FAILED'`).run(id);
-      this.db
-        .prepare(
-          `UPDATE runs SET status = 'COMPENSATING', next_attempt_at = ?, sequence = sequence + 1, updated_at = ? WHERE id = ?`,
-        )
-        .run(Date.now(), now, id);
-      this.db
-        .prepare(
-          `UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = 'Abandoned' WHERE run_id = ? AND status = 'OPEN'`,
-        )
-        .run(now, id);
-      this.audit(id, actor, 'RUN_ABANDON_REQUESTED', null);
-      this.emit(id, 'SYNC_RUN_UPDATED');
-      return this.runById(id);
-    })();
+    return this.db.transaction(
+      (): RunRecord => this.persist(transition(this.findRun(id), { type: 'ABANDON_REQUESTED', actor }, this.context())),
+    )();
   }
 
   async resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord> {
@@ -599,13 +351,13 @@ export class SqliteLedger implements Ledger {
         | undefined;
       if (!found) throw new MeridianError('NOT_FOUND', `No exception '${id}'`, { value: id });
       if (found.status === 'RESOLVED') {
-        this.audit(found.runId, actor, 'EXCEPTION_RESOLVE_REPEATED', { exceptionId: id, note });
+        this.audit(found.runId, { actor, action: 'EXCEPTION_RESOLVE_REPEATED', detail: { exceptionId: id, note } });
         return found;
       }
       this.db
         .prepare(`UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE id = ?`)
         .run(new Date().toISOString(), note, id);
-      this.audit(found.runId, actor, 'EXCEPTION_RESOLVED', { exceptionId: id, note });
+      this.audit(found.runId, { actor, action: 'EXCEPTION_RESOLVED', detail: { exceptionId: id, note } });
       return this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as ExceptionRecord;
     })();
   }
@@ -715,72 +467,136 @@ export class SqliteLedger implements Ledger {
     return moved.changes === 1;
   }
 
+  async getIdempotencyRecords(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT key, request_hash AS requestHash, run_id AS runId, created_at AS createdAt FROM idempotency_keys WHERE ${inJson('key')}`,
+      )
+      .all(JSON.stringify(keys)) as IdempotencyRecord[];
+    return byKey(keys, rows, (r) => r.key);
+  }
+
+  async pruneOutbox(before: number): Promise<number> {
+    // Never past the slowest relay's cursor: an event no relay has published yet is kept whatever its age.
+    return this.db
+      .prepare(`DELETE FROM outbox WHERE created_at < ? AND seq <= coalesce((SELECT min(seq) FROM relay_cursors), 0)`)
+      .run(new Date(before).toISOString()).changes;
+  }
+
+  async acquireLeadership(name: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO leaders (name, owner, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+           WHERE leaders.owner = excluded.owner OR leaders.expires_at < ?`,
+        )
+        .run(name, owner, now + leaseMs, now).changes === 1
+    );
+  }
+
+  async releaseLeadership(name: string, owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM leaders WHERE name = ? AND owner = ?').run(name, owner);
+  }
+
   // ---- internals (called inside transactions)
 
-  private holds(runId: string, owner: string): boolean {
-    return this.db.prepare('SELECT 1 FROM runs WHERE id = ? AND lease_owner = ?').get(runId, owner) !== undefined;
+  private context(now = Date.now()): TransitionContext {
+    return { now, newId: randomUUID };
   }
 
-  private stepName(runId: string, index: number): string {
-    return (
-      this.db.prepare('SELECT name FROM steps WHERE run_id = ? AND idx = ?').get(runId, index) as { name: string }
-    ).name;
+  /** Applies a worker's event to a run it still holds the lease on; null when the lease was lost. */
+  private leased(runId: string, owner: string, event: RunEventInput): Promise<RunRecord | null> {
+    return Promise.resolve(
+      this.db.transaction((): RunRecord | null => {
+        if (this.db.prepare('SELECT 1 FROM runs WHERE id = ? AND lease_owner = ?').get(runId, owner) === undefined)
+          return null;
+        return this.persist(transition(this.findRun(runId), event, this.context()));
+      })(),
+    );
   }
 
-  private raiseException(runId: string, step: string, error: StepError): void {
-    const run = this.runById(runId);
-    const id = `EXC-${randomUUID()}`;
+  /** Writes what a transition decided: the run row, its changed steps, audit entries, exceptions and outbox events. */
+  private persist(t: Transition): RunRecord {
+    const { run } = t;
+    const lease = t.lease === 'keep' ? '' : ', lease_owner = ?, lease_expires_at = ?';
+    const leaseParams = t.lease === 'keep' ? [] : t.lease === null ? [null, null] : [t.lease.owner, t.lease.expiresAt];
     this.db
-      .prepare(`INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, NULL, NULL)`)
+      .prepare(
+        `UPDATE runs SET status = ?, input = ?, account_id = ?, project_id = ?, sequence = ?, next_attempt_at = ?, updated_at = ?${lease} WHERE id = ?`,
+      )
       .run(
-        id,
-        runId,
-        run.flow,
-        step,
-        error.class,
-        error.system,
-        error.message,
+        run.status,
+        JSON.stringify(run.input),
         run.accountId,
-        new Date().toISOString(),
+        run.projectId,
+        run.sequence,
+        run.nextAttemptAt,
+        run.updatedAt,
+        ...leaseParams,
+        run.id,
       );
-    this.audit(runId, SYSTEM_ACTOR, 'EXCEPTION_RAISED', { exceptionId: id, step, error });
-    this.emit(runId, 'SYNC_RUN_UPDATED');
-    this.emit(runId, 'EXCEPTION_RAISED', id);
+    const step = this.db.prepare(
+      `UPDATE steps SET status = ?, attempts = ?, compensation_attempts = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND idx = ?`,
+    );
+    for (const index of new Set(t.steps)) {
+      const s = run.steps[index]!;
+      step.run(
+        s.status,
+        s.attempts,
+        s.compensationAttempts,
+        s.output === null ? null : JSON.stringify(s.output),
+        s.error === null ? null : JSON.stringify(s.error),
+        s.finishedAt,
+        run.id,
+        index,
+      );
+    }
+    if (t.resolveOpenExceptions !== null)
+      this.db
+        .prepare(
+          `UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE run_id = ? AND status = 'OPEN'`,
+        )
+        .run(run.updatedAt, t.resolveOpenExceptions, run.id);
+    if (t.exception) {
+      const e = t.exception;
+      this.db
+        .prepare(`INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, NULL, NULL)`)
+        .run(e.id, e.runId, e.flow, e.step, e.class, e.system, e.message, e.accountId, e.createdAt);
+    }
+    for (const entry of t.audit) this.audit(run.id, entry, run.updatedAt);
+    const snapshot = JSON.stringify(run);
+    const insert = this.db.prepare(
+      `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const event of t.events)
+      insert.run(
+        run.id,
+        event.type,
+        run.sequence,
+        run.status,
+        run.flow,
+        run.accountId,
+        event.exceptionId,
+        snapshot,
+        run.updatedAt,
+      );
+    return run;
   }
 
-  private audit(runId: string, actor: Actor, action: string, detail: unknown): void {
+  private audit(runId: string, entry: AuditEntry, at = new Date().toISOString()): void {
     this.db
       .prepare(
         'INSERT INTO audit_log (run_id, at, actor, role, correlation_id, action, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         runId,
-        new Date().toISOString(),
-        actor.subject,
-        actor.role,
-        actor.correlationId,
-        action,
-        detail === null ? null : JSON.stringify(detail),
-      );
-  }
-
-  /** Writes an outbox event with the run as it is now, so a reader can see the run at exactly that sequence. */
-  private emit(runId: string, type: OutboxEvent['type'], exceptionId: string | null = null): void {
-    const run = this.runById(runId);
-    this.db
-      .prepare(
-        `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        runId,
-        type,
-        run.sequence,
-        run.status,
-        run.flow,
-        run.accountId,
-        exceptionId,
-        JSON.stringify(run),
-        new Date().toISOString(),
+        at,
+        entry.actor.subject,
+        entry.actor.role,
+        entry.actor.correlationId,
+        entry.action,
+        entry.detail === null ? null : JSON.stringify(entry.detail),
       );
   }
 
@@ -790,15 +606,11 @@ export class SqliteLedger implements Ledger {
     return run;
   }
 
-  private runById(id: string): RunRecord {
-    return this.findRun(id);
-  }
-
   private withSteps(rows: RunRow[]): RunRecord[] {
     if (rows.length === 0) return [];
     const steps = this.db
       .prepare(
-        `SELECT run_id AS runId, idx AS "index", name, status, attempts, output, error, finished_at AS finishedAt FROM steps WHERE ${inJson('run_id')} ORDER BY run_id, idx`,
+        `SELECT run_id AS runId, idx AS "index", name, status, attempts, compensation_attempts AS compensationAttempts, output, error, finished_at AS finishedAt FROM steps WHERE ${inJson('run_id')} ORDER BY run_id, idx`,
       )
       .all(JSON.stringify(rows.map((r) => r.id))) as StepRow[];
     const grouped = groupByKey(
@@ -814,6 +626,7 @@ export class SqliteLedger implements Ledger {
         name: s.name,
         status: s.status,
         attempts: s.attempts,
+        compensationAttempts: s.compensationAttempts,
         output: s.output === null ? null : (JSON.parse(s.output) as unknown),
         error: s.error === null ? null : (JSON.parse(s.error) as StepError),
         finishedAt: s.finishedAt,

@@ -1,0 +1,377 @@
+import { MeridianError } from '../../../lib/errors';
+import {
+  SYSTEM_ACTOR,
+  type Actor,
+  type ErrorClass,
+  type NewRun,
+  type OutboxEvent,
+  type RunRecord,
+  type RunStatus,
+  type StepError,
+} from './ledger';
+
+/*
+ * The run state machine, as pure code: a run's state and an event in, the run's next state and the records that go
+ * with it (audit entries, an exception raised or resolved, outbox events) out. A ledger adapter loads the run, asks
+ * here what happens, and persists the answer in one transaction; it decides nothing itself, so a second store never
+ * re-implements a business rule.
+ */
+
+/** Run states a worker may take up (when due and unleased). */
+export const RUNNABLE: readonly RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING'];
+
+/** Run states in which a subject counts as taken, per {@link NewRun.subjectReuse}. */
+export const SUBJECT_TAKEN: Readonly<Record<NewRun['subjectReuse'], readonly RunStatus[]>> = {
+  ever: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'SUCCEEDED', 'EXCEPTION', 'COMPENSATING', 'COMPENSATION_FAILED'],
+  active: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'EXCEPTION', 'COMPENSATING'],
+};
+
+/** Run states a person may abandon. */
+export const ABANDONABLE: readonly RunStatus[] = ['QUEUED', 'WAITING_RETRY', 'EXCEPTION'];
+
+/** What happens to a run, as the engine or a person reports it. */
+export type RunEventInput =
+  /** A worker claims a due run (`lease` is its token, held until `leaseExpiresAt`). */
+  | { type: 'CLAIMED'; lease: string; leaseExpiresAt: number }
+  /** A step returned `output`; `ids` are the entity IDs it revealed about the run. */
+  | { type: 'STEP_SUCCEEDED'; index: number; output: unknown; ids?: { accountId?: string; projectId?: string } }
+  /** A step failed: retried at `retryAt`, or (null) an exception for a person. */
+  | { type: 'STEP_FAILED'; index: number; error: StepError; retryAt: number | null }
+  /** A compensation failed and is tried again at `retryAt` (the lease is let go meanwhile). */
+  | { type: 'COMPENSATION_RETRY_SCHEDULED'; index: number; error: StepError; retryAt: number }
+  /** A step's compensation ended: undone (`error` null), or failed for good. */
+  | { type: 'STEP_COMPENSATED'; index: number; error: StepError | null }
+  /** Every completed step was compensated (or failed to be). */
+  | { type: 'COMPENSATION_ENDED' }
+  /** A person puts a stopped run back in the queue, `patch` merged into its input. */
+  | { type: 'RETRY_REQUESTED'; actor: Actor; patch?: Record<string, unknown> }
+  /** A person asks for the run to be compensated. */
+  | { type: 'ABANDON_REQUESTED'; actor: Actor };
+
+/** An exception to raise with the change. */
+export interface RaisedException {
+  id: string;
+  runId: string;
+  flow: string;
+  step: string;
+  class: ErrorClass;
+  system: string | null;
+  message: string;
+  accountId: string | null;
+  createdAt: string;
+}
+
+/** One audit entry to write with the change. */
+export interface AuditEntry {
+  actor: Actor;
+  action: string;
+  detail: unknown;
+}
+
+/** What a ledger persists for one transition, in one transaction. */
+export interface Transition {
+  /** The run as it is after the change (written whole: run columns and the steps in `steps`). */
+  run: RunRecord;
+  /** Indexes of the steps whose row changed. */
+  steps: number[];
+  /** The lease after the change: `keep` leaves it, null lets it go. */
+  lease: { owner: string; expiresAt: number } | null | 'keep';
+  audit: AuditEntry[];
+  /** Resolve the run's open exceptions with this note. */
+  resolveOpenExceptions: string | null;
+  exception: RaisedException | null;
+  /** Outbox events, each carrying `run` as its snapshot. */
+  events: { type: OutboxEvent['type']; exceptionId: string | null }[];
+}
+
+/** What a transition may not compute itself: the time and fresh IDs. */
+export interface TransitionContext {
+  now: number;
+  newId: () => string;
+}
+
+const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value ?? null)) as T;
+
+/**
+ * The next state of `run` for `event`. Worker events assume the caller holds the run's lease (the adapter checks
+ * it, under a lock, before asking).
+ * @throws MeridianError INVALID_STATE when a person's command does not apply to the run's status.
+ */
+export function transition(run: RunRecord, event: RunEventInput, ctx: TransitionContext): Transition {
+  const at = new Date(ctx.now).toISOString();
+  const next: RunRecord = { ...run, steps: run.steps.map((s) => ({ ...s })), updatedAt: at };
+  const out: Transition = {
+    run: next,
+    steps: [],
+    lease: 'keep',
+    audit: [],
+    resolveOpenExceptions: null,
+    exception: null,
+    events: [],
+  };
+  const bump = () => {
+    next.sequence += 1;
+  };
+  const step = (index: number) => {
+    const found = next.steps[index];
+    if (!found) throw new Error(`Run ${run.id} has no step ${index}`);
+    out.steps.push(index);
+    return found;
+  };
+  const emit = () => out.events.push({ type: 'SYNC_RUN_UPDATED', exceptionId: null });
+  const raise = (stepName: string, error: StepError) => {
+    const id = `EXC-${ctx.newId()}`;
+    out.exception = {
+      id,
+      runId: run.id,
+      flow: run.flow,
+      step: stepName,
+      class: error.class,
+      system: error.system,
+      message: error.message,
+      accountId: next.accountId,
+      createdAt: at,
+    };
+    out.audit.push({
+      actor: SYSTEM_ACTOR,
+      action: 'EXCEPTION_RAISED',
+      detail: { exceptionId: id, step: stepName, error },
+    });
+    out.events.push({ type: 'SYNC_RUN_UPDATED', exceptionId: null }, { type: 'EXCEPTION_RAISED', exceptionId: id });
+  };
+
+  switch (event.type) {
+    case 'CLAIMED': {
+      out.lease = { owner: event.lease, expiresAt: event.leaseExpiresAt };
+      // Starting (or resuming after a wait) is a change subscribers see; a takeover of a running run is not.
+      if (run.status === 'QUEUED' || run.status === 'WAITING_RETRY') {
+        next.status = 'RUNNING';
+        bump();
+        emit();
+      }
+      return out;
+    }
+    case 'STEP_SUCCEEDED': {
+      const s = step(event.index);
+      s.status = 'SUCCEEDED';
+      s.attempts += 1;
+      s.output = clone(event.output);
+      s.error = null;
+      s.finishedAt = at;
+      next.status = next.steps.every((x) => x.status === 'SUCCEEDED') ? 'SUCCEEDED' : 'RUNNING';
+      next.accountId = event.ids?.accountId ?? next.accountId;
+      next.projectId = event.ids?.projectId ?? next.projectId;
+      bump();
+      out.audit.push({ actor: SYSTEM_ACTOR, action: 'STEP_SUCCEEDED', detail: { step: s.name, output: s.output } });
+      if (next.status === 'SUCCEEDED') {
+        out.audit.push({ actor: SYSTEM_ACTOR, action: 'RUN_SUCCEEDED', detail: null });
+        out.lease = null;
+      }
+      emit();
+      return out;
+    }
+    case 'STEP_FAILED': {
+      const s = step(event.index);
+      s.attempts += 1;
+      s.error = clone(event.error);
+      out.lease = null;
+      bump();
+      if (event.retryAt !== null) {
+        s.status = 'PENDING';
+        next.status = 'WAITING_RETRY';
+        next.nextAttemptAt = event.retryAt;
+        out.audit.push({
+          actor: SYSTEM_ACTOR,
+          action: 'STEP_RETRY_SCHEDULED',
+          detail: { step: s.name, error: s.error, retryAt: new Date(event.retryAt).toISOString() },
+        });
+        emit();
+      } else {
+        s.status = 'FAILED';
+        next.status = 'EXCEPTION';
+        raise(s.name, s.error!);
+      }
+      return out;
+    }
+    case 'COMPENSATION_RETRY_SCHEDULED': {
+      const s = step(event.index);
+      s.compensationAttempts += 1;
+      s.error = clone(event.error);
+      next.nextAttemptAt = event.retryAt;
+      out.lease = null;
+      bump();
+      out.audit.push({
+        actor: SYSTEM_ACTOR,
+        action: 'COMPENSATION_RETRY_SCHEDULED',
+        detail: { step: s.name, error: s.error, retryAt: new Date(event.retryAt).toISOString() },
+      });
+      emit();
+      return out;
+    }
+    case 'STEP_COMPENSATED': {
+      const s = step(event.index);
+      s.status = event.error ? 'COMPENSATION_FAILED' : 'COMPENSATED';
+      if (event.error) s.error = clone(event.error);
+      s.compensationAttempts += 1;
+      s.finishedAt = at;
+      bump();
+      out.audit.push({
+        actor: SYSTEM_ACTOR,
+        action: event.error ? 'COMPENSATION_FAILED' : 'STEP_COMPENSATED',
+        detail: { step: s.name, error: event.error },
+      });
+      if (event.error) raise(s.name, s.error!);
+      else emit();
+      return out;
+    }
+    case 'COMPENSATION_ENDED': {
+      next.status = next.steps.some((s) => s.status === 'COMPENSATION_FAILED') ? 'COMPENSATION_FAILED' : 'ABANDONED';
+      out.lease = null;
+      bump();
+      out.audit.push({
+        actor: SYSTEM_ACTOR,
+        action: next.status === 'ABANDONED' ? 'RUN_ABANDONED' : 'RUN_COMPENSATION_FAILED',
+        detail: null,
+      });
+      emit();
+      return out;
+    }
+    case 'RETRY_REQUESTED': {
+      if (run.status !== 'EXCEPTION')
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Run ${run.id} is ${run.status}; only a run stopped on an exception can be retried`,
+          { runId: run.id },
+        );
+      if (event.patch) next.input = { ...run.input, ...event.patch };
+      reopenFailedSteps(next, out);
+      next.status = 'QUEUED';
+      next.nextAttemptAt = ctx.now;
+      bump();
+      out.resolveOpenExceptions = event.patch ? `Retried with ${JSON.stringify(event.patch)}` : 'Retried';
+      out.audit.push({
+        actor: event.actor,
+        action: event.patch ? 'RUN_RETRIED_WITH_INPUT' : 'RUN_RETRIED',
+        detail: event.patch ? { patch: event.patch } : null,
+      });
+      emit();
+      return out;
+    }
+    case 'ABANDON_REQUESTED': {
+      if (!ABANDONABLE.includes(run.status))
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Run ${run.id} is ${run.status}; only a queued, waiting or stopped run can be abandoned`,
+          { runId: run.id },
+        );
+      reopenFailedSteps(next, out);
+      next.status = 'COMPENSATING';
+      next.nextAttemptAt = ctx.now;
+      bump();
+      out.resolveOpenExceptions = 'Abandoned';
+      out.audit.push({ actor: event.actor, action: 'RUN_ABANDON_REQUESTED', detail: null });
+      emit();
+      return out;
+    }
+  }
+}
+
+function reopenFailedSteps(next: RunRecord, out: Transition): void {
+  for (const s of next.steps)
+    if (s.status === 'FAILED') {
+      s.status = 'PENDING';
+      out.steps.push(s.index);
+    }
+}
+
+/** What an adapter found for a new run's idempotency key and subject. */
+export interface CreateLookup {
+  /** The record standing for the run's idempotency key, if any. */
+  idempotency: { requestHash: string; runId: string } | null;
+  /** The run standing for the run's subject (per {@link SUBJECT_TAKEN}), if any. */
+  subjectRunId: string | null;
+}
+
+/** What creating a run comes to. */
+export type CreateDecision =
+  | { kind: 'existing'; runId: string; audit: AuditEntry | null; recordKey: boolean }
+  | { kind: 'create'; transition: Transition; recordKey: boolean };
+
+/**
+ * Decides what `createRun` does: return the run standing for the idempotency key or the subject (auditing the repeat
+ * when asked), or create a QUEUED run with PENDING steps. `recordKey` says whether to store the idempotency key
+ * (pointing at the run returned).
+ * @throws MeridianError IDEMPOTENCY_KEY_REUSED when the key was used with another request.
+ */
+export function decideCreate(run: NewRun, found: CreateLookup, ctx: TransitionContext): CreateDecision {
+  const actor = run.triggeredBy;
+  if (run.idempotency && found.idempotency) {
+    if (found.idempotency.requestHash !== run.idempotency.requestHash)
+      throw new MeridianError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `The idempotency key '${run.idempotency.key}' was already used with a different input (run ${found.idempotency.runId})`,
+        { runId: found.idempotency.runId, field: 'idempotencyKey' },
+      );
+    return {
+      kind: 'existing',
+      runId: found.idempotency.runId,
+      audit: run.auditRepeats
+        ? { actor, action: 'RUN_REQUEST_REPLAYED', detail: { idempotencyKey: run.idempotency.key } }
+        : null,
+      recordKey: false,
+    };
+  }
+  if (found.subjectRunId)
+    return {
+      kind: 'existing',
+      runId: found.subjectRunId,
+      audit: run.auditRepeats
+        ? {
+            actor,
+            action: 'RUN_REQUEST_DEDUPLICATED',
+            detail: { flow: run.flow, input: run.input, idempotencyKey: run.idempotency?.key ?? null },
+          }
+        : null,
+      recordKey: run.idempotency !== null,
+    };
+  const at = new Date(ctx.now).toISOString();
+  const created: RunRecord = {
+    id: `RUN-${ctx.newId()}`,
+    flow: run.flow,
+    status: 'QUEUED',
+    input: clone(run.input),
+    correlationId: ctx.newId(),
+    subjectKey: run.subjectKey,
+    accountId: run.accountId,
+    opportunityId: run.opportunityId,
+    projectId: run.projectId,
+    sequence: 1,
+    nextAttemptAt: ctx.now,
+    triggeredBy: actor.subject,
+    createdAt: at,
+    updatedAt: at,
+    steps: run.stepNames.map((name, index) => ({
+      index,
+      name,
+      status: 'PENDING',
+      attempts: 0,
+      compensationAttempts: 0,
+      output: null,
+      error: null,
+      finishedAt: null,
+    })),
+  };
+  return {
+    kind: 'create',
+    recordKey: run.idempotency !== null,
+    transition: {
+      run: created,
+      steps: created.steps.map((s) => s.index),
+      lease: null,
+      audit: [{ actor, action: 'RUN_CREATED', detail: { flow: run.flow, input: created.input } }],
+      resolveOpenExceptions: null,
+      exception: null,
+      events: [{ type: 'SYNC_RUN_UPDATED', exceptionId: null }],
+    },
+  };
+}

@@ -1,0 +1,270 @@
+import type { Actor, Ledger, NewRun, StepError } from '../../subgraphs/orchestration/engine/ledger';
+
+/**
+ * Two handles on one ledger as two processes see it (two connections or pools on the same store), fresh and empty,
+ * and how to dispose of them.
+ */
+export type LedgerFactory = () => Promise<{ a: Ledger; b: Ledger; close(): Promise<void> }>;
+
+const OPS: Actor = { subject: 'ops-1', role: 'operations', correlationId: 'req-1' };
+const ERROR: StepError = {
+  class: 'BAD_VALUE',
+  code: 'VALIDATION_REJECTED',
+  message: 'Tax jurisdiction unknown',
+  system: 'erp',
+  retryAfterMs: null,
+  at: '2026-03-01T10:00:00.000Z',
+};
+
+let subjects = 0;
+function newRun(overrides: Partial<NewRun> = {}): NewRun {
+  const n = ++subjects;
+  return {
+    flow: 'contract',
+    input: { n },
+    stepNames: ['first', 'second'],
+    subjectKey: `subject:${n}`,
+    subjectReuse: 'ever',
+    accountId: `ACC-${n}`,
+    opportunityId: null,
+    projectId: null,
+    triggeredBy: OPS,
+    idempotency: null,
+    ...overrides,
+  };
+}
+
+/** The behaviour every {@link Ledger} adapter must show. */
+export function describeLedgerContract(adapter: string, make: LedgerFactory): void {
+  describe(`Ledger contract: ${adapter}`, () => {
+    let a: Ledger;
+    let b: Ledger;
+    let close: () => Promise<void>;
+    beforeEach(async () => {
+      ({ a, b, close } = await make());
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    it('hands each due run to exactly one of many concurrent claims, through either handle', async () => {
+      const created = await Promise.all(Array.from({ length: 8 }, () => a.createRun(newRun())));
+      const now = Date.now();
+      const claims = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).claimRun(`w${i}:t`, 30_000, now)),
+      );
+      const claimed = claims.filter((r) => r !== null).map((r) => r!.id);
+      expect(claimed.sort()).toEqual(created.map((c) => c.run.id).sort());
+      expect(await a.claimRun('late:t', 30_000, now)).toBeNull();
+      const [run] = await b.getRuns([created[0]!.run.id]);
+      expect([run!.status, run!.sequence]).toEqual(['RUNNING', 2]);
+    });
+
+    it('leaves a run due later alone until then, and says when it is due', async () => {
+      const { run } = await a.createRun(newRun());
+      const now = Date.now();
+      const claimed = await a.claimRun('w1:t', 30_000, now);
+      await a.failStep(run.id, 'w1:t', 0, { ...ERROR, class: 'INTERMITTENT' }, now + 60_000);
+      expect(await b.claimRun('w2:t', 30_000, now)).toBeNull();
+      expect([claimed!.id, await b.nextDueAt()]).toEqual([run.id, now + 60_000]);
+      const resumed = await b.claimRun('w2:t', 30_000, now + 60_000);
+      expect([resumed?.id, resumed?.status, resumed?.steps[0]?.attempts]).toEqual([run.id, 'RUNNING', 1]);
+    });
+
+    it('lets another worker take a run over once its lease lapses, and refuses the old token from then on', async () => {
+      const { run } = await a.createRun(newRun());
+      const now = Date.now();
+      expect((await a.claimRun('w1:old', 1000, now))?.id).toBe(run.id);
+      expect(await b.claimRun('w2:new', 1000, now + 500)).toBeNull();
+      expect(await a.renewLease(run.id, 'w1:old', 1000, now + 900)).toBe(true);
+      expect(await b.claimRun('w2:new', 1000, now + 1500)).toBeNull();
+      const takeover = await b.claimRun('w2:new', 1000, now + 2000);
+      // A takeover is no change a subscriber sees: the run keeps its sequence.
+      expect([takeover?.id, takeover?.status, takeover?.sequence]).toEqual([run.id, 'RUNNING', 2]);
+
+      expect(await a.completeStep(run.id, 'w1:old', 0, { stale: true })).toBeNull();
+      expect(await a.failStep(run.id, 'w1:old', 0, ERROR, null)).toBeNull();
+      expect(await a.scheduleCompensationRetry(run.id, 'w1:old', 0, ERROR, now)).toBeNull();
+      expect(await a.compensateStep(run.id, 'w1:old', 0, null)).toBeNull();
+      expect(await a.endCompensation(run.id, 'w1:old')).toBeNull();
+      expect(await a.renewLease(run.id, 'w1:old', 1000, now + 2000)).toBe(false);
+      await a.releaseLease(run.id, 'w1:old');
+
+      const first = await b.completeStep(run.id, 'w2:new', 0, { accountId: 'ACC-X' }, { accountId: 'ACC-X' });
+      const done = await b.completeStep(run.id, 'w2:new', 1, null);
+      expect([first?.status, first?.accountId, done?.status, done?.steps.map((s) => [s.status, s.attempts])]).toEqual([
+        'RUNNING',
+        'ACC-X',
+        'SUCCEEDED',
+        [
+          ['SUCCEEDED', 1],
+          ['SUCCEEDED', 1],
+        ],
+      ]);
+      const [stored] = await a.getRuns([run.id]);
+      expect(stored).toEqual(done);
+      expect((await a.getAuditByRun([run.id]))[0]!.map((e) => e.action)).toEqual([
+        'RUN_CREATED',
+        'STEP_SUCCEEDED',
+        'STEP_SUCCEEDED',
+        'RUN_SUCCEEDED',
+      ]);
+    });
+
+    it('keeps idempotency records: same key and request return the first run, another request is refused', async () => {
+      const request = newRun({ idempotency: { key: `key-${subjects}`, requestHash: 'h1' } });
+      const results = await Promise.all([a.createRun(request), b.createRun(request), a.createRun(request)]);
+      expect(results.map((r) => r.run.id)).toEqual(Array(3).fill(results[0]!.run.id));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const [record, missing] = await b.getIdempotencyRecords([request.idempotency!.key, 'nope']);
+      expect([record?.requestHash, record?.runId, missing]).toEqual(['h1', results[0]!.run.id, null]);
+      await expect(
+        a.createRun({ ...request, idempotency: { key: request.idempotency!.key, requestHash: 'h2' } }),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
+    it('returns the run standing for a subject, per subjectReuse', async () => {
+      const first = await a.createRun(newRun({ subjectKey: 'project:P1', subjectReuse: 'active' }));
+      const again = await b.createRun(newRun({ subjectKey: 'project:P1', subjectReuse: 'active', auditRepeats: true }));
+      expect([again.created, again.run.id]).toEqual([false, first.run.id]);
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await a.completeStep(first.run.id, lease, 0, null);
+      await a.completeStep(first.run.id, lease, 1, null);
+      const after = await b.createRun(newRun({ subjectKey: 'project:P1', subjectReuse: 'active' }));
+      expect(after.created).toBe(true);
+      expect((await a.getAuditByRun([first.run.id]))[0]!.map((e) => [e.action, e.actor])).toContainEqual([
+        'RUN_REQUEST_DEDUPLICATED',
+        'ops-1',
+      ]);
+    });
+
+    it('writes outbox events in commit order, each with the run as it was at that sequence', async () => {
+      const start = (await a.eventsAfter(0, 10_000)).at(-1)?.seq ?? 0;
+      const { run } = await a.createRun(newRun());
+      const lease = 'w1:t';
+      await b.claimRun(lease, 30_000, Date.now());
+      await b.completeStep(run.id, lease, 0, { x: 1 });
+      const stopped = await a.failStep(run.id, lease, 1, ERROR, null);
+      const events = await b.eventsAfter(start, 100);
+      expect(events.map((e) => [e.runId, e.type, e.sequence, e.status])).toEqual([
+        [run.id, 'SYNC_RUN_UPDATED', 1, 'QUEUED'],
+        [run.id, 'SYNC_RUN_UPDATED', 2, 'RUNNING'],
+        [run.id, 'SYNC_RUN_UPDATED', 3, 'RUNNING'],
+        [run.id, 'SYNC_RUN_UPDATED', 4, 'EXCEPTION'],
+        [run.id, 'EXCEPTION_RAISED', 4, 'EXCEPTION'],
+      ]);
+      expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((x, y) => x - y));
+      const [exception] = await a.getOpenExceptionsByRun([run.id]);
+      expect(events[4]!.exceptionId).toBe(exception!.id);
+      expect((await a.getRunAt(run.id, 3))?.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'PENDING']);
+      expect(await a.getRunAt(run.id, 4)).toEqual(stopped);
+      expect(await a.eventsAfter(events[1]!.seq, 2)).toEqual(events.slice(2, 4));
+    });
+
+    it('retries and abandons only runs in a state that allows it, resolving the open exception', async () => {
+      const { run } = await a.createRun(newRun());
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await expect(b.retryRun(run.id, OPS)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await expect(b.abandonRun(run.id, OPS)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await a.completeStep(run.id, lease, 0, { made: 'X-1' });
+      await a.failStep(run.id, lease, 1, ERROR, null);
+      const retried = await b.retryRun(run.id, OPS, { fixed: true });
+      expect([retried.status, retried.input, (await a.getOpenExceptionsByRun([run.id]))[0]]).toEqual([
+        'QUEUED',
+        { n: run.input.n, fixed: true },
+        null,
+      ]);
+      const abandoned = await b.abandonRun(run.id, OPS);
+      expect(abandoned.status).toBe('COMPENSATING');
+      const claimed = await a.claimRun('w2:t', 30_000, Date.now());
+      expect([claimed?.id, claimed?.status]).toEqual([run.id, 'COMPENSATING']);
+      await a.compensateStep(run.id, 'w2:t', 0, null);
+      const ended = await a.endCompensation(run.id, 'w2:t');
+      expect([ended?.status, ended?.steps.map((s) => s.status)]).toEqual(['ABANDONED', ['COMPENSATED', 'PENDING']]);
+      const exceptions = await a.listExceptions({ first: 10, afterKey: null }, { status: 'RESOLVED' });
+      expect(exceptions.nodes.map((e) => [e.runId, e.resolution])).toEqual([[run.id, 'Retried with {"fixed":true}']]);
+    });
+
+    it('records a compensation retry durably and lets the lease go until it is due', async () => {
+      const { run } = await a.createRun(newRun());
+      const now = Date.now();
+      await a.claimRun('w1:t', 30_000, now);
+      await a.completeStep(run.id, 'w1:t', 0, { made: 'X-1' });
+      await a.failStep(run.id, 'w1:t', 1, ERROR, null);
+      await a.abandonRun(run.id, OPS);
+      expect((await b.claimRun('w2:t', 30_000, Date.now()))?.status).toBe('COMPENSATING');
+      const waiting = await b.scheduleCompensationRetry(run.id, 'w2:t', 0, ERROR, now + 60_000);
+      expect([waiting?.status, waiting?.steps[0]?.compensationAttempts, waiting?.nextAttemptAt]).toEqual([
+        'COMPENSATING',
+        1,
+        now + 60_000,
+      ]);
+      expect(await a.claimRun('w3:t', 30_000, now + 1000)).toBeNull();
+      expect((await a.claimRun('w3:t', 30_000, now + 60_000))?.id).toBe(run.id);
+    });
+
+    it('keeps the first cross-reference per entity and system, and reads them by ID and by entity', async () => {
+      const [link] = await a.recordCrossReferences([
+        { entityType: 'OPPORTUNITY', canonicalId: 'OPP-1', system: 'PSA', externalId: 'PRJ-1' },
+      ]);
+      const [again, erp] = await b.recordCrossReferences([
+        { entityType: 'OPPORTUNITY', canonicalId: 'OPP-1', system: 'PSA', externalId: 'PRJ-2' },
+        { entityType: 'OPPORTUNITY', canonicalId: 'OPP-1', system: 'ERP', externalId: 'CUS-1' },
+      ]);
+      expect(again).toEqual(link);
+      expect(await a.getCrossReferences([erp!.id, 'XREF-none', link!.id])).toEqual([erp, null, link]);
+      const [byOpp, none] = await b.getCrossReferencesByEntity([
+        { entityType: 'OPPORTUNITY', canonicalId: 'OPP-1' },
+        { entityType: 'ACCOUNT', canonicalId: 'OPP-1' },
+      ]);
+      expect([byOpp!.map((l) => [l.system, l.externalId]), none]).toEqual([
+        [
+          ['PSA', 'PRJ-1'],
+          ['ERP', 'CUS-1'],
+        ],
+        [],
+      ]);
+    });
+
+    it('moves a watermark only from the value the caller read', async () => {
+      expect(await a.getWatermark('trigger:x')).toBeNull();
+      expect(await a.setWatermark('trigger:x', 'v1', null)).toBe(true);
+      expect(await b.setWatermark('trigger:x', 'v0', null)).toBe(false);
+      expect(await b.setWatermark('trigger:x', 'v2', 'v1')).toBe(true);
+      expect(await a.setWatermark('trigger:x', 'v3', 'v1')).toBe(false);
+      expect(await a.getWatermark('trigger:x')).toBe('v2');
+    });
+
+    it('prunes only outbox events older than the cut-off that every relay has published; runs and audit stay', async () => {
+      const { run } = await a.createRun(newRun());
+      await a.claimRun('w1:t', 30_000, Date.now());
+      const events = await a.eventsAfter(0, 10_000);
+      await a.setRelayCursor('one', events.at(-1)!.seq);
+      await a.setRelayCursor('two', events.at(-2)!.seq);
+      expect(await b.pruneOutbox(Date.now() - 60_000)).toBe(0);
+      expect(await b.pruneOutbox(Date.now() + 60_000)).toBe(events.length - 1);
+      expect((await a.eventsAfter(0, 10_000)).map((e) => e.seq)).toEqual([events.at(-1)!.seq]);
+      expect(await a.getRelayCursor('two')).toBe(events.at(-2)!.seq);
+      expect([(await a.getRuns([run.id]))[0]?.id, (await a.getAuditByRun([run.id]))[0]!.length]).toEqual([run.id, 1]);
+    });
+
+    it('grants a leadership to one owner at a time, to another once it lapses or is let go', async () => {
+      const now = Date.now();
+      const [one, two] = await Promise.all([
+        a.acquireLeadership('relay', 'p1', 1000, now),
+        b.acquireLeadership('relay', 'p2', 1000, now),
+      ]);
+      expect([one, two].filter(Boolean)).toHaveLength(1);
+      const [holder, other] = one ? ['p1', 'p2'] : ['p2', 'p1'];
+      expect(await a.acquireLeadership('relay', holder!, 1000, now + 900)).toBe(true);
+      expect(await b.acquireLeadership('relay', other!, 1000, now + 1500)).toBe(false);
+      expect(await b.acquireLeadership('relay', other!, 1000, now + 2000)).toBe(true);
+      await b.releaseLeadership('relay', holder!);
+      expect(await a.acquireLeadership('relay', holder!, 1000, now + 2100)).toBe(false);
+      await b.releaseLeadership('relay', other!);
+      expect(await a.acquireLeadership('relay', holder!, 1000, now + 2100)).toBe(true);
+    });
+  });
+}
