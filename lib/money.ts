@@ -55,8 +55,12 @@ export function money(minor: bigint | number, currency: string): Money {
  * Integer arithmetic only, so 7.5 h × 182.50 is exactly 1368.75.
  */
 export function extendMinor(quantityHundredths: bigint | number, unitMinor: bigint | number): bigint {
-  const p = BigInt(quantityHundredths) * BigInt(unitMinor);
-  const q = p / 100n;
-  const r = p % 100n;
-  return r * 2n >= 100n ? q + 1n : r * 2n <= -100n ? q - 1n : q;
+  return divideRoundHalfUp(BigInt(quantityHundredths) * BigInt(unitMinor), 100n);
+}
+
+/** `n / d` rounded half away from zero, for a positive `d` (`divideRoundHalfUp(-5n, 10n)` is -1n). */
+export function divideRoundHalfUp(n: bigint, d: bigint): bigint {
+  const q = n / d;
+  const r = n % d;
+  return r * 2n >= d ? q + 1n : r * 2n <= -d ? q - 1n : q;
 }

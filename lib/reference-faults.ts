@@ -83,6 +83,41 @@ export class FaultInjector {
   }
 }
 
+/**
+ * Every method of a port, one key each: `{ getAccounts: true, … }` typed `PortMethods<CrmConnector>` fails to compile
+ * when the port gains a method the list lacks, so {@link withFaults} never misses one.
+ */
+export type PortMethods<Port> = { readonly [K in keyof Port]-?: true };
+
+/**
+ * `connector` behind its fault switches: every call of a method `methods` lists first passes `faults.before(name)`
+ * (latency, maintenance, throttling), then runs on `connector` itself; every other property passes through. The
+ * switches are read on each call, so `faults.set()` takes effect at once.
+ */
+export function withFaults<Port extends object, T extends Port>(
+  connector: T,
+  faults: FaultInjector,
+  methods: PortMethods<Port>,
+): T {
+  const wrapped = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy(connector, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function' || !Object.hasOwn(methods, property)) return value;
+      let method = wrapped.get(property);
+      if (!method) {
+        const name = String(property);
+        method = async (...args: unknown[]) => {
+          await faults.before(name);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+        wrapped.set(property, method);
+      }
+      return method;
+    },
+  });
+}
+
 /** Parses fault settings from a JSON environment value such as `{"latencyMs":20}`. */
 export function parseFaultSettings(json: string | undefined, variable: string): FaultSettings {
   if (!json) return {};

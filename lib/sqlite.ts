@@ -89,3 +89,44 @@ export function nextChangeStamp(db: SqliteDatabase, table: string, now = Date.no
   const after = last === null ? Number.NEGATIVE_INFINITY : Date.parse(last) + 1;
   return new Date(Math.max(now, after)).toISOString();
 }
+
+/**
+ * The next ID of `table`, above every ID it ever issued: a store that deletes records keeps their IDs in a
+ * `deleted_ids (id TEXT PRIMARY KEY)` table, so an ID a caller may still hold (a cross-reference of an abandoned run)
+ * never names another record, as in the SaaS. Call inside the transaction that inserts the row.
+ */
+export function issueId(db: SqliteDatabase, table: string, prefix: IdPrefix): string {
+  const live = nextId(db, table, prefix);
+  const deleted = nextId(db, 'deleted_ids', prefix);
+  return live > deleted ? live : deleted;
+}
+
+/** One step of a store's schema: SQL to run, or a function for a step SQL alone cannot say. */
+export type Migration = string | ((db: SqliteDatabase) => void);
+
+/**
+ * Brings `db` to the last of `migrations`. `PRAGMA user_version` counts the steps a file has had; each pending step
+ * runs in one transaction with the version it reaches, so a crash leaves the file at a whole version. The list is
+ * append-only: never edit a step that has shipped, add one.
+ * @throws Error when the file is at a higher version than `migrations` knows (written by a newer release).
+ */
+export function migrate(db: SqliteDatabase, migrations: readonly Migration[]): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > migrations.length)
+    throw new Error(
+      `${db.name} is at schema version ${version}, newer than this release knows (${migrations.length}); upgrade Meridian`,
+    );
+  for (let i = version; i < migrations.length; i++) {
+    const step = migrations[i]!;
+    db.transaction(() => {
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}
+
+/** True when `table` has `column`: for the first migration step of files from before a store kept versions. */
+export function hasColumn(db: SqliteDatabase, table: string, column: string): boolean {
+  return db.prepare(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`).get(table, column) !== undefined;
+}

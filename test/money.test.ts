@@ -1,4 +1,4 @@
-import { extendMinor, fromMinor, money, toMinor } from '../lib/money';
+import { divideRoundHalfUp, extendMinor, fromMinor, money, toMinor } from '../lib/money';
 import { parseMoneyInput } from '../lib/money-input';
 
 describe('money', () => {
@@ -43,5 +43,20 @@ describe('money', () => {
     expect(extendMinor(25, 33)).toBe(8n); // 0.25 × 0.33 = 0.0825 → 0.08
     expect(extendMinor(50, 1)).toBe(1n); // 0.5 × 0.01 = 0.005 → 0.01
     expect(extendMinor(-50, 1)).toBe(-1n);
+  });
+
+  it('divides rounding half away from zero, as tax on a subtotal is rounded', () => {
+    expect([14n, 15n, 16n, -14n, -15n, -16n, 0n, 20n].map((n) => divideRoundHalfUp(n, 10n))).toEqual([
+      1n,
+      2n,
+      2n,
+      -1n,
+      -2n,
+      -2n,
+      0n,
+      2n,
+    ]);
+    // 1234.56 at 20% (2000 basis points): 24691.2 minor units → 24691
+    expect(divideRoundHalfUp(123456n * 2000n, 10_000n)).toBe(24691n);
   });
 });

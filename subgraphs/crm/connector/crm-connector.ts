@@ -1,3 +1,4 @@
+import type { BillingModel } from '../../../lib/billing-model';
 import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
@@ -9,8 +10,7 @@ export type OpportunityStage =
   | 'NEGOTIATION'
   | 'CLOSED_WON'
   | 'CLOSED_LOST';
-/** How sold work is billed. */
-export type BillingModel = 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+export type { BillingModel } from '../../../lib/billing-model';
 
 /** An account record. */
 export interface AccountRecord {

@@ -1,3 +1,4 @@
+import type { BillingModel } from '../../../lib/billing-model';
 import { MeridianError } from '../../../lib/errors';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
@@ -25,7 +26,7 @@ interface Deal {
   accountId: string;
   accountName: string;
   amount: { amount: string; currency: string };
-  billingModel: 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+  billingModel: BillingModel;
   servicePackage: string;
   deliveryRegion: string;
   expectedStartDate: string;

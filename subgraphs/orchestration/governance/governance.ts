@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { BillingModel } from '../../../lib/billing-model';
 import schema from './governance.schema.json';
 
 export type SystemKey = 'crm' | 'psa' | 'erp';
@@ -17,10 +18,7 @@ export interface RetryPolicy {
 /** The governance config: how deals map onto delivery and finance, field ownership, retries, triggers. */
 export interface Governance {
   servicePackages: Record<string, { template: string; code: string }>;
-  billingModels: Record<
-    'FIXED_FEE' | 'MILESTONE' | 'TIME_AND_MATERIALS' | 'RETAINER',
-    { billingSchedule: string; revenueTreatment: string }
-  >;
+  billingModels: Record<BillingModel, { billingSchedule: string; revenueTreatment: string }>;
   deliveryRegions: Record<
     string,
     {

@@ -1,3 +1,4 @@
+import type { BillingModel } from '../../../lib/billing-model';
 import type { Money } from '../../../lib/money';
 
 /** An opportunity as the conversion reads it from the CRM. */
@@ -8,7 +9,7 @@ export interface OpportunityForConversion {
   amount: Money | null;
   closeDate: string | null;
   servicePackage: string | null;
-  billingModel: 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER' | null;
+  billingModel: BillingModel | null;
   deliveryRegion: string | null;
   expectedStartDate: string | null;
   psaProjectId: string | null;
@@ -57,7 +58,7 @@ export interface MilestoneForBilling {
     id: string;
     code: string;
     name: string;
-    billingModel: 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+    billingModel: BillingModel;
     account: { id: string } | null;
   };
 }

@@ -1,7 +1,8 @@
+import type { BillingModel } from '../../../lib/billing-model';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 export type ProjectStatus = 'PLANNED' | 'ACTIVE' | 'ON_HOLD' | 'COMPLETED' | 'CANCELLED';
-export type BillingModel = 'FIXED_FEE' | 'TIME_AND_MATERIALS' | 'MILESTONE' | 'RETAINER';
+export type { BillingModel } from '../../../lib/billing-model';
 export type MilestoneStatus = 'PLANNED' | 'COMPLETED' | 'INVOICED';
 export type TimeEntryStatus = 'SUBMITTED' | 'APPROVED' | 'BILLED';
 export type ExpenseStatus = 'SUBMITTED' | 'APPROVED' | 'BILLED';

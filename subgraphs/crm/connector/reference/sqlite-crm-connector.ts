@@ -2,12 +2,15 @@ import type { ChangeFeedRequest } from '../../../../lib/change-feed';
 import { MeridianError } from '../../../../lib/errors';
 import { fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
-import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
+import { FaultInjector, type FaultSettings, type PortMethods, withFaults } from '../../../../lib/reference-faults';
 import { byKey, groupByKey } from '../../../../lib/batch';
 import {
   changesPage,
+  hasColumn,
   inJson,
   keysetPage,
+  migrate,
+  type Migration,
   nextChangeStamp,
   nextId,
   openSqlite,
@@ -78,8 +81,20 @@ CREATE TABLE IF NOT EXISTS account_finance (
 
 const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId,
   updated_at AS updatedAt`;
-// Created after SCHEMA, so that a file from before accounts kept `updated_at` has the column by then (see the constructor).
-const ACCOUNT_CHANGES_INDEX = `CREATE INDEX IF NOT EXISTS accounts_changes ON accounts(updated_at, id)`;
+/**
+ * The CRM's schema, step by step ({@link migrate}: append, never edit). Files from before the steps were counted are at
+ * version 0 whatever they hold, hence `IF NOT EXISTS` and the column check.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  SCHEMA,
+  // Files created before accounts kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with the
+  // Unix epoch: they changed at some unknown earlier time, so a change feed read from the start lists them first.
+  (db) => {
+    if (!hasColumn(db, 'accounts', 'updated_at'))
+      db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
+  },
+  `CREATE INDEX IF NOT EXISTS accounts_changes ON accounts(updated_at, id)`,
+];
 /** Fields of an account an upsert writes: a change to any of them moves `updated_at`. */
 const UPSERT_FIELDS = ['name', 'industry', 'billingCountry', 'parentAccountId', 'owner'] as const;
 const FINANCE_COLUMNS = `account_id AS accountId, invoiced_to_date_minor AS invoicedToDateMinor, outstanding_minor AS outstandingMinor,
@@ -96,6 +111,24 @@ export interface CrmSeed {
   opportunities: readonly OpportunityRecord[];
 }
 
+/** Every CrmConnector method: each call passes the fault switches first ({@link withFaults}). */
+const CRM_CONNECTOR_METHODS: PortMethods<CrmConnector> = {
+  getAccounts: true,
+  listAccounts: true,
+  listAccountsChangedSince: true,
+  getAccountFinance: true,
+  getContactsByAccount: true,
+  getOpportunities: true,
+  getOpportunitiesByAccount: true,
+  listOpportunities: true,
+  upsertAccount: true,
+  recordAccountFinancials: true,
+  upsertOpportunity: true,
+  closeOpportunity: true,
+  linkOpportunity: true,
+  unlinkOpportunity: true,
+};
+
 /**
  * The embedded reference CRM: a {@link CrmConnector} on a SQLite file, behaving like the SaaS it stands for
  * (including the failures switched on through {@link SqliteCrmConnector.faults}).
@@ -108,14 +141,12 @@ export class SqliteCrmConnector implements CrmConnector {
   /** Opens (creating on first use) the CRM database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
-    this.db.exec(SCHEMA);
-    // Files created before accounts kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with the
-    // Unix epoch: they changed at some unknown earlier time, so a change feed read from the start lists them first.
-    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('accounts')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'updated_at'))
-      this.db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
-    this.db.exec(ACCOUNT_CHANGES_INDEX);
+    migrate(this.db, MIGRATIONS);
     this.faults = new FaultInjector('crm', faults);
+    // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
+    // run on the connector itself.
+    // biome-ignore lint/correctness/noConstructorReturn: the proxy is this instance with the port methods wrapped
+    return withFaults<CrmConnector, this>(this, this.faults, CRM_CONNECTOR_METHODS);
   }
 
   /** True when the CRM holds no account yet (so start-up seeds it). */
@@ -146,7 +177,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]> {
-    await this.faults.before('getAccounts');
     const rows = this.db
       .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as AccountRecord[];
@@ -154,7 +184,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async listAccounts(page: PageRequest, filter: AccountFilter = {}): Promise<Page<AccountRecord>> {
-    await this.faults.before('listAccounts');
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.nameContains) {
@@ -177,12 +206,10 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async listAccountsChangedSince(request: ChangeFeedRequest): Promise<Page<AccountRecord>> {
-    await this.faults.before('listAccountsChangedSince');
     return changesPage<AccountRecord>(this.db, { table: 'accounts', columns: ACCOUNT_COLUMNS }, request);
   }
 
   async getAccountFinance(accountIds: readonly string[]): Promise<(AccountFinanceRecord | null)[]> {
-    await this.faults.before('getAccountFinance');
     const rows = this.db
       .prepare(`SELECT ${FINANCE_COLUMNS} FROM account_finance WHERE ${inJson('account_id')}`)
       .all(JSON.stringify(accountIds)) as AccountFinanceRecord[];
@@ -190,7 +217,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async getContactsByAccount(accountIds: readonly string[]): Promise<ContactRecord[][]> {
-    await this.faults.before('getContactsByAccount');
     const rows = this.db
       .prepare(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE ${inJson('account_id')} ORDER BY id`)
       .all(JSON.stringify(accountIds)) as ContactRecord[];
@@ -198,7 +224,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async getOpportunities(ids: readonly string[]): Promise<(OpportunityRecord | null)[]> {
-    await this.faults.before('getOpportunities');
     const rows = this.db
       .prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as OpportunityRecord[];
@@ -206,7 +231,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async getOpportunitiesByAccount(accountIds: readonly string[]): Promise<OpportunityRecord[][]> {
-    await this.faults.before('getOpportunitiesByAccount');
     const rows = this.db
       .prepare(
         `SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE ${inJson('account_id')} ORDER BY close_date DESC, id`,
@@ -216,7 +240,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async listOpportunities(page: PageRequest, filter: OpportunityFilter = {}): Promise<Page<OpportunityRecord>> {
-    await this.faults.before('listOpportunities');
     const where: string[] = [];
     const params: unknown[] = [];
     const eq: [keyof OpportunityFilter, string][] = [
@@ -246,7 +269,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>> {
-    await this.faults.before('upsertAccount');
     return this.db.transaction((): Upserted<AccountRecord> => {
       if (input.parentAccountId && !this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.parentAccountId)) {
         throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, {
@@ -277,7 +299,6 @@ export class SqliteCrmConnector implements CrmConnector {
   async recordAccountFinancials(
     input: RecordAccountFinancials,
   ): Promise<{ record: AccountFinanceRecord; changed: boolean }> {
-    await this.faults.before('recordAccountFinancials');
     return this.db.transaction((): { record: AccountFinanceRecord; changed: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
         throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}' to record financials on`, {
@@ -327,7 +348,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async upsertOpportunity(input: UpsertOpportunity): Promise<Upserted<OpportunityRecord>> {
-    await this.faults.before('upsertOpportunity');
     return this.db.transaction((): Upserted<OpportunityRecord> => {
       if (!this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.accountId)) {
         throw new MeridianError('NOT_FOUND', `CRM has no account '${input.accountId}'`, {
@@ -357,7 +377,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord> {
-    await this.faults.before('closeOpportunity');
     return this.db.transaction((): OpportunityRecord => {
       const current = this.findOpportunity(id);
       const stage = outcome === 'WON' ? 'CLOSED_WON' : 'CLOSED_LOST';
@@ -378,7 +397,6 @@ export class SqliteCrmConnector implements CrmConnector {
     id: string,
     links: { psaProjectId?: string | null; erpCustomerId?: string | null },
   ): Promise<OpportunityRecord> {
-    await this.faults.before('linkOpportunity');
     return this.db.transaction((): OpportunityRecord => {
       this.findOpportunity(id);
       this.db
@@ -391,7 +409,6 @@ export class SqliteCrmConnector implements CrmConnector {
   }
 
   async unlinkOpportunity(id: string): Promise<OpportunityRecord> {
-    await this.faults.before('unlinkOpportunity');
     return this.db.transaction((): OpportunityRecord => {
       this.findOpportunity(id);
       this.db.prepare('UPDATE opportunities SET psa_project_id = NULL, erp_customer_id = NULL WHERE id = ?').run(id);

@@ -2,14 +2,18 @@ import { byKey, groupByKey } from '../../../../lib/batch';
 import type { ChangeFeedRequest } from '../../../../lib/change-feed';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
-import type { IdPrefix } from '../../../../lib/ids';
-import { extendMinor, fromMinor } from '../../../../lib/money';
+import { count } from '../../../../lib/count';
+import { divideRoundHalfUp, extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
-import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
+import { FaultInjector, type FaultSettings, type PortMethods, withFaults } from '../../../../lib/reference-faults';
 import {
   changesPage,
   inJson,
   keysetPage,
+  hasColumn,
+  issueId,
+  migrate,
+  type Migration,
   nextChangeStamp,
   nextId,
   openSqlite,
@@ -122,6 +126,22 @@ CREATE TABLE IF NOT EXISTS deleted_ids (
 );
 `;
 
+/**
+ * The ERP's schema, step by step ({@link migrate}: append, never edit). Files from before the steps were counted are at
+ * version 0 whatever they hold, hence `IF NOT EXISTS` and the column check.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  SCHEMA,
+  // Files created before invoices kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with
+  // the issue date: the change each invoice is known to have had.
+  (db) => {
+    if (hasColumn(db, 'invoices', 'updated_at')) return;
+    db.exec(`ALTER TABLE invoices ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''`);
+    db.exec(`UPDATE invoices SET updated_at = issue_date || 'T00:00:00.000Z'`);
+  },
+  `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`,
+];
+
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
 const TAX_JURISDICTION_COLUMNS = `code, name, country, rate_basis_points AS rateBasisPoints`;
 const CUSTOMER_COLUMNS = `id, customer_number AS customerNumber, name, legal_entity_code AS legalEntityCode,
@@ -131,8 +151,6 @@ const DIMENSIONS_COLUMNS = `psa_project_id AS psaProjectId, customer_id AS custo
 const INVOICE_COLUMNS = `id, number, customer_id AS customerId, psa_project_id AS psaProjectId, status, issue_date AS issueDate,
   due_date AS dueDate, currency, subtotal_minor AS subtotalMinor, tax_minor AS taxMinor, total_minor AS totalMinor,
   balance_minor AS balanceMinor, external_id AS externalId, updated_at AS updatedAt`;
-// Created after SCHEMA, so that a file from before invoices kept `updated_at` has the column by then (see the constructor).
-const INVOICE_CHANGES_INDEX = `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`;
 const INVOICE_LINE_COLUMNS = `invoice_id AS invoiceId, line_number AS lineNumber, description, quantity_hundredths AS quantityHundredths,
   unit_price_minor AS unitPriceMinor, amount_minor AS amountMinor`;
 const BILLING_LINE_COLUMNS = `id, external_id AS externalId, psa_project_id AS psaProjectId, source_type AS sourceType, source_id AS sourceId,
@@ -159,6 +177,33 @@ export interface ErpReferenceData {
   taxJurisdictions: readonly TaxJurisdictionRecord[];
 }
 
+/** Every ErpConnector method: each call passes the fault switches first ({@link withFaults}). */
+const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
+  getCustomers: true,
+  getCustomersByCrmAccount: true,
+  getLegalEntities: true,
+  getTaxJurisdictions: true,
+  listLegalEntities: true,
+  listTaxJurisdictions: true,
+  getInvoices: true,
+  listInvoices: true,
+  listInvoicesChangedSince: true,
+  getInvoicesByCrmAccount: true,
+  getBillingLinesByProject: true,
+  getInvoicesByProject: true,
+  getInvoiceLines: true,
+  getPaymentsByInvoice: true,
+  getProjectDimensions: true,
+  upsertCustomer: true,
+  updateCustomerFields: true,
+  upsertProjectDimensions: true,
+  postBillingLines: true,
+  postInvoice: true,
+  applyPayment: true,
+  deleteCustomer: true,
+  deleteProjectDimensions: true,
+};
+
 /**
  * The embedded reference ERP: an {@link ErpConnector} on a SQLite file, behaving like the ERP it stands for,
  * with its validations always on (unknown legal entity or tax jurisdiction, closed period, over-payment) and the
@@ -172,18 +217,12 @@ export class SqliteErpConnector implements ErpConnector {
   /** Opens (creating on first use) the ERP database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
-    this.db.exec(SCHEMA);
-    // Files created before invoices kept `updated_at` get the column (appended last, as SCHEMA has it), stamped with
-    // the issue date: the change each invoice is known to have had.
-    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('invoices')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'updated_at')) {
-      this.db.transaction(() => {
-        this.db.exec(`ALTER TABLE invoices ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''`);
-        this.db.exec(`UPDATE invoices SET updated_at = issue_date || 'T00:00:00.000Z'`);
-      })();
-    }
-    this.db.exec(INVOICE_CHANGES_INDEX);
+    migrate(this.db, MIGRATIONS);
     this.faults = new FaultInjector('erp', faults);
+    // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
+    // run on the connector itself.
+    // biome-ignore lint/correctness/noConstructorReturn: the proxy is this instance with the port methods wrapped
+    return withFaults<ErpConnector, this>(this, this.faults, ERP_CONNECTOR_METHODS);
   }
 
   /** True when the ERP holds no customer yet (so start-up seeds it). */
@@ -240,7 +279,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]> {
-    await this.faults.before('getCustomers');
     const rows = this.db
       .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as CustomerRecord[];
@@ -248,7 +286,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]> {
-    await this.faults.before('getCustomersByCrmAccount');
     const rows = this.db
       .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('external_crm_id')}`)
       .all(JSON.stringify(accountIds)) as CustomerRecord[];
@@ -256,7 +293,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]> {
-    await this.faults.before('getLegalEntities');
     const rows = this.db
       .prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities WHERE ${inJson('code')}`)
       .all(JSON.stringify(codes)) as LegalEntityRecord[];
@@ -264,7 +300,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]> {
-    await this.faults.before('getTaxJurisdictions');
     const rows = this.db
       .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions WHERE ${inJson('code')}`)
       .all(JSON.stringify(codes)) as TaxJurisdictionRecord[];
@@ -272,21 +307,18 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async listLegalEntities(): Promise<LegalEntityRecord[]> {
-    await this.faults.before('listLegalEntities');
     return this.db
       .prepare(`SELECT ${LEGAL_ENTITY_COLUMNS} FROM legal_entities ORDER BY code`)
       .all() as LegalEntityRecord[];
   }
 
   async listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]> {
-    await this.faults.before('listTaxJurisdictions');
     return this.db
       .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`)
       .all() as TaxJurisdictionRecord[];
   }
 
   async getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]> {
-    await this.faults.before('getInvoices');
     const rows = this.db
       .prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as InvoiceRecord[];
@@ -294,7 +326,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async listInvoices(page: PageRequest, filter: InvoiceFilter = {}): Promise<Page<InvoiceRecord>> {
-    await this.faults.before('listInvoices');
     const where: string[] = [];
     const params: unknown[] = [];
     const eq: [keyof InvoiceFilter, string][] = [
@@ -328,12 +359,10 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async listInvoicesChangedSince(request: ChangeFeedRequest): Promise<Page<InvoiceRecord>> {
-    await this.faults.before('listInvoicesChangedSince');
     return changesPage<InvoiceRecord>(this.db, { table: 'invoices', columns: INVOICE_COLUMNS }, request);
   }
 
   async getInvoicesByCrmAccount(accountIds: readonly string[]): Promise<InvoiceRecord[][]> {
-    await this.faults.before('getInvoicesByCrmAccount');
     const rows = this.db
       .prepare(
         `SELECT ${INVOICE_COLUMNS}, (SELECT external_crm_id FROM customers c WHERE c.id = invoices.customer_id) AS accountId FROM invoices
@@ -346,7 +375,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getBillingLinesByProject(psaProjectIds: readonly string[]): Promise<BillingLineRecord[][]> {
-    await this.faults.before('getBillingLinesByProject');
     const rows = this.db
       .prepare(
         `SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE ${inJson('psa_project_id')} ORDER BY posting_date, id`,
@@ -356,7 +384,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getInvoicesByProject(psaProjectIds: readonly string[]): Promise<InvoiceRecord[][]> {
-    await this.faults.before('getInvoicesByProject');
     const rows = this.db
       .prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE ${inJson('psa_project_id')} ORDER BY id`)
       .all(JSON.stringify(psaProjectIds)) as InvoiceRecord[];
@@ -364,7 +391,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getInvoiceLines(invoiceIds: readonly string[]): Promise<InvoiceLineRecord[][]> {
-    await this.faults.before('getInvoiceLines');
     const rows = this.db
       .prepare(
         `SELECT ${INVOICE_LINE_COLUMNS} FROM invoice_lines WHERE ${inJson('invoice_id')} ORDER BY invoice_id, line_number`,
@@ -374,7 +400,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getPaymentsByInvoice(invoiceIds: readonly string[]): Promise<PaymentRecord[][]> {
-    await this.faults.before('getPaymentsByInvoice');
     const rows = this.db
       .prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${inJson('invoice_id')} ORDER BY received_on, id`)
       .all(JSON.stringify(invoiceIds)) as PaymentRecord[];
@@ -382,7 +407,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async getProjectDimensions(psaProjectIds: readonly string[]): Promise<(ProjectDimensionsRecord | null)[]> {
-    await this.faults.before('getProjectDimensions');
     const rows = this.db
       .prepare(`SELECT ${DIMENSIONS_COLUMNS} FROM project_dimensions WHERE ${inJson('psa_project_id')}`)
       .all(JSON.stringify(psaProjectIds)) as ProjectDimensionsRecord[];
@@ -390,7 +414,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async upsertCustomer(input: UpsertCustomer): Promise<{ record: CustomerRecord; created: boolean }> {
-    await this.faults.before('upsertCustomer');
     return this.db.transaction((): { record: CustomerRecord; created: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM legal_entities WHERE code = ?').get(input.legalEntityCode)) {
         throw rejected(
@@ -434,7 +457,7 @@ export class SqliteErpConnector implements ErpConnector {
           );
         }
       }
-      const id = existing?.id ?? this.issueId('customers', 'CUS');
+      const id = existing?.id ?? issueId(this.db, 'customers', 'CUS');
       this.db
         .prepare(
           `INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code, payment_terms, currency, external_crm_id)
@@ -448,7 +471,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async updateCustomerFields(input: UpdateCustomerFields): Promise<{ record: CustomerRecord; changed: boolean }> {
-    await this.faults.before('updateCustomerFields');
     return this.db.transaction((): { record: CustomerRecord; changed: boolean } => {
       const current = this.customerById(input.id);
       if (!current)
@@ -475,7 +497,6 @@ export class SqliteErpConnector implements ErpConnector {
   async upsertProjectDimensions(
     input: ProjectDimensionsRecord,
   ): Promise<{ record: ProjectDimensionsRecord; created: boolean }> {
-    await this.faults.before('upsertProjectDimensions');
     return this.db.transaction((): { record: ProjectDimensionsRecord; created: boolean } => {
       if (!this.customerById(input.customerId)) throw noCustomer(input.customerId);
       const existing = this.db
@@ -497,7 +518,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]> {
-    await this.faults.before('postBillingLines');
     const byExternalId = this.db.prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE external_id = ?`);
     const projectCurrency = this.db.prepare(
       'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
@@ -550,7 +570,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }> {
-    await this.faults.before('postInvoice');
     // The request as stored, to tell a repeat (same key, same data) from a conflicting reuse of the key.
     const request = JSON.stringify({
       customerId: input.customerId,
@@ -627,7 +646,7 @@ export class SqliteErpConnector implements ErpConnector {
         .prepare('SELECT rate_basis_points AS bp FROM tax_jurisdictions WHERE code = ?')
         .get(customer.taxJurisdictionCode) as { bp: number };
       const subtotal = lines.reduce((sum, l) => sum + BigInt(l.amountMinor), 0n);
-      const tax = roundHalfUp(subtotal * BigInt(rate.bp), 10_000n);
+      const tax = divideRoundHalfUp(subtotal * BigInt(rate.bp), 10_000n);
       const total = subtotal + tax;
       const id = nextId(this.db, 'invoices', 'INV');
       this.db
@@ -670,7 +689,6 @@ export class SqliteErpConnector implements ErpConnector {
     currency: string;
     receivedOn: string;
   }): Promise<{ record: PaymentRecord; created: boolean }> {
-    await this.faults.before('applyPayment');
     return this.db.transaction((): { record: PaymentRecord; created: boolean } => {
       const existing = this.db
         .prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE external_id = ?`)
@@ -750,7 +768,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async deleteCustomer(id: string): Promise<DeleteOutcome> {
-    await this.faults.before('deleteCustomer');
     return this.db.transaction((): DeleteOutcome => {
       const customer = this.customerById(id);
       if (!customer) return { id, deleted: false };
@@ -780,7 +797,6 @@ export class SqliteErpConnector implements ErpConnector {
   }
 
   async deleteProjectDimensions(psaProjectId: string): Promise<DeleteOutcome> {
-    await this.faults.before('deleteProjectDimensions');
     return this.db.transaction((): DeleteOutcome => {
       const dimensions = this.db
         .prepare('SELECT project_code AS projectCode FROM project_dimensions WHERE psa_project_id = ?')
@@ -805,16 +821,6 @@ export class SqliteErpConnector implements ErpConnector {
       this.db.prepare('DELETE FROM project_dimensions WHERE psa_project_id = ?').run(psaProjectId);
       return { id: psaProjectId, deleted: true };
     })();
-  }
-
-  /**
-   * The next ID of `table`, above every ID it ever issued: deleted records leave their ID in `deleted_ids`, so an ID a
-   * caller may still hold (a cross-reference of an abandoned run) never names another record, as in the ERP.
-   */
-  private issueId(table: string, prefix: IdPrefix): string {
-    const live = nextId(this.db, table, prefix);
-    const deleted = nextId(this.db, 'deleted_ids', prefix);
-    return live > deleted ? live : deleted;
   }
 
   /** The billing lines an invoice takes, checked: they exist on its project, are unbilled and in the customer's currency. */
@@ -878,11 +884,6 @@ function rejected(message: string, field: string, value: string): MeridianError 
   return new MeridianError('VALIDATION_REJECTED', message, { system: 'erp', field, value });
 }
 
-/** `n` with the singular or plural noun ("1 invoice", "3 billing lines"); null for none. */
-function count(n: number, one: string, many: string): string | null {
-  return n === 0 ? null : `${n} ${n === 1 ? one : many}`;
-}
-
 /** "a", "a and b", "a, b and c". */
 function andList(parts: readonly string[]): string {
   return parts.length < 2 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
@@ -907,11 +908,4 @@ function sameBillingLine(stored: BillingLineRecord, line: NewBillingLine): boole
     stored.currency === line.currency &&
     stored.postingDate === line.postingDate
   );
-}
-
-/** `n / d` rounded half away from zero, for a positive `d`. */
-function roundHalfUp(n: bigint, d: bigint): bigint {
-  const q = n / d;
-  const r = n % d;
-  return r * 2n >= d ? q + 1n : r * 2n <= -d ? q - 1n : q;
 }

@@ -2,11 +2,21 @@ import { createHash } from 'node:crypto';
 import { byKey, groupByKey } from '../../../../lib/batch';
 import { addDays } from '../../../../lib/dates';
 import { MeridianError } from '../../../../lib/errors';
-import type { IdPrefix } from '../../../../lib/ids';
 import { extendMinor, fromMinor } from '../../../../lib/money';
 import type { Page, PageRequest } from '../../../../lib/pagination';
-import { FaultInjector, type FaultSettings } from '../../../../lib/reference-faults';
-import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../../lib/sqlite';
+import { FaultInjector, type FaultSettings, type PortMethods, withFaults } from '../../../../lib/reference-faults';
+import { count } from '../../../../lib/count';
+import {
+  hasColumn,
+  inJson,
+  issueId,
+  keysetPage,
+  migrate,
+  type Migration,
+  nextId,
+  openSqlite,
+  type SqliteDatabase,
+} from '../../../../lib/sqlite';
 import type {
   BillableWorkRecord,
   BillableWorkRequest,
@@ -132,6 +142,18 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 `;
 
+/**
+ * The PSA's schema, step by step ({@link migrate}: append, never edit). Files from before the steps were counted are at
+ * version 0 whatever they hold, hence `IF NOT EXISTS` and the column check.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  SCHEMA,
+  // Files created before milestones kept their invoice get the column; ADD COLUMN appends it last, as SCHEMA has it.
+  (db) => {
+    if (!hasColumn(db, 'milestones', 'invoice_id')) db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
+  },
+];
+
 const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, budget_minor AS budgetMinor, currency, start_date AS startDate,
   end_date AS endDate, template_id AS templateId, rate_card_id AS rateCardId, account_id AS accountId, opportunity_id AS opportunityId,
   external_id AS externalId`;
@@ -208,14 +230,37 @@ function createRequestHash(input: CreateProjectFromTemplate): string {
   ]);
 }
 
-/** `n` with the singular or plural noun ("1 expense", "3 time entries"); null for none. */
-function count(n: number, one: string, many: string): string | null {
-  return n === 0 ? null : `${n} ${n === 1 ? one : many}`;
-}
-
 function describeHours(hundredths: number): string {
   return (hundredths / 100).toFixed(2);
 }
+
+/** Every PsaConnector method: each call passes the fault switches first ({@link withFaults}). */
+const PSA_CONNECTOR_METHODS: PortMethods<PsaConnector> = {
+  getProjects: true,
+  listProjects: true,
+  getProjectsByAccount: true,
+  getProjectsByOpportunity: true,
+  getMilestonesByProject: true,
+  getMilestones: true,
+  listMilestones: true,
+  getProjectFinancials: true,
+  listTimeEntries: true,
+  listExpenses: true,
+  getRateCards: true,
+  getTemplates: true,
+  listTemplates: true,
+  getResources: true,
+  getBillableWork: true,
+  listProjectsWithBillableWork: true,
+  createProjectFromTemplate: true,
+  submitTimeEntries: true,
+  approveTimeEntries: true,
+  completeMilestone: true,
+  markMilestoneInvoiced: true,
+  recordProjectFinancials: true,
+  markBilled: true,
+  deleteProject: true,
+};
 
 /**
  * The embedded reference PSA: a {@link PsaConnector} on a SQLite file, behaving like the SaaS it stands for
@@ -229,12 +274,12 @@ export class SqlitePsaConnector implements PsaConnector {
   /** Opens (creating on first use) the PSA database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
-    this.db.exec(SCHEMA);
-    // Files created before milestones kept their invoice get the column; ADD COLUMN appends it last, as SCHEMA has it.
-    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('milestones')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'invoice_id'))
-      this.db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
+    migrate(this.db, MIGRATIONS);
     this.faults = new FaultInjector('psa', faults);
+    // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
+    // run on the connector itself.
+    // biome-ignore lint/correctness/noConstructorReturn: the proxy is this instance with the port methods wrapped
+    return withFaults<PsaConnector, this>(this, this.faults, PSA_CONNECTOR_METHODS);
   }
 
   /** True when the PSA holds neither reference data nor projects yet (so start-up seeds it). */
@@ -291,7 +336,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getProjects(ids: readonly string[]): Promise<(ProjectRecord | null)[]> {
-    await this.faults.before('getProjects');
     const rows = this.db
       .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as ProjectRecord[];
@@ -299,7 +343,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async listProjects(page: PageRequest, filter: ProjectFilter = {}): Promise<Page<ProjectRecord>> {
-    await this.faults.before('listProjects');
     const where: string[] = [];
     const params: unknown[] = [];
     const eq: [keyof ProjectFilter, string][] = [
@@ -321,7 +364,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getProjectsByAccount(accountIds: readonly string[]): Promise<ProjectRecord[][]> {
-    await this.faults.before('getProjectsByAccount');
     const rows = this.db
       .prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE ${inJson('account_id')} ORDER BY id`)
       .all(JSON.stringify(accountIds)) as ProjectRecord[];
@@ -329,7 +371,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getProjectsByOpportunity(opportunityIds: readonly string[]): Promise<(ProjectRecord | null)[]> {
-    await this.faults.before('getProjectsByOpportunity');
     // Should two projects name one opportunity, the first created is the one it was converted into.
     const rows = this.db
       .prepare(
@@ -340,7 +381,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getMilestonesByProject(projectIds: readonly string[]): Promise<MilestoneRecord[][]> {
-    await this.faults.before('getMilestonesByProject');
     const rows = this.db
       .prepare(
         `SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('project_id')} ORDER BY project_id, sequence`,
@@ -350,7 +390,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getMilestones(ids: readonly string[]): Promise<(MilestoneRecord | null)[]> {
-    await this.faults.before('getMilestones');
     const rows = this.db
       .prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as MilestoneRecord[];
@@ -358,7 +397,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async listMilestones(page: PageRequest, filter: MilestoneFilter = {}): Promise<Page<MilestoneRecord>> {
-    await this.faults.before('listMilestones');
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.status) {
@@ -381,7 +419,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getProjectFinancials(projectIds: readonly string[]): Promise<(ProjectFinancialsRecord | null)[]> {
-    await this.faults.before('getProjectFinancials');
     const rows = this.db
       .prepare(`SELECT ${FINANCIALS_COLUMNS} FROM project_financials WHERE ${inJson('project_id')}`)
       .all(JSON.stringify(projectIds)) as ProjectFinancialsRecord[];
@@ -393,7 +430,6 @@ export class SqlitePsaConnector implements PsaConnector {
     page: PageRequest,
     filter: TimeEntryFilter = {},
   ): Promise<Page<TimeEntryRecord>> {
-    await this.faults.before('listTimeEntries');
     const result = keysetPage<TimeEntryRow>(
       this.db,
       { table: 'time_entries', columns: TIME_ENTRY_COLUMNS, ...this.entryFilter(projectId, filter) },
@@ -403,7 +439,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async listExpenses(projectId: string, page: PageRequest, filter: TimeEntryFilter = {}): Promise<Page<ExpenseRecord>> {
-    await this.faults.before('listExpenses');
     const result = keysetPage<ExpenseRow>(
       this.db,
       { table: 'expenses', columns: EXPENSE_COLUMNS, ...this.entryFilter(projectId, filter) },
@@ -413,7 +448,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getRateCards(ids: readonly string[]): Promise<(RateCardRecord | null)[]> {
-    await this.faults.before('getRateCards');
     const rows = this.db
       .prepare(`SELECT ${RATE_CARD_COLUMNS} FROM rate_cards WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as RateCardRow[];
@@ -421,7 +455,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getTemplates(ids: readonly string[]): Promise<(ProjectTemplateRecord | null)[]> {
-    await this.faults.before('getTemplates');
     const rows = this.db
       .prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as TemplateRow[];
@@ -429,7 +462,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async listTemplates(): Promise<ProjectTemplateRecord[]> {
-    await this.faults.before('listTemplates');
     const rows = this.db
       .prepare(`SELECT ${TEMPLATE_COLUMNS} FROM project_templates ORDER BY id`)
       .all() as TemplateRow[];
@@ -437,7 +469,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getResources(ids: readonly string[]): Promise<(ResourceRecord | null)[]> {
-    await this.faults.before('getResources');
     const rows = this.db
       .prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE ${inJson('id')}`)
       .all(JSON.stringify(ids)) as ResourceRecord[];
@@ -445,7 +476,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async getBillableWork(projectId: string, request: BillableWorkRequest): Promise<BillableWorkRecord> {
-    await this.faults.before('getBillableWork');
     const project = this.db.prepare('SELECT rate_card_id AS rateCardId FROM projects WHERE id = ?').get(projectId) as
       | { rateCardId: string }
       | undefined;
@@ -494,7 +524,6 @@ export class SqlitePsaConnector implements PsaConnector {
     until: string | null = null,
     accountIds: readonly string[] | null = null,
   ): Promise<Page<ProjectRecord>> {
-    await this.faults.before('listProjectsWithBillableWork');
     // Unqualified columns inside EXISTS name the inner table's (SQL resolves the innermost scope first).
     const dated = until === null ? '' : 'AND date <= ?';
     const readyIn = (table: string) =>
@@ -511,7 +540,6 @@ export class SqlitePsaConnector implements PsaConnector {
   async createProjectFromTemplate(
     input: CreateProjectFromTemplate,
   ): Promise<{ record: ProjectRecord; created: boolean }> {
-    await this.faults.before('createProjectFromTemplate');
     const hash = createRequestHash(input);
     return this.db.transaction((): { record: ProjectRecord; created: boolean } => {
       const existing = this.db
@@ -557,7 +585,7 @@ export class SqlitePsaConnector implements PsaConnector {
       const currencyCard = this.db
         .prepare('SELECT id FROM rate_cards WHERE currency = ? ORDER BY id LIMIT 1')
         .get(input.currency) as { id: string } | undefined;
-      const id = this.issueId('projects', 'PRJ');
+      const id = issueId(this.db, 'projects', 'PRJ');
       this.db
         .prepare(
           `INSERT INTO projects VALUES (@id, @code, @name, 'PLANNED', @billingModel, @budgetMinor, @currency, @startDate, @endDate, @templateId,
@@ -583,7 +611,7 @@ export class SqlitePsaConnector implements PsaConnector {
               : Math.round((input.budgetMinor * m.sharePercent) / 100);
           allocated += amountMinor;
           insert.run({
-            id: this.issueId('milestones', 'MS'),
+            id: issueId(this.db, 'milestones', 'MS'),
             projectId: id,
             name: m.name,
             sequence: i + 1,
@@ -598,7 +626,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async submitTimeEntries(idempotencyKey: string, entries: NewTimeEntry[]): Promise<TimeEntryRecord[]> {
-    await this.faults.before('submitTimeEntries');
     const hash = requestHash(
       entries.map((e) => [e.projectId, e.resourceId, e.role, e.date, e.hoursHundredths, e.billable, e.notes]),
     );
@@ -673,7 +700,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async approveTimeEntries(ids: readonly string[]): Promise<TimeEntryRecord[]> {
-    await this.faults.before('approveTimeEntries');
     return this.db.transaction((): TimeEntryRecord[] => {
       for (const entry of this.timeEntriesById(ids)) {
         if (entry.status === 'BILLED') {
@@ -692,7 +718,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async completeMilestone(id: string, completedOn: string): Promise<MilestoneRecord> {
-    await this.faults.before('completeMilestone');
     return this.db.transaction((): MilestoneRecord => {
       const current = this.milestoneById(id);
       if (!current) throw new MeridianError('NOT_FOUND', `PSA has no milestone '${id}'`, { system: 'psa', value: id });
@@ -703,7 +728,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async markMilestoneInvoiced(id: string, invoiceId: string): Promise<MilestoneRecord> {
-    await this.faults.before('markMilestoneInvoiced');
     return this.db.transaction((): MilestoneRecord => {
       const current = this.milestoneById(id);
       if (!current) throw new MeridianError('NOT_FOUND', `PSA has no milestone '${id}'`, { system: 'psa', value: id });
@@ -731,7 +755,6 @@ export class SqlitePsaConnector implements PsaConnector {
   async recordProjectFinancials(
     input: RecordProjectFinancials,
   ): Promise<{ record: ProjectFinancialsRecord; changed: boolean }> {
-    await this.faults.before('recordProjectFinancials');
     return this.db.transaction((): { record: ProjectFinancialsRecord; changed: boolean } => {
       if (!this.db.prepare('SELECT 1 FROM projects WHERE id = ?').get(input.projectId)) {
         throw new MeridianError('NOT_FOUND', `PSA has no project '${input.projectId}' to record financials on`, {
@@ -782,7 +805,6 @@ export class SqlitePsaConnector implements PsaConnector {
     expenseIds: readonly string[];
     billingReference: string;
   }): Promise<{ timeEntries: TimeEntryRecord[]; expenses: ExpenseRecord[] }> {
-    await this.faults.before('markBilled');
     const { billingReference } = input;
     return this.db.transaction(() => {
       const timeEntries = this.timeEntriesById(input.timeEntryIds);
@@ -825,7 +847,6 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   async deleteProject(id: string): Promise<DeleteOutcome> {
-    await this.faults.before('deleteProject');
     return this.db.transaction((): DeleteOutcome => {
       const project = this.db.prepare('SELECT id, code, name FROM projects WHERE id = ?').get(id) as
         | { id: string; code: string; name: string }
@@ -865,16 +886,6 @@ export class SqlitePsaConnector implements PsaConnector {
       this.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
       return { id, deleted: true };
     })();
-  }
-
-  /**
-   * The next ID of `table`, above every ID it ever issued: deleted records leave their ID in `deleted_ids`, so an ID a
-   * caller may still hold (a cross-reference of an abandoned run) never names another record, as in the SaaS.
-   */
-  private issueId(table: string, prefix: IdPrefix): string {
-    const live = nextId(this.db, table, prefix);
-    const deleted = nextId(this.db, 'deleted_ids', prefix);
-    return live > deleted ? live : deleted;
   }
 
   private entryFilter(projectId: string, filter: TimeEntryFilter): { where: string[]; params: unknown[] } {
