@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProduction } from '../lib/auth/secrets';
 import type { Usage } from '../lib/cli';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
@@ -13,20 +14,21 @@ import { startStack } from '../stack/start-stack';
 
 /*
  * `npm start`: the whole graph in one process on its embedded defaults — four subgraphs on 4001–4004 over
- * SQLite reference systems in ./data (seeded once when empty), the gateway on 4000 serving supergraph.graphql.
+ * SQLite reference systems in ./data (seeded once when empty, never in production), the gateway on 4000 serving
+ * supergraph.graphql.
  * Run events go over Redis when REDIS_URL is set, else in-process.
  */
 const USAGE: Usage = {
   command: 'npm start',
   summary:
     'The whole graph in one process: the gateway and the four subgraphs over SQLite reference systems, seeded with ' +
-    'demo data when empty; configured by environment variables only.',
+    'demo data when empty (never with NODE_ENV=production); configured by environment variables only.',
   env: [
     ['GATEWAY_PORT, CRM_PORT, PSA_PORT', 'ports (default 4000, 4001, 4002; 0 picks a free one)'],
     ['ERP_PORT, ORCHESTRATION_PORT', 'ports (default 4003, 4004)'],
     ['HOST', 'interface every server binds to (default 127.0.0.1)'],
     ['DATA_DIR', 'folder of the SQLite files, created on first start (default ./data)'],
-    ['SEED_ACCOUNTS', 'demo accounts seeded into an empty store (default 40)'],
+    ['SEED_ACCOUNTS', 'demo accounts seeded into an empty store (default 40); never in production'],
     ['SUPERGRAPH_PATH', 'the supergraph the gateway serves (default ./supergraph.graphql)'],
     ['CRM_FAULTS, PSA_FAULTS, ERP_FAULTS', 'JSON fault settings of a reference system (docs/reference-systems.md)'],
     ['TRIGGERS, TRIGGER_POLL_MS', "TRIGGERS=0: no flows started from the systems' state; else a look every 5000 ms"],
@@ -49,7 +51,8 @@ runMain(async () => {
     : undefined;
   const stack = await startStack({
     dataDir,
-    seedAccounts: intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
+    // Demo data never lands in a production store: an empty one stays empty.
+    seedAccounts: isProduction(env) ? 0 : intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
     supergraphSdl: readFileSync(env.SUPERGRAPH_PATH ?? join(__dirname, '..', 'supergraph.graphql'), 'utf8'),
     host: env.HOST ?? '127.0.0.1',
     ports: {

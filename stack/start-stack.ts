@@ -63,7 +63,7 @@ export interface EmbeddedStores {
 export interface StackOptions {
   /** Folder of the SQLite files (crm.db, psa.db, erp.db, orchestration.db); created on first use. */
   dataDir: string;
-  /** Demo accounts seeded into empty stores. @default 40 */
+  /** Demo accounts seeded into empty stores; 0 seeds nothing, not even reference data (production). @default 40 */
   seedAccounts?: number;
   /** Ports by server; 0 (the default) picks an ephemeral one. */
   ports?: Partial<Record<SubgraphName | 'gateway', number>>;
@@ -151,16 +151,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     erp: new SqliteErpConnector(join(options.dataDir, 'erp.db'), options.faults?.erp),
     ledger: new SqliteLedger(join(options.dataDir, 'orchestration.db')),
   };
-  const seeded = seedEmptyStores(
-    [crmSeedTarget(stores.crm), psaSeedTarget(stores.psa), erpSeedTarget(stores.erp), ledgerSeedTarget(stores.ledger)],
-    options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS,
-    options.onSeedProgress,
-  );
-  if (seeded.length)
-    logger.info(
-      { seeded, accounts: options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS },
-      'seeded empty stores with demo data',
-    );
+  const seedAccounts = options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS;
+  const seeded =
+    seedAccounts > 0
+      ? seedEmptyStores(
+          [
+            crmSeedTarget(stores.crm),
+            psaSeedTarget(stores.psa),
+            erpSeedTarget(stores.erp),
+            ledgerSeedTarget(stores.ledger),
+          ],
+          seedAccounts,
+          options.onSeedProgress,
+        )
+      : [];
+  if (seeded.length) logger.info({ seeded, accounts: seedAccounts }, 'seeded empty stores with demo data');
   const wrap = options.wrapConnector ?? (<T extends object>(_s: string, c: T) => c);
   const port = (name: SubgraphName | 'gateway') => options.ports?.[name] ?? 0;
   const child = (name: string) => logger.child({ service: name });

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 const root = join(__dirname, '..');
 const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
   .scripts;
-/** Every npm script that runs one of our entry points with tsx: `[name, file]`. */
+/** Every npm script that runs one of our entry points with tsx: `[name, file, its fixed arguments]`. */
 const entryPoints = Object.entries(scripts).flatMap(([name, command]) => {
-  const m = /^tsx (\S+\.ts)$/.exec(command);
-  return m ? [[name, m[1]!] as const] : [];
+  const m = /^tsx (\S+\.ts)((?: [\w-]+)*)$/.exec(command);
+  return m ? [[name, m[1]!, m[2]!.split(' ').filter(Boolean)] as const] : [];
 });
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
@@ -60,9 +60,9 @@ describe('every script', () => {
 
   it.each(entryPoints)(
     '%s answers --help with its usage, exits 0 and starts nothing',
-    async (name, file) => {
+    async (name, file, args) => {
       const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', NODE_ENV: 'development' };
-      const { code, stdout } = await run(file, ['--help'], env);
+      const { code, stdout } = await run(file, [...args, '--help'], env);
       expect(code).toBe(0);
       const command = name === 'start' ? 'npm start' : `npm run ${name}`;
       expect(stdout.startsWith(`usage: ${command}`)).toBe(true);

@@ -62,10 +62,12 @@ describe('each subgraph and the gateway as its own process', () => {
     const [gateway, crm, psa, erp, orchestration] = await freePorts(5);
     const common = { DATA_DIR: dataDir, SEED_ACCOUNTS: '5' };
     const subgraphs = [
-      startTsx('subgraphs/crm/main.ts', { ...common, CRM_PORT: String(crm) }),
-      startTsx('subgraphs/psa/main.ts', { ...common, PSA_PORT: String(psa) }),
-      startTsx('subgraphs/erp/main.ts', { ...common, ERP_PORT: String(erp) }),
-      startTsx('subgraphs/orchestration/main.ts', { ...common, ORCHESTRATION_PORT: String(orchestration) }),
+      startTsx('scripts/start-subgraph.ts', { ...common, CRM_PORT: String(crm) }, ['crm']),
+      startTsx('scripts/start-subgraph.ts', { ...common, PSA_PORT: String(psa) }, ['psa']),
+      startTsx('scripts/start-subgraph.ts', { ...common, ERP_PORT: String(erp) }, ['erp']),
+      startTsx('scripts/start-subgraph.ts', { ...common, ORCHESTRATION_PORT: String(orchestration) }, [
+        'orchestration',
+      ]),
     ];
     children.push(...subgraphs);
     const gw = startTsx('gateway/main.ts', {

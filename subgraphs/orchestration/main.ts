@@ -4,9 +4,6 @@ import { intFromEnv } from '../../lib/env';
 import { createInProcessBus } from '../../lib/event-bus/in-process-bus';
 import { createRedisBus } from '../../lib/event-bus/redis-bus';
 import { runSubgraphMain } from '../../lib/run-main';
-import { DEFAULT_DEMO_ACCOUNTS } from '../../seed/generate';
-import { seedEmptyStores } from '../../seed/seed-stores';
-import { ledgerSeedTarget } from '../../seed/targets';
 import { startOutboxRelay, type OutboxRelay } from './engine/outbox-relay';
 import { SqliteLedger } from './engine/sqlite-ledger';
 import { createGraphQLTriggerSources, startTriggerPoller } from './engine/triggers';
@@ -17,8 +14,9 @@ import { createOrchestrationSubgraph } from './index';
 import type { SystemTargets } from './systems/graphql-client';
 import { createGraphQLSystems } from './systems/graphql-systems';
 
-// The orchestration subgraph alone on ORCHESTRATION_PORT (4004), over the SQLite ledger in DATA_DIR (seeded once
-// with the demo data's cross-references when empty), with a flow worker calling the system subgraphs at CRM_URL,
+// The orchestration subgraph alone on ORCHESTRATION_PORT (4004), over the SQLite ledger in DATA_DIR (`npm run
+// start:orchestration` seeds the demo cross-references into an empty one first: scripts/start-subgraph.ts), with a
+// flow worker calling the system subgraphs at CRM_URL,
 // PSA_URL and ERP_URL (their default ports on this host), each request signed with that subgraph's SUBGRAPH_SECRET_<NAME>;
 // ORCHESTRATION_WORKER=0 serves the API without one.
 // TRIGGERS=0 switches off starting flows from the systems' state (looked at every TRIGGER_POLL_MS, 5000).
@@ -27,9 +25,6 @@ import { createGraphQLSystems } from './systems/graphql-systems';
 runSubgraphMain('orchestration', 4004, (env, logger) => {
   const governance = env.GOVERNANCE_PATH ? loadGovernance(env.GOVERNANCE_PATH) : loadGovernance();
   const ledger = new SqliteLedger(join(env.DATA_DIR ?? 'data', 'orchestration.db'));
-  const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
-  if (seedEmptyStores([ledgerSeedTarget(ledger)], accounts).length)
-    logger.info({ accounts }, 'seeded the empty ledger with the demo cross-references');
   const targets: SystemTargets = {
     crm: { url: env.CRM_URL ?? 'http://127.0.0.1:4001/graphql', secret: subgraphSecret(env, 'crm') },
     psa: { url: env.PSA_URL ?? 'http://127.0.0.1:4002/graphql', secret: subgraphSecret(env, 'psa') },

@@ -31,11 +31,11 @@ export interface Child {
 }
 
 /**
- * Starts a TypeScript entry point from the project root with `env` added to the environment, as one Node
- * process (`node --import tsx`), so signals and exit status are the script's own.
+ * Starts a TypeScript entry point from the project root with `env` added to the environment and `args` on its command
+ * line, as one Node process (`node --import tsx`), so signals and exit status are the script's own.
  */
-export function startTsx(script: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], {
+export function startTsx(script: string, env: Record<string, string>, args: readonly string[] = []): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
