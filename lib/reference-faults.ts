@@ -53,7 +53,8 @@ export class FaultInjector {
   }
 
   /**
-   * Call before each connector command.
+   * Runs before each connector command ({@link withFaults} calls it): waits `latencyMs`, then refuses the call if a
+   * maintenance window is open or the throttling dice say so.
    * @throws MeridianError SYSTEM_MAINTENANCE or RATE_LIMITED, each with `retryAfterMs`.
    */
   async before(operation: string): Promise<void> {

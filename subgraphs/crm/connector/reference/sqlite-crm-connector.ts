@@ -149,7 +149,7 @@ export class SqliteCrmConnector implements CrmConnector {
     return withFaults<CrmConnector, this>(this, this.faults, CRM_CONNECTOR_METHODS);
   }
 
-  /** True when the CRM holds no account yet (so start-up seeds it). */
+  /** True when the CRM holds no account yet (so a development start seeds it). */
   isEmpty(): boolean {
     return this.db.prepare('SELECT 1 FROM accounts LIMIT 1').get() === undefined;
   }

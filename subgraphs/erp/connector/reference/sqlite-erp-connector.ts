@@ -225,7 +225,7 @@ export class SqliteErpConnector implements ErpConnector {
     return withFaults<ErpConnector, this>(this, this.faults, ERP_CONNECTOR_METHODS);
   }
 
-  /** True when the ERP holds no customer yet (so start-up seeds it). */
+  /** True when the ERP holds no customer yet (so a development start seeds it). */
   isEmpty(): boolean {
     return this.db.prepare('SELECT 1 FROM customers LIMIT 1').get() === undefined;
   }

@@ -282,7 +282,7 @@ export class SqlitePsaConnector implements PsaConnector {
     return withFaults<PsaConnector, this>(this, this.faults, PSA_CONNECTOR_METHODS);
   }
 
-  /** True when the PSA holds neither reference data nor projects yet (so start-up seeds it). */
+  /** True when the PSA holds neither reference data nor projects yet (so a development start seeds it). */
   isEmpty(): boolean {
     return (
       this.db.prepare('SELECT 1 FROM project_templates UNION ALL SELECT 1 FROM projects LIMIT 1').get() === undefined
