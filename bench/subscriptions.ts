@@ -98,8 +98,14 @@ const OTHERS_SHARE_WARNING = 0.05;
 /** Requests in flight while creating a round's opportunities and conversions. */
 const CREATE_CONCURRENCY = 8;
 /** Run states the worker leaves a run in until someone acts: a round is settled once every run is in one. */
-const SETTLED: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'ABANDONED', 'COMPENSATION_FAILED', 'EXCEPTION']);
-const FINAL: ReadonlySet<string> = new Set(['SUCCEEDED', 'ABANDONED', 'COMPENSATION_FAILED']);
+const SETTLED: ReadonlySet<RunStatus> = new Set([
+  'SUCCEEDED',
+  'RESOLVED',
+  'ABANDONED',
+  'COMPENSATION_FAILED',
+  'EXCEPTION',
+]);
+const FINAL: ReadonlySet<string> = new Set(['SUCCEEDED', 'RESOLVED', 'ABANDONED', 'COMPENSATION_FAILED']);
 
 const started = performance.now();
 let workDirToRemove: string | undefined;

@@ -230,7 +230,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
     orchestration: await startSubgraph(
-      createOrchestrationSubgraph({ ledger, flows: FLOWS, onRunQueued: runQueued }),
+      createOrchestrationSubgraph({
+        ledger,
+        flows: FLOWS,
+        systems: createGraphQLSystems({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
+        governance,
+        onRunQueued: runQueued,
+      }),
       trust('orchestration'),
     ),
   };

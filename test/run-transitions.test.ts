@@ -1,5 +1,11 @@
 import type { Actor, NewRun, RunRecord, StepError } from '../subgraphs/orchestration/engine/ledger';
-import { decideCreate, transition, type TransitionContext } from '../subgraphs/orchestration/engine/run-transitions';
+import {
+  decideCreate,
+  decideResolve,
+  standsForSubject,
+  transition,
+  type TransitionContext,
+} from '../subgraphs/orchestration/engine/run-transitions';
 
 const NOW = Date.parse('2026-03-01T10:00:00.000Z');
 const AT = new Date(NOW).toISOString();
@@ -32,7 +38,7 @@ function newRun(overrides: Partial<NewRun> = {}): NewRun {
 }
 
 function queued(): RunRecord {
-  const decision = decideCreate(newRun(), { idempotency: null, subjectRunId: null }, ctx);
+  const decision = decideCreate(newRun(), { idempotency: null, subjectRun: null }, ctx);
   if (decision.kind !== 'create') throw new Error('expected a new run');
   return decision.transition.run;
 }
@@ -49,7 +55,7 @@ beforeEach(() => {
 
 describe('decideCreate', () => {
   it('creates a queued run with pending steps, audited and announced', () => {
-    const decision = decideCreate(newRun(), { idempotency: null, subjectRunId: null }, ctx);
+    const decision = decideCreate(newRun(), { idempotency: null, subjectRun: null }, ctx);
     expect(decision).toEqual({
       kind: 'create',
       recordKey: true,
@@ -71,7 +77,7 @@ describe('decideCreate', () => {
   });
 
   it('returns the run standing for the same key and request, auditing the replay only when asked', () => {
-    const found = { idempotency: { requestHash: 'h1', runId: 'RUN-9' }, subjectRunId: null };
+    const found = { idempotency: { requestHash: 'h1', runId: 'RUN-9' }, subjectRun: null };
     expect(decideCreate(newRun(), found, ctx)).toEqual({
       kind: 'existing',
       runId: 'RUN-9',
@@ -88,17 +94,95 @@ describe('decideCreate', () => {
 
   it('refuses the same key with another request', () => {
     expect(() =>
-      decideCreate(newRun(), { idempotency: { requestHash: 'other', runId: 'RUN-9' }, subjectRunId: null }, ctx),
+      decideCreate(newRun(), { idempotency: { requestHash: 'other', runId: 'RUN-9' }, subjectRun: null }, ctx),
     ).toThrow(expect.objectContaining({ code: 'IDEMPOTENCY_KEY_REUSED' }));
   });
 
   it("returns the subject's standing run and records the new key against it", () => {
-    expect(decideCreate(newRun(), { idempotency: null, subjectRunId: 'RUN-7' }, ctx)).toEqual({
+    expect(decideCreate(newRun(), { idempotency: null, subjectRun: { id: 'RUN-7', status: 'QUEUED' } }, ctx)).toEqual({
       kind: 'existing',
       runId: 'RUN-7',
       audit: null,
       recordKey: true,
     });
+  });
+
+  // The subject hold, state by state: [latest run's status, reuse, explicit request] → whether it stands.
+  const HOLDS: [RunRecord['status'], NewRun['subjectReuse'], boolean, boolean][] = [
+    ['QUEUED', 'active', false, true],
+    ['RUNNING', 'active', true, true],
+    ['WAITING_RETRY', 'ever', true, true],
+    ['EXCEPTION', 'ever', true, true],
+    ['COMPENSATING', 'ever', true, true],
+    ['SUCCEEDED', 'ever', true, true],
+    ['SUCCEEDED', 'active', false, false],
+    ['RESOLVED', 'ever', false, false],
+    ['RESOLVED', 'active', true, false],
+    ['ABANDONED', 'ever', false, true],
+    ['ABANDONED', 'active', false, true],
+    ['ABANDONED', 'ever', true, false],
+    ['COMPENSATION_FAILED', 'ever', false, true],
+    ['COMPENSATION_FAILED', 'ever', true, false],
+  ];
+  it.each(HOLDS)('a latest run %s (%s, explicit: %s) stands for its subject: %s', (status, reuse, explicit, stands) => {
+    expect(standsForSubject({ status }, reuse, explicit)).toBe(stands);
+    const decision = decideCreate(
+      newRun({ subjectReuse: reuse, explicit, idempotency: null }),
+      { idempotency: null, subjectRun: { id: 'RUN-7', status } },
+      ctx,
+    );
+    expect(decision.kind).toBe(stands ? 'existing' : 'create');
+  });
+
+  it('says in the new run’s audit trail that an explicit request restarted an abandoned subject', () => {
+    const decision = decideCreate(
+      newRun({ explicit: true }),
+      { idempotency: null, subjectRun: { id: 'RUN-7', status: 'ABANDONED' } },
+      ctx,
+    );
+    expect(decision.kind === 'create' && decision.transition.audit.map((a) => [a.action, a.detail])).toEqual([
+      ['RUN_CREATED', { flow: 'convert', input: { opportunityId: 'OPP-1' } }],
+      ['RUN_RESTARTED_AFTER_ABANDON', { abandonedRunId: 'RUN-7', abandonedStatus: 'ABANDONED' }],
+    ]);
+  });
+});
+
+describe('decideResolve', () => {
+  const stopped = () => ({ ...withStatus(queued(), 'EXCEPTION', ['SUCCEEDED', 'FAILED']), sequence: 5 });
+
+  it('ends a run stopped on the exception as RESOLVED (released), announced and audited', () => {
+    const run = stopped();
+    const t = decideResolve(run, { id: 'EXC-1', runId: run.id, status: 'OPEN' }, OPS, 'Fixed in the ERP', ctx);
+    expect([t.run.status, t.run.sequence, t.lease, t.resolveException, t.events]).toEqual([
+      'RESOLVED',
+      6,
+      null,
+      { id: 'EXC-1', note: 'Fixed in the ERP' },
+      [{ type: 'SYNC_RUN_UPDATED', exceptionId: null }],
+    ]);
+    expect(t.audit.map((a) => [a.action, a.actor])).toEqual([
+      ['EXCEPTION_RESOLVED', OPS],
+      ['RUN_RESOLVED', OPS],
+    ]);
+    expect(run.status).toBe('EXCEPTION');
+  });
+
+  it('resolves an exception of a run in another state without changing the run; a repeat is only audited', () => {
+    const run = { ...withStatus(queued(), 'COMPENSATION_FAILED', ['COMPENSATION_FAILED', 'PENDING']), sequence: 5 };
+    const t = decideResolve(run, { id: 'EXC-2', runId: run.id, status: 'OPEN' }, OPS, 'Deleted by hand', ctx);
+    expect([t.run, t.resolveException, t.events, t.audit.map((a) => a.action)]).toEqual([
+      run,
+      { id: 'EXC-2', note: 'Deleted by hand' },
+      [],
+      ['EXCEPTION_RESOLVED'],
+    ]);
+    const again = decideResolve(stopped(), { id: 'EXC-1', runId: run.id, status: 'RESOLVED' }, OPS, 'again', ctx);
+    expect([again.run.status, again.resolveException, again.events, again.audit.map((a) => a.action)]).toEqual([
+      'EXCEPTION',
+      null,
+      [],
+      ['EXCEPTION_RESOLVE_REPEATED'],
+    ]);
   });
 });
 

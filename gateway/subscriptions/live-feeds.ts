@@ -8,7 +8,7 @@ import { SEQUENCE_ALIAS, STATUS_ALIAS, SYSTEM_ALIAS, type LiveOperation } from '
 export type ExecuteQuery = (query: string, variables: Record<string, unknown>) => Promise<ExecutionResult>;
 
 /** Run states after which nothing changes any more: a run subscription completes on them. */
-const TERMINAL = new Set(['SUCCEEDED', 'ABANDONED', 'COMPENSATION_FAILED']);
+const TERMINAL = new Set(['SUCCEEDED', 'RESOLVED', 'ABANDONED', 'COMPENSATION_FAILED']);
 
 type Item = RunEvent | 'resync';
 

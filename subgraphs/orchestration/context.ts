@@ -1,7 +1,9 @@
 import type { Identity } from '../../lib/auth/identity';
 import type { Ledger } from './engine/ledger';
 import type { Flow } from './flows/flow';
+import type { Governance } from './governance/governance';
 import type { OrchestrationLoaders } from './loaders';
+import type { Systems } from './systems/systems';
 
 /** What every orchestration resolver gets. */
 export interface OrchestrationContext {
@@ -12,6 +14,10 @@ export interface OrchestrationContext {
   loaders: OrchestrationLoaders;
   /** The flows runs may be started for, by name. */
   flows: ReadonlyMap<string, Flow<unknown>>;
+  /** The systems, for the flows' preconditions (null: not checked here; the first step checks them). */
+  systems: Systems | null;
+  /** The governance, for validating corrections (null: only their shape is checked). */
+  governance: Governance | null;
   /** Tells this process's worker that a run is ready (workers elsewhere find it on their next look). */
   runQueued(): void;
   /** When this process started (epoch ms), for `health.uptimeSeconds`. */

@@ -3,6 +3,7 @@ import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { OrchestrationContext } from './context';
 import type { Ledger } from './engine/ledger';
 import type { Flow } from './flows/flow';
+import type { Governance } from './governance/governance';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
 import { CrossReference } from './resolvers/CrossReference';
@@ -13,6 +14,7 @@ import { Query } from './resolvers/Query';
 import { SyncException } from './resolvers/SyncException';
 import { SyncRun } from './resolvers/SyncRun';
 import { Trace } from './resolvers/Trace';
+import type { Systems } from './systems/systems';
 
 /** Path of the orchestration SDL. */
 export const ORCHESTRATION_SCHEMA_PATH = join(__dirname, 'schema.graphql');
@@ -22,6 +24,10 @@ export interface OrchestrationSubgraphDeps {
   ledger: Ledger;
   /** The flows runs may be started for. */
   flows: readonly Flow<any>[];
+  /** The systems the flows' preconditions read before a call starts a run. @default none: the first step checks */
+  systems?: Systems;
+  /** The governance corrections are validated against (known regions, packages). @default none: shape only */
+  governance?: Governance;
   /** Called after a run is queued, so this process's worker starts it at once. */
   onRunQueued?: () => void;
   onClose?: () => void | Promise<void>;
@@ -51,6 +57,8 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
       ledger: deps.ledger,
       loaders: createLoaders(deps.ledger),
       flows,
+      systems: deps.systems ?? null,
+      governance: deps.governance ?? null,
       runQueued: () => deps.onRunQueued?.(),
       startedAt,
     }),

@@ -65,6 +65,8 @@ runSubgraphMain('orchestration', 4004, (env, logger) => {
   return createOrchestrationSubgraph({
     ledger,
     flows: FLOWS,
+    systems: createGraphQLSystems(targets),
+    governance,
     onRunQueued: runQueued,
     onClose: async () => {
       await triggers?.stop();

@@ -187,6 +187,57 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       expect(exceptions.nodes.map((e) => [e.runId, e.resolution])).toEqual([[run.id, 'Retried with {"fixed":true}']]);
     });
 
+    it('ends a run stopped on a resolved exception as RESOLVED, releasing its subject for the next request', async () => {
+      const request = newRun({ subjectReuse: 'ever' });
+      const { run } = await a.createRun(request);
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await a.failStep(run.id, lease, 0, ERROR, null);
+      expect((await b.createRun({ ...request, auditRepeats: true })).run.id).toBe(run.id);
+      const [open] = await a.getOpenExceptionsByRun([run.id]);
+      const resolved = await b.resolveException(open!.id, OPS, 'Fixed in the ERP by hand');
+      expect([resolved.status, resolved.resolution]).toEqual(['RESOLVED', 'Fixed in the ERP by hand']);
+      const [after] = await a.getRuns([run.id]);
+      expect([after!.status, after!.sequence]).toEqual(['RESOLVED', run.sequence + 3]);
+      expect((await a.getRunAt(run.id, after!.sequence))?.status).toBe('RESOLVED');
+      expect(await a.claimRun('w2:t', 30_000, Date.now())).toBeNull();
+      await expect(a.retryRun(run.id, OPS)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      // A trigger's look (not explicit) as well as a call start a new run once the subject is released.
+      const next = await b.createRun(request);
+      expect([next.created, next.run.id === run.id]).toEqual([true, false]);
+      const again = await a.resolveException(open!.id, OPS, 'again');
+      expect(again.resolution).toBe('Fixed in the ERP by hand');
+      expect((await b.getAuditByRun([run.id]))[0]!.map((e) => [e.action, e.actor])).toEqual([
+        ['RUN_CREATED', 'ops-1'],
+        ['EXCEPTION_RAISED', 'system'],
+        ['RUN_REQUEST_DEDUPLICATED', 'ops-1'],
+        ['EXCEPTION_RESOLVED', 'ops-1'],
+        ['RUN_RESOLVED', 'ops-1'],
+        ['EXCEPTION_RESOLVE_REPEATED', 'ops-1'],
+      ]);
+      await expect(a.resolveException('EXC-nope', OPS, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('keeps an abandoned subject from triggers; an explicit request starts a new run and its audit says so', async () => {
+      const request = newRun({ subjectReuse: 'active' });
+      const { run } = await a.createRun(request);
+      await b.abandonRun(run.id, OPS);
+      const lease = 'w1:t';
+      expect((await a.claimRun(lease, 30_000, Date.now()))?.id).toBe(run.id);
+      await a.endCompensation(run.id, lease);
+      const looked = await b.createRun(request);
+      expect([looked.created, looked.run.id, looked.run.status]).toEqual([false, run.id, 'ABANDONED']);
+      const restarted = await a.createRun({ ...request, explicit: true });
+      expect(restarted.created).toBe(true);
+      expect((await b.getAuditByRun([restarted.run.id]))[0]!.map((e) => [e.action, e.detail])).toEqual([
+        ['RUN_CREATED', { flow: 'contract', input: request.input }],
+        ['RUN_RESTARTED_AFTER_ABANDON', { abandonedRunId: run.id, abandonedStatus: 'ABANDONED' }],
+      ]);
+      // The newest run decides from then on, even created within the same millisecond: it holds the subject.
+      expect((await b.createRun({ ...request, explicit: true })).run.id).toBe(restarted.run.id);
+      expect((await b.createRun(request)).run.id).toBe(restarted.run.id);
+    });
+
     it('records a compensation retry durably and lets the lease go until it is due', async () => {
       const { run } = await a.createRun(newRun());
       const now = Date.now();

@@ -181,42 +181,31 @@ describe('flow billMilestone', () => {
     ).toBe(1);
   });
 
-  it('stops a milestone not yet completed with a BAD_VALUE exception naming it, and invoices it once completed and retried', async () => {
+  it('refuses to bill a milestone not yet completed, storing no run, and invoices it when called once it is completed', async () => {
     const { accountId, project, milestones } = await convertedProject();
     const planned = milestones[1]!;
-    const runId = (await bill(planned.id)).data!.billMilestone.id;
-    const stopped = await waitForRun(stack, runId, ['EXCEPTION', 'SUCCEEDED']);
-    const message = `Milestone ${planned.id} (Pipelines in production) of project ${project.id} (${project.code}, ${project.name}) cannot be invoiced: it is not completed yet; complete it in the PSA first`;
-    expect(stepSummary(stopped)).toEqual([
-      {
-        name: 'checkMilestone',
-        status: 'FAILED',
-        attempts: 1,
-        error: { class: 'BAD_VALUE', code: null, system: 'psa', message },
-      },
-      ...STEPS.slice(1).map((name) => ({ name, status: 'PENDING', attempts: 0, error: null })),
+    const early = await gql(
+      stack.gatewayUrl,
+      'mutation($input: BillMilestoneInput!) { billMilestone(input: $input) { id } }',
+      { input: { milestoneId: planned.id, idempotencyKey: `early-${planned.id}` } },
+    );
+    expect(early.body.errors?.map((e) => [e.extensions?.code, e.extensions?.field, e.message])).toEqual([
+      [
+        'INVALID_STATE',
+        'milestoneId',
+        `Milestone ${planned.id} (Pipelines in production) is not completed yet, so there is nothing to invoice; complete it in the PSA, and the milestone trigger invoices it (or call billMilestone again then)`,
+      ],
     ]);
-    expect(await exceptionOf(runId)).toEqual({
-      data: {
-        syncRun: {
-          status: 'EXCEPTION',
-          exception: {
-            flow: 'billMilestone',
-            step: 'checkMilestone',
-            class: 'BAD_VALUE',
-            system: 'psa',
-            message,
-            account: null,
-          },
-        },
-      },
-    });
+    const runsOf = async () =>
+      (await stack.stores.ledger.listRuns({ first: 1000, afterKey: null }, { flow: 'billMilestone' })).nodes.filter(
+        (r) => r.input.milestoneId === planned.id,
+      );
+    expect(await runsOf()).toEqual([]);
+    expect(await stack.stores.ledger.getIdempotencyRecords([`early-${planned.id}`])).toEqual([null]);
     expect(await stack.stores.erp.getInvoicesByProject([project.id])).toEqual([[]]);
 
     await complete(planned.id);
-    expect(
-      (await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id: runId })).body,
-    ).toEqual({ data: { retryRun: { status: 'QUEUED' } } });
+    const runId = (await bill(planned.id, `early-${planned.id}`)).data!.billMilestone.id;
     const done = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
     expect(done.steps.map((s) => [s.name, s.status])).toEqual(STEPS.map((name) => [name, 'SUCCEEDED']));
     const [invoices] = await stack.stores.erp.getInvoicesByProject([project.id]);

@@ -192,13 +192,26 @@ describe('orchestration audit trail', () => {
     );
     expect(again.body).toEqual(resolved.body);
 
-    const abandoned = await call(
-      server.url,
-      `mutation A($id: ID!) { abandonRun(id: $id) { id status } }`,
-      { id: runId },
-      { identity: OPS_2, requestId: 'req-abandon' },
-    );
-    expect(abandoned.body).toEqual({ data: { abandonRun: { id: runId, status: 'COMPENSATING' } } });
+    // The resolved run has ended (RESOLVED): it is abandoned no more; a stopped one is.
+    const abandon = (id: string) =>
+      call(
+        server.url,
+        `mutation A($id: ID!) { abandonRun(id: $id) { id status } }`,
+        { id },
+        { identity: OPS_2, requestId: 'req-abandon' },
+      );
+    expect((await abandon(runId)).body.errors?.map((e) => e.extensions?.code)).toEqual(['INVALID_STATE']);
+    const other = (
+      await call(server.url, CONVERT, { input: { opportunityId: 'OPP-AUDIT-2B' } }, { requestId: 'req-create-2' })
+    ).body.data.convertOpportunityToProject.id as string;
+    await raiseException(other);
+    expect((await abandon(other)).body).toEqual({ data: { abandonRun: { id: other, status: 'COMPENSATING' } } });
+    expect((await auditOf(server.url, other)).audit.at(-1)).toEqual({
+      actor: 'ops-2',
+      role: 'operations',
+      correlationId: 'req-abandon',
+      action: 'RUN_ABANDON_REQUESTED',
+    });
 
     const engine = { actor: 'system', role: null, correlationId: null, action: 'EXCEPTION_RAISED' };
     expect((await auditOf(server.url, runId)).audit).toEqual([
@@ -209,8 +222,8 @@ describe('orchestration audit trail', () => {
       { actor: 'ops-2', role: 'operations', correlationId: 'req-retry-with-input', action: 'RUN_RETRIED_WITH_INPUT' },
       engine,
       { actor: 'ops-1', role: 'operations', correlationId: 'req-resolve', action: 'EXCEPTION_RESOLVED' },
+      { actor: 'ops-1', role: 'operations', correlationId: 'req-resolve', action: 'RUN_RESOLVED' },
       { actor: 'ops-2', role: 'operations', correlationId: 'req-resolve-again', action: 'EXCEPTION_RESOLVE_REPEATED' },
-      { actor: 'ops-2', role: 'operations', correlationId: 'req-abandon', action: 'RUN_ABANDON_REQUESTED' },
     ]);
   });
 

@@ -26,6 +26,7 @@ export type RunStatus =
   | 'WAITING_RETRY'
   | 'SUCCEEDED'
   | 'EXCEPTION'
+  | 'RESOLVED'
   | 'COMPENSATING'
   | 'ABANDONED'
   | 'COMPENSATION_FAILED';
@@ -157,8 +158,9 @@ export interface NewRun {
   stepNames: readonly string[];
   subjectKey: string | null;
   /**
-   * `ever`: a subject that has had any run (but an abandoned one) returns that run (one conversion per deal);
-   * `active`: only a run not yet finished does (billing runs again once the last one ended).
+   * Whether a succeeded run still stands for its subject: `ever` (one conversion per deal, one invoice per milestone)
+   * or only while it is under way, `active` (billing runs again once the last run ended). Resolved runs never stand;
+   * abandoned ones stand against triggers but not against an `explicit` request (see `docs/run-lifecycle.md`).
    */
   subjectReuse: 'ever' | 'active';
   accountId: string | null;
@@ -172,6 +174,13 @@ export interface NewRun {
    * @default false
    */
   auditRepeats?: boolean;
+  /**
+   * A person's explicit request (an API call), not a trigger's look: it may start a new run for a subject whose last
+   * run was abandoned, which the new run's audit trail records as RUN_RESTARTED_AFTER_ABANDON. A trigger never
+   * restarts an abandoned subject.
+   * @default false
+   */
+  explicit?: boolean;
   /** Stripe semantics: the same key and request hash return the first run; another hash fails. */
   idempotency: { key: string; requestHash: string } | null;
 }
@@ -263,7 +272,11 @@ export interface ExceptionLedger {
   retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
   /** Asks for a run to be compensated (the worker undoes its completed steps newest first). Audited as by `actor`. */
   abandonRun(id: string, actor: Actor): Promise<RunRecord>;
-  /** Marks an exception resolved with `note`, audited as by `actor` (a repeat on a resolved one is audited too and changes nothing). */
+  /**
+   * Marks an exception resolved with `note`, audited as by `actor` (a repeat on a resolved one is audited too and
+   * changes nothing). A run stopped on the exception (EXCEPTION) becomes RESOLVED, which releases its subject.
+   * @throws MeridianError NOT_FOUND for an unknown exception.
+   */
   resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord>;
   getExceptions(ids: readonly string[]): Promise<(ExceptionRecord | null)[]>;
   listExceptions(page: PageRequest, filter?: ExceptionFilter): Promise<Page<ExceptionRecord>>;

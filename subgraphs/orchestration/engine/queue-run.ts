@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MeridianError } from '../../../lib/errors';
 import type { Flow } from '../flows/flow';
-import type { Actor, Ledger, RunRecord } from './ledger';
+import type { Actor, Ledger, NewRun, RunRecord } from './ledger';
 
 /** Who queues a run, and how. */
 export interface QueueRunOptions {
@@ -11,6 +11,8 @@ export interface QueueRunOptions {
   idempotencyKey?: string | null;
   /** Audit a call that gets a standing run back (API callers: yes; trigger looks: no). @default false */
   auditRepeats?: boolean;
+  /** A person's explicit call (see {@link NewRun.explicit}): may restart an abandoned subject. @default false */
+  explicit?: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function queueRun(
     ...flow.subject(input),
     triggeredBy: actor,
     auditRepeats: options.auditRepeats ?? false,
+    explicit: options.explicit ?? false,
     idempotency: idempotencyKey
       ? {
           key: idempotencyKey,

@@ -20,11 +20,17 @@ import {
 /** Run states a worker may take up (when due and unleased). */
 export const RUNNABLE: readonly RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING'];
 
-/** Run states in which a subject counts as taken, per {@link NewRun.subjectReuse}. */
-export const SUBJECT_TAKEN: Readonly<Record<NewRun['subjectReuse'], readonly RunStatus[]>> = {
-  ever: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'SUCCEEDED', 'EXCEPTION', 'COMPENSATING', 'COMPENSATION_FAILED'],
-  active: ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'EXCEPTION', 'COMPENSATING'],
-};
+/**
+ * Run states still under way or waiting for a person: a run in one of them holds its subject, so a new request for
+ * the subject gets that run back.
+ */
+export const ACTIVE: readonly RunStatus[] = ['QUEUED', 'RUNNING', 'WAITING_RETRY', 'EXCEPTION', 'COMPENSATING'];
+
+/**
+ * Run states a person ended by abandoning the run (its compensation done, or failed): final for the subject against
+ * triggers; only an explicit request starts a new run.
+ */
+export const ABANDONED_STATES: readonly RunStatus[] = ['ABANDONED', 'COMPENSATION_FAILED'];
 
 /** Run states a person may abandon. */
 export const ABANDONABLE: readonly RunStatus[] = ['QUEUED', 'WAITING_RETRY', 'EXCEPTION'];
@@ -66,6 +72,8 @@ export interface AuditEntry {
   actor: Actor;
   action: string;
   detail: unknown;
+  /** When (ISO 8601), for an entry that changes no run; otherwise the run's `updatedAt` after the change. */
+  at?: string;
 }
 
 /** What a ledger persists for one transition, in one transaction. */
@@ -79,6 +87,8 @@ export interface Transition {
   audit: AuditEntry[];
   /** Resolve the run's open exceptions with this note. */
   resolveOpenExceptions: string | null;
+  /** Resolve this one exception (of the run) with this note. */
+  resolveException: { id: string; note: string } | null;
   exception: RaisedException | null;
   /** Outbox events, each carrying `run` as its snapshot. */
   events: { type: OutboxEvent['type']; exceptionId: string | null }[];
@@ -106,6 +116,7 @@ export function transition(run: RunRecord, event: RunEventInput, ctx: Transition
     lease: 'keep',
     audit: [],
     resolveOpenExceptions: null,
+    resolveException: null,
     exception: null,
     events: [],
   };
@@ -284,18 +295,83 @@ function reopenFailedSteps(next: RunRecord, out: Transition): void {
     }
 }
 
+/** An exception as {@link decideResolve} needs it. */
+export interface ExceptionToResolve {
+  id: string;
+  runId: string;
+  status: 'OPEN' | 'RESOLVED';
+}
+
+/**
+ * Decides what resolving an exception does. A repeat on a resolved exception is audited and changes nothing. An open
+ * one is marked resolved with the note; when its run is stopped on it (EXCEPTION) the run becomes RESOLVED: it ends,
+ * and its subject is released, so a later event or call starts a new run. An exception of a run in another state (a
+ * failed compensation) is resolved and the run stays as it is.
+ */
+export function decideResolve(
+  run: RunRecord,
+  exception: ExceptionToResolve,
+  actor: Actor,
+  note: string,
+  ctx: TransitionContext,
+): Transition {
+  const out: Transition = {
+    run,
+    steps: [],
+    lease: 'keep',
+    audit: [],
+    resolveOpenExceptions: null,
+    resolveException: null,
+    exception: null,
+    events: [],
+  };
+  const at = new Date(ctx.now).toISOString();
+  if (exception.status === 'RESOLVED') {
+    out.audit.push({ actor, action: 'EXCEPTION_RESOLVE_REPEATED', detail: { exceptionId: exception.id, note }, at });
+    return out;
+  }
+  out.resolveException = { id: exception.id, note };
+  out.audit.push({ actor, action: 'EXCEPTION_RESOLVED', detail: { exceptionId: exception.id, note }, at });
+  if (run.status !== 'EXCEPTION') return out;
+  out.run = { ...run, steps: run.steps.map((s) => ({ ...s })), status: 'RESOLVED', updatedAt: at };
+  out.run.sequence += 1;
+  out.lease = null;
+  out.audit.push({ actor, action: 'RUN_RESOLVED', detail: { exceptionId: exception.id, note } });
+  out.events.push({ type: 'SYNC_RUN_UPDATED', exceptionId: null });
+  return out;
+}
+
 /** What an adapter found for a new run's idempotency key and subject. */
 export interface CreateLookup {
   /** The record standing for the run's idempotency key, if any. */
   idempotency: { requestHash: string; runId: string } | null;
-  /** The run standing for the run's subject (per {@link SUBJECT_TAKEN}), if any. */
-  subjectRunId: string | null;
+  /**
+   * The subject's latest run (the one created last), if any: at most one run of a subject is ever active, and a
+   * subject whose run succeeded under `ever` gets no later run, so the latest decides.
+   */
+  subjectRun: { id: string; status: RunStatus } | null;
 }
 
 /** What creating a run comes to. */
 export type CreateDecision =
   | { kind: 'existing'; runId: string; audit: AuditEntry | null; recordKey: boolean }
   | { kind: 'create'; transition: Transition; recordKey: boolean };
+
+/**
+ * Whether the subject's latest run stands for a new request (which then gets it back): an active run does; a
+ * succeeded one under `ever`; an abandoned one unless the request is a person's explicit one. A resolved run never
+ * does.
+ */
+export function standsForSubject(
+  latest: { status: RunStatus },
+  reuse: NewRun['subjectReuse'],
+  explicit: boolean,
+): boolean {
+  if (ACTIVE.includes(latest.status)) return true;
+  if (latest.status === 'SUCCEEDED') return reuse === 'ever';
+  if (ABANDONED_STATES.includes(latest.status)) return !explicit;
+  return false;
+}
 
 /**
  * Decides what `createRun` does: return the run standing for the idempotency key or the subject (auditing the repeat
@@ -321,10 +397,11 @@ export function decideCreate(run: NewRun, found: CreateLookup, ctx: TransitionCo
       recordKey: false,
     };
   }
-  if (found.subjectRunId)
+  const latest = found.subjectRun;
+  if (latest && standsForSubject(latest, run.subjectReuse, run.explicit ?? false))
     return {
       kind: 'existing',
-      runId: found.subjectRunId,
+      runId: latest.id,
       audit: run.auditRepeats
         ? {
             actor,
@@ -368,8 +445,20 @@ export function decideCreate(run: NewRun, found: CreateLookup, ctx: TransitionCo
       run: created,
       steps: created.steps.map((s) => s.index),
       lease: null,
-      audit: [{ actor, action: 'RUN_CREATED', detail: { flow: run.flow, input: created.input } }],
+      audit: [
+        { actor, action: 'RUN_CREATED', detail: { flow: run.flow, input: created.input } },
+        ...(latest && ABANDONED_STATES.includes(latest.status)
+          ? [
+              {
+                actor,
+                action: 'RUN_RESTARTED_AFTER_ABANDON',
+                detail: { abandonedRunId: latest.id, abandonedStatus: latest.status },
+              },
+            ]
+          : []),
+      ],
       resolveOpenExceptions: null,
+      resolveException: null,
       exception: null,
       events: [{ type: 'SYNC_RUN_UPDATED', exceptionId: null }],
     },

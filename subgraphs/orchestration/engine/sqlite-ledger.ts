@@ -7,8 +7,8 @@ import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../
 import { migrateSqlite } from './migrations';
 import {
   RUNNABLE,
-  SUBJECT_TAKEN,
   decideCreate,
+  decideResolve,
   transition,
   type AuditEntry,
   type RunEventInput,
@@ -148,17 +148,14 @@ export class SqliteLedger implements Ledger {
               .prepare('SELECT request_hash AS requestHash, run_id AS runId FROM idempotency_keys WHERE key = ?')
               .get(run.idempotency.key) as { requestHash: string; runId: string } | undefined) ?? null)
           : null;
-        const subjectRunId =
+        // The subject's latest run: rowid follows insertion order (created_at may tie within a millisecond).
+        const subjectRun =
           idempotency || !run.subjectKey
             ? null
-            : ((
-                this.db
-                  .prepare(
-                    `SELECT id FROM runs WHERE subject_key = ? AND ${inJson('status')} ORDER BY created_at LIMIT 1`,
-                  )
-                  .get(run.subjectKey, JSON.stringify(SUBJECT_TAKEN[run.subjectReuse])) as { id: string } | undefined
-              )?.id ?? null);
-        const decision = decideCreate(run, { idempotency, subjectRunId }, this.context());
+            : ((this.db
+                .prepare(`SELECT id, status FROM runs WHERE subject_key = ? ORDER BY rowid DESC LIMIT 1`)
+                .get(run.subjectKey) as { id: string; status: RunRecord['status'] } | undefined) ?? null);
+        const decision = decideCreate(run, { idempotency, subjectRun }, this.context());
         let runId: string;
         if (decision.kind === 'create') {
           const created = decision.transition.run;
@@ -345,21 +342,21 @@ export class SqliteLedger implements Ledger {
   }
 
   async resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord> {
-    return this.db.transaction((): ExceptionRecord => {
-      const found = this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as
-        | ExceptionRecord
-        | undefined;
-      if (!found) throw new MeridianError('NOT_FOUND', `No exception '${id}'`, { value: id });
-      if (found.status === 'RESOLVED') {
-        this.audit(found.runId, { actor, action: 'EXCEPTION_RESOLVE_REPEATED', detail: { exceptionId: id, note } });
-        return found;
-      }
-      this.db
-        .prepare(`UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE id = ?`)
-        .run(new Date().toISOString(), note, id);
-      this.audit(found.runId, { actor, action: 'EXCEPTION_RESOLVED', detail: { exceptionId: id, note } });
-      return this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as ExceptionRecord;
-    })();
+    return this.db
+      .transaction((): ExceptionRecord => {
+        const found = this.findException(id);
+        this.persist(decideResolve(this.findRun(found.runId), found, actor, note, this.context()));
+        return this.findException(id);
+      })
+      .immediate();
+  }
+
+  private findException(id: string): ExceptionRecord {
+    const found = this.db.prepare(`SELECT ${EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?`).get(id) as
+      | ExceptionRecord
+      | undefined;
+    if (!found) throw new MeridianError('NOT_FOUND', `No exception '${id}'`, { value: id });
+    return found;
   }
 
   async getExceptions(ids: readonly string[]): Promise<(ExceptionRecord | null)[]> {
@@ -558,13 +555,19 @@ export class SqliteLedger implements Ledger {
           `UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE run_id = ? AND status = 'OPEN'`,
         )
         .run(run.updatedAt, t.resolveOpenExceptions, run.id);
+    if (t.resolveException !== null)
+      this.db
+        .prepare(
+          `UPDATE exceptions SET status = 'RESOLVED', resolved_at = ?, resolution = ? WHERE id = ? AND status = 'OPEN'`,
+        )
+        .run(new Date().toISOString(), t.resolveException.note, t.resolveException.id);
     if (t.exception) {
       const e = t.exception;
       this.db
         .prepare(`INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, NULL, NULL)`)
         .run(e.id, e.runId, e.flow, e.step, e.class, e.system, e.message, e.accountId, e.createdAt);
     }
-    for (const entry of t.audit) this.audit(run.id, entry, run.updatedAt);
+    for (const entry of t.audit) this.audit(run.id, entry, entry.at ?? run.updatedAt);
     const snapshot = JSON.stringify(run);
     const insert = this.db.prepare(
       `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

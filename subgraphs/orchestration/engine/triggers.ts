@@ -4,6 +4,7 @@ import type { Governance } from '../governance/governance';
 import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
 import type { Ledger, RunRecord } from './ledger';
 import { queueRun } from './queue-run';
+import { ABANDONED_STATES } from './run-transitions';
 
 /** A page of the subjects a trigger found, and where the page ends. */
 export interface TriggerPage {
@@ -242,10 +243,13 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     let stored = await ledger.getWatermark(name);
     let mark: ChangeWatermark =
       stored === null ? { after: null, pending: [] } : (JSON.parse(stored) as ChangeWatermark);
-    /** Queues a run for `id`; true when a run covers the change (new, or not started), false when it must be offered again. */
+    /**
+     * Queues a run for `id`; true when the change is dealt with (a new run, or one not started yet, covers it; or a
+     * person abandoned the subject, which a trigger never restarts), false when it must be offered again.
+     */
     const offer = async (id: string): Promise<boolean> => {
       const { run, created } = await queue(trigger, flow, id, onCreated);
-      return created || notStarted(run);
+      return created || notStarted(run) || ABANDONED_STATES.includes(run.status);
     };
     /** Saves `next` unless another poller moved the watermark since it was read; false then, ending this look. */
     const save = async (next: ChangeWatermark): Promise<boolean> => {

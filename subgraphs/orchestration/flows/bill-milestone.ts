@@ -63,6 +63,16 @@ export const billMilestone: Flow<BillMilestoneInput> = {
     projectId: null,
   }),
 
+  async precondition(input, systems, correlationId) {
+    const found = await systems.psa.getMilestone(input.milestoneId, correlationId);
+    if (found?.status === 'PLANNED')
+      throw new MeridianError(
+        'INVALID_STATE',
+        `Milestone ${found.id} (${found.name}) is not completed yet, so there is nothing to invoice; complete it in the PSA, and the milestone trigger invoices it (or call billMilestone again then)`,
+        { field: 'milestoneId', value: found.id },
+      );
+  },
+
   steps: [
     {
       name: 'checkMilestone',

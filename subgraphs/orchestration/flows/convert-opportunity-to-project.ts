@@ -76,6 +76,16 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     projectId: null,
   }),
 
+  async precondition(input, systems, correlationId) {
+    const found = await systems.crm.getOpportunity(input.opportunityId, correlationId);
+    if (found && found.stage !== 'CLOSED_WON')
+      throw new MeridianError(
+        'INVALID_STATE',
+        `Opportunity '${found.id}' (${found.name}) is in stage ${found.stage}; only a closed-won deal is converted. Close it won in the CRM, and the closed-won trigger converts it (or call convertOpportunityToProject again then)`,
+        { field: 'opportunityId', value: found.id },
+      );
+  },
+
   steps: [
     {
       name: 'validateOpportunity',

@@ -48,5 +48,13 @@ export interface Flow<TInput> {
   /** Validates a run's stored input. @throws MeridianError BAD_USER_INPUT */
   parseInput(raw: Record<string, unknown>): TInput;
   subject(input: TInput): RunSubject;
+  /**
+   * What must already hold in the systems before a person's call starts a run (a deal won, a milestone completed).
+   * Checked by the mutation, before anything is stored: a call made too early is refused, holds no subject, and the
+   * trigger starts the run once the systems show the precondition (it lists only such subjects). A record that does
+   * not exist at all is left to the first step, which stops the run with a MISSING_REFERENCE exception.
+   * @throws MeridianError INVALID_STATE naming the input field, with what to do.
+   */
+  precondition?(input: TInput, systems: Systems, correlationId: string): Promise<void>;
   steps: readonly Step<TInput>[];
 }

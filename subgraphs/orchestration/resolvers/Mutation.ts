@@ -19,10 +19,14 @@ async function startRun(
   raw: Record<string, unknown>,
   idempotencyKey: string | null | undefined,
 ) {
-  const { run, created } = await queueRun(ctx.ledger, ctx.flows.get(flowName)!, raw, {
-    actor: actorOf(ctx),
+  const flow = ctx.flows.get(flowName)!;
+  const actor = actorOf(ctx);
+  if (flow.precondition && ctx.systems) await flow.precondition(flow.parseInput(raw), ctx.systems, ctx.requestId);
+  const { run, created } = await queueRun(ctx.ledger, flow, raw, {
+    actor,
     idempotencyKey,
     auditRepeats: true,
+    explicit: true,
   });
   if (created) ctx.runQueued();
   return run;
