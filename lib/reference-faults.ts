@@ -26,6 +26,7 @@ export interface FaultSettings {
 export class FaultInjector {
   private settings: FaultSettings = {};
   private rng = mulberry32(1);
+  private now: () => number = Date.now;
 
   constructor(
     private readonly system: string,
@@ -40,6 +41,14 @@ export class FaultInjector {
     if (!(rate >= 0 && rate <= 1)) throw new RangeError(`throttleRate must be within 0..1, got ${rate}`);
     this.settings = { ...settings };
     this.rng = mulberry32(settings.seed ?? 1);
+  }
+
+  /**
+   * Reads the time for `maintenanceUntil` from `now` instead of the system clock, so a test can move a maintenance
+   * window's end by hand, on the same clock as the worker that retries against it.
+   */
+  setClock(now: () => number): void {
+    this.now = now;
   }
 
   /** The settings in force. */
@@ -60,7 +69,7 @@ export class FaultInjector {
   async before(operation: string): Promise<void> {
     const { latencyMs = 0, throttleRate = 0, retryAfterMs = 1000, maintenanceUntil = null } = this.settings;
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
-    const now = Date.now();
+    const now = this.now();
     if (maintenanceUntil !== null && now < maintenanceUntil) {
       throw new MeridianError(
         'SYSTEM_MAINTENANCE',

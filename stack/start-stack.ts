@@ -18,7 +18,7 @@ import { createInProcessBus } from '../lib/event-bus/in-process-bus';
 import { silentLogger } from '../lib/logger';
 import type { FaultSettings } from '../lib/reference-faults';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph';
-import { startGateway, type RunningGateway } from '../gateway/start';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from '../gateway/start';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
 import { seedEmptyStores } from '../seed/seed-stores';
 import { crmSeedTarget, erpSeedTarget, ledgerSeedTarget, psaSeedTarget } from '../seed/targets';
@@ -83,8 +83,15 @@ export interface StackOptions {
   worker?: boolean;
   /** Governance for the flows. @default the checked-in governance.yaml */
   governance?: Governance;
-  /** Worker lease and polling. */
+  /** Worker lease and polling, and its source of retry jitter. */
   workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
+  /**
+   * One clock (epoch ms) for the worker's leases and retries and the reference systems' maintenance windows, so a
+   * test moves time by hand instead of waiting for it. @default Date.now
+   */
+  clock?: () => number;
+  /** The gateway's graphql-ws limits. @default the gateway's defaults (3 s to `connection_init`, 12 s keep-alive) */
+  subscriptions?: StartGatewayOptions['subscriptions'];
   /** Start flows from the systems' state (closed-won deals, approved time, completed milestones, invoice and account changes), every `intervalMs`. @default off */
   triggers?: { intervalMs: number } | false;
   /** Where the outbox relay publishes run events, and the gateway's subscriptions read them. @default an in-process bus, closed on stop */
@@ -151,6 +158,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     erp: new SqliteErpConnector(join(options.dataDir, 'erp.db'), options.faults?.erp),
     ledger: new SqliteLedger(join(options.dataDir, 'orchestration.db')),
   };
+  if (options.clock) for (const system of [stores.crm, stores.psa, stores.erp]) system.faults.setClock(options.clock);
   const seedAccounts = options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS;
   const seeded =
     seedAccounts > 0
@@ -211,6 +219,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             relay?.wake();
           },
           ...options.workerOptions,
+          ...(options.clock ? { now: options.clock } : {}),
         });
   const runQueued = () => {
     worker?.wake();
@@ -262,6 +271,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
     },
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
     logger: child('gateway'),
     port: port('gateway'),
     host,

@@ -9,6 +9,7 @@ import { SqliteCrmConnector } from '../subgraphs/crm/connector/reference/sqlite-
 import { createCrmSubgraph } from '../subgraphs/crm/index';
 import { describeCrmConnectorContract } from './contracts/crm-connector.contract';
 import { signedGql } from './support/signed';
+import { createTestClock } from './support/clock';
 
 /** The secret the CRM subgraph under test shares with its (here: the test's) signed callers. */
 const SECRET = 'crm-connector-test-secret';
@@ -82,12 +83,22 @@ describe('SqliteCrmConnector faults', () => {
   });
 
   it('refuses every call during a maintenance window with the time left', async () => {
-    const connector = new SqliteCrmConnector(':memory:', { maintenanceUntil: Date.now() + 60_000 });
+    const clock = createTestClock();
+    const connector = new SqliteCrmConnector(':memory:');
+    connector.faults.setClock(clock.now);
+    connector.faults.set({ maintenanceUntil: clock.now() + 60_000 });
     const error = await connector
       .listAccounts({ first: 1, afterKey: null })
       .catch((e: unknown) => e as { code: string; details: { retryAfterMs: number; system: string } });
     expect(error).toMatchObject({ code: 'SYSTEM_MAINTENANCE', details: { system: 'crm' } });
-    expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBeGreaterThan(50_000);
+    expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBe(60_000);
+    clock.advanceBy(59_999);
+    await expect(connector.listAccounts({ first: 1, afterKey: null })).rejects.toMatchObject({
+      code: 'SYSTEM_MAINTENANCE',
+      details: { retryAfterMs: 1 },
+    });
+    clock.advanceBy(1);
+    await expect(connector.listAccounts({ first: 1, afterKey: null })).resolves.toMatchObject({ totalCount: 0 });
     connector.close();
   });
 });

@@ -10,6 +10,7 @@ import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-
 import { createErpSubgraph } from '../subgraphs/erp/index';
 import { describeErpConnectorContract } from './contracts/erp-connector.contract';
 import { signedGql } from './support/signed';
+import { createTestClock } from './support/clock';
 
 /** The secret the test signs its requests to the ERP subgraph with, as the gateway would. */
 const SECRET = 'erp-connector-test-secret';
@@ -99,12 +100,17 @@ describe('SqliteErpConnector faults', () => {
   });
 
   it('refuses every call, writes included, during a maintenance window with the time left', async () => {
-    const connector = new SqliteErpConnector(':memory:', { maintenanceUntil: Date.now() + 60_000 });
+    const clock = createTestClock();
+    const connector = new SqliteErpConnector(':memory:');
+    connector.faults.setClock(clock.now);
+    connector.faults.set({ maintenanceUntil: clock.now() + 60_000 });
     const error = await connector
       .postBillingLines([])
       .catch((e: unknown) => e as { code: string; details: { retryAfterMs: number; system: string } });
     expect(error).toMatchObject({ code: 'SYSTEM_MAINTENANCE', details: { system: 'erp' } });
-    expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBeGreaterThan(50_000);
+    expect((error as { details: { retryAfterMs: number } }).details.retryAfterMs).toBe(60_000);
+    clock.advanceBy(60_000);
+    await expect(connector.postBillingLines([])).resolves.toEqual([]);
     connector.close();
   });
 });

@@ -10,6 +10,7 @@ import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-
 import { createPsaSubgraph } from '../subgraphs/psa/index';
 import { describePsaConnectorContract } from './contracts/psa-connector.contract';
 import { signedGql } from './support/signed';
+import { createTestClock } from './support/clock';
 
 /** The secret the PSA subgraph under test shares with its (test) callers. */
 const SECRET = 'psa-connector-test-secret';
@@ -68,7 +69,10 @@ describe('SqlitePsaConnector', () => {
   });
 
   it('refuses every call, commands included, during a maintenance window with the time left', async () => {
-    const connector = new SqlitePsaConnector(':memory:', { maintenanceUntil: Date.now() + 60_000 });
+    const clock = createTestClock();
+    const connector = new SqlitePsaConnector(':memory:');
+    connector.faults.setClock(clock.now);
+    connector.faults.set({ maintenanceUntil: clock.now() + 60_000 });
     for (const call of [
       () => connector.listProjects({ first: 1, afterKey: null }),
       () => connector.approveTimeEntries(['TE-0000011001']),
@@ -78,8 +82,10 @@ describe('SqlitePsaConnector', () => {
         (e: unknown) => e as { code: string; details: { retryAfterMs: number; system: string } },
       );
       expect(error).toMatchObject({ code: 'SYSTEM_MAINTENANCE', details: { system: 'psa' } });
-      expect(error!.details.retryAfterMs).toBeGreaterThan(50_000);
+      expect(error!.details.retryAfterMs).toBe(60_000);
     }
+    clock.advanceBy(60_000);
+    await expect(connector.listProjects({ first: 1, afterKey: null })).resolves.toMatchObject({ totalCount: 0 });
     connector.close();
   });
 });

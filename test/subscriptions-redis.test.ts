@@ -28,13 +28,14 @@ describe('subscriptions across processes on one Redis', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   let gatewayA: string;
   let gatewayB: string;
+  let orchestration: Child;
 
   beforeAll(async () => {
     redis = await startRedisServer();
     // CRM, PSA and ERP in this process; the worker (with its outbox relay) and two gateways as their own processes.
     stack = await startTestStack({ worker: false, relay: false });
     const [orchestrationPort, portA, portB] = await freePorts(3);
-    const orchestration = startTsx('subgraphs/orchestration/main.ts', {
+    orchestration = startTsx('subgraphs/orchestration/main.ts', {
       DATA_DIR: stack.dataDir,
       ORCHESTRATION_PORT: String(orchestrationPort),
       CRM_URL: stack.urls.crm,
@@ -136,18 +137,28 @@ describe('subscriptions across processes on one Redis', () => {
   it('keeps a run going while Redis is killed and restarted: the subscriber resumes and nothing is lost from the ledger', async () => {
     const client = wsClient(gatewayB.replace('http', 'ws'));
     try {
-      const { opportunityId } = await createWonOpportunity(gatewayA);
-      // The ERP is in maintenance for a while, so the run is mid-way when Redis goes.
-      stack.stores.erp.faults.set({ maintenanceUntil: Date.now() + 1500 });
+      // The run first stops in an exception (no delivery region), so it is mid-way, and idle, when Redis goes.
+      const { opportunityId } = await createWonOpportunity(gatewayA, { deliveryRegion: null });
       const runId = (await convert(gatewayA, opportunityId)).data!.convertOpportunityToProject.id;
       const watcher = subscribe<{ syncRunUpdated: { sequence: number; status: string } }>(client, ONE_RUN, {
         id: runId,
       });
-      await watcher.received(1);
+      const statusAt = async (n: number) => (await watcher.received(n)).at(-1)!.data!.syncRunUpdated.status;
+      for (let n = 1; (await statusAt(n)) !== 'EXCEPTION'; n++);
       await redis.kill();
+      // Corrected and retried through gateway A while Redis is down: the run goes on to the end.
+      const retried = await gql(
+        gatewayA,
+        'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { deliveryRegion: "UK" }) { status } }',
+        { id: runId },
+      );
+      expect(retried.body).toEqual({ data: { retryRunWithInput: { status: 'QUEUED' } } });
+      await waitForOutput(orchestration, new RegExp(`"runId":"${runId}"[^\\n]*"status":"SUCCEEDED"`));
+      await waitForOutput(orchestration, /outbox relay cannot publish/);
+      // Nothing of that reached the subscriber while Redis was down.
+      expect(watcher.results.map((r) => r.data!.syncRunUpdated.status)).not.toContain('SUCCEEDED');
       await redis.restart();
       await watcher.done;
-      stack.stores.erp.faults.set({});
       const sequences = watcher.results.map((r) => r.data!.syncRunUpdated.sequence);
       const first = sequences[0]!;
       expect(sequences).toEqual(Array.from({ length: sequences.length }, (_, i) => first + i));

@@ -50,10 +50,10 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   let closed = false;
   let outageLogged = false;
 
+  const publishTimeoutMs = options.publishTimeoutMs ?? 2000;
   const publisher = createClient({
     url,
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.publishTimeoutMs ?? 2000 },
     socket: { reconnectStrategy },
   });
   const subscriber = createClient({ url, socket: { reconnectStrategy } });
@@ -148,12 +148,23 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       if (closed) throw new Error('The event bus is closed');
       // While this instance is down its own subscribers would miss the event, so the caller keeps it for later.
       if (status === 'down') throw new Error('Redis did not take the event: the event bus is down (reconnecting)');
+      // node-redis's own command timeout stops once the command is written, so a server that holds the connection
+      // and never answers (hung, paused, overloaded) would hold the publish for ever: this timer bounds the wait.
+      const sent = publisher.publish(channel, JSON.stringify(event));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${publishTimeoutMs} ms`)), publishTimeoutMs);
+      });
+      // A late failure of a publish already given up on is no one's to handle.
+      sent.catch(() => undefined);
       try {
-        await publisher.publish(channel, JSON.stringify(event));
+        await Promise.race([sent, timedOut]);
       } catch (error) {
         throw new Error(`Redis did not take the event: ${error instanceof Error ? error.message : String(error)}`, {
           cause: error,
         });
+      } finally {
+        clearTimeout(timer);
       }
     },
     subscribe: (listener) => listeners.add(listener),

@@ -1,6 +1,10 @@
 import { gql, startTestStack } from '../support/stack';
+import { recordLeases, type LeaseLog } from '../support/leases';
 import { waitForRun } from '../support/runs';
 import { extendMinor, fromMinor } from '../../lib/money';
+
+/** Shorter than one ERP call of the slow-step test (200 ms), so its lease lapses mid-step. */
+const LEASE_MS = 150;
 
 describe('flow billApprovedTime', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
@@ -111,9 +115,16 @@ describe('flow billApprovedTime', () => {
 
   it('bills every entry once when a slow step outlives its lease and another worker loop takes the run over', async () => {
     // A lease shorter than one batch: the run is taken over mid-step, and the first holder's late commits are refused.
+    let leases: LeaseLog | undefined;
     const slow = await startTestStack({
-      workerOptions: { idlePollMs: 10, leaseMs: 150 },
+      workerOptions: { idlePollMs: 10, leaseMs: LEASE_MS },
       faults: { erp: { latencyMs: 200 } },
+      wrapConnector: (system, connector) => {
+        if (system !== 'orchestration') return connector;
+        const recorded = recordLeases(connector);
+        leases = recorded.log;
+        return recorded.ledger;
+      },
     });
     try {
       const [projectId] = (await slow.stores.psa.listProjectsWithBillableWork({ first: 1, afterKey: null })).nodes.map(
@@ -146,6 +157,12 @@ describe('flow billApprovedTime', () => {
       ).body.data!.billApprovedTime.id;
       const run = await waitForRun(slow, runId, ['SUCCEEDED', 'EXCEPTION']);
       expect(run.status).toBe('SUCCEEDED');
+      // The takeover happened: the run was claimed under more than one lease token, and a holder that had lost its
+      // lease was refused when it came back to heartbeat or commit.
+      expect(leases!.tokens(runId).length).toBeGreaterThanOrEqual(2);
+      const refused = leases!.refused.filter((r) => r.runId === runId);
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      expect(refused.every((r) => leases!.tokens(runId).slice(0, -1).includes(r.token))).toBe(true);
       const [lines] = await slow.stores.erp.getBillingLinesByProject([projectId!]);
       const timeLines = lines!.filter((l) => l.externalId.startsWith('time:'));
       expect([timeLines.length, new Set(timeLines.map((l) => l.sourceId)).size]).toEqual([ready, ready]);

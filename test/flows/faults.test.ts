@@ -1,7 +1,10 @@
 import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
 import { gql, startTestStack } from '../support/stack';
-import { convert, createWonOpportunity, waitForRun } from '../support/runs';
+import { mulberry32 } from '../../lib/reference-faults';
+import { createTestClock } from '../support/clock';
+import { convert, createWonOpportunity, settleRuns, waitForRun } from '../support/runs';
 
+const ERP_STEPS = ['ensureErpCustomer', 'pushProjectDimensions'];
 const STEPS = ['validateOpportunity', 'ensureErpCustomer', 'createPsaProject', 'pushProjectDimensions', 'linkBack'];
 
 describe('conversions under system faults', () => {
@@ -9,34 +12,46 @@ describe('conversions under system faults', () => {
   afterEach(() => stack.stop());
 
   it('completes every run with 30% of ERP calls throttled and a maintenance window, none early, nothing duplicated', async () => {
-    stack = await startTestStack({ workerOptions: { idlePollMs: 20 } });
+    // The worker and the ERP read one clock that moves only when no run is in flight (settleRuns): every backoff, with
+    // its jitter up to the ERP's 30 s cap, and the window itself pass at once, in the order they are due.
+    const clock = createTestClock();
+    stack = await startTestStack({ clock: clock.now, workerOptions: { idlePollMs: 20, random: mulberry32(7) } });
     const created = await Promise.all(Array.from({ length: 8 }, () => createWonOpportunity(stack.gatewayUrl)));
-    // The window opens when the first run is about to call the ERP, so every ERP call meets it, however slow the machine.
-    let maintenanceUntil = Infinity;
-    const openWindow = (run: { steps: { status: string }[] }) => {
-      if (maintenanceUntil !== Infinity || run.steps[0]?.status !== 'SUCCEEDED') return;
-      maintenanceUntil = Date.now() + 500;
-      stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
+    const maintenanceUntil = clock.now() + 60_000;
+    stack.stores.erp.faults.set({ throttleRate: 0.3, retryAfterMs: 30, maintenanceUntil, seed: 11 });
+    // When (on the shared clock) each run's ERP steps succeeded.
+    const erpDoneAt: number[] = [];
+    const seen = new Set<string>();
+    const onRun = (run: { id: string; steps: { name: string; status: string }[] }) => {
+      for (const s of run.steps)
+        if (ERP_STEPS.includes(s.name) && s.status === 'SUCCEEDED' && !seen.has(`${run.id}:${s.name}`)) {
+          seen.add(`${run.id}:${s.name}`);
+          erpDoneAt.push(clock.now());
+        }
     };
-    stack.runEvents.on('run', openWindow);
+    stack.runEvents.on('run', onRun);
     const runIds = await Promise.all(
       created.map(async (c) => (await convert(stack.gatewayUrl, c.opportunityId)).data!.convertOpportunityToProject.id),
     );
-    const runs = await Promise.all(runIds.map((id) => waitForRun(stack, id, ['SUCCEEDED', 'EXCEPTION'])));
-    stack.runEvents.off('run', openWindow);
+    const runs = await settleRuns(stack, clock, runIds);
+    stack.runEvents.off('run', onRun);
     stack.stores.erp.faults.set({});
     expect(runs.map((r) => r.status)).toEqual(Array(8).fill('SUCCEEDED'));
-    // No ERP step finished inside the window, and the faults were met (and retried) along the way.
-    for (const run of runs) {
-      const erpSteps = run.steps.filter((s) => s.name === 'ensureErpCustomer' || s.name === 'pushProjectDimensions');
-      expect(erpSteps.every((s) => Date.parse(s.finishedAt!) >= maintenanceUntil)).toBe(true);
-    }
+    // Every ERP step met the window, and none finished inside it.
+    expect(erpDoneAt).toHaveLength(16);
+    expect(erpDoneAt.every((at) => at >= maintenanceUntil)).toBe(true);
+    // Each retry waited at least what the ERP asked for: the rest of the window, or its Retry-After when throttled.
     const retries = (await stack.stores.ledger.getAuditByRun(runIds))
       .flat()
-      .filter((a) => a.action === 'STEP_RETRY_SCHEDULED');
-    expect(new Set(retries.map((r) => (r.detail as { error: { class: string } }).error.class))).toEqual(
-      new Set(['MAINTENANCE', 'RATE_LIMITED']),
-    );
+      .filter((a) => a.action === 'STEP_RETRY_SCHEDULED')
+      .map((a) => a.detail as { step: string; retryAt: string; error: { class: string; at: string } });
+    expect(new Set(retries.map((r) => r.error.class))).toEqual(new Set(['MAINTENANCE', 'RATE_LIMITED']));
+    const maintenance = retries.filter((r) => r.error.class === 'MAINTENANCE');
+    expect(new Set(maintenance.map((r) => r.step))).toEqual(new Set(['ensureErpCustomer']));
+    expect(maintenance.length).toBeGreaterThanOrEqual(8);
+    for (const r of maintenance) expect(Date.parse(r.retryAt)).toBeGreaterThanOrEqual(maintenanceUntil);
+    for (const r of retries.filter((x) => x.error.class === 'RATE_LIMITED'))
+      expect(Date.parse(r.retryAt) - Date.parse(r.error.at)).toBeGreaterThanOrEqual(30);
     // Exactly one customer, one project and one set of dimensions per opportunity.
     for (const c of created) {
       const [customer] = await stack.stores.erp.getCustomersByCrmAccount([c.accountId]);

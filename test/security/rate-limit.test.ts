@@ -1,4 +1,5 @@
 import { ApolloServer } from '@apollo/server';
+import { createClient } from 'redis';
 import { identityOf, ROLES, type Identity } from '../../lib/auth/identity';
 import { MeridianError } from '../../lib/errors';
 import { createGraphQLRequestListener, listen, type Listening } from '../../lib/graphql-http';
@@ -138,6 +139,18 @@ describe('rate limiter shared through a real Redis', () => {
 
   it('counts in Redis with a TTL of the window, so the budget comes back once the window ends', async () => {
     const { client } = await replicaClient();
+    const events = createClient({ url: redis.url });
+    events.on('error', () => undefined);
+    await events.connect();
+    clients.push({ close: async () => void events.destroy() });
+    await events.configSet('notify-keyspace-events', 'Ex');
+    let onExpired!: () => void;
+    const expired = new Promise<void>((resolve) => {
+      onExpired = resolve;
+    });
+    await events.subscribe('__keyevent@0__:expired', (key) => {
+      if (key === 'test:expiry:portal:user-1') onExpired();
+    });
     const limiter = createRateLimiter({ points: 1, durationMs: 1000, redis: client, keyPrefix: 'test:expiry' });
     expect(await codes(limiter, 'portal:user-1', 2)).toEqual([null, 'RATE_LIMITED']);
     const raw = (await client.eval("return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}", {
@@ -147,17 +160,9 @@ describe('rate limiter shared through a real Redis', () => {
     expect(raw[0]).toBe('2');
     expect(raw[1]).toBeGreaterThan(0);
     expect(raw[1]).toBeLessThanOrEqual(1000);
-    // Wait for the key to expire in Redis itself (polling Redis, not sleeping a guessed time).
-    const waitUntilGone = async (): Promise<void> => {
-      const left = (await client.eval("return redis.call('pttl', KEYS[1])", {
-        keys: ['test:expiry:portal:user-1'],
-        arguments: [],
-      })) as number;
-      if (left < 0) return;
-      await new Promise((resolve) => setTimeout(resolve, left + 5));
-      return waitUntilGone();
-    };
-    await waitUntilGone();
+    // Wait for Redis itself to report the key expired (a keyspace event), not for a guessed duration.
+    await expired;
+    expect(await client.exists('test:expiry:portal:user-1')).toBe(0);
     expect(await codes(limiter, 'portal:user-1', 2)).toEqual([null, 'RATE_LIMITED']);
   });
 

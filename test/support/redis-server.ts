@@ -13,6 +13,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL, as a crash; resolves once it exited. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing is answered, as a hung server; until {@link RedisServer.resume}. */
+  pause(): void;
+  /** SIGCONT after {@link RedisServer.pause}. */
+  resume(): void;
   /** Starts it again on the same port (stopping it first if it runs); resolves once it accepts connections. */
   restart(): Promise<void>;
 }
@@ -44,6 +48,12 @@ export async function startRedisServer(command = 'redis-server'): Promise<RedisS
       rmSync(dir, { recursive: true, force: true });
     },
     kill: () => signal('SIGKILL'),
+    pause: () => {
+      child.kill('SIGSTOP');
+    },
+    resume: () => {
+      child.kill('SIGCONT');
+    },
     restart: async () => {
       await signal('SIGTERM');
       child = await launch(command, port!, dir);

@@ -1,5 +1,6 @@
 import type { RunRecord, RunStatus } from '../../subgraphs/orchestration/engine/ledger';
 import type { Stack } from '../../stack/start-stack';
+import type { TestClock } from './clock';
 import { gql } from './stack';
 
 /**
@@ -82,4 +83,45 @@ export async function convert(gatewayUrl: string, opportunityId: string, idempot
     { input: { opportunityId, ...(idempotencyKey ? { idempotencyKey } : {}) } },
   );
   return response.body;
+}
+
+/**
+ * Carries `runIds` to their end on a stack whose worker reads a {@link TestClock}: whenever no run is held by the
+ * worker and none is due, it moves the clock to the earliest run's due time and wakes the worker; it resolves with
+ * the runs once none is queued, running or waiting for a retry. Time moves only while nothing holds a lease, so no
+ * lease lapses, and a retry happens exactly when it is due, however slow the machine.
+ */
+export function settleRuns(
+  stack: Pick<Stack, 'runEvents' | 'stores' | 'worker'>,
+  clock: TestClock,
+  runIds: readonly string[],
+): Promise<RunRecord[]> {
+  const latest = new Map<string, RunRecord>();
+  return new Promise((resolve, reject) => {
+    const step = () => {
+      if (latest.size < runIds.length) return;
+      const runs = runIds.map((id) => latest.get(id)!);
+      if (runs.some((r) => r.status === 'RUNNING' || r.status === 'COMPENSATING')) return;
+      const pending = runs.filter((r) => r.status === 'QUEUED' || r.status === 'WAITING_RETRY');
+      if (pending.length === 0) {
+        stack.runEvents.off('run', onRun);
+        resolve(runs);
+        return;
+      }
+      // Nothing is held: the clock may move to the next due run without any lease lapsing.
+      clock.advanceTo(Math.min(...pending.map((r) => r.nextAttemptAt)));
+      stack.worker!.wake();
+    };
+    const onRun = (run: RunRecord) => {
+      const known = latest.get(run.id);
+      if (!runIds.includes(run.id) || (known && known.sequence > run.sequence)) return;
+      latest.set(run.id, run);
+      step();
+    };
+    stack.runEvents.on('run', onRun);
+    stack.stores.ledger.getRuns([...runIds]).then((runs) => {
+      for (const run of runs) if (run && !latest.has(run.id)) latest.set(run.id, run);
+      step();
+    }, reject);
+  });
 }

@@ -25,6 +25,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Source of retry jitter. @default Math.random */
   random?: () => number;
+  /** The time in epoch ms, for leases, due retries and error stamps (tests move it by hand). @default Date.now */
+  now?: () => number;
   /** Called with the run after every change this worker commits (tests and in-process listeners wait on it). */
   onRunChanged?: (run: RunRecord) => void;
 }
@@ -49,6 +51,7 @@ export function startWorker(options: WorkerOptions): Worker {
   const leaseMs = options.leaseMs ?? 30_000;
   const idlePollMs = options.idlePollMs ?? 250;
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const flows = new Map(options.flows.map((f) => [f.name, f]));
   const changed = (run: RunRecord | null): RunRecord | null => {
     if (run) options.onRunChanged?.(run);
@@ -74,13 +77,12 @@ export function startWorker(options: WorkerOptions): Worker {
       await ledger.recordCrossReferences(links);
     },
     heartbeat: async () => {
-      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now())))
-        throw new Error(`Lease on run ${run.id} lost`);
+      if (!(await ledger.renewLease(run.id, lease, leaseMs, now()))) throw new Error(`Lease on run ${run.id} lost`);
     },
   });
 
   const toStepError = (error: unknown, run: RunRecord, step: string): StepError => {
-    const at = new Date().toISOString();
+    const at = new Date(now()).toISOString();
     if (error instanceof SystemError)
       return {
         class: error.errorClass,
@@ -117,7 +119,7 @@ export function startWorker(options: WorkerOptions): Worker {
         const failure = toStepError(error, run, step.name);
         const attempts = step.attempts + 1;
         const retryAt = RETRYABLE.has(failure.class)
-          ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, Date.now(), random)
+          ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
           : null;
         if (retryAt === null && RETRYABLE.has(failure.class))
           failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
@@ -149,7 +151,7 @@ export function startWorker(options: WorkerOptions): Worker {
       }
       logger.info({ ...log, status: next.status }, 'step succeeded');
       current = next;
-      if (!(await ledger.renewLease(run.id, lease, leaseMs, Date.now()))) return;
+      if (!(await ledger.renewLease(run.id, lease, leaseMs, now()))) return;
     }
   }
 
@@ -165,12 +167,12 @@ export function startWorker(options: WorkerOptions): Worker {
         } catch (error) {
           failure = toStepError(error, run, step.name);
           const retryAt = RETRYABLE.has(failure.class)
-            ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, Date.now(), random)
+            ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, now(), random)
             : null;
           if (retryAt === null) break;
           failure = null;
-          await new Promise((resolve) => setTimeout(resolve, retryAt - Date.now()));
-          await ledger.renewLease(run.id, lease, leaseMs, Date.now());
+          await new Promise((resolve) => setTimeout(resolve, retryAt - now()));
+          await ledger.renewLease(run.id, lease, leaseMs, now());
         }
       }
       logger.info(
@@ -202,7 +204,7 @@ export function startWorker(options: WorkerOptions): Worker {
         // over (another worker, or another loop of this one) holds a different token, and this loop's late commits
         // are refused instead of racing the new holder.
         lease = `${owner}:${randomUUID()}`;
-        run = changed(await ledger.claimRun(lease, leaseMs, Date.now()));
+        run = changed(await ledger.claimRun(lease, leaseMs, now()));
         if (run) await execute(run, lease);
       } catch (error) {
         logger.error({ runId: run?.id, err: error }, 'worker error; the run is released and will be retried');
@@ -210,7 +212,7 @@ export function startWorker(options: WorkerOptions): Worker {
       }
       if (!run && !stopped) {
         const due = await ledger.nextDueAt().catch(() => null);
-        await sleep(due === null ? idlePollMs : Math.max(0, Math.min(idlePollMs, due - Date.now())));
+        await sleep(due === null ? idlePollMs : Math.max(0, Math.min(idlePollMs, due - now())));
       }
     }
   };
