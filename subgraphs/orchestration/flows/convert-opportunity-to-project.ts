@@ -1,3 +1,4 @@
+import { isoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
@@ -62,7 +63,8 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       if (value === undefined || value === null) continue;
       if (typeof value !== 'string' || value === '')
         throw new MeridianError('BAD_USER_INPUT', `${key} must be a non-empty string`, { field: key });
-      input[key] = value;
+      // A date that is no calendar day is refused here, before the run is touched, rather than by a system later.
+      input[key] = key === 'expectedStartDate' ? isoDate(value, key) : value;
     }
     return input;
   },
