@@ -179,6 +179,12 @@ describe('the operations console in a real browser', () => {
       };
     }>(stack.gatewayUrl, '{ invoices(first: 200) { nodes { id payments { id } project { id opportunity { id } } } } }');
     const paid = invoices.body.data!.invoices.nodes.find((i) => i.payments.length > 0 && i.project?.opportunity)!;
+    const statusRunId = (
+      await gql(stack.gatewayUrl, 'mutation($id: ID!) { syncInvoiceStatus(input: { invoiceId: $id }) { id } }', {
+        id: paid.id,
+      })
+    ).body.data!.syncInvoiceStatus.id as string;
+    expect((await waitForRun(stack, statusRunId, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
     await journey.goto(`${base}/console/journey?q=${paid.id}`);
     await journey.getByRole('list', { name: 'journey' }).waitFor();
     const ids = await journey.locator('[data-system-id]').allTextContents();
@@ -186,12 +192,22 @@ describe('the operations console in a real browser', () => {
     expect(ids[2]).toMatch(/^CUS-/);
     await journey.locator('li.hop[data-hop="Invoices"]').getByText(paid.id, { exact: true }).waitFor();
     await journey.locator('li.hop[data-hop="Payments"]').getByText(paid.payments[0]!.id, { exact: true }).waitFor();
+    await journey.locator('li.hop[data-hop="Invoices"] .meta').getByText(statusRunId).waitFor();
+    await journey.locator('li.hop[data-hop="Invoices"] table').getByText(statusRunId).waitFor();
+    await journey.locator('li.hop[data-hop="Payments"] .meta').getByText(statusRunId).waitFor();
     await journey.screenshot({ path: join(SCREENSHOT_DIR, 'journey.png'), fullPage: true });
     await Promise.all([inbox.close(), runPage.close(), journey.close()]);
   });
 
   it('shows "reconnecting" while the socket is down and catches up on every change it missed', async () => {
+    // The runs list is open before the run exists: its row arrives through syncRunsUpdated.
+    const runsPage = await signedIn('operations', OPERATOR);
+    await runsPage.goto(`${base}/console/runs`);
+    await runsPage.getByText(/runs known of/).waitFor();
+    await runsPage.getByText('● live').waitFor();
     const { runId } = await stoppedConversion();
+    await runsPage.locator(`tr[data-run-id="${runId}"][data-status="EXCEPTION"]`).waitFor();
+
     const page = await signedIn('operations', OPERATOR);
     await page.goto(`${base}/console/runs/${runId}`);
     await page.locator('section[data-status="EXCEPTION"]').waitFor();
@@ -222,6 +238,65 @@ describe('the operations console in a real browser', () => {
       .evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-sequence'))))) as number[];
     expect(sequences).toEqual(Array.from({ length: done.sequence - seen + 1 }, (_, i) => seen + i));
     expect(await page.getByText('(caught up after a reconnect)').count()).toBeGreaterThan(0);
+    // The list read itself again after the reconnect: the run's row is at its last state.
+    await runsPage
+      .locator(`tr[data-run-id="${runId}"][data-status="SUCCEEDED"][data-sequence="${done.sequence}"]`)
+      .waitFor();
+    await runsPage.screenshot({ path: join(SCREENSHOT_DIR, 'runs.png') });
+    await Promise.all([page.close(), runsPage.close()]);
+  });
+
+  it('resolves with a note, abandons after saying what is undone, and retries a selection in bulk', async () => {
+    const stopped = await Promise.all(Array.from({ length: 4 }, () => stoppedConversion()));
+    type Stopped = (typeof stopped)[number];
+    const [toResolve, toAbandon, bulkA, bulkB] = stopped as [Stopped, Stopped, Stopped, Stopped];
+    const page = await signedIn('operations', OPERATOR);
+    const card = (run: { runId: string }) => page.locator(`li.exception[data-run-id="${run.runId}"]`);
+    for (const run of [toResolve, toAbandon, bulkA, bulkB]) await card(run).waitFor();
+
+    await card(toResolve).getByRole('button', { name: 'Resolve' }).click();
+    const resolveForm = card(toResolve).getByRole('form', { name: 'resolve' });
+    await resolveForm.getByRole('button', { name: 'Resolve' }).click();
+    expect(await resolveForm.getByRole('alert').textContent()).toBe(
+      'Say how it was resolved: the note goes into the audit log',
+    );
+    await resolveForm.locator('textarea[name=note]').fill('Customer created by hand in the ERP');
+    await resolveForm.getByRole('button', { name: 'Resolve' }).click();
+    await card(toResolve).waitFor({ state: 'detached' });
+
+    await card(toAbandon).getByRole('button', { name: 'Abandon' }).click();
+    const confirm = card(toAbandon).getByRole('alertdialog', { name: 'confirm abandon' });
+    expect(await confirm.textContent()).toContain(
+      `Abandon run ${toAbandon.runId}?No completed step has anything to undo: the run simply stops.` +
+        'Left as they are (nothing to undo): Validate opportunity.',
+    );
+    await confirm.getByRole('button', { name: 'Abandon and undo' }).click();
+    await card(toAbandon).waitFor({ state: 'detached' });
+    expect((await waitForRun(stack, toAbandon.runId, ['ABANDONED'])).status).toBe('ABANDONED');
+
+    await card(bulkA).getByRole('checkbox').check();
+    await card(bulkB).getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Retry selected (2)' }).click();
+    await page.getByText('Retried 2 of 2').waitFor();
+
+    const audits = await gql<{
+      [alias: string]: { audit: { actor: string; action: string; detail: string | null }[] };
+    }>(
+      stack.gatewayUrl,
+      `query($a: ID!, $b: ID!, $c: ID!, $d: ID!) {
+        a: syncRun(id: $a) { audit { actor action detail } } b: syncRun(id: $b) { audit { actor action detail } }
+        c: syncRun(id: $c) { audit { actor action detail } } d: syncRun(id: $d) { audit { actor action detail } } }`,
+      { a: toResolve.runId, b: toAbandon.runId, c: bulkA.runId, d: bulkB.runId },
+    );
+    const byOperator = (alias: string) =>
+      audits.body.data![alias]!.audit.filter((a) => a.actor === OPERATOR).map((a) => a.action);
+    expect(byOperator('a')).toEqual(['EXCEPTION_RESOLVED']);
+    expect(audits.body.data!.a!.audit.find((a) => a.action === 'EXCEPTION_RESOLVED')!.detail).toContain(
+      'Customer created by hand in the ERP',
+    );
+    expect(byOperator('b')).toEqual(['RUN_ABANDON_REQUESTED']);
+    expect(byOperator('c')).toEqual(['RUN_RETRIED']);
+    expect(byOperator('d')).toEqual(['RUN_RETRIED']);
     await page.close();
   });
 
@@ -233,6 +308,14 @@ describe('the operations console in a real browser', () => {
     await page.getByText('Read-only: your BI role can look, not act').waitFor();
     expect(await page.getByRole('button', { name: /Retry|Resolve|Abandon|Edit and retry/ }).count()).toBe(0);
     expect(await page.locator('input[type=checkbox]').count()).toBe(0);
+    // Filters: the ERP rejection is not a CRM exception; the class chips filter in the page.
+    await page.selectOption('select[name=system]', 'crm');
+    await card.waitFor({ state: 'detached' });
+    await page.selectOption('select[name=system]', 'erp');
+    await card.waitFor();
+    await page.locator('fieldset.class-counts [data-class="BAD_VALUE"]').click();
+    await card.waitFor();
+    expect(await page.locator('select[name=class]').inputValue()).toBe('BAD_VALUE');
     // Even from the page, with the BI token, the mutation is refused by the gateway.
     const refused = await page.evaluate(async (id) => {
       const token = (globalThis as any).sessionStorage.getItem('meridian.console.token');

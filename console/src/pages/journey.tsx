@@ -111,6 +111,8 @@ async function opportunityOf(
     : { problem: `The run ${term} is not about a CRM opportunity` };
 }
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** The newest run among `runs` matching `which`. */
 function lastRun(runs: readonly (RunRef | null | undefined)[], which: (run: RunRef) => boolean): RunRef | null {
   return (
@@ -279,7 +281,7 @@ function JourneyView({ journey }: { journey: Journey }) {
       <Hop
         system="ERP"
         title="Billing lines"
-        id={lines.length ? `${lines.length} lines` : null}
+        id={lines.length ? plural(lines.length, 'line') : null}
         run={lastRun(projectRuns, (r) => r.flow === 'billApprovedTime')}
       >
         {lines.length > 0 && (
@@ -302,7 +304,7 @@ function JourneyView({ journey }: { journey: Journey }) {
       <Hop
         system="ERP"
         title="Invoices"
-        id={invoices.length ? `${invoices.length} invoices` : null}
+        id={invoices.length ? plural(invoices.length, 'invoice') : null}
         run={lastRun(allRuns, (r) => r.flow === 'billMilestone' || r.flow === 'syncInvoiceStatus')}
       >
         {invoices.length > 0 && (
@@ -330,7 +332,7 @@ function JourneyView({ journey }: { journey: Journey }) {
       <Hop
         system="ERP"
         title="Payments"
-        id={payments.length ? `${payments.length} payments` : null}
+        id={payments.length ? plural(payments.length, 'payment') : null}
         run={lastRun(allRuns, (r) => r.flow === 'syncInvoiceStatus')}
       >
         {payments.length > 0 && (
