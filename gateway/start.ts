@@ -15,6 +15,7 @@ import {
 import { MeridianError } from '../lib/errors';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { createGateway, type GatewayOptions } from './index';
+import { serveConsoleOn } from './console';
 import { attachSubscriptions, type SubscriptionServerOptions } from './subscriptions/index';
 import type { SupergraphEndpoint } from './supergraph-subgraphs';
 
@@ -105,6 +106,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     options.port,
     options.host,
   );
+  serveConsoleOn(listening.server);
   const subscriptions = attachSubscriptions({
     server: listening.server,
     schema: apiSchema,

@@ -87,6 +87,7 @@ runMain(async () => {
         `  npm run token -- --role service                  # machine to machine\n`;
   process.stderr.write(
     `\nMeridian graph ready at ${stack.gatewayUrl} (health: /healthz, readiness: /readyz)\n` +
+      `Operations console: ${stack.gatewayUrl.replace(/\/graphql$/, '/console/')} (sign in with an operations or bi token)\n` +
       tokens +
       `Try: TOKEN=$(npm run -s token -- --role bi)\n` +
       `     curl -s ${stack.gatewayUrl} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\\n` +

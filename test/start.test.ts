@@ -27,6 +27,9 @@ describe('npm start', () => {
     });
     const url = `http://127.0.0.1:${gateway}/graphql`;
     await waitForOutput(child, /Meridian graph ready at/);
+    await waitForOutput(child, new RegExp(`Operations console: http://127\\.0\\.0\\.1:${gateway}/console/ `));
+    const consolePage = await fetch(`http://127.0.0.1:${gateway}/console/`);
+    expect([consolePage.status, consolePage.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
     const { body } = await gql(url, QUERY);
     expect(body.errors).toBeUndefined();
     const first = (

@@ -90,6 +90,31 @@ describe('conversions under system faults', () => {
         },
       },
     });
+    // A correction that is no calendar day is refused by field before the run is touched.
+    const badDate = await gql(
+      stack.gatewayUrl,
+      'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { expectedStartDate: "2026-02-30" }) { status } }',
+      { id: runId },
+    );
+    expect(badDate.body).toEqual({
+      data: null,
+      errors: [
+        {
+          message: "expectedStartDate must be a date written YYYY-MM-DD; got '2026-02-30'",
+          path: ['retryRunWithInput'],
+          extensions: {
+            code: 'BAD_USER_INPUT',
+            field: 'expectedStartDate',
+            value: '2026-02-30',
+            system: 'orchestration',
+          },
+        },
+      ],
+    });
+    expect((await stack.stores.ledger.getRuns([runId]))[0]).toMatchObject({
+      status: 'EXCEPTION',
+      sequence: stopped.sequence,
+    });
     const retried = await gql(
       stack.gatewayUrl,
       'mutation($id: ID!) { retryRunWithInput(id: $id, patch: { taxJurisdiction: "GB" }) { status } }',

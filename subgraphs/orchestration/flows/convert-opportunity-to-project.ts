@@ -1,4 +1,5 @@
 import type { BillingModel } from '../../../lib/billing-model';
+import { isoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
@@ -63,7 +64,8 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       if (value === undefined || value === null) continue;
       if (typeof value !== 'string' || value === '')
         throw new MeridianError('BAD_USER_INPUT', `${key} must be a non-empty string`, { field: key });
-      input[key] = value;
+      // A date that is no calendar day is refused here, before the run is touched, rather than by a system later.
+      input[key] = key === 'expectedStartDate' ? isoDate(value, key) : value;
     }
     return input;
   },
