@@ -290,7 +290,7 @@ describe('the operations console in a real browser', () => {
     );
     const byOperator = (alias: string) =>
       audits.body.data![alias]!.audit.filter((a) => a.actor === OPERATOR).map((a) => a.action);
-    expect(byOperator('a')).toEqual(['EXCEPTION_RESOLVED']);
+    expect(byOperator('a')).toEqual(['EXCEPTION_RESOLVED', 'RUN_RESOLVED']);
     expect(audits.body.data!.a!.audit.find((a) => a.action === 'EXCEPTION_RESOLVED')!.detail).toContain(
       'Customer created by hand in the ERP',
     );
