@@ -42,7 +42,7 @@ function snapshot(): Promise<OperationsSnapshot | null> {
 const figuresErrors = new Counter({
   name: 'meridian_ledger_figures_errors_total',
   help: 'Scrapes whose ledger figures could not be read (the ledger gauges are then absent)',
-  registers: [metricsRegistry],
+  registers: [],
 });
 
 /** Runs waiting or in progress, by status; read from the ledger at each scrape. */
@@ -50,7 +50,7 @@ export const runQueueDepth = new Gauge({
   name: 'meridian_run_queue_depth',
   help: 'Runs in the ledger by status (QUEUED, RUNNING, WAITING_RETRY, COMPENSATING, EXCEPTION), read at scrape',
   labelNames: ['status'] as const,
-  registers: [metricsRegistry],
+  registers: [],
   async collect() {
     const figures = await snapshot();
     this.reset();
@@ -65,7 +65,7 @@ export const runQueueDepth = new Gauge({
 export const runQueueOldestAge = new Gauge({
   name: 'meridian_run_queue_oldest_age_seconds',
   help: 'Age of the oldest run that is due and unleased, waiting for a worker (0 when none), read at scrape',
-  registers: [metricsRegistry],
+  registers: [],
   async collect() {
     const figures = await snapshot();
     this.reset();
@@ -79,7 +79,7 @@ export const runQueueOldestAge = new Gauge({
 export const outboxPending = new Gauge({
   name: 'meridian_outbox_pending_events',
   help: 'Outbox events the relay has not published yet, read at scrape',
-  registers: [metricsRegistry],
+  registers: [],
   async collect() {
     const figures = await snapshot();
     this.reset();
@@ -91,7 +91,7 @@ export const outboxPending = new Gauge({
 export const outboxOldestAge = new Gauge({
   name: 'meridian_outbox_oldest_pending_age_seconds',
   help: 'Age of the oldest outbox event not yet published (0 when none), read at scrape',
-  registers: [metricsRegistry],
+  registers: [],
   async collect() {
     const figures = await snapshot();
     this.reset();
@@ -106,7 +106,7 @@ export const exceptionsOpen = new Gauge({
   name: 'meridian_exceptions_open',
   help: 'Open exceptions (runs waiting for a person) by error class, read at scrape',
   labelNames: ['class'] as const,
-  registers: [metricsRegistry],
+  registers: [],
   async collect() {
     const figures = await snapshot();
     this.reset();
@@ -118,11 +118,23 @@ export const exceptionsOpen = new Gauge({
 });
 
 /**
- * Reports the ledger's figures at every scrape of this process, read through `source` (one round of queries per
+ * Reports the ledger's figures at every scrape of this process (from the first call on; a process that never calls
+ * it, such as a gateway, exports none of these gauges), read through `source` (one round of queries per
  * scrape, so every process sharing a database reports the same figures). The latest source registered is read;
  * the returned function unregisters it.
  */
 export function observeOperations(source: OperationsSource): () => void {
+  // Registered with the first source: a process without a ledger (a gateway) does not report them at all.
+  if (metricsRegistry.getSingleMetric('meridian_run_queue_depth') === undefined)
+    for (const metric of [
+      figuresErrors,
+      runQueueDepth,
+      runQueueOldestAge,
+      outboxPending,
+      outboxOldestAge,
+      exceptionsOpen,
+    ])
+      metricsRegistry.registerMetric(metric);
   sources.push(source);
   return () => {
     const at = sources.indexOf(source);

@@ -57,8 +57,9 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
       const l = LABEL.exec(labelText) ?? fail(n, `bad labels at ${at}: ${labelText}`);
       labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     }
-    const value = /^[+-]?Inf$/.test(raw) ? (raw.startsWith('-') ? -Infinity : Infinity) : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') fail(n, `bad value ${raw}`);
+    // Go's ParseFloat (Prometheus's) takes NaN and Inf in any case; prom-client writes `Nan`.
+    const value = /^[+-]?inf$/i.test(raw) ? (raw.startsWith('-') ? -Infinity : Infinity) : Number(raw);
+    if (Number.isNaN(value) && !/^nan$/i.test(raw)) fail(n, `bad value ${raw}`);
     const family = [...families.values()].find((f) => SUFFIXES[f.type].some((s) => f.name + s === name));
     if (!family) fail(n, `sample ${name} has no # TYPE before it`);
     family!.samples.push({ name, labels, value });
