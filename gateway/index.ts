@@ -4,6 +4,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { accessControlPlugin } from '../lib/auth/access-plugin';
 import { accessRulesOf, type AccessRules } from '../lib/auth/access-rules';
+import { metricsPlugin } from '../lib/metrics/graphql-metrics-plugin';
 import { requestLogPlugin } from '../lib/request-log-plugin';
 import type { GatewayContext } from './context';
 import { withEnforcedSecurityFeatures } from './enforced-supergraph';
@@ -72,6 +73,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       accessControlPlugin<GatewayContext>(accessRules),
       ...limited.plugins,
       requestLogPlugin<GatewayContext>(options.logger),
+      metricsPlugin<GatewayContext>(),
     ],
   });
   return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules, limits };

@@ -14,6 +14,7 @@ import {
 } from './plugins/trusted-documents';
 import { MeridianError } from '../lib/errors';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
+import { metricsRoute } from '../lib/metrics/metrics-route';
 import { createGateway, type GatewayOptions } from './index';
 import { serveConsoleOn } from './console';
 import { attachSubscriptions, type SubscriptionServerOptions } from './subscriptions/index';
@@ -100,6 +101,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       routes: {
         '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
         '/readyz': (req, res) => readiness(subgraphs, options.subgraphSecrets, req, res),
+        '/metrics': metricsRoute,
       },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }),

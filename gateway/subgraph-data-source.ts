@@ -6,6 +6,7 @@ import { encodeIdentity, IDENTITY_HEADER } from '../lib/auth/identity';
 import { signEncoded } from '../lib/auth/signing';
 import { MeridianError } from '../lib/errors';
 import { REQUEST_ID_HEADER } from '../lib/graphql-http';
+import { subgraphFetchDuration } from '../lib/metrics/metrics';
 import type { GatewayContext } from './context';
 
 /**
@@ -42,9 +43,13 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    const endTimer = subgraphFetchDuration.startTimer({ subgraph: this.subgraph });
     try {
-      return await super.process(options);
+      const response = await super.process(options);
+      endTimer({ outcome: response.errors?.length ? 'error' : 'success' });
+      return response;
     } catch (error) {
+      endTimer({ outcome: 'error' });
       if (
         error instanceof GraphQLError &&
         typeof error.extensions.code === 'string' &&

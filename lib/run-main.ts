@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { intFromEnv } from './env';
 import { formatUsage, wantsHelp, type Usage, type UsageEntry } from './cli';
 import { createLogger } from './logger';
+import { startMetricsServer } from './metrics/metrics-route';
 import type { SecuredContext } from './auth/access-plugin';
 import { isProduction, subgraphSecret, subgraphSecretVar } from './auth/secrets';
 import { startSubgraph, type Subgraph } from './subgraph';
@@ -55,6 +56,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       ['SIGNATURE_TOLERANCE_MS', "how old or early a request's signature may be (default 60000)"],
       ['NODE_ENV', '`production`: no introspection or field suggestions, no development secret'],
       ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+      ['METRICS_PORT', 'also serve /metrics (Prometheus) alone on this port (it is always on the main port too)'],
       ...env,
     ],
   };
@@ -76,6 +78,15 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       production: isProduction(env),
     });
     logger.info({ url: running.url }, `${name} subgraph listening`);
-    return running;
+    const metrics = env.METRICS_PORT
+      ? await startMetricsServer(intFromEnv(env, 'METRICS_PORT', 0, 0, 65535), env.HOST ?? '127.0.0.1')
+      : null;
+    if (metrics) logger.info({ url: `http://${env.HOST ?? '127.0.0.1'}:${metrics.port}/metrics` }, 'metrics listening');
+    return {
+      close: async () => {
+        await metrics?.close();
+        await running.close();
+      },
+    };
   }, usage);
 }

@@ -12,6 +12,7 @@ import type { Identity } from './auth/identity';
 import { verifySignedRequest, type SignatureCheck } from './auth/signing';
 import { formatError } from './format-error';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from './graphql-http';
+import { metricsRoute } from './metrics/metrics-route';
 import { requestLogPlugin } from './request-log-plugin';
 
 /** A subgraph as its `index.ts` builds it: schema, resolvers and per-request context; it does not listen. */
@@ -84,7 +85,10 @@ export async function startSubgraph<TContext extends SecuredContext>(
     createGraphQLRequestListener(apollo, {
       admit: ({ req, raw }) => ({ identity: verifySignedRequest(options.signature, req.headers, raw) }),
       context: (req, requestId, identity) => subgraph.context(req, requestId, identity),
-      routes: { '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', subgraph: subgraph.name }) },
+      routes: {
+        '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', subgraph: subgraph.name }),
+        '/metrics': metricsRoute,
+      },
     }),
     options.port,
     options.host,

@@ -16,6 +16,7 @@ import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
 import type { Identity, Role } from '../../lib/auth/identity';
 import type { EventBus } from '../../lib/event-bus/event-bus';
 import { MeridianError } from '../../lib/errors';
+import { subscriptionPayloads, subscriptionsOpen } from '../../lib/metrics/metrics';
 import { formatGatewayError } from '../format-error';
 import { checkOperationLimits, parseWithinLimits, type OperationLimits } from '../plugins/operation-limits';
 import { rateLimitKey, type RateLimiter } from '../plugins/rate-limit';
@@ -93,6 +94,8 @@ interface LiveContext {
 /** What the socket learnt at `connection_init`. */
 type SocketExtra = {
   identity?: Identity | null;
+  /** IDs of this socket's subscriptions that are streaming (counted in `meridian_gateway_subscriptions_open`). */
+  live?: Set<string>;
 };
 
 /** Callers with the same role, scopes and accounts may share a payload result; nobody else. */
@@ -248,8 +251,19 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           context.identity,
         );
       },
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        ({ ...result, ...(result.errors ? { errors: result.errors.map(formatted) } : {}) }) as ExecutionResult,
+      onOperation: (ctx, id, _payload, _args, result) => {
+        if (Symbol.asyncIterator in result) {
+          (ctx.extra.live ??= new Set()).add(id);
+          subscriptionsOpen.inc();
+        }
+      },
+      onComplete: (ctx, id) => {
+        if (ctx.extra.live?.delete(id)) subscriptionsOpen.dec();
+      },
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (ctx.extra.live?.has(id)) subscriptionPayloads.inc();
+        return { ...result, ...(result.errors ? { errors: result.errors.map(formatted) } : {}) } as ExecutionResult;
+      },
       onError: (_ctx, _id, _payload, errors) => errors.map(formatted),
     },
     wss,

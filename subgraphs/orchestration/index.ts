@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { observeOperations } from '../../lib/metrics/operations-gauges';
 import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { OrchestrationContext } from './context';
 import type { Ledger } from './engine/ledger';
 import type { Flow } from './flows/flow';
 import type { Governance } from './governance/governance';
+import { RUNNABLE } from './engine/run-transitions';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
 import { CrossReference } from './resolvers/CrossReference';
@@ -37,6 +39,11 @@ export interface OrchestrationSubgraphDeps {
 export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Subgraph<OrchestrationContext> {
   const startedAt = Date.now();
   const flows = new Map(deps.flows.map((f) => [f.name, f as Flow<unknown>]));
+  // This process's /metrics reports the ledger's queue, outbox and exceptions, read at each scrape.
+  const unobserve = observeOperations({
+    read: (now) => deps.ledger.readOperationsFigures('default', now),
+    queueStatuses: [...RUNNABLE, 'EXCEPTION'],
+  });
   return {
     name: 'orchestration',
     typeDefs: loadTypeDefs(ORCHESTRATION_SCHEMA_PATH),
@@ -63,6 +70,7 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
       startedAt,
     }),
     close: async () => {
+      unobserve();
       await deps.onClose?.();
     },
   };

@@ -301,6 +301,35 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       expect([(await a.getRuns([run.id]))[0]?.id, (await a.getAuditByRun([run.id]))[0]!.length]).toEqual([run.id, 1]);
     });
 
+    it('reads the operations figures across handles: runs by status, the longest-waiting due run, unpublished events, open exceptions', async () => {
+      const now = Date.now();
+      expect(await b.readOperationsFigures('default', now)).toEqual({
+        runsByStatus: [],
+        oldestClaimableSince: null,
+        outboxPending: 0,
+        oldestPendingEventAt: null,
+        openExceptionsByClass: [],
+      });
+      const { run: failing } = await a.createRun(newRun());
+      await a.claimRun('w1:t', 30_000, Date.now());
+      await a.failStep(failing.id, 'w1:t', 0, ERROR, null);
+      const { run: running } = await a.createRun(newRun());
+      expect((await a.claimRun('w2:t', 30_000, Date.now()))?.id).toBe(running.id);
+      const { run: queued } = await a.createRun(newRun());
+      const events = await a.eventsAfter(0, 10_000);
+      await a.setRelayCursor('default', events.at(-3)!.seq);
+      const figures = await b.readOperationsFigures('default', Date.now());
+      expect(Object.fromEntries(figures.runsByStatus.map((r) => [r.status, r.count]))).toEqual({
+        EXCEPTION: 1,
+        RUNNING: 1,
+        QUEUED: 1,
+      });
+      // The running run is leased, the stopped one waits for a person: only the queued one waits for a worker.
+      expect(figures.oldestClaimableSince).toBe(queued.nextAttemptAt);
+      expect([figures.outboxPending, figures.oldestPendingEventAt]).toEqual([2, events.at(-2)!.createdAt]);
+      expect(figures.openExceptionsByClass).toEqual([{ class: 'BAD_VALUE', count: 1 }]);
+    });
+
     it('grants a leadership to one owner at a time, to another once it lapses or is let go', async () => {
       const now = Date.now();
       const [one, two] = await Promise.all([

@@ -354,6 +354,26 @@ export interface LeadershipLedger {
   releaseLeadership(name: string, owner: string): Promise<void>;
 }
 
+/** What a metrics scrape reads of the ledger: counts over every process's runs, not one process's memory. */
+export interface OperationsFigures {
+  /** Runs by status, for the statuses present (a status with no run is absent). */
+  runsByStatus: { status: RunStatus; count: number }[];
+  /** Epoch ms since which the longest-waiting run has been due and unleased (waiting for a worker), or null. */
+  oldestClaimableSince: number | null;
+  /** Outbox events the relay has not published yet. */
+  outboxPending: number;
+  /** When the oldest of them was committed (ISO), or null. */
+  oldestPendingEventAt: string | null;
+  /** Open exceptions by class, for the classes present. */
+  openExceptionsByClass: { class: ErrorClass; count: number }[];
+}
+
+/** Figures for `/metrics`, read with one round of queries per scrape. */
+export interface FiguresLedger {
+  /** The figures at `now` (epoch ms), the outbox counted after the cursor of the relay named `relay`. */
+  readOperationsFigures(relay: string, now: number): Promise<OperationsFigures>;
+}
+
 /**
  * The orchestration's durable store, as the roles above: runs, leases, exceptions, the outbox, cross-references,
  * watermarks, the audit log, idempotency records and leadership. Every state change and its outbox event commit in
@@ -369,7 +389,8 @@ export interface Ledger
     WatermarkLedger,
     AuditLedger,
     IdempotencyLedger,
-    LeadershipLedger {
+    LeadershipLedger,
+    FiguresLedger {
   /** Which adapter this is (`sqlite`, `postgres`). */
   readonly kind: string;
   ping(): Promise<void>;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MeridianError } from '../../../lib/errors';
+import { runsStarted } from '../../../lib/metrics/metrics';
 import type { Flow } from '../flows/flow';
 import type { Actor, Ledger, NewRun, RunRecord } from './ledger';
 
@@ -37,7 +38,7 @@ export async function queueRun(
       field: 'idempotencyKey',
     });
   }
-  return ledger.createRun({
+  const queued = await ledger.createRun({
     flow: flow.name,
     input,
     stepNames: flow.steps.map((s) => s.name),
@@ -54,4 +55,6 @@ export async function queueRun(
         }
       : null,
   });
+  if (queued.created) runsStarted.inc({ flow: flow.name });
+  return queued;
 }

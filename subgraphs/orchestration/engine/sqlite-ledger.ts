@@ -26,6 +26,7 @@ import type {
   Ledger,
   NewCrossReference,
   NewRun,
+  OperationsFigures,
   OutboxEvent,
   RunFilter,
   RunRecord,
@@ -425,6 +426,35 @@ export class SqliteLedger implements Ledger {
       )
       .get(runId, sequence) as { snapshot: string } | undefined;
     return row ? (JSON.parse(row.snapshot) as RunRecord) : null;
+  }
+
+  async readOperationsFigures(relay: string, now: number): Promise<OperationsFigures> {
+    return this.db
+      .transaction((): OperationsFigures => {
+        const cursor =
+          (this.db.prepare('SELECT seq FROM relay_cursors WHERE name = ?').get(relay) as { seq: number } | undefined)
+            ?.seq ?? 0;
+        const outbox = this.db
+          .prepare('SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM outbox WHERE seq > ?')
+          .get(cursor) as { pending: number; oldest: string | null };
+        const claimable = this.db
+          .prepare(
+            `SELECT MIN(next_attempt_at) AS since FROM runs WHERE ${inJson('status')} AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
+          )
+          .get(JSON.stringify(RUNNABLE), now, now) as { since: number | null };
+        return {
+          runsByStatus: this.db
+            .prepare('SELECT status, COUNT(*) AS count FROM runs GROUP BY status')
+            .all() as OperationsFigures['runsByStatus'],
+          oldestClaimableSince: claimable.since,
+          outboxPending: outbox.pending,
+          oldestPendingEventAt: outbox.oldest,
+          openExceptionsByClass: this.db
+            .prepare(`SELECT class, COUNT(*) AS count FROM exceptions WHERE status = 'OPEN' GROUP BY class`)
+            .all() as OperationsFigures['openExceptionsByClass'],
+        };
+      })
+      .deferred();
   }
 
   async getRelayCursor(name: string): Promise<number> {

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { runsFinished, stepAttempts } from '../../../lib/metrics/metrics';
 import { createWakeableSleep } from '../../../lib/wakeable-sleep';
 import type { Flow, StepContext } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { RETRYABLE, SystemError } from '../systems/system-error';
 import type { Systems } from '../systems/systems';
-import type { Ledger, RunRecord, StepError } from './ledger';
+import type { Ledger, RunRecord, RunStatus, StepError } from './ledger';
 import { nextAttemptAt } from './retry';
+
+/** End states: a worker's commit that returns a run in one of them finished it (claims never do). */
+const FINISHED: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'EXCEPTION', 'ABANDONED', 'COMPENSATION_FAILED']);
 
 /** What a worker needs: the ledger, the flows it can run, the systems they call, and the governance. */
 export interface WorkerOptions {
@@ -54,6 +58,7 @@ export function startWorker(options: WorkerOptions): Worker {
   const now = options.now ?? Date.now;
   const flows = new Map(options.flows.map((f) => [f.name, f]));
   const changed = (run: RunRecord | null): RunRecord | null => {
+    if (run && FINISHED.has(run.status)) runsFinished.inc({ flow: run.flow, status: run.status });
     if (run) options.onRunChanged?.(run);
     return run;
   };
@@ -117,6 +122,7 @@ export function startWorker(options: WorkerOptions): Worker {
         output = await def.run(context(current, flow, step.name, lease));
       } catch (error) {
         const failure = toStepError(error, run, step.name);
+        stepAttempts.inc({ system: def.system, error_class: failure.class });
         const attempts = step.attempts + 1;
         const retryAt = RETRYABLE.has(failure.class)
           ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
@@ -138,6 +144,7 @@ export function startWorker(options: WorkerOptions): Worker {
         changed(await ledger.failStep(run.id, lease, step.index, failure, retryAt));
         return;
       }
+      stepAttempts.inc({ system: def.system, error_class: 'none' });
       const ids = output && typeof output === 'object' ? (output as { accountId?: unknown; projectId?: unknown }) : {};
       const next = changed(
         await ledger.completeStep(run.id, lease, step.index, output, {

@@ -1,6 +1,7 @@
 import { ORCHESTRATION_SERVICE } from '../../../lib/auth/identity';
 import { signRequest } from '../../../lib/auth/signing';
 import { REQUEST_ID_HEADER } from '../../../lib/graphql-http';
+import { systemCallsThrottled, systemRetryAfter } from '../../../lib/metrics/metrics';
 import { SystemError, systemErrorOf } from './system-error';
 
 /** How long one system call may take before it counts as a connection failure. @default 15000 */
@@ -70,7 +71,14 @@ export function createSystemClient(
         );
       }
       const first = parsed.errors?.[0];
-      if (first) throw systemErrorOf(system, first);
+      if (first) {
+        const failure = systemErrorOf(system, first);
+        if (failure.errorClass === 'RATE_LIMITED') {
+          systemCallsThrottled.inc({ system });
+          if (failure.retryAfterMs !== null) systemRetryAfter.observe({ system }, failure.retryAfterMs / 1000);
+        }
+        throw failure;
+      }
       if (!response.ok || parsed.data === undefined || parsed.data === null) {
         throw new SystemError('INTERMITTENT', `${label} answered HTTP ${response.status} without data`, system);
       }
