@@ -49,6 +49,8 @@ describe('subscriptions across processes on one Redis', () => {
       startTsx('gateway/main.ts', {
         GATEWAY_PORT: String(port),
         REDIS_URL: redis.url,
+        // Not the deadline under test: a loaded machine may take seconds to read a client's connection_init.
+        WS_CONNECTION_INIT_TIMEOUT_MS: '60000',
         SUBGRAPH_URL_CRM: stack.urls.crm,
         SUBGRAPH_URL_PSA: stack.urls.psa,
         SUBGRAPH_URL_ERP: stack.urls.erp,

@@ -39,6 +39,8 @@ export async function startRedisServer(command = 'redis-server'): Promise<RedisS
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
       child.kill(name);
+      // A paused server (SIGSTOP) acts on the signal only once it runs again.
+      child.kill('SIGCONT');
     });
   return {
     url: `redis://127.0.0.1:${port}`,

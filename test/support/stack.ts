@@ -13,7 +13,14 @@ export async function startTestStack(
   options: Omit<StackOptions, 'dataDir'> = {},
 ): Promise<Stack & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-test-'));
-  const stack = await startStack({ seedAccounts: 12, ...options, dataDir });
+  const stack = await startStack({
+    seedAccounts: 12,
+    ...options,
+    // On a loaded machine a client's connection_init can take seconds to be read: only the test of that deadline
+    // (which sets its own) should meet it.
+    subscriptions: { connectionInitTimeoutMs: 60_000, ...options.subscriptions },
+    dataDir,
+  });
   return {
     ...stack,
     dataDir,
