@@ -268,8 +268,13 @@ export interface LeaseLedger {
 
 /** Exceptions, and the commands a person gives on a stopped run. */
 export interface ExceptionLedger {
-  /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. Audited as by `actor`. */
-  retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
+  /**
+   * Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. The
+   * completed steps at the indexes in `rerun` are set back to PENDING (output dropped) and run again, because the
+   * correction changed what they depend on (`engine/corrections.ts` decides which). Audited as by `actor`.
+   * @throws MeridianError INVALID_STATE for a run not in EXCEPTION.
+   */
+  retryRun(id: string, actor: Actor, patch?: Record<string, unknown>, rerun?: readonly number[]): Promise<RunRecord>;
   /** Asks for a run to be compensated (the worker undoes its completed steps newest first). Audited as by `actor`. */
   abandonRun(id: string, actor: Actor): Promise<RunRecord>;
   /**
