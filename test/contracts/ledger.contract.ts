@@ -258,6 +258,25 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       });
     });
 
+    it('sends a run whose precondition was lost straight into compensation, with its exception open', async () => {
+      const { run } = await a.createRun(newRun());
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await a.completeStep(run.id, lease, 0, { made: 'X-1' });
+      const stopped = await a.failStep(run.id, lease, 1, { ...ERROR, class: 'PRECONDITION_LOST' }, null);
+      expect([stopped?.status, stopped?.steps.map((s) => s.status)]).toEqual(['COMPENSATING', ['SUCCEEDED', 'FAILED']]);
+      expect((await b.getOpenExceptionsByRun([run.id]))[0]).toMatchObject({
+        class: 'PRECONDITION_LOST',
+        step: 'second',
+      });
+      const claimed = await b.claimRun('w2:t', 30_000, Date.now());
+      expect([claimed?.id, claimed?.status]).toEqual([run.id, 'COMPENSATING']);
+      expect((await a.getAuditByRun([run.id]))[0]!.slice(-2).map((e) => e.action)).toEqual([
+        'EXCEPTION_RAISED',
+        'RUN_COMPENSATION_STARTED',
+      ]);
+    });
+
     it('records a compensation retry durably and lets the lease go until it is due', async () => {
       const { run } = await a.createRun(newRun());
       const now = Date.now();

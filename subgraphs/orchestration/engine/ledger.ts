@@ -43,6 +43,8 @@ export type ErrorClass =
   | 'DUPLICATE'
   | 'CONFLICT'
   | 'ACCESS_DENIED'
+  /** What the flow needs stopped holding mid-flight (a deal left closed-won): the run undoes what it created. */
+  | 'PRECONDITION_LOST'
   | 'UNKNOWN';
 
 /** A step's last failure: data on the run, not a GraphQL error. */

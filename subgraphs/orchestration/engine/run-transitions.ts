@@ -200,6 +200,14 @@ export function transition(run: RunRecord, event: RunEventInput, ctx: Transition
           detail: { step: s.name, error: s.error, retryAt: new Date(event.retryAt).toISOString() },
         });
         emit();
+      } else if (event.error.class === 'PRECONDITION_LOST') {
+        // What the run needs no longer holds (a deal lost mid-flight): nothing a retry or a correction can cure, and
+        // what it created must not stay. It undoes its completed steps at once; the exception tells a person why.
+        s.status = 'FAILED';
+        next.status = 'COMPENSATING';
+        next.nextAttemptAt = ctx.now;
+        raise(s.name, s.error!);
+        out.audit.push({ actor: SYSTEM_ACTOR, action: 'RUN_COMPENSATION_STARTED', detail: { step: s.name } });
       } else {
         s.status = 'FAILED';
         next.status = 'EXCEPTION';

@@ -104,6 +104,21 @@ const customer = (ctx: StepContext<ConvertInput>) =>
 const project = (ctx: StepContext<ConvertInput>) =>
   ctx.results.createPsaProject as { projectId: string; code: string } | { skipped: true };
 
+/**
+ * Re-reads the deal before a step writes: one that left closed-won (or was deleted) since the run started stops the
+ * run with PRECONDITION_LOST, and the run undoes what it created. A deal is checked before every write, not only in
+ * `validateOpportunity`, because a step may wait minutes on a slow or throttled system.
+ */
+async function assertStillWon(ctx: StepContext<ConvertInput>, d: Deal): Promise<void> {
+  const now = await ctx.systems.crm.getOpportunity(d.opportunityId, ctx.correlationId);
+  if (now?.stage === 'CLOSED_WON') return;
+  throw new SystemError(
+    'PRECONDITION_LOST',
+    `Opportunity '${d.opportunityId}' (${d.name}) ${now ? `left closed-won (it is ${now.stage} now)` : 'was deleted from the CRM'} while it was being converted; the run undoes what it created, newest first`,
+    'crm',
+  );
+}
+
 /** Closed-won opportunity → ERP customer → PSA project from template → ERP project dimensions → links back. */
 export const convertOpportunityToProject: Flow<ConvertInput> = {
   name: 'convertOpportunityToProject',
@@ -221,6 +236,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
+        await assertStillWon(ctx, d);
         // A customer the ERP already has is used as it is: its legal entity, tax jurisdiction, terms and currency are
         // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
         const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
@@ -270,6 +286,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
+        await assertStillWon(ctx, d);
         const code = projectCode(ctx.governance, d.servicePackage, d.opportunityId);
         const created = await ctx.systems.psa.createProjectFromTemplate(
           {
@@ -304,6 +321,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         const c = customer(ctx);
         const p = project(ctx);
         if ('skipped' in c || 'skipped' in p) return { skipped: true };
+        await assertStillWon(ctx, d);
         const model = ctx.governance.billingModels[d.billingModel];
         await ctx.systems.erp.upsertProjectDimensions(
           {
@@ -339,6 +357,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         const c = customer(ctx);
         const p = project(ctx);
         if ('skipped' in c || 'skipped' in p) return { skipped: true, alreadyConvertedTo: d.alreadyConvertedTo };
+        await assertStillWon(ctx, d);
         await ctx.systems.crm.linkOpportunity(
           d.opportunityId,
           { psaProjectId: p.projectId, erpCustomerId: c.customerId },
