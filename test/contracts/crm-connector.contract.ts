@@ -1,6 +1,6 @@
 import type { ChangePosition } from '../../lib/change-feed';
 import { MeridianError } from '../../lib/errors';
-import type { AccountRecord, CrmConnector } from '../../subgraphs/crm/connector/crm-connector';
+import type { AccountRecord, CrmConnector, OpportunityRecord } from '../../subgraphs/crm/connector/crm-connector';
 import { generateAccounts } from '../../seed/generate';
 
 /** An adapter under test, seeded with the first `accounts` demo accounts, and how to dispose of it. */
@@ -339,6 +339,34 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       await expect(connector.closeOpportunity('OPP-nope', 'WON', '2026-11-02')).rejects.toMatchObject({
         code: 'NOT_FOUND',
       });
+    });
+
+    it('refuses an upsert that closes a closed opportunity the other way, as closeOpportunity does; reopening is allowed', async () => {
+      const account = data.crm.accounts[0]!;
+      const upsert = (stage: string) =>
+        connector.upsertOpportunity({
+          externalId: 'contract-closed-deal',
+          accountId: account.id,
+          name: 'Closed deal',
+          stage: stage as OpportunityRecord['stage'],
+          amountMinor: 100_00,
+          currency: 'GBP',
+          closeDate: '2026-11-01',
+          servicePackage: null,
+          billingModel: null,
+          deliveryRegion: null,
+          expectedStartDate: null,
+        });
+      const won = (await upsert('CLOSED_WON')).record;
+      await expect(upsert('CLOSED_LOST')).rejects.toMatchObject({
+        code: 'INVALID_STATE',
+        message: `Opportunity '${won.id}' is already CLOSED_WON; it cannot be closed LOST`,
+      });
+      expect((await connector.getOpportunities([won.id]))[0]!.stage).toBe('CLOSED_WON');
+      expect((await upsert('CLOSED_WON')).record.stage).toBe('CLOSED_WON');
+      expect((await upsert('NEGOTIATION')).record.stage).toBe('NEGOTIATION');
+      expect((await connector.closeOpportunity(won.id, 'LOST', '2026-11-03')).stage).toBe('CLOSED_LOST');
+      await expect(upsert('CLOSED_WON')).rejects.toMatchObject({ code: 'INVALID_STATE' });
     });
 
     it('links PSA and ERP IDs on an opportunity, keeping one when only the other is given', async () => {

@@ -238,6 +238,45 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       expect((await b.createRun(request)).run.id).toBe(restarted.run.id);
     });
 
+    it('re-runs the completed steps a correction invalidates: back to PENDING, output dropped, audited', async () => {
+      const { run } = await a.createRun(newRun());
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await a.completeStep(run.id, lease, 0, { deal: 'old' });
+      await a.failStep(run.id, lease, 1, ERROR, null);
+      const retried = await b.retryRun(run.id, OPS, { region: 'DACH' }, [0]);
+      expect(retried.steps.map((s) => [s.status, s.output, s.attempts])).toEqual([
+        ['PENDING', null, 1],
+        ['PENDING', null, 1],
+      ]);
+      expect((await a.getRuns([run.id]))[0]).toEqual(retried);
+      const claimed = await a.claimRun('w2:t', 30_000, Date.now());
+      expect(claimed?.steps.map((s) => s.status)).toEqual(['PENDING', 'PENDING']);
+      expect((await b.getAuditByRun([run.id]))[0]!.at(-1)).toMatchObject({
+        action: 'RUN_RETRIED_WITH_INPUT',
+        detail: { patch: { region: 'DACH' }, rerun: ['first'] },
+      });
+    });
+
+    it('sends a run whose precondition was lost straight into compensation, with its exception open', async () => {
+      const { run } = await a.createRun(newRun());
+      const lease = 'w1:t';
+      await a.claimRun(lease, 30_000, Date.now());
+      await a.completeStep(run.id, lease, 0, { made: 'X-1' });
+      const stopped = await a.failStep(run.id, lease, 1, { ...ERROR, class: 'PRECONDITION_LOST' }, null);
+      expect([stopped?.status, stopped?.steps.map((s) => s.status)]).toEqual(['COMPENSATING', ['SUCCEEDED', 'FAILED']]);
+      expect((await b.getOpenExceptionsByRun([run.id]))[0]).toMatchObject({
+        class: 'PRECONDITION_LOST',
+        step: 'second',
+      });
+      const claimed = await b.claimRun('w2:t', 30_000, Date.now());
+      expect([claimed?.id, claimed?.status]).toEqual([run.id, 'COMPENSATING']);
+      expect((await a.getAuditByRun([run.id]))[0]!.slice(-2).map((e) => e.action)).toEqual([
+        'EXCEPTION_RAISED',
+        'RUN_COMPENSATION_STARTED',
+      ]);
+    });
+
     it('records a compensation retry durably and lets the lease go until it is due', async () => {
       const { run } = await a.createRun(newRun());
       const now = Date.now();

@@ -137,7 +137,10 @@ export interface CrmConnector {
    * overwrite fresher ones. @throws MeridianError NOT_FOUND (account), VALIDATION_REJECTED (a negative amount)
    */
   recordAccountFinancials(input: RecordAccountFinancials): Promise<{ record: AccountFinanceRecord; changed: boolean }>;
-  /** @throws MeridianError NOT_FOUND for an unknown account. */
+  /**
+   * @throws MeridianError NOT_FOUND for an unknown account; INVALID_STATE for a deal closed one way that the upsert
+   * would close the other way (as {@link CrmConnector.closeOpportunity} refuses; reopening a closed deal is allowed).
+   */
   upsertOpportunity(input: UpsertOpportunity): Promise<Upserted<OpportunityRecord>>;
   /** @throws MeridianError NOT_FOUND, or INVALID_STATE when already closed the other way. */
   closeOpportunity(id: string, outcome: 'WON' | 'LOST', closeDate: string): Promise<OpportunityRecord>;

@@ -43,6 +43,8 @@ export type ErrorClass =
   | 'DUPLICATE'
   | 'CONFLICT'
   | 'ACCESS_DENIED'
+  /** What the flow needs stopped holding mid-flight (a deal left closed-won): the run undoes what it created. */
+  | 'PRECONDITION_LOST'
   | 'UNKNOWN';
 
 /** A step's last failure: data on the run, not a GraphQL error. */
@@ -268,8 +270,13 @@ export interface LeaseLedger {
 
 /** Exceptions, and the commands a person gives on a stopped run. */
 export interface ExceptionLedger {
-  /** Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. Audited as by `actor`. */
-  retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord>;
+  /**
+   * Puts an EXCEPTION run back in the queue, with `patch` merged into its input; resolves its exception. The
+   * completed steps at the indexes in `rerun` are set back to PENDING (output dropped) and run again, because the
+   * correction changed what they depend on (`engine/corrections.ts` decides which). Audited as by `actor`.
+   * @throws MeridianError INVALID_STATE for a run not in EXCEPTION.
+   */
+  retryRun(id: string, actor: Actor, patch?: Record<string, unknown>, rerun?: readonly number[]): Promise<RunRecord>;
   /** Asks for a run to be compensated (the worker undoes its completed steps newest first). Audited as by `actor`. */
   abandonRun(id: string, actor: Actor): Promise<RunRecord>;
   /**

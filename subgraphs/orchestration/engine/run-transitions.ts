@@ -49,8 +49,11 @@ export type RunEventInput =
   | { type: 'STEP_COMPENSATED'; index: number; error: StepError | null }
   /** Every completed step was compensated (or failed to be). */
   | { type: 'COMPENSATION_ENDED' }
-  /** A person puts a stopped run back in the queue, `patch` merged into its input. */
-  | { type: 'RETRY_REQUESTED'; actor: Actor; patch?: Record<string, unknown> }
+  /**
+   * A person puts a stopped run back in the queue, `patch` merged into its input; the completed steps at the indexes
+   * in `rerun` run again (the correction changed what they depend on).
+   */
+  | { type: 'RETRY_REQUESTED'; actor: Actor; patch?: Record<string, unknown>; rerun?: readonly number[] }
   /** A person asks for the run to be compensated. */
   | { type: 'ABANDON_REQUESTED'; actor: Actor };
 
@@ -197,6 +200,14 @@ export function transition(run: RunRecord, event: RunEventInput, ctx: Transition
           detail: { step: s.name, error: s.error, retryAt: new Date(event.retryAt).toISOString() },
         });
         emit();
+      } else if (event.error.class === 'PRECONDITION_LOST') {
+        // What the run needs no longer holds (a deal lost mid-flight): nothing a retry or a correction can cure, and
+        // what it created must not stay. It undoes its completed steps at once; the exception tells a person why.
+        s.status = 'FAILED';
+        next.status = 'COMPENSATING';
+        next.nextAttemptAt = ctx.now;
+        raise(s.name, s.error!);
+        out.audit.push({ actor: SYSTEM_ACTOR, action: 'RUN_COMPENSATION_STARTED', detail: { step: s.name } });
       } else {
         s.status = 'FAILED';
         next.status = 'EXCEPTION';
@@ -256,6 +267,16 @@ export function transition(run: RunRecord, event: RunEventInput, ctx: Transition
         );
       if (event.patch) next.input = { ...run.input, ...event.patch };
       reopenFailedSteps(next, out);
+      const rerun: string[] = [];
+      for (const s of next.steps)
+        if (event.rerun?.includes(s.index) && s.status === 'SUCCEEDED') {
+          s.status = 'PENDING';
+          s.output = null;
+          s.error = null;
+          s.finishedAt = null;
+          out.steps.push(s.index);
+          rerun.push(s.name);
+        }
       next.status = 'QUEUED';
       next.nextAttemptAt = ctx.now;
       bump();
@@ -263,7 +284,7 @@ export function transition(run: RunRecord, event: RunEventInput, ctx: Transition
       out.audit.push({
         actor: event.actor,
         action: event.patch ? 'RUN_RETRIED_WITH_INPUT' : 'RUN_RETRIED',
-        detail: event.patch ? { patch: event.patch } : null,
+        detail: event.patch ? { patch: event.patch, ...(rerun.length ? { rerun } : {}) } : null,
       });
       emit();
       return out;

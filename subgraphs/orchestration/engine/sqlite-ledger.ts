@@ -327,11 +327,20 @@ export class SqliteLedger implements Ledger {
 
   // ---- people's commands
 
-  async retryRun(id: string, actor: Actor, patch?: Record<string, unknown>): Promise<RunRecord> {
+  async retryRun(
+    id: string,
+    actor: Actor,
+    patch?: Record<string, unknown>,
+    rerun?: readonly number[],
+  ): Promise<RunRecord> {
     return this.db.transaction(
       (): RunRecord =>
         this.persist(
-          transition(this.findRun(id), { type: 'RETRY_REQUESTED', actor, ...(patch ? { patch } : {}) }, this.context()),
+          transition(
+            this.findRun(id),
+            { type: 'RETRY_REQUESTED', actor, ...(patch ? { patch } : {}), rerun: rerun ?? [] },
+            this.context(),
+          ),
         ),
     )();
   }

@@ -1,6 +1,8 @@
 import type { BillingModel } from '../../../lib/billing-model';
 import { isoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import type { CorrectionField } from '../engine/corrections';
+import type { Governance } from '../governance/governance';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
 import type { OpportunityForConversion } from '../systems/systems';
@@ -35,20 +37,87 @@ interface Deal {
   alreadyConvertedTo: { psaProjectId: string; erpCustomerId: string | null } | null;
 }
 
-const OVERRIDES = [
-  'deliveryRegion',
-  'servicePackage',
-  'billingModel',
-  'expectedStartDate',
-  'legalEntity',
-  'taxJurisdiction',
-] as const;
+const BILLING_MODELS: readonly BillingModel[] = ['FIXED_FEE', 'TIME_AND_MATERIALS', 'MILESTONE', 'RETAINER'];
+/** An ERP code: capitals, digits and dashes (MERIDIAN-UK, US-NY). */
+const CODE = /^[A-Z0-9][A-Z0-9-]{0,31}$/;
+
+const bad = (field: string, message: string, value: string) =>
+  new MeridianError('BAD_USER_INPUT', `${field} ${message}; got '${value.slice(0, 64)}'`, { field });
+
+/** A value one of `known` (governance's keys, when the caller has governance). */
+const oneOf =
+  (pick: (g: Governance) => Record<string, unknown>, what: string) =>
+  (value: string, field: string, governance: Governance | null): string => {
+    if (!CODE.test(value) && !/^[A-Z][A-Z0-9_]{0,63}$/.test(value)) throw bad(field, `must be a ${what} code`, value);
+    if (governance && !Object.hasOwn(pick(governance), value))
+      throw bad(field, `must be one of ${Object.keys(pick(governance)).join(', ')} (governance)`, value);
+    return value;
+  };
+
+/**
+ * The corrections `retryRunWithInput` may make to a conversion, each checked, and the steps that depend on it: the
+ * deal's fields are merged in `validateOpportunity`, and later steps read them from its output (the region picks the
+ * ERP customer's legal entity; package, model and start date shape the project; the model its ERP dimensions); the
+ * ERP codes are read by `ensureErpCustomer` alone.
+ */
+const CORRECTIONS: Readonly<Record<string, CorrectionField>> = {
+  deliveryRegion: {
+    readBy: ['validateOpportunity', 'ensureErpCustomer'],
+    check: oneOf((g) => g.deliveryRegions, 'delivery region'),
+  },
+  servicePackage: {
+    readBy: ['validateOpportunity', 'createPsaProject'],
+    check: oneOf((g) => g.servicePackages, 'service package'),
+  },
+  billingModel: {
+    readBy: ['validateOpportunity', 'createPsaProject', 'pushProjectDimensions'],
+    check: (value, field) => {
+      if (!(BILLING_MODELS as readonly string[]).includes(value))
+        throw bad(field, `must be one of ${BILLING_MODELS.join(', ')}`, value);
+      return value;
+    },
+  },
+  expectedStartDate: {
+    readBy: ['validateOpportunity', 'createPsaProject'],
+    check: (value, field) => isoDate(value, field),
+  },
+  legalEntity: {
+    readBy: ['ensureErpCustomer'],
+    check: (value, field) => {
+      if (!CODE.test(value)) throw bad(field, 'must be an ERP legal entity code (capitals, digits, dashes)', value);
+      return value;
+    },
+  },
+  taxJurisdiction: {
+    readBy: ['ensureErpCustomer'],
+    check: (value, field) => {
+      if (!CODE.test(value)) throw bad(field, 'must be an ERP tax jurisdiction code (capitals, digits, dashes)', value);
+      return value;
+    },
+  },
+};
+const OVERRIDES = Object.keys(CORRECTIONS) as (keyof typeof CORRECTIONS & keyof ConvertInput)[];
 
 const deal = (ctx: StepContext<ConvertInput>) => ctx.results.validateOpportunity as Deal;
 const customer = (ctx: StepContext<ConvertInput>) =>
   ctx.results.ensureErpCustomer as { customerId: string; created: boolean } | { skipped: true };
 const project = (ctx: StepContext<ConvertInput>) =>
   ctx.results.createPsaProject as { projectId: string; code: string } | { skipped: true };
+
+/**
+ * Re-reads the deal before a step writes: one that left closed-won (or was deleted) since the run started stops the
+ * run with PRECONDITION_LOST, and the run undoes what it created. A deal is checked before every write, not only in
+ * `validateOpportunity`, because a step may wait minutes on a slow or throttled system.
+ */
+async function assertStillWon(ctx: StepContext<ConvertInput>, d: Deal): Promise<void> {
+  const now = await ctx.systems.crm.getOpportunity(d.opportunityId, ctx.correlationId);
+  if (now?.stage === 'CLOSED_WON') return;
+  throw new SystemError(
+    'PRECONDITION_LOST',
+    `Opportunity '${d.opportunityId}' (${d.name}) ${now ? `left closed-won (it is ${now.stage} now)` : 'was deleted from the CRM'} while it was being converted; the run undoes what it created, newest first`,
+    'crm',
+  );
+}
 
 /** Closed-won opportunity → ERP customer → PSA project from template → ERP project dimensions → links back. */
 export const convertOpportunityToProject: Flow<ConvertInput> = {
@@ -64,8 +133,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       if (value === undefined || value === null) continue;
       if (typeof value !== 'string' || value === '')
         throw new MeridianError('BAD_USER_INPUT', `${key} must be a non-empty string`, { field: key });
-      // A date that is no calendar day is refused here, before the run is touched, rather than by a system later.
-      input[key] = key === 'expectedStartDate' ? isoDate(value, key) : value;
+      (input as unknown as Record<string, string>)[key] = CORRECTIONS[key]!.check(value, key, null);
     }
     return input;
   },
@@ -77,6 +145,8 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     opportunityId: input.opportunityId,
     projectId: null,
   }),
+
+  corrections: CORRECTIONS,
 
   async precondition(input, systems, correlationId) {
     const found = await systems.crm.getOpportunity(input.opportunityId, correlationId);
@@ -166,10 +236,26 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
+        await assertStillWon(ctx, d);
         // A customer the ERP already has is used as it is: its legal entity, tax jurisdiction, terms and currency are
         // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
         const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
-        if (existing) return { customerId: existing.id, created: false };
+        if (existing) {
+          // A correction of what the ERP owns cannot take effect on a customer that exists: say so, never ignore it.
+          const differs = (
+            [
+              ['legalEntity', ctx.input.legalEntity, existing.legalEntity.code],
+              ['taxJurisdiction', ctx.input.taxJurisdiction, existing.taxJurisdiction.code],
+            ] as const
+          ).filter(([, wanted, held]) => wanted !== undefined && wanted !== held);
+          if (differs.length)
+            throw new SystemError(
+              'CONFLICT',
+              `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
+              'erp',
+            );
+          return { customerId: existing.id, created: false };
+        }
         const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
         const result = await ctx.systems.erp.upsertCustomer(
           {
@@ -184,6 +270,10 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         );
         return { customerId: result.id, created: result.created };
       },
+      writes: (output) => {
+        const o = output as { customerId?: string; created?: boolean };
+        return o.customerId && o.created ? `created ERP customer ${o.customerId}` : null;
+      },
       async compensate(ctx, output) {
         const o = output as { customerId?: string; created?: boolean };
         // Only a customer this run created is removed; one that existed before stays as it was.
@@ -196,6 +286,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
+        await assertStillWon(ctx, d);
         const code = projectCode(ctx.governance, d.servicePackage, d.opportunityId);
         const created = await ctx.systems.psa.createProjectFromTemplate(
           {
@@ -213,6 +304,10 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         );
         return { projectId: created.id, code: created.code };
       },
+      writes: (output) => {
+        const o = output as { projectId?: string };
+        return o.projectId ? `created PSA project ${o.projectId}` : null;
+      },
       async compensate(ctx, output) {
         const o = output as { projectId?: string };
         if (o.projectId) await ctx.systems.psa.deleteProject(o.projectId, ctx.correlationId);
@@ -226,6 +321,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         const c = customer(ctx);
         const p = project(ctx);
         if ('skipped' in c || 'skipped' in p) return { skipped: true };
+        await assertStillWon(ctx, d);
         const model = ctx.governance.billingModels[d.billingModel];
         await ctx.systems.erp.upsertProjectDimensions(
           {
@@ -244,6 +340,10 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
           revenueTreatment: model.revenueTreatment,
         };
       },
+      writes: (output) => {
+        const o = output as { projectId?: string };
+        return o.projectId ? `pushed the ERP dimensions of project ${o.projectId}` : null;
+      },
       async compensate(ctx, output) {
         const o = output as { projectId?: string };
         if (o.projectId) await ctx.systems.erp.deleteProjectDimensions(o.projectId, ctx.correlationId);
@@ -257,6 +357,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         const c = customer(ctx);
         const p = project(ctx);
         if ('skipped' in c || 'skipped' in p) return { skipped: true, alreadyConvertedTo: d.alreadyConvertedTo };
+        await assertStillWon(ctx, d);
         await ctx.systems.crm.linkOpportunity(
           d.opportunityId,
           { psaProjectId: p.projectId, erpCustomerId: c.customerId },
@@ -269,6 +370,10 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
           { entityType: 'PROJECT', canonicalId: p.projectId, system: 'ERP', externalId: p.code },
         ]);
         return { opportunityId: d.opportunityId, psaProjectId: p.projectId, erpCustomerId: c.customerId };
+      },
+      writes: (output) => {
+        const o = output as { opportunityId?: string; psaProjectId?: string };
+        return o.opportunityId ? `linked opportunity ${o.opportunityId} to project ${o.psaProjectId}` : null;
       },
       async compensate(ctx, output) {
         const o = output as { opportunityId?: string };

@@ -1,3 +1,4 @@
+import type { CorrectionField } from '../engine/corrections';
 import type { Ledger, NewCrossReference } from '../engine/ledger';
 import type { Governance, SystemKey } from '../governance/governance';
 import type { Systems } from '../systems/systems';
@@ -30,6 +31,12 @@ export interface Step<TInput> {
   system: SystemKey;
   run(ctx: StepContext<TInput>): Promise<unknown>;
   compensate?(ctx: StepContext<TInput>, output: unknown): Promise<void>;
+  /**
+   * What this step, completed with `output`, wrote to a system, in words (`created ERP customer CUS-…`), or null when
+   * it wrote nothing. Omitted for a step that only reads. A correction that would have to run a step that wrote again
+   * is refused (see `engine/corrections.ts`).
+   */
+  writes?(output: unknown): string | null;
 }
 
 /** The business entities a run is about: one live run per subject; the IDs make the run findable. */
@@ -48,6 +55,8 @@ export interface Flow<TInput> {
   /** Validates a run's stored input. @throws MeridianError BAD_USER_INPUT */
   parseInput(raw: Record<string, unknown>): TInput;
   subject(input: TInput): RunSubject;
+  /** The input fields `retryRunWithInput` may correct, each with its check and the step that reads it; none when omitted. */
+  corrections?: Readonly<Record<string, CorrectionField>>;
   /**
    * What must already hold in the systems before a person's call starts a run (a deal won, a milestone completed).
    * Checked by the mutation, before anything is stored: a call made too early is refused, holds no subject, and the

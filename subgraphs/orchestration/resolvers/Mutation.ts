@@ -1,6 +1,7 @@
 import { MeridianError } from '../../../lib/errors';
 import type { OrchestrationContext } from '../context';
-import type { Actor } from '../engine/ledger';
+import { planCorrection } from '../engine/corrections';
+import type { Actor, RunRecord } from '../engine/ledger';
 import { queueRun } from '../engine/queue-run';
 import type { Flow } from '../flows/flow';
 
@@ -32,13 +33,10 @@ async function startRun(
   return run;
 }
 
-async function flowOf(
-  ctx: OrchestrationContext,
-  runId: string,
-): Promise<{ flow: Flow<unknown>; input: Record<string, unknown> }> {
+async function flowOf(ctx: OrchestrationContext, runId: string): Promise<{ flow: Flow<unknown>; run: RunRecord }> {
   const run = await ctx.loaders.run.load(runId);
   if (!run) throw new MeridianError('NOT_FOUND', `No sync run '${runId}'`, { value: runId });
-  return { flow: ctx.flows.get(run.flow)!, input: run.input };
+  return { flow: ctx.flows.get(run.flow)!, run };
 }
 
 export const Mutation = {
@@ -83,14 +81,15 @@ export const Mutation = {
     args: { id: string; patch: Record<string, unknown> },
     ctx: OrchestrationContext,
   ) => {
-    const patch = Object.fromEntries(Object.entries(args.patch).filter(([, v]) => v !== null && v !== undefined));
-    if (Object.keys(patch).length === 0)
+    const raw = Object.fromEntries(Object.entries(args.patch).filter(([, v]) => v !== null && v !== undefined));
+    if (Object.keys(raw).length === 0)
       throw new MeridianError('BAD_USER_INPUT', 'patch must correct at least one field', { field: 'patch' });
-    const { flow, input } = await flowOf(ctx, args.id);
-    flow.parseInput({ ...input, ...patch });
-    const run = await ctx.ledger.retryRun(args.id, actorOf(ctx), patch);
+    const { flow, run } = await flowOf(ctx, args.id);
+    const plan = planCorrection(flow, run, raw, ctx.governance);
+    flow.parseInput({ ...run.input, ...plan.patch });
+    const retried = await ctx.ledger.retryRun(args.id, actorOf(ctx), plan.patch, plan.rerun);
     ctx.runQueued();
-    return run;
+    return retried;
   },
   resolveException: (_: unknown, args: { id: string; note: string }, ctx: OrchestrationContext) => {
     if (args.note.trim() === '')

@@ -140,6 +140,10 @@ export interface CustomerForSync {
   name: string;
   currency: string;
   externalCrmId: string;
+  /** The legal entity that bills the customer (ERP-owned). */
+  legalEntity: { code: string };
+  /** Its tax jurisdiction (ERP-owned). */
+  taxJurisdiction: { code: string };
 }
 
 /** An ERP invoice as the invoice-status flow reads it. */

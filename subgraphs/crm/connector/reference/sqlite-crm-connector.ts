@@ -356,9 +356,22 @@ export class SqliteCrmConnector implements CrmConnector {
           value: input.accountId,
         });
       }
-      const existing = this.db.prepare('SELECT id FROM opportunities WHERE external_id = ?').get(input.externalId) as
-        | { id: string }
-        | undefined;
+      const existing = this.db
+        .prepare('SELECT id, stage FROM opportunities WHERE external_id = ?')
+        .get(input.externalId) as { id: string; stage: string } | undefined;
+      // The rule closeOpportunity keeps: a deal closed one way is not closed the other way (a won deal may be reopened).
+      if (
+        existing &&
+        existing.stage !== input.stage &&
+        (existing.stage === 'CLOSED_WON' || existing.stage === 'CLOSED_LOST') &&
+        (input.stage === 'CLOSED_WON' || input.stage === 'CLOSED_LOST')
+      ) {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Opportunity '${existing.id}' is already ${existing.stage}; it cannot be closed ${input.stage === 'CLOSED_WON' ? 'WON' : 'LOST'}`,
+          { system: 'crm', field: 'stage' },
+        );
+      }
       const id = existing?.id ?? nextId(this.db, 'opportunities', 'OPP');
       this.db
         .prepare(
