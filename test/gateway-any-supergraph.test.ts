@@ -65,6 +65,21 @@ describe('any supergraph (issue 12, item 1)', () => {
     }
   }, 60_000);
 
+  it('stops at start with one line naming the file when the supergraph does not parse', async () => {
+    const bad = join(dir, 'bad.graphql');
+    writeFileSync(bad, 'type Query { nope');
+    const gateway = startTsx('gateway/main.ts', { SUPERGRAPH_PATH: bad, AUTH: 'off', GATEWAY_PORT: '0' });
+    const code = await new Promise<number | null>((resolve) => gateway.process.once('exit', resolve));
+    const lines = gateway
+      .output()
+      .split('\n')
+      .filter((line) => line && !line.startsWith('{'));
+    expect({ code, lines }).toEqual({
+      code: 1,
+      lines: [`SUPERGRAPH_PATH ${bad}: not a usable supergraph: Syntax Error: Expected ":", found <EOF>.`],
+    });
+  }, 60_000);
+
   const start = async (options: { roles: string[]; authOffRole?: 'portal' | 'operations' }) => {
     const { logger, lines } = captureLogs();
     const gateway = await startGateway({
