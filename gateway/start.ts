@@ -42,6 +42,8 @@ export interface StartGatewayOptions extends GatewayOptions {
   rateLimiter?: RateLimiter;
   /** Roles that may run only the manifest's operations. @default the checked-in manifest, for portal users */
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
+  /** Browser origins allowed to call `/graphql` cross-origin (credentials never). @default none */
+  corsOrigins?: readonly string[];
 }
 
 /** A running gateway: its URL (HTTP and graphql-ws), its subgraphs, and `close()`. */
@@ -117,6 +119,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         '/metrics': metricsRoute,
       },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     }),
     options.port,
     options.host,
