@@ -870,7 +870,7 @@ function mergeViolations(all: readonly Violations[]): Violations {
 }
 
 function describeViolations(v: Violations): string {
-  if (v.subscribers === 0) return 'every subscriber got every event exactly once, in order';
+  if (v.subscribers === 0) return 'every subscriber got every event exactly once, in sequence order per run';
   const parts = (
     ['missing', 'duplicates', 'outOfOrder', 'gaps', 'unexpected', 'notCompleted', 'wrongState', 'errors'] as const
   )
@@ -946,7 +946,7 @@ function printSummary(results: readonly RoundResult[]): void {
   console.log(
     "(latency: commit (the payload's updatedAt) to arrival at the client, over changes committed after the release; feed = syncRunsUpdated, run = syncRunUpdated(id); " +
       'payloads/s: payloads a gateway delivered after the release ÷ first-to-last arrival; KiB RSS/sub: (gateway RSS with its subscribers − before) ÷ its subscribers; ' +
-      'check: every subscriber got every outbox event exactly once, in sequence order)',
+      'check: every subscriber got every outbox event exactly once, in sequence order per run)',
   );
 }
 

@@ -32,12 +32,20 @@ runMain(async () => {
     logger.warn(
       'REDIS_URL is not set: this gateway serves queries and mutations, and refuses subscriptions with LIVE_STATUS_UNAVAILABLE',
     );
-  const supergraphSdl = readFileSync(supergraphPath, 'utf8');
+  let supergraphSdl: string;
+  let endpoints: ReturnType<typeof subgraphsOf>;
+  try {
+    supergraphSdl = readFileSync(supergraphPath, 'utf8');
+    endpoints = subgraphsOf(supergraphSdl);
+  } catch (error) {
+    // One line naming the file: a supergraph that cannot be read or parsed is a deployment error, not a crash.
+    throw new Error(`SUPERGRAPH_PATH ${supergraphPath}: not a usable supergraph: ${(error as Error).message}`);
+  }
   const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
   const running = await startGateway({
     supergraphSdl,
     subgraphUrls,
-    subgraphSecrets: Object.fromEntries(subgraphsOf(supergraphSdl).map((s) => [s.name, subgraphSecret(env, s.name)])),
+    subgraphSecrets: Object.fromEntries(endpoints.map((s) => [s.name, subgraphSecret(env, s.name)])),
     ...policies,
     logger,
     port: intFromEnv(env, 'GATEWAY_PORT', 4000, 0, 65535),

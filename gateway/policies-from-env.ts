@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Role } from '../lib/auth/identity';
+import { corsOriginsFromEnv } from '../lib/graphql-http';
 import { isProduction } from '../lib/auth/secrets';
 import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
 import type { AuthOptions } from './auth/authenticator';
@@ -24,6 +25,8 @@ export interface GatewayPolicies {
   limits: OperationLimits;
   rateLimiter: RateLimiter;
   trustedDocuments: { manifest: TrustedDocuments; roles: readonly Role[] };
+  /** `CORS_ORIGINS`: browser origins allowed to call the gateway cross-origin. */
+  corsOrigins: string[];
   /** Ends the rate limiter's Redis connection, when it has one. */
   close(): Promise<void>;
 }
@@ -31,7 +34,7 @@ export interface GatewayPolicies {
 /**
  * Reads the gateway's policies from the environment, for `gateway/main.ts` and `npm start` alike: authentication
  * (gateway/auth/auth-from-env.ts), `NODE_ENV`, the `LIMIT_*` operation limits, `RATE_LIMIT_*` (shared on Redis when
- * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH` and `TRUSTED_DOCUMENTS_ROLES`. Warns when a development secret or
+ * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH`, `TRUSTED_DOCUMENTS_ROLES` and `CORS_ORIGINS`. Warns when a development secret or
  * `AUTH=off` is in force.
  * @throws Error naming the setting that is missing (in production) or invalid.
  */
@@ -62,6 +65,7 @@ export function gatewayPoliciesFromEnv(env: NodeJS.ProcessEnv, logger: Logger): 
     limits,
     rateLimiter: createRateLimiter({ ...rateSettings, redis: rateRedis?.client ?? null, logger: rateLog }),
     trustedDocuments,
+    corsOrigins: corsOriginsFromEnv(env),
     close: async () => {
       await rateRedis?.close();
     },

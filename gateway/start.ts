@@ -9,6 +9,7 @@ import {
   admitTrustedRequest,
   DEFAULT_TRUSTED_DOCUMENT_ROLES,
   loadTrustedDocuments,
+  trustedRolesInUse,
   validateTrustedDocuments,
   type TrustedDocuments,
 } from './plugins/trusted-documents';
@@ -41,6 +42,8 @@ export interface StartGatewayOptions extends GatewayOptions {
   rateLimiter?: RateLimiter;
   /** Roles that may run only the manifest's operations. @default the checked-in manifest, for portal users */
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
+  /** Browser origins allowed to call `/graphql` cross-origin (credentials never). @default none */
+  corsOrigins?: readonly string[];
 }
 
 /** A running gateway: its URL (HTTP and graphql-ws), its subgraphs, and `close()`. */
@@ -57,16 +60,28 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway(options);
   const authenticate = createAuthenticator(options.auth);
   const rateLimiter = options.rateLimiter ?? createRateLimiter();
-  const trusted = options.trustedDocuments ?? {
+  const configured = options.trustedDocuments ?? {
     manifest: loadTrustedDocuments(),
     roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
   };
+  const trusted = {
+    ...configured,
+    roles: trustedRolesInUse(configured.roles, options.auth.mode === 'off' ? options.auth.identity.role : null),
+  };
   await apollo.start();
   // A portal operation the schema no longer serves (or the portal may not read) is a deployment error: refuse to start.
-  const problems = validateTrustedDocuments(trusted.manifest, apiSchema()!, {
-    rules: accessRules,
-    roles: trusted.roles,
-  });
+  // When no caller is limited to the manifest, it is not checked, so any composed supergraph can be served.
+  const problems =
+    trusted.roles.length === 0
+      ? []
+      : validateTrustedDocuments(trusted.manifest, apiSchema()!, { rules: accessRules, roles: trusted.roles });
+  if (trusted.roles.length === 0)
+    options.logger.info(
+      { manifest: trusted.manifest.source },
+      options.auth.mode === 'off'
+        ? 'trusted documents: AUTH=off and its role is not limited to the manifest; the manifest is not checked against the schema'
+        : 'trusted documents: no role is limited to the manifest (TRUSTED_DOCUMENTS_ROLES); the manifest is not checked against the schema',
+    );
   if (problems.length > 0) {
     await apollo.stop();
     throw new Error(
@@ -104,6 +119,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         '/metrics': metricsRoute,
       },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     }),
     options.port,
     options.host,

@@ -1,4 +1,5 @@
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import cors from 'cors';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +52,46 @@ export interface GraphQLHttpOptions<TContext extends BaseContext> {
   routes?: Record<string, Route>;
   /** @default {@link DEFAULT_MAX_BODY_BYTES} */
   maxBodyBytes?: number;
+  /**
+   * Browser origins (`https://portal.example.com`) allowed to call GraphQL cross-origin: preflights are answered and
+   * responses carry `Access-Control-Allow-Origin` for them alone; credentials (cookies) are never allowed.
+   * @default none: no CORS headers, so browsers refuse every cross-origin call
+   */
+  corsOrigins?: readonly string[];
+}
+
+/** Headers a browser may send cross-origin: JSON bodies, bearer tokens, Apollo's CSRF header, our request ID. */
+const CORS_ALLOWED_HEADERS = [
+  'content-type',
+  'authorization',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  REQUEST_ID_HEADER,
+];
+/** How long a browser may keep a preflight answer, in seconds. */
+const CORS_MAX_AGE_SECONDS = 600;
+
+/**
+ * Reads `CORS_ORIGINS`: comma-separated origins (scheme, host and port only).
+ * @default none
+ * @throws Error naming the variable and the value that is not an origin (`*` included: the list is an allowlist).
+ */
+export function corsOriginsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const origins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: string | null = null;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {}
+    if (parsed !== origin)
+      throw new Error(
+        `CORS_ORIGINS: '${origin}' is not an origin; write scheme://host[:port], e.g. https://portal.example.com`,
+      );
+  }
+  return origins;
 }
 
 /** Request ID from the incoming header when it looks sane, else a fresh UUID. */
@@ -68,6 +109,33 @@ export function createGraphQLRequestListener<TContext extends BaseContext>(
   options: GraphQLHttpOptions<TContext>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const allowCors = options.corsOrigins?.length
+    ? cors({
+        origin: [...options.corsOrigins],
+        methods: ['GET', 'POST'],
+        allowedHeaders: CORS_ALLOWED_HEADERS,
+        exposedHeaders: [REQUEST_ID_HEADER, 'retry-after'],
+        credentials: false,
+        maxAge: CORS_MAX_AGE_SECONDS,
+      })
+    : null;
+  const serve = graphQLRequestHandler(apollo, options, maxBodyBytes);
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // CORS covers GraphQL only; a preflight is answered here (204) and never reaches GraphQL.
+    if (allowCors && (path === '/graphql' || path === '/'))
+      allowCors(req, res, (error?: unknown) =>
+        error ? sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'CORS failed') : serve(req, res),
+      );
+    else serve(req, res);
+  };
+}
+
+function graphQLRequestHandler<TContext extends BaseContext>(
+  apollo: ApolloServer<TContext>,
+  options: GraphQLHttpOptions<TContext>,
+  maxBodyBytes: number,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, requestId);

@@ -106,6 +106,8 @@ export interface StackOptions {
   limits?: OperationLimits;
   /** The manifest, and the roles that may run only its operations. @default the checked-in manifest, for portal users */
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
+  /** Browser origins allowed to call the gateway cross-origin (`CORS_ORIGINS`). @default none */
+  corsOrigins?: readonly string[];
   /** The gateway's per-caller request budget. @default none (tests and benchmarks send far more than a client) */
   rateLimiter?: RateLimiter;
 }
@@ -272,6 +274,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     },
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     logger: child('gateway'),
     port: port('gateway'),
     host,

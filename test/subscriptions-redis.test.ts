@@ -1,3 +1,5 @@
+import { createRedisBus } from '../lib/event-bus/redis-bus';
+import { silentLogger } from '../lib/logger';
 import { freePorts, startTsx, waitForOutput, type Child } from './support/processes';
 import { startRedisServer, type RedisServer } from './support/redis-server';
 import { convert, createWonOpportunity } from './support/runs';
@@ -132,6 +134,50 @@ describe('subscriptions across processes on one Redis', () => {
         },
       });
     } finally {
+      await Promise.all([clientA.dispose(), clientB.dispose()]);
+    }
+  }, 120_000);
+
+  it('delivers a run’s changes once and in order on both gateways when the bus repeats them (at-least-once)', async () => {
+    const clientA = wsClient(gatewayA.replace('http', 'ws'));
+    const clientB = wsClient(gatewayB.replace('http', 'ws'));
+    const replayer = createRedisBus({ url: redis.url, logger: silentLogger() });
+    try {
+      const { accountId, opportunityId } = await createWonOpportunity(gatewayA);
+      const feed = `subscription($a: ID) { syncRunsUpdated(filter: { accountId: $a }) { id sequence status } }`;
+      const onA = subscribe<{ syncRunsUpdated: Change }>(clientA, feed, { a: accountId });
+      const onB = subscribe<{ syncRunsUpdated: Change }>(clientB, feed, { a: accountId });
+      const untilSequence = async (w: typeof onA, runId: string, sequence: number) => {
+        let got = w.results;
+        while (!got.some((r) => r.data!.syncRunsUpdated.id === runId && r.data!.syncRunsUpdated.sequence === sequence))
+          got = await w.received(got.length + 1);
+      };
+      // Live on both: a first conversion for the account streams through.
+      const first = (await convert(gatewayA, opportunityId)).data!.convertOpportunityToProject.id;
+      await Promise.all([untilSequence(onA, first, 7), untilSequence(onB, first, 7)]);
+      // A relay that restarts re-publishes what it had not acknowledged: here, the whole run again, newest first.
+      if (replayer.status !== 'up')
+        await new Promise<void>((resolve) => {
+          const off = replayer.onStatus((status) => {
+            if (status !== 'up') return;
+            off();
+            resolve();
+          });
+        });
+      const published = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === first);
+      for (const event of [...published].reverse()) await replayer.publish(event);
+      // A second deal of the same account: its changes arrive after the repeats, so once they are in, so are those.
+      const second = await createWonOpportunity(gatewayB, { accountId });
+      const secondRun = (await convert(gatewayB, second.opportunityId)).data!.convertOpportunityToProject.id;
+      await Promise.all([untilSequence(onA, secondRun, 7), untilSequence(onB, secondRun, 7)]);
+      for (const w of [onA, onB]) {
+        expect([...sequencesByRun(w.results).entries()]).toEqual([
+          [first, [1, 2, 3, 4, 5, 6, 7]],
+          [secondRun, [1, 2, 3, 4, 5, 6, 7]],
+        ]);
+      }
+    } finally {
+      await replayer.close();
       await Promise.all([clientA.dispose(), clientB.dispose()]);
     }
   }, 120_000);

@@ -136,13 +136,14 @@ export function validateTrustedDocuments(
 }
 
 /**
- * Reads `TRUSTED_DOCUMENTS_ROLES`: the roles, comma-separated, that may run only the manifest's documents.
- * @default {@link DEFAULT_TRUSTED_DOCUMENT_ROLES} when unset or empty
+ * Reads `TRUSTED_DOCUMENTS_ROLES`: the roles, comma-separated, that may run only the manifest's documents; set and
+ * empty (`TRUSTED_DOCUMENTS_ROLES=`), none.
+ * @default {@link DEFAULT_TRUSTED_DOCUMENT_ROLES} when unset
  * @throws Error naming the variable and the unknown role.
  */
 export function trustedDocumentRolesFromEnv(env: NodeJS.ProcessEnv): Role[] {
   const raw = env.TRUSTED_DOCUMENTS_ROLES;
-  if (raw === undefined || raw.trim() === '') return [...DEFAULT_TRUSTED_DOCUMENT_ROLES];
+  if (raw === undefined) return [...DEFAULT_TRUSTED_DOCUMENT_ROLES];
   const roles = raw
     .split(',')
     .map((r) => r.trim())
@@ -152,6 +153,15 @@ export function trustedDocumentRolesFromEnv(env: NodeJS.ProcessEnv): Role[] {
       throw new Error(`TRUSTED_DOCUMENTS_ROLES: unknown role '${role}'; roles are ${ROLES.join(', ')}`);
   }
   return roles as Role[];
+}
+
+/**
+ * The roles the manifest actually limits, given who can call: all of `roles` when callers authenticate, and with
+ * authentication off only the one role every caller gets, if it is among them. Empty: no caller is limited to the
+ * manifest, so it need not fit the schema (any supergraph can be served).
+ */
+export function trustedRolesInUse(roles: readonly Role[], authOffRole: Role | null): Role[] {
+  return authOffRole === null ? [...roles] : roles.filter((r) => r === authOffRole);
 }
 
 /** The GraphQL request fields this check reads: the query text and the APQ extension. */

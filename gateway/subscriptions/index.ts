@@ -136,8 +136,9 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         if (byVariables.delete(key)) cached -= 1;
         if (byVariables.size === 0) cache.delete(query);
       };
-      promise.then(() => {
-        if (!immutable) forget();
+      promise.then((result) => {
+        // A failed read (a subgraph down for a moment) is not kept: the next subscriber of the event reads again.
+        if (!immutable || result.errors) forget();
         else if (cached > RESULT_CACHE_ENTRIES) evictOldest();
       }, forget);
       return promise;

@@ -38,24 +38,27 @@ export function liveFeed(
   // are shared and kept, so the in-order loop below finds them ready, and a burst does not queue up behind one query.
   const prefetch = (query: string, variables: Record<string, unknown>) =>
     void execute(query, { ...operation.variables, ...variables }).catch(() => undefined);
+  const deliver = (event: RunEvent) => {
+    if (event.type === 'SYNC_RUN_UPDATED')
+      prefetch(operation.runAtQuery, { _id: event.runId, _sequence: event.sequence });
+    else prefetch(operation.exceptionQuery, { _id: event.exceptionId });
+    items.push(event);
+  };
+  // Feeds decide what to send in arrival order, here, so each run's changes enter the channel in sequence order.
+  const feed =
+    field === 'syncRunsUpdated'
+      ? createRunFeedOrder(filter, deliver)
+      : field === 'exceptionRaised'
+        ? createExceptionFeedOrder(filter, deliver)
+        : null;
   unsubscribers.push(
     bus.subscribe((event) => {
-      if (
-        event.type === 'SYNC_RUN_UPDATED' &&
-        (field === 'syncRunUpdated' ? event.runId === args.id : field === 'syncRunsUpdated' && matches(event, filter))
-      ) {
-        prefetch(operation.runAtQuery, { _id: event.runId, _sequence: event.sequence });
-        items.push(event);
-      }
-      if (
-        field === 'exceptionRaised' &&
-        event.type === 'EXCEPTION_RAISED' &&
-        event.exceptionId &&
-        matches(event, { ...filter, status: null })
-      ) {
-        prefetch(operation.exceptionQuery, { _id: event.exceptionId });
-        items.push(event);
-      }
+      if (field === 'syncRunUpdated') {
+        if (event.type === 'SYNC_RUN_UPDATED' && event.runId === args.id) {
+          prefetch(operation.runAtQuery, { _id: event.runId, _sequence: event.sequence });
+          items.push(event);
+        }
+      } else feed!(event);
     }),
     bus.onStatus((status) => {
       if (status === 'up') items.push('resync');
@@ -144,6 +147,78 @@ async function* runUpdates(
       if (final) return;
     }
   }
+}
+
+/** Runs a feed remembers (their last sequence, held changes) at most; the least recently changed are forgotten. */
+export const FEED_RUNS_REMEMBERED = 10_000;
+
+/** A map that forgets its least recently set entries beyond `limit`. */
+class Recent<V> extends Map<string, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override set(key: string, value: V): this {
+    super.delete(key);
+    super.set(key, value);
+    if (this.size > this.limit) super.delete(this.keys().next().value!);
+    return this;
+  }
+}
+
+/**
+ * Decides, in arrival order, which `syncRunsUpdated` events go out. Per run: only a sequence above the last one seen
+ * goes out (the bus is at-least-once, and a late or repeated event would send the run back in time), so a subscriber
+ * gets each change once, in sequence order. With an `accountId` filter, a run's changes from before it knew its
+ * account (a conversion learns it in its first step) are held, and go out ahead of its first change that names the
+ * account; those of a run that turns out to be another account's are dropped.
+ */
+export function createRunFeedOrder(
+  filter: { flow?: string | null; status?: string | null; accountId?: string | null },
+  deliver: (event: RunEvent) => void,
+): (event: RunEvent) => void {
+  const last = new Recent<number>(FEED_RUNS_REMEMBERED);
+  const held = new Recent<RunEvent[]>(FEED_RUNS_REMEMBERED);
+  const wanted = (e: RunEvent) => !filter.status || filter.status === e.status;
+  return (event) => {
+    if (event.type !== 'SYNC_RUN_UPDATED' || (filter.flow && filter.flow !== event.flow)) return;
+    const seen = last.get(event.runId) ?? 0;
+    if (event.sequence <= seen) return;
+    if (filter.accountId && event.accountId === null) {
+      // A run that ends without naming an account never matches: forget what was held for it.
+      if (TERMINAL.has(event.status)) {
+        held.delete(event.runId);
+        return;
+      }
+      const waiting = held.get(event.runId) ?? [];
+      if (!waiting.some((e) => e.sequence === event.sequence)) waiting.push(event);
+      held.set(event.runId, waiting);
+      return;
+    }
+    last.set(event.runId, event.sequence);
+    const before = held.get(event.runId);
+    held.delete(event.runId);
+    if (filter.accountId && event.accountId !== filter.accountId) return;
+    for (const e of (before ?? []).sort((a, b) => a.sequence - b.sequence))
+      if (e.sequence > seen && e.sequence < event.sequence && wanted(e)) deliver(e);
+    if (wanted(event)) deliver(event);
+  };
+}
+
+/**
+ * Decides, in arrival order, which `exceptionRaised` events go out: each exception once, and per run in sequence
+ * order (a late or repeated event is dropped).
+ */
+export function createExceptionFeedOrder(
+  filter: { flow?: string | null; accountId?: string | null },
+  deliver: (event: RunEvent) => void,
+): (event: RunEvent) => void {
+  const last = new Recent<number>(FEED_RUNS_REMEMBERED);
+  return (event) => {
+    if (event.type !== 'EXCEPTION_RAISED' || !event.exceptionId || !matches(event, { ...filter, status: null })) return;
+    if (event.sequence <= (last.get(event.runId) ?? 0)) return;
+    last.set(event.runId, event.sequence);
+    deliver(event);
+  };
 }
 
 async function* runsUpdates(

@@ -288,9 +288,10 @@ describe('admitting requests', () => {
 });
 
 describe('trustedDocumentRolesFromEnv', () => {
-  it('reads TRUSTED_DOCUMENTS_ROLES, comma-separated, portal by default', () => {
+  it('reads TRUSTED_DOCUMENTS_ROLES, comma-separated, portal by default, none when set empty', () => {
     expect(trustedDocumentRolesFromEnv({})).toEqual(['portal']);
-    expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: '' })).toEqual(['portal']);
+    expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: '' })).toEqual([]);
+    expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: ' ' })).toEqual([]);
     expect(trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: 'portal, bi' })).toEqual(['portal', 'bi']);
     expect(() => trustedDocumentRolesFromEnv({ TRUSTED_DOCUMENTS_ROLES: 'portal,partner' })).toThrow(
       "TRUSTED_DOCUMENTS_ROLES: unknown role 'partner'",

@@ -38,22 +38,12 @@ export async function createWonOpportunity(
     amount: string;
     currency: string;
     stage: string;
+    /** An account made before (by {@link createAccount}); a new one when omitted. */
+    accountId: string;
   }> = {},
 ): Promise<{ accountId: string; opportunityId: string }> {
   const tag = `${process.pid}-${Date.now()}-${++counter}`;
-  const account = await gql<{ upsertAccount: { account: { id: string } } }>(
-    gatewayUrl,
-    'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id } } }',
-    {
-      input: {
-        externalId: `test-account-${tag}`,
-        name: `Test Client ${tag} Ltd`,
-        industry: 'Retail',
-        billingCountry: 'GB',
-      },
-    },
-  );
-  const accountId = account.body.data!.upsertAccount.account.id;
+  const accountId = fields.accountId ?? (await createAccount(gatewayUrl));
   const opportunity = await gql<{ upsertOpportunity: { opportunity: { id: string } } }>(
     gatewayUrl,
     'mutation($input: UpsertOpportunityInput!) { upsertOpportunity(input: $input) { opportunity { id } } }',
@@ -73,6 +63,24 @@ export async function createWonOpportunity(
     },
   );
   return { accountId, opportunityId: opportunity.body.data!.upsertOpportunity.opportunity.id };
+}
+
+/** Creates (through the gateway) a CRM account a conversion can be for; returns its ID. */
+export async function createAccount(gatewayUrl: string): Promise<string> {
+  const tag = `${process.pid}-${Date.now()}-${++counter}`;
+  const account = await gql<{ upsertAccount: { account: { id: string } } }>(
+    gatewayUrl,
+    'mutation($input: UpsertAccountInput!) { upsertAccount(input: $input) { account { id } } }',
+    {
+      input: {
+        externalId: `test-account-${tag}`,
+        name: `Test Client ${tag} Ltd`,
+        industry: 'Retail',
+        billingCountry: 'GB',
+      },
+    },
+  );
+  return account.body.data!.upsertAccount.account.id;
 }
 
 /** The conversion mutation, returning the response body. */

@@ -2,6 +2,7 @@ import { MeridianError } from '../../../lib/errors';
 import { pageRequest, toConnection } from '../../../lib/pagination';
 import type { CrossReferenceEntity, ErrorClass, RunFilter } from '../engine/ledger';
 import type { OrchestrationContext } from '../context';
+import { asSnapshot } from './SyncRun';
 
 interface ExceptionFilterArgs {
   flow?: string | null;
@@ -53,8 +54,10 @@ export const Query = {
     });
     return toConnection(page, 'exceptions', (e) => e.id);
   },
-  syncRunAt: (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) =>
-    ctx.ledger.getRunAt(args.id, args.sequence),
+  syncRunAt: async (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) => {
+    const run = await ctx.ledger.getRunAt(args.id, args.sequence);
+    return run && asSnapshot(run);
+  },
   syncException: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.exception.load(args.id),
   trace: async (_: unknown, args: { correlationId: string }, ctx: OrchestrationContext) => {
     const run =

@@ -1,12 +1,45 @@
-import type { RunRecord } from '../engine/ledger';
+import type { RunRecord, StepRecord } from '../engine/ledger';
 import type { OrchestrationContext } from '../context';
 
 const stub = (typename: string, id: string | null) => (id ? { __typename: typename, id } : null);
 
+/** Marks a run record read at a past sequence (`syncRunAt`): its fields answer as the run was then. */
+const SNAPSHOT = Symbol('snapshot');
+type Snapshot = RunRecord & { [SNAPSHOT]?: true };
+
+/** The run as stored for one sequence, answering `exception` as it was at that sequence, not as it is now. */
+export function asSnapshot(run: RunRecord): RunRecord {
+  return Object.assign(run, { [SNAPSHOT]: true as const });
+}
+
+/**
+ * The exception a run had open at a stored sequence: the one raised for the failure its snapshot shows (the step that
+ * failed, or whose compensation failed, with that very error), whatever became of it since.
+ */
+async function exceptionAt(run: RunRecord, ctx: OrchestrationContext) {
+  const failed: StepRecord | undefined = [...run.steps]
+    .reverse()
+    .find(
+      (s) =>
+        s.error !== null &&
+        ((run.status === 'EXCEPTION' && s.status === 'FAILED') ||
+          ((run.status === 'COMPENSATING' || run.status === 'COMPENSATION_FAILED') &&
+            s.status === 'COMPENSATION_FAILED')),
+    );
+  if (!failed) return null;
+  const raised = [...(await ctx.loaders.auditByRun.load(run.id))].reverse().find((a) => {
+    const detail = a.detail as { exceptionId?: string; step?: string; error?: { at?: string } } | null;
+    return a.action === 'EXCEPTION_RAISED' && detail?.step === failed.name && detail.error?.at === failed.error!.at;
+  });
+  const id = (raised?.detail as { exceptionId?: string } | undefined)?.exceptionId;
+  return id ? ctx.loaders.exception.load(id) : null;
+}
+
 export const SyncRun = {
   __resolveReference: (ref: { id: string }, ctx: OrchestrationContext) => ctx.loaders.run.load(ref.id),
   input: (run: RunRecord) => JSON.stringify(run.input),
-  exception: (run: RunRecord, _args: unknown, ctx: OrchestrationContext) => ctx.loaders.openExceptionByRun.load(run.id),
+  exception: (run: Snapshot, _args: unknown, ctx: OrchestrationContext) =>
+    run[SNAPSHOT] ? exceptionAt(run, ctx) : ctx.loaders.openExceptionByRun.load(run.id),
   audit: async (run: RunRecord, _args: unknown, ctx: OrchestrationContext) =>
     (await ctx.loaders.auditByRun.load(run.id)).map((a) => ({
       ...a,
