@@ -28,6 +28,7 @@ export const RUN_STATUSES = [
   'WAITING_RETRY',
   'SUCCEEDED',
   'EXCEPTION',
+  'RESOLVED',
   'COMPENSATING',
   'ABANDONED',
   'COMPENSATION_FAILED',
@@ -138,4 +139,9 @@ export const UNDO: Record<string, string> = {
 };
 
 /** Runs in these states no longer change. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(['SUCCEEDED', 'ABANDONED', 'COMPENSATION_FAILED']);
+export const FINAL_STATUSES: ReadonlySet<string> = new Set([
+  'SUCCEEDED',
+  'RESOLVED',
+  'ABANDONED',
+  'COMPENSATION_FAILED',
+]);

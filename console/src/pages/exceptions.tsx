@@ -543,7 +543,7 @@ function Resolve({ exception, onCancel, act }: { exception: InboxException; onCa
           note: note.trim(),
         },
       );
-      return 'the run stays as it is';
+      return 'the run ends as resolved';
     });
     if (refused) setError(`${refused.code}: ${refused.message}`);
   };
@@ -551,7 +551,8 @@ function Resolve({ exception, onCancel, act }: { exception: InboxException; onCa
     <form class="panel" aria-label="resolve" onSubmit={submit} noValidate>
       <h3>Resolve without retrying</h3>
       <p class="hint">
-        For a problem fixed outside Meridian. The run stays as it is; the note is kept in its audit log.
+        For a problem fixed outside Meridian. The run ends as resolved (nothing is undone); the note is kept in its
+        audit log.
       </p>
       <label for={`${exception.id}-note`}>Note</label>
       <textarea
