@@ -35,6 +35,10 @@ export const GATEWAY_USAGE: Usage = {
     ['WS_MAX_PAYLOAD_BYTES', 'largest graphql-ws message (default 65536)'],
     ['WS_CONNECTION_INIT_TIMEOUT_MS', 'time a socket has to send connection_init (default 3000)'],
     ['WS_KEEP_ALIVE_MS', 'ping interval (default 12000)'],
+    [
+      'DRAIN_DEADLINE_MS',
+      'on SIGTERM: /readyz answers 503, sockets close, in-flight requests get this long (default 10000)',
+    ],
     ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
     ...GATEWAY_POLICY_ENV,
   ],

@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
 import { GATEWAY_USAGE } from './main-usage';
 import { gatewayPoliciesFromEnv } from './policies-from-env';
-import { startGateway } from './start';
+import { DEFAULT_DRAIN_DEADLINE_MS, startGateway } from './start';
 import { subgraphsOf } from './supergraph-subgraphs';
 
 /*
@@ -58,10 +58,12 @@ runMain(async () => {
       keepAliveMs: intFromEnv(env, 'WS_KEEP_ALIVE_MS', 12_000, 1),
     },
   });
+  const drainDeadlineMs = intFromEnv(env, 'DRAIN_DEADLINE_MS', DEFAULT_DRAIN_DEADLINE_MS, 0);
   logger.info({ url: running.url, supergraph: supergraphPath, subgraphs: running.subgraphs }, 'gateway listening');
   return {
+    // SIGTERM / SIGINT: drain (readiness 503, sockets closed, in-flight requests finished) before exiting.
     close: async () => {
-      await running.close();
+      await running.drain(drainDeadlineMs);
       await bus?.close();
       await closePolicies();
     },

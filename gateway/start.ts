@@ -53,9 +53,21 @@ export interface RunningGateway extends Listening {
   wsUrl: string;
   /** Open graphql-ws sockets. */
   connections(): number;
+  /**
+   * Shuts down gracefully (SIGTERM): `/readyz` answers 503 at once so load balancers stop sending, graphql-ws sockets
+   * are closed with 1001 (clients reconnect to another replica), in-flight HTTP requests finish, then the server
+   * closes; whatever is still open at `deadlineMs` is cut. @default deadlineMs {@link DEFAULT_DRAIN_DEADLINE_MS}
+   */
+  drain(deadlineMs?: number): Promise<void>;
 }
 
-/** Starts the gateway: GraphQL on `/graphql`, liveness on `/healthz`, readiness (every subgraph answers) on `/readyz`. */
+/** How long a draining gateway waits for in-flight requests before it cuts them. @default 10000 */
+export const DEFAULT_DRAIN_DEADLINE_MS = 10_000;
+
+/**
+ * Starts the gateway: GraphQL on `/graphql`, liveness on `/healthz`, readiness on `/readyz` (this gateway can serve:
+ * schema loaded, not draining; each subgraph's state in the body, which does not decide it).
+ */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway(options);
   const authenticate = createAuthenticator(options.auth);
@@ -88,39 +100,46 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       `${trusted.manifest.source}: trusted documents that do not fit the schema:\n  ${problems.join('\n  ')}`,
     );
   }
-  const listening = await listen(
-    createGraphQLRequestListener(apollo, {
-      admit: async ({ req, body }) => {
-        if (Array.isArray(body))
-          throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
-        let identity: Identity | null;
-        try {
-          identity = await authenticate(req.headers.authorization);
-        } catch (error) {
-          // Bad tokens count against the caller's address, so guessing them is throttled too.
-          await rateLimiter.consume(rateLimitKey(null, req));
-          throw error;
-        }
-        await rateLimiter.consume(rateLimitKey(identity, req));
-        return {
+  let draining = false;
+  const inFlight = createInFlight();
+  const graphQLListener = createGraphQLRequestListener(apollo, {
+    admit: async ({ req, body }) => {
+      if (Array.isArray(body))
+        throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
+      let identity: Identity | null;
+      try {
+        identity = await authenticate(req.headers.authorization);
+      } catch (error) {
+        // Bad tokens count against the caller's address, so guessing them is throttled too.
+        await rateLimiter.consume(rateLimitKey(null, req));
+        throw error;
+      }
+      await rateLimiter.consume(rateLimitKey(identity, req));
+      return {
+        identity,
+        body: admitTrustedRequest(
+          trusted.manifest,
           identity,
-          body: admitTrustedRequest(
-            trusted.manifest,
-            identity,
-            { method: req.method, url: req.url, body },
-            trusted.roles,
-          ),
-        };
-      },
-      context: async (_req, requestId, identity) => ({ requestId, identity }),
-      routes: {
-        '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
-        '/readyz': (req, res) => readiness(subgraphs, options.subgraphSecrets, req, res),
-        '/metrics': metricsRoute,
-      },
-      ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
-    }),
+          { method: req.method, url: req.url, body },
+          trusted.roles,
+        ),
+      };
+    },
+    context: async (_req, requestId, identity) => ({ requestId, identity }),
+    routes: {
+      '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+      '/readyz': (req, res) =>
+        readiness(subgraphs, options.subgraphSecrets, { schemaLoaded: apiSchema() !== null, draining }, req, res),
+      '/metrics': metricsRoute,
+    },
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+  });
+  const listening = await listen(
+    (req, res) => {
+      inFlight.track(res);
+      graphQLListener(req, res);
+    },
     options.port,
     options.host,
   );
@@ -153,6 +172,49 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       await listening.close();
       await apollo.stop();
     },
+    drain: async (deadlineMs = DEFAULT_DRAIN_DEADLINE_MS) => {
+      draining = true;
+      options.logger.info(
+        { inFlight: inFlight.count(), sockets: subscriptions.connections(), deadlineMs },
+        'draining: /readyz answers 503; closing sockets and finishing in-flight requests',
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), deadlineMs);
+      });
+      const done = (async () => {
+        await subscriptions.close();
+        await inFlight.idle();
+        return 'drained' as const;
+      })();
+      const outcome = await Promise.race([done, deadline]);
+      clearTimeout(timer);
+      if (outcome === 'deadline') {
+        options.logger.warn({ inFlight: inFlight.count() }, 'drain deadline reached: cutting what is still open');
+        listening.server.closeAllConnections();
+      }
+      await listening.close();
+      await apollo.stop();
+      options.logger.info({ outcome }, 'gateway stopped');
+    },
+  };
+}
+
+/** Counts responses not yet finished, and tells when there are none. */
+function createInFlight() {
+  let count = 0;
+  const waiters: (() => void)[] = [];
+  return {
+    track(res: ServerResponse) {
+      count++;
+      res.once('close', () => {
+        count--;
+        if (count === 0) for (const w of waiters.splice(0)) w();
+      });
+    },
+    count: () => count,
+    /** Resolves when no response is in flight (at once when none is). */
+    idle: () => (count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
   };
 }
 
@@ -164,9 +226,15 @@ function bearerOf(connectionParams: Record<string, unknown> | undefined): string
 
 const READY_QUERY = '{"query":"{ __typename }"}';
 
+/**
+ * `/readyz`: 200 while this gateway can serve (schema loaded, not draining), 503 otherwise. Each subgraph's state is in
+ * the body but does not decide it: one subgraph's outage must not pull every gateway replica out of the load balancer
+ * (they would all fail alike, and the other subgraphs' data would be lost with them).
+ */
 async function readiness(
   subgraphs: SupergraphEndpoint[],
   secrets: Record<string, string>,
+  gateway: { schemaLoaded: boolean; draining: boolean },
   _req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -186,6 +254,6 @@ async function readiness(
       }
     }),
   );
-  const ready = results.every(([, state]) => state === 'up');
-  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', subgraphs: Object.fromEntries(results) });
+  const status = gateway.draining ? 'draining' : gateway.schemaLoaded ? 'ready' : 'not ready';
+  sendJson(res, status === 'ready' ? 200 : 503, { status, subgraphs: Object.fromEntries(results) });
 }
