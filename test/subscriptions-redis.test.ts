@@ -69,7 +69,7 @@ describe('subscriptions across processes on one Redis', () => {
     ]);
     gatewayA = `http://127.0.0.1:${portA}/graphql`;
     gatewayB = `http://127.0.0.1:${portB}/graphql`;
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop()));

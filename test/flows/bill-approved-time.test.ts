@@ -1,10 +1,11 @@
 import { gql, startTestStack } from '../support/stack';
+import { createTestClock } from '../support/clock';
 import { recordLeases, type LeaseLog } from '../support/leases';
 import { waitForRun } from '../support/runs';
 import { extendMinor, fromMinor } from '../../lib/money';
 
-/** Shorter than one ERP call of the slow-step test (200 ms), so its lease lapses mid-step. */
-const LEASE_MS = 150;
+/** The worker's lease in the slow-step test; its clock is moved past it while the step waits on the ERP. */
+const LEASE_MS = 30_000;
 
 describe('flow billApprovedTime', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
@@ -114,16 +115,40 @@ describe('flow billApprovedTime', () => {
   });
 
   it('bills every entry once when a slow step outlives its lease and another worker loop takes the run over', async () => {
-    // A lease shorter than one batch: the run is taken over mid-step, and the first holder's late commits are refused.
+    // The worker's clock moves only when the test says. The first holder's first ERP posting is held until the clock
+    // has passed its lease and another loop has claimed the run and billed it all; then it goes on, late.
+    const clock = createTestClock();
     let leases: LeaseLog | undefined;
+    let runId = '';
+    let held: Promise<void> | null = null;
+    let release!: () => void;
     const slow = await startTestStack({
+      clock: clock.now,
       workerOptions: { idlePollMs: 10, leaseMs: LEASE_MS },
-      faults: { erp: { latencyMs: 200 } },
       wrapConnector: (system, connector) => {
-        if (system !== 'orchestration') return connector;
-        const recorded = recordLeases(connector);
-        leases = recorded.log;
-        return recorded.ledger;
+        if (system === 'orchestration') {
+          const recorded = recordLeases(connector);
+          leases = recorded.log;
+          return recorded.ledger;
+        }
+        if (system !== 'erp') return connector;
+        return new Proxy(connector, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver) as unknown;
+            if (prop !== 'postBillingLines' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              if (!held) {
+                // The step in hand outlives its lease; the next call is the new holder's and goes straight through.
+                held = new Promise<void>((resolve) => {
+                  release = resolve;
+                });
+                clock.advanceBy(LEASE_MS + 1);
+                await held;
+              }
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
       },
     });
     try {
@@ -150,19 +175,21 @@ describe('flow billApprovedTime', () => {
           { status: 'APPROVED', billable: true },
         )
       ).totalCount;
-      const runId = (
+      runId = (
         await gql(slow.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', {
           p: projectId,
         })
       ).body.data!.billApprovedTime.id;
+      // The run was queued on the system clock; the worker's clock catches up to it.
+      clock.advanceTo(Date.now());
       const run = await waitForRun(slow, runId, ['SUCCEEDED', 'EXCEPTION']);
       expect(run.status).toBe('SUCCEEDED');
-      // The takeover happened: the run was claimed under more than one lease token, and a holder that had lost its
-      // lease was refused when it came back to heartbeat or commit.
-      expect(leases!.tokens(runId).length).toBeGreaterThanOrEqual(2);
-      const refused = leases!.refused.filter((r) => r.runId === runId);
-      expect(refused.length).toBeGreaterThanOrEqual(1);
-      expect(refused.every((r) => leases!.tokens(runId).slice(0, -1).includes(r.token))).toBe(true);
+      // The first holder comes back: its posting is deduplicated, and its heartbeat or commit refused.
+      release();
+      const [first, second] = leases!.tokens(runId);
+      expect([first, second].every(Boolean)).toBe(true);
+      await leases!.until((log) => log.refused.some((r) => r.runId === runId && r.token === first));
+      expect(leases!.tokens(runId)).toEqual([first, second]);
       const [lines] = await slow.stores.erp.getBillingLinesByProject([projectId!]);
       const timeLines = lines!.filter((l) => l.externalId.startsWith('time:'));
       expect([timeLines.length, new Set(timeLines.map((l) => l.sourceId)).size]).toEqual([ready, ready]);
@@ -176,6 +203,7 @@ describe('flow billApprovedTime', () => {
         ).totalCount,
       ).toBe(0);
     } finally {
+      if (held) release();
       await slow.stop();
     }
   });
