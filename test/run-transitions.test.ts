@@ -32,7 +32,7 @@ function newRun(overrides: Partial<NewRun> = {}): NewRun {
     opportunityId: 'OPP-1',
     projectId: null,
     triggeredBy: OPS,
-    idempotency: { key: 'k1', requestHash: 'h1' },
+    idempotency: { scope: 'ops-1', key: 'k1', requestHash: 'h1' },
     ...overrides,
   };
 }

@@ -112,15 +112,36 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
     });
 
     it('keeps idempotency records: same key and request return the first run, another request is refused', async () => {
-      const request = newRun({ idempotency: { key: `key-${subjects}`, requestHash: 'h1' } });
+      const request = newRun({ idempotency: { scope: 'ops-1', key: `key-${subjects}`, requestHash: 'h1' } });
       const results = await Promise.all([a.createRun(request), b.createRun(request), a.createRun(request)]);
       expect(results.map((r) => r.run.id)).toEqual(Array(3).fill(results[0]!.run.id));
       expect(results.filter((r) => r.created)).toHaveLength(1);
-      const [record, missing] = await b.getIdempotencyRecords([request.idempotency!.key, 'nope']);
-      expect([record?.requestHash, record?.runId, missing]).toEqual(['h1', results[0]!.run.id, null]);
+      const [record, missing, otherScope] = await b.getIdempotencyRecords([
+        { scope: 'ops-1', key: request.idempotency!.key },
+        { scope: 'ops-1', key: 'nope' },
+        { scope: 'ops-2', key: request.idempotency!.key },
+      ]);
+      expect([record?.scope, record?.requestHash, record?.runId, missing, otherScope]).toEqual([
+        'ops-1',
+        'h1',
+        results[0]!.run.id,
+        null,
+        null,
+      ]);
       await expect(
-        a.createRun({ ...request, idempotency: { key: request.idempotency!.key, requestHash: 'h2' } }),
+        a.createRun({ ...request, idempotency: { ...request.idempotency!, requestHash: 'h2' } }),
       ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
+    it('scopes idempotency keys per caller: the same key in two scopes stands for two runs', async () => {
+      const mine = await a.createRun(newRun({ idempotency: { scope: 'ops-1', key: '0', requestHash: 'h1' } }));
+      const theirs = await b.createRun(newRun({ idempotency: { scope: 'ops-2', key: '0', requestHash: 'h2' } }));
+      expect([mine.created, theirs.created, mine.run.id === theirs.run.id]).toEqual([true, true, false]);
+      const records = await a.getIdempotencyRecords([
+        { scope: 'ops-2', key: '0' },
+        { scope: 'ops-1', key: '0' },
+      ]);
+      expect(records.map((r) => r?.runId)).toEqual([theirs.run.id, mine.run.id]);
     });
 
     it('returns the run standing for a subject, per subjectReuse', async () => {

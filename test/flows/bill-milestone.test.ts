@@ -201,7 +201,9 @@ describe('flow billMilestone', () => {
         (r) => r.input.milestoneId === planned.id,
       );
     expect(await runsOf()).toEqual([]);
-    expect(await stack.stores.ledger.getIdempotencyRecords([`early-${planned.id}`])).toEqual([null]);
+    expect(
+      await stack.stores.ledger.getIdempotencyRecords([{ scope: 'test-service', key: `early-${planned.id}` }]),
+    ).toEqual([null]);
     expect(await stack.stores.erp.getInvoicesByProject([project.id])).toEqual([[]]);
 
     await complete(planned.id);

@@ -2,7 +2,7 @@ import type { RunRecord, RunStatus } from '../../subgraphs/orchestration/engine/
 import { ACTIVE } from '../../subgraphs/orchestration/engine/run-transitions';
 import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
 import { convert, createWonOpportunity, waitForRun } from '../support/runs';
-import { gql, startTestStack } from '../support/stack';
+import { authHeader, gql, startTestStack } from '../support/stack';
 
 /*
  * The run lifecycle (docs/run-lifecycle.md) as an operations user meets it through the gateway: each reproduction of
@@ -246,5 +246,41 @@ describe('run lifecycle through the gateway', () => {
     // From now on the new run holds the deal: another look or call gets it back.
     expect((await look()).filter((r) => r.opportunityId === opportunityId)).toEqual([]);
     expect((await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id).toBe(second.id);
+  });
+
+  it('scopes idempotency keys per caller: two operators who both use "0" start their own runs; one reusing it is refused', async () => {
+    const ann = await authHeader('operations', { subject: 'ops-ann' });
+    const bob = await authHeader('operations', { subject: 'ops-bob' });
+    const first = await createWonOpportunity(stack.gatewayUrl);
+    const second = await createWonOpportunity(stack.gatewayUrl);
+    const convertAs = (headers: Record<string, string>, opportunityId: string) =>
+      gql(
+        stack.gatewayUrl,
+        'mutation($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id triggeredBy } }',
+        { input: { opportunityId, idempotencyKey: '0' } },
+        headers,
+      );
+    const annRun = (await convertAs(ann, first.opportunityId)).body.data.convertOpportunityToProject;
+    const bobRun = (await convertAs(bob, second.opportunityId)).body.data.convertOpportunityToProject;
+    expect([annRun.triggeredBy, bobRun.triggeredBy, annRun.id === bobRun.id]).toEqual(['ops-ann', 'ops-bob', false]);
+    // Ann's "0" again, for another deal: her key, another request.
+    const reused = await convertAs(ann, second.opportunityId);
+    expect(reused.body.errors?.map((e) => e.extensions?.code)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    const done = await Promise.all([annRun.id, bobRun.id].map((id) => waitForRun(stack, id, ENDED)));
+    expect(done.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    for (const { accountId, opportunityId } of [first, second]) {
+      const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
+      const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
+      expect((await stack.stores.crm.getOpportunities([opportunityId]))[0]).toMatchObject({
+        psaProjectId: project!.id,
+        erpCustomerId: customer!.id,
+      });
+    }
+    const records = await stack.stores.ledger.getIdempotencyRecords([
+      { scope: 'ops-ann', key: '0' },
+      { scope: 'ops-bob', key: '0' },
+    ]);
+    expect(records.map((r) => r?.runId)).toEqual([annRun.id, bobRun.id]);
+    expect(await audit(annRun.id)).toContainEqual(['RUN_CREATED', 'ops-ann']);
   });
 });

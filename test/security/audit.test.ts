@@ -109,7 +109,7 @@ describe('orchestration audit trail', () => {
       data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } },
     });
 
-    // The same key again, by another person: the same run, and the replay is on its trail.
+    // The same key text, by another person: their own key (keys are per caller); the deal's run stands, and the call is on its trail.
     const replay = await call(server.url, CONVERT, { input }, { identity: OPS_2, requestId: 'req-convert-2' });
     expect(replay.body).toEqual({
       data: { convertOpportunityToProject: { id: runId, status: 'QUEUED', triggeredBy: 'ops-1' } },
@@ -131,7 +131,7 @@ describe('orchestration audit trail', () => {
       triggeredBy: 'ops-1',
       audit: [
         { actor: 'ops-1', role: 'operations', correlationId: 'req-convert-1', action: 'RUN_CREATED' },
-        { actor: 'ops-2', role: 'operations', correlationId: 'req-convert-2', action: 'RUN_REQUEST_REPLAYED' },
+        { actor: 'ops-2', role: 'operations', correlationId: 'req-convert-2', action: 'RUN_REQUEST_DEDUPLICATED' },
         { actor: 'ops-1', role: 'operations', correlationId: 'req-convert-3', action: 'RUN_REQUEST_DEDUPLICATED' },
       ],
     });

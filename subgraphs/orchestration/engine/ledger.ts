@@ -183,8 +183,12 @@ export interface NewRun {
    * @default false
    */
   explicit?: boolean;
-  /** Stripe semantics: the same key and request hash return the first run; another hash fails. */
-  idempotency: { key: string; requestHash: string } | null;
+  /**
+   * Stripe semantics: the same key and request hash return the first run; another hash fails. Keys are scoped per
+   * caller, as Stripe scopes them per account: `scope` is the caller's token subject, so two callers' key "0" never
+   * meet.
+   */
+  idempotency: { scope: string; key: string; requestHash: string } | null;
 }
 
 export interface RunFilter {
@@ -337,6 +341,8 @@ export interface AuditLedger {
 
 /** A stored idempotency key: the request it was first used with and the run it returned. */
 export interface IdempotencyRecord {
+  /** Whose key it is: the caller's token subject. */
+  scope: string;
   key: string;
   requestHash: string;
   runId: string;
@@ -345,7 +351,8 @@ export interface IdempotencyRecord {
 
 /** Idempotency records (written by {@link RunLedger.createRun}). */
 export interface IdempotencyLedger {
-  getIdempotencyRecords(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]>;
+  /** The record of each (scope, key), or null. */
+  getIdempotencyRecords(keys: readonly { scope: string; key: string }[]): Promise<(IdempotencyRecord | null)[]>;
 }
 
 /**

@@ -133,6 +133,26 @@ CREATE TABLE leaders (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIG
 CREATE INDEX outbox_created ON outbox(created_at);
 CREATE INDEX runs_runnable ON runs(next_attempt_at) WHERE status IN ('QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING');`,
   },
+  {
+    version: 4,
+    name: 'idempotency keys scoped per caller (token subject); a key recorded before keeps its run creator as scope',
+    sqlite: `
+CREATE TABLE idempotency_keys_scoped (
+  scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id),
+  created_at TEXT NOT NULL, PRIMARY KEY (scope, key)
+);
+INSERT INTO idempotency_keys_scoped (scope, key, request_hash, run_id, created_at)
+  SELECT coalesce(r.triggered_by, ''), i.key, i.request_hash, i.run_id, i.created_at
+  FROM idempotency_keys AS i LEFT JOIN runs AS r ON r.id = i.run_id;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_scoped RENAME TO idempotency_keys;`,
+    postgres: `
+ALTER TABLE idempotency_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+UPDATE idempotency_keys AS i SET scope = r.triggered_by FROM runs AS r WHERE r.id = i.run_id;
+ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+ALTER TABLE idempotency_keys ADD PRIMARY KEY (scope, key);
+ALTER TABLE idempotency_keys ALTER COLUMN scope DROP DEFAULT;`,
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

@@ -48,6 +48,8 @@ export async function queueRun(
     explicit: options.explicit ?? false,
     idempotency: idempotencyKey
       ? {
+          // Scoped per caller, as Stripe scopes keys per account: another caller's "0" is another key.
+          scope: actor.subject,
           key: idempotencyKey,
           requestHash: createHash('sha256')
             .update(JSON.stringify([flow.name, input]))

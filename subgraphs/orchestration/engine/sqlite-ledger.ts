@@ -146,8 +146,11 @@ export class SqliteLedger implements Ledger {
       .transaction((): { run: RunRecord; created: boolean } => {
         const idempotency = run.idempotency
           ? ((this.db
-              .prepare('SELECT request_hash AS requestHash, run_id AS runId FROM idempotency_keys WHERE key = ?')
-              .get(run.idempotency.key) as { requestHash: string; runId: string } | undefined) ?? null)
+              .prepare(
+                'SELECT request_hash AS requestHash, run_id AS runId FROM idempotency_keys WHERE scope = ? AND key = ?',
+              )
+              .get(run.idempotency.scope, run.idempotency.key) as { requestHash: string; runId: string } | undefined) ??
+            null)
           : null;
         // The subject's latest run: rowid follows insertion order (created_at may tie within a millisecond).
         const subjectRun =
@@ -191,8 +194,16 @@ export class SqliteLedger implements Ledger {
         }
         if (decision.recordKey && run.idempotency)
           this.db
-            .prepare('INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)')
-            .run(run.idempotency.key, run.idempotency.requestHash, runId, new Date(this.context().now).toISOString());
+            .prepare(
+              'INSERT INTO idempotency_keys (scope, key, request_hash, run_id, created_at) VALUES (?, ?, ?, ?, ?)',
+            )
+            .run(
+              run.idempotency.scope,
+              run.idempotency.key,
+              run.idempotency.requestHash,
+              runId,
+              new Date(this.context().now).toISOString(),
+            );
         return { run: this.findRun(runId), created: decision.kind === 'create' };
       })
       .immediate();
@@ -503,13 +514,19 @@ export class SqliteLedger implements Ledger {
     return moved.changes === 1;
   }
 
-  async getIdempotencyRecords(keys: readonly string[]): Promise<(IdempotencyRecord | null)[]> {
+  async getIdempotencyRecords(keys: readonly { scope: string; key: string }[]): Promise<(IdempotencyRecord | null)[]> {
     const rows = this.db
       .prepare(
-        `SELECT key, request_hash AS requestHash, run_id AS runId, created_at AS createdAt FROM idempotency_keys WHERE ${inJson('key')}`,
+        `SELECT i.scope, i.key, i.request_hash AS requestHash, i.run_id AS runId, i.created_at AS createdAt
+         FROM json_each(?) AS k JOIN idempotency_keys AS i
+           ON i.scope = json_extract(k.value, '$.scope') AND i.key = json_extract(k.value, '$.key')`,
       )
       .all(JSON.stringify(keys)) as IdempotencyRecord[];
-    return byKey(keys, rows, (r) => r.key);
+    return byKey(
+      keys.map((k) => JSON.stringify([k.scope, k.key])),
+      rows,
+      (r) => JSON.stringify([r.scope, r.key]),
+    );
   }
 
   async pruneOutbox(before: number): Promise<number> {
