@@ -69,6 +69,7 @@ describe('every script', () => {
       expect(stdout.split('\n').length).toBeGreaterThan(1);
       expect(existsSync(dataDir)).toBe(false);
     },
-    60_000,
+    // Generous: on a loaded machine loading the whole stack through tsx alone can take a minute (not a timing test).
+    180_000,
   );
 });
