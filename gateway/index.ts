@@ -6,6 +6,7 @@ import { accessControlPlugin } from '../lib/auth/access-plugin';
 import { accessRulesOf, type AccessRules } from '../lib/auth/access-rules';
 import { metricsPlugin } from '../lib/metrics/graphql-metrics-plugin';
 import { requestLogPlugin } from '../lib/request-log-plugin';
+import { tracingPlugin } from '../lib/telemetry/graphql-tracing-plugin';
 import type { GatewayContext } from './context';
 import { withEnforcedSecurityFeatures } from './enforced-supergraph';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsConfig, type OperationLimits } from './plugins/operation-limits';
@@ -74,6 +75,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       ...limited.plugins,
       requestLogPlugin<GatewayContext>(options.logger),
       metricsPlugin<GatewayContext>(),
+      tracingPlugin<GatewayContext>(),
     ],
   });
   return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules, limits };

@@ -40,6 +40,10 @@ export const GATEWAY_USAGE: Usage = {
       'on SIGTERM: /readyz answers 503, sockets close, in-flight requests get this long (default 10000)',
     ],
     ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'turns OpenTelemetry tracing on: OTLP over HTTP to this collector (docs/observability.md)',
+    ],
     ...GATEWAY_POLICY_ENV,
   ],
 };

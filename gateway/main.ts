@@ -5,6 +5,7 @@ import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { runMain } from '../lib/run-main';
+import { startTracing } from '../lib/telemetry/start-tracing';
 import { GATEWAY_USAGE } from './main-usage';
 import { gatewayPoliciesFromEnv } from './policies-from-env';
 import { DEFAULT_DRAIN_DEADLINE_MS, startGateway } from './start';
@@ -20,6 +21,7 @@ runMain(async () => {
   const env = process.env;
   env.APOLLO_TELEMETRY_DISABLED ??= '1';
   const logger = createLogger('gateway', env.LOG_LEVEL ?? 'info');
+  const tracing = startTracing('meridian-gateway', env);
   const supergraphPath = env.SUPERGRAPH_PATH ?? join(__dirname, '..', 'supergraph.graphql');
   const subgraphUrls: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -66,6 +68,7 @@ runMain(async () => {
       await running.drain(drainDeadlineMs);
       await bus?.close();
       await closePolicies();
+      await tracing.shutdown();
     },
   };
 }, GATEWAY_USAGE);

@@ -7,6 +7,7 @@ import { signEncoded } from '../lib/auth/signing';
 import { MeridianError } from '../lib/errors';
 import { REQUEST_ID_HEADER } from '../lib/graphql-http';
 import { subgraphFetchDuration } from '../lib/metrics/metrics';
+import { tracedFetch } from '../lib/telemetry/spans';
 import type { GatewayContext } from './context';
 
 /**
@@ -25,7 +26,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     // make-fetch-happen (the default) adds an HTTP cache layer the subgraphs' POSTs never use. The signature is
     // computed here, over the exact body string the data source serialised.
     const signed = (input: string, init: { headers: Record<string, string>; body: string }) =>
-      fetch(
+      tracedFetch(
         input,
         secret === null
           ? init
@@ -33,6 +34,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
               ...init,
               headers: { ...init.headers, ...signEncoded(secret, init.body, init.headers[IDENTITY_HEADER] ?? '') },
             },
+        { 'meridian.subgraph': subgraph },
       );
     super({ url, fetcher: signed as unknown as Fetcher });
   }

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Identity } from './auth/identity';
 import { MeridianError } from './errors';
+import { withServerSpan } from './telemetry/spans';
 
 /** Header carrying the request ID from the gateway to the subgraphs and back to the client. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -120,14 +121,19 @@ export function createGraphQLRequestListener<TContext extends BaseContext>(
       })
     : null;
   const serve = graphQLRequestHandler(apollo, options, maxBodyBytes);
-  return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const handle = (req: IncomingMessage, res: ServerResponse, path: string) => {
     // CORS covers GraphQL only; a preflight is answered here (204) and never reaches GraphQL.
     if (allowCors && (path === '/graphql' || path === '/'))
       allowCors(req, res, (error?: unknown) =>
         error ? sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'CORS failed') : serve(req, res),
       );
     else serve(req, res);
+  };
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // GraphQL requests continue the caller's trace (W3C traceparent); health checks and /metrics are not traced.
+    if (path === '/graphql' || path === '/') withServerSpan(req, res, '/graphql', () => handle(req, res, path));
+    else handle(req, res, path);
   };
 }
 

@@ -3,6 +3,7 @@ import { intFromEnv } from './env';
 import { formatUsage, wantsHelp, type Usage, type UsageEntry } from './cli';
 import { createLogger } from './logger';
 import { startMetricsServer } from './metrics/metrics-route';
+import { startTracing } from './telemetry/start-tracing';
 import type { SecuredContext } from './auth/access-plugin';
 import { isProduction, subgraphSecret, subgraphSecretVar } from './auth/secrets';
 import { startSubgraph, type Subgraph } from './subgraph';
@@ -56,6 +57,10 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       ['SIGNATURE_TOLERANCE_MS', "how old or early a request's signature may be (default 60000)"],
       ['NODE_ENV', '`production`: no introspection or field suggestions, no development secret'],
       ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+      [
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'turns OpenTelemetry tracing on: OTLP over HTTP to this collector (docs/observability.md)',
+      ],
       ['METRICS_PORT', 'also serve /metrics (Prometheus) alone on this port (it is always on the main port too)'],
       ...env,
     ],
@@ -63,6 +68,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(
   runMain(async () => {
     const env = process.env;
     const logger = createLogger(name, env.LOG_LEVEL ?? 'info');
+    const tracing = startTracing(`meridian-${name}`, env);
     if (!env[subgraphSecretVar(name)])
       logger.warn(
         `${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`,
@@ -86,6 +92,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       close: async () => {
         await metrics?.close();
         await running.close();
+        await tracing.shutdown();
       },
     };
   }, usage);

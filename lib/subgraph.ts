@@ -14,6 +14,7 @@ import { formatError } from './format-error';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from './graphql-http';
 import { metricsRoute } from './metrics/metrics-route';
 import { requestLogPlugin } from './request-log-plugin';
+import { tracingPlugin } from './telemetry/graphql-tracing-plugin';
 
 /** A subgraph as its `index.ts` builds it: schema, resolvers and per-request context; it does not listen. */
 export interface Subgraph<TContext extends SecuredContext = SecuredContext> {
@@ -50,6 +51,7 @@ export function buildSubgraphServer<TContext extends SecuredContext>(
     // No Apollo usage reporting runs here, so federated traces would be computed for nobody.
     plugins: [
       requestLogPlugin<TContext>(logger),
+      tracingPlugin<TContext>(),
       accessControlPlugin<TContext>(accessRulesOf(subgraph.typeDefs)),
       ApolloServerPluginInlineTraceDisabled(),
     ],

@@ -7,6 +7,7 @@ import { createRedisBus } from '../lib/event-bus/redis-bus';
 import { createLogger } from '../lib/logger';
 import { parseFaultSettings } from '../lib/reference-faults';
 import { runMain } from '../lib/run-main';
+import { startTracing } from '../lib/telemetry/start-tracing';
 import { DEFAULT_DEMO_ACCOUNTS } from '../seed/generate';
 import { GATEWAY_POLICY_ENV } from '../gateway/main-usage';
 import { gatewayPoliciesFromEnv } from '../gateway/policies-from-env';
@@ -34,6 +35,10 @@ const USAGE: Usage = {
     ['TRIGGERS, TRIGGER_POLL_MS', "TRIGGERS=0: no flows started from the systems' state; else a look every 5000 ms"],
     ['REDIS_URL', 'Redis for run events and shared rate limits (default: in-process)'],
     ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'turns OpenTelemetry tracing on: OTLP over HTTP to this collector (docs/observability.md)',
+    ],
     ...GATEWAY_POLICY_ENV,
   ],
 };
@@ -43,6 +48,7 @@ runMain(async () => {
   env.APOLLO_TELEMETRY_DISABLED ??= '1';
   const started = Date.now();
   const logger = createLogger('meridian', env.LOG_LEVEL ?? 'info');
+  const tracing = startTracing('meridian', env);
   const dataDir = env.DATA_DIR ?? join(__dirname, '..', 'data');
   const { close: closePolicies, ...policies } = gatewayPoliciesFromEnv(env, logger);
   const { auth } = policies;
@@ -98,6 +104,7 @@ runMain(async () => {
       await stack.stop();
       await bus?.close();
       await closePolicies();
+      await tracing.shutdown();
     },
   };
 }, USAGE);

@@ -20,6 +20,7 @@ function run(name: string, input: Record<string, unknown>, steps: [StepStatus, u
     sequence: 4,
     nextAttemptAt: 0,
     triggeredBy: 'ops',
+    traceContext: null,
     createdAt: '',
     updatedAt: '',
     steps: flow(name).steps.map((s, index) => ({

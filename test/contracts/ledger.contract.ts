@@ -361,6 +361,14 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       expect([(await a.getRuns([run.id]))[0]?.id, (await a.getAuditByRun([run.id]))[0]!.length]).toEqual([run.id, 1]);
     });
 
+    it('keeps the trace context of the call that queued a run, for the worker that claims it', async () => {
+      const traceContext = JSON.stringify({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+      const { run } = await a.createRun(newRun({ traceContext }));
+      const { run: untraced } = await a.createRun(newRun());
+      expect([run.traceContext, untraced.traceContext]).toEqual([traceContext, null]);
+      expect((await b.claimRun('w1:t', 30_000, Date.now()))?.traceContext).toBe(traceContext);
+    });
+
     it('reads the operations figures across handles: runs by status, the longest-waiting due run, unpublished events, open exceptions', async () => {
       const now = Date.now();
       expect(await b.readOperationsFigures('default', now)).toEqual({

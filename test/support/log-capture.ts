@@ -1,7 +1,8 @@
 import pino, { type Logger } from 'pino';
+import { traceFields } from '../../lib/logger';
 import { Writable } from 'node:stream';
 
-/** A real pino logger whose JSON lines are kept in memory, for tests that read the logs. */
+/** A real pino logger (with the trace fields every process logs) whose JSON lines are kept in memory, for tests that read the logs. */
 export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
@@ -11,5 +12,5 @@ export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, stream), lines };
+  return { logger: pino({ level: 'info', mixin: traceFields }, stream), lines };
 }

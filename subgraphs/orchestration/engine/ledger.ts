@@ -103,6 +103,8 @@ export interface RunRecord {
   nextAttemptAt: number;
   /** The subject of whoever started the run (see {@link Actor.subject}). */
   triggeredBy: string;
+  /** The W3C trace context (JSON of `traceparent`, `tracestate`) of the call that queued the run, or null. */
+  traceContext: string | null;
   createdAt: string;
   updatedAt: string;
   steps: StepRecord[];
@@ -170,6 +172,8 @@ export interface NewRun {
   projectId: string | null;
   /** Who starts the run: recorded as its `triggeredBy` (the subject) and, with role and request ID, in its audit trail. */
   triggeredBy: Actor;
+  /** The trace context of the call that queues the run (see {@link RunRecord.traceContext}). @default null */
+  traceContext?: string | null;
   /**
    * Record a call that returns the run already standing (same idempotency key, or same live subject) in that run's
    * audit trail: true for API calls, false for trigger looks, which find the same subjects again at every look.

@@ -153,6 +153,12 @@ ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
 ALTER TABLE idempotency_keys ADD PRIMARY KEY (scope, key);
 ALTER TABLE idempotency_keys ALTER COLUMN scope DROP DEFAULT;`,
   },
+  {
+    version: 5,
+    name: 'a run keeps the trace context of the call that queued it',
+    sqlite: 'ALTER TABLE runs ADD COLUMN trace_context TEXT;',
+    postgres: 'ALTER TABLE runs ADD COLUMN trace_context TEXT;',
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MeridianError } from '../../../lib/errors';
 import { runsStarted } from '../../../lib/metrics/metrics';
+import { captureTraceContext } from '../../../lib/telemetry/propagation';
 import type { Flow } from '../flows/flow';
 import type { Actor, Ledger, NewRun, RunRecord } from './ledger';
 
@@ -44,6 +45,8 @@ export async function queueRun(
     stepNames: flow.steps.map((s) => s.name),
     ...flow.subject(input),
     triggeredBy: actor,
+    // The worker's step spans join the trace of the call that queued the run.
+    traceContext: captureTraceContext(),
     auditRepeats: options.auditRepeats ?? false,
     explicit: options.explicit ?? false,
     idempotency: idempotencyKey

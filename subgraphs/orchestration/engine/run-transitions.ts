@@ -446,6 +446,7 @@ export function decideCreate(run: NewRun, found: CreateLookup, ctx: TransitionCo
     sequence: 1,
     nextAttemptAt: ctx.now,
     triggeredBy: actor.subject,
+    traceContext: run.traceContext ?? null,
     createdAt: at,
     updatedAt: at,
     steps: run.stepNames.map((name, index) => ({

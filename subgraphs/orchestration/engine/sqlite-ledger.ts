@@ -38,7 +38,7 @@ import type {
 const XREF_COLUMNS = `c.id, c.entity_type AS entityType, c.canonical_id AS canonicalId, c.system, c.external_id AS externalId, c.created_at AS createdAt`;
 const RUN_COLUMNS = `id, flow, status, input, correlation_id AS correlationId, subject_key AS subjectKey, account_id AS accountId,
   opportunity_id AS opportunityId, project_id AS projectId, sequence, next_attempt_at AS nextAttemptAt,
-  triggered_by AS triggeredBy, created_at AS createdAt, updated_at AS updatedAt`;
+  triggered_by AS triggeredBy, trace_context AS traceContext, created_at AS createdAt, updated_at AS updatedAt`;
 const EXCEPTION_COLUMNS = `id, run_id AS runId, flow, step, class, system, message, account_id AS accountId, status,
   created_at AS createdAt, resolved_at AS resolvedAt, resolution`;
 
@@ -167,7 +167,7 @@ export class SqliteLedger implements Ledger {
           this.db
             .prepare(
               `INSERT INTO runs (id, flow, status, input, correlation_id, subject_key, account_id, opportunity_id, project_id, sequence,
-               next_attempt_at, triggered_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               next_attempt_at, triggered_by, trace_context, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
               runId,
@@ -182,6 +182,7 @@ export class SqliteLedger implements Ledger {
               created.sequence,
               created.nextAttemptAt,
               created.triggeredBy,
+              created.traceContext,
               created.createdAt,
               created.updatedAt,
             );

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { runsFinished, stepAttempts } from '../../../lib/metrics/metrics';
+import { contextFromStored } from '../../../lib/telemetry/propagation';
+import { withStepSpan, type StepSpanInfo } from '../../../lib/telemetry/spans';
 import { createWakeableSleep } from '../../../lib/wakeable-sleep';
 import type { Flow, StepContext } from '../flows/flow';
 import type { Governance } from '../governance/governance';
@@ -11,6 +13,26 @@ import { nextAttemptAt } from './retry';
 
 /** End states: a worker's commit that returns a run in one of them finished it (claims never do). */
 const FINISHED: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'EXCEPTION', 'ABANDONED', 'COMPENSATION_FAILED']);
+
+/** A step's span: a child of the call that queued the run (its stored trace context). */
+const spanOf = (run: RunRecord, kind: StepSpanInfo['kind'], step: string, system: string, attempt: number) => ({
+  kind,
+  runId: run.id,
+  flow: run.flow,
+  step,
+  correlationId: run.correlationId,
+  attempt,
+  system,
+  parent: contextFromStored(run.traceContext),
+});
+
+/** The error class a span records (the step's failure is classified in full by `toStepError`). */
+const classOf = (error: unknown): string =>
+  error instanceof SystemError
+    ? error.errorClass
+    : (error as { code?: unknown }).code === 'BAD_USER_INPUT'
+      ? 'BAD_VALUE'
+      : 'UNKNOWN';
 
 /** What a worker needs: the ledger, the flows it can run, the systems they call, and the governance. */
 export interface WorkerOptions {
@@ -119,7 +141,9 @@ export function startWorker(options: WorkerOptions): Worker {
       const log = { correlationId: run.correlationId, runId: run.id, flow: run.flow, step: step.name };
       let output: unknown;
       try {
-        output = await def.run(context(current, flow, step.name, lease));
+        output = await withStepSpan(spanOf(run, 'step', step.name, def.system, step.attempts + 1), classOf, () =>
+          def.run(context(current, flow, step.name, lease)),
+        );
       } catch (error) {
         const failure = toStepError(error, run, step.name);
         stepAttempts.inc({ system: def.system, error_class: failure.class });
@@ -169,7 +193,9 @@ export function startWorker(options: WorkerOptions): Worker {
       let failure: StepError | null = null;
       for (let attempt = 1; def.compensate; attempt++) {
         try {
-          await def.compensate(context(run, flow, step.name, lease), step.output);
+          await withStepSpan(spanOf(run, 'compensate', step.name, def.system, attempt), classOf, () =>
+            def.compensate!(context(run, flow, step.name, lease), step.output),
+          );
           break;
         } catch (error) {
           failure = toStepError(error, run, step.name);

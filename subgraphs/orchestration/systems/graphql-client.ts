@@ -2,6 +2,7 @@ import { ORCHESTRATION_SERVICE } from '../../../lib/auth/identity';
 import { signRequest } from '../../../lib/auth/signing';
 import { REQUEST_ID_HEADER } from '../../../lib/graphql-http';
 import { systemCallsThrottled, systemRetryAfter } from '../../../lib/metrics/metrics';
+import { tracedFetch } from '../../../lib/telemetry/spans';
 import { SystemError, systemErrorOf } from './system-error';
 
 /** How long one system call may take before it counts as a connection failure. @default 15000 */
@@ -43,17 +44,21 @@ export function createSystemClient(
       const body = JSON.stringify({ query, variables });
       let response: Response;
       try {
-        response = await fetch(target.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(correlationId ? { [REQUEST_ID_HEADER]: correlationId } : {}),
-            // Signed per attempt: a signature is only good for the subgraph's tolerance window.
-            ...signRequest(target.secret, body, ORCHESTRATION_SERVICE),
+        response = await tracedFetch(
+          target.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...(correlationId ? { [REQUEST_ID_HEADER]: correlationId } : {}),
+              // Signed per attempt: a signature is only good for the subgraph's tolerance window.
+              ...signRequest(target.secret, body, ORCHESTRATION_SERVICE),
+            },
+            body,
+            signal: AbortSignal.timeout(timeoutMs),
           },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+          { 'meridian.system': system },
+        );
       } catch (error) {
         throw new SystemError('CONNECTION', `${label} could not be reached (${(error as Error).message})`, system);
       }
