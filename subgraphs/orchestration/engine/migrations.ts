@@ -133,6 +133,15 @@ CREATE TABLE leaders (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIG
 CREATE INDEX outbox_created ON outbox(created_at);
 CREATE INDEX runs_runnable ON runs(next_attempt_at) WHERE status IN ('QUEUED', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING');`,
   },
+  {
+    version: 4,
+    name: "runs in insertion order, to find a subject's latest run",
+    // SQLite has it already: rowid.
+    sqlite: 'SELECT 1',
+    postgres: `
+ALTER TABLE runs ADD COLUMN created_order BIGSERIAL;
+CREATE INDEX runs_subject_latest ON runs(subject_key, created_order DESC);`,
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */
