@@ -47,6 +47,11 @@ export interface Engine {
   triggers(): TriggerPoller | null;
   /** Resolves once this process first asked for each leadership (so a lone process runs the relay and triggers). */
   readonly ready: Promise<void>;
+  /**
+   * Deletes outbox events older than the retention that every relay has published; returns how many. The relay's
+   * leader calls it when it takes over and hourly after.
+   */
+  pruneOutbox(): Promise<number>;
   /** Tells this process's worker and relay that a run was queued here. */
   runQueued(): void;
   /** Stops every part, letting leaderships go so another process takes over at once. */
@@ -68,6 +73,11 @@ export function startEngine(options: EngineOptions): Engine {
   let triggers: TriggerPoller | null = null;
   const unlisten: (() => void)[] = [];
 
+  const pruneOutbox = async () => {
+    const pruned = await ledger.pruneOutbox(Date.now() - retentionMs);
+    if (pruned) logger.info({ pruned, retentionMs }, 'pruned delivered outbox events past retention');
+    return pruned;
+  };
   let relayLeadership: Leadership | null = null;
   let triggerLeadership: Leadership | null = null;
   if (options.relay ?? options.worker !== false) {
@@ -159,6 +169,7 @@ export function startEngine(options: EngineOptions): Engine {
     relay: () => relay,
     triggers: () => triggers,
     runQueued,
+    pruneOutbox,
     ready: Promise.all([relayLeadership?.ready, triggerLeadership?.ready]).then(() => undefined),
     stop: async () => {
       for (const off of unlisten) off();

@@ -173,19 +173,33 @@ export function startWorker(options: WorkerOptions): Worker {
     for (const step of done) {
       const def = flow.steps[step.index]!;
       let failure: StepError | null = null;
-      for (let attempt = 1; def.compensate; attempt++) {
+      if (def.compensate) {
         try {
           await def.compensate(context(run, flow, step.name, lease), step.output);
-          break;
         } catch (error) {
           failure = toStepError(error, run, step.name);
+          const attempts = step.compensationAttempts + 1;
           const retryAt = RETRYABLE.has(failure.class)
-            ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, now(), random)
+            ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
             : null;
-          if (retryAt === null) break;
-          failure = null;
-          await new Promise((resolve) => setTimeout(resolve, retryAt - now()));
-          await ledger.renewLease(run.id, lease, leaseMs, now());
+          if (retryAt !== null) {
+            // Recorded, and the lease let go: whichever worker claims the run when it is due tries again, so a wait
+            // longer than the lease never lets two workers compensate the same step.
+            logger.warn(
+              {
+                correlationId: run.correlationId,
+                runId: run.id,
+                step: step.name,
+                attempts,
+                retryAt,
+                reason: failure.message,
+              },
+              'compensation failed; retry scheduled',
+            );
+            changed(await ledger.scheduleCompensationRetry(run.id, lease, step.index, failure, retryAt));
+            return;
+          }
+          if (RETRYABLE.has(failure.class)) failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
         }
       }
       logger.info(
