@@ -19,11 +19,13 @@ import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
 import { startStack, type Stack } from '../stack/start-stack';
 import { authOptionsOf, bearerHeader, benchAuth } from './bench-auth';
 import { percentile } from './load';
+import { benchWorkers } from './sync-workers';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
 const USAGE = formatUsage({
-  command: 'npm run bench:sync -- [--conversions N] [--concurrency N] [--sizes N,N,...]',
+  command:
+    'npm run bench:sync -- [--conversions N] [--concurrency N] [--sizes N,N,...] | [--ledger sqlite|postgres --workers N,N,... --projects N --entries N]',
   summary:
     'The flows end to end in one process: conversions/s with p50/p99 from the accepted mutation to SUCCEEDED, then\n' +
     'approved time entries billed per second by one billApprovedTime run at each size, with the RSS after.',
@@ -31,6 +33,13 @@ const USAGE = formatUsage({
     ['--conversions N', 'conversions to run (default 200)'],
     ['--concurrency N', 'conversion mutations in flight (default 16)'],
     ['--sizes N,N,...', 'approved time entries to bill, one run per size (default 10000,100000,1000000)'],
+    [
+      '--workers N,N,...',
+      'instead: worker processes on one ledger, per count, beside SQLite with one (docs/scale-out.md)',
+    ],
+    ['--ledger sqlite|postgres', 'the ledger the --workers counts run on (default postgres; POSTGRES_BENCH_URL)'],
+    ['--projects N', 'with --workers: billing runs, one per T&M project (default 4)'],
+    ['--entries N', 'with --workers: approved entries per project (default 500); conversions default to 100'],
   ],
 });
 
@@ -38,9 +47,13 @@ const { values } = (() => {
   try {
     return parseArgs({
       options: {
-        conversions: { type: 'string', default: '200' },
+        conversions: { type: 'string' },
         concurrency: { type: 'string', default: '16' },
         sizes: { type: 'string', default: '10000,100000,1000000' },
+        ledger: { type: 'string', default: 'postgres' },
+        workers: { type: 'string' },
+        projects: { type: 'string', default: '4' },
+        entries: { type: 'string', default: '500' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -53,7 +66,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const conversions = Number(values.conversions);
+const conversions = Number(values.conversions ?? (values.workers ? 100 : 200));
 const concurrency = Number(values.concurrency);
 const sizes = values.sizes.split(',').map(Number);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -213,7 +226,16 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+(values.workers
+  ? benchWorkers({
+      ledger: values.ledger === 'sqlite' ? 'sqlite' : 'postgres',
+      workers: values.workers.split(',').map(Number),
+      conversions,
+      projects: Number(values.projects),
+      entriesPerProject: Number(values.entries),
+    })
+  : main()
+).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

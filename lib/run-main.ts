@@ -40,7 +40,7 @@ export function runMain(start: () => Promise<{ close(): Promise<void> }>, usage:
 export function runSubgraphMain<TContext extends SecuredContext>(
   name: string,
   defaultPort: number,
-  build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext>,
+  build: (env: NodeJS.ProcessEnv, logger: Logger) => Subgraph<TContext> | Promise<Subgraph<TContext>>,
   env: readonly UsageEntry[] = [],
 ): void {
   const NAME = name.toUpperCase();
@@ -73,7 +73,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       logger.warn(
         `${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`,
       );
-    const running = await startSubgraph(build(env, logger), {
+    const running = await startSubgraph(await build(env, logger), {
       port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
       host: env.HOST ?? '127.0.0.1',
       logger,

@@ -34,6 +34,7 @@ const USAGE: Usage = {
     ['CRM_FAULTS, PSA_FAULTS, ERP_FAULTS', 'JSON fault settings of a reference system (docs/reference-systems.md)'],
     ['TRIGGERS, TRIGGER_POLL_MS', "TRIGGERS=0: no flows started from the systems' state; else a look every 5000 ms"],
     ['REDIS_URL', 'Redis for run events and shared rate limits (default: in-process)'],
+    ['DATABASE_URL', 'the orchestration ledger on PostgreSQL (default: SQLite in DATA_DIR; docs/scale-out.md)'],
     ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
     [
       'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -57,6 +58,7 @@ runMain(async () => {
     : undefined;
   const stack = await startStack({
     dataDir,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     // Demo data never lands in a production store: an empty one stays empty.
     seedAccounts: isProduction(env) ? 0 : intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
     supergraphSdl: readFileSync(env.SUPERGRAPH_PATH ?? join(__dirname, '..', 'supergraph.graphql'), 'utf8'),

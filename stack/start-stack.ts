@@ -29,14 +29,12 @@ import type { ErpConnector } from '../subgraphs/erp/connector/erp-connector';
 import { SqliteErpConnector } from '../subgraphs/erp/connector/reference/sqlite-erp-connector';
 import { createErpSubgraph } from '../subgraphs/erp/index';
 import type { Ledger, RunRecord } from '../subgraphs/orchestration/engine/ledger';
-import { startOutboxRelay, type OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay';
+import type { OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay';
+import { PgLedger } from '../subgraphs/orchestration/engine/pg-ledger';
+import { startEngine, type Engine } from '../subgraphs/orchestration/engine/start-engine';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
-import {
-  createGraphQLTriggerSources,
-  startTriggerPoller,
-  type TriggerPoller,
-} from '../subgraphs/orchestration/engine/triggers';
-import { startWorker, type Worker, type WorkerOptions } from '../subgraphs/orchestration/engine/worker';
+import { createGraphQLTriggerSources, type TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
+import type { Worker, WorkerOptions } from '../subgraphs/orchestration/engine/worker';
 import { FLOWS } from '../subgraphs/orchestration/flows/index';
 import { loadGovernance, type Governance } from '../subgraphs/orchestration/governance/governance';
 import { createOrchestrationSubgraph } from '../subgraphs/orchestration/index';
@@ -56,7 +54,8 @@ export interface EmbeddedStores {
   crm: SqliteCrmConnector;
   psa: SqlitePsaConnector;
   erp: SqliteErpConnector;
-  ledger: SqliteLedger;
+  /** SQLite in the data folder, or PostgreSQL when `databaseUrl` is given. */
+  ledger: Ledger;
 }
 
 /** How to run the whole graph in one process. */
@@ -79,12 +78,16 @@ export interface StackOptions {
   supergraphSdl?: string;
   /** Called after each seeded chunk of accounts. */
   onSeedProgress?: (done: number, total: number) => void;
+  /** The orchestration ledger on PostgreSQL at this URL instead of SQLite in `dataDir` (no demo cross-references seeded). */
+  databaseUrl?: string;
+  /** Leadership lease of the relay and the trigger poller. @default 10000 */
+  leaderLeaseMs?: number;
   /** Run a flow worker in this process. @default true */
   worker?: boolean;
   /** Governance for the flows. @default the checked-in governance.yaml */
   governance?: Governance;
   /** Worker lease and polling, and its source of retry jitter. */
-  workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random'>;
+  workerOptions?: Pick<WorkerOptions, 'leaseMs' | 'idlePollMs' | 'random' | 'concurrency'>;
   /**
    * One clock (epoch ms) for the worker's leases and retries and the reference systems' maintenance windows, so a
    * test moves time by hand instead of waiting for it. @default Date.now
@@ -131,12 +134,14 @@ export interface Stack {
   subgraphs: Record<SubgraphName, RunningSubgraph>;
   /** The flow worker of this process, when started. */
   worker: Worker | null;
-  /** The trigger poller of this process, when started. */
-  triggers: TriggerPoller | null;
+  /** The trigger poller, while this process leads it. */
+  readonly triggers: TriggerPoller | null;
   /** The event bus the outbox relay publishes run events on (the one passed in, or the stack's own). */
   bus: EventBus;
-  /** The outbox relay of this process, started with the worker. */
-  relay: OutboxRelay | null;
+  /** The outbox relay, while this process leads it (started with the worker). */
+  readonly relay: OutboxRelay | null;
+  /** The engine (worker, relay, trigger poller) of this process, when any part of it runs here. */
+  engine: Engine | null;
   /** The secret each subgraph's requests are signed with (fresh random ones per stack). */
   secrets: Record<SubgraphName, string>;
   /** Every run change this process's worker commits, as `run` events. */
@@ -158,7 +163,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     crm: new SqliteCrmConnector(join(options.dataDir, 'crm.db'), options.faults?.crm),
     psa: new SqlitePsaConnector(join(options.dataDir, 'psa.db'), options.faults?.psa),
     erp: new SqliteErpConnector(join(options.dataDir, 'erp.db'), options.faults?.erp),
-    ledger: new SqliteLedger(join(options.dataDir, 'orchestration.db')),
+    ledger: options.databaseUrl
+      ? await PgLedger.open({ url: options.databaseUrl, logger: logger.child({ service: 'ledger' }) })
+      : new SqliteLedger(join(options.dataDir, 'orchestration.db')),
   };
   if (options.clock) for (const system of [stores.crm, stores.psa, stores.erp]) system.faults.setClock(options.clock);
   const seedAccounts = options.seedAccounts ?? DEFAULT_DEMO_ACCOUNTS;
@@ -169,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             crmSeedTarget(stores.crm),
             psaSeedTarget(stores.psa),
             erpSeedTarget(stores.erp),
-            ledgerSeedTarget(stores.ledger),
+            ...(stores.ledger instanceof SqliteLedger ? [ledgerSeedTarget(stores.ledger)] : []),
           ],
           seedAccounts,
           options.onSeedProgress,
@@ -205,39 +212,36 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const runEvents = new EventEmitter<{ run: [RunRecord] }>();
   runEvents.setMaxListeners(0);
   const bus = options.bus ?? createInProcessBus({ logger: child('bus') });
-  const relay =
-    (options.relay ?? options.worker !== false) ? startOutboxRelay({ ledger, bus, logger: child('relay') }) : null;
-  const worker =
-    options.worker === false
+  const engine =
+    options.worker === false && !options.relay && !options.triggers
       ? null
-      : startWorker({
+      : startEngine({
           ledger,
+          bus,
           flows: FLOWS,
           systems: createGraphQLSystems({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
           governance,
-          logger: child('worker'),
-          onRunChanged: (run) => {
-            runEvents.emit('run', run);
-            relay?.wake();
-          },
-          ...options.workerOptions,
-          ...(options.clock ? { now: options.clock } : {}),
+          logger: child('orchestration'),
+          worker:
+            options.worker === false
+              ? false
+              : { ...options.workerOptions, ...(options.clock ? { now: options.clock } : {}) },
+          relay: options.relay ?? options.worker !== false,
+          triggers: options.triggers
+            ? {
+                sources: createGraphQLTriggerSources({
+                  crm: endpoints.crm(),
+                  psa: endpoints.psa(),
+                  erp: endpoints.erp(),
+                }),
+                intervalMs: options.triggers.intervalMs,
+              }
+            : false,
+          ...(options.leaderLeaseMs ? { leaderLeaseMs: options.leaderLeaseMs } : {}),
+          onRunChanged: (run) => runEvents.emit('run', run),
         });
-  const runQueued = () => {
-    worker?.wake();
-    relay?.wake();
-  };
-  const triggers = options.triggers
-    ? startTriggerPoller({
-        ledger,
-        flows: FLOWS,
-        sources: createGraphQLTriggerSources({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
-        governance,
-        logger: child('triggers'),
-        intervalMs: options.triggers.intervalMs,
-        onQueued: runQueued,
-      })
-    : null;
+  await engine?.ready;
+  const runQueued = () => engine?.runQueued();
   const subgraphs: Record<SubgraphName, RunningSubgraph> = {
     ...systems,
     orchestration: await startSubgraph(
@@ -293,24 +297,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stores,
     gateway,
     subgraphs,
-    worker,
-    triggers,
+    worker: engine?.worker ?? null,
+    get triggers() {
+      return engine?.triggers() ?? null;
+    },
     bus,
-    relay,
+    get relay() {
+      return engine?.relay() ?? null;
+    },
+    engine,
     secrets,
     runEvents,
     stopSubgraph,
     stop: async () => {
-      await triggers?.stop();
-      await worker?.stop();
-      await relay?.stop();
+      await engine?.stop();
       await gateway.close();
       await Promise.all((Object.keys(subgraphs) as SubgraphName[]).map(stopSubgraph));
       if (!options.bus) await bus.close();
       stores.crm.close();
       stores.psa.close();
       stores.erp.close();
-      stores.ledger.close();
+      await stores.ledger.close();
     },
   };
 }

@@ -412,6 +412,11 @@ export interface Ledger
   /** Which adapter this is (`sqlite`, `postgres`). */
   readonly kind: string;
   ping(): Promise<void>;
+  /**
+   * Calls `listener` when any process announces `topic` (a run became due, outbox events committed); absent when the
+   * store cannot announce (SQLite: the callers poll). Returns how to stop listening.
+   */
+  listen?(topic: 'runs' | 'outbox', listener: () => void): () => void;
   /** Closes the store's connections. */
   close(): Promise<void> | void;
 }

@@ -159,6 +159,15 @@ ALTER TABLE idempotency_keys ALTER COLUMN scope DROP DEFAULT;`,
     sqlite: 'ALTER TABLE runs ADD COLUMN trace_context TEXT;',
     postgres: 'ALTER TABLE runs ADD COLUMN trace_context TEXT;',
   },
+  {
+    version: 6,
+    name: "runs in insertion order, to find a subject's latest run",
+    // SQLite has it already: rowid.
+    sqlite: 'SELECT 1',
+    postgres: `
+ALTER TABLE runs ADD COLUMN created_order BIGSERIAL;
+CREATE INDEX runs_subject_latest ON runs(subject_key, created_order DESC);`,
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

@@ -49,6 +49,10 @@ export interface WorkerOptions {
   idlePollMs?: number;
   /** Runs this worker advances at once (each waits on system calls most of the time). @default 4 */
   concurrency?: number;
+  /** First wait after the ledger failed (unreachable, say); doubles per consecutive failure up to `retryMaxMs`. @default 100 */
+  retryMinMs?: number;
+  /** @default 5000 */
+  retryMaxMs?: number;
   /** Source of retry jitter. @default Math.random */
   random?: () => number;
   /** The time in epoch ms, for leases, due retries and error stamps (tests move it by hand). @default Date.now */
@@ -78,6 +82,8 @@ export function startWorker(options: WorkerOptions): Worker {
   const idlePollMs = options.idlePollMs ?? 250;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
+  const retryMinMs = options.retryMinMs ?? 100;
+  const retryMaxMs = options.retryMaxMs ?? 5000;
   const flows = new Map(options.flows.map((f) => [f.name, f]));
   const changed = (run: RunRecord | null): RunRecord | null => {
     if (run && FINISHED.has(run.status)) runsFinished.inc({ flow: run.flow, status: run.status });
@@ -191,21 +197,37 @@ export function startWorker(options: WorkerOptions): Worker {
     for (const step of done) {
       const def = flow.steps[step.index]!;
       let failure: StepError | null = null;
-      for (let attempt = 1; def.compensate; attempt++) {
+      if (def.compensate) {
         try {
-          await withStepSpan(spanOf(run, 'compensate', step.name, def.system, attempt), classOf, () =>
-            def.compensate!(context(run, flow, step.name, lease), step.output),
+          await withStepSpan(
+            spanOf(run, 'compensate', step.name, def.system, step.compensationAttempts + 1),
+            classOf,
+            () => def.compensate!(context(run, flow, step.name, lease), step.output),
           );
-          break;
         } catch (error) {
           failure = toStepError(error, run, step.name);
+          const attempts = step.compensationAttempts + 1;
           const retryAt = RETRYABLE.has(failure.class)
-            ? nextAttemptAt(governance.retry[def.system], attempt, failure.retryAfterMs, now(), random)
+            ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
             : null;
-          if (retryAt === null) break;
-          failure = null;
-          await new Promise((resolve) => setTimeout(resolve, retryAt - now()));
-          await ledger.renewLease(run.id, lease, leaseMs, now());
+          if (retryAt !== null) {
+            // Recorded, and the lease let go: whichever worker claims the run when it is due tries again, so a wait
+            // longer than the lease never lets two workers compensate the same step.
+            logger.warn(
+              {
+                correlationId: run.correlationId,
+                runId: run.id,
+                step: step.name,
+                attempts,
+                retryAt,
+                reason: failure.message,
+              },
+              'compensation failed; retry scheduled',
+            );
+            changed(await ledger.scheduleCompensationRetry(run.id, lease, step.index, failure, retryAt));
+            return;
+          }
+          if (RETRYABLE.has(failure.class)) failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
         }
       }
       logger.info(
@@ -228,10 +250,15 @@ export function startWorker(options: WorkerOptions): Worker {
     else await advance(run, flow, lease);
   }
 
+  // Consecutive failures to reach the ledger, shared by the loops: while it is down they back off together and log
+  // once per outage, then resume where the ledger stands.
+  let failures = 0;
+  let outageSince: number | null = null;
   const loop = async () => {
     while (!stopped) {
       let run: RunRecord | null = null;
       let lease = owner;
+      let failed = false;
       try {
         // A token per claim, not per worker: if this claim lapses while its step still runs, whoever takes the run
         // over (another worker, or another loop of this one) holds a different token, and this loop's late commits
@@ -239,11 +266,22 @@ export function startWorker(options: WorkerOptions): Worker {
         lease = `${owner}:${randomUUID()}`;
         run = changed(await ledger.claimRun(lease, leaseMs, now()));
         if (run) await execute(run, lease);
+        if (outageSince !== null) {
+          logger.info({ outageMs: Date.now() - outageSince }, 'ledger reachable again; worker resumed');
+          outageSince = null;
+        }
+        failures = 0;
       } catch (error) {
-        logger.error({ runId: run?.id, err: error }, 'worker error; the run is released and will be retried');
+        failed = true;
+        failures++;
+        if (outageSince === null) {
+          outageSince = Date.now();
+          logger.error({ runId: run?.id, err: error }, 'worker error; the run is released and will be retried');
+        }
         if (run) await ledger.releaseLease(run.id, lease).catch(() => undefined);
       }
-      if (!run && !stopped) {
+      if (failed && !stopped) await sleep(Math.min(retryMinMs * 2 ** (failures - 1), retryMaxMs));
+      else if (!run && !stopped) {
         const due = await ledger.nextDueAt().catch(() => null);
         await sleep(due === null ? idlePollMs : Math.max(0, Math.min(idlePollMs, due - now())));
       }
