@@ -11,15 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { mintToken } from '../gateway/auth/mint-token';
 import { formatUsage } from '../lib/cli';
-import { buildConsole } from '../scripts/build-console';
 import type { RunRecord } from '../subgraphs/orchestration/engine/ledger';
-import { loadGovernance } from '../subgraphs/orchestration/governance/governance';
-import { startStack } from '../stack/start-stack';
-import { authOptionsOf, benchAuth, bearerHeader } from './bench-auth';
-import { percentile } from './load';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
@@ -49,6 +42,15 @@ if (values.help) {
 const runs = Number(values.runs);
 
 async function main(): Promise<void> {
+  // Loaded here, not at the top, so that --help answers without loading the browser driver and the whole stack.
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  const { mintToken } = require('../gateway/auth/mint-token') as typeof import('../gateway/auth/mint-token');
+  const { buildConsole } = require('../scripts/build-console') as typeof import('../scripts/build-console');
+  const { loadGovernance } =
+    require('../subgraphs/orchestration/governance/governance') as typeof import('../subgraphs/orchestration/governance/governance');
+  const { startStack } = require('../stack/start-stack') as typeof import('../stack/start-stack');
+  const { authOptionsOf, benchAuth, bearerHeader } = require('./bench-auth') as typeof import('./bench-auth');
+  const { percentile } = require('./load') as typeof import('./load');
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-console-'));
   const userDataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-chromium-'));
   const auth = benchAuth();
