@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatUsage } from '../lib/cli';
 import type { RunRecord } from '../subgraphs/orchestration/engine/ledger';
+import { benchDeal } from './bench-deal';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
@@ -112,19 +113,9 @@ async function main(): Promise<void> {
         parentAccountId: null,
         owner: null,
       });
-      const { record: opportunity } = await stack.stores.crm.upsertOpportunity({
-        externalId: `bench-console-opp-${i}`,
-        accountId: account.id,
-        name: `Bench deal ${i}`,
-        stage: 'CLOSED_WON',
-        amountMinor: 12_000_000,
-        currency: 'GBP',
-        closeDate: '2026-11-01',
-        servicePackage: 'CLOUD_MIGRATION',
-        billingModel: 'FIXED_FEE',
-        deliveryRegion: 'UK',
-        expectedStartDate: '2026-12-01',
-      });
+      const { record: opportunity } = await stack.stores.crm.upsertOpportunity(
+        benchDeal(`bench-console-opp-${i}`, account.id, i),
+      );
       const runId = (
         await post('mutation($id: ID!) { convertOpportunityToProject(input: { opportunityId: $id }) { id } }', {
           id: opportunity.id,

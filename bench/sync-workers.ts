@@ -20,6 +20,7 @@ import { FLOWS } from '../subgraphs/orchestration/flows/index';
 import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
 import { startStack, type Stack } from '../stack/start-stack';
 import { EXIT_WITH_PARENT, spawnChild, TSX_LOADER, type BenchChild } from './children';
+import { benchDeal } from './bench-deal';
 
 /** What to measure. */
 export interface WorkersBenchOptions {
@@ -90,19 +91,7 @@ async function oneConfiguration(
         parentAccountId: null,
         owner: null,
       });
-      const { record } = await stack.stores.crm.upsertOpportunity({
-        externalId: `bench-w-opp-${i}`,
-        accountId: account.id,
-        name: `Bench deal ${i}`,
-        stage: 'CLOSED_WON',
-        amountMinor: 12_000_000,
-        currency: 'GBP',
-        closeDate: '2026-11-01',
-        servicePackage: 'CLOUD_MIGRATION',
-        billingModel: 'FIXED_FEE',
-        deliveryRegion: 'UK',
-        expectedStartDate: '2026-12-01',
-      });
+      const { record } = await stack.stores.crm.upsertOpportunity(benchDeal(`bench-w-opp-${i}`, account.id, i));
       opportunities.push(record.id);
     }
     const projects = (

@@ -20,6 +20,7 @@ import { startStack, type Stack } from '../stack/start-stack';
 import { authOptionsOf, bearerHeader, benchAuth } from './bench-auth';
 import { percentile } from './load';
 import { benchWorkers } from './sync-workers';
+import { benchDeal } from './bench-deal';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
@@ -117,19 +118,7 @@ async function benchConversions(
       parentAccountId: null,
       owner: null,
     });
-    const { record } = await stack.stores.crm.upsertOpportunity({
-      externalId: `bench-opp-${i}`,
-      accountId: account.id,
-      name: `Bench deal ${i}`,
-      stage: 'CLOSED_WON',
-      amountMinor: 12_000_000,
-      currency: 'GBP',
-      closeDate: '2026-11-01',
-      servicePackage: 'CLOUD_MIGRATION',
-      billingModel: 'FIXED_FEE',
-      deliveryRegion: 'UK',
-      expectedStartDate: '2026-12-01',
-    });
+    const { record } = await stack.stores.crm.upsertOpportunity(benchDeal(`bench-opp-${i}`, account.id, i));
     ids.push(record.id);
   }
   const latencies: number[] = [];
