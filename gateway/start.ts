@@ -14,7 +14,7 @@ import {
   type TrustedDocuments,
 } from './plugins/trusted-documents';
 import { MeridianError } from '../lib/errors';
-import { createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
+import { callerRequestIdOf, createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { metricsRoute } from '../lib/metrics/metrics-route';
 import { createGateway, type GatewayOptions } from './index';
 import { serveConsoleOn } from './console';
@@ -125,7 +125,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         ),
       };
     },
-    context: async (_req, requestId, identity) => ({ requestId, identity }),
+    requestIds: 'mint',
+    context: async (req, requestId, identity) => ({ requestId, callerRequestId: callerRequestIdOf(req), identity }),
     routes: {
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
       '/readyz': (req, res) =>

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { encodeIdentity, IDENTITY_HEADER } from '../lib/auth/identity';
 import { signEncoded } from '../lib/auth/signing';
 import { MeridianError } from '../lib/errors';
-import { REQUEST_ID_HEADER } from '../lib/graphql-http';
+import { CALLER_REQUEST_ID_HEADER, REQUEST_ID_HEADER } from '../lib/graphql-http';
 import { subgraphFetchDuration } from '../lib/metrics/metrics';
 import { tracedFetch } from '../lib/telemetry/spans';
 import type { GatewayContext } from './context';
@@ -41,6 +41,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if (context.requestId) request.http?.headers.set(REQUEST_ID_HEADER, context.requestId);
+    if (context.callerRequestId) request.http?.headers.set(CALLER_REQUEST_ID_HEADER, context.callerRequestId);
     request.http?.headers.set(IDENTITY_HEADER, encodeIdentity(context.identity ?? null));
   }
 

@@ -59,6 +59,13 @@ export interface GraphQLHttpOptions<TContext extends BaseContext> {
    * @default none: no CORS headers, so browsers refuse every cross-origin call
    */
   corsOrigins?: readonly string[];
+  /**
+   * `mint`: every request gets a fresh ID of ours, whatever the caller sent (the edge: the gateway), and the caller's
+   * `x-request-id` is only kept beside it ({@link callerRequestIdOf}). `accept`: the `x-request-id` of the (trusted)
+   * caller is used when it looks sane (a subgraph behind the gateway), so one ID follows a request through every hop.
+   * @default 'accept'
+   */
+  requestIds?: 'mint' | 'accept';
 }
 
 /** Headers a browser may send cross-origin: JSON bodies, bearer tokens, Apollo's CSRF header, our request ID. */
@@ -95,10 +102,25 @@ export function corsOriginsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return origins;
 }
 
+/** The header the gateway passes the caller's own request ID on to the subgraphs in. */
+export const CALLER_REQUEST_ID_HEADER = 'x-caller-request-id';
+
+const SANE_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
 /** Request ID from the incoming header when it looks sane, else a fresh UUID. */
 export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers[REQUEST_ID_HEADER];
-  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * The request ID the caller sent, when it looks sane (at most 128 of letters, digits, `_.:-`), else null: at the
+ * gateway from `x-request-id`, behind it from {@link CALLER_REQUEST_ID_HEADER}. Kept for the audit log, never used as
+ * Meridian's own ID, which a caller could otherwise reuse to make its calls look like somebody else's.
+ */
+export function callerRequestIdOf(req: IncomingMessage, header = REQUEST_ID_HEADER): string | null {
+  const given = req.headers[header];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : null;
 }
 
 /**
@@ -143,7 +165,7 @@ function graphQLRequestHandler<TContext extends BaseContext>(
   maxBodyBytes: number,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const requestId = requestIdOf(req);
+    const requestId = options.requestIds === 'mint' ? randomUUID() : requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = options.routes?.[path];

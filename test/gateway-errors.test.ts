@@ -95,18 +95,43 @@ describe('gateway: bad input gets a coded error and the gateway keeps serving', 
     });
   });
 
-  it('passes the request ID to every subgraph and logs one line per request with it', async () => {
+  it('mints its own request ID, passes it to every subgraph and logs one line per request with it', async () => {
     const response = await gql(
       stack.gatewayUrl,
       'query BiAccounts { accounts(first: 2) { nodes { name projects { code } invoices { number } } } }',
       undefined,
       { 'x-request-id': 'req-test-42' },
     );
-    expect(response.headers.get('x-request-id')).toBe('req-test-42');
-    const lines = logs.lines.filter((l) => l.requestId === 'req-test-42' && l.msg === 'graphql request');
+    // The caller's ID is not ours: a caller could otherwise reuse another's ID and mix its calls into their trail.
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const lines = logs.lines.filter((l) => l.requestId === requestId && l.msg === 'graphql request');
     expect(lines.map((l) => l.service).sort()).toEqual(['crm', 'erp', 'gateway', 'psa']);
     const gatewayLine = lines.find((l) => l.service === 'gateway')!;
     expect(gatewayLine).toMatchObject({ operationName: 'BiAccounts', durationMs: expect.any(Number) });
+  });
+
+  it("keeps the caller's request ID beside ours in the audit log of a run it started", async () => {
+    const response = await gql(
+      stack.gatewayUrl,
+      'mutation($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id } }',
+      { input: { opportunityId: 'OPP-999999', idempotencyKey: `caller-id-${process.pid}` } },
+      { 'x-request-id': 'caller-req-7' },
+    );
+    const ours = response.headers.get('x-request-id');
+    const runId = response.body.data!.convertOpportunityToProject.id;
+    const audit = await gql(
+      stack.gatewayUrl,
+      'query($id: ID!) { syncRun(id: $id) { audit { action correlationId callerRequestId } } }',
+      {
+        id: runId,
+      },
+    );
+    expect(audit.body.data!.syncRun.audit[0]).toEqual({
+      action: 'RUN_CREATED',
+      correlationId: ours,
+      callerRequestId: 'caller-req-7',
+    });
   });
 
   it('reports live at /healthz and ready at /readyz while every subgraph answers', async () => {

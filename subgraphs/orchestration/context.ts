@@ -8,6 +8,8 @@ import type { Systems } from './systems/systems';
 /** What every orchestration resolver gets. */
 export interface OrchestrationContext {
   requestId: string;
+  /** The request ID the gateway's caller sent (`x-caller-request-id`), for the audit log; null when none. */
+  callerRequestId: string | null;
   /** The caller, as the gateway (or the orchestration) signed it; null: anonymous. */
   identity: Identity | null;
   ledger: Ledger;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { CALLER_REQUEST_ID_HEADER, callerRequestIdOf } from '../../lib/graphql-http';
 import { observeOperations } from '../../lib/metrics/operations-gauges';
 import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { OrchestrationContext } from './context';
@@ -58,8 +59,9 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
       Opportunity,
       Project,
     } as Subgraph<OrchestrationContext>['resolvers'],
-    context: async (_req, requestId, identity) => ({
+    context: async (req, requestId, identity) => ({
       requestId,
+      callerRequestId: callerRequestIdOf(req, CALLER_REQUEST_ID_HEADER),
       identity,
       ledger: deps.ledger,
       loaders: createLoaders(deps.ledger),

@@ -279,6 +279,19 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       });
     });
 
+    it("keeps the actor's request IDs on the audit trail: ours as correlation ID, the caller's own beside it", async () => {
+      const { run } = await a.createRun(
+        newRun({ triggeredBy: { ...OPS, correlationId: 'ours-1', callerRequestId: 'theirs-1' } }),
+      );
+      const [created] = (await b.getAuditByRun([run.id]))[0]!;
+      expect([created?.correlationId, created?.callerRequestId]).toEqual(['ours-1', 'theirs-1']);
+      await b.abandonRun(run.id, OPS);
+      expect((await a.getAuditByRun([run.id]))[0]!.at(-1)).toMatchObject({
+        correlationId: 'req-1',
+        callerRequestId: null,
+      });
+    });
+
     it('sends a run whose precondition was lost straight into compensation, with its exception open', async () => {
       const { run } = await a.createRun(newRun());
       const lease = 'w1:t';

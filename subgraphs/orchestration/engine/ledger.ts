@@ -78,8 +78,10 @@ export interface Actor {
   subject: string;
   /** The caller's role; `service` for a trigger; null for the engine. */
   role: Role | null;
-  /** The request ID of the API call; null for triggers and the engine. */
+  /** Meridian's request ID of the API call (the gateway mints it); null for triggers and the engine. */
   correlationId: string | null;
+  /** The `x-request-id` the caller sent, if any, kept beside ours to find the call in the caller's own logs. */
+  callerRequestId?: string | null;
 }
 
 /** The engine itself (worker steps, compensation), in the audit log. */
@@ -151,6 +153,7 @@ export interface AuditRecord {
   actor: string;
   role: Role | null;
   correlationId: string | null;
+  callerRequestId: string | null;
   action: string;
   detail: unknown;
 }

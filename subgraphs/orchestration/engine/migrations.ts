@@ -168,6 +168,12 @@ ALTER TABLE idempotency_keys ALTER COLUMN scope DROP DEFAULT;`,
 ALTER TABLE runs ADD COLUMN created_order BIGSERIAL;
 CREATE INDEX runs_subject_latest ON runs(subject_key, created_order DESC);`,
   },
+  {
+    version: 7,
+    name: "the audit log keeps the caller's own request ID beside Meridian's",
+    sqlite: 'ALTER TABLE audit_log ADD COLUMN caller_request_id TEXT;',
+    postgres: 'ALTER TABLE audit_log ADD COLUMN caller_request_id TEXT;',
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

@@ -608,7 +608,8 @@ export class PgLedger implements Ledger {
 
   async getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]> {
     const { rows } = await this.pool.query<AuditRecord>(
-      `SELECT id, run_id AS "runId", at, actor, role, correlation_id AS "correlationId", action, detail
+      `SELECT id, run_id AS "runId", at, actor, role, correlation_id AS "correlationId",
+              caller_request_id AS "callerRequestId", action, detail
        FROM audit_log WHERE run_id = ANY($1) ORDER BY id`,
       [runIds],
     );
@@ -914,13 +915,15 @@ export class PgLedger implements Ledger {
 
   private async audit(db: Queryable, runId: string, entry: AuditEntry, at: string): Promise<void> {
     await db.query(
-      'INSERT INTO audit_log (run_id, at, actor, role, correlation_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      `INSERT INTO audit_log (run_id, at, actor, role, correlation_id, caller_request_id, action, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         runId,
         at,
         entry.actor.subject,
         entry.actor.role,
         entry.actor.correlationId,
+        entry.actor.callerRequestId ?? null,
         entry.action,
         entry.detail === null ? null : JSON.stringify(entry.detail),
       ],

@@ -422,7 +422,8 @@ export class SqliteLedger implements Ledger {
   async getAuditByRun(runIds: readonly string[]): Promise<AuditRecord[][]> {
     const rows = this.db
       .prepare(
-        `SELECT id, run_id AS runId, at, actor, role, correlation_id AS correlationId, action, detail FROM audit_log WHERE ${inJson('run_id')} ORDER BY id`,
+        `SELECT id, run_id AS runId, at, actor, role, correlation_id AS correlationId,
+         caller_request_id AS callerRequestId, action, detail FROM audit_log WHERE ${inJson('run_id')} ORDER BY id`,
       )
       .all(JSON.stringify(runIds)) as (Omit<AuditRecord, 'detail'> & { detail: string | null })[];
     return groupByKey(
@@ -647,7 +648,7 @@ export class SqliteLedger implements Ledger {
   private audit(runId: string, entry: AuditEntry, at = new Date().toISOString()): void {
     this.db
       .prepare(
-        'INSERT INTO audit_log (run_id, at, actor, role, correlation_id, action, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO audit_log (run_id, at, actor, role, correlation_id, caller_request_id, action, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         runId,
@@ -655,6 +656,7 @@ export class SqliteLedger implements Ledger {
         entry.actor.subject,
         entry.actor.role,
         entry.actor.correlationId,
+        entry.actor.callerRequestId ?? null,
         entry.action,
         entry.detail === null ? null : JSON.stringify(entry.detail),
       );

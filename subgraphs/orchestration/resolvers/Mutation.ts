@@ -6,12 +6,18 @@ import { queueRun } from '../engine/queue-run';
 import type { Flow } from '../flows/flow';
 
 /**
- * The caller as the audit log records it: token subject, role, and the request ID as correlation ID.
+ * The caller as the audit log records it: token subject, role, our request ID as correlation ID and the caller's own
+ * request ID beside it.
  * @throws MeridianError UNAUTHENTICATED without an identity (the schema's scopes refuse such a caller before any resolver runs).
  */
 function actorOf(ctx: OrchestrationContext): Actor {
   if (!ctx.identity) throw new MeridianError('UNAUTHENTICATED', 'Changing runs needs an authenticated caller');
-  return { subject: ctx.identity.subject, role: ctx.identity.role, correlationId: ctx.requestId };
+  return {
+    subject: ctx.identity.subject,
+    role: ctx.identity.role,
+    correlationId: ctx.requestId,
+    callerRequestId: ctx.callerRequestId,
+  };
 }
 
 async function startRun(
