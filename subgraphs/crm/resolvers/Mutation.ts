@@ -1,5 +1,6 @@
 import { isoTimestamp, optionalIsoDate, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { displayName, optionalDisplayName, optionalRecordId, recordId } from '../../../lib/input';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel, OpportunityStage } from '../connector/crm-connector';
 import type { CrmContext } from '../context';
@@ -44,11 +45,11 @@ export const Mutation = {
     assertUnscoped(ctx.identity, 'upsertAccount');
     const { record, created } = await ctx.crm.upsertAccount({
       externalId: input.externalId,
-      name: input.name,
-      industry: input.industry ?? null,
+      name: displayName(input.name, 'name'),
+      industry: optionalDisplayName(input.industry, 'industry'),
       billingCountry: input.billingCountry ?? null,
-      parentAccountId: input.parentAccountId ?? null,
-      owner: input.owner ?? null,
+      parentAccountId: optionalRecordId(input.parentAccountId, 'parentAccountId'),
+      owner: optionalDisplayName(input.owner, 'owner'),
     });
     return { account: record, created };
   },
@@ -86,8 +87,8 @@ export const Mutation = {
     const amount = input.amount ? parseMoneyInput(input.amount, 'amount') : null;
     const { record, created } = await ctx.crm.upsertOpportunity({
       externalId: input.externalId,
-      accountId: input.accountId,
-      name: input.name,
+      accountId: recordId(input.accountId, 'accountId'),
+      name: displayName(input.name, 'name'),
       stage: input.stage,
       amountMinor: amount === null ? null : Number(amount.minor),
       currency: amount?.currency ?? null,

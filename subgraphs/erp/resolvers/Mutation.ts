@@ -1,3 +1,4 @@
+import { displayName, optionalDisplayName } from '../../../lib/input';
 import { isoDate } from '../../../lib/dates';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingSourceType, PaymentTerms } from '../connector/erp-connector';
@@ -64,6 +65,7 @@ export const Mutation = {
   upsertCustomer: async (_: unknown, { input }: UpsertCustomerArgs, ctx: ErpContext) => {
     const { record, created } = await ctx.erp.upsertCustomer({
       ...input,
+      name: displayName(input.name, 'name'),
       currency: input.currency.trim().toUpperCase(),
     });
     return { customer: record, created };
@@ -71,7 +73,7 @@ export const Mutation = {
   updateCustomerFields: async (_: unknown, { input }: UpdateCustomerFieldsArgs, ctx: ErpContext) => {
     const { record, changed } = await ctx.erp.updateCustomerFields({
       id: input.id,
-      name: input.name ?? null,
+      name: optionalDisplayName(input.name, 'name'),
       expected: { name: input.expected?.name ?? null },
     });
     return { customer: record, changed };

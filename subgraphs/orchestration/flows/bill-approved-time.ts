@@ -1,5 +1,6 @@
 import { isoDate, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import { fromMinor, toMinor } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { NewBillingLine } from '../systems/systems';
@@ -34,13 +35,11 @@ export const billApprovedTime: Flow<BillInput> = {
   name: 'billApprovedTime',
 
   parseInput(raw) {
-    if (typeof raw.projectId !== 'string' || raw.projectId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'projectId is required', { field: 'projectId' });
-    }
+    const projectId = recordId(raw.projectId, 'projectId');
     const until = raw.until;
     if (until !== undefined && until !== null && typeof until !== 'string')
       throw new MeridianError('BAD_USER_INPUT', 'until must be a date', { field: 'until' });
-    return { projectId: raw.projectId, ...(typeof until === 'string' ? { until: isoDate(until, 'until') } : {}) };
+    return { projectId, ...(typeof until === 'string' ? { until: isoDate(until, 'until') } : {}) };
   },
 
   subject: (input) => ({

@@ -1,5 +1,6 @@
 import { todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import type { Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { Flow, StepContext } from './flow';
@@ -49,10 +50,8 @@ export const billMilestone: Flow<BillMilestoneInput> = {
   name: 'billMilestone',
 
   parseInput(raw) {
-    if (typeof raw.milestoneId !== 'string' || raw.milestoneId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'milestoneId is required', { field: 'milestoneId' });
-    }
-    return { milestoneId: raw.milestoneId };
+    const milestoneId = recordId(raw.milestoneId, 'milestoneId');
+    return { milestoneId };
   },
 
   subject: (input) => ({

@@ -1,6 +1,7 @@
 import type { BillingModel } from '../../../lib/billing-model';
 import { isoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import type { CorrectionField } from '../engine/corrections';
 import type { Governance } from '../governance/governance';
 import { projectCode } from '../governance/governance';
@@ -124,10 +125,8 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
   name: 'convertOpportunityToProject',
 
   parseInput(raw) {
-    if (typeof raw.opportunityId !== 'string' || raw.opportunityId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'opportunityId is required', { field: 'opportunityId' });
-    }
-    const input: ConvertInput = { opportunityId: raw.opportunityId };
+    const opportunityId = recordId(raw.opportunityId, 'opportunityId');
+    const input: ConvertInput = { opportunityId };
     for (const key of OVERRIDES) {
       const value = raw[key];
       if (value === undefined || value === null) continue;

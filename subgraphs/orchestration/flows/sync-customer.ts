@@ -1,4 +1,4 @@
-import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import type { RunRecord } from '../engine/ledger';
 import type { Governance } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
@@ -105,10 +105,8 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
   name: 'syncCustomer',
 
   parseInput(raw) {
-    if (typeof raw.accountId !== 'string' || raw.accountId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'accountId is required', { field: 'accountId' });
-    }
-    return { accountId: raw.accountId };
+    const accountId = recordId(raw.accountId, 'accountId');
+    return { accountId };
   },
 
   subject: (input) => ({

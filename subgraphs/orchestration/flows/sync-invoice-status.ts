@@ -1,4 +1,4 @@
-import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { InvoiceStatusView } from '../systems/systems';
@@ -59,10 +59,8 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
   name: 'syncInvoiceStatus',
 
   parseInput(raw) {
-    if (typeof raw.invoiceId !== 'string' || raw.invoiceId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'invoiceId is required', { field: 'invoiceId' });
-    }
-    return { invoiceId: raw.invoiceId };
+    const invoiceId = recordId(raw.invoiceId, 'invoiceId');
+    return { invoiceId };
   },
 
   subject: (input) => ({

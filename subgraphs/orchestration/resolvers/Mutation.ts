@@ -59,7 +59,10 @@ export const Mutation = {
     startRun(
       ctx,
       'billApprovedTime',
-      { projectId: input.projectId, ...(input.until ? { until: input.until } : {}) },
+      {
+        projectId: input.projectId,
+        ...(input.until === null || input.until === undefined ? {} : { until: input.until }),
+      },
       input.idempotencyKey,
     ),
   billMilestone: (

@@ -1,5 +1,6 @@
 import { isoDate, isoTimestamp, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { displayName, recordId } from '../../../lib/input';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel } from '../connector/psa-connector';
 import type { PsaContext } from '../context';
@@ -64,7 +65,7 @@ export const Mutation = {
       templateId: input.templateId,
       accountId: required(input.accountId, 'accountId'),
       opportunityId: input.opportunityId ?? null,
-      name: required(input.name, 'name'),
+      name: displayName(input.name, 'name'),
       code: required(input.code, 'code'),
       billingModel: input.billingModel,
       budgetMinor: Number(budget.minor),
@@ -90,7 +91,8 @@ export const Mutation = {
   completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) =>
     ctx.psa.completeMilestone(args.id, todayUtc()),
   markMilestoneInvoiced: (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) =>
-    ctx.psa.markMilestoneInvoiced(args.id, required(args.invoiceId, 'invoiceId')),
+    // The ERP invoice ID is kept as an external reference: it must at least look like one.
+    ctx.psa.markMilestoneInvoiced(args.id, recordId(args.invoiceId, 'invoiceId')),
   recordProjectFinancials: async (_: unknown, { input }: RecordProjectFinancialsArgs, ctx: PsaContext) => {
     const billed = parseMoneyInput(input.billed, 'billed');
     const collected = parseMoneyInput(input.collected, 'collected');
