@@ -1,5 +1,6 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { trustedDocumentsApqCache, type TrustedDocuments } from './plugins/trusted-documents';
 import { parse, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { accessControlPlugin } from '../lib/auth/access-plugin';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   production?: boolean;
   /** Depth, aliases, directives, tokens and cost an operation may reach. @default {@link DEFAULT_OPERATION_LIMITS} */
   limits?: OperationLimits;
+  /** Trusted documents, put in the automatic-persisted-query cache so their hashes answer from the first request. */
+  trustedDocumentsManifest?: TrustedDocuments;
   logger: Logger;
 }
 
@@ -68,6 +71,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     introspection: !options.production,
     hideSchemaDetailsFromClientErrors: options.production === true,
     parseOptions: limited.parseOptions,
+    ...(options.trustedDocumentsManifest
+      ? { persistedQueries: { cache: trustedDocumentsApqCache(options.trustedDocumentsManifest) } }
+      : {}),
     validationRules: limited.validationRules,
     // Access first: a caller who may not select a field learns that, not what the operation would cost.
     plugins: [

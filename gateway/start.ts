@@ -69,13 +69,16 @@ export const DEFAULT_DRAIN_DEADLINE_MS = 10_000;
  * schema loaded, not draining; each subgraph's state in the body, which does not decide it).
  */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway(options);
-  const authenticate = createAuthenticator(options.auth);
-  const rateLimiter = options.rateLimiter ?? createRateLimiter();
   const configured = options.trustedDocuments ?? {
     manifest: loadTrustedDocuments(),
     roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
   };
+  const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway({
+    ...options,
+    trustedDocumentsManifest: configured.manifest,
+  });
+  const authenticate = createAuthenticator(options.auth);
+  const rateLimiter = options.rateLimiter ?? createRateLimiter();
   const trusted = {
     ...configured,
     roles: trustedRolesInUse(configured.roles, options.auth.mode === 'off' ? options.auth.identity.role : null),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
 import { identityOf, ROLES, type Identity, type Role } from '../../lib/auth/identity';
 import { MeridianError } from '../../lib/errors';
+import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 
 /** The checked-in manifest of the portal's operations. */
 export const DEFAULT_TRUSTED_DOCUMENTS_PATH = join(__dirname, '..', 'trusted-documents.json');
@@ -237,7 +238,8 @@ export function admitTrustedDocument(
 /**
  * Admits a request by method. A GET's operation is in its URL (`query`, `extensions` search parameters) and cannot be
  * rewritten: for a trusted-documents role it must name a manifest document (by hash or by exact text) and is then left
- * to Apollo, whose APQ cache answers a bare hash once the text came with it (the usual APQ retry). A POST goes through
+ * to Apollo, whose APQ cache holds every manifest document ({@link trustedDocumentsApqCache}), so a bare hash is
+ * answered the first time. A POST goes through
  * {@link admitTrustedDocument}. Returns the body to run.
  * @throws MeridianError as {@link admitTrustedDocument}; BAD_REQUEST for a GET whose `extensions` is not JSON.
  */
@@ -263,6 +265,26 @@ export function admitTrustedRequest(
   }
   trustedDocumentOf(manifest, identity, { query, extensions });
   return request.body;
+}
+
+/**
+ * Apollo Server's automatic-persisted-query cache, with every manifest document in it from the start: a GET (or
+ * POST) that names a trusted document by its hash alone is answered the first time, as the README promises, without
+ * a POST that sent its text before; other hashes are cached in `fallback` as Apollo does (a bounded LRU by default).
+ * Apollo keys its entries `apq:<sha256>`.
+ */
+export function trustedDocumentsApqCache(
+  manifest: TrustedDocuments,
+  fallback: KeyValueCache<string> = new InMemoryLRUCache<string>(),
+): KeyValueCache<string> {
+  const trustedText = (key: string) => (key.startsWith('apq:') ? manifest.byId.get(key.slice(4))?.body : undefined);
+  return {
+    get: async (key) => trustedText(key) ?? fallback.get(key),
+    set: async (key, value, options) => {
+      if (trustedText(key) === undefined) await fallback.set(key, value, options);
+    },
+    delete: async (key) => (trustedText(key) === undefined ? fallback.delete(key) : false),
+  };
 }
 
 /**

@@ -63,6 +63,28 @@ describe('portal users, through the gateway', () => {
     expect(byText.body).toEqual(byHash.body);
   });
 
+  it('answers a GET naming a trusted document by its hash alone the first time, with no POST before it', async () => {
+    const get = async (headers: Record<string, string>) => {
+      const params = new URLSearchParams({
+        extensions: JSON.stringify(persisted(doc('PortalAccounts').id)),
+        variables: JSON.stringify({ first: 5 }),
+      });
+      const response = await fetch(`${stack.gatewayUrl}?${params.toString()}`, {
+        headers: { 'apollo-require-preflight': 'true', ...headers },
+      });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const first = await get(portal);
+    expect([first.status, first.body.errors, first.body.data.accounts.nodes.map((a: any) => a.id)]).toEqual([
+      200,
+      undefined,
+      [OWN],
+    ]);
+    // Any caller may name a manifest document by hash: its text is known, whoever asks first.
+    const bi = await get(await authHeader('bi'));
+    expect([bi.status, bi.body.errors, bi.body.data.accounts.totalCount]).toEqual([200, undefined, 12]);
+  });
+
   it('gets a foreign project exactly as an unknown one: null', async () => {
     const all = await gql(stack.gatewayUrl, '{ projects(first: 1000) { nodes { id account { id } } } }');
     const foreign = all.body.data.projects.nodes.find((p: any) => p.account.id !== OWN).id;
