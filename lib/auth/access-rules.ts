@@ -97,6 +97,20 @@ function describe(requirements: readonly Requirement[]): string {
   return [...new Set(scopes.map((r) => r.anyOf.map((all) => all.join(' and ')).join(' or ')))].join(', and ');
 }
 
+/**
+ * What `identity` lacks of `requirements`, in words: only the requirements it does not meet, and of each alternative
+ * only the scopes it does not hold (`read:pii`, not `read:business and read:pii` to a token that has read:business).
+ */
+function describeMissing(identity: Identity, requirements: readonly Requirement[]): string {
+  const held = new Set<string>(identity.scopes);
+  const unmet = requirements.filter((r) => !satisfies(identity, [r]));
+  return describe(
+    unmet.map((r) =>
+      r.kind === 'scopes' ? { ...r, anyOf: r.anyOf.map((all) => all.filter((s) => !held.has(s))) } : r,
+    ),
+  );
+}
+
 /** Most access errors reported for one operation; the rest are counted in the last message. */
 export const MAX_ACCESS_ERRORS = 20;
 
@@ -125,7 +139,7 @@ export function checkAccess(
     if (errors.length >= MAX_ACCESS_ERRORS) return;
     const code = identity ? 'FORBIDDEN' : 'UNAUTHENTICATED';
     const message = identity
-      ? `${what} needs ${describe(requirements)}; the ${identity.role} token of ${identity.subject} does not have it`
+      ? `${what} needs ${describeMissing(identity, requirements)}, which the ${identity.role} token of ${identity.subject} does not have`
       : `${what} needs ${describe(requirements)}: send a bearer token`;
     errors.push(new MeridianError(code, message, {}, path));
   };

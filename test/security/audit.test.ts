@@ -293,7 +293,7 @@ describe('orchestration audit trail', () => {
         refused(
           403,
           'FORBIDDEN',
-          'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the portal token of portal-user-1 does not have it',
+          'Mutation.convertOpportunityToProject needs write:flows, and read:sync, which the portal token of portal-user-1 does not have',
         ),
       );
     });
@@ -303,7 +303,7 @@ describe('orchestration audit trail', () => {
         refused(
           403,
           'FORBIDDEN',
-          'Mutation.convertOpportunityToProject needs write:flows, and read:sync; the bi token of bi-1 does not have it',
+          'Mutation.convertOpportunityToProject needs write:flows, which the bi token of bi-1 does not have',
         ),
       );
     });

@@ -231,7 +231,7 @@ describe('CRM subgraph: scopes', () => {
       // The field's and its type's requirements may both be named (`read:business, and read:business`).
       const message = expect.stringMatching(
         new RegExp(
-          `^${needs.replace(/\./g, '\\.')}(, and read:business)?; the portal token of portal-user-1 does not have it$`,
+          `^${needs.replace(/\./g, '\\.')}(, and read:business)?, which the portal token of portal-user-1 does not have$`,
         ),
       );
       expect(response.body).toEqual({ errors: [{ message, path, extensions: { code: 'FORBIDDEN' } }] });
@@ -245,7 +245,7 @@ describe('CRM subgraph: scopes', () => {
     expect(refused.body).toEqual({
       errors: [
         {
-          message: 'Contact.email needs read:pii; the bi token of analyst-1 does not have it',
+          message: 'Contact.email needs read:pii, which the bi token of analyst-1 does not have',
           path: ['account', 'contacts', 'email'],
           extensions: { code: 'FORBIDDEN' },
         },

@@ -323,7 +323,7 @@ describe('ERP subgraph: tenant isolation for a portal user', () => {
     expect(customer.body).toEqual({
       errors: [
         {
-          message: 'Invoice.customer needs read:business; the portal token of portal-user-1 does not have it',
+          message: 'Invoice.customer needs read:business, which the portal token of portal-user-1 does not have',
           path: ['invoice', 'customer'],
           extensions: { code: 'FORBIDDEN' },
         },
@@ -339,7 +339,7 @@ describe('ERP subgraph: tenant isolation for a portal user', () => {
     expect(receivables.body).toEqual({
       errors: [
         {
-          message: 'Account.receivables needs read:business; the portal token of portal-user-1 does not have it',
+          message: 'Account.receivables needs read:business, which the portal token of portal-user-1 does not have',
           path: ['_entities', 'receivables'],
           extensions: { code: 'FORBIDDEN' },
         },

@@ -359,7 +359,9 @@ describe('PSA subgraph: tenant isolation, field access and request signatures', 
         errors: [
           {
             message: expect.stringMatching(
-              new RegExp(`^${what} needs ${scope}(, and ${scope})?; the ${role} token of ${subject} does not have it$`),
+              new RegExp(
+                `^${what} needs ${scope}(, and ${scope})?, which the ${role} token of ${subject} does not have$`,
+              ),
             ),
             path,
             extensions: { code: 'FORBIDDEN' },

@@ -100,7 +100,7 @@ describe('the checked-in manifest', () => {
     );
     expect(validateTrustedDocuments(broken, composed.schema, { rules: composed.rules, roles: ['portal'] })).toEqual([
       `Gone (${broken.operations[0]!.id}): Cannot query field "marginPercent" on type "Project".`,
-      `Internal (${broken.operations[1]!.id}) for portal: Project.financials needs read:business; the portal token of trusted-documents-check does not have it at project.financials`,
+      `Internal (${broken.operations[1]!.id}) for portal: Project.financials needs read:business, which the portal token of trusted-documents-check does not have at project.financials`,
     ]);
   });
 });
