@@ -10,6 +10,8 @@ export interface Page<T> {
   nodes: T[];
   hasNextPage: boolean;
   totalCount: number;
+  /** The key to continue after the last node, when the rows are in another order than their IDs'. */
+  endKey?: string | null;
 }
 
 /** The GraphQL shape of a cursor-paginated list. */
@@ -63,7 +65,10 @@ export function toConnection<T>(page: Page<T>, list: string, key: (row: T) => st
   const last = page.nodes[page.nodes.length - 1];
   return {
     nodes: page.nodes,
-    pageInfo: { endCursor: last === undefined ? null : encodeCursor(key(last), list), hasNextPage: page.hasNextPage },
+    pageInfo: {
+      endCursor: last === undefined ? null : encodeCursor(page.endKey ?? key(last), list),
+      hasNextPage: page.hasNextPage,
+    },
     totalCount: page.totalCount,
   };
 }

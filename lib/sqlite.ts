@@ -45,6 +45,33 @@ export function keysetPage<T>(
 }
 
 /**
+ * Like {@link keysetPage}, in insertion order (`rowid`: unique, never reused while the row lives), newest first when
+ * `newestFirst`; `page.afterKey` and the returned `endKey` are rowids written as decimal text.
+ */
+export function insertionOrderPage<T>(
+  db: SqliteDatabase,
+  query: { table: string; columns: string; where: string[]; params: unknown[] },
+  page: PageRequest,
+  newestFirst: boolean,
+): Page<T> {
+  const filter = query.where.length ? `WHERE ${query.where.join(' AND ')}` : '';
+  const { n } = db.prepare(`SELECT count(*) AS n FROM ${query.table} ${filter}`).get(...query.params) as { n: number };
+  const after =
+    page.afterKey === null ? '' : `${query.where.length ? 'AND' : 'WHERE'} rowid ${newestFirst ? '<' : '>'} ?`;
+  const rows = db
+    .prepare(
+      `SELECT ${query.columns}, rowid AS orderKey FROM ${query.table} ${filter} ${after}
+       ORDER BY rowid ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
+    )
+    .all(...query.params, ...(page.afterKey === null ? [] : [Number(page.afterKey)]), page.first + 1) as (T & {
+    orderKey: number;
+  })[];
+  const nodes = rows.slice(0, page.first).map(({ orderKey: _, ...row }) => row as T);
+  const last = rows[Math.min(rows.length, page.first) - 1];
+  return { nodes, hasNextPage: rows.length > page.first, totalCount: n, endKey: last ? String(last.orderKey) : null };
+}
+
+/**
  * The next ID of `table` for IDs shaped `PREFIX-000123` (zero-padded per `ID_WIDTH`, so text order is
  * number order): one above the highest in use, so records created at run time continue after the seeded ones.
  * Reads one index entry. Call inside the transaction that inserts the row.

@@ -279,6 +279,21 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       });
     });
 
+    it('lists runs in the order they were created, newest first by default, with keys that later runs never shift', async () => {
+      const flow = `ordered-${++subjects}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await a.createRun(newRun({ flow }))).run.id);
+      const first = await b.listRuns({ first: 2, afterKey: null }, { flow });
+      expect([first.nodes.map((r) => r.id), first.hasNextPage, first.totalCount]).toEqual([[ids[4], ids[3]], true, 5]);
+      // A run created between two pages is not on the next one (it is newer than the page's end), and nothing repeats.
+      const later = (await a.createRun(newRun({ flow }))).run.id;
+      const second = await a.listRuns({ first: 10, afterKey: first.endKey! }, { flow });
+      expect([second.nodes.map((r) => r.id), second.hasNextPage]).toEqual([[ids[2], ids[1], ids[0]], false]);
+      const oldest = await b.listRuns({ first: 4, afterKey: null }, { flow }, 'OLDEST_FIRST');
+      const rest = await b.listRuns({ first: 4, afterKey: oldest.endKey! }, { flow }, 'OLDEST_FIRST');
+      expect([...oldest.nodes, ...rest.nodes].map((r) => r.id)).toEqual([...ids, later]);
+    });
+
     it("keeps the actor's request IDs on the audit trail: ours as correlation ID, the caller's own beside it", async () => {
       const { run } = await a.createRun(
         newRun({ triggeredBy: { ...OPS, correlationId: 'ours-1', callerRequestId: 'theirs-1' } }),

@@ -73,4 +73,34 @@ describe('where a deal sits', () => {
       ['BAD_USER_INPUT', 'orchestration'],
     ]);
   });
+
+  it('lists runs newest first by default, oldest first on request, each page resuming where the last ended', async () => {
+    const started: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+      started.push((await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id);
+    }
+    const page = async (orderBy: string, after: string | null) =>
+      (
+        await gql(
+          stack.gatewayUrl,
+          'query($orderBy: CreationOrder, $after: String) { syncRuns(first: 2, orderBy: $orderBy, after: $after) { pageInfo { endCursor hasNextPage } nodes { id } } }',
+          { orderBy, after },
+        )
+      ).body;
+    const newest = await page('NEWEST_FIRST', null);
+    expect(newest.data!.syncRuns.nodes.map((r: { id: string }) => r.id)).toEqual([started[2], started[1]]);
+    const next = await page('NEWEST_FIRST', newest.data!.syncRuns.pageInfo.endCursor);
+    expect(next.data!.syncRuns.nodes[0].id).toBe(started[0]);
+    const oldest = await page('OLDEST_FIRST', null);
+    expect(oldest.data!.syncRuns.nodes.map((r: { id: string }) => r.id)).not.toContain(started[2]);
+    // A cursor of one order is refused by the other, as is one made up.
+    for (const after of [
+      newest.data!.syncRuns.pageInfo.endCursor,
+      Buffer.from('syncRuns.OLDEST_FIRST:x').toString('base64url'),
+    ]) {
+      const refused = await page('OLDEST_FIRST', after);
+      expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['INVALID_CURSOR']);
+    }
+  });
 });

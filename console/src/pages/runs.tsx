@@ -7,17 +7,14 @@ import { subscribe } from '../live';
 import { FLOWS, RUN_STATUSES, RUN_SUMMARY_FIELDS, type RunSummary } from '../model';
 import { mergeAllNewer, mergeNewer } from '../run-updates';
 
-const PAGE_SIZE = 1000;
-
 interface RunsPage {
-  syncRuns: { totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean }; nodes: RunSummary[] };
+  syncRuns: { totalCount: number; nodes: RunSummary[] };
 }
-/** Pages read at most: the API lists runs in ID order, so the newest are found by reading them all and sorting. */
-const MAX_PAGES = 10;
 const SHOWN = 200;
 
-const RUNS_QUERY = `query ConsoleRuns($first: Int, $after: String) {
-  syncRuns(first: $first, after: $after) { totalCount pageInfo { endCursor hasNextPage } nodes { ${RUN_SUMMARY_FIELDS} } }
+/** The newest runs: the API lists them newest first, so one page holds every run shown. */
+const RUNS_QUERY = `query ConsoleRuns($first: Int) {
+  syncRuns(first: $first, orderBy: NEWEST_FIRST) { totalCount nodes { ${RUN_SUMMARY_FIELDS} } }
 }`;
 
 /**
@@ -34,26 +31,14 @@ export function RunsPage() {
   const pending = useRef<RunSummary[]>([]);
 
   const load = async () => {
-    const all: RunSummary[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const { data, errors }: Result<RunsPage> = await request<RunsPage>(session, RUNS_QUERY, {
-        first: PAGE_SIZE,
-        after,
-      });
-      if (!data) {
-        setError(
-          errors[0] ? `${errors[0].extensions?.code ?? 'ERROR'}: ${errors[0].message}` : 'The runs failed to load',
-        );
-        return;
-      }
-      all.push(...data.syncRuns.nodes);
-      setTotal(data.syncRuns.totalCount);
-      if (!data.syncRuns.pageInfo.hasNextPage) break;
-      after = data.syncRuns.pageInfo.endCursor;
+    const { data, errors }: Result<RunsPage> = await request<RunsPage>(session, RUNS_QUERY, { first: SHOWN });
+    if (!data) {
+      setError(errors[0] ? `${errors[0].extensions?.code ?? 'ERROR'}: ${errors[0].message}` : 'The runs failed to load');
+      return;
     }
+    setTotal(data.syncRuns.totalCount);
     setError(null);
-    setRuns((current) => mergeAllNewer(mergeAllNewer(current ?? [], all), pending.current));
+    setRuns((current) => mergeAllNewer(mergeAllNewer(current ?? [], data.syncRuns.nodes), pending.current));
     pending.current = [];
   };
 

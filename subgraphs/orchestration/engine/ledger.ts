@@ -72,6 +72,9 @@ export interface StepRecord {
   finishedAt: string | null;
 }
 
+/** The order of a list by creation: the newest first (lists' default) or the oldest first. */
+export type CreationOrder = 'NEWEST_FIRST' | 'OLDEST_FIRST';
+
 /** Who or what started or changed a run, as the audit log records it. */
 export interface Actor {
   /** The caller's token subject; `event:<trigger>` for a trigger; `system` for the engine. */
@@ -227,7 +230,8 @@ export interface RunLedger {
    */
   createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
   getRuns(ids: readonly string[]): Promise<(RunRecord | null)[]>;
-  listRuns(page: PageRequest, filter?: RunFilter): Promise<Page<RunRecord>>;
+  /** Runs in the order they were created, newest first unless `order` says otherwise; `endKey` continues the page. */
+  listRuns(page: PageRequest, filter?: RunFilter, order?: CreationOrder): Promise<Page<RunRecord>>;
   /** Runs per key, newest first; `field` names the key column; `flows`, when given, keeps only runs of those flows. */
   getRunsBy(
     field: 'accountId' | 'opportunityId' | 'projectId',
@@ -297,7 +301,8 @@ export interface ExceptionLedger {
    */
   resolveException(id: string, actor: Actor, note: string): Promise<ExceptionRecord>;
   getExceptions(ids: readonly string[]): Promise<(ExceptionRecord | null)[]>;
-  listExceptions(page: PageRequest, filter?: ExceptionFilter): Promise<Page<ExceptionRecord>>;
+  /** Exceptions in the order they were raised, newest first unless `order` says otherwise. */
+  listExceptions(page: PageRequest, filter?: ExceptionFilter, order?: CreationOrder): Promise<Page<ExceptionRecord>>;
   /** The open exception of each run, or null. */
   getOpenExceptionsByRun(runIds: readonly string[]): Promise<(ExceptionRecord | null)[]>;
 }

@@ -174,6 +174,16 @@ CREATE INDEX runs_subject_latest ON runs(subject_key, created_order DESC);`,
     sqlite: 'ALTER TABLE audit_log ADD COLUMN caller_request_id TEXT;',
     postgres: 'ALTER TABLE audit_log ADD COLUMN caller_request_id TEXT;',
   },
+  {
+    version: 8,
+    name: 'exceptions in insertion order, for lists newest first',
+    // SQLite has it already: rowid.
+    sqlite: 'SELECT 1',
+    postgres: `
+ALTER TABLE exceptions ADD COLUMN created_order BIGSERIAL;
+CREATE INDEX exceptions_created_order ON exceptions(created_order);
+CREATE INDEX runs_created_order ON runs(created_order);`,
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

@@ -19,6 +19,7 @@ import type {
   OperationsFigures,
   OutboxEvent,
   RunFilter,
+  CreationOrder,
   RunRecord,
   StepError,
 } from './ledger';
@@ -403,8 +404,12 @@ export class PgLedger implements Ledger {
     return byKey(ids, await this.loadRuns(this.pool, ids), (r) => r.id);
   }
 
-  async listRuns(page: PageRequest, filter: RunFilter = {}): Promise<Page<RunRecord>> {
-    const result = await this.keysetPage<RunRow>(
+  async listRuns(
+    page: PageRequest,
+    filter: RunFilter = {},
+    order: CreationOrder = 'NEWEST_FIRST',
+  ): Promise<Page<RunRecord>> {
+    const result = await this.insertionOrderPage<RunRow>(
       'runs',
       RUN_COLUMNS,
       [
@@ -417,6 +422,7 @@ export class PgLedger implements Ledger {
       ],
       [],
       page,
+      order,
     );
     return { ...result, nodes: await this.withSteps(this.pool, result.nodes) };
   }
@@ -580,8 +586,12 @@ export class PgLedger implements Ledger {
     return byKey(ids, rows, (r) => r.id);
   }
 
-  async listExceptions(page: PageRequest, filter: ExceptionFilter = {}): Promise<Page<ExceptionRecord>> {
-    return this.keysetPage<ExceptionRecord>(
+  async listExceptions(
+    page: PageRequest,
+    filter: ExceptionFilter = {},
+    order: CreationOrder = 'NEWEST_FIRST',
+  ): Promise<Page<ExceptionRecord>> {
+    return this.insertionOrderPage<ExceptionRecord>(
       'exceptions',
       EXCEPTION_COLUMNS,
       [
@@ -593,6 +603,7 @@ export class PgLedger implements Ledger {
       ],
       filter.olderThanMs ? [['created_at <=', new Date(Date.now() - filter.olderThanMs).toISOString()]] : [],
       page,
+      order,
     );
   }
 
@@ -775,13 +786,19 @@ export class PgLedger implements Ledger {
     return rows.map((row, i) => ({ ...row, steps: grouped[i]!.map(({ runId: _, ...step }) => step) }));
   }
 
-  private async keysetPage<T>(
+  /**
+   * One page of `table` in insertion order (`created_order`, a sequence), newest first when `order` says so;
+   * `page.afterKey` and the returned `endKey` are `created_order` values written as decimal text.
+   */
+  private async insertionOrderPage<T>(
     table: string,
     columns: string,
     equal: readonly (readonly [string, string | null | undefined])[],
     compare: readonly (readonly [string, string])[],
     page: PageRequest,
+    order: CreationOrder,
   ): Promise<Page<T>> {
+    const newestFirst = order === 'NEWEST_FIRST';
     const where: string[] = [];
     const params: unknown[] = [];
     for (const [column, value] of equal)
@@ -802,17 +819,20 @@ export class PgLedger implements Ledger {
     let after = '';
     if (page.afterKey !== null) {
       pageParams.push(page.afterKey);
-      after = `${where.length ? 'AND' : 'WHERE'} id COLLATE "C" > $${pageParams.length}`;
+      after = `${where.length ? 'AND' : 'WHERE'} created_order ${newestFirst ? '<' : '>'} $${pageParams.length}`;
     }
     pageParams.push(page.first + 1);
-    const { rows } = await this.pool.query(
-      `SELECT ${columns} FROM ${table} ${filter} ${after} ORDER BY id COLLATE "C" LIMIT $${pageParams.length}`,
+    const { rows } = await this.pool.query<T & { orderKey: string }>(
+      `SELECT ${columns}, created_order AS "orderKey" FROM ${table} ${filter} ${after}
+       ORDER BY created_order ${newestFirst ? 'DESC' : 'ASC'} LIMIT $${pageParams.length}`,
       pageParams,
     );
+    const last = rows[Math.min(rows.length, page.first) - 1];
     return {
-      nodes: rows.slice(0, page.first) as T[],
+      nodes: rows.slice(0, page.first).map(({ orderKey: _, ...row }) => row as T),
       hasNextPage: rows.length > page.first,
       totalCount: counted[0]!.n,
+      endKey: last ? String(last.orderKey) : null,
     };
   }
 

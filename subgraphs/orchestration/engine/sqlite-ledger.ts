@@ -3,7 +3,7 @@ import { byKey, groupByKey } from '../../../lib/batch';
 import { MeridianError } from '../../../lib/errors';
 import { formatId } from '../../../lib/ids';
 import type { Page, PageRequest } from '../../../lib/pagination';
-import { inJson, keysetPage, nextId, openSqlite, type SqliteDatabase } from '../../../lib/sqlite';
+import { inJson, insertionOrderPage, nextId, openSqlite, type SqliteDatabase } from '../../../lib/sqlite';
 import { migrateSqlite } from './migrations';
 import {
   RUNNABLE,
@@ -29,6 +29,7 @@ import type {
   OperationsFigures,
   OutboxEvent,
   RunFilter,
+  CreationOrder,
   RunRecord,
   StepError,
   StepRecord,
@@ -217,7 +218,11 @@ export class SqliteLedger implements Ledger {
     return byKey(ids, this.withSteps(rows), (r) => r.id);
   }
 
-  async listRuns(page: PageRequest, filter: RunFilter = {}): Promise<Page<RunRecord>> {
+  async listRuns(
+    page: PageRequest,
+    filter: RunFilter = {},
+    order: CreationOrder = 'NEWEST_FIRST',
+  ): Promise<Page<RunRecord>> {
     const where: string[] = [];
     const params: unknown[] = [];
     for (const [key, column] of [
@@ -233,7 +238,12 @@ export class SqliteLedger implements Ledger {
         params.push(filter[key]);
       }
     }
-    const result = keysetPage<RunRow>(this.db, { table: 'runs', columns: RUN_COLUMNS, where, params }, page);
+    const result = insertionOrderPage<RunRow>(
+      this.db,
+      { table: 'runs', columns: RUN_COLUMNS, where, params },
+      page,
+      order === 'NEWEST_FIRST',
+    );
     return { ...result, nodes: this.withSteps(result.nodes) };
   }
 
@@ -388,7 +398,11 @@ export class SqliteLedger implements Ledger {
     return byKey(ids, rows, (r) => r.id);
   }
 
-  async listExceptions(page: PageRequest, filter: ExceptionFilter = {}): Promise<Page<ExceptionRecord>> {
+  async listExceptions(
+    page: PageRequest,
+    filter: ExceptionFilter = {},
+    order: CreationOrder = 'NEWEST_FIRST',
+  ): Promise<Page<ExceptionRecord>> {
     const where: string[] = [];
     const params: unknown[] = [];
     for (const [key, column] of [
@@ -407,7 +421,12 @@ export class SqliteLedger implements Ledger {
       where.push('created_at <= ?');
       params.push(new Date(Date.now() - filter.olderThanMs).toISOString());
     }
-    return keysetPage(this.db, { table: 'exceptions', columns: EXCEPTION_COLUMNS, where, params }, page);
+    return insertionOrderPage(
+      this.db,
+      { table: 'exceptions', columns: EXCEPTION_COLUMNS, where, params },
+      page,
+      order === 'NEWEST_FIRST',
+    );
   }
 
   async getOpenExceptionsByRun(runIds: readonly string[]): Promise<(ExceptionRecord | null)[]> {

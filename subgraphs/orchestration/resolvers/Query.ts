@@ -1,6 +1,6 @@
 import { MeridianError } from '../../../lib/errors';
-import { pageRequest, toConnection } from '../../../lib/pagination';
-import type { CrossReferenceEntity, ErrorClass, RunFilter } from '../engine/ledger';
+import { pageRequest, toConnection, type PageRequest } from '../../../lib/pagination';
+import type { CreationOrder, CrossReferenceEntity, ErrorClass, RunFilter } from '../engine/ledger';
 import type { OrchestrationContext } from '../context';
 import { asSnapshot } from './SyncRun';
 
@@ -11,6 +11,25 @@ interface ExceptionFilterArgs {
   accountId?: string | null;
   status?: 'OPEN' | 'RESOLVED' | null;
   olderThanMinutes?: number | null;
+}
+
+/**
+ * {@link pageRequest} for a list in insertion order, whose cursor keys are sequence numbers.
+ * @throws MeridianError INVALID_CURSOR for a cursor of another list or order, or one that was tampered with.
+ */
+function insertionPageRequest(args: { first?: number | null; after?: string | null }, list: string): PageRequest {
+  const page = pageRequest(args, list);
+  if (page.afterKey !== null && !/^\d{1,18}$/.test(page.afterKey)) {
+    throw new MeridianError(
+      'INVALID_CURSOR',
+      `The cursor '${args.after}' does not belong to ${list}; start again without 'after'.`,
+      {
+        field: 'after',
+        value: args.after ?? '',
+      },
+    );
+  }
+  return page;
 }
 
 export const Query = {
@@ -28,16 +47,23 @@ export const Query = {
   syncRun: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.run.load(args.id),
   syncRuns: async (
     _: unknown,
-    args: { filter?: RunFilter | null; first?: number | null; after?: string | null },
+    args: { filter?: RunFilter | null; first?: number | null; after?: string | null; orderBy?: CreationOrder | null },
     ctx: OrchestrationContext,
   ) => {
-    const page = await ctx.ledger.listRuns(pageRequest(args, 'syncRuns'), args.filter ?? {});
+    const order = args.orderBy ?? 'NEWEST_FIRST';
+    const list = `syncRuns.${order}`;
+    const page = await ctx.ledger.listRuns(insertionPageRequest(args, list), args.filter ?? {}, order);
     for (const run of page.nodes) ctx.loaders.run.prime(run.id, run);
-    return toConnection(page, 'syncRuns', (r) => r.id);
+    return toConnection(page, list, (r) => r.id);
   },
   exceptions: async (
     _: unknown,
-    args: { filter?: ExceptionFilterArgs | null; first?: number | null; after?: string | null },
+    args: {
+      filter?: ExceptionFilterArgs | null;
+      first?: number | null;
+      after?: string | null;
+      orderBy?: CreationOrder | null;
+    },
     ctx: OrchestrationContext,
   ) => {
     const { olderThanMinutes, status, ...rest } = args.filter ?? {};
@@ -47,12 +73,14 @@ export const Query = {
         value: String(olderThanMinutes),
       });
     }
-    const page = await ctx.ledger.listExceptions(pageRequest(args, 'exceptions'), {
-      ...rest,
-      status: status ?? 'OPEN',
-      olderThanMs: olderThanMinutes ? olderThanMinutes * 60_000 : null,
-    });
-    return toConnection(page, 'exceptions', (e) => e.id);
+    const order = args.orderBy ?? 'NEWEST_FIRST';
+    const list = `exceptions.${order}`;
+    const page = await ctx.ledger.listExceptions(
+      insertionPageRequest(args, list),
+      { ...rest, status: status ?? 'OPEN', olderThanMs: olderThanMinutes ? olderThanMinutes * 60_000 : null },
+      order,
+    );
+    return toConnection(page, list, (e) => e.id);
   },
   syncRunAt: async (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.getRunAt(args.id, args.sequence);
