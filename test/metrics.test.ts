@@ -41,6 +41,10 @@ describe('/metrics', () => {
     expect(delta('meridian_runs_started_total', { flow: FLOW })).toBe(1);
     expect(delta('meridian_runs_finished_total', { flow: FLOW, status: 'SUCCEEDED' })).toBe(1);
     expect(delta('meridian_runs_finished_total')).toBe(1);
+    // Its lead time, from creation to success, is in the histogram once.
+    const leadTime = (page: typeof after) =>
+      page.histogram('meridian_run_lead_time_seconds', { flow: FLOW, status: 'SUCCEEDED' });
+    expect(leadTime(after).count - leadTime(before).count).toBe(1);
     expect({
       crm: delta('meridian_step_attempts_total', { system: 'crm', error_class: 'none' }),
       psa: delta('meridian_step_attempts_total', { system: 'psa', error_class: 'none' }),
@@ -118,6 +122,30 @@ describe('/metrics', () => {
       after.value('meridian_runs_finished_total', { flow: FLOW, status: 'EXCEPTION' }) -
         before.value('meridian_runs_finished_total', { flow: FLOW, status: 'EXCEPTION' }),
     ).toBe(1);
+    expect(
+      after.value('meridian_exceptions_raised_total', { flow: FLOW, error_class: 'BAD_VALUE' }) -
+        before.value('meridian_exceptions_raised_total', { flow: FLOW, error_class: 'BAD_VALUE' }),
+    ).toBe(1);
+
+    // A person resolves it: one manual touch, and the exception is no longer open.
+    const exceptionId = (
+      await gql(stack.gatewayUrl, 'query($id: ID!) { syncRun(id: $id) { exception { id } } }', { id: runId })
+    ).body.data!.syncRun.exception.id;
+    const resolved = await gql(
+      stack.gatewayUrl,
+      'mutation($id: ID!) { resolveException(id: $id, note: "Region fixed in the CRM by hand") { status } }',
+      { id: exceptionId },
+    );
+    expect(resolved.body.data!.resolveException.status).toBe('RESOLVED');
+    const touched = await scrape(metricsUrl(stack.urls.orchestration));
+    expect(
+      touched.value('meridian_manual_touches_total', { flow: FLOW, action: 'resolve' }) -
+        before.value('meridian_manual_touches_total', { flow: FLOW, action: 'resolve' }),
+    ).toBe(1);
+    expect(
+      touched.value('meridian_exceptions_open', { class: 'BAD_VALUE' }) -
+        before.value('meridian_exceptions_open', { class: 'BAD_VALUE' }),
+    ).toBe(0);
   });
 
   it('counts open subscriptions and the payloads delivered, and an ended subscription no longer counts', async () => {

@@ -68,6 +68,35 @@ export const runsFinished = new Counter({
   registers: [metricsRegistry],
 });
 
+/**
+ * The business's lead times: from a run's creation (the closed-won trigger, the approval trigger, a person's call) to
+ * its end, by flow: closed-won → project ready is `convertOpportunityToProject`'s, approved time → ERP billing lines
+ * `billApprovedTime`'s. Buckets from a second to a week, since a run that waits on a person ends days later.
+ */
+export const runLeadTime = new Histogram({
+  name: 'meridian_run_lead_time_seconds',
+  help: 'Time from a run being created to its end state (SUCCEEDED, EXCEPTION, ABANDONED, COMPENSATION_FAILED), by flow and status',
+  labelNames: ['flow', 'status'] as const,
+  buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600],
+  registers: [metricsRegistry],
+});
+
+/** Exceptions raised: runs a worker stopped for a person, by flow and error class. */
+export const exceptionsRaised = new Counter({
+  name: 'meridian_exceptions_raised_total',
+  help: 'Runs a worker stopped in EXCEPTION for a person, by flow and error class',
+  labelNames: ['flow', 'error_class'] as const,
+  registers: [metricsRegistry],
+});
+
+/** What people did to stopped runs: the manual touches the business wants to see fall. */
+export const manualTouches = new Counter({
+  name: 'meridian_manual_touches_total',
+  help: 'Commands people gave stopped runs (retry, retry_with_input, resolve, abandon), by flow and action',
+  labelNames: ['flow', 'action'] as const,
+  registers: [metricsRegistry],
+});
+
 /** Step attempts, by the system the step writes to and how it ended (`none` when it succeeded). */
 export const stepAttempts = new Counter({
   name: 'meridian_step_attempts_total',

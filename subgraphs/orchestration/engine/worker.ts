@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { runsFinished, stepAttempts } from '../../../lib/metrics/metrics';
+import { exceptionsRaised, runLeadTime, runsFinished, stepAttempts } from '../../../lib/metrics/metrics';
 import { contextFromStored } from '../../../lib/telemetry/propagation';
 import { withStepSpan, type StepSpanInfo } from '../../../lib/telemetry/spans';
 import { createWakeableSleep } from '../../../lib/wakeable-sleep';
@@ -86,7 +86,14 @@ export function startWorker(options: WorkerOptions): Worker {
   const retryMaxMs = options.retryMaxMs ?? 5000;
   const flows = new Map(options.flows.map((f) => [f.name, f]));
   const changed = (run: RunRecord | null): RunRecord | null => {
-    if (run && FINISHED.has(run.status)) runsFinished.inc({ flow: run.flow, status: run.status });
+    if (run && FINISHED.has(run.status)) {
+      runsFinished.inc({ flow: run.flow, status: run.status });
+      runLeadTime.observe({ flow: run.flow, status: run.status }, Math.max(0, now() - Date.parse(run.createdAt)) / 1000);
+      if (run.status === 'EXCEPTION') {
+        const failed = run.steps.find((s) => s.status === 'FAILED');
+        exceptionsRaised.inc({ flow: run.flow, error_class: failed?.error?.class ?? 'UNKNOWN' });
+      }
+    }
     if (run) options.onRunChanged?.(run);
     return run;
   };

@@ -1,4 +1,5 @@
 import { MeridianError } from '../../../lib/errors';
+import { manualTouches } from '../../../lib/metrics/metrics';
 import type { OrchestrationContext } from '../context';
 import { planCorrection } from '../engine/corrections';
 import type { Actor, RunRecord } from '../engine/ledger';
@@ -82,6 +83,7 @@ export const Mutation = {
   ) => startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
+    manualTouches.inc({ flow: run.flow, action: 'retry' });
     ctx.runQueued();
     return run;
   },
@@ -97,16 +99,20 @@ export const Mutation = {
     const plan = planCorrection(flow, run, raw, ctx.governance);
     flow.parseInput({ ...run.input, ...plan.patch });
     const retried = await ctx.ledger.retryRun(args.id, actorOf(ctx), plan.patch, plan.rerun);
+    manualTouches.inc({ flow: retried.flow, action: 'retry_with_input' });
     ctx.runQueued();
     return retried;
   },
-  resolveException: (_: unknown, args: { id: string; note: string }, ctx: OrchestrationContext) => {
+  resolveException: async (_: unknown, args: { id: string; note: string }, ctx: OrchestrationContext) => {
     if (args.note.trim() === '')
       throw new MeridianError('BAD_USER_INPUT', 'note must say how the exception was resolved', { field: 'note' });
-    return ctx.ledger.resolveException(args.id, actorOf(ctx), args.note.trim());
+    const resolved = await ctx.ledger.resolveException(args.id, actorOf(ctx), args.note.trim());
+    manualTouches.inc({ flow: resolved.flow, action: 'resolve' });
+    return resolved;
   },
   abandonRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.abandonRun(args.id, actorOf(ctx));
+    manualTouches.inc({ flow: run.flow, action: 'abandon' });
     ctx.runQueued();
     return run;
   },
