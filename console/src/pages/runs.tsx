@@ -33,7 +33,9 @@ export function RunsPage() {
   const load = async () => {
     const { data, errors }: Result<RunsPage> = await request<RunsPage>(session, RUNS_QUERY, { first: SHOWN });
     if (!data) {
-      setError(errors[0] ? `${errors[0].extensions?.code ?? 'ERROR'}: ${errors[0].message}` : 'The runs failed to load');
+      setError(
+        errors[0] ? `${errors[0].extensions?.code ?? 'ERROR'}: ${errors[0].message}` : 'The runs failed to load',
+      );
       return;
     }
     setTotal(data.syncRuns.totalCount);

@@ -88,7 +88,10 @@ export function startWorker(options: WorkerOptions): Worker {
   const changed = (run: RunRecord | null): RunRecord | null => {
     if (run && FINISHED.has(run.status)) {
       runsFinished.inc({ flow: run.flow, status: run.status });
-      runLeadTime.observe({ flow: run.flow, status: run.status }, Math.max(0, now() - Date.parse(run.createdAt)) / 1000);
+      runLeadTime.observe(
+        { flow: run.flow, status: run.status },
+        Math.max(0, now() - Date.parse(run.createdAt)) / 1000,
+      );
       if (run.status === 'EXCEPTION') {
         const failed = run.steps.find((s) => s.status === 'FAILED');
         exceptionsRaised.inc({ flow: run.flow, error_class: failed?.error?.class ?? 'UNKNOWN' });
