@@ -80,7 +80,9 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     );
     return;
   }
-  if (!isProduction(env)) {
+  // On PostgreSQL the orchestration's SQLite ledger is not used: nothing to seed (and processes started together
+  // would race to seed the same file).
+  if (!isProduction(env) && !(name === 'orchestration' && env.DATABASE_URL)) {
     const accounts = intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1);
     const store = subgraph.store(join(env.DATA_DIR ?? 'data', subgraph.file));
     try {
