@@ -20,7 +20,12 @@ describe('traces across every hop (OTLP/HTTP, http/json)', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     });
-    stack = await startTestStack({ workerOptions: { idlePollMs: 50 }, logger: logs.logger });
+    // Triggers look only when a test asks (pollOnce).
+    stack = await startTestStack({
+      workerOptions: { idlePollMs: 50 },
+      logger: logs.logger,
+      triggers: { intervalMs: 3_600_000 },
+    });
   });
   afterAll(async () => {
     await stack.stop();
@@ -95,6 +100,64 @@ describe('traces across every hop (OTLP/HTTP, http/json)', () => {
     }
     // Logs written while serving the mutation carry its trace.
     expect(logs.lines.filter((l) => l.msg === 'graphql request' && l.trace_id === traceId).length).toBeGreaterThan(1);
+  });
+
+  it("links a step's retry to its failed attempt, both in the trace of the call that queued the run", async () => {
+    const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const traceId = randomBytes(16).toString('hex');
+    // The ERP throttles every call until the conversion has failed once, then answers again.
+    stack.stores.erp.faults.set({ throttleRate: 1, retryAfterMs: 20, seed: 3 });
+    const started = await gql(
+      stack.gatewayUrl,
+      'mutation Convert($input: ConvertOpportunityToProjectInput!) { convertOpportunityToProject(input: $input) { id } }',
+      { input: { opportunityId } },
+      { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+    );
+    const runId = started.body.data!.convertOpportunityToProject.id as string;
+    try {
+      await waitForRun(stack, runId, ['WAITING_RETRY']);
+    } finally {
+      stack.stores.erp.faults.set({});
+    }
+    expect((await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
+    await tracing.flush();
+    const attempts = receiver.spans
+      .filter((s) => s.traceId === traceId && s.name === 'step ensureErpCustomer')
+      .sort((a, b) => Number(a.attributes['meridian.step.attempt']) - Number(b.attributes['meridian.step.attempt']));
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(attempts[0]!.links).toEqual([]);
+    for (let i = 1; i < attempts.length; i++)
+      expect(attempts[i]!.links).toEqual([
+        { traceId, spanId: attempts[i - 1]!.spanId, attributes: { 'meridian.link': 'retry_of' } },
+      ]);
+  });
+
+  it('starts a trace for each run a trigger creates, which its steps join; a look that creates nothing exports nothing', async () => {
+    const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const triggered = async () =>
+      (await stack.stores.ledger.listRuns({ first: 1000, afterKey: null })).nodes.filter((r) =>
+        r.triggeredBy.startsWith('event:'),
+      );
+    const triggerSpans = () => receiver.spans.filter((s) => s.name.startsWith('trigger '));
+    expect(await stack.triggers!.pollOnce()).toBeGreaterThan(0);
+    const [run] = (await triggered()).filter((r) => r.opportunityId === opportunityId);
+    expect((await waitForRun(stack, run!.id, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
+    await tracing.flush();
+    const root = triggerSpans().find((s) => s.traceId === JSON.parse(run!.traceContext!).traceparent.split('-')[1]);
+    expect(root).toMatchObject({
+      name: 'trigger convertOpportunityToProject',
+      parentSpanId: null,
+      attributes: { 'meridian.flow': 'convertOpportunityToProject' },
+    });
+    const steps = receiver.spans.filter((s) => s.traceId === root!.traceId && s.name.startsWith('step '));
+    expect(steps.map((s) => s.name).sort()).toEqual(STEPS.map((s) => `step ${s}`).sort());
+    for (const step of steps) expect(step.parentSpanId).toBe(root!.spanId);
+    // One span per run a trigger created, and none for a look that found only standing runs.
+    const before = triggerSpans().length;
+    expect(before).toBe((await triggered()).length);
+    await stack.triggers!.pollOnce();
+    await tracing.flush();
+    expect(triggerSpans().length - before).toBe((await triggered()).length - before);
   });
 
   it('ignores a malformed traceparent: the request succeeds and starts a new trace', async () => {

@@ -1,4 +1,14 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contextFromHeaders, injectTraceHeaders } from './propagation';
 
@@ -123,6 +133,27 @@ export interface StepSpanInfo {
   system: string;
   /** The trace context of the call that queued the run (see `captureTraceContext`). */
   parent: Context;
+  /** The W3C `traceparent` of the attempt before this one, when it failed: the span links to it (a retry). */
+  retryOf?: string | null;
+  /** Told this attempt's `traceparent` once its span starts (null when tracing is off), to store with a failure. */
+  onSpan?: (traceparent: string | null) => void;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** A span's context as a W3C `traceparent`, or null for a span that records nothing (tracing off). */
+export function traceparentOf(span: Span): string | null {
+  const context = span.spanContext();
+  if (!isSpanContextValid(context)) return null;
+  return `00-${context.traceId}-${context.spanId}-${context.traceFlags.toString(16).padStart(2, '0')}`;
+}
+
+/** A link to the span a stored `traceparent` names; none for a missing or malformed one. */
+function linksTo(traceparent: string | null | undefined): Link[] {
+  const m = traceparent ? TRACEPARENT.exec(traceparent) : null;
+  if (!m) return [];
+  const context = { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true };
+  return isSpanContextValid(context) ? [{ context, attributes: { 'meridian.link': 'retry_of' } }] : [];
 }
 
 /**
@@ -147,9 +178,11 @@ export function withStepSpan<T>(
         'meridian.step.attempt': info.attempt,
         'meridian.system': info.system,
       },
+      links: linksTo(info.retryOf),
     },
     info.parent,
     async (span) => {
+      info.onSpan?.(traceparentOf(span));
       try {
         return await run();
       } catch (error) {
@@ -166,4 +199,25 @@ function failSpan(span: Span, error: unknown, type: string): void {
   span.setAttribute(ATTR_ERROR_TYPE, type);
   span.recordException(error instanceof Error ? error : String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/**
+ * Runs `queue` inside a new trace's root span, `trigger <flow>` (INTERNAL, with `meridian.flow` and the trigger's
+ * actor), so a run it queues remembers the span as the call that queued it and the worker's steps join that trace.
+ * The span is exported only when `queue` says it created a run (`keep`): a look that finds only standing runs leaves
+ * nothing behind (a span never ended is never exported).
+ */
+export async function withTriggerSpan<T>(
+  flow: string,
+  actor: string,
+  queue: () => Promise<{ value: T; keep: boolean }>,
+): Promise<T> {
+  const span = tracer.startSpan(`trigger ${flow}`, {
+    kind: SpanKind.INTERNAL,
+    root: true,
+    attributes: { [ATTR_MERIDIAN_FLOW]: flow, 'meridian.trigger': actor },
+  });
+  const { value, keep } = await context.with(trace.setSpan(context.active(), span), queue);
+  if (keep) span.end();
+  return value;
 }

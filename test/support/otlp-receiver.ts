@@ -12,6 +12,8 @@ export interface ReceivedSpan {
   attributes: Record<string, string | number | boolean>;
   status: { code?: number; message?: string };
   service: string;
+  /** The spans this one links to (a retry links to the attempt before it). */
+  links: { traceId: string; spanId: string; attributes: Record<string, string | number | boolean> }[];
 }
 
 type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
@@ -28,6 +30,7 @@ interface ExportRequest {
         kind: number;
         attributes?: KeyValue[];
         status?: { code?: number; message?: string };
+        links?: { traceId: string; spanId: string; attributes?: KeyValue[] }[];
       }[];
     }[];
   }[];
@@ -86,6 +89,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               attributes: flatten(s.attributes),
               status: s.status ?? {},
               service,
+              links: (s.links ?? []).map((l) => ({
+                traceId: l.traceId,
+                spanId: l.spanId,
+                attributes: flatten(l.attributes),
+              })),
             });
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

@@ -57,6 +57,8 @@ export interface StepError {
   system: string | null;
   retryAfterMs: number | null;
   at: string;
+  /** The failed attempt's span (W3C `traceparent`) when tracing is on: the next attempt's span links to it. */
+  traceparent?: string | null;
 }
 
 export interface StepRecord {

@@ -3,6 +3,7 @@ import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
 import type { Ledger, RunRecord } from './ledger';
+import { withTriggerSpan } from '../../../lib/telemetry/spans';
 import { queueRun } from './queue-run';
 import { ABANDONED_STATES } from './run-transitions';
 
@@ -209,8 +210,12 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     id: string,
     onCreated: () => void,
   ): Promise<{ run: RunRecord; created: boolean }> {
-    const queued = await queueRun(ledger, flow, trigger.input(id), {
-      actor: { subject: trigger.actor, role: 'service', correlationId: null },
+    // A run a trigger creates starts its own trace, which its steps join.
+    const queued = await withTriggerSpan(trigger.flow, trigger.actor, async () => {
+      const result = await queueRun(ledger, flow, trigger.input(id), {
+        actor: { subject: trigger.actor, role: 'service', correlationId: null },
+      });
+      return { value: result, keep: result.created };
     });
     if (queued.created) onCreated();
     return queued;

@@ -8,22 +8,34 @@ import type { Flow, StepContext } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { RETRYABLE, SystemError } from '../systems/system-error';
 import type { Systems } from '../systems/systems';
-import type { Ledger, RunRecord, RunStatus, StepError } from './ledger';
+import type { Ledger, RunRecord, RunStatus, StepError, StepRecord } from './ledger';
 import { nextAttemptAt } from './retry';
 
 /** End states: a worker's commit that returns a run in one of them finished it (claims never do). */
 const FINISHED: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'EXCEPTION', 'ABANDONED', 'COMPENSATION_FAILED']);
 
-/** A step's span: a child of the call that queued the run (its stored trace context). */
-const spanOf = (run: RunRecord, kind: StepSpanInfo['kind'], step: string, system: string, attempt: number) => ({
+/**
+ * A step's span: a child of the call that queued the run (its stored trace context), linked to the step's previous
+ * failed attempt when there was one (its span is stored with the failure).
+ */
+const spanOf = (
+  run: RunRecord,
+  kind: StepSpanInfo['kind'],
+  step: StepRecord,
+  system: string,
+  attempt: number,
+  onSpan?: (traceparent: string | null) => void,
+): StepSpanInfo => ({
   kind,
   runId: run.id,
   flow: run.flow,
-  step,
+  step: step.name,
   correlationId: run.correlationId,
   attempt,
   system,
   parent: contextFromStored(run.traceContext),
+  retryOf: step.error?.traceparent ?? null,
+  ...(onSpan ? { onSpan } : {}),
 });
 
 /** The error class a span records (the step's failure is classified in full by `toStepError`). */
@@ -156,12 +168,13 @@ export function startWorker(options: WorkerOptions): Worker {
       const def = flow.steps[step.index]!;
       const log = { correlationId: run.correlationId, runId: run.id, flow: run.flow, step: step.name };
       let output: unknown;
+      let traceparent: string | null = null;
       try {
-        output = await withStepSpan(spanOf(run, 'step', step.name, def.system, step.attempts + 1), classOf, () =>
-          def.run(context(current, flow, step.name, lease)),
-        );
+        const span = spanOf(run, 'step', step, def.system, step.attempts + 1, (t) => (traceparent = t));
+        output = await withStepSpan(span, classOf, () => def.run(context(current, flow, step.name, lease)));
       } catch (error) {
         const failure = toStepError(error, run, step.name);
+        if (traceparent) failure.traceparent = traceparent;
         stepAttempts.inc({ system: def.system, error_class: failure.class });
         const attempts = step.attempts + 1;
         const retryAt = RETRYABLE.has(failure.class)
@@ -210,7 +223,8 @@ export function startWorker(options: WorkerOptions): Worker {
       if (def.compensate) {
         try {
           await withStepSpan(
-            spanOf(run, 'compensate', step.name, def.system, step.compensationAttempts + 1),
+            // Compensations are not linked: a step's stored span is its last forward attempt's.
+            { ...spanOf(run, 'compensate', step, def.system, step.compensationAttempts + 1), retryOf: null },
             classOf,
             () => def.compensate!(context(run, flow, step.name, lease), step.output),
           );
