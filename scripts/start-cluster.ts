@@ -63,7 +63,7 @@ async function ensureDatabase(url: string): Promise<void> {
 }
 
 /** Resolves once `url` answers 200, or rejects when `child` exits first or `timeoutMs` passes. */
-async function waitUntilUp(url: string, child: ChildProcess, name: string, timeoutMs = 60_000): Promise<void> {
+async function waitUntilUp(url: string, child: ChildProcess, name: string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)

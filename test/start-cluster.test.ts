@@ -48,7 +48,7 @@ describe('npm run start:cluster', () => {
       TRIGGER_POLL_MS: '200',
     });
     await waitForOutput(cluster, /cluster ready/);
-  }, 240_000);
+  }, 420_000);
   afterAll(async () => {
     await cluster?.stop();
     await Promise.all([database?.drop(), redis?.stop()]);
