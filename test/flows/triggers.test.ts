@@ -36,7 +36,10 @@ function seededWork(data: DatasetChunk): Record<FlowName, string[]> {
       .filter((o) => o.stage === 'CLOSED_WON' && o.psaProjectId === null)
       .map((o) => o.id)
       .sort(),
-    billApprovedTime: [...new Set(ready.map((w) => w.projectId))].sort(),
+    // Milestone-billed projects' work is not billed by rate card (governance `billedBy: MILESTONE`).
+    billApprovedTime: [...new Set(ready.map((w) => w.projectId))]
+      .filter((id) => !['FIXED_FEE', 'MILESTONE'].includes(projects.get(id)!.billingModel))
+      .sort(),
     billMilestone: data.psa.milestones
       .filter(
         (m) => m.status === 'COMPLETED' && ['FIXED_FEE', 'MILESTONE'].includes(projects.get(m.projectId)!.billingModel),

@@ -18,8 +18,11 @@ export interface TriggerPage {
 export interface TriggerSources {
   /** Closed-won opportunities not linked to a project yet, a page at a time. */
   unconvertedWonOpportunities(after: string | null): Promise<TriggerPage>;
-  /** Projects with approved, billable, unbilled work, a page at a time. */
-  projectsWithBillableWork(after: string | null): Promise<TriggerPage>;
+  /**
+   * Projects with approved, billable, unbilled work, a page at a time; only those with one of `billingModels` when
+   * given (`endCursor` ends the whole page read, kept or not).
+   */
+  projectsWithBillableWork(after: string | null, billingModels?: readonly string[]): Promise<TriggerPage>;
   /** Completed milestones (so not yet invoiced) of fixed-fee and milestone-billed projects, a page at a time. */
   milestonesReadyToInvoice(after: string | null): Promise<TriggerPage>;
   /** ERP invoices changed (posted, paid) after the change-feed position `after` (from the start when null), oldest change first. */
@@ -33,7 +36,7 @@ export interface TriggerSources {
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
 type Page = {
-  nodes: { id: string; psaProjectId?: string | null }[];
+  nodes: { id: string; psaProjectId?: string | null; billingModel?: string }[];
   pageInfo: { endCursor: string | null; hasNextPage: boolean };
 };
 
@@ -56,12 +59,15 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       );
       return toTriggerPage(data.opportunities, (n) => !n.psaProjectId);
     },
-    async projectsWithBillableWork(after) {
+    async projectsWithBillableWork(after, billingModels) {
       const data = await psa.request<{ projectsWithBillableWork: Page }>(
-        `query ReadyToBill($after: String) { projectsWithBillableWork(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        `query ReadyToBill($after: String) { projectsWithBillableWork(first: 500, after: $after) { nodes { id billingModel } pageInfo { endCursor hasNextPage } } }`,
         { after },
       );
-      return toTriggerPage(data.projectsWithBillableWork);
+      return toTriggerPage(
+        data.projectsWithBillableWork,
+        (n) => !billingModels || billingModels.includes(n.billingModel!),
+      );
     },
     async milestonesReadyToInvoice(after) {
       // The billing models billMilestone invoices; a completed milestone of another project is not a billing event.
@@ -128,7 +134,7 @@ interface Trigger {
   flow: FlowName;
   actor: string;
   reads: 'state' | 'changes';
-  list: (sources: TriggerSources, after: string | null) => Promise<TriggerPage>;
+  list: (sources: TriggerSources, after: string | null, governance: Governance) => Promise<TriggerPage>;
   input: (id: string) => Record<string, unknown>;
 }
 
@@ -144,7 +150,15 @@ const TRIGGERS: readonly Trigger[] = [
     flow: 'billApprovedTime',
     actor: 'event:time.approved',
     reads: 'state',
-    list: (s, after) => s.projectsWithBillableWork(after),
+    // Only the billing models that bill time by rate card or against a retainer: a milestone-billed project's work
+    // stays unbilled on purpose (billApprovedTime skips it), so listing it would start a run at every look.
+    list: (s, after, g) =>
+      s.projectsWithBillableWork(
+        after,
+        (Object.keys(g.billingModels) as (keyof Governance['billingModels'])[]).filter(
+          (m) => g.billingModels[m].billedBy !== 'MILESTONE',
+        ),
+      ),
     input: (id) => ({ projectId: id }),
   },
   {
@@ -219,7 +233,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   async function queueState(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
     let after: string | null = null;
     for (;;) {
-      const page = await trigger.list(sources, after);
+      const page = await trigger.list(sources, after, governance);
       for (const id of page.ids) await queue(trigger, flow, id, onCreated);
       if (!page.hasNextPage) return;
       after = page.endCursor;
@@ -267,7 +281,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     for (const id of mark.pending) if (!(await offer(id))) pending.add(id);
     if (!(await save({ after: mark.after, pending: [...pending] }))) return;
     for (;;) {
-      const page = await trigger.list(sources, mark.after);
+      const page = await trigger.list(sources, mark.after, governance);
       for (const id of page.ids) {
         if (await offer(id)) pending.delete(id);
         else pending.add(id);
