@@ -155,4 +155,72 @@ describe('flow invoiceBilledWork', () => {
     const [lines] = await stack.stores.erp.getBillingLinesByProject([projectId]);
     expect(lines!.map((l) => l.invoiceId)).toEqual([null]);
   });
+
+  it('invoices a retainer in advance: the period’s fee, plus the month before’s time above the fee at rate-card rates; its drawn-down lines settled on the invoice', async () => {
+    const { projectId } = await billedProject(stack, 'RETAINER', [750, 800], 'invoice-retainer-1');
+    const [drawn] = await stack.stores.erp.getBillingLinesByProject([projectId]);
+    const currency = drawn![0]!.currency;
+    const drawnMinor = drawn!.reduce((s, l) => s + l.amountMinor, 0);
+    const feeMinor = 500_00;
+    expect(drawnMinor).toBeGreaterThan(feeMinor);
+    // The lines were posted this month, so next month's invoice (in advance) measures them as the month before's.
+    const [year, month] = todayUtc().split('-').map(Number);
+    const next = (n: number) => new Date(Date.UTC(year!, month! - 1 + n, 1)).toISOString().slice(0, 7);
+
+    // Without a fee in the ERP there is nothing to charge: refused, nothing written.
+    const noFee = await gql(stack.gatewayUrl, INVOICE, { input: { projectId, period: next(1) } });
+    expect(noFee.body.errors?.map((e) => e.extensions?.code)).toEqual(['INVALID_STATE']);
+    expect((await stack.stores.erp.getInvoicesByProject([projectId]))[0]).toEqual([]);
+
+    const set = await gql(
+      stack.gatewayUrl,
+      'mutation($input: UpsertRetainerTermsInput!) { upsertRetainerTerms(input: $input) { fee { amount currency } created } }',
+      { input: { projectId, fee: { amount: fromMinor(feeMinor, currency), currency } } },
+    );
+    expect(set.body.data!.upsertRetainerTerms).toEqual({
+      fee: { amount: fromMinor(feeMinor, currency), currency },
+      created: true,
+    });
+
+    const invoiceFor = async (period: string) => {
+      const runId = (await gql(stack.gatewayUrl, INVOICE, { input: { projectId, period } })).body.data!
+        .invoiceBilledWork.id;
+      const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+      expect([run.status, run.steps.map((s) => s.error)]).toEqual(['SUCCEEDED', [null, null]]);
+      const invoiceId = (run.steps[1]!.output as { invoiceId: string }).invoiceId;
+      const [invoice] = await stack.stores.erp.getInvoices([invoiceId]);
+      const [lines] = await stack.stores.erp.getInvoiceLines([invoiceId]);
+      return { run, invoice: invoice!, lines: lines!.map((l) => [l.description, l.amountMinor]) };
+    };
+
+    const first = await invoiceFor(next(1));
+    const drawnShown = fromMinor(drawnMinor, currency);
+    expect(first.lines).toEqual([
+      [`Retainer fee, ${next(1)}`, feeMinor],
+      [
+        `Time above the retainer, ${next(0)}: ${drawnShown} drawn down against a fee of ${fromMinor(feeMinor, currency)} ${currency}`,
+        drawnMinor - feeMinor,
+      ],
+    ]);
+    expect(first.invoice).toMatchObject({
+      externalId: `billed-work:${projectId}:${next(1)}`,
+      subtotalMinor: drawnMinor,
+      issueDate: todayUtc(),
+    });
+    expect(first.run.steps[0]!.output).toMatchObject({
+      retainer: {
+        fee: { amount: fromMinor(feeMinor, currency), currency },
+        drawnDown: { amount: drawnShown, currency },
+        overage: { amount: fromMinor(drawnMinor - feeMinor, currency), currency },
+      },
+    });
+    // The draw-down is settled on the invoice (not charged line by line).
+    const [settled] = await stack.stores.erp.getBillingLinesByProject([projectId]);
+    expect(settled!.map((l) => l.invoiceId)).toEqual(drawn!.map(() => first.invoice.id));
+
+    // The month after: no draw-down left, so the fee alone.
+    const second = await invoiceFor(next(2));
+    expect(second.lines).toEqual([[`Retainer fee, ${next(2)}`, feeMinor]]);
+    expect(second.invoice.subtotalMinor).toBe(feeMinor);
+  });
 });

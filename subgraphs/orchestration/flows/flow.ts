@@ -74,6 +74,6 @@ export interface Flow<TInput> {
    * not exist at all is left to the first step, which stops the run with a MISSING_REFERENCE exception.
    * @throws MeridianError INVALID_STATE naming the input field, with what to do.
    */
-  precondition?(input: TInput, systems: Systems, correlationId: string): Promise<void>;
+  precondition?(input: TInput, systems: Systems, correlationId: string, governance: Governance | null): Promise<void>;
   steps: readonly Step<TInput>[];
 }

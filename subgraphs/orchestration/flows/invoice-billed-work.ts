@@ -59,13 +59,21 @@ interface BilledWorkToInvoice {
   accountId: string;
   customerId: string;
   period: string;
+  billedBy: 'RATE_CARD' | 'RETAINER';
   /** Billing lines posted on or before this day are on the invoice. */
   cutOff: string;
   /** The day the run first collected the work (the worker's clock): the invoice's issue date on every retry. */
   issueDate: string;
+  /** Lines charged on the invoice (rate-card billing). */
   billingLineIds: string[];
-  /** What the lines add up to before tax, for the run's reader. */
+  /** Lines drawn down against a retainer's fee: marked invoiced on the invoice, not charged. */
+  coveredBillingLineIds: string[];
+  /** Lines typed in: a retainer's fee for the period, and the month before's overage. */
+  lines: { description: string; quantity: string; unitPrice: Money }[];
+  /** What the lines charge before tax, for the run's reader. */
   subtotal: Money;
+  /** A retainer's draw-down of the month before (its time at rate-card rates), and what of it exceeds the fee. */
+  retainer?: { fee: Money; drawnDown: Money; overage: Money };
 }
 
 const collected = (ctx: StepContext<InvoiceBilledWorkInput>) => ctx.results.collectBilledWork as BilledWorkToInvoice;
@@ -99,7 +107,7 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
     projectId: input.projectId,
   }),
 
-  async precondition(input, systems, correlationId) {
+  async precondition(input, systems, correlationId, governance) {
     let project: Awaited<ReturnType<typeof readProject>>;
     try {
       project = await readProject(systems, input.projectId, correlationId);
@@ -111,7 +119,8 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
         });
       throw error;
     }
-    if (project.billingModel === 'FIXED_FEE' || project.billingModel === 'MILESTONE')
+    const billedBy = governance?.billingModels[project.billingModel].billedBy;
+    if (billedBy === 'MILESTONE')
       throw new MeridianError(
         'INVALID_STATE',
         `Project ${project.id} is billed by milestone (${project.billingModel}); its milestones are invoiced by billMilestone, not by period`,
@@ -121,6 +130,16 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
     const externalId = billedWorkInvoiceExternalId(input.projectId, input.period);
     // Invoiced already: the run that did it stands for the period, and the mutation returns it.
     if (lines.some((l) => l.invoice?.externalId === externalId)) return;
+    if (billedBy === 'RETAINER') {
+      // A retainer's fee is due every period, work or not; it must be known.
+      if (!(await systems.erp.getRetainerFee(input.projectId, correlationId)))
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Project ${project.id} is billed as a retainer but the ERP holds no retainer fee for it; set it (upsertRetainerTerms) first`,
+          { field: 'projectId', value: project.id },
+        );
+      return;
+    }
     const cutOff = periodEnd(input.period);
     if (uninvoicedUpTo(lines, cutOff).length === 0)
       throw new MeridianError(
@@ -153,8 +172,57 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
             `${label} cannot be invoiced: account ${project.account.id} has no ERP customer; convert its opportunity first`,
             'erp',
           );
+        const billedBy = ctx.governance.billingModels[project.billingModel].billedBy;
+        const base = {
+          projectId,
+          accountId: project.account.id,
+          customerId: customer.id,
+          period,
+          issueDate: todayUtc(new Date(ctx.now())),
+        };
+        const all = await ctx.systems.erp.getBillingLines(projectId, ctx.correlationId);
+        if (billedBy === 'RETAINER') {
+          // In advance: the period's fee, with the month before's draw-down (and any earlier one not yet settled)
+          // measured against one fee; what exceeds it is billed per governance.
+          const fee = await ctx.systems.erp.getRetainerFee(projectId, ctx.correlationId);
+          if (!fee)
+            throw new SystemError(
+              'MISSING_REFERENCE',
+              `${label} is billed as a retainer but the ERP holds no retainer fee for it; set it (upsertRetainerTerms), then retry`,
+              'erp',
+            );
+          const before = previousPeriod(period);
+          const cutOff = periodEnd(before);
+          const drawn = uninvoicedUpTo(all, cutOff);
+          const { currency } = fee;
+          const drawnMinor = toMinor(sum(drawn, currency), currency);
+          const feeMinor = toMinor(fee.amount, currency);
+          const overageMinor =
+            (ctx.governance.billingModels[project.billingModel].retainerOverage ?? 'RATE_CARD') === 'RATE_CARD' &&
+            drawnMinor > feeMinor
+              ? drawnMinor - feeMinor
+              : 0n;
+          const amount = (minor: bigint): Money => ({ amount: fromMinor(minor, currency), currency });
+          const lines = [{ description: `Retainer fee, ${period}`, quantity: '1', unitPrice: fee }];
+          if (overageMinor > 0n)
+            lines.push({
+              description: `Time above the retainer, ${before}: ${amount(drawnMinor).amount} drawn down against a fee of ${fee.amount} ${currency}`,
+              quantity: '1',
+              unitPrice: amount(overageMinor),
+            });
+          return {
+            ...base,
+            billedBy,
+            cutOff,
+            billingLineIds: [],
+            coveredBillingLineIds: drawn.map((l) => l.id),
+            lines,
+            subtotal: amount(feeMinor + overageMinor),
+            retainer: { fee, drawnDown: amount(drawnMinor), overage: amount(overageMinor) },
+          };
+        }
         const cutOff = periodEnd(period);
-        const lines = uninvoicedUpTo(await ctx.systems.erp.getBillingLines(projectId, ctx.correlationId), cutOff);
+        const lines = uninvoicedUpTo(all, cutOff);
         if (lines.length === 0)
           throw new SystemError(
             'BAD_VALUE',
@@ -163,13 +231,12 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
             'NOTHING_TO_INVOICE',
           );
         return {
-          projectId,
-          accountId: project.account.id,
-          customerId: customer.id,
-          period,
+          ...base,
+          billedBy: 'RATE_CARD',
           cutOff,
-          issueDate: todayUtc(new Date(ctx.now())),
           billingLineIds: lines.map((l) => l.id),
+          coveredBillingLineIds: [],
+          lines: [],
           subtotal: { amount: sum(lines, customer.currency), currency: customer.currency },
         };
       },
@@ -188,7 +255,8 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
             projectId: work.projectId,
             issueDate: work.issueDate,
             billingLineIds: work.billingLineIds,
-            lines: [],
+            ...(work.coveredBillingLineIds.length > 0 ? { coveredBillingLineIds: work.coveredBillingLineIds } : {}),
+            lines: work.lines,
           },
           ctx.correlationId,
         );
@@ -196,7 +264,7 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
           invoiceId: posted.id,
           number: posted.number,
           total: posted.total,
-          lines: work.billingLineIds.length,
+          lines: work.billingLineIds.length + work.lines.length,
           created: posted.created,
         };
       },

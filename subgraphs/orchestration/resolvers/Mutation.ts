@@ -29,7 +29,8 @@ async function startRun(
 ) {
   const flow = ctx.flows.get(flowName)!;
   const actor = actorOf(ctx);
-  if (flow.precondition && ctx.systems) await flow.precondition(flow.parseInput(raw), ctx.systems, ctx.requestId);
+  if (flow.precondition && ctx.systems)
+    await flow.precondition(flow.parseInput(raw), ctx.systems, ctx.requestId, ctx.governance);
   const { run, created } = await queueRun(ctx.ledger, flow, raw, {
     actor,
     idempotencyKey,

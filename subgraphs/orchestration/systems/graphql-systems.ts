@@ -1,4 +1,5 @@
 import { createSystemClient, type SystemClient, type SystemTargets } from './graphql-client';
+import type { Money } from '../../../lib/money';
 import { SystemError } from './system-error';
 import type {
   AccountForSync,
@@ -227,6 +228,15 @@ function erpApi(client: SystemClient): ErpApi {
       if (!lines)
         throw new SystemError('CONNECTION', `ERP did not return the billing lines of project ${projectId}`, 'erp');
       return lines;
+    },
+    async getRetainerFee(projectId, cid) {
+      const data = await client.request<{ _entities: ({ retainer: { fee: Money } | null } | null)[] }>(
+        `query ProjectRetainer($representations: [_Any!]!) { _entities(representations: $representations) {
+          ... on Project { retainer { fee { amount currency } } } } }`,
+        { representations: [{ __typename: 'Project', id: projectId }] },
+        cid,
+      );
+      return data._entities[0]?.retainer?.fee ?? null;
     },
     async postBillingLines(lines, cid) {
       const data = await client.request<{

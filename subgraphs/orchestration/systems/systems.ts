@@ -173,6 +173,8 @@ export interface NewInvoice {
   issueDate: string;
   /** Uninvoiced billing lines of the project to put on the invoice (the ERP marks them invoiced on it). */
   billingLineIds?: string[];
+  /** Uninvoiced billing lines drawn down against a retainer fee on the invoice: marked invoiced on it, not charged. */
+  coveredBillingLineIds?: string[];
   lines: { description: string; quantity: string; unitPrice: Money }[];
 }
 
@@ -237,6 +239,8 @@ export interface ErpApi {
   deleteProjectDimensions(projectId: string, correlationId: string): Promise<void>;
   /** Every billing line of a PSA project, invoiced or not, oldest posting first (none when the ERP has no project). */
   getBillingLines(projectId: string, correlationId: string): Promise<BillingLineView[]>;
+  /** A retainer project's monthly fee, or null when the ERP holds none for the project. */
+  getRetainerFee(projectId: string, correlationId: string): Promise<Money | null>;
   /** Posts lines, each idempotent by its external ID; returns their ERP IDs in order. */
   postBillingLines(
     lines: readonly NewBillingLine[],
