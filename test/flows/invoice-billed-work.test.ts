@@ -1,5 +1,7 @@
 import { todayUtc } from '../../lib/dates';
 import { fromMinor } from '../../lib/money';
+import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
+import { createTestClock } from '../support/clock';
 import { convert, createWonOpportunity, waitForRun } from '../support/runs';
 import { gql, startTestStack } from '../support/stack';
 
@@ -8,13 +10,18 @@ type Stack = Awaited<ReturnType<typeof startTestStack>>;
 const INVOICE = `mutation($input: InvoiceBilledWorkInput!) { invoiceBilledWork(input: $input) { id status flow } }`;
 
 /** A converted project of `billingModel` with `hours` (hundredths) approved and billed to the ERP by billApprovedTime. */
-async function billedProject(stack: Stack, billingModel: string, hours: readonly number[], tag: string) {
+async function billedProject(
+  stack: Stack,
+  billingModel: string,
+  hours: readonly number[],
+  tag: string,
+  /** Called after each run is queued (a stack on a test clock moves it up to the system time, when runs are queued). */
+  queued: () => void = () => undefined,
+) {
   const { opportunityId } = await createWonOpportunity(stack.gatewayUrl, { billingModel });
-  const conversion = await waitForRun(
-    stack,
-    (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
-    ['SUCCEEDED', 'EXCEPTION'],
-  );
+  const conversionId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+  queued();
+  const conversion = await waitForRun(stack, conversionId, ['SUCCEEDED', 'EXCEPTION']);
   expect(conversion.status).toBe('SUCCEEDED');
   const projectId = conversion.projectId!;
   if (hours.length > 0) {
@@ -36,6 +43,7 @@ async function billedProject(stack: Stack, billingModel: string, hours: readonly
         p: projectId,
       })
     ).body.data!.billApprovedTime.id;
+    queued();
     expect((await waitForRun(stack, billed, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
   }
   return { projectId, opportunityId };
@@ -222,5 +230,60 @@ describe('flow invoiceBilledWork', () => {
     const second = await invoiceFor(next(2));
     expect(second.lines).toEqual([[`Retainer fee, ${next(2)}`, feeMinor]]);
     expect(second.invoice.subtotalMinor).toBe(feeMinor);
+  });
+});
+
+describe('invoiceBilledWork trigger', () => {
+  it('starts a run per project and billing period when governance says it is due: a T&M month once it ended, a retainer month from its first day', async () => {
+    const clock = createTestClock();
+    const governance = loadGovernance();
+    governance.triggers = Object.fromEntries(
+      Object.keys(governance.triggers).map((flow) => [flow, flow === 'invoiceBilledWork']),
+    );
+    const stack = await startTestStack({
+      clock: clock.now,
+      governance,
+      triggers: { intervalMs: 3_600_000 },
+      workerOptions: { idlePollMs: 20 },
+    });
+    const catchUp = () => clock.advanceTo(Date.now());
+    try {
+      const { projectId } = await billedProject(stack, 'TIME_AND_MATERIALS', [600], 'invoice-trigger-1', catchUp);
+      const retainer = await billedProject(stack, 'RETAINER', [200], 'invoice-trigger-2', catchUp);
+      const thisMonth = todayUtc(new Date(clock.now())).slice(0, 7);
+      await stack.triggers!.pollOnce();
+      // This month has not ended: the T&M work waits; the retainer has no fee in the ERP yet, so nothing is due.
+      expect(await invoiceRuns(stack)).toEqual([]);
+
+      await gql(
+        stack.gatewayUrl,
+        'mutation($input: UpsertRetainerTermsInput!) { upsertRetainerTerms(input: $input) { created } }',
+        {
+          input: { projectId: retainer.projectId, fee: { amount: '100.00', currency: 'GBP' } },
+        },
+      );
+      // The first day of next month.
+      const [year, month] = thisMonth.split('-').map(Number);
+      clock.advanceTo(Date.UTC(year!, month!, 1, 0, 30));
+      const nextMonth = todayUtc(new Date(clock.now())).slice(0, 7);
+      expect(await stack.triggers!.pollOnce()).toBe(2);
+      const runs = await invoiceRuns(stack);
+      const started = runs.map((r): Record<string, unknown> => ({ ...r.input, triggeredBy: r.triggeredBy }));
+      expect(started.sort((a, b) => String(a.period).localeCompare(String(b.period)))).toEqual([
+        { projectId, period: thisMonth, triggeredBy: 'event:billing_period.due' },
+        { projectId: retainer.projectId, period: nextMonth, triggeredBy: 'event:billing_period.due' },
+      ]);
+      for (const run of runs)
+        expect((await waitForRun(stack, run.id, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
+      // Each period once: the next look starts nothing.
+      expect(await stack.triggers!.pollOnce()).toBe(0);
+      const [tm, ret] = await stack.stores.erp.getInvoicesByProject([projectId, retainer.projectId]);
+      expect(tm!.map((i) => [i.externalId, i.issueDate])).toEqual([
+        [`billed-work:${projectId}:${thisMonth}`, `${nextMonth}-01`],
+      ]);
+      expect(ret!.map((i) => i.externalId)).toEqual([`billed-work:${retainer.projectId}:${nextMonth}`]);
+    } finally {
+      await stack.stop();
+    }
   });
 });

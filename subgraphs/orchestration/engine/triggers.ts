@@ -1,10 +1,15 @@
 import type { Logger } from 'pino';
+import { todayUtc } from '../../../lib/dates';
+import { periodEnd, previousPeriod } from '../flows/invoice-billed-work';
 import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
 import type { Ledger, RunRecord } from './ledger';
 import { queueRun } from './queue-run';
 import { ABANDONED_STATES } from './run-transitions';
+
+/** Project statuses in which a retainer is no longer charged. */
+const ENDED_PROJECT: ReadonlySet<string> = new Set(['COMPLETED', 'CANCELLED']);
 
 /** A page of the subjects a trigger found, and where the page ends. */
 export interface TriggerPage {
@@ -32,6 +37,16 @@ export interface TriggerSources {
    * customer (the others have nothing to sync); `endCursor` ends the whole page read, kept or not.
    */
   accountsChanged(after: string | null): Promise<TriggerPage>;
+  /**
+   * Billing periods due for invoicing on `today`, as `<projectId>|<period>`, a page of projects at a time: for a
+   * project of an `inArrears` model, last month once the ERP holds uninvoiced billing lines of the project posted up to
+   * its end; for a project of an `inAdvance` model, neither completed nor cancelled, that has a retainer fee in the
+   * ERP, this month.
+   */
+  billingPeriodsDue(
+    after: string | null,
+    due: { today: string; inArrears: readonly string[]; inAdvance: readonly string[] },
+  ): Promise<TriggerPage>;
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
@@ -99,6 +114,50 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       const withCustomer = new Set(customers._entities.filter((e) => e?.customer).map((e) => e!.id));
       return toTriggerPage(page, (n) => withCustomer.has(n.id));
     },
+    async billingPeriodsDue(after, due) {
+      const data = await psa.request<{
+        projects: {
+          nodes: { id: string; billingModel: string; status: string }[];
+          pageInfo: Page['pageInfo'];
+        };
+      }>(
+        `query InvoiceDue($after: String) { projects(first: 500, after: $after) { nodes { id billingModel status } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      const page = data.projects;
+      const candidates = page.nodes.filter(
+        (n) =>
+          due.inArrears.includes(n.billingModel) ||
+          (due.inAdvance.includes(n.billingModel) && !ENDED_PROJECT.has(n.status)),
+      );
+      const thisPeriod = due.today.slice(0, 7);
+      const lastPeriod = previousPeriod(thisPeriod);
+      const cutOff = periodEnd(lastPeriod);
+      const ids: string[] = [];
+      if (candidates.length > 0) {
+        // One ERP request for the page: each project's billing lines and retainer.
+        const erpView = await erp.request<{
+          _entities: ({
+            id: string;
+            billingLines: { postingDate: string; invoice: { id: string } | null }[] | null;
+            retainer: { fee: { amount: string } } | null;
+          } | null)[];
+        }>(
+          `query InvoiceDueLines($representations: [_Any!]!) { _entities(representations: $representations) {
+            ... on Project { id billingLines { postingDate invoice { id } } retainer { fee { amount } } } } }`,
+          { representations: candidates.map((n) => ({ __typename: 'Project', id: n.id })) },
+        );
+        candidates.forEach((project, i) => {
+          const view = erpView._entities[i];
+          if (!view) return;
+          if (due.inArrears.includes(project.billingModel)) {
+            if ((view.billingLines ?? []).some((l) => l.invoice === null && l.postingDate <= cutOff))
+              ids.push(`${project.id}|${lastPeriod}`);
+          } else if (view.retainer) ids.push(`${project.id}|${thisPeriod}`);
+        });
+      }
+      return { ids, endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+    },
   };
 }
 
@@ -113,6 +172,8 @@ export interface TriggerOptions {
   intervalMs?: number;
   /** Called after runs were queued, to wake a worker. */
   onQueued?: () => void;
+  /** The time in epoch ms: which billing periods are due (tests move it by hand). @default Date.now */
+  now?: () => number;
 }
 
 /** A running trigger poller. */
@@ -134,7 +195,7 @@ interface Trigger {
   flow: FlowName;
   actor: string;
   reads: 'state' | 'changes';
-  list: (sources: TriggerSources, after: string | null, governance: Governance) => Promise<TriggerPage>;
+  list: (sources: TriggerSources, after: string | null, governance: Governance, today: string) => Promise<TriggerPage>;
   input: (id: string) => Record<string, unknown>;
 }
 
@@ -182,6 +243,28 @@ const TRIGGERS: readonly Trigger[] = [
     list: (s, after) => s.accountsChanged(after),
     input: (id) => ({ accountId: id }),
   },
+  {
+    // Per project and billing period, as governance's billing schedule says: a month in arrears once it has ended (with
+    // billed work to invoice), a retainer's month in advance from its first day.
+    flow: 'invoiceBilledWork',
+    actor: 'event:billing_period.due',
+    reads: 'state',
+    list: (s, after, g, today) => {
+      const models = (schedule: string) =>
+        (Object.keys(g.billingModels) as (keyof Governance['billingModels'])[]).filter(
+          (m) => g.billingModels[m].billedBy !== 'MILESTONE' && g.billingModels[m].billingSchedule === schedule,
+        );
+      return s.billingPeriodsDue(after, {
+        today,
+        inArrears: models('MONTHLY_IN_ARREARS'),
+        inAdvance: models('MONTHLY_IN_ADVANCE'),
+      });
+    },
+    input: (id) => {
+      const [projectId, period] = id.split('|');
+      return { projectId, period };
+    },
+  },
 ];
 
 /** What a `changes` trigger keeps in the ledger between looks (as JSON, under `trigger:<flow>`). */
@@ -215,6 +298,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   const { ledger, sources, governance, logger } = options;
   const flows = new Map(options.flows.map((f) => [f.name, f as Flow<unknown>]));
   const intervalMs = options.intervalMs ?? 5000;
+  const now = options.now ?? Date.now;
 
   /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
   async function queue(
@@ -233,7 +317,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   async function queueState(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
     let after: string | null = null;
     for (;;) {
-      const page = await trigger.list(sources, after, governance);
+      const page = await trigger.list(sources, after, governance, todayUtc(new Date(now())));
       for (const id of page.ids) await queue(trigger, flow, id, onCreated);
       if (!page.hasNextPage) return;
       after = page.endCursor;
@@ -281,7 +365,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     for (const id of mark.pending) if (!(await offer(id))) pending.add(id);
     if (!(await save({ after: mark.after, pending: [...pending] }))) return;
     for (;;) {
-      const page = await trigger.list(sources, mark.after, governance);
+      const page = await trigger.list(sources, mark.after, governance, todayUtc(new Date(now())));
       for (const id of page.ids) {
         if (await offer(id)) pending.delete(id);
         else pending.add(id);

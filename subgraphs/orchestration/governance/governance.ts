@@ -50,6 +50,7 @@ export interface Governance {
     billMilestone?: boolean;
     syncInvoiceStatus?: boolean;
     syncCustomer?: boolean;
+    invoiceBilledWork?: boolean;
   };
 }
 
