@@ -1,5 +1,6 @@
 import { todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { BillingLineView, Systems } from '../systems/systems';
@@ -94,9 +95,7 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
   name: 'invoiceBilledWork',
 
   parseInput(raw) {
-    if (typeof raw.projectId !== 'string' || raw.projectId === '')
-      throw new MeridianError('BAD_USER_INPUT', 'projectId is required', { field: 'projectId' });
-    return { projectId: raw.projectId, period: billingPeriod(raw.period) };
+    return { projectId: recordId(raw.projectId, 'projectId'), period: billingPeriod(raw.period) };
   },
 
   subject: (input) => ({
