@@ -3,7 +3,8 @@ import type { BillingSummary } from '../../subgraphs/orchestration/flows/bill-ap
 import { createTestClock } from '../support/clock';
 import { recordLeases, type LeaseLog } from '../support/leases';
 import { convert, createWonOpportunity, waitForRun } from '../support/runs';
-import { gql, startTestStack } from '../support/stack';
+import { startTsx, waitForOutput, type Child } from '../support/processes';
+import { gql, secretEnv, startTestStack } from '../support/stack';
 
 const DAY_MS = 86_400_000;
 const LEASE_MS = 30_000;
@@ -126,4 +127,83 @@ describe('stable retries', () => {
       await stack.stop();
     }
   });
+
+  it('does the same when the worker is killed with SIGKILL after posting and the survivor runs on the next day', async () => {
+    const children: Child[] = [];
+    const stack = await startTestStack({ worker: false, seedAccounts: 2 });
+    try {
+      const worker = (extra: Record<string, string>) => {
+        const child = startTsx('test/support/crash-worker.ts', {
+          DATA_DIR: stack.dataDir,
+          CRM_URL: stack.urls.crm,
+          PSA_URL: stack.urls.psa,
+          ERP_URL: stack.urls.erp,
+          ...secretEnv(stack.secrets),
+          LEASE_MS: '800',
+          ...extra,
+        });
+        children.push(child);
+        return child;
+      };
+      const { opportunityId } = await createWonOpportunity(stack.gatewayUrl, { billingModel: 'TIME_AND_MATERIALS' });
+      const conversionId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+      const converter = worker({});
+      await waitForOutput(converter, new RegExp(`RUN ${conversionId} SUCCEEDED`));
+      await converter.stop();
+      const [conversion] = await stack.stores.ledger.getRuns([conversionId]);
+      const projectId = conversion!.projectId!;
+      const [project] = await stack.stores.psa.getProjects([projectId]);
+      const [card] = await stack.stores.psa.getRateCards([project!.rateCardId]);
+      const entries = await stack.stores.psa.submitTimeEntries(
+        'stable-retries-2',
+        Array.from({ length: 3 }, (_, i) => ({
+          projectId,
+          resourceId: 'RES-000003',
+          role: null,
+          date: `2026-10-0${i + 1}`,
+          hoursHundredths: 300 + i * 25,
+          billable: true,
+          notes: null,
+        })),
+      );
+      await stack.stores.psa.approveTimeEntries(entries.map((e) => e.id));
+      const firstRate = card!.rates.find((r) => r.role === entries[0]!.role)!.rateMinor;
+      const runId = (
+        await gql(stack.gatewayUrl, 'mutation($p: ID!) { billApprovedTime(input: { projectId: $p }) { id } }', {
+          p: projectId,
+        })
+      ).body.data!.billApprovedTime.id;
+
+      // The batch is in the ERP, not yet marked billed in the PSA, when the worker dies.
+      const firstDay = todayUtc();
+      const doomed = worker({ CRASH_AT: 'erp.postBillingLines#1' });
+      await new Promise<void>((resolve) => doomed.process.once('close', () => resolve()));
+      expect([doomed.process.signalCode, doomed.output().includes('CRASH erp.postBillingLines#1')]).toEqual([
+        'SIGKILL',
+        true,
+      ]);
+      const [posted] = await stack.stores.erp.getBillingLinesByProject([projectId]);
+      expect(posted!.map((l) => `${l.postingDate} ${l.unitPriceMinor}`)).toEqual(
+        entries.map(() => `${firstDay} ${firstRate}`),
+      );
+
+      // Overnight the rate card changes; a worker whose clock reads the next morning takes the run over.
+      stack.stores.psa.setRateCardRates(
+        card!.id,
+        card!.rates.map((r) => ({ role: r.role, rateMinor: r.rateMinor + 1000 })),
+      );
+      const nextMorning = (Math.floor(Date.now() / DAY_MS) + 1) * DAY_MS + 3_600_000;
+      const survivor = worker({ CLOCK_OFFSET_MS: String(nextMorning - Date.now()) });
+      await waitForOutput(survivor, new RegExp(`RUN ${runId} (SUCCEEDED|EXCEPTION)`));
+      await survivor.stop();
+      const [run] = await stack.stores.ledger.getRuns([runId]);
+      expect([run!.status, run!.steps[1]!.error]).toEqual(['SUCCEEDED', null]);
+      const [lines] = await stack.stores.erp.getBillingLinesByProject([projectId]);
+      expect(lines).toEqual(posted);
+      expect((await stack.stores.psa.getBillableWork(projectId, { first: 10, until: null })).timeEntries).toEqual([]);
+    } finally {
+      await Promise.all(children.map((c) => c.stop()));
+      await stack.stop();
+    }
+  }, 60_000);
 });
