@@ -38,7 +38,8 @@ const rateFact = (role: string) => `rate:${role}`;
 
 /**
  * Approved, billable, unbilled PSA time entries and expenses → ERP billing lines at rate-card rates → marked billed
- * in the PSA. Exactly once per entry: each line's external ID is the entry's own (`time:<id>`, `expense:<id>`), so
+ * in the PSA; on a project whose billing model governance bills by milestone (`billedBy: MILESTONE`), nothing: the
+ * milestone price bills that work, and the run counts it as skipped. Exactly once per entry: each line's external ID is the entry's own (`time:<id>`, `expense:<id>`), so
  * re-posting a batch after a crash returns the lines already posted, and billed entries never come back as billable.
  */
 export const billApprovedTime: Flow<BillInput> = {
@@ -93,8 +94,9 @@ export const billApprovedTime: Flow<BillInput> = {
           skipped: [],
         };
         const totalsMinor = new Map<string, bigint>();
-        // Fixed at the first attempt, with each rate when first used: a retry after a crash (the next day, after the
-        // rate card changed) posts byte-identical lines, which the ERP dedupes by their external IDs.
+        // The posting date and the rates are fixed at the step's first attempt and stored with the step: a retry after
+        // a crash (the next day, after the rate card changed) posts byte-identical lines, which the ERP dedupes by their
+        // external IDs instead of refusing them as DUPLICATE_EXTERNAL_ID.
         let facts = await ctx.fixFacts({});
         for (;;) {
           const work = await ctx.systems.psa.getBillableWork(
