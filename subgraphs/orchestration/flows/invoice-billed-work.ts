@@ -1,6 +1,6 @@
 import { todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
-import { recordId } from '../../../lib/input';
+import { preview, recordId } from '../../../lib/input';
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { BillingLineView, Systems } from '../systems/systems';
@@ -20,10 +20,11 @@ const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
  */
 export function billingPeriod(value: unknown): string {
   if (typeof value !== 'string' || !PERIOD.test(value))
-    throw new MeridianError('BAD_USER_INPUT', `period must be a month written YYYY-MM; got '${String(value)}'`, {
-      field: 'period',
-      ...(typeof value === 'string' ? { value } : {}),
-    });
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `period must be a month written YYYY-MM; got '${typeof value === 'string' ? preview(value) : String(value)}'`,
+      { field: 'period', ...(typeof value === 'string' ? { value: preview(value) } : {}) },
+    );
   return value;
 }
 
