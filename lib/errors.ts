@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   INVALID_STATE:
     'The record is not in a state that allows this command (billing a time entry that is not approved, paying a void invoice).',
   DUPLICATE_EXTERNAL_ID: 'The external ID or idempotency key was already used with different data.',
+  NOTHING_TO_INVOICE:
+    'The project has no billed, uninvoiced work posted up to the billing period’s cut-off: no invoice to raise, nothing written.',
   IDEMPOTENCY_KEY_REUSED: 'The idempotency key was already used with a different input.',
   RATE_LIMITED:
     'Too many requests (from this token at the gateway, or to a system of record); retry after `extensions.retryAfterMs`.',

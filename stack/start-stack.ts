@@ -235,6 +235,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
                   erp: endpoints.erp(),
                 }),
                 intervalMs: options.triggers.intervalMs,
+                ...(options.clock ? { now: options.clock } : {}),
               }
             : false,
           ...(options.leaderLeaseMs ? { leaderLeaseMs: options.leaderLeaseMs } : {}),

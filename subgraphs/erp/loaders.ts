@@ -8,6 +8,7 @@ import type {
   LegalEntityRecord,
   PaymentRecord,
   ProjectDimensionsRecord,
+  RetainerTermsRecord,
   TaxJurisdictionRecord,
 } from './connector/erp-connector';
 import type { AccountScope } from '../../lib/auth/account-scope';
@@ -30,6 +31,8 @@ export interface ErpLoaders {
   paymentsByInvoice: DataLoader<string, PaymentRecord[]>;
   /** Keyed by PSA project ID. */
   projectDimensions: DataLoader<string, ProjectDimensionsRecord | null>;
+  /** Keyed by PSA project ID. */
+  retainerTerms: DataLoader<string, RetainerTermsRecord | null>;
 }
 
 /**
@@ -51,6 +54,7 @@ export function createLoaders(erp: ErpConnector, scope: AccountScope): ErpLoader
     linesByInvoice: new DataLoader((ids) => erp.getInvoiceLines(ids)),
     paymentsByInvoice: new DataLoader((ids) => erp.getPaymentsByInvoice(ids)),
     projectDimensions: new DataLoader((ids) => erp.getProjectDimensions(ids)),
+    retainerTerms: new DataLoader((ids) => erp.getRetainerTerms(ids)),
   };
 }
 
@@ -113,5 +117,13 @@ function createScopedLoaders(erp: ErpConnector, scope: ReadonlySet<string>): Erp
     linesByInvoice: new DataLoader((ids) => ofVisibleInvoices(ids, erp.getInvoiceLines(ids))),
     paymentsByInvoice: new DataLoader((ids) => ofVisibleInvoices(ids, erp.getPaymentsByInvoice(ids))),
     projectDimensions,
+    // A project's retainer only when its dimensions (so its customer) are the caller's.
+    retainerTerms: new DataLoader(async (ids) => {
+      const [rows, dimensions] = await Promise.all([erp.getRetainerTerms(ids), projectDimensions.loadMany(ids)]);
+      return rows.map((r, i) => {
+        const d = dimensions[i];
+        return d instanceof Error ? d : d ? r : null;
+      });
+    }),
   };
 }

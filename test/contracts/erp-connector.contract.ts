@@ -358,6 +358,28 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    it("sets a project's retainer fee once per project, updates it on repeat, and refuses a fee in another currency, not positive, or for an unknown project", async () => {
+      expect(await connector.getRetainerTerms([gbpProject, 'PRJ-nope'])).toEqual([null, null]);
+      const terms = { psaProjectId: gbpProject, feeMinor: 2000_00, currency: 'GBP' };
+      expect(await connector.upsertRetainerTerms(terms)).toEqual({ record: terms, created: true });
+      const changed = { ...terms, feeMinor: 2500_00 };
+      expect(await connector.upsertRetainerTerms(changed)).toEqual({ record: changed, created: false });
+      expect(await connector.getRetainerTerms([gbpProject])).toEqual([changed]);
+      expect(await failure(connector.upsertRetainerTerms({ ...terms, currency: 'EUR' }))).toMatchObject({
+        code: 'VALIDATION_REJECTED',
+        details: { field: 'fee', value: '2000.00 EUR' },
+      });
+      expect(await failure(connector.upsertRetainerTerms({ ...terms, feeMinor: 0 }))).toMatchObject({
+        code: 'VALIDATION_REJECTED',
+        details: { field: 'fee' },
+      });
+      expect(await failure(connector.upsertRetainerTerms({ ...terms, psaProjectId: 'PRJ-nope' }))).toMatchObject({
+        code: 'NOT_FOUND',
+        details: { field: 'projectId', value: 'PRJ-nope' },
+      });
+      expect(await connector.getRetainerTerms([gbpProject])).toEqual([changed]);
+    });
+
     it('creates project dimensions once per PSA project, updates them on repeat, and refuses an unknown customer', async () => {
       const dims = {
         psaProjectId: 'PRJ-0000031',
@@ -783,6 +805,33 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(
           await failure(connector.postInvoice({ ...other, externalId: 'run-3:invoice', customerId: 'CUS-999999' })),
         ).toMatchObject({ code: 'NOT_FOUND', details: { field: 'customerId' } });
+      });
+
+      it('settles covered billing lines on an invoice without charging them: a retainer fee drawn down by time', async () => {
+        const fee = {
+          description: 'Retainer fee, 2026-12',
+          quantityHundredths: 100,
+          unitPriceMinor: 1500_00,
+          currency: 'GBP',
+        };
+        const retainer = { ...request, externalId: 'run-r:invoice', billingLineIds: [], lines: [fee] };
+        const { record } = await connector.postInvoice({ ...retainer, coveredBillingLineIds: billed });
+        expect([record.subtotalMinor, record.taxMinor]).toEqual([1500_00, 300_00]);
+        expect((await connector.getInvoiceLines([record.id]))[0]!.map((l) => l.amountMinor)).toEqual([1500_00]);
+        const [lines] = await connector.getBillingLinesByProject([gbpProject]);
+        expect(lines!.filter((l) => billed.includes(l.id)).map((l) => l.invoiceId)).toEqual([record.id, record.id]);
+        // The same request again returns the invoice; the covered lines are part of the request.
+        expect(await connector.postInvoice({ ...retainer, coveredBillingLineIds: billed })).toEqual({
+          record,
+          created: false,
+        });
+        expect(await failure(connector.postInvoice(retainer))).toMatchObject({ code: 'DUPLICATE_EXTERNAL_ID' });
+        // A covered line is settled once, like a charged one.
+        expect(
+          await failure(
+            connector.postInvoice({ ...retainer, externalId: 'run-r2:invoice', coveredBillingLineIds: [billed[0]!] }),
+          ),
+        ).toMatchObject({ code: 'INVALID_STATE', details: { value: billed[0] } });
       });
 
       it('rounds tax half-up to the minor unit', async () => {

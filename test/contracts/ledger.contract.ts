@@ -111,6 +111,36 @@ export function describeLedgerContract(adapter: string, make: LedgerFactory): vo
       ]);
     });
 
+    it("fixes a step's first-attempt facts: later values never replace them, new keys join, a lapsed lease writes none", async () => {
+      const { run } = await a.createRun(newRun());
+      const now = Date.now();
+      await a.claimRun('w1:old', 1000, now);
+      expect(await a.fixStepFacts(run.id, 'w1:old', 1, {})).toEqual({});
+      const first = { postingDate: '2026-12-06', 'rate:Consultant': { amount: '150.00', currency: 'GBP' } };
+      expect(await a.fixStepFacts(run.id, 'w1:old', 1, first)).toEqual(first);
+      // The run's worker dies; another takes it over the next day, after the rate card changed.
+      const takeover = await b.claimRun('w2:new', 1000, now + 2000);
+      expect(takeover?.id).toBe(run.id);
+      expect(
+        await a.fixStepFacts(run.id, 'w1:old', 1, { postingDate: '2026-12-07', 'rate:Architect': { amount: '1.00' } }),
+      ).toBeNull();
+      const later = {
+        postingDate: '2026-12-07',
+        'rate:Consultant': { amount: '175.00', currency: 'GBP' },
+        'rate:Architect': { amount: '210.00', currency: 'GBP' },
+      };
+      expect(await b.fixStepFacts(run.id, 'w2:new', 1, later)).toEqual({
+        ...first,
+        'rate:Architect': { amount: '210.00', currency: 'GBP' },
+      });
+      expect(await a.fixStepFacts(run.id, 'w2:new', 1, {})).toEqual({
+        ...first,
+        'rate:Architect': { amount: '210.00', currency: 'GBP' },
+      });
+      // Per step: the run's other step has none.
+      expect(await b.fixStepFacts(run.id, 'w2:new', 0, {})).toEqual({});
+    });
+
     it('keeps idempotency records: same key and request return the first run, another request is refused', async () => {
       const request = newRun({ idempotency: { scope: 'ops-1', key: `key-${subjects}`, requestHash: 'h1' } });
       const results = await Promise.all([a.createRun(request), b.createRun(request), a.createRun(request)]);

@@ -103,6 +103,8 @@ describe('flow billApprovedTime', () => {
       timeEntries: 0,
       expenses: 0,
       totals: {},
+      postingDate: null,
+      skipped: [],
     });
     const [linesAfter] = await stack.stores.erp.getBillingLinesByProject([projectId!]);
     expect(linesAfter).toHaveLength(lines!.length);

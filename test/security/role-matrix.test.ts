@@ -158,6 +158,7 @@ describe('access by role, as the composed schema declares it', () => {
         'billApprovedTime',
         'billMilestone',
         'convertOpportunityToProject',
+        'invoiceBilledWork',
         'resolveException',
         'retryRun',
         'retryRunWithInput',

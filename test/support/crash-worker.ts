@@ -2,7 +2,8 @@
  * A worker process for crash tests: the real ledger, flows and GraphQL systems, wrapped so that it kills itself
  * with SIGKILL at a chosen point — right after a system call returned (the effect is in the system, the ledger
  * does not know yet) or right after a step committed. Env: DATA_DIR, CRM_URL, PSA_URL, ERP_URL, SUBGRAPH_SECRET_<NAME>, LEASE_MS,
- * CRASH_AT (`<system>.<method>`, `<system>.<method>#<nth call>` or `commit:<step index>`; unset: no crash).
+ * CRASH_AT (`<system>.<method>`, `<system>.<method>#<nth call>` or `commit:<step index>`; unset: no crash),
+ * CLOCK_OFFSET_MS (the worker's clock runs this far ahead of the system's: a worker that resumes "the next day").
  * It prints `RUN <id> <status>` on every run change, so the test waits on output, not on time.
  */
 import { writeSync } from 'node:fs';
@@ -76,6 +77,7 @@ startWorker({
   logger: silentLogger(),
   leaseMs: Number(env.LEASE_MS ?? 30_000),
   idlePollMs: 50,
+  now: () => Date.now() + Number(env.CLOCK_OFFSET_MS ?? 0),
   onRunChanged: (run) => process.stdout.write(`RUN ${run.id} ${run.status}\n`),
 });
 process.stdout.write('WORKER READY\n');

@@ -154,6 +154,18 @@ export interface PostInvoice {
   billingLineIds: readonly string[];
   /** Extra lines typed in (milestone or fee lines); `currency` must be the customer's. */
   lines: { description: string; quantityHundredths: number; unitPriceMinor: number; currency: string }[];
+  /**
+   * Unbilled billing lines of the project drawn down against a retainer fee this invoice charges: marked invoiced on
+   * it like `billingLineIds`, but not charged (the fee line, and an overage line if any, are). None when absent.
+   */
+  coveredBillingLineIds?: readonly string[];
+}
+
+/** What a retainer project is charged per month, whatever its time draws down (the overage is billed apart). */
+export interface RetainerTermsRecord {
+  psaProjectId: string;
+  feeMinor: number;
+  currency: string;
 }
 
 /** What a delete did: `deleted` is false when there was nothing under `id` (a repeat, or an unknown ID). */
@@ -205,6 +217,14 @@ export interface ErpConnector {
   /** Lines whose external ID was posted before come back as first posted. */
   postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]>;
   postInvoice(input: PostInvoice): Promise<{ record: InvoiceRecord; created: boolean }>;
+  /** The retainer terms of each PSA project, or null for a project with none. */
+  getRetainerTerms(psaProjectIds: readonly string[]): Promise<(RetainerTermsRecord | null)[]>;
+  /**
+   * Sets a project's monthly retainer fee (the next invoices charge it; posted ones keep theirs).
+   * @throws MeridianError NOT_FOUND when the project has no dimensions; VALIDATION_REJECTED for a fee that is not
+   * positive or not in the project customer's currency
+   */
+  upsertRetainerTerms(input: RetainerTermsRecord): Promise<{ record: RetainerTermsRecord; created: boolean }>;
   applyPayment(input: {
     externalId: string;
     invoiceId: string;

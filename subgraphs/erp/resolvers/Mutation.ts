@@ -1,5 +1,6 @@
 import { displayName, optionalDisplayName } from '../../../lib/input';
 import { isoDate } from '../../../lib/dates';
+import { money } from '../../../lib/money';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingSourceType, PaymentTerms } from '../connector/erp-connector';
 import type { ErpContext } from '../context';
@@ -52,8 +53,13 @@ interface PostInvoiceArgs {
     projectId?: string | null;
     issueDate: string;
     billingLineIds?: string[] | null;
+    coveredBillingLineIds?: string[] | null;
     lines?: { description: string; quantity: string; unitPrice: MoneyInput }[] | null;
   };
+}
+
+interface UpsertRetainerTermsArgs {
+  input: { projectId: string; fee: MoneyInput };
 }
 
 interface ApplyPaymentArgs {
@@ -112,6 +118,7 @@ export const Mutation = {
       psaProjectId: input.projectId ?? null,
       issueDate: isoDate(input.issueDate, 'issueDate'),
       billingLineIds: input.billingLineIds ?? [],
+      coveredBillingLineIds: input.coveredBillingLineIds ?? [],
       lines: (input.lines ?? []).map((line, i) => {
         const unitPrice = parseMoneyInput(line.unitPrice, `lines[${i}].unitPrice`);
         return {
@@ -123,6 +130,15 @@ export const Mutation = {
       }),
     });
     return { invoice: record, created };
+  },
+  upsertRetainerTerms: async (_: unknown, { input }: UpsertRetainerTermsArgs, ctx: ErpContext) => {
+    const fee = parseMoneyInput(input.fee, 'fee');
+    const { record, created } = await ctx.erp.upsertRetainerTerms({
+      psaProjectId: input.projectId,
+      feeMinor: Number(fee.minor),
+      currency: fee.currency,
+    });
+    return { projectId: record.psaProjectId, fee: money(record.feeMinor, record.currency), created };
   },
   applyPayment: async (_: unknown, { input }: ApplyPaymentArgs, ctx: ErpContext) => {
     const amount = parseMoneyInput(input.amount, 'amount');

@@ -12,6 +12,10 @@ export const Project = {
     ctx.loaders.projectDimensions.load(project.id),
   billingLines: (project: { id: string }, _args: unknown, ctx: ErpContext) =>
     ctx.loaders.billingLinesByProject.load(project.id),
+  retainer: async (project: { id: string }, _args: unknown, ctx: ErpContext) => {
+    const terms = await ctx.loaders.retainerTerms.load(project.id);
+    return terms && { fee: money(terms.feeMinor, terms.currency) };
+  },
   billedToDate: async (project: { id: string }, _args: unknown, ctx: ErpContext) => {
     const [invoices, dimensions] = await Promise.all([
       ctx.loaders.invoicesByProject.load(project.id),

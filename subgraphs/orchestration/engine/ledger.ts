@@ -280,6 +280,18 @@ export interface LeaseLedger {
   compensateStep(runId: string, owner: string, index: number, error: StepError | null): Promise<RunRecord | null>;
   /** Ends a compensating run: ABANDONED, or COMPENSATION_FAILED when any compensation failed. */
   endCompensation(runId: string, owner: string): Promise<RunRecord | null>;
+  /**
+   * Fixes what a step derived from the clock or from reference data that may change (a posting date, a rate), so that
+   * every retry of the step, by any worker, writes exactly what its first attempt wrote: stores each key of `facts`
+   * the step at `index` holds no value for yet, keeps every value stored before (the first attempt's wins), and
+   * returns them all. `{}` reads them. Kept until the run is deleted; null when `owner` no longer holds the run.
+   */
+  fixStepFacts(
+    runId: string,
+    owner: string,
+    index: number,
+    facts: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | null>;
   /** Extends the lease `owner` holds to `now + leaseMs`; false when it was lost. */
   renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLease(runId: string, owner: string): Promise<void>;

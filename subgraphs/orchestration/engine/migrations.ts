@@ -184,6 +184,14 @@ ALTER TABLE exceptions ADD COLUMN created_order BIGSERIAL;
 CREATE INDEX exceptions_created_order ON exceptions(created_order);
 CREATE INDEX runs_created_order ON runs(created_order);`,
   },
+  {
+    version: 9,
+    name: "a step's first-attempt facts (posting date, rates), so every retry writes what the first attempt wrote",
+    sqlite: `CREATE TABLE step_facts (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL, facts TEXT NOT NULL,
+  PRIMARY KEY (run_id, idx));`,
+    postgres: `CREATE TABLE step_facts (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL, facts JSONB NOT NULL,
+  PRIMARY KEY (run_id, idx));`,
+  },
 ];
 
 /** Applies the migrations a SQLite ledger lacks, each in its own transaction. */

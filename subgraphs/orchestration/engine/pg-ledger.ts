@@ -509,6 +509,32 @@ export class PgLedger implements Ledger {
     return this.leased(runId, owner, { type: 'COMPENSATION_ENDED' });
   }
 
+  async fixStepFacts(
+    runId: string,
+    owner: string,
+    index: number,
+    facts: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | null> {
+    return this.tx(async (db) => {
+      // The run's row lock orders two holders' calls (a late one from a lapsed lease finds another owner and stops).
+      const held = await db.query('SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $2 FOR UPDATE', [runId, owner]);
+      if (held.rowCount !== 1) return null;
+      const { rows } = await db.query<{ facts: Record<string, unknown> }>(
+        'SELECT facts FROM step_facts WHERE run_id = $1 AND idx = $2',
+        [runId, index],
+      );
+      const stored = rows[0]?.facts ?? {};
+      const merged = { ...facts, ...stored };
+      if (Object.keys(merged).length !== Object.keys(stored).length || rows.length === 0)
+        await db.query(
+          `INSERT INTO step_facts (run_id, idx, facts) VALUES ($1, $2, $3)
+           ON CONFLICT (run_id, idx) DO UPDATE SET facts = excluded.facts`,
+          [runId, index, JSON.stringify(merged)],
+        );
+      return merged;
+    });
+  }
+
   async renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
     const result = await this.pool.query('UPDATE runs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3', [
       now + leaseMs,

@@ -333,6 +333,31 @@ export class SqliteLedger implements Ledger {
     return this.leased(runId, owner, { type: 'COMPENSATION_ENDED' });
   }
 
+  async fixStepFacts(
+    runId: string,
+    owner: string,
+    index: number,
+    facts: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | null> {
+    return this.db
+      .transaction((): Record<string, unknown> | null => {
+        if (!this.db.prepare('SELECT 1 FROM runs WHERE id = ? AND lease_owner = ?').get(runId, owner)) return null;
+        const row = this.db.prepare('SELECT facts FROM step_facts WHERE run_id = ? AND idx = ?').get(runId, index) as
+          | { facts: string }
+          | undefined;
+        const stored = row ? (JSON.parse(row.facts) as Record<string, unknown>) : {};
+        const merged = { ...facts, ...stored };
+        if (Object.keys(merged).length !== Object.keys(stored).length || !row)
+          this.db
+            .prepare(
+              'INSERT INTO step_facts (run_id, idx, facts) VALUES (?, ?, ?) ON CONFLICT (run_id, idx) DO UPDATE SET facts = excluded.facts',
+            )
+            .run(runId, index, JSON.stringify(merged));
+        return merged;
+      })
+      .immediate();
+  }
+
   async renewLease(runId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
     return (
       this.db

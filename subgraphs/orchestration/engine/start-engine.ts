@@ -28,7 +28,8 @@ export interface EngineOptions {
   /** Take part in electing the outbox relay (one process publishes at a time). @default true when a worker runs */
   relay?: boolean;
   /** Take part in electing the trigger poller, which looks every `intervalMs`. @default off */
-  triggers?: false | { sources: TriggerSources; intervalMs: number };
+  /** `now`: the poller's clock, for which billing periods are due. @default Date.now */
+  triggers?: false | { sources: TriggerSources; intervalMs: number; now?: () => number };
   /** How long a leader (relay, trigger poller) holds without renewing; a dead leader is replaced after it. @default 10000 */
   leaderLeaseMs?: number;
   /** Delivered outbox events older than this are deleted by the relay's leader, hourly. @default 30 days */
@@ -152,6 +153,7 @@ export function startEngine(options: EngineOptions): Engine {
           logger: logger.child({ component: 'triggers' }),
           intervalMs: triggerOptions.intervalMs,
           onQueued: runQueued,
+          ...(triggerOptions.now ? { now: triggerOptions.now } : {}),
         });
         triggers = poller;
         return {

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { todayUtc } from '../../../lib/dates';
+import { periodEnd, previousPeriod } from '../flows/invoice-billed-work';
 import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
@@ -6,6 +8,9 @@ import type { Ledger, RunRecord } from './ledger';
 import { withTriggerSpan } from '../../../lib/telemetry/spans';
 import { queueRun } from './queue-run';
 import { ABANDONED_STATES } from './run-transitions';
+
+/** Project statuses in which a retainer is no longer charged. */
+const ENDED_PROJECT: ReadonlySet<string> = new Set(['COMPLETED', 'CANCELLED']);
 
 /** A page of the subjects a trigger found, and where the page ends. */
 export interface TriggerPage {
@@ -19,8 +24,11 @@ export interface TriggerPage {
 export interface TriggerSources {
   /** Closed-won opportunities not linked to a project yet, a page at a time. */
   unconvertedWonOpportunities(after: string | null): Promise<TriggerPage>;
-  /** Projects with approved, billable, unbilled work, a page at a time. */
-  projectsWithBillableWork(after: string | null): Promise<TriggerPage>;
+  /**
+   * Projects with approved, billable, unbilled work, a page at a time; only those with one of `billingModels` when
+   * given (`endCursor` ends the whole page read, kept or not).
+   */
+  projectsWithBillableWork(after: string | null, billingModels?: readonly string[]): Promise<TriggerPage>;
   /** Completed milestones (so not yet invoiced) of fixed-fee and milestone-billed projects, a page at a time. */
   milestonesReadyToInvoice(after: string | null): Promise<TriggerPage>;
   /** ERP invoices changed (posted, paid) after the change-feed position `after` (from the start when null), oldest change first. */
@@ -30,11 +38,21 @@ export interface TriggerSources {
    * customer (the others have nothing to sync); `endCursor` ends the whole page read, kept or not.
    */
   accountsChanged(after: string | null): Promise<TriggerPage>;
+  /**
+   * Billing periods due for invoicing on `today`, as `<projectId>|<period>`, a page of projects at a time: for a
+   * project of an `inArrears` model, last month once the ERP holds uninvoiced billing lines of the project posted up to
+   * its end; for a project of an `inAdvance` model, neither completed nor cancelled, that has a retainer fee in the
+   * ERP, this month.
+   */
+  billingPeriodsDue(
+    after: string | null,
+    due: { today: string; inArrears: readonly string[]; inAdvance: readonly string[] },
+  ): Promise<TriggerPage>;
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
 type Page = {
-  nodes: { id: string; psaProjectId?: string | null }[];
+  nodes: { id: string; psaProjectId?: string | null; billingModel?: string }[];
   pageInfo: { endCursor: string | null; hasNextPage: boolean };
 };
 
@@ -57,12 +75,15 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       );
       return toTriggerPage(data.opportunities, (n) => !n.psaProjectId);
     },
-    async projectsWithBillableWork(after) {
+    async projectsWithBillableWork(after, billingModels) {
       const data = await psa.request<{ projectsWithBillableWork: Page }>(
-        `query ReadyToBill($after: String) { projectsWithBillableWork(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        `query ReadyToBill($after: String) { projectsWithBillableWork(first: 500, after: $after) { nodes { id billingModel } pageInfo { endCursor hasNextPage } } }`,
         { after },
       );
-      return toTriggerPage(data.projectsWithBillableWork);
+      return toTriggerPage(
+        data.projectsWithBillableWork,
+        (n) => !billingModels || billingModels.includes(n.billingModel!),
+      );
     },
     async milestonesReadyToInvoice(after) {
       // The billing models billMilestone invoices; a completed milestone of another project is not a billing event.
@@ -94,6 +115,50 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       const withCustomer = new Set(customers._entities.filter((e) => e?.customer).map((e) => e!.id));
       return toTriggerPage(page, (n) => withCustomer.has(n.id));
     },
+    async billingPeriodsDue(after, due) {
+      const data = await psa.request<{
+        projects: {
+          nodes: { id: string; billingModel: string; status: string }[];
+          pageInfo: Page['pageInfo'];
+        };
+      }>(
+        `query InvoiceDue($after: String) { projects(first: 500, after: $after) { nodes { id billingModel status } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      const page = data.projects;
+      const candidates = page.nodes.filter(
+        (n) =>
+          due.inArrears.includes(n.billingModel) ||
+          (due.inAdvance.includes(n.billingModel) && !ENDED_PROJECT.has(n.status)),
+      );
+      const thisPeriod = due.today.slice(0, 7);
+      const lastPeriod = previousPeriod(thisPeriod);
+      const cutOff = periodEnd(lastPeriod);
+      const ids: string[] = [];
+      if (candidates.length > 0) {
+        // One ERP request for the page: each project's billing lines and retainer.
+        const erpView = await erp.request<{
+          _entities: ({
+            id: string;
+            billingLines: { postingDate: string; invoice: { id: string } | null }[] | null;
+            retainer: { fee: { amount: string } } | null;
+          } | null)[];
+        }>(
+          `query InvoiceDueLines($representations: [_Any!]!) { _entities(representations: $representations) {
+            ... on Project { id billingLines { postingDate invoice { id } } retainer { fee { amount } } } } }`,
+          { representations: candidates.map((n) => ({ __typename: 'Project', id: n.id })) },
+        );
+        candidates.forEach((project, i) => {
+          const view = erpView._entities[i];
+          if (!view) return;
+          if (due.inArrears.includes(project.billingModel)) {
+            if ((view.billingLines ?? []).some((l) => l.invoice === null && l.postingDate <= cutOff))
+              ids.push(`${project.id}|${lastPeriod}`);
+          } else if (view.retainer) ids.push(`${project.id}|${thisPeriod}`);
+        });
+      }
+      return { ids, endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
+    },
   };
 }
 
@@ -108,6 +173,8 @@ export interface TriggerOptions {
   intervalMs?: number;
   /** Called after runs were queued, to wake a worker. */
   onQueued?: () => void;
+  /** The time in epoch ms: which billing periods are due (tests move it by hand). @default Date.now */
+  now?: () => number;
 }
 
 /** A running trigger poller. */
@@ -129,7 +196,7 @@ interface Trigger {
   flow: FlowName;
   actor: string;
   reads: 'state' | 'changes';
-  list: (sources: TriggerSources, after: string | null) => Promise<TriggerPage>;
+  list: (sources: TriggerSources, after: string | null, governance: Governance, today: string) => Promise<TriggerPage>;
   input: (id: string) => Record<string, unknown>;
 }
 
@@ -145,7 +212,15 @@ const TRIGGERS: readonly Trigger[] = [
     flow: 'billApprovedTime',
     actor: 'event:time.approved',
     reads: 'state',
-    list: (s, after) => s.projectsWithBillableWork(after),
+    // Only the billing models that bill time by rate card or against a retainer: a milestone-billed project's work
+    // stays unbilled on purpose (billApprovedTime skips it), so listing it would start a run at every look.
+    list: (s, after, g) =>
+      s.projectsWithBillableWork(
+        after,
+        (Object.keys(g.billingModels) as (keyof Governance['billingModels'])[]).filter(
+          (m) => g.billingModels[m].billedBy !== 'MILESTONE',
+        ),
+      ),
     input: (id) => ({ projectId: id }),
   },
   {
@@ -168,6 +243,28 @@ const TRIGGERS: readonly Trigger[] = [
     reads: 'changes',
     list: (s, after) => s.accountsChanged(after),
     input: (id) => ({ accountId: id }),
+  },
+  {
+    // Per project and billing period, as governance's billing schedule says: a month in arrears once it has ended (with
+    // billed work to invoice), a retainer's month in advance from its first day.
+    flow: 'invoiceBilledWork',
+    actor: 'event:billing_period.due',
+    reads: 'state',
+    list: (s, after, g, today) => {
+      const models = (schedule: string) =>
+        (Object.keys(g.billingModels) as (keyof Governance['billingModels'])[]).filter(
+          (m) => g.billingModels[m].billedBy !== 'MILESTONE' && g.billingModels[m].billingSchedule === schedule,
+        );
+      return s.billingPeriodsDue(after, {
+        today,
+        inArrears: models('MONTHLY_IN_ARREARS'),
+        inAdvance: models('MONTHLY_IN_ADVANCE'),
+      });
+    },
+    input: (id) => {
+      const [projectId, period] = id.split('|');
+      return { projectId, period };
+    },
   },
 ];
 
@@ -202,6 +299,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   const { ledger, sources, governance, logger } = options;
   const flows = new Map(options.flows.map((f) => [f.name, f as Flow<unknown>]));
   const intervalMs = options.intervalMs ?? 5000;
+  const now = options.now ?? Date.now;
 
   /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
   async function queue(
@@ -224,7 +322,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   async function queueState(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
     let after: string | null = null;
     for (;;) {
-      const page = await trigger.list(sources, after);
+      const page = await trigger.list(sources, after, governance, todayUtc(new Date(now())));
       for (const id of page.ids) await queue(trigger, flow, id, onCreated);
       if (!page.hasNextPage) return;
       after = page.endCursor;
@@ -272,7 +370,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     for (const id of mark.pending) if (!(await offer(id))) pending.add(id);
     if (!(await save({ after: mark.after, pending: [...pending] }))) return;
     for (;;) {
-      const page = await trigger.list(sources, mark.after);
+      const page = await trigger.list(sources, mark.after, governance, todayUtc(new Date(now())));
       for (const id of page.ids) {
         if (await offer(id)) pending.delete(id);
         else pending.add(id);

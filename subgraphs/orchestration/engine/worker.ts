@@ -115,7 +115,13 @@ export function startWorker(options: WorkerOptions): Worker {
   let stopped = false;
   const { sleep, wakeAll } = createWakeableSleep();
 
-  const context = (run: RunRecord, flow: Flow<unknown>, stepName: string, lease: string): StepContext<unknown> => ({
+  const context = (
+    run: RunRecord,
+    flow: Flow<unknown>,
+    stepName: string,
+    lease: string,
+    index = run.steps.find((s) => s.name === stepName)?.index ?? 0,
+  ): StepContext<unknown> => ({
     runId: run.id,
     correlationId: run.correlationId,
     input: flow.parseInput(run.input),
@@ -133,6 +139,12 @@ export function startWorker(options: WorkerOptions): Worker {
     },
     heartbeat: async () => {
       if (!(await ledger.renewLease(run.id, lease, leaseMs, now()))) throw new Error(`Lease on run ${run.id} lost`);
+    },
+    now,
+    fixFacts: async (facts) => {
+      const stored = await ledger.fixStepFacts(run.id, lease, index, facts);
+      if (!stored) throw new Error(`Lease on run ${run.id} lost`);
+      return stored;
     },
   });
 

@@ -1,7 +1,7 @@
 import { isoDate, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { recordId } from '../../../lib/input';
-import { fromMinor, toMinor } from '../../../lib/money';
+import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { NewBillingLine } from '../systems/systems';
 import type { Flow } from './flow';
@@ -16,6 +16,9 @@ export interface BillInput {
 /** Entries (and, separately, expenses) billed per batch: one ERP post and one PSA update each. */
 export const BILLING_BATCH_SIZE = 500;
 
+/** Why `billWork` left work unbilled (not an error): the project's billing model does not bill it by rate card. */
+export type SkipReason = 'BILLED_BY_MILESTONE';
+
 /** What `billWork` did, summed over its batches. */
 export interface BillingSummary {
   projectId: string;
@@ -24,11 +27,19 @@ export interface BillingSummary {
   expenses: number;
   /** Total billed per currency, as decimal strings. */
   totals: Record<string, string>;
+  /** The date every line of the run was posted on, fixed at the step's first attempt; null when nothing was billed. */
+  postingDate: string | null;
+  /** Approved work left unbilled, counted per reason (at most 1,000 time entries and 1,000 expenses are counted). */
+  skipped: { reason: SkipReason; timeEntries: number; expenses: number }[];
 }
+
+/** Key of a role's rate among the step's first-attempt facts. */
+const rateFact = (role: string) => `rate:${role}`;
 
 /**
  * Approved, billable, unbilled PSA time entries and expenses → ERP billing lines at rate-card rates → marked billed
- * in the PSA. Exactly once per entry: each line's external ID is the entry's own (`time:<id>`, `expense:<id>`), so
+ * in the PSA; on a project whose billing model governance bills by milestone (`billedBy: MILESTONE`), nothing: the
+ * milestone price bills that work, and the run counts it as skipped. Exactly once per entry: each line's external ID is the entry's own (`time:<id>`, `expense:<id>`), so
  * re-posting a batch after a crash returns the lines already posted, and billed entries never come back as billable.
  */
 export const billApprovedTime: Flow<BillInput> = {
@@ -61,7 +72,11 @@ export const billApprovedTime: Flow<BillInput> = {
           ctx.input.until ?? null,
           ctx.correlationId,
         );
-        return { projectId: work.project.id, accountId: work.project.account?.id ?? null };
+        return {
+          projectId: work.project.id,
+          accountId: work.project.account?.id ?? null,
+          billingModel: work.project.billingModel,
+        };
       },
     },
     {
@@ -69,9 +84,20 @@ export const billApprovedTime: Flow<BillInput> = {
       system: 'erp',
       async run(ctx): Promise<BillingSummary> {
         const { projectId, until } = ctx.input;
-        const summary: BillingSummary = { projectId, batches: 0, timeEntries: 0, expenses: 0, totals: {} };
+        const summary: BillingSummary = {
+          projectId,
+          batches: 0,
+          timeEntries: 0,
+          expenses: 0,
+          totals: {},
+          postingDate: null,
+          skipped: [],
+        };
         const totalsMinor = new Map<string, bigint>();
-        const postingDate = todayUtc();
+        // The posting date and the rates are fixed at the step's first attempt and stored with the step: a retry after
+        // a crash (the next day, after the rate card changed) posts byte-identical lines, which the ERP dedupes by their
+        // external IDs instead of refusing them as DUPLICATE_EXTERNAL_ID.
+        let facts = await ctx.fixFacts({});
         for (;;) {
           const work = await ctx.systems.psa.getBillableWork(
             projectId,
@@ -79,9 +105,35 @@ export const billApprovedTime: Flow<BillInput> = {
             until ?? null,
             ctx.correlationId,
           );
+          const billedBy = ctx.governance.billingModels[work.project.billingModel].billedBy;
+          if (billedBy === 'MILESTONE') {
+            // Milestone-billed work is in the milestone price (billMilestone): billing it by rate card would bill it twice.
+            const all = await ctx.systems.psa.getBillableWork(projectId, 1000, until ?? null, ctx.correlationId);
+            if (all.timeEntries.length + all.expenses.length > 0)
+              summary.skipped.push({
+                reason: 'BILLED_BY_MILESTONE',
+                timeEntries: all.timeEntries.length,
+                expenses: all.expenses.length,
+              });
+            break;
+          }
           if (work.timeEntries.length === 0 && work.expenses.length === 0) break;
+          // The first attempt fixes the date and the whole rate card; a role the card gains later (a missing rate put
+          // right before a retry) is fixed when first billed. Whatever was fixed first wins.
+          const unfixed = new Map<string, unknown>();
+          if (!('postingDate' in facts)) {
+            unfixed.set('postingDate', todayUtc(new Date(ctx.now())));
+            for (const { role, rate } of work.project.rateCard.rates) unfixed.set(rateFact(role), rate);
+          }
+          for (const { timeEntry, rate } of work.timeEntries)
+            if (rate && !(rateFact(timeEntry.role) in facts)) unfixed.set(rateFact(timeEntry.role), rate);
+          if ([...unfixed.keys()].some((key) => !(key in facts)))
+            facts = await ctx.fixFacts(Object.fromEntries(unfixed));
+          const postingDate = facts.postingDate as string;
+          summary.postingDate = postingDate;
           const lines: NewBillingLine[] = [];
-          for (const { timeEntry, rate } of work.timeEntries) {
+          for (const { timeEntry } of work.timeEntries) {
+            const rate = facts[rateFact(timeEntry.role)] as Money | undefined;
             if (!rate) {
               throw new SystemError(
                 'BAD_VALUE',

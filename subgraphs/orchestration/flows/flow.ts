@@ -20,6 +20,16 @@ export interface StepContext<TInput> {
   recordCrossReferences(links: readonly NewCrossReference[]): Promise<void>;
   /** Extends the run's lease during a long step; throws when another worker took the run over. */
   heartbeat(): Promise<void>;
+  /** The worker's clock, epoch ms (tests hand in their own). Read it through {@link StepContext.fixFacts} when what it
+   * gives is written to a system, so that a retry writes the same. */
+  now(): number;
+  /**
+   * Fixes facts at the step's first attempt (a posting date from the clock, rates from a rate card that may change):
+   * stores each key of `facts` not stored yet for this step and returns every stored value, the first attempt's
+   * winning, so a retry (the next day, on another worker, after a crash) writes byte-identical data. `{}` reads them.
+   * Throws when another worker took the run over.
+   */
+  fixFacts(facts: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -64,6 +74,6 @@ export interface Flow<TInput> {
    * not exist at all is left to the first step, which stops the run with a MISSING_REFERENCE exception.
    * @throws MeridianError INVALID_STATE naming the input field, with what to do.
    */
-  precondition?(input: TInput, systems: Systems, correlationId: string): Promise<void>;
+  precondition?(input: TInput, systems: Systems, correlationId: string, governance: Governance | null): Promise<void>;
   steps: readonly Step<TInput>[];
 }

@@ -7,6 +7,8 @@ import schema from './governance.schema.json';
 
 export type SystemKey = 'crm' | 'psa' | 'erp';
 export type Owner = 'CRM' | 'ERP';
+/** How a billing model's time and expenses are billed: at rate-card rates, in the milestone price, against a retainer. */
+export type BilledBy = 'RATE_CARD' | 'MILESTONE' | 'RETAINER';
 
 /** Retry policy of one system. */
 export interface RetryPolicy {
@@ -18,7 +20,17 @@ export interface RetryPolicy {
 /** The governance config: how deals map onto delivery and finance, field ownership, retries, triggers. */
 export interface Governance {
   servicePackages: Record<string, { template: string; code: string }>;
-  billingModels: Record<BillingModel, { billingSchedule: string; revenueTreatment: string }>;
+  billingModels: Record<
+    BillingModel,
+    {
+      billingSchedule: string;
+      revenueTreatment: string;
+      /** How the model's time and expenses are billed (see governance.yaml). */
+      billedBy: BilledBy;
+      /** What a retainer does with draw-down beyond its fee. @default RATE_CARD */
+      retainerOverage?: 'RATE_CARD' | 'NOT_BILLED';
+    }
+  >;
   deliveryRegions: Record<
     string,
     {
@@ -38,6 +50,7 @@ export interface Governance {
     billMilestone?: boolean;
     syncInvoiceStatus?: boolean;
     syncCustomer?: boolean;
+    invoiceBilledWork?: boolean;
   };
 }
 

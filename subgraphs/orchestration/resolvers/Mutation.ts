@@ -29,7 +29,8 @@ async function startRun(
 ) {
   const flow = ctx.flows.get(flowName)!;
   const actor = actorOf(ctx);
-  if (flow.precondition && ctx.systems) await flow.precondition(flow.parseInput(raw), ctx.systems, ctx.requestId);
+  if (flow.precondition && ctx.systems)
+    await flow.precondition(flow.parseInput(raw), ctx.systems, ctx.requestId, ctx.governance);
   const { run, created } = await queueRun(ctx.ledger, flow, raw, {
     actor,
     idempotencyKey,
@@ -81,6 +82,11 @@ export const Mutation = {
     { input }: { input: { accountId: string; idempotencyKey?: string | null } },
     ctx: OrchestrationContext,
   ) => startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
+  invoiceBilledWork: (
+    _: unknown,
+    { input }: { input: { projectId: string; period: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'invoiceBilledWork', { projectId: input.projectId, period: input.period }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
     manualTouches.inc({ flow: run.flow, action: 'retry' });

@@ -1,7 +1,10 @@
 import { createSystemClient, type SystemClient, type SystemTargets } from './graphql-client';
+import type { Money } from '../../../lib/money';
+import { SystemError } from './system-error';
 import type {
   AccountForSync,
   BillableWork,
+  BillingLineView,
   CrmApi,
   CustomerForSync,
   ErpApi,
@@ -88,7 +91,7 @@ function psaApi(client: SystemClient): PsaApi {
     async getBillableWork(projectId, first, until, cid) {
       const data = await client.request<{ billableWork: BillableWork }>(
         `query BillableWork($projectId: ID!, $first: Int, $until: String) { billableWork(projectId: $projectId, first: $first, until: $until) {
-          project { id account { id } }
+          project { id billingModel account { id } rateCard { rates { role rate { amount currency } } } }
           timeEntries { timeEntry { id date hours role resource { name } } rate { amount currency } amount { amount currency } }
           expenses { id date category amount { amount currency } }
           hasMore } }`,
@@ -213,6 +216,27 @@ function erpApi(client: SystemClient): ErpApi {
         { projectId },
         cid,
       );
+    },
+    async getBillingLines(projectId, cid) {
+      const data = await client.request<{ _entities: ({ billingLines: BillingLineView[] | null } | null)[] }>(
+        `query ProjectBillingLines($representations: [_Any!]!) { _entities(representations: $representations) {
+          ... on Project { billingLines { id postingDate amount { amount currency } invoice { id externalId } } } } }`,
+        { representations: [{ __typename: 'Project', id: projectId }] },
+        cid,
+      );
+      const lines = data._entities[0]?.billingLines;
+      if (!lines)
+        throw new SystemError('CONNECTION', `ERP did not return the billing lines of project ${projectId}`, 'erp');
+      return lines;
+    },
+    async getRetainerFee(projectId, cid) {
+      const data = await client.request<{ _entities: ({ retainer: { fee: Money } | null } | null)[] }>(
+        `query ProjectRetainer($representations: [_Any!]!) { _entities(representations: $representations) {
+          ... on Project { retainer { fee { amount currency } } } } }`,
+        { representations: [{ __typename: 'Project', id: projectId }] },
+        cid,
+      );
+      return data._entities[0]?.retainer?.fee ?? null;
     },
     async postBillingLines(lines, cid) {
       const data = await client.request<{

@@ -108,7 +108,13 @@ export interface PsaApi {
 
 /** A project's work ready to bill. */
 export interface BillableWork {
-  project: { id: string; account: { id: string } | null };
+  project: {
+    id: string;
+    billingModel: BillingModel;
+    account: { id: string } | null;
+    /** The project's rate card as it stands now (it may change between two reads). */
+    rateCard: { rates: { role: string; rate: Money }[] };
+  };
   timeEntries: {
     timeEntry: { id: string; date: string; hours: string; role: string; resource: { name: string } };
     rate: Money | null;
@@ -165,7 +171,20 @@ export interface NewInvoice {
   customerId: string;
   projectId: string | null;
   issueDate: string;
+  /** Uninvoiced billing lines of the project to put on the invoice (the ERP marks them invoiced on it). */
+  billingLineIds?: string[];
+  /** Uninvoiced billing lines drawn down against a retainer fee on the invoice: marked invoiced on it, not charged. */
+  coveredBillingLineIds?: string[];
   lines: { description: string; quantity: string; unitPrice: Money }[];
+}
+
+/** An ERP billing line as invoicing reads it: what it bills, when it was posted, and the invoice it is on. */
+export interface BillingLineView {
+  id: string;
+  postingDate: string;
+  amount: Money;
+  /** Null while the line is not invoiced; `externalId` is the key the invoice was posted under. */
+  invoice: { id: string; externalId: string | null } | null;
 }
 
 /** The ERP commands the flows use. Every method may throw SystemError. */
@@ -218,6 +237,10 @@ export interface ErpApi {
     correlationId: string,
   ): Promise<{ created: boolean }>;
   deleteProjectDimensions(projectId: string, correlationId: string): Promise<void>;
+  /** Every billing line of a PSA project, invoiced or not, oldest posting first (none when the ERP has no project). */
+  getBillingLines(projectId: string, correlationId: string): Promise<BillingLineView[]>;
+  /** A retainer project's monthly fee, or null when the ERP holds none for the project. */
+  getRetainerFee(projectId: string, correlationId: string): Promise<Money | null>;
   /** Posts lines, each idempotent by its external ID; returns their ERP IDs in order. */
   postBillingLines(
     lines: readonly NewBillingLine[],

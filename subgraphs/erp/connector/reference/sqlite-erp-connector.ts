@@ -33,6 +33,7 @@ import type {
   PaymentTerms,
   PostInvoice,
   ProjectDimensionsRecord,
+  RetainerTermsRecord,
   TaxJurisdictionRecord,
   UpdateCustomerFields,
   UpsertCustomer,
@@ -140,6 +141,7 @@ const MIGRATIONS: readonly Migration[] = [
     db.exec(`UPDATE invoices SET updated_at = issue_date || 'T00:00:00.000Z'`);
   },
   `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`,
+  `CREATE TABLE retainer_terms (psa_project_id TEXT PRIMARY KEY, fee_minor INTEGER NOT NULL, currency TEXT NOT NULL)`,
 ];
 
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
@@ -199,6 +201,8 @@ const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   upsertProjectDimensions: true,
   postBillingLines: true,
   postInvoice: true,
+  getRetainerTerms: true,
+  upsertRetainerTerms: true,
   applyPayment: true,
   deleteCustomer: true,
   deleteProjectDimensions: true,
@@ -582,6 +586,8 @@ export class SqliteErpConnector implements ErpConnector {
         unitPriceMinor: l.unitPriceMinor,
         currency: l.currency,
       })),
+      // Only when given, so the request stored for an invoice posted before covered lines existed still matches.
+      ...(input.coveredBillingLineIds?.length ? { coveredBillingLineIds: input.coveredBillingLineIds } : {}),
     });
     return this.db.transaction((): { record: InvoiceRecord; created: boolean } => {
       const existing = this.db
@@ -627,6 +633,8 @@ export class SqliteErpConnector implements ErpConnector {
         }
       }
       const billed = this.billableLines(input, customer);
+      const covered = input.coveredBillingLineIds ?? [];
+      this.billableLines({ ...input, billingLineIds: [...input.billingLineIds, ...covered] }, customer);
       const typed = input.lines.map((l, i) => {
         if (l.currency !== customer.currency) {
           const shown = `${fromMinor(l.unitPriceMinor, l.currency)} ${l.currency}`;
@@ -677,8 +685,54 @@ export class SqliteErpConnector implements ErpConnector {
       }
       this.db
         .prepare(`UPDATE billing_lines SET invoice_id = ? WHERE ${inJson('id')}`)
-        .run(id, JSON.stringify(input.billingLineIds));
+        .run(id, JSON.stringify([...input.billingLineIds, ...covered]));
       return { record: this.invoiceById(id)!, created: true };
+    })();
+  }
+
+  async getRetainerTerms(psaProjectIds: readonly string[]): Promise<(RetainerTermsRecord | null)[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT psa_project_id AS psaProjectId, fee_minor AS feeMinor, currency FROM retainer_terms WHERE ${inJson('psa_project_id')}`,
+      )
+      .all(JSON.stringify(psaProjectIds)) as RetainerTermsRecord[];
+    return byKey(psaProjectIds, rows, (r) => r.psaProjectId);
+  }
+
+  async upsertRetainerTerms(input: RetainerTermsRecord): Promise<{ record: RetainerTermsRecord; created: boolean }> {
+    return this.db.transaction((): { record: RetainerTermsRecord; created: boolean } => {
+      const project = this.db
+        .prepare(
+          'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
+        )
+        .get(input.psaProjectId) as { currency: string } | undefined;
+      if (!project)
+        throw new MeridianError(
+          'NOT_FOUND',
+          `ERP has no project '${input.psaProjectId}': push its financial dimensions first`,
+          { system: 'erp', field: 'projectId', value: input.psaProjectId },
+        );
+      const shown = `${fromMinor(input.feeMinor, input.currency)} ${input.currency}`;
+      if (input.currency !== project.currency)
+        throw rejected(
+          `ERP rejected a retainer fee of ${shown} for project '${input.psaProjectId}': the project bills in ${project.currency}`,
+          'fee',
+          shown,
+        );
+      if (input.feeMinor <= 0)
+        throw rejected(
+          `ERP rejected a retainer fee of ${shown} for project '${input.psaProjectId}': a fee must be positive`,
+          'fee',
+          shown,
+        );
+      const existing = this.db.prepare('SELECT 1 FROM retainer_terms WHERE psa_project_id = ?').get(input.psaProjectId);
+      this.db
+        .prepare(
+          `INSERT INTO retainer_terms (psa_project_id, fee_minor, currency) VALUES (@psaProjectId, @feeMinor, @currency)
+           ON CONFLICT(psa_project_id) DO UPDATE SET fee_minor = excluded.fee_minor, currency = excluded.currency`,
+        )
+        .run(input);
+      return { record: { ...input }, created: existing === undefined };
     })();
   }
 

@@ -305,6 +305,16 @@ export class SqlitePsaConnector implements PsaConnector {
     })();
   }
 
+  /**
+   * Replaces a rate card's rates, as a PMO edits a card in the PSA: work priced from now on takes the new rates (work
+   * billed before keeps its price). Reference-system administration, not a port command.
+   */
+  setRateCardRates(id: string, rates: readonly { role: string; rateMinor: number }[]): void {
+    const changed = this.db.prepare('UPDATE rate_cards SET rates = ? WHERE id = ?').run(JSON.stringify(rates), id);
+    if (changed.changes !== 1)
+      throw new MeridianError('NOT_FOUND', `PSA has no rate card '${id}'`, { system: 'psa', field: 'id', value: id });
+  }
+
   /** Inserts demo data in one transaction; IDs must be new and the reference data they name must exist. */
   seed(data: PsaSeed): void {
     const project =
