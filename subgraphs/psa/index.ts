@@ -11,6 +11,7 @@ import { Milestone } from './resolvers/Milestone';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Project } from './resolvers/Project';
+import { projectAmendmentMutations } from './resolvers/ProjectAmendResult';
 import { ProjectFinancials } from './resolvers/ProjectFinancials';
 import { ProjectTemplate } from './resolvers/ProjectTemplate';
 import { Query } from './resolvers/Query';
@@ -39,7 +40,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
     resolvers: {
       Query,
-      Mutation,
+      Mutation: { ...Mutation, ...projectAmendmentMutations },
       Account,
       Opportunity,
       Project,
