@@ -15,6 +15,8 @@ const FLOW_NAMES: readonly FlowName[] = [
   'billMilestone',
   'syncInvoiceStatus',
   'syncCustomer',
+  // applyContractAmendment is left out: the demo data holds no amendments (its trigger is tested in
+  // apply-contract-amendment.test.ts).
 ];
 const TIMESTAMP = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
@@ -25,6 +27,7 @@ const SUBJECT: Record<FlowName, { field: string; actor: string }> = {
   billMilestone: { field: 'milestoneId', actor: 'event:milestone.completed' },
   syncInvoiceStatus: { field: 'invoiceId', actor: 'event:invoice.changed' },
   syncCustomer: { field: 'accountId', actor: 'event:account.changed' },
+  applyContractAmendment: { field: 'amendmentId', actor: 'event:contract_amendment.approved' },
 };
 
 /** What each trigger finds in freshly seeded demo data: the subjects its flow starts for, sorted. */
@@ -47,6 +50,8 @@ function seededWork(data: DatasetChunk): Record<FlowName, string[]> {
     syncInvoiceStatus: data.erp.invoices.map((i) => i.id).sort(),
     // Every seeded account changed before the first read too; only those with an ERP customer have anything to sync.
     syncCustomer: data.erp.customers.map((c) => c.externalCrmId).sort(),
+    // The demo data holds no contract amendments.
+    applyContractAmendment: [],
   };
 }
 

@@ -1,3 +1,4 @@
+import { applyContractAmendment } from './apply-contract-amendment';
 import { billApprovedTime } from './bill-approved-time';
 import { billMilestone } from './bill-milestone';
 import { convertOpportunityToProject } from './convert-opportunity-to-project';
@@ -12,4 +13,5 @@ export const FLOWS: readonly Flow<any>[] = [
   billMilestone,
   syncInvoiceStatus,
   syncCustomer,
+  applyContractAmendment,
 ];

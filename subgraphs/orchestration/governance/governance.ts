@@ -38,6 +38,7 @@ export interface Governance {
     billMilestone?: boolean;
     syncInvoiceStatus?: boolean;
     syncCustomer?: boolean;
+    applyContractAmendment?: boolean;
   };
 }
 

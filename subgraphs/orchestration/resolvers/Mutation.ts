@@ -81,6 +81,11 @@ export const Mutation = {
     { input }: { input: { accountId: string; idempotencyKey?: string | null } },
     ctx: OrchestrationContext,
   ) => startRun(ctx, 'syncCustomer', { accountId: input.accountId }, input.idempotencyKey),
+  applyContractAmendment: (
+    _: unknown,
+    { input }: { input: { amendmentId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'applyContractAmendment', { amendmentId: input.amendmentId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
     manualTouches.inc({ flow: run.flow, action: 'retry' });
