@@ -1,5 +1,6 @@
 import type { RunRecord } from '../../subgraphs/orchestration/engine/ledger';
 import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
+import type { ErpConnector } from '../../subgraphs/erp/connector/erp-connector';
 import { startTsx, waitForOutput, type Child } from '../support/processes';
 import { convert, createWonOpportunity, waitForRun } from '../support/runs';
 import { gql, secretEnv, startTestStack } from '../support/stack';
@@ -317,6 +318,46 @@ describe('flow applyContractAmendment', () => {
     });
   });
 
+  it('stops an amendment whose milestones would not add up to the contract value, or that names a milestone of another project, before any write', async () => {
+    const { opportunityId, projectId, milestones } = await convertedDeal();
+    const other = await convertedDeal();
+    const before = await mutate(END_STATE, { opportunity: opportunityId, project: projectId });
+    const [project] = await stack.stores.psa.getProjects([projectId]);
+    const [deal] = await stack.stores.crm.getOpportunities([opportunityId]);
+    const where = `project ${projectId} (${project!.code}, ${project!.name})`;
+    const stopped = async (fields: Record<string, unknown>) => {
+      const amendmentId = await amendment(opportunityId, fields);
+      const runId = (await mutate(APPLY, { input: { amendmentId } })).data!.applyContractAmendment.id;
+      const run = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+      return [
+        run.status,
+        run.steps[1]!.error && { class: run.steps[1]!.error.class, message: run.steps[1]!.error.message },
+        amendmentId,
+      ];
+    };
+    const label = (id: unknown) => `Contract amendment ${id} of opportunity '${opportunityId}' (${deal!.name})`;
+    const short = await stopped({ newAmount: GBP('250000.00') });
+    expect(short).toEqual([
+      'EXCEPTION',
+      {
+        class: 'BAD_VALUE',
+        message: `${label(short[2])} cannot be applied to ${where}: its milestones would add up to 240000.00 GBP, but the contract value would be 250000.00 GBP; a milestone project invoices its value through its milestones, so correct the amendment in the CRM`,
+      },
+      short[2],
+    ]);
+    const foreign = await stopped({ removeMilestoneIds: [other.milestones[0]!.id], newAmount: GBP('180000.00') });
+    expect(foreign).toEqual([
+      'EXCEPTION',
+      {
+        class: 'BAD_VALUE',
+        message: `${label(foreign[2])} names milestone ${other.milestones[0]!.id}, which ${where} does not have; correct the amendment in the CRM`,
+      },
+      foreign[2],
+    ]);
+    const after = await mutate(END_STATE, { opportunity: opportunityId, project: projectId });
+    expect([after.data.project, milestones.length]).toEqual([before.data.project, 3]);
+  });
+
   it('refuses bad amendments with coded errors and writes nothing', async () => {
     const { opportunityId } = await convertedDeal();
     const codes = async (fields: Record<string, unknown>) => {
@@ -507,5 +548,93 @@ describe('applyContractAmendment with a worker killed after the PSA write', () =
     } finally {
       await stack.stop();
     }
+  });
+});
+
+describe('applyContractAmendment for a deal lost mid-flight', () => {
+  let stack: Stack;
+  /** Called while the ERP amends a project's contract, before it does: "the ERP is slow". */
+  const whileErpAmends = new Map<string, () => Promise<void>>();
+  beforeAll(async () => {
+    stack = await startTestStack({
+      workerOptions: { idlePollMs: 20 },
+      wrapConnector: (system, connector) =>
+        system !== 'erp'
+          ? connector
+          : (new Proxy(connector as unknown as ErpConnector, {
+              get(target, prop, receiver) {
+                const value = Reflect.get(target, prop, receiver) as unknown;
+                if (prop !== 'amendProjectContract') return value;
+                return async (input: Parameters<ErpConnector['amendProjectContract']>[0]) => {
+                  await whileErpAmends.get(input.psaProjectId)?.();
+                  return target.amendProjectContract(input);
+                };
+              },
+            }) as unknown as typeof connector),
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('stops with PRECONDITION_LOST and undoes the ERP contract and the PSA project amendment', async () => {
+    const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const conversion = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    expect((await waitForRun(stack, conversion, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
+    const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
+    const [deal] = await stack.stores.crm.getOpportunities([opportunityId]);
+    const before = (await gql(stack.gatewayUrl, END_STATE, { opportunity: opportunityId, project: project!.id })).body;
+    const { body } = await gql(stack.gatewayUrl, AMEND, {
+      input: {
+        externalId: `lost-${process.pid}-${++counter}`,
+        opportunityId,
+        newAmount: GBP('250000.00'),
+        addMilestones: [{ name: 'Extra', amount: GBP('10000.00'), dueDate: '2027-04-01' }],
+      },
+    });
+    const amendmentId = body.data!.upsertContractAmendment.amendment.id as string;
+    await gql(stack.gatewayUrl, 'mutation($id: ID!) { approveContractAmendment(id: $id) { id } }', { id: amendmentId });
+    whileErpAmends.set(project!.id, async () => {
+      for (const stage of ['NEGOTIATION', 'CLOSED_LOST'])
+        await gql(
+          stack.gatewayUrl,
+          'mutation($input: UpsertOpportunityInput!) { upsertOpportunity(input: $input) { opportunity { id } } }',
+          {
+            input: {
+              externalId: deal!.externalId,
+              accountId: deal!.accountId,
+              name: deal!.name,
+              stage,
+              amount: GBP('240000.00'),
+            },
+          },
+        );
+    });
+    const runId = (await gql(stack.gatewayUrl, APPLY, { input: { amendmentId } })).body.data!.applyContractAmendment
+      .id as string;
+    const end = await waitForRun(stack, runId, ['ABANDONED', 'COMPENSATION_FAILED', 'SUCCEEDED', 'EXCEPTION']);
+    expect([end.status, end.steps.map((s) => [s.name, s.status])]).toEqual([
+      'ABANDONED',
+      [
+        ['readAmendment', 'COMPENSATED'],
+        ['planProjectChanges', 'COMPENSATED'],
+        ['amendPsaProject', 'COMPENSATED'],
+        ['amendErpContract', 'COMPENSATED'],
+        ['markAmendmentApplied', 'FAILED'],
+      ],
+    ]);
+    expect(end.steps[4]!.error).toMatchObject({
+      class: 'PRECONDITION_LOST',
+      system: 'crm',
+      message: `Contract amendment ${amendmentId} of opportunity '${opportunityId}' (${deal!.name}): the deal left closed-won (it is CLOSED_LOST now) while the amendment was being applied; the run undoes what it wrote, newest first`,
+    });
+    expect((await gql(stack.gatewayUrl, END_STATE, { opportunity: opportunityId, project: project!.id })).body).toEqual(
+      {
+        data: {
+          ...before.data,
+          opportunity: {
+            amendments: [{ id: amendmentId, status: 'APPROVED', psaProjectId: null, newAmount: GBP('250000.00') }],
+          },
+        },
+      },
+    );
   });
 });

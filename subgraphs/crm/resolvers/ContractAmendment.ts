@@ -1,6 +1,7 @@
 import { assertUnscoped } from '../../../lib/auth/account-scope';
 import { isoDate, optionalIsoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { displayName, optionalDisplayName, recordId } from '../../../lib/input';
 import { money } from '../../../lib/money';
 import { type MoneyInput, parseMoneyInput } from '../../../lib/money-input';
 import { pageRequest, toConnection } from '../../../lib/pagination';
@@ -53,12 +54,8 @@ export function parseAmendmentInput(input: UpsertContractAmendmentArgs['input'],
   };
   const newAmountMinor = input.newAmount ? minorOf(input.newAmount, 'newAmount', 0n) : null;
   const addMilestones = (input.addMilestones ?? []).map((m, i) => {
-    if (m.name.trim() === '')
-      throw new MeridianError('BAD_USER_INPUT', `addMilestones[${i}].name must not be empty`, {
-        field: `addMilestones[${i}].name`,
-      });
     return {
-      name: m.name.trim(),
+      name: displayName(m.name, `addMilestones[${i}].name`).trim(),
       amountMinor: minorOf(m.amount, `addMilestones[${i}].amount`, 1n),
       dueDate: isoDate(m.dueDate, `addMilestones[${i}].dueDate`),
     };
@@ -69,12 +66,14 @@ export function parseAmendmentInput(input: UpsertContractAmendmentArgs['input'],
         field: `changeMilestones[${i}]`,
       });
     return {
-      milestoneId: c.milestoneId,
+      milestoneId: recordId(c.milestoneId, `changeMilestones[${i}].milestoneId`),
       amountMinor: c.amount ? minorOf(c.amount, `changeMilestones[${i}].amount`, 1n) : null,
       dueDate: optionalIsoDate(c.dueDate, `changeMilestones[${i}].dueDate`),
     };
   });
-  const removeMilestoneIds = [...new Set(input.removeMilestoneIds ?? [])];
+  const removeMilestoneIds = [
+    ...new Set((input.removeMilestoneIds ?? []).map((id, i) => recordId(id, `removeMilestoneIds[${i}]`))),
+  ];
   const touched = [...removeMilestoneIds, ...changeMilestones.map((c) => c.milestoneId)];
   const twice = touched.find((id, i) => touched.indexOf(id) !== i);
   if (twice)
@@ -94,9 +93,9 @@ export function parseAmendmentInput(input: UpsertContractAmendmentArgs['input'],
       { field: 'input' },
     );
   return {
-    externalId: input.externalId,
-    opportunityId: input.opportunityId,
-    reason: input.reason?.trim() || null,
+    externalId: recordId(input.externalId, 'externalId'),
+    opportunityId: recordId(input.opportunityId, 'opportunityId'),
+    reason: optionalDisplayName(input.reason, 'reason')?.trim() || null,
     newAmountMinor,
     currency,
     newEndDate,

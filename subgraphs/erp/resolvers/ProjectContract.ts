@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { assertUnscoped } from '../../../lib/auth/account-scope';
 import { isoDate, optionalIsoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { displayName, recordId } from '../../../lib/input';
 import { money } from '../../../lib/money';
 import { type MoneyInput, parseMoneyInput } from '../../../lib/money-input';
 import type { ProjectContractRecord } from '../connector/project-contracts';
@@ -44,8 +45,6 @@ export const ProjectContract = {
 export const projectContractMutations = {
   amendProjectContract: async (_: unknown, { input }: AmendProjectContractArgs, ctx: ErpContext) => {
     assertUnscoped(ctx.identity, 'amendProjectContract');
-    if (input.externalId.trim() === '')
-      throw new MeridianError('BAD_USER_INPUT', 'externalId must not be blank', { field: 'externalId' });
     const value = parseMoneyInput(input.value, 'value');
     if (value.minor < 0n)
       throw new MeridianError('BAD_USER_INPUT', `value must not be negative; got ${input.value.amount}`, {
@@ -61,15 +60,15 @@ export const projectContractMutations = {
           { field: `billingSchedule[${i}].amount`, value: s.amount.amount },
         );
       return {
-        milestoneId: s.milestoneId,
-        description: s.description,
+        milestoneId: recordId(s.milestoneId, `billingSchedule[${i}].milestoneId`),
+        description: displayName(s.description, `billingSchedule[${i}].description`),
         dueDate: isoDate(s.dueDate, `billingSchedule[${i}].dueDate`),
         amountMinor: Number(amount.minor),
       };
     });
     const { record, applied } = await ctx.erp.amendProjectContract({
-      externalId: input.externalId,
-      psaProjectId: input.projectId,
+      externalId: recordId(input.externalId, 'externalId'),
+      psaProjectId: recordId(input.projectId, 'projectId'),
       valueMinor: Number(value.minor),
       currency: value.currency,
       endDate: optionalIsoDate(input.endDate, 'endDate'),

@@ -1,4 +1,5 @@
 import { MeridianError } from '../../../lib/errors';
+import { recordId } from '../../../lib/input';
 import { fromMinor, type Money, toMinor } from '../../../lib/money';
 import type { AmendmentForApply, ProjectForAmendment } from '../systems/amendment-apis';
 import { SystemError } from '../systems/system-error';
@@ -55,6 +56,21 @@ const amended = (ctx: StepContext<ApplyContractAmendmentInput>) =>
 const shown = (m: Money) => `${m.amount} ${m.currency}`;
 const minor = (m: Money) => toMinor(m.amount, m.currency);
 
+/**
+ * Re-reads the deal before a step writes: one that left closed-won (or was deleted) since the run started stops the run
+ * with PRECONDITION_LOST, and the run undoes what it wrote, as a conversion does (a step may wait minutes on a slow or
+ * throttled system).
+ */
+async function assertStillWon(ctx: StepContext<ApplyContractAmendmentInput>, a: Amendment): Promise<void> {
+  const now = await ctx.systems.crm.getOpportunity(a.opportunityId, ctx.correlationId);
+  if (now?.stage === 'CLOSED_WON') return;
+  throw new SystemError(
+    'PRECONDITION_LOST',
+    `${a.label}: the deal ${now ? `left closed-won (it is ${now.stage} now)` : 'was deleted from the CRM'} while the amendment was being applied; the run undoes what it wrote, newest first`,
+    'crm',
+  );
+}
+
 /** Billing models whose projects carry milestones that must add up to the contract value. */
 const MILESTONE_BILLED = new Set(['FIXED_FEE', 'MILESTONE']);
 
@@ -94,10 +110,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
   name: 'applyContractAmendment',
 
   parseInput(raw) {
-    if (typeof raw.amendmentId !== 'string' || raw.amendmentId === '') {
-      throw new MeridianError('BAD_USER_INPUT', 'amendmentId is required', { field: 'amendmentId' });
-    }
-    return { amendmentId: raw.amendmentId };
+    return { amendmentId: recordId(raw.amendmentId, 'amendmentId') };
   },
 
   subject: (input) => ({
@@ -249,6 +262,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
       system: 'psa',
       async run(ctx) {
         const a = amendment(ctx);
+        await assertStillWon(ctx, a);
         const result = await ctx.systems.psa.amendProject(
           {
             externalId: amendmentExternalId(a.amendmentId),
@@ -289,6 +303,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
         const a = amendment(ctx);
         const p = plan(ctx);
         const { milestones } = amended(ctx);
+        await assertStillWon(ctx, a);
         const billingSchedule = milestones.map((m) => ({
           milestoneId: m.id,
           description: `Milestone: ${m.name}`,
@@ -331,6 +346,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
       system: 'crm',
       async run(ctx) {
         const a = amendment(ctx);
+        await assertStillWon(ctx, a);
         await ctx.systems.crm.markContractAmendmentApplied(a.amendmentId, a.projectId, ctx.correlationId);
         return { amendmentId: a.amendmentId, status: 'APPLIED', psaProjectId: a.projectId };
       },

@@ -1,6 +1,7 @@
 import { assertUnscoped } from '../../../lib/auth/account-scope';
 import { isoDate, optionalIsoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
+import { displayName, recordId } from '../../../lib/input';
 import { type MoneyInput, parseMoneyInput } from '../../../lib/money-input';
 import type { AmendProject } from '../connector/project-amendments';
 import type { PsaContext } from '../context';
@@ -22,8 +23,6 @@ interface AmendProjectArgs {
  * dates. @throws MeridianError BAD_USER_INPUT naming the field.
  */
 function parseAmendProject(input: AmendProjectArgs['input']): AmendProject {
-  if (input.externalId.trim() === '')
-    throw new MeridianError('BAD_USER_INPUT', 'externalId must not be blank', { field: 'externalId' });
   let currency: string | null = null;
   const minorOf = (value: MoneyInput, field: string, least: bigint): number => {
     const parsed = parseMoneyInput(value, field);
@@ -43,23 +42,23 @@ function parseAmendProject(input: AmendProjectArgs['input']): AmendProject {
   };
   const budgetMinor = input.budget ? minorOf(input.budget, 'budget', 0n) : null;
   const addMilestones = (input.addMilestones ?? []).map((m, i) => ({
-    name: m.name,
+    name: displayName(m.name, `addMilestones[${i}].name`),
     amountMinor: minorOf(m.amount, `addMilestones[${i}].amount`, 1n),
     dueDate: isoDate(m.dueDate, `addMilestones[${i}].dueDate`),
   }));
   const changeMilestones = (input.changeMilestones ?? []).map((c, i) => ({
-    milestoneId: c.milestoneId,
+    milestoneId: recordId(c.milestoneId, `changeMilestones[${i}].milestoneId`),
     amountMinor: c.amount ? minorOf(c.amount, `changeMilestones[${i}].amount`, 1n) : null,
     dueDate: optionalIsoDate(c.dueDate, `changeMilestones[${i}].dueDate`),
   }));
   return {
-    externalId: input.externalId,
-    projectId: input.projectId,
+    externalId: recordId(input.externalId, 'externalId'),
+    projectId: recordId(input.projectId, 'projectId'),
     budgetMinor,
     currency,
     endDate: optionalIsoDate(input.endDate, 'endDate'),
     addMilestones,
-    removeMilestoneIds: input.removeMilestoneIds ?? [],
+    removeMilestoneIds: (input.removeMilestoneIds ?? []).map((id, i) => recordId(id, `removeMilestoneIds[${i}]`)),
     changeMilestones,
   };
 }
