@@ -358,6 +358,51 @@ describe('flow applyContractAmendment', () => {
     expect([after.data.project, milestones.length]).toEqual([before.data.project, 3]);
   });
 
+  it("amends a time-and-materials project's budget, end date and ERP contract value, with no billing schedule, and refuses milestones for it", async () => {
+    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl, {
+      billingModel: 'TIME_AND_MATERIALS',
+    });
+    const conversion = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    expect((await waitForRun(stack, conversion, ['SUCCEEDED', 'EXCEPTION'])).status).toBe('SUCCEEDED');
+    const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
+    const [deal] = await stack.stores.crm.getOpportunities([opportunityId]);
+    const apply = async (fields: Record<string, unknown>) => {
+      const amendmentId = await amendment(opportunityId, fields);
+      const runId = (await mutate(APPLY, { input: { amendmentId } })).data!.applyContractAmendment.id;
+      return { amendmentId, run: await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']) };
+    };
+    const refused = await apply({
+      addMilestones: [{ name: 'Phase 2', amount: GBP('5000.00'), dueDate: '2027-05-01' }],
+    });
+    expect([refused.run.status, refused.run.steps[1]!.error?.message]).toEqual([
+      'EXCEPTION',
+      `Contract amendment ${refused.amendmentId} of opportunity '${opportunityId}' (${deal!.name}) adds milestones to project ${project!.id} (${project!.code}, ${project!.name}), which is billed time and materials: only fixed-fee and milestone projects are invoiced by milestone; amend its contract value and end date instead`,
+    ]);
+    const { amendmentId, run } = await apply({ newAmount: GBP('300000.50'), newEndDate: '2027-06-30' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', accountId, projectId: project!.id });
+    expect(await mutate(END_STATE, { opportunity: opportunityId, project: project!.id })).toEqual({
+      data: {
+        opportunity: {
+          amendments: [
+            { id: refused.amendmentId, status: 'APPROVED', psaProjectId: null, newAmount: null },
+            { id: amendmentId, status: 'APPLIED', psaProjectId: project!.id, newAmount: GBP('300000.50') },
+          ],
+        },
+        project: {
+          budget: GBP('300000.50'),
+          endDate: '2027-06-30',
+          milestones: [],
+          contract: {
+            value: GBP('300000.50'),
+            endDate: '2027-06-30',
+            amendmentExternalId: `amendment:${amendmentId}`,
+            billingSchedule: [],
+          },
+        },
+      },
+    });
+  });
+
   it('refuses bad amendments with coded errors and writes nothing', async () => {
     const { opportunityId } = await convertedDeal();
     const codes = async (fields: Record<string, unknown>) => {

@@ -74,6 +74,8 @@ async function assertStillWon(ctx: StepContext<ApplyContractAmendmentInput>, a: 
 /** Billing models whose projects carry milestones that must add up to the contract value. */
 const MILESTONE_BILLED = new Set(['FIXED_FEE', 'MILESTONE']);
 
+const MODEL_WORDS: Record<string, string> = { TIME_AND_MATERIALS: 'time and materials', RETAINER: 'as a retainer' };
+
 /**
  * What an amendment would do to each invoiced milestone it names, in words; empty when it names none. An invoiced
  * milestone is in the books: changing or removing it would make the PSA, the ERP invoice and the contract disagree.
@@ -230,6 +232,12 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
             'INVOICED_MILESTONE_LOCKED',
           );
         const budgetAfter = a.newAmount ?? project.budget;
+        if (!MILESTONE_BILLED.has(project.billingModel) && a.addMilestones.length > 0)
+          throw new SystemError(
+            'BAD_VALUE',
+            `${a.label} adds milestones to ${where}, which is billed ${MODEL_WORDS[project.billingModel] ?? project.billingModel}: only fixed-fee and milestone projects are invoiced by milestone; amend its contract value and end date instead`,
+            'crm',
+          );
         if (MILESTONE_BILLED.has(project.billingModel)) {
           // The milestones of a fixed-fee or milestone project are how its contract value is invoiced: after the
           // amendment they must still add up to it, or the project would be under- or over-invoiced.
