@@ -11,7 +11,7 @@ import { Milestone } from './resolvers/Milestone';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Project } from './resolvers/Project';
-import { projectAmendmentMutations } from './resolvers/ProjectAmendResult';
+import { projectAmendmentMutations } from './resolvers/project-amendments';
 import { ProjectFinancials } from './resolvers/ProjectFinancials';
 import { ProjectTemplate } from './resolvers/ProjectTemplate';
 import { Query } from './resolvers/Query';
