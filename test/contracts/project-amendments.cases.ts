@@ -49,12 +49,19 @@ export function describeProjectAmendmentCases(connector: () => PsaConnector): vo
         [added, 4, '2027-02-28', 13_965_000, 'PLANNED'],
       ]);
       expect(await state()).toEqual({ project: applied.project, milestones: applied.milestones });
+      expect(await connector().getProjectAmendments([amendment.externalId, 'amendment:CAM-999999'])).toEqual([
+        { externalId: amendment.externalId, projectId: 'PRJ-0000011', status: 'APPLIED' },
+        null,
+      ]);
       expect(await connector().amendProject(amendment)).toEqual({ ...applied, applied: false });
 
       expect(await connector().revertProjectAmendment(amendment.externalId)).toEqual({ reverted: true });
       expect(await state()).toEqual(before);
       expect(await connector().revertProjectAmendment(amendment.externalId)).toEqual({ reverted: false });
       expect(await connector().revertProjectAmendment('amendment:CAM-999999')).toEqual({ reverted: false });
+      expect(await connector().getProjectAmendments([amendment.externalId])).toEqual([
+        { externalId: amendment.externalId, projectId: 'PRJ-0000011', status: 'REVERTED' },
+      ]);
       // Reverted, it may be applied again; its added milestone gets a new ID (the first one's is never issued again).
       const again = await connector().amendProject(amendment);
       expect([again.applied, again.addedMilestoneIds[0] === added]).toEqual([true, false]);

@@ -318,6 +318,46 @@ describe('flow applyContractAmendment', () => {
     });
   });
 
+  it('applies an amendment once when a run stopped after the PSA write is resolved and the amendment applied again', async () => {
+    const { opportunityId, projectId, milestones } = await convertedDeal();
+    const amendmentId = await amendment(opportunityId, growth(milestones));
+    // The ERP loses the project's dimensions: the ERP step finds no project and the run stops after the PSA write.
+    const [dimensions] = await stack.stores.erp.getProjectDimensions([projectId]);
+    await stack.stores.erp.deleteProjectDimensions(projectId);
+    const first = (await mutate(APPLY, { input: { amendmentId } })).data!.applyContractAmendment.id;
+    const stopped = await waitForRun(stack, first, ['SUCCEEDED', 'EXCEPTION']);
+    expect(summary(stopped).map(([name, status]) => [name, status])).toEqual([
+      ['readAmendment', 'SUCCEEDED'],
+      ['planProjectChanges', 'SUCCEEDED'],
+      ['amendPsaProject', 'SUCCEEDED'],
+      ['amendErpContract', 'FAILED'],
+      ['markAmendmentApplied', 'PENDING'],
+    ]);
+    // A person restores the dimensions and resolves the exception (keeping the PSA write); the amendment, still
+    // APPROVED in the CRM, is applied again by a new run.
+    await stack.stores.erp.upsertProjectDimensions(dimensions!);
+    const exception = await mutate('query($id: ID!) { syncRun(id: $id) { exception { id } } }', { id: first });
+    await mutate('mutation($id: ID!) { resolveException(id: $id, note: "dimensions restored") { id } }', {
+      id: exception.data.syncRun.exception.id,
+    });
+    const second = (await mutate(APPLY, { input: { amendmentId } })).data!.applyContractAmendment.id;
+    expect(second).not.toBe(first);
+    const run = await waitForRun(stack, second, ['SUCCEEDED', 'EXCEPTION']);
+    expect(summary(run)).toEqual(STEPS.map((name) => [name, 'SUCCEEDED', 1]));
+    expect(run.steps[2]!.output).toMatchObject({ applied: false });
+    const end = await mutate(END_STATE, { opportunity: opportunityId, project: projectId });
+    expect(end.data.project.milestones.map((m: { name: string; amount: unknown }) => [m.name, m.amount])).toEqual([
+      ['Architecture approved', GBP('60000.00')],
+      ['Pipelines in production', GBP('120000.00')],
+      ['Handover and training', GBP('90000.00')],
+    ]);
+    expect([
+      end.data.project.budget,
+      end.data.project.contract.value,
+      end.data.opportunity.amendments[0].status,
+    ]).toEqual([GBP('270000.00'), GBP('270000.00'), 'APPLIED']);
+  });
+
   it('stops an amendment whose milestones would not add up to the contract value, or that names a milestone of another project, before any write', async () => {
     const { opportunityId, projectId, milestones } = await convertedDeal();
     const other = await convertedDeal();

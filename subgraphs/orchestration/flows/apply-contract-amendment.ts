@@ -201,6 +201,23 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
           );
         const where = `project ${project.id} (${project.code}, ${project.name})`;
         const currency = project.budget.currency;
+        const plan: Plan = {
+          projectId: project.id,
+          project: where,
+          currency,
+          budgetBefore: project.budget,
+          budgetAfter: a.newAmount ?? project.budget,
+          endDateBefore: project.endDate,
+          endDateAfter: a.newEndDate ?? project.endDate,
+        };
+        // The PSA carries this amendment already (an earlier run applied it, then stopped and was resolved): it was
+        // checked then, and the project shows it now, so checking it again would find its own changes; the writes
+        // that follow repeat idempotently.
+        const held = await ctx.systems.psa.getProjectAmendmentStatus(
+          amendmentExternalId(a.amendmentId),
+          ctx.correlationId,
+        );
+        if (held === 'APPLIED') return plan;
         const amounts = [
           a.newAmount,
           ...a.addMilestones.map((m) => m.amount),
@@ -213,9 +230,9 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
             `${a.label} is in ${foreign.currency}, but ${where} is in ${currency}; amend it in ${currency}`,
             'crm',
           );
-        const held = new Set(project.milestones.map((m) => m.id));
+        const ids = new Set(project.milestones.map((m) => m.id));
         const unknown = [...a.removeMilestoneIds, ...a.changeMilestones.map((c) => c.milestoneId)].filter(
-          (id) => !held.has(id),
+          (id) => !ids.has(id),
         );
         if (unknown.length)
           throw new SystemError(
@@ -231,7 +248,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
             'psa',
             'INVOICED_MILESTONE_LOCKED',
           );
-        const budgetAfter = a.newAmount ?? project.budget;
+        const { budgetAfter } = plan;
         if (!MILESTONE_BILLED.has(project.billingModel) && a.addMilestones.length > 0)
           throw new SystemError(
             'BAD_VALUE',
@@ -254,15 +271,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
               'crm',
             );
         }
-        return {
-          projectId: project.id,
-          project: where,
-          currency,
-          budgetBefore: project.budget,
-          budgetAfter,
-          endDateBefore: project.endDate,
-          endDateAfter: a.newEndDate ?? project.endDate,
-        };
+        return plan;
       },
     },
     {

@@ -65,6 +65,8 @@ export interface CrmAmendmentApi {
 /** The PSA's project amendment commands the flows use. Every method may throw SystemError. */
 export interface PsaAmendmentApi {
   getProjectForAmendment(id: string, correlationId: string): Promise<ProjectForAmendment | null>;
+  /** Whether the PSA carries the amendment with this external ID now (APPLIED), once carried it (REVERTED), or never (null). */
+  getProjectAmendmentStatus(externalId: string, correlationId: string): Promise<'APPLIED' | 'REVERTED' | null>;
   /** Idempotent by `externalId`: a repeat reports `applied: false` and the project as it stands. */
   amendProject(
     input: ProjectAmendmentInput,
@@ -125,6 +127,14 @@ export function psaAmendmentApi(client: SystemClient): PsaAmendmentApi {
         cid,
       );
       return data.project;
+    },
+    async getProjectAmendmentStatus(externalId, cid) {
+      const data = await client.request<{ projectAmendment: { status: 'APPLIED' | 'REVERTED' } | null }>(
+        `query ProjectAmendment($externalId: String!) { projectAmendment(externalId: $externalId) { status } }`,
+        { externalId },
+        cid,
+      );
+      return data.projectAmendment?.status ?? null;
     },
     async amendProject(input, cid) {
       const data = await client.request<{

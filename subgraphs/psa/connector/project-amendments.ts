@@ -26,8 +26,17 @@ export interface ProjectAmended {
   applied: boolean;
 }
 
+/** An amendment the PSA has applied (or applied and reverted), by its external ID. */
+export interface ProjectAmendmentRecord {
+  externalId: string;
+  projectId: string;
+  status: 'APPLIED' | 'REVERTED';
+}
+
 /** The PSA's project amendment commands, part of {@link PsaConnector}. */
 export interface ProjectAmendmentCommands {
+  /** Batch read by external ID: the keys' length and order, `null` per external ID never applied. */
+  getProjectAmendments(externalIds: readonly string[]): Promise<(ProjectAmendmentRecord | null)[]>;
   /**
    * Applies an amendment in one transaction. The same external ID and data again change nothing (`applied: false`);
    * one reverted may be applied again.

@@ -3,7 +3,7 @@ import { isoDate, optionalIsoDate } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { displayName, recordId } from '../../../lib/input';
 import { type MoneyInput, parseMoneyInput } from '../../../lib/money-input';
-import type { AmendProject } from '../connector/project-amendments';
+import type { AmendProject, ProjectAmendmentRecord } from '../connector/project-amendments';
 import type { PsaContext } from '../context';
 
 interface AmendProjectArgs {
@@ -62,6 +62,19 @@ function parseAmendProject(input: AmendProjectArgs['input']): AmendProject {
     changeMilestones,
   };
 }
+
+/** The PSA's contract amendment reads, merged into `Query`. */
+export const projectAmendmentQueries = {
+  projectAmendment: async (_: unknown, args: { externalId: string }, ctx: PsaContext) => {
+    assertUnscoped(ctx.identity, 'projectAmendment');
+    return (await ctx.psa.getProjectAmendments([args.externalId]))[0] ?? null;
+  },
+};
+
+/** `ProjectAmendment.project`, through the project loader. */
+export const ProjectAmendment = {
+  project: (a: ProjectAmendmentRecord, _args: unknown, ctx: PsaContext) => ctx.loaders.project.load(a.projectId),
+};
 
 /** The PSA's contract amendment commands, merged into `Mutation`. */
 export const projectAmendmentMutations = {

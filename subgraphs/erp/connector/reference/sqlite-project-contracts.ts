@@ -109,7 +109,7 @@ export class SqliteProjectContracts implements ProjectContractCommands {
   async revertProjectContractAmendment(externalId: string): Promise<{ reverted: boolean }> {
     return this.db.transaction((): { reverted: boolean } => {
       const row = this.row(externalId);
-      if (!row || row.status !== 'APPLIED') return { reverted: false };
+      if (row?.status !== 'APPLIED') return { reverted: false };
       const later = this.db
         .prepare(
           `SELECT external_id AS externalId FROM project_contract_amendments WHERE psa_project_id = ? AND seq > ? AND status = 'APPLIED' ORDER BY seq`,

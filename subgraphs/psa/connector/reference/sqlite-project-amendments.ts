@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
+import { byKey } from '../../../../lib/batch';
 import { MeridianError } from '../../../../lib/errors';
 import { fromMinor } from '../../../../lib/money';
-import { issueId, type SqliteDatabase } from '../../../../lib/sqlite';
-import type { AmendProject, ProjectAmended, ProjectAmendmentCommands } from '../project-amendments';
+import { inJson, issueId, type SqliteDatabase } from '../../../../lib/sqlite';
+import type {
+  AmendProject,
+  ProjectAmended,
+  ProjectAmendmentCommands,
+  ProjectAmendmentRecord,
+} from '../project-amendments';
 import type { MilestoneRecord, ProjectRecord } from '../psa-connector';
 
 /** The PSA's record of each amendment applied to a project: a migration step of the reference PSA. */
@@ -66,6 +72,15 @@ const label = (m: MilestoneRecord) => `${m.id} (${m.name})`;
  */
 export class SqliteProjectAmendments implements ProjectAmendmentCommands {
   constructor(private readonly db: SqliteDatabase) {}
+
+  async getProjectAmendments(externalIds: readonly string[]): Promise<(ProjectAmendmentRecord | null)[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT external_id AS externalId, project_id AS projectId, status FROM project_amendments WHERE ${inJson('external_id')}`,
+      )
+      .all(JSON.stringify(externalIds)) as ProjectAmendmentRecord[];
+    return byKey(externalIds, rows, (r) => r.externalId);
+  }
 
   async amendProject(input: AmendProject): Promise<ProjectAmended> {
     const hash = hashOf(input);
@@ -160,7 +175,7 @@ export class SqliteProjectAmendments implements ProjectAmendmentCommands {
   async revertProjectAmendment(externalId: string): Promise<{ reverted: boolean }> {
     return this.db.transaction((): { reverted: boolean } => {
       const row = this.row(externalId);
-      if (!row || row.status !== 'APPLIED') return { reverted: false };
+      if (row?.status !== 'APPLIED') return { reverted: false };
       const later = this.db
         .prepare(
           `SELECT external_id AS externalId FROM project_amendments WHERE project_id = ? AND seq > ? AND status = 'APPLIED' ORDER BY seq`,

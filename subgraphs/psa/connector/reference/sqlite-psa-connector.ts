@@ -265,6 +265,7 @@ const PSA_CONNECTOR_METHODS: PortMethods<PsaConnector> = {
   deleteProject: true,
   amendProject: true,
   revertProjectAmendment: true,
+  getProjectAmendments: true,
 };
 
 /**
@@ -969,6 +970,8 @@ export class SqlitePsaConnector implements PsaConnector {
   }
 
   amendProject: ProjectAmendmentCommands['amendProject'] = (input) => this.amendments.amendProject(input);
+  getProjectAmendments: ProjectAmendmentCommands['getProjectAmendments'] = (ids) =>
+    this.amendments.getProjectAmendments(ids);
   revertProjectAmendment: ProjectAmendmentCommands['revertProjectAmendment'] = (externalId) =>
     this.amendments.revertProjectAmendment(externalId);
 
