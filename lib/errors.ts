@@ -13,6 +13,8 @@ export const ERROR_CODES = {
     'The system of record refused the data (an unknown tax jurisdiction, a closed period, a missing mandatory field).',
   INVALID_STATE:
     'The record is not in a state that allows this command (billing a time entry that is not approved, paying a void invoice).',
+  INVOICED_MILESTONE_LOCKED:
+    'A contract amendment would change or remove a milestone that is already invoiced; an invoiced milestone never changes (the message names each one).',
   DUPLICATE_EXTERNAL_ID: 'The external ID or idempotency key was already used with different data.',
   NOTHING_TO_INVOICE:
     'The project has no billed, uninvoiced work posted up to the billing period’s cut-off: no invoice to raise, nothing written.',

@@ -18,6 +18,7 @@ export const ID_WIDTH = {
   PAY: 9,
   BL: 10,
   XREF: 8,
+  CAM: 6,
 } as const;
 
 export type IdPrefix = keyof typeof ID_WIDTH;

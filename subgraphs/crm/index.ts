@@ -6,6 +6,12 @@ import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
 import { AccountFinance } from './resolvers/AccountFinance';
 import { Contact } from './resolvers/Contact';
+import {
+  ContractAmendment,
+  contractAmendmentMutations,
+  contractAmendmentQueries,
+  opportunityAmendments,
+} from './resolvers/ContractAmendment';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Query } from './resolvers/Query';
@@ -25,7 +31,15 @@ export function createCrmSubgraph(deps: CrmSubgraphDeps): Subgraph<CrmContext> {
   return {
     name: 'crm',
     typeDefs: loadTypeDefs(CRM_SCHEMA_PATH),
-    resolvers: { Query, Mutation, Account, AccountFinance, Contact, Opportunity } as Subgraph<CrmContext>['resolvers'],
+    resolvers: {
+      Query: { ...Query, ...contractAmendmentQueries },
+      Mutation: { ...Mutation, ...contractAmendmentMutations },
+      Account,
+      AccountFinance,
+      Contact,
+      Opportunity: { ...Opportunity, amendments: opportunityAmendments },
+      ContractAmendment,
+    } as Subgraph<CrmContext>['resolvers'],
     context: async (_req, requestId, identity) => ({
       requestId,
       identity,

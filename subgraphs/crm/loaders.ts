@@ -8,6 +8,7 @@ import type {
   OpportunityRecord,
 } from './connector/crm-connector';
 import { accountScopeOf, type AccountScope } from '../../lib/auth/account-scope';
+import type { ContractAmendmentRecord } from './connector/contract-amendments';
 
 /**
  * The CRM's per-request loaders: one connector call per batch, whatever the number of keys. They are scoped to the
@@ -21,6 +22,8 @@ export interface CrmLoaders {
   opportunitiesByAccount: DataLoader<string, OpportunityRecord[]>;
   /** Keyed by account ID. */
   finance: DataLoader<string, AccountFinanceRecord | null>;
+  /** Contract amendments per opportunity ID (read only by callers unscoped to accounts: the type needs read:business). */
+  amendmentsByOpportunity: DataLoader<string, ContractAmendmentRecord[]>;
 }
 
 /**
@@ -73,5 +76,6 @@ export function createLoaders(crm: CrmConnector, identity: Identity | null): Crm
         () => null,
       ),
     ),
+    amendmentsByOpportunity: new DataLoader((ids) => crm.getContractAmendmentsByOpportunity(ids)),
   };
 }

@@ -12,6 +12,7 @@ import { Mutation } from './resolvers/Mutation';
 import { Payment } from './resolvers/Payment';
 import { Project } from './resolvers/Project';
 import { ProjectDimensions } from './resolvers/ProjectDimensions';
+import { ProjectContract, projectContract, projectContractMutations } from './resolvers/ProjectContract';
 import { Query } from './resolvers/Query';
 import { TaxJurisdiction } from './resolvers/TaxJurisdiction';
 import { accountScopeOf } from '../../lib/auth/account-scope';
@@ -33,9 +34,10 @@ export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
     typeDefs: loadTypeDefs(ERP_SCHEMA_PATH),
     resolvers: {
       Query,
-      Mutation,
+      Mutation: { ...Mutation, ...projectContractMutations },
       Account,
-      Project,
+      Project: { ...Project, contract: projectContract },
+      ProjectContract,
       Customer,
       Invoice,
       InvoiceLine,

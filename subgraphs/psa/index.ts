@@ -11,6 +11,7 @@ import { Milestone } from './resolvers/Milestone';
 import { Mutation } from './resolvers/Mutation';
 import { Opportunity } from './resolvers/Opportunity';
 import { Project } from './resolvers/Project';
+import { ProjectAmendment, projectAmendmentMutations, projectAmendmentQueries } from './resolvers/project-amendments';
 import { ProjectFinancials } from './resolvers/ProjectFinancials';
 import { ProjectTemplate } from './resolvers/ProjectTemplate';
 import { Query } from './resolvers/Query';
@@ -38,8 +39,9 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
     name: 'psa',
     typeDefs: loadTypeDefs(PSA_SCHEMA_PATH),
     resolvers: {
-      Query,
-      Mutation,
+      Query: { ...Query, ...projectAmendmentQueries },
+      Mutation: { ...Mutation, ...projectAmendmentMutations },
+      ProjectAmendment,
       Account,
       Opportunity,
       Project,

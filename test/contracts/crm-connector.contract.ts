@@ -1,3 +1,4 @@
+import { describeContractAmendmentCases } from './contract-amendments.cases';
 import type { ChangePosition } from '../../lib/change-feed';
 import { MeridianError } from '../../lib/errors';
 import type { AccountRecord, CrmConnector, OpportunityRecord } from '../../subgraphs/crm/connector/crm-connector';
@@ -391,5 +392,7 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
         details: { system: 'crm', value: 'OPP-nope' },
       });
     });
+
+    describeContractAmendmentCases(() => connector);
   });
 }

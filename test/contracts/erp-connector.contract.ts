@@ -1,3 +1,4 @@
+import { describeProjectContractCases } from './project-contracts.cases';
 import { MeridianError, type ErrorDetails } from '../../lib/errors';
 import { formatId, type IdPrefix } from '../../lib/ids';
 import type { ChangePosition } from '../../lib/change-feed';
@@ -935,5 +936,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(await connector.getInvoices([invoice.id])).toEqual([invoice]);
       });
     });
+
+    describeProjectContractCases(() => connector);
   });
 }

@@ -1,3 +1,4 @@
+import { describeProjectAmendmentCases } from './project-amendments.cases';
 import { MeridianError } from '../../lib/errors';
 import type { Page, PageRequest } from '../../lib/pagination';
 import { generateAccounts } from '../../seed/generate';
@@ -1078,5 +1079,7 @@ export function describePsaConnectorContract(adapter: string, make: PsaAdapterFa
         expect((await connector.getMilestonesByProject([record.id]))[0]).toHaveLength(4);
       });
     });
+
+    describeProjectAmendmentCases(() => connector);
   });
 }

@@ -88,6 +88,7 @@ describe('trigger poller: change-feed watermarks', () => {
       invoicesChanged: (after) => feed.read(after),
       accountsChanged: nothing,
       billingPeriodsDue: nothing,
+      approvedContractAmendments: nothing,
     };
     poller = startTriggerPoller({
       ledger,

@@ -16,6 +16,8 @@ const FLOW_NAMES: readonly FlowName[] = [
   'syncInvoiceStatus',
   'syncCustomer',
   'invoiceBilledWork',
+  // applyContractAmendment is left out: the demo data holds no amendments (its trigger is tested in
+  // apply-contract-amendment.test.ts).
 ];
 const TIMESTAMP = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
@@ -27,6 +29,7 @@ const SUBJECT: Record<FlowName, { field: string; actor: string }> = {
   syncInvoiceStatus: { field: 'invoiceId', actor: 'event:invoice.changed' },
   syncCustomer: { field: 'accountId', actor: 'event:account.changed' },
   invoiceBilledWork: { field: 'projectId', actor: 'event:billing_period.due' },
+  applyContractAmendment: { field: 'amendmentId', actor: 'event:contract_amendment.approved' },
 };
 
 /** What each trigger finds in freshly seeded demo data: the subjects its flow starts for, sorted. */
@@ -55,6 +58,8 @@ function seededWork(data: DatasetChunk): Record<FlowName, string[]> {
     // Every seeded billing line is invoiced, and no retainer has a fee in the ERP: no billing period is due
     // (test/flows/invoice-billed-work.test.ts covers this trigger).
     invoiceBilledWork: [],
+    // The demo data holds no contract amendments.
+    applyContractAmendment: [],
   };
 }
 

@@ -259,6 +259,7 @@ describe('orchestration audit trail', () => {
       invoicesChanged: async () => empty,
       accountsChanged: async () => empty,
       billingPeriodsDue: async () => empty,
+      approvedContractAmendments: async () => empty,
     };
     const poller = startTriggerPoller({
       ledger,

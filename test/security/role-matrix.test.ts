@@ -155,6 +155,7 @@ describe('access by role, as the composed schema declares it', () => {
     expect(where((row, key) => key.startsWith('Mutation.') && row.operations === 'allowed').sort()).toEqual(
       [
         'abandonRun',
+        'applyContractAmendment',
         'billApprovedTime',
         'billMilestone',
         'convertOpportunityToProject',

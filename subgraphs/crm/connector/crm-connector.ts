@@ -1,6 +1,7 @@
 import type { BillingModel } from '../../../lib/billing-model';
 import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { Page, PageRequest } from '../../../lib/pagination';
+import type { ContractAmendmentCommands } from './contract-amendments';
 
 /** Sales stage, as the CRM stores it. */
 export type OpportunityStage =
@@ -112,7 +113,7 @@ export interface Upserted<T> {
  * keys' length and order, `null` per missing ID), keyset pages, upserts by external ID.
  * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`).
  */
-export interface CrmConnector {
+export interface CrmConnector extends ContractAmendmentCommands {
   getAccounts(ids: readonly string[]): Promise<(AccountRecord | null)[]>;
   listAccounts(page: PageRequest, filter?: AccountFilter): Promise<Page<AccountRecord>>;
   /**

@@ -1,4 +1,5 @@
 import type { ChangeFeedRequest } from '../../../lib/change-feed';
+import type { ProjectContractCommands } from './project-contracts';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
@@ -180,7 +181,7 @@ export interface DeleteOutcome {
  * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`); writes may
  * throw VALIDATION_REJECTED (unknown tax jurisdiction or legal entity, closed period) naming the bad value.
  */
-export interface ErpConnector {
+export interface ErpConnector extends ProjectContractCommands {
   getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]>;
   getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]>;
   getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]>;

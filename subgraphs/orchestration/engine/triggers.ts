@@ -48,6 +48,8 @@ export interface TriggerSources {
     after: string | null,
     due: { today: string; inArrears: readonly string[]; inAdvance: readonly string[] },
   ): Promise<TriggerPage>;
+  /** CRM contract amendments approved and not yet applied, a page at a time. */
+  approvedContractAmendments(after: string | null): Promise<TriggerPage>;
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
@@ -159,6 +161,13 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       }
       return { ids, endCursor: page.pageInfo.endCursor, hasNextPage: page.pageInfo.hasNextPage };
     },
+    async approvedContractAmendments(after) {
+      const data = await crm.request<{ contractAmendments: Page }>(
+        `query ApprovedAmendments($after: String) { contractAmendments(first: 500, after: $after, filter: { status: APPROVED }) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      return toTriggerPage(data.contractAmendments);
+    },
   };
 }
 
@@ -266,6 +275,13 @@ const TRIGGERS: readonly Trigger[] = [
       return { projectId, period };
     },
   },
+  {
+    flow: 'applyContractAmendment',
+    actor: 'event:contract_amendment.approved',
+    reads: 'state',
+    list: (s, after) => s.approvedContractAmendments(after),
+    input: (id) => ({ amendmentId: id }),
+  },
 ];
 
 /** What a `changes` trigger keeps in the ledger between looks (as JSON, under `trigger:<flow>`). */
@@ -289,7 +305,8 @@ function notStarted(run: RunRecord): boolean {
  * Starts the flows the systems' state calls for, as their upstream events would: a closed-won opportunity not yet
  * converted starts `convertOpportunityToProject`; approved, billable, unbilled time starts `billApprovedTime` for its
  * project; a completed milestone of a fixed-fee or milestone project starts `billMilestone`; an ERP invoice posted or
- * paid starts `syncInvoiceStatus`; a CRM account changed (that has an ERP customer) starts `syncCustomer`. It looks
+ * paid starts `syncInvoiceStatus`; a CRM account changed (that has an ERP customer) starts `syncCustomer`; a CRM contract amendment
+ * approved (not yet applied) starts `applyContractAmendment`. It looks
  * every `intervalMs` instead of listening for events because a look never misses one: a trigger lost while a process
  * was down is found on the next look, and a run already standing for the same subject is returned instead of a second
  * one. Each trigger obeys `governance.triggers`, read at every look; one switched off queues nothing and keeps its

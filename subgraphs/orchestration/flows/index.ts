@@ -1,3 +1,4 @@
+import { applyContractAmendment } from './apply-contract-amendment';
 import { billApprovedTime } from './bill-approved-time';
 import { billMilestone } from './bill-milestone';
 import { convertOpportunityToProject } from './convert-opportunity-to-project';
@@ -14,4 +15,5 @@ export const FLOWS: readonly Flow<any>[] = [
   syncInvoiceStatus,
   syncCustomer,
   invoiceBilledWork,
+  applyContractAmendment,
 ];

@@ -51,6 +51,7 @@ export interface Governance {
     syncInvoiceStatus?: boolean;
     syncCustomer?: boolean;
     invoiceBilledWork?: boolean;
+    applyContractAmendment?: boolean;
   };
 }
 

@@ -87,6 +87,11 @@ export const Mutation = {
     { input }: { input: { projectId: string; period: string; idempotencyKey?: string | null } },
     ctx: OrchestrationContext,
   ) => startRun(ctx, 'invoiceBilledWork', { projectId: input.projectId, period: input.period }, input.idempotencyKey),
+  applyContractAmendment: (
+    _: unknown,
+    { input }: { input: { amendmentId: string; idempotencyKey?: string | null } },
+    ctx: OrchestrationContext,
+  ) => startRun(ctx, 'applyContractAmendment', { amendmentId: input.amendmentId }, input.idempotencyKey),
   retryRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) => {
     const run = await ctx.ledger.retryRun(args.id, actorOf(ctx));
     manualTouches.inc({ flow: run.flow, action: 'retry' });

@@ -1,3 +1,4 @@
+import { crmAmendmentApi, erpAmendmentApi, psaAmendmentApi } from './amendment-apis';
 import { createSystemClient, type SystemClient, type SystemTargets } from './graphql-client';
 import type { Money } from '../../../lib/money';
 import { SystemError } from './system-error';
@@ -34,6 +35,7 @@ export function createGraphQLSystems(targets: SystemTargets): Systems {
 
 function crmApi(client: SystemClient): CrmApi {
   return {
+    ...crmAmendmentApi(client),
     async getOpportunity(id, cid) {
       const data = await client.request<{ opportunity: OpportunityForConversion | null }>(
         `query ConversionOpportunity($id: ID!) { opportunity(id: $id) {
@@ -75,6 +77,7 @@ function crmApi(client: SystemClient): CrmApi {
 
 function psaApi(client: SystemClient): PsaApi {
   return {
+    ...psaAmendmentApi(client),
     async createProjectFromTemplate(input, cid) {
       const data = await client.request<{
         createProjectFromTemplate: { project: { id: string; code: string }; created: boolean };
@@ -137,6 +140,7 @@ function psaApi(client: SystemClient): PsaApi {
 
 function erpApi(client: SystemClient): ErpApi {
   return {
+    ...erpAmendmentApi(client),
     async upsertCustomer(input, cid) {
       const data = await client.request<{ upsertCustomer: { customer: { id: string }; created: boolean } }>(
         `mutation UpsertCustomer($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { customer { id } created } }`,

@@ -42,6 +42,7 @@ export function classifyCode(code: string | null | undefined): ErrorClass {
     case 'IDEMPOTENCY_KEY_REUSED':
       return 'DUPLICATE';
     case 'INVALID_STATE':
+    case 'INVOICED_MILESTONE_LOCKED':
       return 'CONFLICT';
     // The orchestration's own credentials were refused: no retry cures that, only a fixed configuration.
     case 'UNAUTHENTICATED':

@@ -1,5 +1,6 @@
 import type { BillingModel } from '../../../lib/billing-model';
 import type { Money } from '../../../lib/money';
+import type { CrmAmendmentApi, ErpAmendmentApi, PsaAmendmentApi } from './amendment-apis';
 
 /** An opportunity as the conversion reads it from the CRM. */
 export interface OpportunityForConversion {
@@ -34,7 +35,7 @@ export interface AccountFinancials {
 }
 
 /** The CRM commands the flows use. Every method may throw SystemError. */
-export interface CrmApi {
+export interface CrmApi extends CrmAmendmentApi {
   getOpportunity(id: string, correlationId: string): Promise<OpportunityForConversion | null>;
   getAccount(id: string, correlationId: string): Promise<AccountForSync | null>;
   /** Idempotent: the same figures again report `changed: false`; figures older than the recorded ones are ignored. */
@@ -73,7 +74,7 @@ export interface ProjectFinancials {
 }
 
 /** The PSA commands the flows use. Every method may throw SystemError. */
-export interface PsaApi {
+export interface PsaApi extends PsaAmendmentApi {
   createProjectFromTemplate(
     input: {
       externalId: string;
@@ -188,7 +189,7 @@ export interface BillingLineView {
 }
 
 /** The ERP commands the flows use. Every method may throw SystemError. */
-export interface ErpApi {
+export interface ErpApi extends ErpAmendmentApi {
   upsertCustomer(
     input: {
       externalCrmId: string;

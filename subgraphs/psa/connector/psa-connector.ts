@@ -1,4 +1,5 @@
 import type { BillingModel } from '../../../lib/billing-model';
+import type { ProjectAmendmentCommands } from './project-amendments';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
 export type ProjectStatus = 'PLANNED' | 'ACTIVE' | 'ON_HOLD' | 'COMPLETED' | 'CANCELLED';
@@ -207,7 +208,7 @@ export interface BillableWorkRecord {
  * `null` per missing ID), per-parent batch reads (one array per key), keyset pages, idempotent commands.
  * Every command may throw MeridianError RATE_LIMITED / SYSTEM_MAINTENANCE (with `retryAfterMs`).
  */
-export interface PsaConnector {
+export interface PsaConnector extends ProjectAmendmentCommands {
   getProjects(ids: readonly string[]): Promise<(ProjectRecord | null)[]>;
   listProjects(page: PageRequest, filter?: ProjectFilter): Promise<Page<ProjectRecord>>;
   getProjectsByAccount(accountIds: readonly string[]): Promise<ProjectRecord[][]>;

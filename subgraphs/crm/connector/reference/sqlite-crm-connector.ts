@@ -29,6 +29,8 @@ import type {
   UpsertOpportunity,
   Upserted,
 } from '../crm-connector';
+import type { ContractAmendmentCommands } from '../contract-amendments';
+import { CONTRACT_AMENDMENTS_SCHEMA, SqliteContractAmendments } from './sqlite-contract-amendments';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -94,6 +96,7 @@ const MIGRATIONS: readonly Migration[] = [
       db.exec(`ALTER TABLE accounts ADD COLUMN updated_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'`);
   },
   `CREATE INDEX IF NOT EXISTS accounts_changes ON accounts(updated_at, id)`,
+  CONTRACT_AMENDMENTS_SCHEMA,
 ];
 /** Fields of an account an upsert writes: a change to any of them moves `updated_at`. */
 const UPSERT_FIELDS = ['name', 'industry', 'billingCountry', 'parentAccountId', 'owner'] as const;
@@ -127,6 +130,13 @@ const CRM_CONNECTOR_METHODS: PortMethods<CrmConnector> = {
   closeOpportunity: true,
   linkOpportunity: true,
   unlinkOpportunity: true,
+  getContractAmendments: true,
+  getContractAmendmentsByOpportunity: true,
+  listContractAmendments: true,
+  upsertContractAmendment: true,
+  approveContractAmendment: true,
+  markContractAmendmentApplied: true,
+  unmarkContractAmendmentApplied: true,
 };
 
 /**
@@ -137,11 +147,14 @@ export class SqliteCrmConnector implements CrmConnector {
   /** Failures to show; all off by default. */
   readonly faults: FaultInjector;
   private readonly db: SqliteDatabase;
+  /** Contract amendments (change orders), kept in their own module. */
+  private readonly amendments: SqliteContractAmendments;
 
   /** Opens (creating on first use) the CRM database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     migrate(this.db, MIGRATIONS);
+    this.amendments = new SqliteContractAmendments(this.db);
     this.faults = new FaultInjector('crm', faults);
     // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
     // run on the connector itself.
@@ -428,6 +441,21 @@ export class SqliteCrmConnector implements CrmConnector {
       return this.opportunityById(id);
     })();
   }
+
+  getContractAmendments: ContractAmendmentCommands['getContractAmendments'] = (ids) =>
+    this.amendments.getContractAmendments(ids);
+  getContractAmendmentsByOpportunity: ContractAmendmentCommands['getContractAmendmentsByOpportunity'] = (ids) =>
+    this.amendments.getContractAmendmentsByOpportunity(ids);
+  listContractAmendments: ContractAmendmentCommands['listContractAmendments'] = (page, filter) =>
+    this.amendments.listContractAmendments(page, filter);
+  upsertContractAmendment: ContractAmendmentCommands['upsertContractAmendment'] = (input) =>
+    this.amendments.upsertContractAmendment(input);
+  approveContractAmendment: ContractAmendmentCommands['approveContractAmendment'] = (id, at) =>
+    this.amendments.approveContractAmendment(id, at);
+  markContractAmendmentApplied: ContractAmendmentCommands['markContractAmendmentApplied'] = (id, projectId, at) =>
+    this.amendments.markContractAmendmentApplied(id, projectId, at);
+  unmarkContractAmendmentApplied: ContractAmendmentCommands['unmarkContractAmendmentApplied'] = (id) =>
+    this.amendments.unmarkContractAmendmentApplied(id);
 
   private findOpportunity(id: string): OpportunityRecord {
     const row = this.db.prepare(`SELECT ${OPPORTUNITY_COLUMNS} FROM opportunities WHERE id = ?`).get(id) as

@@ -38,6 +38,8 @@ import type {
   UpdateCustomerFields,
   UpsertCustomer,
 } from '../erp-connector';
+import type { ProjectContractCommands } from '../project-contracts';
+import { PROJECT_CONTRACTS_SCHEMA, SqliteProjectContracts } from './sqlite-project-contracts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS legal_entities (
@@ -142,6 +144,7 @@ const MIGRATIONS: readonly Migration[] = [
   },
   `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`,
   `CREATE TABLE retainer_terms (psa_project_id TEXT PRIMARY KEY, fee_minor INTEGER NOT NULL, currency TEXT NOT NULL)`,
+  PROJECT_CONTRACTS_SCHEMA,
 ];
 
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
@@ -206,6 +209,9 @@ const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   applyPayment: true,
   deleteCustomer: true,
   deleteProjectDimensions: true,
+  getProjectContracts: true,
+  amendProjectContract: true,
+  revertProjectContractAmendment: true,
 };
 
 /**
@@ -217,11 +223,14 @@ export class SqliteErpConnector implements ErpConnector {
   /** Failures to show, and the closed accounting periods; all off by default. */
   readonly faults: FaultInjector;
   private readonly db: SqliteDatabase;
+  /** Project contracts set by amendments, kept in their own module. */
+  private readonly contracts: SqliteProjectContracts;
 
   /** Opens (creating on first use) the ERP database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     migrate(this.db, MIGRATIONS);
+    this.contracts = new SqliteProjectContracts(this.db);
     this.faults = new FaultInjector('erp', faults);
     // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
     // run on the connector itself.
@@ -849,6 +858,13 @@ export class SqliteErpConnector implements ErpConnector {
       return { id, deleted: true };
     })();
   }
+
+  getProjectContracts: ProjectContractCommands['getProjectContracts'] = (ids) =>
+    this.contracts.getProjectContracts(ids);
+  amendProjectContract: ProjectContractCommands['amendProjectContract'] = (input) =>
+    this.contracts.amendProjectContract(input);
+  revertProjectContractAmendment: ProjectContractCommands['revertProjectContractAmendment'] = (externalId) =>
+    this.contracts.revertProjectContractAmendment(externalId);
 
   async deleteProjectDimensions(psaProjectId: string): Promise<DeleteOutcome> {
     return this.db.transaction((): DeleteOutcome => {

@@ -37,6 +37,8 @@ import type {
   TimeEntryFilter,
   TimeEntryRecord,
 } from '../psa-connector';
+import type { ProjectAmendmentCommands } from '../project-amendments';
+import { PROJECT_AMENDMENTS_SCHEMA, SqliteProjectAmendments } from './sqlite-project-amendments';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rate_cards (
@@ -152,6 +154,7 @@ const MIGRATIONS: readonly Migration[] = [
   (db) => {
     if (!hasColumn(db, 'milestones', 'invoice_id')) db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
   },
+  PROJECT_AMENDMENTS_SCHEMA,
 ];
 
 const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, budget_minor AS budgetMinor, currency, start_date AS startDate,
@@ -260,6 +263,9 @@ const PSA_CONNECTOR_METHODS: PortMethods<PsaConnector> = {
   recordProjectFinancials: true,
   markBilled: true,
   deleteProject: true,
+  amendProject: true,
+  revertProjectAmendment: true,
+  getProjectAmendments: true,
 };
 
 /**
@@ -270,11 +276,14 @@ export class SqlitePsaConnector implements PsaConnector {
   /** Failures to show; all off by default. */
   readonly faults: FaultInjector;
   private readonly db: SqliteDatabase;
+  /** Contract amendments applied to projects, kept in their own module. */
+  private readonly amendments: SqliteProjectAmendments;
 
   /** Opens (creating on first use) the PSA database at `path`; `:memory:` for a private one. */
   constructor(path: string, faults: FaultSettings = {}) {
     this.db = openSqlite(path);
     migrate(this.db, MIGRATIONS);
+    this.amendments = new SqliteProjectAmendments(this.db);
     this.faults = new FaultInjector('psa', faults);
     // Every `new` hands out the connector behind its fault switches, so no caller can forget them; its own methods
     // run on the connector itself.
@@ -969,6 +978,12 @@ export class SqlitePsaConnector implements PsaConnector {
       return row;
     });
   }
+
+  amendProject: ProjectAmendmentCommands['amendProject'] = (input) => this.amendments.amendProject(input);
+  getProjectAmendments: ProjectAmendmentCommands['getProjectAmendments'] = (ids) =>
+    this.amendments.getProjectAmendments(ids);
+  revertProjectAmendment: ProjectAmendmentCommands['revertProjectAmendment'] = (externalId) =>
+    this.amendments.revertProjectAmendment(externalId);
 
   private milestoneById(id: string): MilestoneRecord | undefined {
     return this.db.prepare(`SELECT ${MILESTONE_COLUMNS} FROM milestones WHERE id = ?`).get(id) as
