@@ -847,7 +847,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         ]);
         expect(await failure(connector.applyPayment({ ...payment, externalId: 'remit-3', amountMinor: 1 }))).toEqual({
           code: 'INVALID_STATE',
-          message: `Invoice '${invoice.number}' is PAID; only a POSTED invoice takes payments`,
+          message: `Invoice '${invoice.number}' is PAID; only a POSTED or OVERDUE invoice takes payments`,
           details: { system: 'erp', field: 'invoiceId', value: invoice.id },
         });
       });

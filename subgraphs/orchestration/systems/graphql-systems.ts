@@ -147,7 +147,7 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async getCustomerByAccount(accountId, cid) {
       const data = await client.request<{ customerByAccount: CustomerForSync | null }>(
-        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } } }`,
+        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } creditHold { reason since } } }`,
         { accountId },
         cid,
       );

@@ -144,6 +144,8 @@ export interface CustomerForSync {
   legalEntity: { code: string };
   /** Its tax jurisdiction (ERP-owned). */
   taxJurisdiction: { code: string };
+  /** Its credit hold (ERP-owned); null when it is not on hold. */
+  creditHold: { reason: string; since: string } | null;
 }
 
 /** An ERP invoice as the invoice-status flow reads it. */
