@@ -203,7 +203,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 
   const systems = {
-    crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), trust('crm')),
+    crm: await startSubgraph(
+      createCrmSubgraph({
+        crm: wrap<CrmConnector>('crm', stores.crm),
+        ...(options.clock ? { now: options.clock } : {}),
+      }),
+      trust('crm'),
+    ),
     psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), trust('psa')),
     erp: await startSubgraph(
       createErpSubgraph({

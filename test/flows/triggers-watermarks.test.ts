@@ -87,6 +87,7 @@ describe('trigger poller: change-feed watermarks', () => {
       milestonesReadyToInvoice: nothing,
       invoicesChanged: (after) => feed.read(after),
       accountsChanged: nothing,
+      invoicesPastDue: nothing,
     };
     poller = startTriggerPoller({
       ledger,

@@ -258,6 +258,7 @@ describe('orchestration audit trail', () => {
       milestonesReadyToInvoice: async () => empty,
       invoicesChanged: async () => empty,
       accountsChanged: async () => empty,
+      invoicesPastDue: async () => empty,
     };
     const poller = startTriggerPoller({
       ledger,

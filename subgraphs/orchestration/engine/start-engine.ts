@@ -152,6 +152,7 @@ export function startEngine(options: EngineOptions): Engine {
           logger: logger.child({ component: 'triggers' }),
           intervalMs: triggerOptions.intervalMs,
           onQueued: runQueued,
+          ...(options.worker && options.worker.now ? { now: options.worker.now } : {}),
         });
         triggers = poller;
         return {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { todayUtc } from '../../../lib/dates';
 import type { Flow } from '../flows/flow';
 import type { Governance } from '../governance/governance';
 import { createSystemClient, type SystemTargets } from '../systems/graphql-client';
@@ -30,6 +31,8 @@ export interface TriggerSources {
    * customer (the others have nothing to sync); `endCursor` ends the whole page read, kept or not.
    */
   accountsChanged(after: string | null): Promise<TriggerPage>;
+  /** ERP invoices POSTED (not yet marked OVERDUE) with a balance past their due date on the ERP's today, a page at a time. */
+  invoicesPastDue(after: string | null): Promise<TriggerPage>;
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
@@ -79,6 +82,13 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
       );
       return toTriggerPage(data.invoicesChangedSince);
     },
+    async invoicesPastDue(after) {
+      const data = await erp.request<{ invoices: Page }>(
+        `query PastDue($after: String) { invoices(first: 500, after: $after, filter: { status: POSTED, overdue: true }) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      return toTriggerPage(data.invoices);
+    },
     async accountsChanged(after) {
       const data = await crm.request<{ accountsChangedSince: Page }>(
         `query AccountsChanged($after: String) { accountsChangedSince(first: 500, after: $after) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
@@ -108,6 +118,8 @@ export interface TriggerOptions {
   intervalMs?: number;
   /** Called after runs were queued, to wake a worker. */
   onQueued?: () => void;
+  /** The clock (epoch ms) whose UTC date the daily sweep goes by. @default Date.now */
+  now?: () => number;
 }
 
 /** A running trigger poller. */
@@ -128,7 +140,7 @@ type FlowName = keyof Governance['triggers'];
 interface Trigger {
   flow: FlowName;
   actor: string;
-  reads: 'state' | 'changes';
+  reads: 'state' | 'changes' | 'daily';
   list: (sources: TriggerSources, after: string | null) => Promise<TriggerPage>;
   input: (id: string) => Record<string, unknown>;
 }
@@ -169,6 +181,13 @@ const TRIGGERS: readonly Trigger[] = [
     list: (s, after) => s.accountsChanged(after),
     input: (id) => ({ accountId: id }),
   },
+  {
+    flow: 'flagOverdueInvoice',
+    actor: 'schedule:overdue.daily',
+    reads: 'daily',
+    list: (s, after) => s.invoicesPastDue(after),
+    input: (id) => ({ invoiceId: id }),
+  },
 ];
 
 /** What a `changes` trigger keeps in the ledger between looks (as JSON, under `trigger:<flow>`). */
@@ -202,6 +221,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
   const { ledger, sources, governance, logger } = options;
   const flows = new Map(options.flows.map((f) => [f.name, f as Flow<unknown>]));
   const intervalMs = options.intervalMs ?? 5000;
+  const now = options.now ?? Date.now;
 
   /** Queues a run of `trigger`'s flow for `id`, or finds the run standing for it; `onCreated` counts the new ones. */
   async function queue(
@@ -282,6 +302,20 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     }
   }
 
+  // The daily sweep lists the invoices past due once per UTC day of `now`, with the day swept kept in the ledger as its
+  // watermark (written compare-and-set, after the runs of every page were queued: a failed look sweeps the day again).
+  // It lists only invoices not marked OVERDUE yet, and a run stands for each invoice for ever, so a day on which
+  // nothing fell due starts no run, and an invoice that stays unpaid is not flagged again day after day.
+  async function queueDaily(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
+    const name = `trigger:${trigger.flow}`;
+    const today = todayUtc(new Date(now()));
+    const stored = await ledger.getWatermark(name);
+    if (stored !== null && (JSON.parse(stored) as { sweptOn: string }).sweptOn >= today) return;
+    await queueState(trigger, flow, onCreated);
+    if (!(await ledger.setWatermark(name, JSON.stringify({ sweptOn: today }), stored)))
+      logger.debug({ trigger: trigger.flow }, 'another poller swept today too; its runs are the same ones');
+  }
+
   async function look(): Promise<number> {
     // Counted as they are created, so runs a failed trigger queued before failing still count, and wake a worker.
     let queued = 0;
@@ -292,6 +326,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
       TRIGGERS.map(async (trigger) => {
         const flow = flows.get(trigger.flow);
         if (!flow || governance.triggers[trigger.flow] === false) return;
+        if (trigger.reads === 'daily') return queueDaily(trigger, flow, onCreated);
         await (trigger.reads === 'state'
           ? queueState(trigger, flow, onCreated)
           : queueChanges(trigger, flow, onCreated));

@@ -1,6 +1,7 @@
 import { billApprovedTime } from './bill-approved-time';
 import { billMilestone } from './bill-milestone';
 import { convertOpportunityToProject } from './convert-opportunity-to-project';
+import { flagOverdueInvoice } from './flag-overdue-invoice';
 import type { Flow } from './flow';
 import { syncCustomer } from './sync-customer';
 import { syncInvoiceStatus } from './sync-invoice-status';
@@ -12,4 +13,5 @@ export const FLOWS: readonly Flow<any>[] = [
   billMilestone,
   syncInvoiceStatus,
   syncCustomer,
+  flagOverdueInvoice,
 ];

@@ -38,6 +38,8 @@ export interface Governance {
     billMilestone?: boolean;
     syncInvoiceStatus?: boolean;
     syncCustomer?: boolean;
+    /** The daily overdue sweep. */
+    flagOverdueInvoice?: boolean;
   };
 }
 

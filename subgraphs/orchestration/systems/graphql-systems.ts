@@ -15,7 +15,7 @@ import type {
 /** Invoices read per page when a flow totals an account's or a project's invoices. */
 const INVOICE_PAGE_SIZE = 1000;
 
-const INVOICE_STATUS_FIELDS = `id number status overdue total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
+const INVOICE_STATUS_FIELDS = `id number status overdue dueDate total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
 
 /**
  * {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store), every request signed
@@ -181,6 +181,14 @@ function erpApi(client: SystemClient): ErpApi {
         cid,
       );
       return data.invoice;
+    },
+    async markInvoiceOverdue(id, cid) {
+      const data = await client.request<{ markInvoiceOverdue: { invoice: InvoiceStatusView; changed: boolean } }>(
+        `mutation MarkOverdue($id: ID!) { markInvoiceOverdue(invoiceId: $id) { invoice { ${INVOICE_STATUS_FIELDS} } changed } }`,
+        { id },
+        cid,
+      );
+      return data.markInvoiceOverdue;
     },
     async listInvoices(filter, cid) {
       const invoices: InvoiceStatusView[] = [];
