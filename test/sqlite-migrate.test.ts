@@ -71,7 +71,7 @@ describe('migrate', () => {
     ];
     for (const c of open()) c.close();
     const first = versions();
-    expect(first).toEqual([3, 2, 3]);
+    expect(first).toEqual([4, 3, 4]);
     for (const c of open()) c.close();
     expect(versions()).toEqual(first);
   });

@@ -135,6 +135,8 @@ export function startEngine(options: EngineOptions): Engine {
     relay?.wake();
   };
 
+  // The daily overdue sweep goes by the worker's clock, so a test that moves one moves both.
+  const clockOf = (worker: EngineOptions['worker']) => (worker ? worker.now : undefined);
   const triggerOptions = options.triggers;
   if (triggerOptions)
     triggerLeadership = startLeadership({
@@ -152,7 +154,7 @@ export function startEngine(options: EngineOptions): Engine {
           logger: logger.child({ component: 'triggers' }),
           intervalMs: triggerOptions.intervalMs,
           onQueued: runQueued,
-          ...(options.worker && options.worker.now ? { now: options.worker.now } : {}),
+          ...(clockOf(options.worker) ? { now: clockOf(options.worker)! } : {}),
         });
         triggers = poller;
         return {
