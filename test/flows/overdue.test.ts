@@ -162,7 +162,7 @@ describe('overdue receivables', () => {
     clock.advanceTo(dayAfter(dueDate, 1));
     const flagged = await look(invoiceId);
     expect(flagged.map((r) => [r.flow, r.input, r.triggeredBy, r.status])).toEqual([
-      ['flagOverdueInvoice', { invoiceId }, 'schedule:overdue.daily', 'SUCCEEDED'],
+      ['flagOverdueInvoice', { invoiceId }, 'event:invoice.overdue', 'SUCCEEDED'],
     ]);
     expect(flagged[0]!.steps.map((s) => [s.name, s.status, s.attempts])).toEqual([
       ['markOverdue', 'SUCCEEDED', 1],

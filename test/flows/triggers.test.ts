@@ -26,7 +26,7 @@ const SUBJECT: Record<FlowName, { field: string; actor: string }> = {
   billMilestone: { field: 'milestoneId', actor: 'event:milestone.completed' },
   syncInvoiceStatus: { field: 'invoiceId', actor: 'event:invoice.changed' },
   syncCustomer: { field: 'accountId', actor: 'event:account.changed' },
-  flagOverdueInvoice: { field: 'invoiceId', actor: 'schedule:overdue.daily' },
+  flagOverdueInvoice: { field: 'invoiceId', actor: 'event:invoice.overdue' },
 };
 
 /** What each trigger finds in freshly seeded demo data: the subjects its flow starts for, sorted. */

@@ -183,7 +183,7 @@ const TRIGGERS: readonly Trigger[] = [
   },
   {
     flow: 'flagOverdueInvoice',
-    actor: 'schedule:overdue.daily',
+    actor: 'event:invoice.overdue',
     reads: 'daily',
     list: (s, after) => s.invoicesPastDue(after),
     input: (id) => ({ invoiceId: id }),
