@@ -203,9 +203,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 
   const systems = {
-    crm: await startSubgraph(createCrmSubgraph({ crm: wrap<CrmConnector>('crm', stores.crm) }), trust('crm')),
+    crm: await startSubgraph(
+      createCrmSubgraph({
+        crm: wrap<CrmConnector>('crm', stores.crm),
+        ...(options.clock ? { now: options.clock } : {}),
+      }),
+      trust('crm'),
+    ),
     psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), trust('psa')),
-    erp: await startSubgraph(createErpSubgraph({ erp: wrap<ErpConnector>('erp', stores.erp) }), trust('erp')),
+    erp: await startSubgraph(
+      createErpSubgraph({
+        erp: wrap<ErpConnector>('erp', stores.erp),
+        ...(options.clock ? { now: options.clock } : {}),
+      }),
+      trust('erp'),
+    ),
   };
   const ledger = wrap<Ledger>('orchestration', stores.ledger);
   const governance = options.governance ?? loadGovernance();

@@ -107,10 +107,10 @@ describe('planCorrection', () => {
   });
 
   it("refuses another flow's fields on a run of a flow that takes none, naming the field", () => {
-    const billing = run('billMilestone', { milestoneId: 'MS-1' }, [['FAILED', null]]);
+    const billing = run('syncInvoiceStatus', { invoiceId: 'INV-1' }, [['FAILED', null]]);
     expect(() =>
       planCorrection(
-        flow('billMilestone'),
+        flow('syncInvoiceStatus'),
         billing,
         { deliveryRegion: 'DACH', legalEntity: 'MERIDIAN-DE' },
         governance,
@@ -118,7 +118,7 @@ describe('planCorrection', () => {
     ).toThrow(
       expect.objectContaining({
         message:
-          "'deliveryRegion' is not an input of billMilestone runs, which take no corrections; retry the run as it is, resolve or abandon it",
+          "'deliveryRegion' is not an input of syncInvoiceStatus runs, which take no corrections; retry the run as it is, resolve or abandon it",
         extensions: { code: 'BAD_USER_INPUT', field: 'deliveryRegion', runId: 'RUN-1' },
       }),
     );

@@ -71,7 +71,7 @@ describe('migrate', () => {
     ];
     for (const c of open()) c.close();
     const first = versions();
-    expect(first).toEqual([4, 3, 5]);
+    expect(first).toEqual([5, 4, 6]);
     for (const c of open()) c.close();
     expect(versions()).toEqual(first);
   });

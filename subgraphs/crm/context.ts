@@ -9,4 +9,6 @@ export interface CrmContext {
   identity: Identity | null;
   crm: CrmConnector;
   loaders: CrmLoaders;
+  /** The CRM's clock (epoch ms): its today counts how many days an invoice is overdue. */
+  now: () => number;
 }

@@ -22,6 +22,8 @@ export const CRM_SCHEMA_PATH = join(__dirname, 'schema.graphql');
 /** Everything the CRM subgraph needs from outside. */
 export interface CrmSubgraphDeps {
   crm: CrmConnector;
+  /** The CRM's clock (epoch ms), whose date counts overdue days; tests hand in one they move. @default Date.now */
+  now?: () => number;
   /** Called by `close()`, to release the connector's store. */
   onClose?: () => void | Promise<void>;
 }
@@ -45,6 +47,7 @@ export function createCrmSubgraph(deps: CrmSubgraphDeps): Subgraph<CrmContext> {
       identity,
       crm: deps.crm,
       loaders: createLoaders(deps.crm, identity),
+      now: deps.now ?? Date.now,
     }),
     close: async () => {
       await deps.onClose?.();

@@ -12,4 +12,6 @@ export interface ErpContext {
   scope: AccountScope;
   erp: ErpConnector;
   loaders: ErpLoaders;
+  /** The ERP's clock (epoch ms): its today decides what is past due. */
+  now: () => number;
 }

@@ -23,6 +23,8 @@ export const ERP_SCHEMA_PATH = join(__dirname, 'schema.graphql');
 /** Everything the ERP subgraph needs from outside. */
 export interface ErpSubgraphDeps {
   erp: ErpConnector;
+  /** The ERP's clock (epoch ms), whose date decides what is past due; tests hand in one they move. @default Date.now */
+  now?: () => number;
   /** Called by `close()`, to release the connector's store. */
   onClose?: () => void | Promise<void>;
 }
@@ -48,7 +50,14 @@ export function createErpSubgraph(deps: ErpSubgraphDeps): Subgraph<ErpContext> {
     } as Subgraph<ErpContext>['resolvers'],
     context: async (_req, requestId, identity) => {
       const scope = accountScopeOf(identity);
-      return { requestId, identity, scope, erp: deps.erp, loaders: createLoaders(deps.erp, scope) };
+      return {
+        requestId,
+        identity,
+        scope,
+        erp: deps.erp,
+        loaders: createLoaders(deps.erp, scope),
+        now: deps.now ?? Date.now,
+      };
     },
     close: async () => {
       await deps.onClose?.();

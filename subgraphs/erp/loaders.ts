@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type {
   BillingLineRecord,
+  CreditHoldRecord,
   CustomerRecord,
   ErpConnector,
   InvoiceLineRecord,
@@ -18,6 +19,8 @@ export interface ErpLoaders {
   customer: DataLoader<string, CustomerRecord | null>;
   /** Keyed by CRM account ID. */
   customerByCrmAccount: DataLoader<string, CustomerRecord | null>;
+  /** By ERP customer ID; reached only through a customer the caller may see. */
+  creditHold: DataLoader<string, CreditHoldRecord | null>;
   legalEntity: DataLoader<string, LegalEntityRecord | null>;
   taxJurisdiction: DataLoader<string, TaxJurisdictionRecord | null>;
   invoice: DataLoader<string, InvoiceRecord | null>;
@@ -45,6 +48,7 @@ export function createLoaders(erp: ErpConnector, scope: AccountScope): ErpLoader
   return {
     customer: new DataLoader((ids) => erp.getCustomers(ids)),
     customerByCrmAccount: new DataLoader((ids) => erp.getCustomersByCrmAccount(ids)),
+    creditHold: new DataLoader((ids) => erp.getCreditHolds(ids)),
     legalEntity: new DataLoader((codes) => erp.getLegalEntities(codes)),
     taxJurisdiction: new DataLoader((codes) => erp.getTaxJurisdictions(codes)),
     invoice: new DataLoader((ids) => erp.getInvoices(ids)),
@@ -94,6 +98,8 @@ function createScopedLoaders(erp: ErpConnector, scope: ReadonlySet<string>): Erp
     customerByCrmAccount: new DataLoader(async (ids) =>
       (await erp.getCustomersByCrmAccount(ids)).map((c) => (sees(c) ? c : null)),
     ),
+    // Every path to a hold goes through a customer the scoped loaders above let the caller see.
+    creditHold: new DataLoader((ids) => erp.getCreditHolds(ids)),
     legalEntity: new DataLoader((codes) => erp.getLegalEntities(codes)),
     taxJurisdiction: new DataLoader((codes) => erp.getTaxJurisdictions(codes)),
     invoice,

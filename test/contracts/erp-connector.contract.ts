@@ -897,9 +897,108 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         ]);
         expect(await failure(connector.applyPayment({ ...payment, externalId: 'remit-3', amountMinor: 1 }))).toEqual({
           code: 'INVALID_STATE',
-          message: `Invoice '${invoice.number}' is PAID; only a POSTED invoice takes payments`,
+          message: `Invoice '${invoice.number}' is PAID; only a POSTED or OVERDUE invoice takes payments`,
           details: { system: 'erp', field: 'invoiceId', value: invoice.id },
         });
+      });
+
+      it('marks a POSTED invoice past its due date OVERDUE once; a part payment keeps it OVERDUE, one in full makes it PAID', async () => {
+        const { record: invoice } = await connector.postInvoice(request);
+        expect(invoice.dueDate).toBe('2026-12-30');
+        // Not past due on its due date: refused, and nothing changes.
+        expect(await failure(connector.markInvoiceOverdue({ invoiceId: invoice.id, asOf: '2026-12-30' }))).toEqual({
+          code: 'INVALID_STATE',
+          message: `Invoice '${invoice.number}' is POSTED, due 2026-12-30: it is not past due on 2026-12-30`,
+          details: { system: 'erp', field: 'invoiceId', value: invoice.id },
+        });
+        expect(await connector.getInvoices([invoice.id])).toEqual([invoice]);
+        const marked = await connector.markInvoiceOverdue({ invoiceId: invoice.id, asOf: '2026-12-31' });
+        // Marking is a change: stamped again, later (so the change feed lists the invoice).
+        expect(marked.record.updatedAt > invoice.updatedAt).toBe(true);
+        expect(marked).toEqual({
+          record: { ...invoice, status: 'OVERDUE', updatedAt: marked.record.updatedAt },
+          changed: true,
+        });
+        expect(await connector.markInvoiceOverdue({ invoiceId: invoice.id, asOf: '2027-01-05' })).toEqual({
+          record: marked.record,
+          changed: false,
+        });
+        const overdue = await connector.listInvoices(
+          { first: 1000, afterKey: null },
+          {
+            customerId: gbpCustomer.id,
+            overdueOn: '2026-12-31',
+          },
+        );
+        expect(overdue.nodes.map((i) => i.id)).toContain(invoice.id);
+
+        const payment = { invoiceId: invoice.id, currency: 'GBP', receivedOn: '2027-01-02' };
+        await connector.applyPayment({ ...payment, externalId: 'late-1', amountMinor: 1000_00 });
+        expect((await connector.getInvoices([invoice.id]))[0]).toMatchObject({
+          status: 'OVERDUE',
+          balanceMinor: invoice.balanceMinor - 1000_00,
+        });
+        await connector.applyPayment({ ...payment, externalId: 'late-2', amountMinor: invoice.balanceMinor - 1000_00 });
+        const [paid] = await connector.getInvoices([invoice.id]);
+        expect(paid).toMatchObject({ status: 'PAID', balanceMinor: 0 });
+        expect(await connector.markInvoiceOverdue({ invoiceId: invoice.id, asOf: '2027-01-05' })).toEqual({
+          record: paid,
+          changed: false,
+        });
+        expect(await failure(connector.markInvoiceOverdue({ invoiceId: 'INV-nope', asOf: '2027-01-05' }))).toEqual({
+          code: 'NOT_FOUND',
+          message: "ERP has no invoice 'INV-nope'",
+          details: { system: 'erp', field: 'invoiceId', value: 'INV-nope' },
+        });
+      });
+
+      it('places a credit hold with a reason, keeps its first date when the reason changes, and releases it', async () => {
+        expect(await connector.getCreditHolds([gbpCustomer.id, 'CUS-nope'])).toEqual([null, null]);
+        const placed = {
+          customerId: gbpCustomer.id,
+          reason: 'Payments 90 days late',
+          since: '2026-12-01T09:00:00.000Z',
+        };
+        expect(
+          await connector.setCreditHold({ customerId: gbpCustomer.id, reason: placed.reason, at: placed.since }),
+        ).toEqual({ record: placed, changed: true });
+        expect(
+          await connector.setCreditHold({
+            customerId: gbpCustomer.id,
+            reason: placed.reason,
+            at: '2026-12-02T09:00:00.000Z',
+          }),
+        ).toEqual({ record: placed, changed: false });
+        const changed = { ...placed, reason: 'Disputed invoices' };
+        expect(
+          await connector.setCreditHold({
+            customerId: gbpCustomer.id,
+            reason: changed.reason,
+            at: '2026-12-03T09:00:00.000Z',
+          }),
+        ).toEqual({ record: changed, changed: true });
+        expect(await connector.getCreditHolds([gbpCustomer.id])).toEqual([changed]);
+        expect(
+          await failure(connector.setCreditHold({ customerId: gbpCustomer.id, reason: '  ', at: placed.since })),
+        ).toEqual({
+          code: 'VALIDATION_REJECTED',
+          message: `ERP rejected a credit hold on customer '${gbpCustomer.id}': a reason is required`,
+          details: { system: 'erp', field: 'reason', value: '  ' },
+        });
+        expect(
+          await failure(connector.setCreditHold({ customerId: 'CUS-nope', reason: 'Late', at: placed.since })),
+        ).toEqual({
+          code: 'NOT_FOUND',
+          message: "ERP has no customer 'CUS-nope'",
+          details: { system: 'erp', field: 'customerId', value: 'CUS-nope' },
+        });
+        expect(await connector.getCreditHolds([gbpCustomer.id])).toEqual([changed]);
+        const release = { customerId: gbpCustomer.id, reason: null, at: '2026-12-04T09:00:00.000Z' };
+        expect(await connector.setCreditHold(release)).toEqual({ record: null, changed: true });
+        expect(await connector.setCreditHold(release)).toEqual({ record: null, changed: false });
+        expect(await connector.getCreditHolds([gbpCustomer.id])).toEqual([null]);
+        // The hold is its own record: the customer reads as it did.
+        expect(await connector.getCustomers([gbpCustomer.id])).toEqual([gbpCustomer]);
       });
 
       it('rejects a payment over the balance, in another currency or for an unknown invoice, naming the amount', async () => {

@@ -184,7 +184,7 @@ describe('retryRunWithInput through the gateway', () => {
       [
         'BAD_USER_INPUT',
         'deliveryRegion',
-        "'deliveryRegion' is not an input of billMilestone runs, which take no corrections; retry the run as it is, resolve or abandon it",
+        "'deliveryRegion' is not an input of billMilestone runs; they take corrections of 'creditHoldOverride'",
       ],
     ]);
     await unchanged(run);

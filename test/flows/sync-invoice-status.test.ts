@@ -117,11 +117,20 @@ describe('flow syncInvoiceStatus', () => {
         invoicedToDate: gbp('72000.00'),
         outstanding: gbp('72000.00'),
         overdue: gbp('0.00'),
+        oldestOverdueDueDate: null,
         asOf: TIMESTAMP,
         invoices: 1,
         changed: true,
       },
-      { projectId, billed: gbp('72000.00'), collected: gbp('0.00'), asOf: TIMESTAMP, invoices: 1, changed: true },
+      {
+        projectId,
+        billed: gbp('72000.00'),
+        collected: gbp('0.00'),
+        overdue: gbp('0.00'),
+        asOf: TIMESTAMP,
+        invoices: 1,
+        changed: true,
+      },
     ]);
     expect(run).toMatchObject({ accountId, projectId, triggeredBy: 'test-service' });
     const events = (await stack.stores.ledger.eventsAfter(0, 100_000)).filter((e) => e.runId === runId);

@@ -89,6 +89,7 @@ describe('trigger poller: change-feed watermarks', () => {
       accountsChanged: nothing,
       billingPeriodsDue: nothing,
       approvedContractAmendments: nothing,
+      invoicesPastDue: nothing,
     };
     poller = startTriggerPoller({
       ledger,

@@ -18,6 +18,7 @@ const FLOW_NAMES: readonly FlowName[] = [
   'invoiceBilledWork',
   // applyContractAmendment is left out: the demo data holds no amendments (its trigger is tested in
   // apply-contract-amendment.test.ts).
+  'flagOverdueInvoice',
 ];
 const TIMESTAMP = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
@@ -30,6 +31,7 @@ const SUBJECT: Record<FlowName, { field: string; actor: string }> = {
   syncCustomer: { field: 'accountId', actor: 'event:account.changed' },
   invoiceBilledWork: { field: 'projectId', actor: 'event:billing_period.due' },
   applyContractAmendment: { field: 'amendmentId', actor: 'event:contract_amendment.approved' },
+  flagOverdueInvoice: { field: 'invoiceId', actor: 'event:invoice.overdue' },
 };
 
 /** What each trigger finds in freshly seeded demo data: the subjects its flow starts for, sorted. */
@@ -60,6 +62,11 @@ function seededWork(data: DatasetChunk): Record<FlowName, string[]> {
     invoiceBilledWork: [],
     // The demo data holds no contract amendments.
     applyContractAmendment: [],
+    // Posted, unpaid and past due today: the daily sweep marks them OVERDUE.
+    flagOverdueInvoice: data.erp.invoices
+      .filter((i) => i.status === 'POSTED' && i.balanceMinor > 0 && i.dueDate < todayUtc())
+      .map((i) => i.id)
+      .sort(),
   };
 }
 
@@ -94,7 +101,10 @@ describe('trigger poller', () => {
   it('starts every flow for what the seeded systems hold, once, and after the runs settle a look starts nothing', async () => {
     const seeded = generateAccounts(1, 7);
     const work = seededWork(seeded);
-    for (const flow of FLOW_NAMES) if (flow !== 'invoiceBilledWork') expect(work[flow].length).toBeGreaterThan(0);
+    // The seeded invoices are paid or not yet due (the overdue sweep has its own test, overdue.test.ts); every seeded
+    // billing line is invoiced (invoice-billed-work.test.ts covers that trigger).
+    for (const flow of FLOW_NAMES)
+      if (flow !== 'invoiceBilledWork' && flow !== 'flagOverdueInvoice') expect(work[flow].length).toBeGreaterThan(0);
     expect(work.invoiceBilledWork).toEqual([]);
     stack = await startTestStack({
       seedAccounts: 6,
@@ -104,13 +114,20 @@ describe('trigger poller', () => {
     // The poller looked as it started; this look comes after that one.
     await stack.triggers!.pollOnce();
     const first = await allRuns(stack);
-    for (const flow of ['convertOpportunityToProject', 'billApprovedTime', 'billMilestone', 'syncCustomer'] as const) {
+    for (const flow of [
+      'convertOpportunityToProject',
+      'billApprovedTime',
+      'billMilestone',
+      'syncCustomer',
+      'flagOverdueInvoice',
+    ] as const) {
       expect(subjects(first, flow)).toEqual(expected(work[flow], flow));
     }
     const settled = await settle(stack);
     expect(settled.map((r) => [r.flow, r.status])).toEqual(first.map((r) => [r.flow, 'SUCCEEDED']));
 
-    // The milestone invoices those runs posted are invoice changes: the next look syncs their status, then all is quiet.
+    // The milestone invoices those runs posted, and the invoices the sweep marked OVERDUE, are invoice changes: the next
+    // look syncs their status, then all is quiet (the sweep looks once a day).
     await stack.triggers!.pollOnce();
     const runs = await settle(stack);
     expect(await stack.triggers!.pollOnce()).toBe(0);
@@ -120,10 +137,16 @@ describe('trigger poller', () => {
       .map((r) => (r.steps[2]!.output as { invoiceId: string }).invoiceId);
     expect(postedByMilestones).toHaveLength(work.billMilestone.length);
     expect(subjects(runs, 'syncInvoiceStatus')).toEqual(
-      expected([...work.syncInvoiceStatus, ...postedByMilestones], 'syncInvoiceStatus'),
+      expected([...work.syncInvoiceStatus, ...postedByMilestones, ...work.flagOverdueInvoice], 'syncInvoiceStatus'),
     );
     expect(added(runs, first).filter((r) => r.flow !== 'syncInvoiceStatus')).toEqual([]);
-    for (const flow of ['convertOpportunityToProject', 'billApprovedTime', 'billMilestone', 'syncCustomer'] as const) {
+    for (const flow of [
+      'convertOpportunityToProject',
+      'billApprovedTime',
+      'billMilestone',
+      'syncCustomer',
+      'flagOverdueInvoice',
+    ] as const) {
       expect(subjects(runs, flow)).toEqual(expected(work[flow], flow));
     }
     const [opportunity] = await stack.stores.crm.getOpportunities([work.convertOpportunityToProject[0]!]);

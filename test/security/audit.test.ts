@@ -260,6 +260,7 @@ describe('orchestration audit trail', () => {
       accountsChanged: async () => empty,
       billingPeriodsDue: async () => empty,
       approvedContractAmendments: async () => empty,
+      invoicesPastDue: async () => empty,
     };
     const poller = startTriggerPoller({
       ledger,

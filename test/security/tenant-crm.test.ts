@@ -348,6 +348,7 @@ describe('CRM loaders and resolvers behind the scopes', () => {
     identity,
     crm,
     loaders: createLoaders(crm, identity),
+    now: Date.now,
   });
   const foreignOpportunity = data.opportunities.find((o) => o.accountId === 'ACC-000008')!;
   const ownOpportunity = data.opportunities.find((o) => o.accountId === OWN[0])!;

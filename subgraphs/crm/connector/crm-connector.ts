@@ -38,6 +38,8 @@ export interface AccountFinanceRecord {
   invoicedToDateMinor: number;
   outstandingMinor: number;
   overdueMinor: number;
+  /** Due date (ISO 8601) of the oldest invoice past due with a balance; null when nothing is overdue. */
+  oldestOverdueDueDate: string | null;
   currency: string;
   /** When the ERP showed these figures (ISO 8601 timestamp); a record with an earlier `asOf` is ignored. */
   asOf: string;

@@ -33,7 +33,14 @@ interface UpsertOpportunityArgs {
 }
 
 interface RecordAccountFinancialsArgs {
-  input: { accountId: string; invoicedToDate: MoneyInput; outstanding: MoneyInput; overdue: MoneyInput; asOf: string };
+  input: {
+    accountId: string;
+    invoicedToDate: MoneyInput;
+    outstanding: MoneyInput;
+    overdue: MoneyInput;
+    oldestOverdueDueDate?: string | null;
+    asOf: string;
+  };
 }
 
 /**
@@ -75,6 +82,7 @@ export const Mutation = {
       invoicedToDateMinor: Number(invoiced.minor),
       outstandingMinor: Number(outstanding.minor),
       overdueMinor: Number(overdue.minor),
+      oldestOverdueDueDate: optionalIsoDate(input.oldestOverdueDueDate, 'oldestOverdueDueDate'),
       currency: invoiced.currency,
       asOf: isoTimestamp(input.asOf, 'asOf'),
       at: new Date().toISOString(),

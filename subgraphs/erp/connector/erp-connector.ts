@@ -2,7 +2,8 @@ import type { ChangeFeedRequest } from '../../../lib/change-feed';
 import type { ProjectContractCommands } from './project-contracts';
 import type { Page, PageRequest } from '../../../lib/pagination';
 
-export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
+/** OVERDUE: POSTED, unpaid past its due date, and marked so by the overdue sweep (`markInvoiceOverdue`). */
+export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'OVERDUE' | 'PAID' | 'VOID';
 export type PaymentTerms = 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60';
 export type BillingSourceType = 'TIME' | 'EXPENSE' | 'MILESTONE' | 'FEE';
 
@@ -31,6 +32,15 @@ export interface CustomerRecord {
   paymentTerms: PaymentTerms;
   currency: string;
   externalCrmId: string;
+}
+
+/** A customer's credit hold (ERP-owned: finance places and releases it). */
+export interface CreditHoldRecord {
+  customerId: string;
+  /** Why the customer is on hold. */
+  reason: string;
+  /** When the hold was placed (ISO 8601 timestamp); a changed reason keeps it. */
+  since: string;
 }
 
 /** Financial dimensions of a PSA project, keyed by the PSA project ID. */
@@ -109,7 +119,7 @@ export interface InvoiceFilter {
   accountIds?: readonly string[] | null;
   psaProjectId?: string | null;
   status?: InvoiceStatus | null;
-  /** Only POSTED invoices with a balance, past their due date on this date. */
+  /** Only POSTED or OVERDUE invoices with a balance, past their due date on this date. */
   overdueOn?: string | null;
   /** Only invoices that are not overdue on this date (the complement of `overdueOn`). */
   notOverdueOn?: string | null;
@@ -184,6 +194,8 @@ export interface DeleteOutcome {
 export interface ErpConnector extends ProjectContractCommands {
   getCustomers(ids: readonly string[]): Promise<(CustomerRecord | null)[]>;
   getCustomersByCrmAccount(accountIds: readonly string[]): Promise<(CustomerRecord | null)[]>;
+  /** The credit hold of each customer, null for one not on hold (or unknown). */
+  getCreditHolds(customerIds: readonly string[]): Promise<(CreditHoldRecord | null)[]>;
   getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]>;
   getTaxJurisdictions(codes: readonly string[]): Promise<(TaxJurisdictionRecord | null)[]>;
   /** Every legal entity, in code order (a short reference list). */
@@ -233,6 +245,22 @@ export interface ErpConnector extends ProjectContractCommands {
     currency: string;
     receivedOn: string;
   }): Promise<{ record: PaymentRecord; created: boolean }>;
+  /**
+   * Marks a POSTED invoice with a balance past its due date on `asOf` as OVERDUE (a change: it moves to the end of the
+   * change feed). An OVERDUE or PAID invoice is left as it is (`changed: false`).
+   * @throws MeridianError NOT_FOUND; INVALID_STATE when the invoice is not past due on `asOf` (or DRAFT or VOID)
+   */
+  markInvoiceOverdue(input: { invoiceId: string; asOf: string }): Promise<{ record: InvoiceRecord; changed: boolean }>;
+  /**
+   * Places a customer on credit hold with a reason, or releases it (`reason: null`); placing a customer already on
+   * hold keeps its first `since`, releasing one not on hold changes nothing (`changed: false`).
+   * @throws MeridianError NOT_FOUND; VALIDATION_REJECTED for a blank reason
+   */
+  setCreditHold(input: {
+    customerId: string;
+    reason: string | null;
+    at: string;
+  }): Promise<{ record: CreditHoldRecord | null; changed: boolean }>;
   /**
    * Deletes a customer, the compensation of an {@link ErpConnector.upsertCustomer} that created it; an unknown ID gives
    * `deleted: false`, so a repeat is harmless.

@@ -1,6 +1,7 @@
 import { money } from '../../../lib/money';
 import type { ErpContext } from '../context';
 import { seesAccount } from '../../../lib/auth/account-scope';
+import { creditHoldOf } from './Customer';
 
 export const Account = {
   // The CRM owns accounts; the ERP only knows their IDs, so the representation is the whole stub. An account outside
@@ -17,10 +18,12 @@ export const Account = {
       ctx.loaders.invoicesByCrmAccount.load(account.id),
     ]);
     if (!customer) return null;
-    const open = invoices.filter((i) => i.status === 'POSTED');
+    const open = invoices.filter((i) => i.status === 'POSTED' || i.status === 'OVERDUE');
     return money(
       open.reduce((sum, i) => sum + BigInt(i.balanceMinor), 0n),
       customer.currency,
     );
   },
+  creditHold: async (account: { id: string }, _args: unknown, ctx: ErpContext) =>
+    creditHoldOf(await ctx.loaders.customerByCrmAccount.load(account.id), ctx),
 };

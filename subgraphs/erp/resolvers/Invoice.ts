@@ -3,9 +3,12 @@ import { money } from '../../../lib/money';
 import type { InvoiceRecord } from '../connector/erp-connector';
 import type { ErpContext } from '../context';
 
-// POSTED with a balance left and past its due date; the same rule as the connector's `overdueOn` filter.
-function isOverdue(invoice: InvoiceRecord, today = todayUtc()): boolean {
-  return invoice.status === 'POSTED' && invoice.balanceMinor > 0 && invoice.dueDate < today;
+// POSTED or OVERDUE with a balance left and past its due date; the same rule as the connector's `overdueOn` filter.
+// Also true for a POSTED invoice the daily sweep has not marked OVERDUE yet: the figure is the truth as of today.
+function isOverdue(invoice: InvoiceRecord, today: string): boolean {
+  return (
+    (invoice.status === 'POSTED' || invoice.status === 'OVERDUE') && invoice.balanceMinor > 0 && invoice.dueDate < today
+  );
 }
 
 export const Invoice = {
@@ -16,7 +19,7 @@ export const Invoice = {
     return customer ? { id: customer.externalCrmId } : null;
   },
   project: (i: InvoiceRecord) => (i.psaProjectId === null ? null : { id: i.psaProjectId }),
-  overdue: (i: InvoiceRecord) => isOverdue(i),
+  overdue: (i: InvoiceRecord, _args: unknown, ctx: ErpContext) => isOverdue(i, todayUtc(new Date(ctx.now()))),
   // Lines carry no currency of their own: they are in the invoice's.
   lines: async (i: InvoiceRecord, _args: unknown, ctx: ErpContext) =>
     (await ctx.loaders.linesByInvoice.load(i.id)).map((line) => ({ ...line, currency: i.currency })),

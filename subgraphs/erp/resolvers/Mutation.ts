@@ -1,5 +1,5 @@
 import { displayName, optionalDisplayName } from '../../../lib/input';
-import { isoDate } from '../../../lib/dates';
+import { isoDate, todayUtc } from '../../../lib/dates';
 import { money } from '../../../lib/money';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingSourceType, PaymentTerms } from '../connector/erp-connector';
@@ -150,6 +150,36 @@ export const Mutation = {
       receivedOn: isoDate(input.receivedOn, 'receivedOn'),
     });
     return { payment: record, created };
+  },
+  // Judged on the ERP's own date, not the caller's: the ERP decides what is past due.
+  markInvoiceOverdue: async (_: unknown, args: { invoiceId: string }, ctx: ErpContext) => {
+    const { record, changed } = await ctx.erp.markInvoiceOverdue({
+      invoiceId: args.invoiceId,
+      asOf: todayUtc(new Date(ctx.now())),
+    });
+    return { invoice: record, changed };
+  },
+  placeCustomerOnCreditHold: async (
+    _: unknown,
+    { input }: { input: { customerId: string; reason: string } },
+    ctx: ErpContext,
+  ) => {
+    const { record, changed } = await ctx.erp.setCreditHold({
+      customerId: input.customerId,
+      reason: input.reason,
+      at: new Date(ctx.now()).toISOString(),
+    });
+    ctx.loaders.creditHold.clear(input.customerId).prime(input.customerId, record);
+    return { customer: await ctx.loaders.customer.load(input.customerId), changed };
+  },
+  releaseCustomerCreditHold: async (_: unknown, args: { customerId: string }, ctx: ErpContext) => {
+    const { record, changed } = await ctx.erp.setCreditHold({
+      customerId: args.customerId,
+      reason: null,
+      at: new Date(ctx.now()).toISOString(),
+    });
+    ctx.loaders.creditHold.clear(args.customerId).prime(args.customerId, record);
+    return { customer: await ctx.loaders.customer.load(args.customerId), changed };
   },
   deleteCustomer: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.erp.deleteCustomer(args.id),
   deleteProjectDimensions: (_: unknown, args: { projectId: string }, ctx: ErpContext) =>

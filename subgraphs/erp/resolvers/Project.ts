@@ -1,5 +1,6 @@
 import { money } from '../../../lib/money';
 import type { ErpContext } from '../context';
+import { creditHoldOf } from './Customer';
 
 export const Project = {
   // The PSA owns projects; the ERP only knows their IDs, so the representation is the whole stub. Under a tenant scope
@@ -26,10 +27,14 @@ export const Project = {
     const customer = dimensions ? await ctx.loaders.customer.load(dimensions.customerId) : null;
     const currency = customer?.currency ?? invoices[0]?.currency;
     if (currency === undefined) return null;
-    const billed = invoices.filter((i) => i.status === 'POSTED' || i.status === 'PAID');
+    const billed = invoices.filter((i) => i.status === 'POSTED' || i.status === 'OVERDUE' || i.status === 'PAID');
     return money(
       billed.reduce((sum, i) => sum + BigInt(i.subtotalMinor), 0n),
       currency,
     );
+  },
+  creditHold: async (project: { id: string }, _args: unknown, ctx: ErpContext) => {
+    const dimensions = await ctx.loaders.projectDimensions.load(project.id);
+    return dimensions ? creditHoldOf(await ctx.loaders.customer.load(dimensions.customerId), ctx) : null;
   },
 };

@@ -21,10 +21,9 @@ interface InvoiceListArgs {
  * The connector filter for the GraphQL one; `overdue` is judged as of today (UTC). Under a tenant scope only the scope's
  * accounts' invoices match, whatever else the filter names, so `totalCount` counts only what the caller may see.
  */
-function invoiceFilter(filter: InvoiceListArgs['filter'], scope: AccountScope): InvoiceFilter {
+function invoiceFilter(filter: InvoiceListArgs['filter'], scope: AccountScope, today: string): InvoiceFilter {
   const accountIds = scope === null ? null : [...scope];
   if (!filter) return { accountIds };
-  const today = todayUtc();
   return {
     accountIds,
     customerId: filter.customerId ?? null,
@@ -40,7 +39,10 @@ function invoiceFilter(filter: InvoiceListArgs['filter'], scope: AccountScope): 
 export const Query = {
   invoice: (_: unknown, args: { id: string }, ctx: ErpContext) => ctx.loaders.invoice.load(args.id),
   invoices: async (_: unknown, args: InvoiceListArgs, ctx: ErpContext) => {
-    const page = await ctx.erp.listInvoices(pageRequest(args, 'invoices'), invoiceFilter(args.filter, ctx.scope));
+    const page = await ctx.erp.listInvoices(
+      pageRequest(args, 'invoices'),
+      invoiceFilter(args.filter, ctx.scope, todayUtc(new Date(ctx.now()))),
+    );
     for (const invoice of page.nodes) ctx.loaders.invoice.prime(invoice.id, invoice);
     return toConnection(page, 'invoices', (i) => i.id);
   },

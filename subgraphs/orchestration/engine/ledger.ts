@@ -45,6 +45,8 @@ export type ErrorClass =
   | 'ACCESS_DENIED'
   /** What the flow needs stopped holding mid-flight (a deal left closed-won): the run undoes what it created. */
   | 'PRECONDITION_LOST'
+  /** The ERP customer is on credit hold: a person releases the hold and retries, or overrides it with a note. */
+  | 'CREDIT_HOLD'
   | 'UNKNOWN';
 
 /** A step's last failure: data on the run, not a GraphQL error. */

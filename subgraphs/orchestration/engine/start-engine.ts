@@ -136,6 +136,8 @@ export function startEngine(options: EngineOptions): Engine {
     relay?.wake();
   };
 
+  // The daily overdue sweep goes by the worker's clock, so a test that moves one moves both.
+  const clockOf = (worker: EngineOptions['worker']) => (worker ? worker.now : undefined);
   const triggerOptions = options.triggers;
   if (triggerOptions)
     triggerLeadership = startLeadership({
@@ -153,7 +155,12 @@ export function startEngine(options: EngineOptions): Engine {
           logger: logger.child({ component: 'triggers' }),
           intervalMs: triggerOptions.intervalMs,
           onQueued: runQueued,
-          ...(triggerOptions.now ? { now: triggerOptions.now } : {}),
+          // The triggers' own clock, else the worker's, so a test that moves one moves both.
+          ...(triggerOptions.now
+            ? { now: triggerOptions.now }
+            : clockOf(options.worker)
+              ? { now: clockOf(options.worker)! }
+              : {}),
         });
         triggers = poller;
         return {

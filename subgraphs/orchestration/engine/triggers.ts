@@ -50,6 +50,8 @@ export interface TriggerSources {
   ): Promise<TriggerPage>;
   /** CRM contract amendments approved and not yet applied, a page at a time. */
   approvedContractAmendments(after: string | null): Promise<TriggerPage>;
+  /** ERP invoices POSTED (not yet marked OVERDUE) with a balance past their due date on the ERP's today, a page at a time. */
+  invoicesPastDue(after: string | null): Promise<TriggerPage>;
 }
 
 /** A system's GraphQL page, as the lists the poller reads return it. */
@@ -101,6 +103,13 @@ export function createGraphQLTriggerSources(targets: SystemTargets): TriggerSour
         { after },
       );
       return toTriggerPage(data.invoicesChangedSince);
+    },
+    async invoicesPastDue(after) {
+      const data = await erp.request<{ invoices: Page }>(
+        `query PastDue($after: String) { invoices(first: 500, after: $after, filter: { status: POSTED, overdue: true }) { nodes { id } pageInfo { endCursor hasNextPage } } }`,
+        { after },
+      );
+      return toTriggerPage(data.invoices);
     },
     async accountsChanged(after) {
       const data = await crm.request<{ accountsChangedSince: Page }>(
@@ -182,7 +191,7 @@ export interface TriggerOptions {
   intervalMs?: number;
   /** Called after runs were queued, to wake a worker. */
   onQueued?: () => void;
-  /** The time in epoch ms: which billing periods are due (tests move it by hand). @default Date.now */
+  /** The clock (epoch ms): which billing periods are due, and whose UTC date the daily sweep goes by. @default Date.now */
   now?: () => number;
 }
 
@@ -204,7 +213,7 @@ type FlowName = keyof Governance['triggers'];
 interface Trigger {
   flow: FlowName;
   actor: string;
-  reads: 'state' | 'changes';
+  reads: 'state' | 'changes' | 'daily';
   list: (sources: TriggerSources, after: string | null, governance: Governance, today: string) => Promise<TriggerPage>;
   input: (id: string) => Record<string, unknown>;
 }
@@ -281,6 +290,13 @@ const TRIGGERS: readonly Trigger[] = [
     reads: 'state',
     list: (s, after) => s.approvedContractAmendments(after),
     input: (id) => ({ amendmentId: id }),
+  },
+  {
+    flow: 'flagOverdueInvoice',
+    actor: 'event:invoice.overdue',
+    reads: 'daily',
+    list: (s, after) => s.invoicesPastDue(after),
+    input: (id) => ({ invoiceId: id }),
   },
 ];
 
@@ -397,6 +413,20 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
     }
   }
 
+  // The daily sweep lists the invoices past due once per UTC day of `now`, with the day swept kept in the ledger as its
+  // watermark (written compare-and-set, after the runs of every page were queued: a failed look sweeps the day again).
+  // It lists only invoices not marked OVERDUE yet, and a run stands for each invoice for ever, so a day on which
+  // nothing fell due starts no run, and an invoice that stays unpaid is not flagged again day after day.
+  async function queueDaily(trigger: Trigger, flow: Flow<unknown>, onCreated: () => void): Promise<void> {
+    const name = `trigger:${trigger.flow}`;
+    const today = todayUtc(new Date(now()));
+    const stored = await ledger.getWatermark(name);
+    if (stored !== null && (JSON.parse(stored) as { sweptOn: string }).sweptOn >= today) return;
+    await queueState(trigger, flow, onCreated);
+    if (!(await ledger.setWatermark(name, JSON.stringify({ sweptOn: today }), stored)))
+      logger.debug({ trigger: trigger.flow }, 'another poller swept today too; its runs are the same ones');
+  }
+
   async function look(): Promise<number> {
     // Counted as they are created, so runs a failed trigger queued before failing still count, and wake a worker.
     let queued = 0;
@@ -407,6 +437,7 @@ export function startTriggerPoller(options: TriggerOptions): TriggerPoller {
       TRIGGERS.map(async (trigger) => {
         const flow = flows.get(trigger.flow);
         if (!flow || governance.triggers[trigger.flow] === false) return;
+        if (trigger.reads === 'daily') return queueDaily(trigger, flow, onCreated);
         await (trigger.reads === 'state'
           ? queueState(trigger, flow, onCreated)
           : queueChanges(trigger, flow, onCreated));

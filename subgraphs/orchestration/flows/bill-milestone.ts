@@ -3,10 +3,16 @@ import { MeridianError } from '../../../lib/errors';
 import { recordId } from '../../../lib/input';
 import type { Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
+import {
+  type CreditHoldInput,
+  checkCreditHold,
+  creditHoldOverrideCorrection,
+  parseCreditHoldOverride,
+} from './credit-hold';
 import type { Flow, StepContext } from './flow';
 
 /** Input of a milestone billing run: the PSA milestone. */
-export interface BillMilestoneInput {
+export interface BillMilestoneInput extends CreditHoldInput {
   milestoneId: string;
 }
 
@@ -51,8 +57,11 @@ export const billMilestone: Flow<BillMilestoneInput> = {
 
   parseInput(raw) {
     const milestoneId = recordId(raw.milestoneId, 'milestoneId');
-    return { milestoneId };
+    return { milestoneId, ...parseCreditHoldOverride(raw) };
   },
+
+  // The customer's credit hold is checked where the customer is read; a person may override it for the run.
+  corrections: { creditHoldOverride: creditHoldOverrideCorrection('findErpCustomer') },
 
   subject: (input) => ({
     subjectKey: `milestone:${input.milestoneId}`,
@@ -139,7 +148,12 @@ export const billMilestone: Flow<BillMilestoneInput> = {
             'erp',
           );
         }
-        return { customerId: found.id, customerNumber: found.customerNumber };
+        const creditHold = checkCreditHold(ctx, found, `${m.label} cannot be invoiced`);
+        return {
+          customerId: found.id,
+          customerNumber: found.customerNumber,
+          ...(creditHold.onHold ? { creditHold } : {}),
+        };
       },
     },
     {

@@ -7,6 +7,7 @@ import type { Governance } from '../governance/governance';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
 import type { OpportunityForConversion } from '../systems/systems';
+import { checkCreditHold, creditHoldOverrideCorrection } from './credit-hold';
 import type { Flow, StepContext } from './flow';
 
 /**
@@ -21,6 +22,8 @@ export interface ConvertInput {
   expectedStartDate?: string;
   legalEntity?: string;
   taxJurisdiction?: string;
+  /** A person's note overriding the ERP customer's credit hold for this run (see flows/credit-hold.ts). */
+  creditHoldOverride?: string;
 }
 
 /** What `validateOpportunity` found: the deal's commercial fields after corrections. */
@@ -96,6 +99,8 @@ const CORRECTIONS: Readonly<Record<string, CorrectionField>> = {
       return value;
     },
   },
+  // An existing ERP customer's credit hold is checked where the customer is read, before the first write.
+  creditHoldOverride: creditHoldOverrideCorrection('ensureErpCustomer'),
 };
 const OVERRIDES = Object.keys(CORRECTIONS) as (keyof typeof CORRECTIONS & keyof ConvertInput)[];
 
@@ -240,6 +245,11 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
         const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
         if (existing) {
+          const creditHold = checkCreditHold(
+            ctx,
+            existing,
+            `Opportunity '${d.opportunityId}' (${d.name}) cannot be converted`,
+          );
           // A correction of what the ERP owns cannot take effect on a customer that exists: say so, never ignore it.
           const differs = (
             [
@@ -253,7 +263,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
               `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
               'erp',
             );
-          return { customerId: existing.id, created: false };
+          return { customerId: existing.id, created: false, ...(creditHold.onHold ? { creditHold } : {}) };
         }
         const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
         const result = await ctx.systems.erp.upsertCustomer(

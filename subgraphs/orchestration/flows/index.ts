@@ -2,6 +2,7 @@ import { applyContractAmendment } from './apply-contract-amendment';
 import { billApprovedTime } from './bill-approved-time';
 import { billMilestone } from './bill-milestone';
 import { convertOpportunityToProject } from './convert-opportunity-to-project';
+import { flagOverdueInvoice } from './flag-overdue-invoice';
 import type { Flow } from './flow';
 import { invoiceBilledWork } from './invoice-billed-work';
 import { syncCustomer } from './sync-customer';
@@ -16,4 +17,5 @@ export const FLOWS: readonly Flow<any>[] = [
   syncCustomer,
   invoiceBilledWork,
   applyContractAmendment,
+  flagOverdueInvoice,
 ];

@@ -52,6 +52,8 @@ export interface Governance {
     syncCustomer?: boolean;
     invoiceBilledWork?: boolean;
     applyContractAmendment?: boolean;
+    /** The daily overdue sweep. */
+    flagOverdueInvoice?: boolean;
   };
 }
 

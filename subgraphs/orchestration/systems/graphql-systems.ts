@@ -19,7 +19,7 @@ import type {
 /** Invoices read per page when a flow totals an account's or a project's invoices. */
 const INVOICE_PAGE_SIZE = 1000;
 
-const INVOICE_STATUS_FIELDS = `id number status overdue total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
+const INVOICE_STATUS_FIELDS = `id number status overdue dueDate total { amount currency } balance { amount currency } customer { id externalCrmId } project { id }`;
 
 /**
  * {@link Systems} over GraphQL, calling each system subgraph at its own endpoint (never its store), every request signed
@@ -154,7 +154,7 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async getCustomerByAccount(accountId, cid) {
       const data = await client.request<{ customerByAccount: CustomerForSync | null }>(
-        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } } }`,
+        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } creditHold { reason since } } }`,
         { accountId },
         cid,
       );
@@ -188,6 +188,14 @@ function erpApi(client: SystemClient): ErpApi {
         cid,
       );
       return data.invoice;
+    },
+    async markInvoiceOverdue(id, cid) {
+      const data = await client.request<{ markInvoiceOverdue: { invoice: InvoiceStatusView; changed: boolean } }>(
+        `mutation MarkOverdue($id: ID!) { markInvoiceOverdue(invoiceId: $id) { invoice { ${INVOICE_STATUS_FIELDS} } changed } }`,
+        { id },
+        cid,
+      );
+      return data.markInvoiceOverdue;
     },
     async listInvoices(filter, cid) {
       const invoices: InvoiceStatusView[] = [];

@@ -30,6 +30,8 @@ export interface AccountFinancials {
   invoicedToDate: Money;
   outstanding: Money;
   overdue: Money;
+  /** Due date of the oldest invoice past due with a balance (ISO 8601 date); null when nothing is overdue. */
+  oldestOverdueDueDate: string | null;
   /** When the ERP showed these figures (ISO 8601 timestamp). */
   asOf: string;
 }
@@ -69,6 +71,8 @@ export interface ProjectFinancials {
   projectId: string;
   billed: Money;
   collected: Money;
+  /** Balances of the project's invoices past their due date (collections status OVERDUE when not zero). */
+  overdue: Money;
   /** When the ERP showed these figures (ISO 8601 timestamp). */
   asOf: string;
 }
@@ -151,15 +155,18 @@ export interface CustomerForSync {
   legalEntity: { code: string };
   /** Its tax jurisdiction (ERP-owned). */
   taxJurisdiction: { code: string };
+  /** Its credit hold (ERP-owned); null when it is not on hold. */
+  creditHold: { reason: string; since: string } | null;
 }
 
 /** An ERP invoice as the invoice-status flow reads it. */
 export interface InvoiceStatusView {
   id: string;
   number: string;
-  status: 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
-  /** POSTED with a balance past its due date (as of today, UTC). */
+  status: 'DRAFT' | 'POSTED' | 'OVERDUE' | 'PAID' | 'VOID';
+  /** POSTED or OVERDUE with a balance past its due date (as of the ERP's today, UTC). */
   overdue: boolean;
+  dueDate: string;
   total: Money;
   balance: Money;
   customer: { id: string; externalCrmId: string };
@@ -222,6 +229,8 @@ export interface ErpApi extends ErpAmendmentApi {
     correlationId: string,
   ): Promise<{ id: string; number: string; total: Money; created: boolean }>;
   getInvoice(id: string, correlationId: string): Promise<InvoiceStatusView | null>;
+  /** Marks a POSTED invoice past its due date OVERDUE; already OVERDUE or PAID: `changed: false`. */
+  markInvoiceOverdue(id: string, correlationId: string): Promise<{ invoice: InvoiceStatusView; changed: boolean }>;
   /** Every invoice of a CRM account's customer, or of a PSA project, in ID order (read a page at a time). */
   listInvoices(
     filter: { accountId: string } | { projectId: string },

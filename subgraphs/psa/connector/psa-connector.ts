@@ -49,6 +49,8 @@ export interface ProjectFinancialsRecord {
   projectId: string;
   billedMinor: number;
   collectedMinor: number;
+  /** Balances of the project's invoices past their due date: non-zero means collections are overdue. */
+  overdueMinor: number;
   currency: string;
   /** When the ERP showed these figures (ISO 8601 timestamp); a record with an earlier `asOf` is ignored. */
   asOf: string;

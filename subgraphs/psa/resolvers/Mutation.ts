@@ -36,7 +36,7 @@ interface SubmitTimeEntriesArgs {
 }
 
 interface RecordProjectFinancialsArgs {
-  input: { projectId: string; billed: MoneyInput; collected: MoneyInput; asOf: string };
+  input: { projectId: string; billed: MoneyInput; collected: MoneyInput; overdue?: MoneyInput | null; asOf: string };
 }
 
 interface MarkTimeEntriesBilledArgs {
@@ -96,17 +96,24 @@ export const Mutation = {
   recordProjectFinancials: async (_: unknown, { input }: RecordProjectFinancialsArgs, ctx: PsaContext) => {
     const billed = parseMoneyInput(input.billed, 'billed');
     const collected = parseMoneyInput(input.collected, 'collected');
-    if (collected.currency !== billed.currency) {
-      throw new MeridianError(
-        'BAD_USER_INPUT',
-        `collected must be in the currency of billed (${billed.currency}); got ${collected.currency}`,
-        { field: 'collected.currency', value: input.collected.currency },
-      );
+    const overdue = parseMoneyInput(input.overdue ?? { amount: '0', currency: billed.currency }, 'overdue');
+    for (const [field, amount] of [
+      ['collected', collected],
+      ['overdue', overdue],
+    ] as const) {
+      if (amount.currency !== billed.currency) {
+        throw new MeridianError(
+          'BAD_USER_INPUT',
+          `${field} must be in the currency of billed (${billed.currency}); got ${amount.currency}`,
+          { field: `${field}.currency`, value: amount.currency },
+        );
+      }
     }
     const { record, changed } = await ctx.psa.recordProjectFinancials({
       projectId: input.projectId,
       billedMinor: Number(billed.minor),
       collectedMinor: Number(collected.minor),
+      overdueMinor: Number(overdue.minor),
       currency: billed.currency,
       asOf: isoTimestamp(input.asOf, 'asOf'),
       at: new Date().toISOString(),

@@ -5,4 +5,6 @@ import type { ProjectFinancialsRecord } from '../connector/psa-connector';
 export const ProjectFinancials = {
   billed: (f: ProjectFinancialsRecord) => money(f.billedMinor, f.currency),
   collected: (f: ProjectFinancialsRecord) => money(f.collectedMinor, f.currency),
+  overdue: (f: ProjectFinancialsRecord) => money(f.overdueMinor, f.currency),
+  collectionsStatus: (f: ProjectFinancialsRecord) => (f.overdueMinor > 0 ? 'OVERDUE' : 'CURRENT'),
 };

@@ -97,11 +97,13 @@ const MIGRATIONS: readonly Migration[] = [
   },
   `CREATE INDEX IF NOT EXISTS accounts_changes ON accounts(updated_at, id)`,
   CONTRACT_AMENDMENTS_SCHEMA,
+  // The overdue sweep records how old the account's oldest unpaid invoice is (as its due date: the age grows by itself).
+  `ALTER TABLE account_finance ADD COLUMN oldest_overdue_due_date TEXT`,
 ];
 /** Fields of an account an upsert writes: a change to any of them moves `updated_at`. */
 const UPSERT_FIELDS = ['name', 'industry', 'billingCountry', 'parentAccountId', 'owner'] as const;
 const FINANCE_COLUMNS = `account_id AS accountId, invoiced_to_date_minor AS invoicedToDateMinor, outstanding_minor AS outstandingMinor,
-  overdue_minor AS overdueMinor, currency, as_of AS asOf, updated_at AS updatedAt`;
+  overdue_minor AS overdueMinor, oldest_overdue_due_date AS oldestOverdueDueDate, currency, as_of AS asOf, updated_at AS updatedAt`;
 const CONTACT_COLUMNS = `id, account_id AS accountId, first_name AS firstName, last_name AS lastName, title, email, phone`;
 const OPPORTUNITY_COLUMNS = `id, account_id AS accountId, name, stage, amount_minor AS amountMinor, currency, close_date AS closeDate,
   service_package AS servicePackage, billing_model AS billingModel, delivery_region AS deliveryRegion,
@@ -345,15 +347,17 @@ export class SqliteCrmConnector implements CrmConnector {
           current.invoicedToDateMinor === input.invoicedToDateMinor &&
           current.outstandingMinor === input.outstandingMinor &&
           current.overdueMinor === input.overdueMinor &&
+          current.oldestOverdueDueDate === input.oldestOverdueDueDate &&
           current.currency === input.currency;
         // Figures read from the ERP before the ones held are stale: a late or replayed record must not win.
         if (same || input.asOf < current.asOf) return { record: current, changed: false };
       }
       this.db
         .prepare(
-          `INSERT INTO account_finance VALUES (@accountId, @invoicedToDateMinor, @outstandingMinor, @overdueMinor, @currency, @asOf, @at)
+          `INSERT INTO account_finance VALUES (@accountId, @invoicedToDateMinor, @outstandingMinor, @overdueMinor, @currency, @asOf, @at,
+             @oldestOverdueDueDate)
            ON CONFLICT(account_id) DO UPDATE SET invoiced_to_date_minor = excluded.invoiced_to_date_minor, outstanding_minor = excluded.outstanding_minor,
-             overdue_minor = excluded.overdue_minor, currency = excluded.currency, as_of = excluded.as_of, updated_at = excluded.updated_at`,
+             overdue_minor = excluded.overdue_minor, oldest_overdue_due_date = excluded.oldest_overdue_due_date, currency = excluded.currency, as_of = excluded.as_of, updated_at = excluded.updated_at`,
         )
         .run(input);
       return { record: read()!, changed: true };

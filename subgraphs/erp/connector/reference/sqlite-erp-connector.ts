@@ -21,6 +21,7 @@ import {
 } from '../../../../lib/sqlite';
 import type {
   BillingLineRecord,
+  CreditHoldRecord,
   CustomerRecord,
   DeleteOutcome,
   ErpConnector,
@@ -145,6 +146,9 @@ const MIGRATIONS: readonly Migration[] = [
   `CREATE INDEX IF NOT EXISTS invoices_changes ON invoices(updated_at, id)`,
   `CREATE TABLE retainer_terms (psa_project_id TEXT PRIMARY KEY, fee_minor INTEGER NOT NULL, currency TEXT NOT NULL)`,
   PROJECT_CONTRACTS_SCHEMA,
+  // Credit hold: ERP-owned, set and released by finance; null when the customer is not on hold.
+  `ALTER TABLE customers ADD COLUMN credit_hold_reason TEXT;
+   ALTER TABLE customers ADD COLUMN credit_hold_since TEXT;`,
 ];
 
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
@@ -164,7 +168,7 @@ const BILLING_LINE_COLUMNS = `id, external_id AS externalId, psa_project_id AS p
 const PAYMENT_COLUMNS = `id, invoice_id AS invoiceId, amount_minor AS amountMinor, currency, received_on AS receivedOn, external_id AS externalId`;
 
 const TERMS_DAYS: Record<PaymentTerms, number> = { NET_15: 15, NET_30: 30, NET_45: 45, NET_60: 60 };
-const OVERDUE = `(status = 'POSTED' AND balance_minor > 0 AND due_date < ?)`;
+const OVERDUE = `(status IN ('POSTED', 'OVERDUE') AND balance_minor > 0 AND due_date < ?)`;
 
 /** Demo data for the ERP, as `seed()` takes it (a `DatasetChunk['erp']`). */
 export interface ErpSeed {
@@ -186,6 +190,7 @@ export interface ErpReferenceData {
 const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   getCustomers: true,
   getCustomersByCrmAccount: true,
+  getCreditHolds: true,
   getLegalEntities: true,
   getTaxJurisdictions: true,
   listLegalEntities: true,
@@ -207,6 +212,8 @@ const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   getRetainerTerms: true,
   upsertRetainerTerms: true,
   applyPayment: true,
+  markInvoiceOverdue: true,
+  setCreditHold: true,
   deleteCustomer: true,
   deleteProjectDimensions: true,
   getProjectContracts: true,
@@ -259,7 +266,8 @@ export class SqliteErpConnector implements ErpConnector {
   /** Inserts demo data in one transaction; IDs must be new and the reference data seeded first. */
   seed(data: ErpSeed): void {
     const customer =
-      this.db.prepare(`INSERT INTO customers VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
+      this.db.prepare(`INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code,
+      payment_terms, currency, external_crm_id) VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
       @paymentTerms, @currency, @externalCrmId)`);
     const dimensions = this.db.prepare(
       `INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`,
@@ -303,6 +311,16 @@ export class SqliteErpConnector implements ErpConnector {
       .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE ${inJson('external_crm_id')}`)
       .all(JSON.stringify(accountIds)) as CustomerRecord[];
     return byKey(accountIds, rows, (r) => r.externalCrmId);
+  }
+
+  async getCreditHolds(customerIds: readonly string[]): Promise<(CreditHoldRecord | null)[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT id AS customerId, credit_hold_reason AS reason, credit_hold_since AS since FROM customers
+         WHERE ${inJson('id')} AND credit_hold_reason IS NOT NULL`,
+      )
+      .all(JSON.stringify(customerIds)) as CreditHoldRecord[];
+    return byKey(customerIds, rows, (r) => r.customerId);
   }
 
   async getLegalEntities(codes: readonly string[]): Promise<(LegalEntityRecord | null)[]> {
@@ -782,10 +800,10 @@ export class SqliteErpConnector implements ErpConnector {
           field: 'invoiceId',
           value: input.invoiceId,
         });
-      if (invoice.status !== 'POSTED') {
+      if (invoice.status !== 'POSTED' && invoice.status !== 'OVERDUE') {
         throw new MeridianError(
           'INVALID_STATE',
-          `Invoice '${invoice.number}' is ${invoice.status}; only a POSTED invoice takes payments`,
+          `Invoice '${invoice.number}' is ${invoice.status}; only a POSTED or OVERDUE invoice takes payments`,
           {
             system: 'erp',
             field: 'invoiceId',
@@ -822,11 +840,72 @@ export class SqliteErpConnector implements ErpConnector {
       const balance = invoice.balanceMinor - input.amountMinor;
       this.db
         .prepare('UPDATE invoices SET balance_minor = ?, status = ?, updated_at = ? WHERE id = ?')
-        .run(balance, balance === 0 ? 'PAID' : 'POSTED', nextChangeStamp(this.db, 'invoices'), invoice.id);
+        // A part payment of an OVERDUE invoice leaves it OVERDUE: what is left of it is still past due.
+        .run(balance, balance === 0 ? 'PAID' : invoice.status, nextChangeStamp(this.db, 'invoices'), invoice.id);
       return {
         record: this.db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`).get(id) as PaymentRecord,
         created: true,
       };
+    })();
+  }
+
+  async markInvoiceOverdue(input: {
+    invoiceId: string;
+    asOf: string;
+  }): Promise<{ record: InvoiceRecord; changed: boolean }> {
+    return this.db.transaction((): { record: InvoiceRecord; changed: boolean } => {
+      const invoice = this.invoiceById(input.invoiceId);
+      if (!invoice)
+        throw new MeridianError('NOT_FOUND', `ERP has no invoice '${input.invoiceId}'`, {
+          system: 'erp',
+          field: 'invoiceId',
+          value: input.invoiceId,
+        });
+      // Already marked, or paid meanwhile: nothing to do, and saying so lets a repeated sweep step pass.
+      if (invoice.status === 'OVERDUE' || invoice.status === 'PAID') return { record: invoice, changed: false };
+      if (invoice.status !== 'POSTED' || invoice.balanceMinor <= 0 || !(invoice.dueDate < input.asOf)) {
+        throw new MeridianError(
+          'INVALID_STATE',
+          `Invoice '${invoice.number}' is ${invoice.status}, due ${invoice.dueDate}: it is not past due on ${input.asOf}`,
+          { system: 'erp', field: 'invoiceId', value: invoice.id },
+        );
+      }
+      this.db
+        .prepare(`UPDATE invoices SET status = 'OVERDUE', updated_at = ? WHERE id = ?`)
+        .run(nextChangeStamp(this.db, 'invoices'), invoice.id);
+      return { record: this.invoiceById(invoice.id)!, changed: true };
+    })();
+  }
+
+  async setCreditHold(input: {
+    customerId: string;
+    reason: string | null;
+    at: string;
+  }): Promise<{ record: CreditHoldRecord | null; changed: boolean }> {
+    return this.db.transaction((): { record: CreditHoldRecord | null; changed: boolean } => {
+      const customer = this.customerById(input.customerId);
+      if (!customer) throw noCustomer(input.customerId);
+      const reason = input.reason?.trim() ?? null;
+      if (reason === '')
+        throw rejected(
+          `ERP rejected a credit hold on customer '${customer.id}': a reason is required`,
+          'reason',
+          input.reason ?? '',
+        );
+      const hold = () =>
+        this.db
+          .prepare(
+            'SELECT id AS customerId, credit_hold_reason AS reason, credit_hold_since AS since FROM customers WHERE id = ? AND credit_hold_reason IS NOT NULL',
+          )
+          .get(customer.id) as CreditHoldRecord | undefined;
+      const current = hold();
+      if (reason === (current?.reason ?? null)) return { record: current ?? null, changed: false };
+      // A changed reason keeps the hold's first date: the customer has been on hold since then.
+      const since = reason === null ? null : (current?.since ?? input.at);
+      this.db
+        .prepare('UPDATE customers SET credit_hold_reason = ?, credit_hold_since = ? WHERE id = ?')
+        .run(reason, since, customer.id);
+      return { record: hold() ?? null, changed: true };
     })();
   }
 

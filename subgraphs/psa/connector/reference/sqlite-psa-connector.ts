@@ -155,6 +155,8 @@ const MIGRATIONS: readonly Migration[] = [
     if (!hasColumn(db, 'milestones', 'invoice_id')) db.exec('ALTER TABLE milestones ADD COLUMN invoice_id TEXT');
   },
   PROJECT_AMENDMENTS_SCHEMA,
+  // Collections: what of the project's invoices is past due (recorded by the invoice-status and overdue flows).
+  `ALTER TABLE project_financials ADD COLUMN overdue_minor INTEGER NOT NULL DEFAULT 0`,
 ];
 
 const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, budget_minor AS budgetMinor, currency, start_date AS startDate,
@@ -162,7 +164,8 @@ const PROJECT_COLUMNS = `id, code, name, status, billing_model AS billingModel, 
   external_id AS externalId`;
 const MILESTONE_COLUMNS = `id, project_id AS projectId, name, sequence, due_date AS dueDate, amount_minor AS amountMinor, currency, status,
   completed_on AS completedOn, invoice_id AS invoiceId`;
-const FINANCIALS_COLUMNS = `project_id AS projectId, billed_minor AS billedMinor, collected_minor AS collectedMinor, currency, as_of AS asOf,
+const FINANCIALS_COLUMNS = `project_id AS projectId, billed_minor AS billedMinor, collected_minor AS collectedMinor,
+  overdue_minor AS overdueMinor, currency, as_of AS asOf,
   updated_at AS updatedAt`;
 const TIME_ENTRY_COLUMNS = `id, project_id AS projectId, resource_id AS resourceId, role, date, hours_hundredths AS hoursHundredths, billable,
   status, notes, billing_reference AS billingReference`;
@@ -785,6 +788,7 @@ export class SqlitePsaConnector implements PsaConnector {
       for (const [field, minor] of [
         ['billed', input.billedMinor],
         ['collected', input.collectedMinor],
+        ['overdue', input.overdueMinor],
       ] as const) {
         if (minor < 0) {
           const shown = `${fromMinor(minor, input.currency)} ${input.currency}`;
@@ -804,14 +808,16 @@ export class SqlitePsaConnector implements PsaConnector {
         const same =
           current.billedMinor === input.billedMinor &&
           current.collectedMinor === input.collectedMinor &&
+          current.overdueMinor === input.overdueMinor &&
           current.currency === input.currency;
         // Figures read from the ERP before the ones held are stale: a late or replayed record must not win.
         if (same || input.asOf < current.asOf) return { record: current, changed: false };
       }
       this.db
         .prepare(
-          `INSERT INTO project_financials VALUES (@projectId, @billedMinor, @collectedMinor, @currency, @asOf, @at)
+          `INSERT INTO project_financials VALUES (@projectId, @billedMinor, @collectedMinor, @currency, @asOf, @at, @overdueMinor)
            ON CONFLICT(project_id) DO UPDATE SET billed_minor = excluded.billed_minor, collected_minor = excluded.collected_minor,
+             overdue_minor = excluded.overdue_minor,
              currency = excluded.currency, as_of = excluded.as_of, updated_at = excluded.updated_at`,
         )
         .run(input);
