@@ -10,6 +10,8 @@ export const ERROR_CLASSES = [
   'DUPLICATE',
   'CONFLICT',
   'ACCESS_DENIED',
+  'PRECONDITION_LOST',
+  'CREDIT_HOLD',
   'UNKNOWN',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
@@ -20,6 +22,9 @@ export const FLOWS = [
   'billMilestone',
   'syncInvoiceStatus',
   'syncCustomer',
+  'invoiceBilledWork',
+  'applyContractAmendment',
+  'flagOverdueInvoice',
 ] as const;
 
 export const RUN_STATUSES = [
