@@ -123,6 +123,42 @@ describe('flow invoiceBilledWork', () => {
     expect((await stack.stores.erp.getInvoicesByProject([projectId]))[0]).toHaveLength(1);
   });
 
+  it('stops at a customer on credit hold with CREDIT_HOLD, invoicing nothing, and invoices once a person overrides it for this run', async () => {
+    const { projectId } = await billedProject(stack, 'TIME_AND_MATERIALS', [300], 'invoice-hold-1');
+    const [dimensions] = await stack.stores.erp.getProjectDimensions([projectId]);
+    const customerId = dimensions!.customerId;
+    const held = await gql(
+      stack.gatewayUrl,
+      'mutation($input: PlaceCreditHoldInput!) { placeCustomerOnCreditHold(input: $input) { changed } }',
+      { input: { customerId, reason: 'Two invoices 90 days overdue' } },
+    );
+    expect(held.body.data).toEqual({ placeCustomerOnCreditHold: { changed: true } });
+    const period = todayUtc().slice(0, 7);
+    const runId = (await gql(stack.gatewayUrl, INVOICE, { input: { projectId, period } })).body.data!.invoiceBilledWork
+      .id;
+    const stopped = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+    expect([stopped.status, stopped.steps[0]!.error?.class]).toEqual(['EXCEPTION', 'CREDIT_HOLD']);
+    expect(stopped.steps[0]!.error?.message).toContain('Two invoices 90 days overdue');
+    expect((await stack.stores.erp.getInvoicesByProject([projectId]))[0]).toEqual([]);
+
+    const corrected = await gql(
+      stack.gatewayUrl,
+      'mutation($id: ID!, $patch: RunInputPatch!) { retryRunWithInput(id: $id, patch: $patch) { status } }',
+      { id: runId, patch: { creditHoldOverride: 'CFO approved: the client paid by wire today' } },
+    );
+    expect(corrected.body.errors).toBeUndefined();
+    const done = await waitForRun(stack, runId, ['SUCCEEDED', 'EXCEPTION']);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.steps[0]!.output).toMatchObject({
+      creditHold: {
+        onHold: true,
+        reason: 'Two invoices 90 days overdue',
+        overriddenWith: 'CFO approved: the client paid by wire today',
+      },
+    });
+    expect((await stack.stores.erp.getInvoicesByProject([projectId]))[0]).toHaveLength(1);
+  });
+
   it('refuses a period with no uninvoiced work (NOTHING_TO_INVOICE), an unknown project (NOT_FOUND), a malformed period and a milestone-billed project, writing nothing', async () => {
     const { projectId } = await billedProject(stack, 'TIME_AND_MATERIALS', [300], 'invoice-bad-1');
     const { projectId: milestoneProject } = await billedProject(stack, 'MILESTONE', [], 'invoice-bad-2');

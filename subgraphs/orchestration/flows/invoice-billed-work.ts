@@ -4,10 +4,17 @@ import { preview, recordId } from '../../../lib/input';
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { BillingLineView, Systems } from '../systems/systems';
+import {
+  checkCreditHold,
+  creditHoldOverrideCorrection,
+  parseCreditHoldOverride,
+  type CreditHoldInput,
+  type CreditHoldOutcome,
+} from './credit-hold';
 import type { Flow, StepContext } from './flow';
 
 /** Input of an invoicing run: the project and the billing period (`YYYY-MM`) to invoice. */
-export interface InvoiceBilledWorkInput {
+export interface InvoiceBilledWorkInput extends CreditHoldInput {
   projectId: string;
   period: string;
 }
@@ -57,6 +64,8 @@ function sum(lines: readonly BillingLineView[], currency: string): string {
 
 /** What `collectBilledWork` found, fixed with the step's output so that every retry of the post sends the same invoice. */
 interface BilledWorkToInvoice {
+  /** The credit hold a person let this run past (with their note), when the customer was on hold. */
+  creditHold?: Extract<CreditHoldOutcome, { onHold: true }>;
   projectId: string;
   accountId: string;
   customerId: string;
@@ -96,8 +105,15 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
   name: 'invoiceBilledWork',
 
   parseInput(raw) {
-    return { projectId: recordId(raw.projectId, 'projectId'), period: billingPeriod(raw.period) };
+    return {
+      projectId: recordId(raw.projectId, 'projectId'),
+      period: billingPeriod(raw.period),
+      ...parseCreditHoldOverride(raw),
+    };
   },
+
+  // A customer on credit hold stops the run before the invoice; a person may let this one run past it with a note.
+  corrections: { creditHoldOverride: creditHoldOverrideCorrection('collectBilledWork') },
 
   subject: (input) => ({
     subjectKey: `invoice:${input.projectId}:${input.period}`,
@@ -172,8 +188,10 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
             `${label} cannot be invoiced: account ${project.account.id} has no ERP customer; convert its opportunity first`,
             'erp',
           );
+        const creditHold = checkCreditHold(ctx, customer, `${label} cannot be invoiced for ${period}`);
         const billedBy = ctx.governance.billingModels[project.billingModel].billedBy;
         const base = {
+          ...(creditHold.onHold ? { creditHold } : {}),
           projectId,
           accountId: project.account.id,
           customerId: customer.id,
