@@ -18,8 +18,8 @@ import { formatGatewayError } from '../format-error';
 import { graphqlWsPolicies } from '../policies/graphql-ws';
 import type { PolicyPipeline } from '../policies/pipeline';
 import type { PolicyConnection } from '../policies/policy';
-import { liveFeed, type ExecuteQuery } from './live-feeds';
-import { codedError, planLiveOperation, type LiveOperation } from './live-operation';
+import { liveFeed, type ExecuteQuery } from '../../lib/live/live-feeds';
+import { codedError, planLiveOperation, type LiveOperation } from '../../lib/live/live-operation';
 
 /** Largest graphql-ws message accepted, in bytes (ws's own default is 100 MiB). @default 64 KiB */
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;
