@@ -1,17 +1,16 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { trustedDocumentsApqCache, type TrustedDocuments } from './plugins/trusted-documents';
-import { parse, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import { accessControlPlugin } from '../lib/auth/access-plugin';
-import { accessRulesOf, type AccessRules } from '../lib/auth/access-rules';
 import { metricsPlugin } from '../lib/metrics/graphql-metrics-plugin';
 import { requestLogPlugin } from '../lib/request-log-plugin';
 import { tracingPlugin } from '../lib/telemetry/graphql-tracing-plugin';
 import type { GatewayContext } from './context';
 import { withEnforcedSecurityFeatures } from './enforced-supergraph';
-import { DEFAULT_OPERATION_LIMITS, operationLimitsConfig, type OperationLimits } from './plugins/operation-limits';
 import { formatGatewayError } from './format-error';
+import { apolloPolicyConfig } from './policies/http';
+import type { PolicyPipeline } from './policies/pipeline';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { subgraphsOf, type SupergraphEndpoint } from './supergraph-subgraphs';
 
@@ -25,8 +24,6 @@ export interface GatewayOptions {
   subgraphSecrets: Record<string, string>;
   /** `NODE_ENV=production`: introspection off, field suggestions masked. @default false */
   production?: boolean;
-  /** Depth, aliases, directives, tokens and cost an operation may reach. @default {@link DEFAULT_OPERATION_LIMITS} */
-  limits?: OperationLimits;
   /** Trusted documents, put in the automatic-persisted-query cache so their hashes answer from the first request. */
   trustedDocumentsManifest?: TrustedDocuments;
   logger: Logger;
@@ -37,20 +34,18 @@ export interface Gateway {
   apollo: ApolloServer<GatewayContext>;
   subgraphs: SupergraphEndpoint[];
   apiSchema(): GraphQLSchema | null;
-  /** `@authenticated` / `@requiresScopes` as the supergraph declares them, enforced on every operation. */
-  accessRules: AccessRules;
-  /** The operation limits in force. */
-  limits: OperationLimits;
 }
 
-/** Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5. It does not listen. */
-export function createGateway(options: GatewayOptions): Gateway {
+/**
+ * Builds the experience API: `@apollo/gateway` over a static supergraph, on Apollo Server 5, running the document and
+ * operation stages of `policies` (gateway/policies/) on every operation. It does not listen.
+ */
+export function createGateway(options: GatewayOptions, policies: PolicyPipeline): Gateway {
   const subgraphs = subgraphsOf(options.supergraphSdl).map((s) => ({
     name: s.name,
     url: options.subgraphUrls?.[s.name] ?? s.url,
   }));
   const urls = new Map(subgraphs.map((s) => [s.name, s.url]));
-  const accessRules = accessRulesOf(parse(options.supergraphSdl));
   const gateway = new ApolloGateway({
     supergraphSdl: withEnforcedSecurityFeatures(options.supergraphSdl),
     buildService: ({ name, url }) =>
@@ -61,8 +56,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   gateway.onSchemaLoadOrUpdate((loaded) => {
     apiSchema = loaded.apiSchema;
   });
-  const limits = options.limits ?? DEFAULT_OPERATION_LIMITS;
-  const limited = operationLimitsConfig<GatewayContext>(limits);
+  const policed = apolloPolicyConfig<GatewayContext>(policies);
   // Apollo Server 5 keeps CSRF prevention on and batched HTTP requests off by default; both stay that way.
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -70,19 +64,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     includeStacktraceInErrorResponses: false,
     introspection: !options.production,
     hideSchemaDetailsFromClientErrors: options.production === true,
-    parseOptions: limited.parseOptions,
+    parseOptions: policed.parseOptions,
     ...(options.trustedDocumentsManifest
       ? { persistedQueries: { cache: trustedDocumentsApqCache(options.trustedDocumentsManifest) } }
       : {}),
-    validationRules: limited.validationRules,
-    // Access first: a caller who may not select a field learns that, not what the operation would cost.
+    validationRules: policed.validationRules,
+    // The policies first: what they refuse is logged and counted with the codes they gave it.
     plugins: [
-      accessControlPlugin<GatewayContext>(accessRules),
-      ...limited.plugins,
+      ...policed.plugins,
       requestLogPlugin<GatewayContext>(options.logger),
       metricsPlugin<GatewayContext>(),
       tracingPlugin<GatewayContext>(),
     ],
   });
-  return { apollo, subgraphs, apiSchema: () => apiSchema, accessRules, limits };
+  return { apollo, subgraphs, apiSchema: () => apiSchema };
 }

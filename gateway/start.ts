@@ -1,23 +1,26 @@
 import type { ExecutionResult } from 'graphql';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Identity, Role } from '../lib/auth/identity';
+import type { Role } from '../lib/auth/identity';
 import { signRequest } from '../lib/auth/signing';
 import type { EventBus } from '../lib/event-bus/event-bus';
 import { createAuthenticator, type AuthOptions } from './auth/authenticator';
-import { createRateLimiter, rateLimitKey, type RateLimiter } from './plugins/rate-limit';
+import { parse } from 'graphql';
+import { accessRulesOf } from '../lib/auth/access-rules';
+import { DEFAULT_OPERATION_LIMITS, type OperationLimits } from './plugins/operation-limits';
+import { createRateLimiter, type RateLimiter } from './plugins/rate-limit';
 import {
-  admitTrustedRequest,
   DEFAULT_TRUSTED_DOCUMENT_ROLES,
   loadTrustedDocuments,
   trustedRolesInUse,
   validateTrustedDocuments,
   type TrustedDocuments,
 } from './plugins/trusted-documents';
-import { MeridianError } from '../lib/errors';
 import { callerRequestIdOf, createGraphQLRequestListener, listen, sendJson, type Listening } from '../lib/graphql-http';
 import { metricsRoute } from '../lib/metrics/metrics-route';
 import { createGateway, type GatewayOptions } from './index';
 import { serveConsoleOn } from './console';
+import { gatewayPolicyPipeline } from './policies/index';
+import { httpAdmission } from './policies/http';
 import { attachSubscriptions, type SubscriptionServerOptions } from './subscriptions/index';
 import type { SupergraphEndpoint } from './supergraph-subgraphs';
 
@@ -40,6 +43,8 @@ export interface StartGatewayOptions extends GatewayOptions {
   auth: AuthOptions;
   /** Per-caller request budget (HTTP requests and graphql-ws subscribes). @default in memory, 600 per minute */
   rateLimiter?: RateLimiter;
+  /** Depth, aliases, directives, tokens and cost an operation may reach. @default {@link DEFAULT_OPERATION_LIMITS} */
+  limits?: OperationLimits;
   /** Roles that may run only the manifest's operations. @default the checked-in manifest, for portal users */
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** Browser origins allowed to call `/graphql` cross-origin (credentials never). @default none */
@@ -49,6 +54,8 @@ export interface StartGatewayOptions extends GatewayOptions {
 /** A running gateway: its URL (HTTP and graphql-ws), its subgraphs, and `close()`. */
 export interface RunningGateway extends Listening {
   subgraphs: SupergraphEndpoint[];
+  /** The names of the policies every request and subscribe goes through, in order (gateway/policies/index.ts). */
+  policies: readonly string[];
   /** `ws://host:port/graphql` */
   wsUrl: string;
   /** Open graphql-ws sockets. */
@@ -69,20 +76,27 @@ export const DEFAULT_DRAIN_DEADLINE_MS = 10_000;
  * schema loaded, not draining; each subgraph's state in the body, which does not decide it).
  */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const accessRules = accessRulesOf(parse(options.supergraphSdl));
   const configured = options.trustedDocuments ?? {
     manifest: loadTrustedDocuments(),
     roles: DEFAULT_TRUSTED_DOCUMENT_ROLES,
   };
-  const { apollo, subgraphs, apiSchema, accessRules, limits } = createGateway({
-    ...options,
-    trustedDocumentsManifest: configured.manifest,
-  });
-  const authenticate = createAuthenticator(options.auth);
-  const rateLimiter = options.rateLimiter ?? createRateLimiter();
   const trusted = {
     ...configured,
     roles: trustedRolesInUse(configured.roles, options.auth.mode === 'off' ? options.auth.identity.role : null),
   };
+  // One ordered list of policies, run by the HTTP adapter (below and in createGateway) and the graphql-ws one alike.
+  const pipeline = gatewayPolicyPipeline({
+    authenticate: createAuthenticator(options.auth),
+    rateLimiter: options.rateLimiter ?? createRateLimiter(),
+    trusted,
+    limits: options.limits ?? DEFAULT_OPERATION_LIMITS,
+    accessRules,
+  });
+  const { apollo, subgraphs, apiSchema } = createGateway(
+    { ...options, trustedDocumentsManifest: configured.manifest },
+    pipeline,
+  );
   await apollo.start();
   // A portal operation the schema no longer serves (or the portal may not read) is a deployment error: refuse to start.
   // When no caller is limited to the manifest, it is not checked, so any composed supergraph can be served.
@@ -106,28 +120,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = createInFlight();
   const graphQLListener = createGraphQLRequestListener(apollo, {
-    admit: async ({ req, body }) => {
-      if (Array.isArray(body))
-        throw new MeridianError('BAD_REQUEST', 'Batched requests are not accepted; send one operation per request');
-      let identity: Identity | null;
-      try {
-        identity = await authenticate(req.headers.authorization);
-      } catch (error) {
-        // Bad tokens count against the caller's address, so guessing them is throttled too.
-        await rateLimiter.consume(rateLimitKey(null, req));
-        throw error;
-      }
-      await rateLimiter.consume(rateLimitKey(identity, req));
-      return {
-        identity,
-        body: admitTrustedRequest(
-          trusted.manifest,
-          identity,
-          { method: req.method, url: req.url, body },
-          trusted.roles,
-        ),
-      };
-    },
+    admit: httpAdmission(pipeline),
     requestIds: 'mint',
     context: async (req, requestId, identity) => ({ requestId, callerRequestId: callerRequestIdOf(req), identity }),
     routes: {
@@ -153,13 +146,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     schema: apiSchema,
     bus: options.bus ?? null,
     logger: options.logger,
-    accessRules,
-    limits,
+    pipeline,
     production: options.production ?? false,
-    rateLimiter,
-    trusted,
     ...options.subscriptions,
-    authenticate: (connectionParams) => authenticate(bearerOf(connectionParams)),
     execute: async (query, variables, requestId, identity) => {
       const response = await apollo.executeOperation({ query, variables }, { contextValue: { requestId, identity } });
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not used here');
@@ -169,6 +158,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   return {
     ...listening,
     subgraphs,
+    policies: pipeline.policies.map((p) => p.name),
     wsUrl: listening.url.replace(/^http/, 'ws'),
     connections: subscriptions.connections,
     close: async () => {
@@ -220,12 +210,6 @@ function createInFlight() {
     /** Resolves when no response is in flight (at once when none is). */
     idle: () => (count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
   };
-}
-
-/** The bearer token of a graphql-ws `connection_init` payload: `{ authorization: "Bearer …" }` (any case of the key). */
-function bearerOf(connectionParams: Record<string, unknown> | undefined): string | undefined {
-  const entry = Object.entries(connectionParams ?? {}).find(([key]) => key.toLowerCase() === 'authorization');
-  return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
 const READY_QUERY = '{"query":"{ __typename }"}';

@@ -10,7 +10,9 @@ import { accessControlPlugin, type SecuredContext } from './auth/access-plugin';
 import { accessRulesOf } from './auth/access-rules';
 import type { Identity } from './auth/identity';
 import { verifySignedRequest, type SignatureCheck } from './auth/signing';
+import type { EventBus } from './event-bus/event-bus';
 import { formatError } from './format-error';
+import { attachSubgraphSubscriptions } from './live/subgraph-subscriptions';
 import { createGraphQLRequestListener, listen, sendJson, type Listening } from './graphql-http';
 import { metricsRoute } from './metrics/metrics-route';
 import { requestLogPlugin } from './request-log-plugin';
@@ -26,6 +28,11 @@ export interface Subgraph<TContext extends SecuredContext = SecuredContext> {
   context(req: IncomingMessage, requestId: string, identity: Identity | null): Promise<TContext>;
   /** Releases what the subgraph holds (database handles). */
   close(): Promise<void>;
+  /**
+   * Where its run events arrive from: with it, the subgraph also serves its own subscriptions over graphql-ws on
+   * `/graphql` (lib/live/subgraph-subscriptions.ts), under the same signature check as HTTP. @default none
+   */
+  live?: EventBus;
 }
 
 /** Reads and parses a subgraph's `schema.graphql`, the one SDL source for server, composition and tests. */
@@ -76,7 +83,10 @@ export interface StartSubgraphOptions {
   production?: boolean;
 }
 
-/** Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only) and `/healthz`. */
+/**
+ * Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only; graphql-ws too when the subgraph
+ * has a `live` bus) and `/healthz`.
+ */
 export async function startSubgraph<TContext extends SecuredContext>(
   subgraph: Subgraph<TContext>,
   options: StartSubgraphOptions,
@@ -95,10 +105,23 @@ export async function startSubgraph<TContext extends SecuredContext>(
     options.port,
     options.host,
   );
+  const subscriptions = subgraph.live
+    ? attachSubgraphSubscriptions({
+        server: listening.server,
+        apollo,
+        schema: buildSubgraphSchema([{ typeDefs: subgraph.typeDefs, resolvers: subgraph.resolvers }]),
+        accessRules: accessRulesOf(subgraph.typeDefs),
+        context: (req, requestId, identity) => subgraph.context(req, requestId, identity),
+        bus: subgraph.live,
+        signature: options.signature,
+        logger: options.logger,
+      })
+    : null;
   return {
     ...listening,
     name: subgraph.name,
     close: async () => {
+      await subscriptions?.close();
       await listening.close();
       await apollo.stop();
       await subgraph.close();

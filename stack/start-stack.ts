@@ -264,6 +264,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         systems: createGraphQLSystems({ crm: endpoints.crm(), psa: endpoints.psa(), erp: endpoints.erp() }),
         governance,
         onRunQueued: runQueued,
+        bus,
       }),
       trust('orchestration'),
     ),

@@ -125,7 +125,7 @@ export function operationLimitsPlugin<TContext extends BaseContext>(
       return {
         async didResolveOperation({ schema, document, request, operation }) {
           if (!operation) return; // several operations and no operationName: execution refuses it
-          const error = costError(schema, document, request.variables ?? {}, limits, operation.name?.value);
+          const error = operationCostRefusal(schema, document, request.variables ?? {}, limits, operation.name?.value);
           if (error) throw error;
         },
         async didEncounterErrors({ errors, source }) {
@@ -220,7 +220,7 @@ export function checkOperationLimits(
   const errors = validate(schema, document, operationLimitRules(limits)).filter(
     (e): e is MeridianError => e instanceof MeridianError,
   );
-  const cost = costError(schema, document, variables ?? {}, limits, operationName ?? undefined);
+  const cost = operationCostRefusal(schema, document, variables ?? {}, limits, operationName ?? undefined);
   return cost ? [...errors, cost] : errors;
 }
 
@@ -248,7 +248,11 @@ export function operationCost(
   });
 }
 
-function costError(
+/**
+ * The refusal of an operation whose estimated cost is over `maxCost` (or that expands to too many selections):
+ * QUERY_TOO_COSTLY with HTTP status 400; null when it may run, or when its variables do not fit (execution refuses those).
+ */
+export function operationCostRefusal(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown>,
@@ -322,6 +326,16 @@ function stoppedByTokenLimit(error: GraphQLError, source: string, maxTokens: num
   } catch {
     return false; // a lexical error before the limit
   }
+}
+
+/**
+ * The TOO_MANY_TOKENS refusal behind a parse error that stopped exactly at the token limit; null for a plain syntax
+ * error (which keeps GRAPHQL_PARSE_FAILED).
+ */
+export function tokenLimitRefusal(error: GraphQLError, source: string, maxTokens: number): MeridianError | null {
+  return stoppedByTokenLimit(error, source, maxTokens)
+    ? limitError('TOO_MANY_TOKENS', tooManyTokensMessage(maxTokens))
+    : null;
 }
 
 function tooManyTokensMessage(maxTokens: number): string {

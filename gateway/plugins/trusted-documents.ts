@@ -1,4 +1,4 @@
-import { getOperationAST, Kind, parse, validate, type GraphQLSchema } from 'graphql';
+import { getOperationAST, Kind, parse, validate, type GraphQLSchema, type OperationTypeNode } from 'graphql';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,6 +125,9 @@ export function validateTrustedDocuments(
 ): string[] {
   return manifest.operations.flatMap((op) => {
     const document = parse(op.body);
+    // graphql-js 16 validates a subscription (or mutation) against a schema without that root type; execution refuses it.
+    if (!schema.getRootType(op.type as OperationTypeNode))
+      return [`${op.name} (${op.id}): the schema has no ${op.type} type`];
     const invalid = validate(schema, document).map((error) => `${op.name} (${op.id}): ${error.message}`);
     if (invalid.length > 0 || !access) return invalid;
     return (access.roles ?? DEFAULT_TRUSTED_DOCUMENT_ROLES).flatMap((role) => {

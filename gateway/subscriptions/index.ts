@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
   GraphQLError,
-  getOperationAST,
-  validate,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLFormattedError,
@@ -12,17 +10,16 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
-import type { Identity, Role } from '../../lib/auth/identity';
+import type { Identity } from '../../lib/auth/identity';
 import type { EventBus } from '../../lib/event-bus/event-bus';
 import { MeridianError } from '../../lib/errors';
 import { subscriptionPayloads, subscriptionsOpen } from '../../lib/metrics/metrics';
 import { formatGatewayError } from '../format-error';
-import { checkOperationLimits, parseWithinLimits, type OperationLimits } from '../plugins/operation-limits';
-import { rateLimitKey, type RateLimiter } from '../plugins/rate-limit';
-import { admitTrustedSubscribePayload, type TrustedDocuments } from '../plugins/trusted-documents';
-import { liveFeed, type ExecuteQuery } from './live-feeds';
-import { codedError, planLiveOperation, type LiveOperation } from './live-operation';
+import { graphqlWsPolicies } from '../policies/graphql-ws';
+import type { PolicyPipeline } from '../policies/pipeline';
+import type { PolicyConnection } from '../policies/policy';
+import { liveFeed, type ExecuteQuery } from '../../lib/live/live-feeds';
+import { codedError, planLiveOperation, type LiveOperation } from '../../lib/live/live-operation';
 
 /** Largest graphql-ws message accepted, in bytes (ws's own default is 100 MiB). @default 64 KiB */
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -32,8 +29,6 @@ export const DEFAULT_CONNECTION_INIT_TIMEOUT_MS = 3000;
 export const DEFAULT_KEEP_ALIVE_MS = 12_000;
 /** Payload query results kept for re-use by every subscriber of the same event. @default 5000 */
 const RESULT_CACHE_ENTRIES = 5000;
-/** Parsed and validated subscription documents kept. */
-const DOCUMENT_CACHE_ENTRIES = 500;
 
 /** What the subscription server needs from the gateway. */
 export interface SubscriptionServerOptions {
@@ -48,16 +43,13 @@ export interface SubscriptionServerOptions {
     requestId: string,
     identity: Identity | null,
   ) => Promise<ExecutionResult>;
-  /** The supergraph's access rules: a subscription is checked against them before it starts. */
-  accessRules: AccessRules;
-  /** The gateway's operation limits, applied to every document a socket sends. */
-  limits: OperationLimits;
+  /**
+   * The gateway's policies, run here as over HTTP: at `connection_init` (authentication: a refusal closes the socket
+   * with {@link CLOSE_UNAUTHENTICATED}, or {@link CLOSE_RATE_LIMITED}) and at every `subscribe`.
+   */
+  pipeline: PolicyPipeline;
   /** Masks field suggestions in validation errors (`NODE_ENV=production`). @default false */
   production?: boolean;
-  /** Counts every subscribe against the caller's budget, as HTTP requests are. @default no limit */
-  rateLimiter?: RateLimiter;
-  /** Roles that may run only the manifest's operations, here as over HTTP. @default none */
-  trusted?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** Where run events arrive from; null: subscriptions are refused with LIVE_STATUS_UNAVAILABLE. */
   bus: EventBus | null;
   logger: Logger;
@@ -67,16 +59,12 @@ export interface SubscriptionServerOptions {
   connectionInitTimeoutMs?: number;
   /** @default {@link DEFAULT_KEEP_ALIVE_MS} */
   keepAliveMs?: number;
-  /**
-   * Verifies the `connection_init` payload into the socket's identity (null: anonymous). A thrown MeridianError closes
-   * the socket with {@link CLOSE_UNAUTHENTICATED} and `UNAUTHENTICATED: <message>` as the reason.
-   * @default every socket is anonymous
-   */
-  authenticate?: (connectionParams: Record<string, unknown> | undefined) => Promise<Identity | null>;
 }
 
 /** Close code for a socket whose `connection_init` carried an invalid token (graphql-ws's 4401 Unauthorized). */
 export const CLOSE_UNAUTHENTICATED = 4401;
+/** Close code for a socket refused at `connection_init` because its caller is over budget (graphql-ws's 4429). */
+export const CLOSE_RATE_LIMITED = 4429;
 
 /** The running subscription server. */
 export interface SubscriptionServer {
@@ -93,7 +81,7 @@ interface LiveContext {
 
 /** What the socket learnt at `connection_init`. */
 type SocketExtra = {
-  identity?: Identity | null;
+  connection?: PolicyConnection;
   /** IDs of this socket's subscriptions that are streaming (counted in `meridian_gateway_subscriptions_open`). */
   live?: Set<string>;
 };
@@ -150,71 +138,31 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
     cached -= 1;
     if (byVariables.size === 0) cache.delete(query);
   };
-  // Many subscribers send the same document: parse and validate it once.
-  const documents = new Map<string, { document: DocumentNode; errors: readonly GraphQLError[] }>();
-  const checked = (schema: GraphQLSchema, text: string) => {
-    let entry = documents.get(text);
-    if (!entry) {
-      const document = parseWithinLimits(text, options.limits);
-      entry = { document, errors: validate(schema, document) };
-      if (documents.size >= DOCUMENT_CACHE_ENTRIES) documents.delete(documents.keys().next().value!);
-      documents.set(text, entry);
-    }
-    return entry;
-  };
-
-  const mask = (message: string) => (options.production ? message.replace(/ ?Did you mean .+\?$/, '') : message);
+  const policies = graphqlWsPolicies(options.pipeline, {
+    schema: options.schema,
+    production: options.production ?? false,
+  });
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       connectionInitWaitTimeout: options.connectionInitTimeoutMs ?? DEFAULT_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         try {
-          const identity = options.authenticate ? await options.authenticate(ctx.connectionParams) : null;
-          ctx.extra.identity = identity;
-          if (identity?.expiresAt !== undefined) closeOnExpiry(ctx.extra.socket, identity.expiresAt);
+          const connection = await policies.connect(ctx.extra.request, ctx.connectionParams);
+          ctx.extra.connection = connection;
+          if (connection.identity?.expiresAt !== undefined)
+            closeOnExpiry(ctx.extra.socket, connection.identity.expiresAt);
           return true;
         } catch (error) {
           if (!(error instanceof MeridianError)) throw error;
-          ctx.extra.socket.close(CLOSE_UNAUTHENTICATED, `UNAUTHENTICATED: ${error.message}`.slice(0, 120));
+          const code = error.code === 'RATE_LIMITED' ? CLOSE_RATE_LIMITED : CLOSE_UNAUTHENTICATED;
+          ctx.extra.socket.close(code, `${error.code}: ${error.message}`.slice(0, 120));
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, received) => {
-        const identity = ctx.extra.identity ?? null;
-        let payload = received;
-        try {
-          await options.rateLimiter?.consume(rateLimitKey(identity, ctx.extra.request));
-          if (options.trusted)
-            payload = admitTrustedSubscribePayload(options.trusted.manifest, identity, payload, options.trusted.roles);
-        } catch (error) {
-          if (error instanceof MeridianError) return [error];
-          throw error;
-        }
-        const schema = options.schema();
-        if (!schema) return [codedError('SUBGRAPH_UNAVAILABLE', 'The gateway has not loaded its schema yet')];
-        let document: DocumentNode;
-        let errors: readonly GraphQLError[];
-        try {
-          ({ document, errors } = checked(schema, payload.query));
-        } catch (error) {
-          if (error instanceof MeridianError) return [codedError(error.code, error.message)];
-          return [codedError('GRAPHQL_PARSE_FAILED', (error as Error).message)];
-        }
-        if (errors.length) return errors.map((e) => codedError('GRAPHQL_VALIDATION_FAILED', mask(e.message)));
-        const limited = checkOperationLimits(
-          schema,
-          document,
-          payload.variables ?? {},
-          options.limits,
-          payload.operationName,
-        );
-        if (limited.length) return limited.map((e) => codedError(e.code, e.message));
-        const operation = getOperationAST(document, payload.operationName ?? undefined);
-        if (!operation)
-          return [codedError('OPERATION_RESOLUTION_FAILURE', 'Name the operation to run with operationName')];
-        // Queries and mutations are checked again when they run through the gateway; a subscription is checked here.
-        const denied = checkAccess(schema, document, payload.operationName, options.accessRules, identity);
-        if (denied.length) return denied;
+      onSubscribe: async (ctx, _id, payload) => {
+        const admitted = await policies.subscribe(ctx.extra.connection!, payload);
+        if (Array.isArray(admitted)) return admitted;
+        const { schema, document, operation, identity } = admitted;
         const context: LiveContext = { requestId: `ws-${randomUUID()}`, identity, live: null };
         if (operation.operation === 'subscription') {
           if (!options.bus)
@@ -225,7 +173,7 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
               ),
             ];
           try {
-            context.live = planLiveOperation(schema, document, payload.variables, operation);
+            context.live = planLiveOperation(schema, document, admitted.variables, operation);
           } catch (error) {
             const e = error as MeridianError;
             return [codedError(e.code ?? 'BAD_USER_INPUT', e.message)];
@@ -234,8 +182,8 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         return {
           schema,
           document,
-          variableValues: payload.variables ?? {},
-          operationName: payload.operationName ?? null,
+          variableValues: admitted.variables,
+          operationName: admitted.operationName,
           contextValue: context,
         };
       },

@@ -3,6 +3,7 @@ import { CALLER_REQUEST_ID_HEADER, callerRequestIdOf } from '../../lib/graphql-h
 import { observeOperations } from '../../lib/metrics/operations-gauges';
 import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { OrchestrationContext } from './context';
+import type { EventBus } from '../../lib/event-bus/event-bus';
 import type { Ledger } from './engine/ledger';
 import type { Flow } from './flows/flow';
 import type { Governance } from './governance/governance';
@@ -34,6 +35,8 @@ export interface OrchestrationSubgraphDeps {
   /** Called after a run is queued, so this process's worker starts it at once. */
   onRunQueued?: () => void;
   onClose?: () => void | Promise<void>;
+  /** Where the outbox relay publishes run events: with it, this subgraph serves its own subscriptions too. @default none */
+  bus?: EventBus;
 }
 
 /** Builds the orchestration subgraph (runs, exceptions, cross-references, health); it does not listen. */
@@ -71,6 +74,7 @@ export function createOrchestrationSubgraph(deps: OrchestrationSubgraphDeps): Su
       runQueued: () => deps.onRunQueued?.(),
       startedAt,
     }),
+    ...(deps.bus ? { live: deps.bus } : {}),
     close: async () => {
       unobserve();
       await deps.onClose?.();

@@ -50,6 +50,8 @@ runSubgraphMain(
       systems: createGraphQLSystems(targets),
       governance,
       onRunQueued: engine.runQueued,
+      // Its own subscriptions, for gateways that federate them; ours resolves payloads across subgraphs itself.
+      bus,
       onClose: async () => {
         await engine.stop();
         await bus.close();

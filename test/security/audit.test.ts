@@ -296,7 +296,8 @@ describe('orchestration audit trail', () => {
         refused(
           403,
           'FORBIDDEN',
-          'Mutation.convertOpportunityToProject needs write:flows, and read:sync, which the portal token of portal-user-1 does not have',
+          // The portal may read a run's status (read:portal), so only write:flows is missing.
+          'Mutation.convertOpportunityToProject needs write:flows, which the portal token of portal-user-1 does not have',
         ),
       );
     });
@@ -316,7 +317,7 @@ describe('orchestration audit trail', () => {
         refused(
           401,
           'UNAUTHENTICATED',
-          'Mutation.convertOpportunityToProject needs write:flows, and read:sync: send a bearer token',
+          'Mutation.convertOpportunityToProject needs write:flows, and read:sync or read:portal: send a bearer token',
         ),
       );
     });

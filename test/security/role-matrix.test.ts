@@ -137,7 +137,8 @@ describe('access by role, as the composed schema declares it', () => {
     // A BI reader never mutates; a portal user never mutates and reads only its own records' root fields.
     expect(where((row, key) => key.startsWith('Mutation.') && row.bi === 'allowed')).toEqual([]);
     expect(where((row, key) => key.startsWith('Mutation.') && row.portal === 'allowed')).toEqual([]);
-    // `health` needs only a valid token, of any role.
+    // `health` needs only a valid token, of any role; a portal user may also read (and watch) runs, which the
+    // orchestration scopes to its own accounts (test/portal-live-status.test.ts).
     expect(where((row) => row.portal === 'allowed').sort()).toEqual(
       [
         'Query.account',
@@ -149,6 +150,9 @@ describe('access by role, as the composed schema declares it', () => {
         'Query.milestones',
         'Query.project',
         'Query.projects',
+        'Query.syncRun',
+        'Query.syncRunAt',
+        'Subscription.syncRunUpdated',
       ].sort(),
     );
     // Operations trigger flows; only the service writes straight to the systems of record.

@@ -77,6 +77,7 @@ describe('the checked-in manifest', () => {
       'query PortalProject',
       'query PortalInvoices',
       'query PortalInvoice',
+      'subscription PortalRunUpdated',
     ]);
   });
 

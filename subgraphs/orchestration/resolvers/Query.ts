@@ -2,7 +2,7 @@ import { MeridianError } from '../../../lib/errors';
 import { pageRequest, toConnection, type PageRequest } from '../../../lib/pagination';
 import type { CreationOrder, CrossReferenceEntity, ErrorClass, RunFilter } from '../engine/ledger';
 import type { OrchestrationContext } from '../context';
-import { asSnapshot } from './SyncRun';
+import { asSnapshot, visibleRun } from './SyncRun';
 
 interface ExceptionFilterArgs {
   flow?: string | null;
@@ -44,7 +44,8 @@ export const Query = {
     ctx.loaders.crossReferencesByEntity.load({ entityType: args.entityType, canonicalId: args.id }),
   crossReference: (_: unknown, args: { id: string }, ctx: OrchestrationContext) =>
     ctx.loaders.crossReference.load(args.id),
-  syncRun: (_: unknown, args: { id: string }, ctx: OrchestrationContext) => ctx.loaders.run.load(args.id),
+  syncRun: async (_: unknown, args: { id: string }, ctx: OrchestrationContext) =>
+    visibleRun(await ctx.loaders.run.load(args.id), ctx),
   syncRuns: async (
     _: unknown,
     args: { filter?: RunFilter | null; first?: number | null; after?: string | null; orderBy?: CreationOrder | null },
@@ -83,6 +84,8 @@ export const Query = {
     return toConnection(page, list, (e) => e.id);
   },
   syncRunAt: async (_: unknown, args: { id: string; sequence: number }, ctx: OrchestrationContext) => {
+    // A portal user's scope is decided by the run's account now: its early states (before the run knew it) are its too.
+    if (!visibleRun(await ctx.loaders.run.load(args.id), ctx)) return null;
     const run = await ctx.ledger.getRunAt(args.id, args.sequence);
     return run && asSnapshot(run);
   },

@@ -1,4 +1,5 @@
 import type { RunRecord, StepRecord } from '../engine/ledger';
+import { accountScopeOf, seesAccount } from '../../../lib/auth/account-scope';
 import type { OrchestrationContext } from '../context';
 
 const stub = (typename: string, id: string | null) => (id ? { __typename: typename, id } : null);
@@ -35,8 +36,22 @@ async function exceptionAt(run: RunRecord, ctx: OrchestrationContext) {
   return id ? ctx.loaders.exception.load(id) : null;
 }
 
+/**
+ * The run when the caller may see it: every run for an unscoped role; for a portal user only a run whose account is
+ * one of its own. Another account's run (or one whose account is not known yet) answers as an unknown one: null.
+ */
+export function visibleRun<R extends Pick<RunRecord, 'accountId'>>(
+  run: R | null | undefined,
+  ctx: OrchestrationContext,
+) {
+  if (!run) return null;
+  const scope = accountScopeOf(ctx.identity);
+  return scope === null || (run.accountId !== null && seesAccount(scope, run.accountId)) ? run : null;
+}
+
 export const SyncRun = {
-  __resolveReference: (ref: { id: string }, ctx: OrchestrationContext) => ctx.loaders.run.load(ref.id),
+  __resolveReference: async (ref: { id: string }, ctx: OrchestrationContext) =>
+    visibleRun(await ctx.loaders.run.load(ref.id), ctx),
   input: (run: RunRecord) => JSON.stringify(run.input),
   exception: (run: Snapshot, _args: unknown, ctx: OrchestrationContext) =>
     run[SNAPSHOT] ? exceptionAt(run, ctx) : ctx.loaders.openExceptionByRun.load(run.id),

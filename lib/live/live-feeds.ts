@@ -1,6 +1,6 @@
 import type { ExecutionResult } from 'graphql';
-import type { EventBus, RunEvent } from '../../lib/event-bus/event-bus';
-import { MeridianError } from '../../lib/errors';
+import type { EventBus, RunEvent } from '../event-bus/event-bus';
+import { MeridianError } from '../errors';
 import { Channel } from './channel';
 import { SEQUENCE_ALIAS, STATUS_ALIAS, SYSTEM_ALIAS, type LiveOperation } from './live-operation';
 

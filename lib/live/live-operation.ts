@@ -11,7 +11,7 @@ import {
   type VariableDefinitionNode,
 } from 'graphql';
 import { getArgumentValues, getVariableValues } from 'graphql/execution/values';
-import { MeridianError } from '../../lib/errors';
+import { MeridianError } from '../errors';
 
 /** The subscription fields the gateway serves, each backed by a query the gateway runs per event. */
 export type LiveField = 'syncRunUpdated' | 'syncRunsUpdated' | 'exceptionRaised';
