@@ -6,6 +6,7 @@ import { startMetricsServer } from './metrics/metrics-route';
 import { startTracing } from './telemetry/start-tracing';
 import type { SecuredContext } from './auth/access-plugin';
 import { isProduction, subgraphSecret, subgraphSecretVar } from './auth/secrets';
+import { gatewayTrustFromEnv } from './auth/subgraph-trust-from-env';
 import { startSubgraph, type Subgraph } from './subgraph';
 
 /**
@@ -55,6 +56,13 @@ export function runSubgraphMain<TContext extends SecuredContext>(
         'secret the gateway signs requests with, 32+ characters (development default outside production)',
       ],
       ['SIGNATURE_TOLERANCE_MS', "how old or early a request's signature may be (default 60000)"],
+      [
+        'SUBGRAPH_TRUST',
+        '`jwt`: also accept any gateway that sends GATEWAY_SHARED_SECRET and forwards the bearer token (default signed)',
+      ],
+      ['GATEWAY_SHARED_SECRET', 'with SUBGRAPH_TRUST=jwt: the secret trusted gateways send, 32+ characters'],
+      ['JWT_SECRET, JWKS_PATH, JWKS_URL', "with SUBGRAPH_TRUST=jwt: the gateway's token keys (docs/configuration.md)"],
+      ['JWT_ISSUER, JWT_AUDIENCE', "with SUBGRAPH_TRUST=jwt: the gateway's token issuer and audience"],
       ['NODE_ENV', '`production`: no introspection or field suggestions, no development secret'],
       ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
       [
@@ -73,6 +81,10 @@ export function runSubgraphMain<TContext extends SecuredContext>(
       logger.warn(
         `${subgraphSecretVar(name)} is not set: accepting requests signed with the development secret (refused when NODE_ENV=production)`,
       );
+    // Read before `build`, so a bad trust setting refuses the start before any store is opened.
+    const gateways = gatewayTrustFromEnv(env);
+    if (gateways)
+      logger.info('SUBGRAPH_TRUST=jwt: also accepting gateways that send the shared secret and a bearer token');
     const running = await startSubgraph(await build(env, logger), {
       port: intFromEnv(env, `${name.toUpperCase()}_PORT`, defaultPort, 0, 65535),
       host: env.HOST ?? '127.0.0.1',
@@ -81,6 +93,7 @@ export function runSubgraphMain<TContext extends SecuredContext>(
         secret: subgraphSecret(env, name),
         toleranceMs: intFromEnv(env, 'SIGNATURE_TOLERANCE_MS', 60_000, 1),
       },
+      gateways,
       production: isProduction(env),
     });
     logger.info({ url: running.url }, `${name} subgraph listening`);

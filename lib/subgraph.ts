@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { accessControlPlugin, type SecuredContext } from './auth/access-plugin';
 import { accessRulesOf } from './auth/access-rules';
 import type { Identity } from './auth/identity';
-import { verifySignedRequest, type SignatureCheck } from './auth/signing';
+import type { SignatureCheck } from './auth/signing';
+import { createSubgraphAdmission, type GatewayTrust } from './auth/subgraph-trust';
 import type { EventBus } from './event-bus/event-bus';
 import { formatError } from './format-error';
 import { attachSubgraphSubscriptions } from './live/subgraph-subscriptions';
@@ -79,13 +80,18 @@ export interface StartSubgraphOptions {
   logger: Logger;
   /** The secret the gateway and the orchestration sign this subgraph's requests with; unsigned or stale requests get UNAUTHENTICATED. */
   signature: SignatureCheck;
+  /**
+   * `SUBGRAPH_TRUST=jwt`: also accept requests from any gateway that sends the shared secret and forwards the caller's
+   * bearer token, which the subgraph verifies itself (docs/security.md). @default null: signed requests only
+   */
+  gateways?: GatewayTrust | null;
   /** `NODE_ENV=production`: no introspection, no field suggestions. @default false */
   production?: boolean;
 }
 
 /**
- * Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only; graphql-ws too when the subgraph
- * has a `live` bus) and `/healthz`.
+ * Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only, or also a trusted gateway's
+ * with a bearer token: {@link StartSubgraphOptions.gateways}) and `/healthz`.
  */
 export async function startSubgraph<TContext extends SecuredContext>(
   subgraph: Subgraph<TContext>,
@@ -93,9 +99,10 @@ export async function startSubgraph<TContext extends SecuredContext>(
 ): Promise<RunningSubgraph> {
   const apollo = buildSubgraphServer(subgraph, options.logger, { production: options.production ?? false });
   await apollo.start();
+  const admitted = createSubgraphAdmission(options.signature, options.gateways ?? null);
   const listening = await listen(
     createGraphQLRequestListener(apollo, {
-      admit: ({ req, raw }) => ({ identity: verifySignedRequest(options.signature, req.headers, raw) }),
+      admit: async ({ req, raw }) => ({ identity: await admitted(req.headers, raw) }),
       context: (req, requestId, identity) => subgraph.context(req, requestId, identity),
       routes: {
         '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', subgraph: subgraph.name }),

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { randomSecrets } from '../lib/auth/secrets';
+import type { GatewayTrust } from '../lib/auth/subgraph-trust';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
 import type { AuthOptions } from '../gateway/auth/authenticator';
 import type { OperationLimits } from '../gateway/plugins/operation-limits';
@@ -111,6 +112,8 @@ export interface StackOptions {
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** Browser origins allowed to call the gateway cross-origin (`CORS_ORIGINS`). @default none */
   corsOrigins?: readonly string[];
+  /** `SUBGRAPH_TRUST=jwt`: the subgraphs also accept another gateway's requests (shared secret + bearer token). @default signed only */
+  gatewayTrust?: GatewayTrust;
   /** The gateway's per-caller request budget. @default none (tests and benchmarks send far more than a client) */
   rateLimiter?: RateLimiter;
 }
@@ -194,6 +197,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     host,
     logger: child(name),
     signature: { secret: secrets[name] },
+    gateways: options.gatewayTrust ?? null,
     production,
   });
   const endpoints = {
