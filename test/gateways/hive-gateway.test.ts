@@ -1,0 +1,164 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HIVE_GATEWAY_BIN, hiveGatewayInstalled, installHiveGateway } from '../../bench/hive';
+import { gatewayTrustOf } from '../../lib/auth/subgraph-trust';
+import { composeSupergraph, loadSupergraphConfig } from '../../lib/compose';
+import { DEV_AUTH, SUPERGRAPH_CONFIG } from '../../stack/start-stack';
+import { freePorts } from '../support/processes';
+import { authHeader, gql, startTestStack, type GraphQLResponse } from '../support/stack';
+
+/** The documented config, used as shipped. */
+const HIVE_CONFIG = join(__dirname, '..', '..', 'examples', 'gateways', 'hive', 'gateway.config.mjs');
+const TRUSTED_DOCUMENTS = join(__dirname, '..', '..', 'gateway', 'trusted-documents.json');
+const GATEWAY_SECRET = `hive-test-${Date.now()}-shared-secret-of-32-chars`;
+
+const BI_QUERY = `query BiAccounts($first: Int!) {
+  accounts(first: $first) {
+    totalCount
+    nodes {
+      id
+      name
+      opportunities(stage: CLOSED_WON) { amount { amount currency } }
+      projects { code billedToDate { amount currency } }
+      invoices { total { amount } balance { amount } }
+      receivables { amount currency }
+    }
+  }
+}`;
+
+/** An answer as compared across gateways: the data, and each error's code and path (messages are each gateway's own). */
+function outcome(response: GraphQLResponse) {
+  return {
+    data: response.body.data ?? null,
+    errors: (response.body.errors ?? []).map((e) => ({ code: e.extensions?.code, path: e.path ?? null })),
+  };
+}
+
+/** Resolves once Hive Gateway answers its readiness check; rejects when it exits first. */
+function hiveReady(hive: ChildProcess, url: string, output: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    hive.once('exit', (code) => {
+      if (!done) reject(new Error(`Hive Gateway exited (${code}) before it was ready:\n${output()}`));
+    });
+    const poll = () => {
+      if (done) return;
+      fetch(`${url}/readiness`)
+        .then((response) => {
+          if (response.ok) {
+            done = true;
+            resolve();
+          } else setTimeout(poll, 200);
+        })
+        .catch(() => setTimeout(poll, 200));
+    };
+    poll();
+  });
+}
+
+describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/gateways/hive)', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  let hive: ChildProcess | null = null;
+  let hiveOutput = '';
+  let hiveUrl: string;
+  let workDir: string;
+
+  beforeAll(async () => {
+    // Hive Gateway is installed outside the project's dependencies, as the benchmark does (docs/libraries.md).
+    if (!hiveGatewayInstalled()) await installHiveGateway();
+    stack = await startTestStack({
+      worker: false,
+      relay: false,
+      gatewayTrust: gatewayTrustOf(GATEWAY_SECRET, DEV_AUTH),
+    });
+    workDir = mkdtempSync(join(tmpdir(), 'meridian-hive-'));
+    const composed = composeSupergraph(loadSupergraphConfig(SUPERGRAPH_CONFIG), stack.urls);
+    if (composed.errors) throw new Error(composed.errors.join('\n'));
+    const supergraphPath = join(workDir, 'supergraph.graphql');
+    writeFileSync(supergraphPath, composed.supergraphSdl);
+    const [port] = await freePorts(1);
+    hiveUrl = `http://127.0.0.1:${port}`;
+    hive = spawn(
+      process.execPath,
+      [
+        HIVE_GATEWAY_BIN,
+        'supergraph',
+        supergraphPath,
+        '--config-path',
+        HIVE_CONFIG,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
+      {
+        cwd: workDir,
+        env: { ...process.env, GATEWAY_SHARED_SECRET: GATEWAY_SECRET, NODE_ENV: 'test' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    hive.stdout!.on('data', (chunk: Buffer) => (hiveOutput += chunk.toString('utf8')));
+    hive.stderr!.on('data', (chunk: Buffer) => (hiveOutput += chunk.toString('utf8')));
+    await hiveReady(hive, hiveUrl, () => hiveOutput);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (hive && hive.exitCode === null) {
+      const exited = new Promise((resolve) => hive!.once('exit', resolve));
+      hive.kill('SIGTERM');
+      await exited;
+    }
+    await stack?.stop();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  const viaHive = (query: string, variables: Record<string, unknown>, headers: Record<string, string>) =>
+    gql(`${hiveUrl}/graphql`, query, variables, headers);
+
+  it('answers a BI query with the same data as our gateway', async () => {
+    const bi = await authHeader('bi');
+    const ours = await gql(stack.gatewayUrl, BI_QUERY, { first: 5 }, bi);
+    const theirs = await viaHive(BI_QUERY, { first: 5 }, bi);
+    expect(ours.status).toBe(200);
+    expect((ours.body.data as { accounts: { nodes: unknown[] } }).accounts.nodes).toHaveLength(5);
+    expect([theirs.status, outcome(theirs)]).toEqual([200, outcome(ours)]);
+  });
+
+  it('refuses a request without a token, as UNAUTHENTICATED from the subgraph, with no data', async () => {
+    const theirs = await viaHive(BI_QUERY, { first: 5 }, { authorization: '' });
+    expect(theirs.body.data ?? null).toBeNull();
+    expect(theirs.body.errors?.map((e) => e.extensions?.code)).toContain('UNAUTHENTICATED');
+    const ours = await gql(stack.gatewayUrl, BI_QUERY, { first: 5 }, { authorization: '' });
+    expect(outcome(ours).errors.map((e) => e.code)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it("gives a portal token its own account, and another account's as an unknown one, as our gateway does", async () => {
+    const manifest = JSON.parse(readFileSync(TRUSTED_DOCUMENTS, 'utf8')) as {
+      operations: { id: string; name: string; body: string }[];
+    };
+    const document = manifest.operations.find((op) => op.name === 'PortalAccount')!;
+    const portal = await authHeader('portal', { accounts: ['ACC-000003'] });
+    // Our gateway runs portal tokens' trusted documents only; Hive has no manifest, so it gets the text, and the
+    // subgraphs' tenant scope alone decides.
+    const ours = async (id: string) => {
+      const response = await fetch(stack.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...portal },
+        body: JSON.stringify({
+          operationName: 'PortalAccount',
+          variables: { id },
+          extensions: { persistedQuery: { version: 1, sha256Hash: document.id } },
+        }),
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() } as GraphQLResponse;
+    };
+    const own = await viaHive(document.body, { id: 'ACC-000003' }, portal);
+    expect((own.body.data as { account: { id: string } }).account.id).toBe('ACC-000003');
+    expect(outcome(own)).toEqual(outcome(await ours('ACC-000003')));
+    const foreign = await viaHive(document.body, { id: 'ACC-000004' }, portal);
+    expect(outcome(foreign)).toEqual(outcome(await ours('ACC-000004')));
+    expect(outcome(foreign).data).toEqual({ account: null });
+  });
+});
