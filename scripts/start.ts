@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isProduction } from '../lib/auth/secrets';
+import { gatewayTrustFromEnv } from '../lib/auth/subgraph-trust-from-env';
 import type { Usage } from '../lib/cli';
 import { intFromEnv } from '../lib/env';
 import { createRedisBus } from '../lib/event-bus/redis-bus';
@@ -37,6 +38,10 @@ const USAGE: Usage = {
     ['DATABASE_URL', 'the orchestration ledger on PostgreSQL (default: SQLite in DATA_DIR; docs/scale-out.md)'],
     ['LOG_LEVEL', 'pino level (default info; silent to mute)'],
     [
+      'SUBGRAPH_TRUST, GATEWAY_SHARED_SECRET',
+      '`jwt`: the subgraphs also accept another gateway sending this secret and the bearer token (docs/security.md)',
+    ],
+    [
       'OTEL_EXPORTER_OTLP_ENDPOINT',
       'turns OpenTelemetry tracing on: OTLP over HTTP to this collector (docs/observability.md)',
     ],
@@ -56,8 +61,10 @@ runMain(async () => {
   const bus = env.REDIS_URL
     ? createRedisBus({ url: env.REDIS_URL, logger: logger.child({ service: 'bus' }) })
     : undefined;
+  const gatewayTrust = gatewayTrustFromEnv(env);
   const stack = await startStack({
     dataDir,
+    ...(gatewayTrust ? { gatewayTrust } : {}),
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     // Demo data never lands in a production store: an empty one stays empty.
     seedAccounts: isProduction(env) ? 0 : intFromEnv(env, 'SEED_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1),
