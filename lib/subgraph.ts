@@ -91,7 +91,8 @@ export interface StartSubgraphOptions {
 
 /**
  * Starts a subgraph on `port` (0 for ephemeral) with `/graphql` (signed requests only, or also a trusted gateway's
- * with a bearer token: {@link StartSubgraphOptions.gateways}) and `/healthz`.
+ * with a bearer token: {@link StartSubgraphOptions.gateways}; graphql-ws too, under the same check, when the subgraph
+ * has a `live` bus) and `/healthz`.
  */
 export async function startSubgraph<TContext extends SecuredContext>(
   subgraph: Subgraph<TContext>,
@@ -120,7 +121,7 @@ export async function startSubgraph<TContext extends SecuredContext>(
         accessRules: accessRulesOf(subgraph.typeDefs),
         context: (req, requestId, identity) => subgraph.context(req, requestId, identity),
         bus: subgraph.live,
-        signature: options.signature,
+        admit: admitted,
         logger: options.logger,
       })
     : null;

@@ -17,7 +17,8 @@ import { WebSocketServer } from 'ws';
 import { accessRefusal, type SecuredContext } from '../auth/access-plugin';
 import { checkAccess, type AccessRules } from '../auth/access-rules';
 import type { Identity } from '../auth/identity';
-import { SIGNATURE_HEADER, verifySignedRequest, type SignatureCheck } from '../auth/signing';
+import { SIGNATURE_HEADER } from '../auth/signing';
+import { GATEWAY_SECRET_HEADER } from '../auth/subgraph-trust';
 import type { EventBus } from '../event-bus/event-bus';
 import { MeridianError } from '../errors';
 import { formatError } from '../format-error';
@@ -43,8 +44,8 @@ export interface SubgraphSubscriptionOptions<TContext extends SecuredContext> {
   context(req: IncomingMessage, requestId: string, identity: Identity | null): Promise<TContext>;
   /** Where run events arrive from. */
   bus: EventBus;
-  /** The same trust check as HTTP requests: the gateway's HMAC-signed identity. */
-  signature: SignatureCheck;
+  /** The same trust check as HTTP requests (lib/auth/subgraph-trust.ts createSubgraphAdmission), over an empty body. */
+  admit(headers: Record<string, string | string[] | undefined>, body: string): Promise<Identity | null>;
   logger: Logger;
 }
 
@@ -66,7 +67,10 @@ type LiveContext = { req: IncomingMessage; requestId: string; identity: Identity
  * Trust: the socket is accepted only when its upgrade request carries the gateway's signature headers
  * (`x-meridian-timestamp`, `x-meridian-identity`, `x-meridian-signature`, an HMAC over an empty body) or, for a
  * client that cannot set upgrade headers, the same three keys in the `connection_init` payload; the signed identity is
- * the socket's for its lifetime. Anything else is closed with {@link CLOSE_UNSIGNED} before any operation runs.
+ * the socket's for its lifetime. With `SUBGRAPH_TRUST=jwt` a socket without signature headers is admitted by the
+ * gateway secret and the caller's bearer token instead, each from the upgrade request or else from `connection_init`
+ * (`x-meridian-gateway-secret`, `authorization`), as HTTP requests are. Anything else is closed with
+ * {@link CLOSE_UNSIGNED} before any operation runs.
  */
 export function attachSubgraphSubscriptions<TContext extends SecuredContext>(
   options: SubgraphSubscriptionOptions<TContext>,
@@ -102,10 +106,10 @@ export function attachSubgraphSubscriptions<TContext extends SecuredContext>(
 
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         const headers = signatureHeaders(ctx.extra.request.headers, ctx.connectionParams);
         try {
-          ctx.extra.identity = verifySignedRequest(options.signature, headers, '');
+          ctx.extra.identity = await options.admit(headers, '');
           return true;
         } catch (error) {
           if (!(error instanceof MeridianError)) throw error;
@@ -188,7 +192,14 @@ function signatureHeaders(
   const fromParams: Record<string, string> = {};
   for (const [key, value] of Object.entries(connectionParams ?? {}))
     if (typeof value === 'string') fromParams[key.toLowerCase()] = value;
-  return fromParams;
+  if (fromParams[SIGNATURE_HEADER] !== undefined) return fromParams;
+  // A gateway in SUBGRAPH_TRUST=jwt mode: the secret and the token from the upgrade request, or else from
+  // connection_init (a gateway's socket client may not set upgrade headers per caller).
+  const pick = (name: string) => {
+    const value = upgrade[name] ?? fromParams[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  return { [GATEWAY_SECRET_HEADER]: pick(GATEWAY_SECRET_HEADER), authorization: pick('authorization') };
 }
 
 function formatted(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {

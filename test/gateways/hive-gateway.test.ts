@@ -7,7 +7,13 @@ import { gatewayTrustOf } from '../../lib/auth/subgraph-trust';
 import { composeSupergraph, loadSupergraphConfig } from '../../lib/compose';
 import { DEV_AUTH, SUPERGRAPH_CONFIG } from '../../stack/start-stack';
 import { freePorts } from '../support/processes';
-import { authHeader, gql, startTestStack, type GraphQLResponse } from '../support/stack';
+import { silentLogger } from '../../lib/logger';
+import { startWorker, type Worker } from '../../subgraphs/orchestration/engine/worker';
+import { FLOWS } from '../../subgraphs/orchestration/flows/index';
+import { loadGovernance } from '../../subgraphs/orchestration/governance/governance';
+import { createGraphQLSystems } from '../../subgraphs/orchestration/systems/graphql-systems';
+import { convert, createWonOpportunity } from '../support/runs';
+import { authHeader, gql, startTestStack, systemTargets, type GraphQLResponse } from '../support/stack';
 
 /** The documented config, used as shipped. */
 const HIVE_CONFIG = join(__dirname, '..', '..', 'examples', 'gateways', 'hive', 'gateway.config.mjs');
@@ -70,7 +76,7 @@ describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/g
     if (!hiveGatewayInstalled()) await installHiveGateway();
     stack = await startTestStack({
       worker: false,
-      relay: false,
+      relay: true,
       gatewayTrust: gatewayTrustOf(GATEWAY_SECRET, DEV_AUTH),
     });
     workDir = mkdtempSync(join(tmpdir(), 'meridian-hive-'));
@@ -104,7 +110,9 @@ describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/g
     await hiveReady(hive, hiveUrl, () => hiveOutput);
   }, 300_000);
 
+  let worker: Worker | null = null;
   afterAll(async () => {
+    await worker?.stop();
     if (hive && hive.exitCode === null) {
       const exited = new Promise((resolve) => hive!.once('exit', resolve));
       hive.kill('SIGTERM');
@@ -113,6 +121,29 @@ describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/g
     await stack?.stop();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
+
+  /** Reads a server-sent-events response, handing each `data:` payload to `onEvent` until it returns true or the stream ends. */
+  async function readEvents(response: Response, onEvent: (payload: any) => boolean): Promise<void> {
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffered += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          for (const line of block.split('\n'))
+            if (line.startsWith('data:') && line.length > 5 && onEvent(JSON.parse(line.slice(5)))) return;
+        }
+      }
+    } finally {
+      await reader.cancel();
+    }
+  }
 
   const viaHive = (query: string, variables: Record<string, unknown>, headers: Record<string, string>) =>
     gql(`${hiveUrl}/graphql`, query, variables, headers);
@@ -160,5 +191,39 @@ describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/g
     const foreign = await viaHive(document.body, { id: 'ACC-000004' }, portal);
     expect(outcome(foreign)).toEqual(outcome(await ours('ACC-000004')));
     expect(outcome(foreign).data).toEqual({ account: null });
+  });
+
+  it('streams syncRunUpdated live through Hive from the orchestration subgraph, every change in order', async () => {
+    const { opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+    const runId = (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id;
+    const response = await fetch(`${hiveUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(await authHeader('operations')) },
+      body: JSON.stringify({
+        query: 'subscription($id: ID!) { syncRunUpdated(id: $id) { id status sequence account { id name } } }',
+        variables: { id: runId },
+      }),
+    });
+    expect(response.status).toBe(200);
+    const states: { status: string; sequence: number; account: { name: string } }[] = [];
+    await readEvents(response, (payload) => {
+      if (payload.errors) throw new Error(JSON.stringify(payload.errors));
+      states.push(payload.data.syncRunUpdated);
+      // The first state is the run as it stands (queued); the worker starts only once the stream is open.
+      if (states.length === 1)
+        worker = startWorker({
+          ledger: stack.stores.ledger,
+          flows: FLOWS,
+          systems: createGraphQLSystems(systemTargets(stack)),
+          governance: loadGovernance(),
+          logger: silentLogger(),
+          idlePollMs: 20,
+        });
+      return payload.data.syncRunUpdated.status === 'SUCCEEDED';
+    });
+    expect(states.map((s) => s.sequence)).toEqual(states.map((_, i) => i + 1));
+    expect([states[0]!.status, states.at(-1)!.status]).toEqual(['QUEUED', 'SUCCEEDED']);
+    // Hive resolved the CRM's field of the account the orchestration returned as a reference.
+    expect(states.at(-1)!.account.name).toEqual(expect.any(String));
   });
 });

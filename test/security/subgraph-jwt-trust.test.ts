@@ -1,3 +1,5 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../../lib/auth/auth-from-env';
 import { ORCHESTRATION_SERVICE } from '../../lib/auth/identity';
 import { signRequest } from '../../lib/auth/signing';
@@ -7,6 +9,7 @@ import { mintToken } from '../../gateway/auth/mint-token';
 import { DEV_AUTH } from '../../stack/start-stack';
 import { createCallLog, recordCalls } from '../support/record-calls';
 import { startTestStack, tokenFor } from '../support/stack';
+import { subscribe } from '../support/ws-client';
 
 const GATEWAY_SECRET = 'a-gateway-shared-secret-of-at-least-32-chars';
 const ACCOUNTS = JSON.stringify({ query: '{ accounts(first: 2) { nodes { id name } } }' });
@@ -96,6 +99,39 @@ describe('SUBGRAPH_TRUST=jwt: a subgraph verifies the bearer token of a trusted 
       status: 200,
       body: { data: { accounts: { nodes: [{ id: 'ACC-000002', name: expect.any(String) }] } } },
     });
+  });
+
+  it("admits a graphql-ws socket at the orchestration by the secret and the caller's token, and closes one without the secret", async () => {
+    const socket = (headers: Record<string, string>, connectionParams: Record<string, string>) => {
+      class WithHeaders extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers });
+        }
+      }
+      return createClient({
+        url: stack.urls.orchestration.replace(/^http/, 'ws'),
+        webSocketImpl: WithHeaders,
+        retryAttempts: 0,
+        lazy: true,
+        connectionParams,
+      });
+    };
+    const token = (await bearer({ role: 'operations', subject: 'ops-1' })).authorization;
+    const admitted = socket({ [GATEWAY_SECRET_HEADER]: GATEWAY_SECRET }, { authorization: token });
+    try {
+      const health = subscribe(admitted, '{ health { status } }');
+      await health.done;
+      expect(health.results).toEqual([{ data: { health: { status: 'OK' } } }]);
+    } finally {
+      await admitted.dispose();
+    }
+    const refused = socket({}, { authorization: token });
+    try {
+      const health = subscribe(refused, '{ health { status } }');
+      await expect(health.done).rejects.toMatchObject({ code: 4401 });
+    } finally {
+      await refused.dispose();
+    }
   });
 
   it('still checks a request with signature headers as signed: our gateway and the orchestration keep working', async () => {
