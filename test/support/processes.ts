@@ -4,20 +4,25 @@ import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
 
-/** Free loopback ports, found by binding port 0 and releasing it. */
+/** True when `port` on loopback can be bound now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Free loopback ports for a child process to listen on, picked at random below the kernel's ephemeral range (32768
+ * and up): a port handed out there could be taken, before the child binds it, by any outgoing connection's source
+ * port or any other test's port-0 server; down here only another pick of this function can collide.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    ports.push(
-      await new Promise<number>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const address = server.address();
-          server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-        });
-      }),
-    );
+  while (ports.length < count) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (!ports.includes(port) && (await bindable(port))) ports.push(port);
   }
   return ports;
 }
