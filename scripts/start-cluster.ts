@@ -129,7 +129,8 @@ runMain(async () => {
       name,
       script: 'scripts/start-subgraph.ts',
       args: [name],
-      env: { [`${name.toUpperCase()}_PORT`]: String(ports[name]) },
+      // The PSA checks the ERP invoice a milestone is marked invoiced on.
+      env: { [`${name.toUpperCase()}_PORT`]: String(ports[name]), ERP_URL: systems.ERP_URL },
       url: url(ports[name]),
     })),
     ...ports.orch.map((port, i) => ({

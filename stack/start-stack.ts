@@ -42,6 +42,7 @@ import { createOrchestrationSubgraph } from '../subgraphs/orchestration/index';
 import { createGraphQLSystems } from '../subgraphs/orchestration/systems/graphql-systems';
 import type { PsaConnector } from '../subgraphs/psa/connector/psa-connector';
 import { SqlitePsaConnector } from '../subgraphs/psa/connector/reference/sqlite-psa-connector';
+import { erpInvoicesOverGraphQL } from '../subgraphs/psa/erp-invoices';
 import { createPsaSubgraph } from '../subgraphs/psa/index';
 
 /** The subgraphs in supergraph.yaml. */
@@ -214,7 +215,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }),
       trust('crm'),
     ),
-    psa: await startSubgraph(createPsaSubgraph({ psa: wrap<PsaConnector>('psa', stores.psa) }), trust('psa')),
+    psa: await startSubgraph(
+      createPsaSubgraph({
+        psa: wrap<PsaConnector>('psa', stores.psa),
+        erpInvoices: erpInvoicesOverGraphQL(endpoints.erp),
+      }),
+      trust('psa'),
+    ),
     erp: await startSubgraph(
       createErpSubgraph({
         erp: wrap<ErpConnector>('erp', stores.erp),

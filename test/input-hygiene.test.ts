@@ -67,4 +67,40 @@ describe('input hygiene at the APIs', () => {
     });
     expect(after.body.data!.milestone.status).toBe(milestone.status);
   });
+
+  it("refuses a milestone invoiced on an invoice the ERP does not have, or on another account's, and marks it on its own", async () => {
+    const projects = (
+      await gql(stack.gatewayUrl, '{ projects(first: 100) { nodes { id account { id } milestones { id status } } } }')
+    ).body.data!.projects.nodes as {
+      id: string;
+      account: { id: string };
+      milestones: { id: string; status: string }[];
+    }[];
+    const invoices = (await gql(stack.gatewayUrl, '{ invoices(first: 200) { nodes { id account { id } } } }')).body
+      .data!.invoices.nodes as { id: string; account: { id: string } | null }[];
+    // A completed milestone not invoiced yet, an invoice of its own account and one of another account.
+    const project = projects.find(
+      (p) => p.milestones.some((m) => m.status === 'COMPLETED') && invoices.some((i) => i.account?.id === p.account.id),
+    )!;
+    const milestone = project.milestones.find((m) => m.status === 'COMPLETED')!;
+    const own = invoices.find((i) => i.account?.id === project.account.id)!;
+    const foreign = invoices.find((i) => i.account && i.account.id !== project.account.id)!;
+    const mark = async (invoiceId: string) =>
+      (
+        await gql(
+          stack.gatewayUrl,
+          'mutation($id: ID!, $invoiceId: ID!) { markMilestoneInvoiced(id: $id, invoiceId: $invoiceId) { status invoiceId } }',
+          { id: milestone.id, invoiceId },
+        )
+      ).body;
+    expect(codeAndField(await mark('INV-999999999'))).toEqual([['NOT_FOUND', 'invoiceId']]);
+    const theirs = await mark(foreign.id);
+    expect(codeAndField(theirs)).toEqual([['INVALID_STATE', 'invoiceId']]);
+    expect(theirs.errors![0]!.message).toContain(`bills account ${foreign.account!.id}, not ${project.account.id}`);
+    const after = await gql(stack.gatewayUrl, 'query($id: ID!) { milestone(id: $id) { status } }', {
+      id: milestone.id,
+    });
+    expect(after.body.data!.milestone.status).toBe('COMPLETED');
+    expect((await mark(own.id)).data).toEqual({ markMilestoneInvoiced: { status: 'INVOICED', invoiceId: own.id } });
+  });
 });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadTypeDefs, type Subgraph } from '../../lib/subgraph';
 import type { PsaConnector } from './connector/psa-connector';
 import type { PsaContext } from './context';
+import type { ErpInvoices } from './erp-invoices';
 import { createLoaders } from './loaders';
 import { Account } from './resolvers/Account';
 import { BillableTimeEntry } from './resolvers/BillableTimeEntry';
@@ -26,6 +27,8 @@ export const PSA_SCHEMA_PATH = join(__dirname, 'schema.graphql');
 /** Everything the PSA subgraph needs from outside. */
 export interface PsaSubgraphDeps {
   psa: PsaConnector;
+  /** Where `markMilestoneInvoiced` checks that the ERP invoice exists and bills the milestone's account. */
+  erpInvoices?: ErpInvoices;
   /** Called by `close()`, to release the connector's store. */
   onClose?: () => void | Promise<void>;
 }
@@ -59,6 +62,7 @@ export function createPsaSubgraph(deps: PsaSubgraphDeps): Subgraph<PsaContext> {
       requestId,
       identity,
       psa: deps.psa,
+      erpInvoices: deps.erpInvoices ?? null,
       loaders: createLoaders(deps.psa, accountScopeOf(identity)),
     }),
     close: async () => {

@@ -4,6 +4,7 @@ import { displayName, recordId } from '../../../lib/input';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
 import type { BillingModel } from '../connector/psa-connector';
 import type { PsaContext } from '../context';
+import type { ErpInvoices } from '../erp-invoices';
 import { parseHundredths } from '../../../lib/hundredths';
 
 interface CreateProjectFromTemplateArgs {
@@ -49,6 +50,29 @@ function required(value: string, field: string): string {
   return value;
 }
 
+/**
+ * The ERP invoice a milestone is marked invoiced on must exist and bill the milestone's own account: a milestone is
+ * never closed on somebody else's invoice, or on none. An unknown milestone is left to the connector (NOT_FOUND).
+ * @throws MeridianError NOT_FOUND for an invoice the ERP does not have; INVALID_STATE for another account's invoice.
+ */
+async function checkInvoiceOfMilestone(ctx: PsaContext, milestoneId: string, invoiceId: string, erp: ErpInvoices) {
+  const [milestone] = await ctx.psa.getMilestones([milestoneId]);
+  if (!milestone) return;
+  const [project] = await ctx.psa.getProjects([milestone.projectId]);
+  const invoice = await erp.accountOf(invoiceId, ctx.requestId);
+  if (!invoice)
+    throw new MeridianError('NOT_FOUND', `The ERP has no invoice '${invoiceId}'`, {
+      field: 'invoiceId',
+      value: invoiceId,
+    });
+  if (project && invoice.accountId !== project.accountId)
+    throw new MeridianError(
+      'INVALID_STATE',
+      `Invoice ${invoiceId} bills account ${invoice.accountId ?? '(none)'}, not ${project.accountId}, the account of milestone ${milestoneId}'s project ${project.id}`,
+      { field: 'invoiceId', value: invoiceId },
+    );
+}
+
 /** System-level PSA commands (and the compensation `deleteProject`); each validates its input, then calls one idempotent connector command. */
 export const Mutation = {
   createProjectFromTemplate: async (_: unknown, { input }: CreateProjectFromTemplateArgs, ctx: PsaContext) => {
@@ -90,9 +114,11 @@ export const Mutation = {
   approveTimeEntries: (_: unknown, args: { ids: string[] }, ctx: PsaContext) => ctx.psa.approveTimeEntries(args.ids),
   completeMilestone: (_: unknown, args: { id: string }, ctx: PsaContext) =>
     ctx.psa.completeMilestone(args.id, todayUtc()),
-  markMilestoneInvoiced: (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) =>
-    // The ERP invoice ID is kept as an external reference: it must at least look like one.
-    ctx.psa.markMilestoneInvoiced(args.id, recordId(args.invoiceId, 'invoiceId')),
+  markMilestoneInvoiced: async (_: unknown, args: { id: string; invoiceId: string }, ctx: PsaContext) => {
+    const invoiceId = recordId(args.invoiceId, 'invoiceId');
+    if (ctx.erpInvoices) await checkInvoiceOfMilestone(ctx, args.id, invoiceId, ctx.erpInvoices);
+    return ctx.psa.markMilestoneInvoiced(args.id, invoiceId);
+  },
   recordProjectFinancials: async (_: unknown, { input }: RecordProjectFinancialsArgs, ctx: PsaContext) => {
     const billed = parseMoneyInput(input.billed, 'billed');
     const collected = parseMoneyInput(input.collected, 'collected');
