@@ -455,6 +455,20 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    it('reports each accounting period open until it is closed, in the order asked', async () => {
+      expect(await connector.getAccountingPeriods(['2026-11', '2026-10'])).toEqual([
+        { period: '2026-11', status: 'OPEN' },
+        { period: '2026-10', status: 'OPEN' },
+      ]);
+      faults.set({ closedPeriods: ['2026-10'] });
+      expect(await connector.getAccountingPeriods(['2026-11', '2026-10', '2026-10'])).toEqual([
+        { period: '2026-11', status: 'OPEN' },
+        { period: '2026-10', status: 'CLOSED' },
+        { period: '2026-10', status: 'CLOSED' },
+      ]);
+      faults.set({});
+    });
+
     it('refuses postings into a closed period, but still answers a repeat of an earlier posting', async () => {
       const [before] = await connector.postBillingLines([line('oct-1', { postingDate: '2026-10-14' })]);
       faults.set({ closedPeriods: ['2026-10'] });

@@ -22,6 +22,12 @@ export interface TaxJurisdictionRecord {
   rateBasisPoints: number;
 }
 
+/** An accounting period (`YYYY-MM`) and whether it takes postings. */
+export interface AccountingPeriodRecord {
+  period: string;
+  status: 'OPEN' | 'CLOSED';
+}
+
 /** A customer; `externalCrmId` is the CRM account ID (unique). */
 export interface CustomerRecord {
   id: string;
@@ -202,6 +208,11 @@ export interface ErpConnector extends ProjectContractCommands {
   listLegalEntities(): Promise<LegalEntityRecord[]>;
   /** Every tax jurisdiction, in code order (a short reference list). */
   listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]>;
+  /**
+   * The status of each accounting period (`YYYY-MM`), in the keys' order: every month is a period, open until the
+   * finance team closes it (postings dated in a closed period are refused with VALIDATION_REJECTED).
+   */
+  getAccountingPeriods(periods: readonly string[]): Promise<AccountingPeriodRecord[]>;
   getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]>;
   listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
   /**

@@ -9,6 +9,7 @@ import { SystemError } from '../systems/system-error';
 import type { OpportunityForConversion } from '../systems/systems';
 import { checkCreditHold, creditHoldOverrideCorrection } from './credit-hold';
 import type { Flow, StepContext } from './flow';
+import { preflightConversion } from './preflight';
 
 /**
  * Input of a conversion: the opportunity, and optional corrections a person supplies on `retryRunWithInput`
@@ -263,8 +264,12 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
               `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
               'erp',
             );
+          // Checked before the conversion's first write, as for a new customer below (preflight.ts).
+          await preflightConversion(ctx, d, existing);
           return { customerId: existing.id, created: false, ...(creditHold.onHold ? { creditHold } : {}) };
         }
+        // This is the conversion's first write: everything the ERP would reject is checked before it (preflight.ts).
+        await preflightConversion(ctx, d, null);
         const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
         const result = await ctx.systems.erp.upsertCustomer(
           {

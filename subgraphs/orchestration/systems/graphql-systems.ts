@@ -9,6 +9,7 @@ import type {
   CrmApi,
   CustomerForSync,
   ErpApi,
+  ErpReferenceData,
   InvoiceStatusView,
   MilestoneForBilling,
   OpportunityForConversion,
@@ -141,6 +142,14 @@ function psaApi(client: SystemClient): PsaApi {
 function erpApi(client: SystemClient): ErpApi {
   return {
     ...erpAmendmentApi(client),
+    async getReferenceData(periods, cid) {
+      return client.request<ErpReferenceData>(
+        `query ReferenceData($periods: [String!]!) { legalEntities { code currency } taxJurisdictions { code }
+          accountingPeriods(periods: $periods) { period status } }`,
+        { periods },
+        cid,
+      );
+    },
     async upsertCustomer(input, cid) {
       const data = await client.request<{ upsertCustomer: { customer: { id: string }; created: boolean } }>(
         `mutation UpsertCustomer($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { customer { id } created } }`,

@@ -195,8 +195,17 @@ export interface BillingLineView {
   invoice: { id: string; externalId: string | null } | null;
 }
 
+/** The ERP's reference data a conversion's pre-flight checks against: codes it knows, and periods' status. */
+export interface ErpReferenceData {
+  legalEntities: { code: string; currency: string }[];
+  taxJurisdictions: { code: string }[];
+  accountingPeriods: { period: string; status: 'OPEN' | 'CLOSED' }[];
+}
+
 /** The ERP commands the flows use. Every method may throw SystemError. */
 export interface ErpApi extends ErpAmendmentApi {
+  /** Every legal entity and tax jurisdiction, and the status of the accounting periods `periods` (`YYYY-MM`). */
+  getReferenceData(periods: readonly string[], correlationId: string): Promise<ErpReferenceData>;
   upsertCustomer(
     input: {
       externalCrmId: string;

@@ -20,6 +20,7 @@ import {
   type SqliteDatabase,
 } from '../../../../lib/sqlite';
 import type {
+  AccountingPeriodRecord,
   BillingLineRecord,
   CreditHoldRecord,
   CustomerRecord,
@@ -195,6 +196,7 @@ const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   getTaxJurisdictions: true,
   listLegalEntities: true,
   listTaxJurisdictions: true,
+  getAccountingPeriods: true,
   getInvoices: true,
   listInvoices: true,
   listInvoicesChangedSince: true,
@@ -347,6 +349,11 @@ export class SqliteErpConnector implements ErpConnector {
     return this.db
       .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`)
       .all() as TaxJurisdictionRecord[];
+  }
+
+  /** Periods are closed through the fault switches (`faults.set({ closedPeriods })`), as a period close would. */
+  async getAccountingPeriods(periods: readonly string[]): Promise<AccountingPeriodRecord[]> {
+    return periods.map((period) => ({ period, status: this.faults.isPeriodClosed(period) ? 'CLOSED' : 'OPEN' }));
   }
 
   async getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]> {
