@@ -108,6 +108,11 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       taxJurisdictionCode: 'GB',
       paymentTerms: 'NET_45',
       currency: 'GBP',
+      legalName: 'Summit Retail Holdings Ltd',
+      billingCountry: 'GB',
+      billingAddress: '1 Market Street\nLeeds LS1 6DT',
+      billingContact: 'Ada Lovelace <ada@summit.example>',
+      parentCustomerId: null,
     };
 
     it('returns batch reads in the order of the keys, with null for unknown keys', async () => {
@@ -310,20 +315,21 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(
           await connector.updateCustomerFields({
             id: gbpCustomer.id,
-            name: renamed.name,
+            set: { name: renamed.name },
             expected: { name: gbpCustomer.name },
           }),
         ).toEqual({ record: renamed, changed: true });
         expect(
           await connector.updateCustomerFields({
             id: gbpCustomer.id,
-            name: renamed.name,
+            set: { name: renamed.name },
             expected: { name: gbpCustomer.name },
           }),
         ).toEqual({ record: renamed, changed: false });
-        expect(
-          await connector.updateCustomerFields({ id: gbpCustomer.id, name: null, expected: { name: null } }),
-        ).toEqual({ record: renamed, changed: false });
+        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, set: {}, expected: {} })).toEqual({
+          record: renamed,
+          changed: false,
+        });
         expect(await connector.getCustomers([gbpCustomer.id])).toEqual([renamed]);
       });
 
@@ -332,7 +338,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           await failure(
             connector.updateCustomerFields({
               id: gbpCustomer.id,
-              name: 'Renamed Holdings Ltd',
+              set: { name: 'Renamed Holdings Ltd' },
               expected: { name: 'Someone Else Ltd' },
             }),
           ),
@@ -342,14 +348,14 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'name', value: gbpCustomer.name },
         });
         expect(
-          await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: '  ', expected: { name: null } })),
+          await failure(connector.updateCustomerFields({ id: gbpCustomer.id, set: { name: '  ' }, expected: {} })),
         ).toEqual({
           code: 'VALIDATION_REJECTED',
           message: `ERP rejected the name of customer '${gbpCustomer.id}': a name is required`,
           details: { system: 'erp', field: 'name', value: '  ' },
         });
         expect(
-          await failure(connector.updateCustomerFields({ id: 'CUS-999999', name: 'X Ltd', expected: { name: null } })),
+          await failure(connector.updateCustomerFields({ id: 'CUS-999999', set: { name: 'X Ltd' }, expected: {} })),
         ).toEqual({
           code: 'NOT_FOUND',
           message: "ERP has no customer 'CUS-999999'",

@@ -1,3 +1,4 @@
+import type { PaymentTerms } from '../connector/crm-connector';
 import { isoTimestamp, optionalIsoDate, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { displayName, optionalDisplayName, optionalRecordId, recordId } from '../../../lib/input';
@@ -14,6 +15,10 @@ interface UpsertAccountArgs {
     billingCountry?: string | null;
     parentAccountId?: string | null;
     owner?: string | null;
+    legalName?: string | null;
+    billingAddress?: string | null;
+    billingContactId?: string | null;
+    paymentTerms?: PaymentTerms | null;
   };
 }
 
@@ -57,6 +62,11 @@ export const Mutation = {
       billingCountry: input.billingCountry ?? null,
       parentAccountId: optionalRecordId(input.parentAccountId, 'parentAccountId'),
       owner: optionalDisplayName(input.owner, 'owner'),
+      legalName: optionalDisplayName(input.legalName, 'legalName'),
+      // An address has lines: newlines are its own, so it is not a display name.
+      billingAddress: input.billingAddress ?? null,
+      billingContactId: optionalRecordId(input.billingContactId, 'billingContactId'),
+      paymentTerms: input.paymentTerms ?? null,
     });
     return { account: record, created };
   },

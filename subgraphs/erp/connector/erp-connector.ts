@@ -38,6 +38,16 @@ export interface CustomerRecord {
   paymentTerms: PaymentTerms;
   currency: string;
   externalCrmId: string;
+  /** Registered name, when it differs from the trading name invoices are addressed to. */
+  legalName: string | null;
+  /** ISO 3166-1 alpha-2 country of the billing address. */
+  billingCountry: string | null;
+  /** Billing address as printed on invoices: lines separated by newlines. */
+  billingAddress: string | null;
+  /** Whom invoices go to, as a mailbox: `Ada Lovelace <ada@example.com>`. */
+  billingContact: string | null;
+  /** The group's parent customer (the ERP side of the CRM's account hierarchy). */
+  parentCustomerId: string | null;
 }
 
 /** A customer's credit hold (ERP-owned: finance places and releases it). */
@@ -48,6 +58,18 @@ export interface CreditHoldRecord {
   /** When the hold was placed (ISO 8601 timestamp); a changed reason keeps it. */
   since: string;
 }
+
+/** Customer fields the CRM may own, which {@link ErpConnector.updateCustomerFields} changes one by one. */
+export const CUSTOMER_MASTER_FIELDS = [
+  'name',
+  'legalName',
+  'billingCountry',
+  'billingAddress',
+  'billingContact',
+  'paymentTerms',
+  'parentCustomerId',
+] as const;
+export type CustomerMasterField = (typeof CUSTOMER_MASTER_FIELDS)[number];
 
 /** Financial dimensions of a PSA project, keyed by the PSA project ID. */
 export interface ProjectDimensionsRecord {
@@ -138,15 +160,21 @@ export interface UpsertCustomer {
   taxJurisdictionCode: string;
   paymentTerms: PaymentTerms;
   currency: string;
+  /** Customer master fields the CRM holds (see {@link CustomerRecord}); null or omitted: none. */
+  legalName?: string | null;
+  billingCountry?: string | null;
+  billingAddress?: string | null;
+  billingContact?: string | null;
+  parentCustomerId?: string | null;
 }
 
-/** Fields of a customer to change, the others left as they are (the fields the CRM owns, today the name). */
+/** Fields of a customer to change, the others left as they are (the fields the CRM owns). */
 export interface UpdateCustomerFields {
   id: string;
-  /** New name; unchanged when null. */
-  name: string | null;
+  /** New values; a field absent is unchanged, null clears it (the name cannot be cleared). */
+  set: Partial<Record<CustomerMasterField, string | null>>;
   /** The values the caller read: a field that would change but no longer holds its expected value fails. */
-  expected: { name: string | null };
+  expected: Partial<Record<CustomerMasterField, string | null>>;
 }
 
 export interface NewBillingLine {
@@ -275,7 +303,8 @@ export interface ErpConnector extends ProjectContractCommands {
   /**
    * Deletes a customer, the compensation of an {@link ErpConnector.upsertCustomer} that created it; an unknown ID gives
    * `deleted: false`, so a repeat is harmless.
-   * @throws MeridianError INVALID_STATE when the customer has invoices, billing lines or project dimensions
+   * @throws MeridianError INVALID_STATE when the customer has invoices, billing lines, project dimensions or child
+   * customers
    */
   deleteCustomer(id: string): Promise<DeleteOutcome>;
   /**
