@@ -49,7 +49,8 @@ function crmApi(client: SystemClient): CrmApi {
     },
     async getAccount(id, cid) {
       const data = await client.request<{ account: AccountForSync | null }>(
-        `query SyncAccount($id: ID!) { account(id: $id) { id name } }`,
+        `query SyncAccount($id: ID!) { account(id: $id) { id name legalName billingCountry billingAddress
+          billingContact { firstName lastName email } parentAccount { id } paymentTerms } }`,
         { id },
         cid,
       );
@@ -163,7 +164,9 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async getCustomerByAccount(accountId, cid) {
       const data = await client.request<{ customerByAccount: CustomerForSync | null }>(
-        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } creditHold { reason since } } }`,
+        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId
+          legalEntity { code } taxJurisdiction { code } paymentTerms legalName billingCountry billingAddress billingContact
+          parentCustomer { id externalCrmId } creditHold { reason since } } }`,
         { accountId },
         cid,
       );
