@@ -140,7 +140,7 @@ describe('retryRunWithInput through the gateway', () => {
       ['SUCCEEDED', 1],
       ['SUCCEEDED', 1],
     ]);
-    expect(done.steps[1]!.output).toEqual({ customerId, created: true });
+    expect(done.steps[1]!.output).toMatchObject({ customerId, created: true });
     const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
     expect(project).toMatchObject({ templateId: 'TPL-000002', code: `DAT-${opportunityId.slice(4)}` });
     expect(await stack.stores.erp.getCustomersByCrmAccount([accountId])).toEqual([
