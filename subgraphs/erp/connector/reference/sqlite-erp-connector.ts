@@ -1024,7 +1024,7 @@ export class SqliteErpConnector implements ErpConnector {
       if (parts.length > 0) {
         throw new MeridianError(
           'INVALID_STATE',
-          `Customer ${customer.id} (${customer.customerNumber}, ${customer.name}) has ${andList(parts)}; only a customer with no invoices, billing lines or projects can be deleted`,
+          `Customer ${customer.id} (${customer.customerNumber}, ${customer.name}) has ${andList(parts)}; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
           { system: 'erp', field: 'id', value: id },
         );
       }
