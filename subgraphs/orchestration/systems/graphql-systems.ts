@@ -145,7 +145,7 @@ function erpApi(client: SystemClient): ErpApi {
     ...erpAmendmentApi(client),
     async getReferenceData(periods, cid) {
       return client.request<ErpReferenceData>(
-        `query ReferenceData($periods: [String!]!) { legalEntities { code currency } taxJurisdictions { code }
+        `query ReferenceData($periods: [String!]!) { legalEntities { code } taxJurisdictions { code }
           accountingPeriods(periods: $periods) { period status } }`,
         { periods },
         cid,

@@ -221,7 +221,7 @@ export interface BillingLineView {
 
 /** The ERP's reference data a conversion's pre-flight checks against: codes it knows, and periods' status. */
 export interface ErpReferenceData {
-  legalEntities: { code: string; currency: string }[];
+  legalEntities: { code: string }[];
   taxJurisdictions: { code: string }[];
   accountingPeriods: { period: string; status: 'OPEN' | 'CLOSED' }[];
 }
