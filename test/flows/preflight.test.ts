@@ -22,7 +22,7 @@ describe('convertOpportunityToProject pre-flight', () => {
     stack = await startTestStack({ governance, clock: clock.now, workerOptions: { idlePollMs: 20 } });
   });
   afterAll(() => stack.stop());
-  afterEach(() => stack.stores.erp.faults.set({}));
+  afterEach(() => stack.stores.erp.reopenPeriod('2027-03'));
 
   /** Converts a new won deal; returns the stopped run, its exception as the gateway shows it, and the IDs. */
   async function stopped(fields: Parameters<typeof createWonOpportunity>[1]) {
@@ -94,7 +94,7 @@ describe('convertOpportunityToProject pre-flight', () => {
   });
 
   it('stops when the accounting period of the posting date (by the injected clock) is closed', async () => {
-    stack.stores.erp.faults.set({ closedPeriods: ['2027-03'] });
+    stack.stores.erp.closePeriod('2027-03');
     const periods = await gql(
       stack.gatewayUrl,
       '{ accountingPeriods(periods: ["2027-02", "2027-03"]) { period status } }',
@@ -114,7 +114,7 @@ describe('convertOpportunityToProject pre-flight', () => {
     );
 
     // Once finance reopens the period, a retry converts the deal.
-    stack.stores.erp.faults.set({});
+    stack.stores.erp.reopenPeriod('2027-03');
     await gql(stack.gatewayUrl, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id: s.run.id });
     const done = await waitForRun(stack, s.run.id, ['SUCCEEDED', 'EXCEPTION']);
     expect(done.status).toBe('SUCCEEDED');
@@ -157,7 +157,7 @@ describe('convertOpportunityToProject pre-flight', () => {
   });
 
   it('lists every problem in one exception when several checks fail at once', async () => {
-    stack.stores.erp.faults.set({ closedPeriods: ['2027-03'] });
+    stack.stores.erp.closePeriod('2027-03');
     const s = await stopped({ deliveryRegion: 'ALL_WRONG' });
     await nothingWritten(s);
     expect(s.syncRun.exception.message).toBe(

@@ -316,6 +316,23 @@ export class SqliteErpConnector implements ErpConnector {
     })();
   }
 
+  /**
+   * Closes an accounting period (`YYYY-MM`), as finance's period close would: postings dated in it are refused and
+   * `getAccountingPeriods` shows it CLOSED. Kept with the other switches (`faults.closedPeriods`), which it leaves as
+   * they are. Not on the port: closing periods is the ERP's business, never Meridian's.
+   */
+  closePeriod(period: string): void {
+    const settings = this.faults.get();
+    const closed = settings.closedPeriods ?? [];
+    if (!closed.includes(period)) this.faults.set({ ...settings, closedPeriods: [...closed, period] });
+  }
+
+  /** Reopens a period {@link SqliteErpConnector.closePeriod} closed. */
+  reopenPeriod(period: string): void {
+    const settings = this.faults.get();
+    this.faults.set({ ...settings, closedPeriods: (settings.closedPeriods ?? []).filter((p) => p !== period) });
+  }
+
   /** Closes the database file; the connector is unusable afterwards. */
   close(): void {
     this.db.close();
