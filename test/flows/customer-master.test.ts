@@ -311,6 +311,15 @@ describe('customer master: every CRM-owned field, CRM → ERP', () => {
         `CRM rejected parent account '${child.id}' for account '${parent.id}': an account cannot be its own ancestor`,
       ],
     ]);
+    expect(codes((await upsert(child.externalId, { ...child.fields, billingCountry: 'United Kingdom' })).body)).toEqual(
+      [
+        [
+          'BAD_USER_INPUT',
+          'billingCountry',
+          "billingCountry must be an ISO 3166-1 alpha-2 code such as GB; got 'United Kingdom'",
+        ],
+      ],
+    );
     expect((await stack.stores.crm.getAccounts([parent.id, child.id])).map((a) => a!.parentAccountId)).toEqual([
       null,
       parent.id,
