@@ -147,6 +147,18 @@ export function generateAccounts(from: number, to: number): DatasetChunk {
   return out;
 }
 
+const STREETS = ['High Street', 'Market Square', 'Station Road', 'Harbour View', 'Park Avenue', 'Mill Lane'];
+const CITIES: Record<Region, string[]> = {
+  NA: ['New York, NY 10001', 'Boston, MA 02110', 'Chicago, IL 60601'],
+  UK: ['London EC1A 1BB', 'Manchester M1 1AE', 'Leeds LS1 4DY'],
+  DACH: ['10115 Berlin', '80331 München', '20095 Hamburg'],
+};
+
+/** A billing address for account `n`, lines separated by newlines. */
+function billingAddress(n: number, region: Region): string {
+  return `${n} ${STREETS[n % STREETS.length]}\n${CITIES[region][n % 3]}`;
+}
+
 function generateAccount(n: number, out: DatasetChunk): void {
   const rng = mulberry32(n * 7919 + 17);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
@@ -165,7 +177,15 @@ function generateAccount(n: number, out: DatasetChunk): void {
     externalId: null,
     // Seeded accounts stand as they were on the as-of date.
     updatedAt: `${SEED_AS_OF}T00:00:00.000Z`,
+    // The customer master fields come from the account's number, not the dice, so the rest of the data stays as it was.
+    legalName: null,
+    billingAddress: billingAddress(n, region),
+    billingContactId: null,
+    paymentTerms: null,
   });
+  const account = out.crm.accounts[out.crm.accounts.length - 1]!;
+  // Every third account is registered under a longer name than it trades under.
+  if (n % 3 === 0) account.legalName = `${account.name} Group`;
   const contacts = int(1, 3);
   for (let c = 1; c <= contacts; c++) {
     const first = pick(FIRST_NAMES);
@@ -180,6 +200,9 @@ function generateAccount(n: number, out: DatasetChunk): void {
       phone: `+1-555-${String(int(100, 999))}-${String(int(1000, 9999))}`,
     });
   }
+  // Invoices go to the account's first contact.
+  const billingContact = out.crm.contacts[out.crm.contacts.length - contacts]!;
+  account.billingContactId = billingContact.id;
 
   let customer: CustomerRecord | null = null;
   const opportunities = int(2, 4);
@@ -233,6 +256,12 @@ function generateAccount(n: number, out: DatasetChunk): void {
         paymentTerms: 'NET_30',
         currency,
         externalCrmId: accountId,
+        // The CRM's values, as the customer sync would have written them; the hierarchy is left to the sync.
+        legalName: account.legalName,
+        billingCountry: country,
+        billingAddress: account.billingAddress,
+        billingContact: `${billingContact.firstName} ${billingContact.lastName} <${billingContact.email}>`,
+        parentCustomerId: null,
       };
       out.erp.customers.push(customer);
       out.crossReferences.push({

@@ -53,7 +53,15 @@ describe('SqliteCrmConnector', () => {
     const connector = new SqliteCrmConnector(join(dir, 'crm.db'));
     const epoch = '1970-01-01T00:00:00.000Z';
     expect(await connector.listAccountsChangedSince({ since: null, after: null, first: 10 })).toEqual({
-      nodes: seeded.accounts.map((a) => ({ ...a, updatedAt: epoch })),
+      // The master fields came later: none on the file's accounts.
+      nodes: seeded.accounts.map((a) => ({
+        ...a,
+        updatedAt: epoch,
+        legalName: null,
+        billingAddress: null,
+        billingContactId: null,
+        paymentTerms: null,
+      })),
       hasNextPage: false,
       totalCount: 2,
     });

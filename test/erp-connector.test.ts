@@ -290,7 +290,7 @@ describe('ERP subgraph: customer by account, customer field updates and compensa
       data: null,
       errors: [
         {
-          message: `Customer CUS-000008 (C100008, ${invoiced.name}) has ${invoices} invoices and ${projects.length} projects; only a customer with no invoices, billing lines or projects can be deleted`,
+          message: `Customer CUS-000008 (C100008, ${invoiced.name}) has ${invoices} invoices and ${projects.length} projects; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
           path: ['deleteCustomer'],
           extensions: { code: 'INVALID_STATE', system: 'erp', field: 'id', value: 'CUS-000008' },
         },

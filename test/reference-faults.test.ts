@@ -7,7 +7,7 @@ describe('withFaults', () => {
   it.each([
     ['CRM', () => new SqliteCrmConnector(':memory:'), SqliteCrmConnector.prototype, 14],
     ['PSA', () => new SqlitePsaConnector(':memory:'), SqlitePsaConnector.prototype, 24],
-    ['ERP', () => new SqliteErpConnector(':memory:'), SqliteErpConnector.prototype, 28],
+    ['ERP', () => new SqliteErpConnector(':memory:'), SqliteErpConnector.prototype, 29],
   ] as const)('puts every port method of the reference %s behind the switches', async (_system, open, proto, count) => {
     // The port's methods are the adapter's async ones; set-up (seed, isEmpty, close) and private helpers are sync.
     const portMethods = Object.getOwnPropertyNames(proto).filter(

@@ -71,7 +71,7 @@ describe('migrate', () => {
     ];
     for (const c of open()) c.close();
     const first = versions();
-    expect(first).toEqual([5, 4, 6]);
+    expect(first).toEqual([6, 4, 7]);
     for (const c of open()) c.close();
     expect(versions()).toEqual(first);
   });

@@ -170,6 +170,42 @@ export function describeCrmConnectorContract(adapter: string, make: CrmAdapterFa
       expect((await connector.listAccounts({ first: 0, afterKey: null })).totalCount).toBe(13);
     });
 
+    it('keeps the customer master fields an upsert gives, and refuses a billing contact of another account and a parent loop', async () => {
+      // ACC-000002's first contact, and ACC-000010, a child of ACC-000009 in the demo data.
+      const [seeded] = await connector.getAccounts(['ACC-000002']);
+      const [contacts] = await connector.getContactsByAccount(['ACC-000002']);
+      expect(seeded!.billingContactId).toBe(contacts![0]!.id);
+      const input = {
+        externalId: 'ext-master',
+        name: 'Acme Ltd',
+        industry: 'Retail',
+        billingCountry: 'GB',
+        parentAccountId: 'ACC-000009',
+        owner: null,
+        legalName: 'Acme Holdings Limited',
+        billingAddress: '1 Acme Street\nLondon EC1A 1BB',
+        paymentTerms: 'NET_45' as const,
+      };
+      const { record } = await connector.upsertAccount(input);
+      expect(record).toMatchObject({ ...input, billingContactId: null, id: 'ACC-000013' });
+      const refusal = (promise: Promise<unknown>) =>
+        promise.then(
+          () => null,
+          (e: { code: string; message: string }) => [e.code, e.message],
+        );
+      expect(await refusal(connector.upsertAccount({ ...input, billingContactId: contacts![0]!.id }))).toEqual([
+        'VALIDATION_REJECTED',
+        `CRM rejected billing contact '${contacts![0]!.id}': not a contact of account 'ACC-000013'`,
+      ]);
+      // ACC-000014 under ACC-000013: making ACC-000013 a child of ACC-000014 would close a loop.
+      const child = await connector.upsertAccount({ ...input, externalId: 'ext-child', parentAccountId: record.id });
+      expect(await refusal(connector.upsertAccount({ ...input, parentAccountId: child.record.id }))).toEqual([
+        'VALIDATION_REJECTED',
+        `CRM rejected parent account '${child.record.id}' for account '${record.id}': an account cannot be its own ancestor`,
+      ]);
+      expect(await connector.getAccounts(['ACC-000013'])).toEqual([record]);
+    });
+
     describe("the accounts' change feed", () => {
       const byChange = (a: ChangePosition, b: ChangePosition) =>
         a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id);

@@ -108,6 +108,11 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       taxJurisdictionCode: 'GB',
       paymentTerms: 'NET_45',
       currency: 'GBP',
+      legalName: 'Summit Retail Holdings Ltd',
+      billingCountry: 'GB',
+      billingAddress: '1 Market Street\nLeeds LS1 6DT',
+      billingContact: 'Ada Lovelace <ada@summit.example>',
+      parentCustomerId: null,
     };
 
     it('returns batch reads in the order of the keys, with null for unknown keys', async () => {
@@ -310,20 +315,21 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect(
           await connector.updateCustomerFields({
             id: gbpCustomer.id,
-            name: renamed.name,
+            set: { name: renamed.name },
             expected: { name: gbpCustomer.name },
           }),
         ).toEqual({ record: renamed, changed: true });
         expect(
           await connector.updateCustomerFields({
             id: gbpCustomer.id,
-            name: renamed.name,
+            set: { name: renamed.name },
             expected: { name: gbpCustomer.name },
           }),
         ).toEqual({ record: renamed, changed: false });
-        expect(
-          await connector.updateCustomerFields({ id: gbpCustomer.id, name: null, expected: { name: null } }),
-        ).toEqual({ record: renamed, changed: false });
+        expect(await connector.updateCustomerFields({ id: gbpCustomer.id, set: {}, expected: {} })).toEqual({
+          record: renamed,
+          changed: false,
+        });
         expect(await connector.getCustomers([gbpCustomer.id])).toEqual([renamed]);
       });
 
@@ -332,7 +338,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           await failure(
             connector.updateCustomerFields({
               id: gbpCustomer.id,
-              name: 'Renamed Holdings Ltd',
+              set: { name: 'Renamed Holdings Ltd' },
               expected: { name: 'Someone Else Ltd' },
             }),
           ),
@@ -342,14 +348,14 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
           details: { system: 'erp', field: 'name', value: gbpCustomer.name },
         });
         expect(
-          await failure(connector.updateCustomerFields({ id: gbpCustomer.id, name: '  ', expected: { name: null } })),
+          await failure(connector.updateCustomerFields({ id: gbpCustomer.id, set: { name: '  ' }, expected: {} })),
         ).toEqual({
           code: 'VALIDATION_REJECTED',
           message: `ERP rejected the name of customer '${gbpCustomer.id}': a name is required`,
           details: { system: 'erp', field: 'name', value: '  ' },
         });
         expect(
-          await failure(connector.updateCustomerFields({ id: 'CUS-999999', name: 'X Ltd', expected: { name: null } })),
+          await failure(connector.updateCustomerFields({ id: 'CUS-999999', set: { name: 'X Ltd' }, expected: {} })),
         ).toEqual({
           code: 'NOT_FOUND',
           message: "ERP has no customer 'CUS-999999'",
@@ -455,6 +461,20 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
     });
 
+    it('reports each accounting period open until it is closed, in the order asked', async () => {
+      expect(await connector.getAccountingPeriods(['2026-11', '2026-10'])).toEqual([
+        { period: '2026-11', status: 'OPEN' },
+        { period: '2026-10', status: 'OPEN' },
+      ]);
+      faults.set({ closedPeriods: ['2026-10'] });
+      expect(await connector.getAccountingPeriods(['2026-11', '2026-10', '2026-10'])).toEqual([
+        { period: '2026-11', status: 'OPEN' },
+        { period: '2026-10', status: 'CLOSED' },
+        { period: '2026-10', status: 'CLOSED' },
+      ]);
+      faults.set({});
+    });
+
     it('refuses postings into a closed period, but still answers a repeat of an earlier posting', async () => {
       const [before] = await connector.postBillingLines([line('oct-1', { postingDate: '2026-10-14' })]);
       faults.set({ closedPeriods: ['2026-10'] });
@@ -482,6 +502,59 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
       });
       faults.set({});
       await expect(connector.postBillingLines([line('oct-2', { postingDate: '2026-10-15' })])).resolves.toHaveLength(1);
+    });
+
+    describe('customer master fields', () => {
+      it('changes the fields given and no other; null clears one; expected values guard each; a parent joins a group', async () => {
+        const { record } = await connector.upsertCustomer(newCustomer);
+        const changed = await connector.updateCustomerFields({
+          id: gbpCustomer.id,
+          set: { billingAddress: '2 Quay Street\nBristol BS1 4DJ', billingContact: null, parentCustomerId: record.id },
+          expected: { billingAddress: gbpCustomer.billingAddress, parentCustomerId: null },
+        });
+        const moved = {
+          ...gbpCustomer,
+          billingAddress: '2 Quay Street\nBristol BS1 4DJ',
+          billingContact: null,
+          parentCustomerId: record.id,
+        };
+        expect(changed).toEqual({ record: moved, changed: true });
+        expect(
+          await failure(
+            connector.updateCustomerFields({
+              id: gbpCustomer.id,
+              set: { legalName: 'Other Ltd' },
+              expected: { legalName: 'Someone Else Ltd' },
+            }),
+          ),
+        ).toEqual({
+          code: 'INVALID_STATE',
+          message: `Customer ${gbpCustomer.id} (${gbpCustomer.customerNumber}) has legalName ${gbpCustomer.legalName === null ? '(none)' : `'${gbpCustomer.legalName}'`}, not 'Someone Else Ltd' as expected: it changed since it was read`,
+          details: { system: 'erp', field: 'legalName', value: gbpCustomer.legalName ?? '' },
+        });
+        // A loop, an unknown parent, a malformed country, unknown terms: refused, nothing changed.
+        const refused = async (set: Parameters<ErpConnector['updateCustomerFields']>[0]['set'], id = record.id) =>
+          (await failure(connector.updateCustomerFields({ id, set, expected: {} }))) as {
+            code: string;
+            message: string;
+          };
+        expect(await refused({ parentCustomerId: gbpCustomer.id })).toMatchObject({
+          code: 'VALIDATION_REJECTED',
+          message: `ERP rejected parent customer '${gbpCustomer.id}' for customer '${record.id}': a customer cannot be its own ancestor`,
+        });
+        expect(await refused({ parentCustomerId: 'CUS-999999' })).toMatchObject({
+          code: 'NOT_FOUND',
+          message: "ERP has no parent customer 'CUS-999999'",
+        });
+        expect(await refused({ billingCountry: 'GBR' })).toMatchObject({ code: 'VALIDATION_REJECTED' });
+        expect(await refused({ paymentTerms: 'NET_90' })).toMatchObject({ code: 'VALIDATION_REJECTED' });
+        expect(await connector.getCustomers([gbpCustomer.id, record.id])).toEqual([moved, record]);
+        // A parent with a child customer is not deleted.
+        expect(await failure(connector.deleteCustomer(record.id))).toMatchObject({
+          code: 'INVALID_STATE',
+          message: `Customer ${record.id} (${record.customerNumber}, ${record.name}) has 1 child customer; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
+        });
+      });
     });
 
     describe('deleteCustomer', () => {
@@ -513,7 +586,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         expect([invoices, lines, projects.length].every((n) => n > 1)).toBe(true);
         expect(await failure(connector.deleteCustomer(gbpCustomer.id))).toEqual({
           code: 'INVALID_STATE',
-          message: `Customer CUS-000002 (C100002, ${gbpCustomer.name}) has ${invoices} invoices, ${lines} billing lines and ${projects.length} projects; only a customer with no invoices, billing lines or projects can be deleted`,
+          message: `Customer CUS-000002 (C100002, ${gbpCustomer.name}) has ${invoices} invoices, ${lines} billing lines and ${projects.length} projects; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
           details: { system: 'erp', field: 'id', value: 'CUS-000002' },
         });
         expect(await connector.getCustomers([gbpCustomer.id])).toEqual([gbpCustomer]);
@@ -529,7 +602,7 @@ export function describeErpConnectorContract(adapter: string, make: ErpAdapterFa
         await connector.upsertProjectDimensions(dims);
         expect(await failure(connector.deleteCustomer(record.id))).toEqual({
           code: 'INVALID_STATE',
-          message: `Customer ${record.id} (${record.customerNumber}, Summit Retail Ltd) has 1 project; only a customer with no invoices, billing lines or projects can be deleted`,
+          message: `Customer ${record.id} (${record.customerNumber}, Summit Retail Ltd) has 1 project; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
           details: { system: 'erp', field: 'id', value: record.id },
         });
         // Compensating newest first: the dimensions, then the customer.

@@ -48,7 +48,8 @@ describe('retryRunWithInput through the gateway', () => {
   }
 
   it('a corrected delivery region takes effect: the deal is read again, and the ERP customer gets the new legal entity', async () => {
-    const { accountId, opportunityId, run } = await stoppedConversion();
+    // Sold in EUR, the currency of the DACH region the correction moves it to (pre-flight checks the deal's currency).
+    const { accountId, opportunityId, run } = await stoppedConversion({ currency: 'EUR' });
     expect(run.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'FAILED', 'PENDING', 'PENDING', 'PENDING']);
 
     // Bad values are refused with the field named, and leave the run as it was: still correctable.
@@ -107,6 +108,7 @@ describe('retryRunWithInput through the gateway', () => {
     const { accountId, opportunityId, run } = await stoppedConversion({
       servicePackage: 'GHOST',
       deliveryRegion: 'NA',
+      currency: 'USD',
     });
     expect(run.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'FAILED', 'PENDING', 'PENDING']);
     const customerId = (run.steps[1]!.output as { customerId: string }).customerId;
@@ -138,7 +140,7 @@ describe('retryRunWithInput through the gateway', () => {
       ['SUCCEEDED', 1],
       ['SUCCEEDED', 1],
     ]);
-    expect(done.steps[1]!.output).toEqual({ customerId, created: true });
+    expect(done.steps[1]!.output).toMatchObject({ customerId, created: true });
     const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
     expect(project).toMatchObject({ templateId: 'TPL-000002', code: `DAT-${opportunityId.slice(4)}` });
     expect(await stack.stores.erp.getCustomersByCrmAccount([accountId])).toEqual([
@@ -157,7 +159,10 @@ describe('retryRunWithInput through the gateway', () => {
 
   it("refuses a conversion's fields on a billMilestone run, naming the field; the run's input and audit stay as they were", async () => {
     // A converted deal whose ERP customer is then removed: billing its completed milestone stops at findErpCustomer.
-    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl, { deliveryRegion: 'DACH' });
+    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl, {
+      deliveryRegion: 'DACH',
+      currency: 'EUR',
+    });
     const conversion = await waitForRun(
       stack,
       (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,

@@ -84,7 +84,8 @@ describe('conversions under system faults', () => {
             class: 'BAD_VALUE',
             system: 'erp',
             step: 'ensureErpCustomer',
-            message: "ERP rejected tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK': no such jurisdiction",
+            // Pre-flight finds what the ERP would reject before the conversion's first write (preflight.ts).
+            message: `Opportunity '${opportunityId}' (${(stopped.steps[0]!.output as { name: string }).name}) was not converted, nothing was written: ERP has no tax jurisdiction 'XX' for legal entity 'MERIDIAN-UK'. Fix the data in the ERP, the CRM or governance (or correct the run with retryRunWithInput), then retry`,
             account: { id: accountId },
           },
         },

@@ -371,14 +371,19 @@ describe('trigger poller', () => {
     expect([run!.flow, run!.input, run!.triggeredBy]).toEqual(['syncCustomer', { accountId }, 'event:account.changed']);
     const done = await waitForRun(stack, run!.id, ['SUCCEEDED', 'EXCEPTION']);
     expect(done.steps.map((s) => [s.name, s.status, s.output])).toEqual([
-      ['readCrmAccount', 'SUCCEEDED', { accountId, crmOwnedFields: ['name'], values: { name: renamed } }],
+      // Only the name changed of the customer master fields (customer-master.test.ts has the others).
+      [
+        'readCrmAccount',
+        'SUCCEEDED',
+        expect.objectContaining({ accountId, values: expect.objectContaining({ name: renamed }) }),
+      ],
       [
         'updateErpCustomer',
         'SUCCEEDED',
         {
           accountId,
           customerId: customer!.id,
-          synced: { name: renamed },
+          synced: expect.objectContaining({ name: renamed }),
           updated: { name: { from: account!.name, to: renamed, lastSynced: account!.name } },
         },
       ],

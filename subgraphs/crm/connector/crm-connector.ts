@@ -13,6 +13,9 @@ export type OpportunityStage =
   | 'CLOSED_LOST';
 export type { BillingModel } from '../../../lib/billing-model';
 
+/** Days a client has to pay an invoice (the ERP's terms). */
+export type PaymentTerms = 'NET_15' | 'NET_30' | 'NET_45' | 'NET_60';
+
 /** An account record. */
 export interface AccountRecord {
   id: string;
@@ -22,6 +25,14 @@ export interface AccountRecord {
   parentAccountId: string | null;
   owner: string | null;
   externalId: string | null;
+  /** Registered (legal) name, when it differs from the trading name. */
+  legalName: string | null;
+  /** Billing address, lines separated by newlines (the country is `billingCountry`). */
+  billingAddress: string | null;
+  /** The contact of this account invoices go to. */
+  billingContactId: string | null;
+  /** Payment terms agreed with the client, when the CRM holds them (governance says which system owns them). */
+  paymentTerms: PaymentTerms | null;
   /**
    * When a field of the account last changed (ISO 8601 timestamp): set on create and by an update that changes a
    * field, never by one that changes nothing. Stamps increase strictly in the order changes are made.
@@ -99,7 +110,10 @@ export interface OpportunityFilter {
   closeDateTo?: string | null;
 }
 
-export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId' | 'updatedAt'> & { externalId: string };
+/** The customer master fields an account upsert may leave out (null: none). */
+type AccountMasterFields = 'legalName' | 'billingAddress' | 'billingContactId' | 'paymentTerms';
+export type UpsertAccount = Omit<AccountRecord, 'id' | 'externalId' | 'updatedAt' | AccountMasterFields> &
+  Partial<Pick<AccountRecord, AccountMasterFields>> & { externalId: string };
 export type UpsertOpportunity = Omit<OpportunityRecord, 'id' | 'externalId' | 'psaProjectId' | 'erpCustomerId'> & {
   externalId: string;
 };

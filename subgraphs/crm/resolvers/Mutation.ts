@@ -1,3 +1,4 @@
+import type { PaymentTerms } from '../connector/crm-connector';
 import { isoTimestamp, optionalIsoDate, todayUtc } from '../../../lib/dates';
 import { MeridianError } from '../../../lib/errors';
 import { displayName, optionalDisplayName, optionalRecordId, recordId } from '../../../lib/input';
@@ -14,6 +15,10 @@ interface UpsertAccountArgs {
     billingCountry?: string | null;
     parentAccountId?: string | null;
     owner?: string | null;
+    legalName?: string | null;
+    billingAddress?: string | null;
+    billingContactId?: string | null;
+    paymentTerms?: PaymentTerms | null;
   };
 }
 
@@ -54,9 +59,14 @@ export const Mutation = {
       externalId: input.externalId,
       name: displayName(input.name, 'name'),
       industry: optionalDisplayName(input.industry, 'industry'),
-      billingCountry: input.billingCountry ?? null,
+      billingCountry: optionalCountry(input.billingCountry),
       parentAccountId: optionalRecordId(input.parentAccountId, 'parentAccountId'),
       owner: optionalDisplayName(input.owner, 'owner'),
+      legalName: optionalDisplayName(input.legalName, 'legalName'),
+      // An address has lines: newlines are its own, so it is not a display name.
+      billingAddress: input.billingAddress ?? null,
+      billingContactId: optionalRecordId(input.billingContactId, 'billingContactId'),
+      paymentTerms: input.paymentTerms ?? null,
     });
     return { account: record, created };
   },
@@ -128,3 +138,19 @@ export const Mutation = {
     return ctx.crm.unlinkOpportunity(args.id);
   },
 };
+
+/**
+ * An ISO 3166-1 alpha-2 country, in capitals (` gb` → `GB`), as the ERP holds it: the customer sync compares the two.
+ * @throws MeridianError BAD_USER_INPUT for anything else
+ */
+function optionalCountry(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const country = value.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(country))
+    throw new MeridianError(
+      'BAD_USER_INPUT',
+      `billingCountry must be an ISO 3166-1 alpha-2 code such as GB; got '${value.slice(0, 16)}'`,
+      { field: 'billingCountry', value: value.slice(0, 16) },
+    );
+  return country;
+}

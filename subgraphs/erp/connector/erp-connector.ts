@@ -22,6 +22,12 @@ export interface TaxJurisdictionRecord {
   rateBasisPoints: number;
 }
 
+/** An accounting period (`YYYY-MM`) and whether it takes postings. */
+export interface AccountingPeriodRecord {
+  period: string;
+  status: 'OPEN' | 'CLOSED';
+}
+
 /** A customer; `externalCrmId` is the CRM account ID (unique). */
 export interface CustomerRecord {
   id: string;
@@ -32,6 +38,16 @@ export interface CustomerRecord {
   paymentTerms: PaymentTerms;
   currency: string;
   externalCrmId: string;
+  /** Registered name, when it differs from the trading name invoices are addressed to. */
+  legalName: string | null;
+  /** ISO 3166-1 alpha-2 country of the billing address. */
+  billingCountry: string | null;
+  /** Billing address as printed on invoices: lines separated by newlines. */
+  billingAddress: string | null;
+  /** Whom invoices go to, as a mailbox: `Ada Lovelace <ada@example.com>`. */
+  billingContact: string | null;
+  /** The group's parent customer (the ERP side of the CRM's account hierarchy). */
+  parentCustomerId: string | null;
 }
 
 /** A customer's credit hold (ERP-owned: finance places and releases it). */
@@ -42,6 +58,18 @@ export interface CreditHoldRecord {
   /** When the hold was placed (ISO 8601 timestamp); a changed reason keeps it. */
   since: string;
 }
+
+/** Customer fields the CRM may own, which {@link ErpConnector.updateCustomerFields} changes one by one. */
+export const CUSTOMER_MASTER_FIELDS = [
+  'name',
+  'legalName',
+  'billingCountry',
+  'billingAddress',
+  'billingContact',
+  'paymentTerms',
+  'parentCustomerId',
+] as const;
+export type CustomerMasterField = (typeof CUSTOMER_MASTER_FIELDS)[number];
 
 /** Financial dimensions of a PSA project, keyed by the PSA project ID. */
 export interface ProjectDimensionsRecord {
@@ -132,15 +160,21 @@ export interface UpsertCustomer {
   taxJurisdictionCode: string;
   paymentTerms: PaymentTerms;
   currency: string;
+  /** Customer master fields the CRM holds (see {@link CustomerRecord}); null or omitted: none. */
+  legalName?: string | null;
+  billingCountry?: string | null;
+  billingAddress?: string | null;
+  billingContact?: string | null;
+  parentCustomerId?: string | null;
 }
 
-/** Fields of a customer to change, the others left as they are (the fields the CRM owns, today the name). */
+/** Fields of a customer to change, the others left as they are (the fields the CRM owns). */
 export interface UpdateCustomerFields {
   id: string;
-  /** New name; unchanged when null. */
-  name: string | null;
+  /** New values; a field absent is unchanged, null clears it (the name cannot be cleared). */
+  set: Partial<Record<CustomerMasterField, string | null>>;
   /** The values the caller read: a field that would change but no longer holds its expected value fails. */
-  expected: { name: string | null };
+  expected: Partial<Record<CustomerMasterField, string | null>>;
 }
 
 export interface NewBillingLine {
@@ -202,6 +236,11 @@ export interface ErpConnector extends ProjectContractCommands {
   listLegalEntities(): Promise<LegalEntityRecord[]>;
   /** Every tax jurisdiction, in code order (a short reference list). */
   listTaxJurisdictions(): Promise<TaxJurisdictionRecord[]>;
+  /**
+   * The status of each accounting period (`YYYY-MM`), in the keys' order: every month is a period, open until the
+   * finance team closes it (postings dated in a closed period are refused with VALIDATION_REJECTED).
+   */
+  getAccountingPeriods(periods: readonly string[]): Promise<AccountingPeriodRecord[]>;
   getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]>;
   listInvoices(page: PageRequest, filter?: InvoiceFilter): Promise<Page<InvoiceRecord>>;
   /**
@@ -264,7 +303,8 @@ export interface ErpConnector extends ProjectContractCommands {
   /**
    * Deletes a customer, the compensation of an {@link ErpConnector.upsertCustomer} that created it; an unknown ID gives
    * `deleted: false`, so a repeat is harmless.
-   * @throws MeridianError INVALID_STATE when the customer has invoices, billing lines or project dimensions
+   * @throws MeridianError INVALID_STATE when the customer has invoices, billing lines, project dimensions or child
+   * customers
    */
   deleteCustomer(id: string): Promise<DeleteOutcome>;
   /**

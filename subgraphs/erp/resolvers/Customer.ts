@@ -10,6 +10,8 @@ export const Customer = {
   taxJurisdiction: (c: CustomerRecord, _args: unknown, ctx: ErpContext) =>
     ctx.loaders.taxJurisdiction.load(c.taxJurisdictionCode),
   account: (c: CustomerRecord) => ({ id: c.externalCrmId }),
+  parentCustomer: (c: CustomerRecord, _args: unknown, ctx: ErpContext) =>
+    c.parentCustomerId === null ? null : ctx.loaders.customer.load(c.parentCustomerId),
   // A customer's invoices are its CRM account's invoices: externalCrmId is unique, and the loader is shared with Account.
   invoices: (c: CustomerRecord, _args: unknown, ctx: ErpContext) =>
     ctx.loaders.invoicesByCrmAccount.load(c.externalCrmId),

@@ -1,8 +1,14 @@
-import { displayName, optionalDisplayName } from '../../../lib/input';
+import { MeridianError } from '../../../lib/errors';
+import { displayName, optionalDisplayName, optionalRecordId } from '../../../lib/input';
 import { isoDate, todayUtc } from '../../../lib/dates';
 import { money } from '../../../lib/money';
 import { parseMoneyInput, type MoneyInput } from '../../../lib/money-input';
-import type { BillingSourceType, PaymentTerms } from '../connector/erp-connector';
+import {
+  type BillingSourceType,
+  CUSTOMER_MASTER_FIELDS,
+  type CustomerMasterField,
+  type PaymentTerms,
+} from '../connector/erp-connector';
 import type { ErpContext } from '../context';
 import { parseHundredths } from '../../../lib/hundredths';
 
@@ -14,11 +20,18 @@ interface UpsertCustomerArgs {
     taxJurisdictionCode: string;
     paymentTerms: PaymentTerms;
     currency: string;
+    legalName?: string | null;
+    billingCountry?: string | null;
+    billingAddress?: string | null;
+    billingContact?: string | null;
+    parentCustomerId?: string | null;
   };
 }
 
+type MasterFields = Partial<Record<CustomerMasterField, string | null>>;
+
 interface UpdateCustomerFieldsArgs {
-  input: { id: string; name?: string | null; expected?: { name?: string | null } | null };
+  input: { id: string; expected?: MasterFields | null } & MasterFields;
 }
 
 interface UpsertProjectDimensionsArgs {
@@ -73,14 +86,31 @@ export const Mutation = {
       ...input,
       name: displayName(input.name, 'name'),
       currency: input.currency.trim().toUpperCase(),
+      billingCountry: input.billingCountry?.trim().toUpperCase() ?? null,
+      legalName: optionalDisplayName(input.legalName, 'legalName'),
+      billingContact: optionalDisplayName(input.billingContact, 'billingContact'),
+      parentCustomerId: optionalRecordId(input.parentCustomerId, 'parentCustomerId'),
     });
     return { customer: record, created };
   },
   updateCustomerFields: async (_: unknown, { input }: UpdateCustomerFieldsArgs, ctx: ErpContext) => {
+    // A field given (null included: it clears the field) is set; one omitted stays as it is.
+    const given = (from: MasterFields | null | undefined): MasterFields =>
+      Object.fromEntries(CUSTOMER_MASTER_FIELDS.filter((f) => from && f in from).map((f) => [f, from![f] ?? null]));
+    const set = given(input);
+    if (set.name === null)
+      throw new MeridianError('BAD_USER_INPUT', 'name cannot be cleared; omit it to leave it as it is', {
+        field: 'name',
+      });
+    if (set.name) set.name = displayName(set.name, 'name');
+    if (set.legalName) set.legalName = displayName(set.legalName, 'legalName');
+    if (set.billingContact) set.billingContact = displayName(set.billingContact, 'billingContact');
+    if (set.parentCustomerId) set.parentCustomerId = optionalRecordId(set.parentCustomerId, 'parentCustomerId');
+    if (set.billingCountry) set.billingCountry = set.billingCountry.trim().toUpperCase();
     const { record, changed } = await ctx.erp.updateCustomerFields({
       id: input.id,
-      name: optionalDisplayName(input.name, 'name'),
-      expected: { name: input.expected?.name ?? null },
+      set,
+      expected: given(input.expected),
     });
     return { customer: record, changed };
   },

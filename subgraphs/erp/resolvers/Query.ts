@@ -1,3 +1,4 @@
+import { MeridianError } from '../../../lib/errors';
 import { changeFeedRequest, toChangeConnection } from '../../../lib/change-feed';
 import { todayUtc } from '../../../lib/dates';
 import { pageRequest, toConnection } from '../../../lib/pagination';
@@ -60,4 +61,29 @@ export const Query = {
     ctx.loaders.customerByCrmAccount.load(args.accountId),
   legalEntities: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listLegalEntities(),
   taxJurisdictions: (_: unknown, _args: unknown, ctx: ErpContext) => ctx.erp.listTaxJurisdictions(),
+  accountingPeriods: (_: unknown, args: { periods: string[] }, ctx: ErpContext) => {
+    if (args.periods.length > MAX_PERIODS)
+      throw new MeridianError(
+        'BAD_USER_INPUT',
+        `periods takes at most ${MAX_PERIODS} periods; got ${args.periods.length}`,
+        {
+          field: 'periods',
+        },
+      );
+    for (const period of args.periods)
+      if (!PERIOD.test(period))
+        throw new MeridianError(
+          'BAD_USER_INPUT',
+          `periods must be months written YYYY-MM; got '${period.slice(0, 16)}'`,
+          {
+            field: 'periods',
+            value: period.slice(0, 16),
+          },
+        );
+    return ctx.erp.getAccountingPeriods(args.periods);
+  },
 };
+
+const MAX_PERIODS = 24;
+/** A calendar month, YYYY-MM. */
+const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;

@@ -9,6 +9,8 @@ import { SystemError } from '../systems/system-error';
 import type { OpportunityForConversion } from '../systems/systems';
 import { checkCreditHold, creditHoldOverrideCorrection } from './credit-hold';
 import type { Flow, StepContext } from './flow';
+import { crmOwnedFields, crmValues, ensureParentCustomer, newCustomer } from './customer-master';
+import { preflightConversion } from './preflight';
 
 /**
  * Input of a conversion: the opportunity, and optional corrections a person supplies on `retryRunWithInput`
@@ -263,30 +265,52 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
               `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
               'erp',
             );
+          // Checked before the conversion's first write, as for a new customer below (preflight.ts).
+          await preflightConversion(ctx, d, existing);
           return { customerId: existing.id, created: false, ...(creditHold.onHold ? { creditHold } : {}) };
         }
+        // This is the conversion's first write: everything the ERP would reject is checked before it (preflight.ts).
+        await preflightConversion(ctx, d, null);
         const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
+        // A new customer starts with the CRM's customer master (customer-master.ts), and a billed account's parent
+        // account gets its ERP customer first, so the customer is created under it.
+        const account = await ctx.systems.crm.getAccount(d.accountId, ctx.correlationId);
+        if (!account)
+          throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${d.accountId}'`, 'crm', 'NOT_FOUND');
+        const fields = crmOwnedFields(ctx.governance);
+        const basis = {
+          legalEntityCode: ctx.input.legalEntity ?? region.legalEntity,
+          taxJurisdictionCode: ctx.input.taxJurisdiction ?? region.taxJurisdiction,
+          paymentTerms: region.paymentTerms,
+          currency: region.currency,
+        };
+        const parent = fields.includes('parentAccount')
+          ? await ensureParentCustomer(ctx, account, fields, basis)
+          : { parentCustomerId: null, created: [] };
         const result = await ctx.systems.erp.upsertCustomer(
-          {
-            externalCrmId: d.accountId,
-            name: d.accountName,
-            legalEntityCode: ctx.input.legalEntity ?? region.legalEntity,
-            taxJurisdictionCode: ctx.input.taxJurisdiction ?? region.taxJurisdiction,
-            paymentTerms: region.paymentTerms,
-            currency: region.currency,
-          },
+          { ...newCustomer(account, fields, basis), name: d.accountName, parentCustomerId: parent.parentCustomerId },
           ctx.correlationId,
         );
-        return { customerId: result.id, created: result.created };
+        return {
+          customerId: result.id,
+          created: result.created,
+          ...(parent.created.length ? { parentsCreated: parent.created.map((c) => c.customerId) } : {}),
+          // What Meridian wrote, so that a later sync tells an ERP-side edit from a CRM change (sync-customer.ts).
+          ...(result.created ? { synced: { ...crmValues(account, fields), name: d.accountName } } : {}),
+        };
       },
       writes: (output) => {
-        const o = output as { customerId?: string; created?: boolean };
-        return o.customerId && o.created ? `created ERP customer ${o.customerId}` : null;
+        const o = output as { customerId?: string; created?: boolean; parentsCreated?: string[] };
+        const parents = o.parentsCreated?.length ? ` (and parent customer ${o.parentsCreated.join(', ')})` : '';
+        return o.customerId && o.created ? `created ERP customer ${o.customerId}${parents}` : null;
       },
       async compensate(ctx, output) {
-        const o = output as { customerId?: string; created?: boolean };
-        // Only a customer this run created is removed; one that existed before stays as it was.
+        const o = output as { customerId?: string; created?: boolean; parentsCreated?: string[] };
+        // Only customers this run created are removed, the child before its parents; ones that existed stay as they
+        // were. A parent another customer joined meanwhile is refused by the ERP (INVALID_STATE), a recorded failure.
         if (o.customerId && o.created) await ctx.systems.erp.deleteCustomer(o.customerId, ctx.correlationId);
+        for (const id of [...(o.parentsCreated ?? [])].reverse())
+          await ctx.systems.erp.deleteCustomer(id, ctx.correlationId);
       },
     },
     {

@@ -1,8 +1,15 @@
 import { recordId } from '../../../lib/input';
 import type { RunRecord } from '../engine/ledger';
-import type { Governance } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
-import type { AccountForSync, CustomerForSync, CustomerSyncField } from '../systems/systems';
+import type { CustomerSyncField, ErpCustomerField } from '../systems/systems';
+import {
+  CUSTOMER_FIELDS,
+  crmOwnedFields,
+  crmValues,
+  ensureParentCustomer,
+  type MasterValue,
+  shown,
+} from './customer-master';
 import type { Flow, StepContext } from './flow';
 
 /** Input of a customer sync: the CRM account whose changes go to its ERP customer. */
@@ -10,39 +17,9 @@ export interface SyncCustomerInput {
   accountId: string;
 }
 
-type CustomerField = keyof Governance['sourceOfTruth']['customer'];
-
-/** Where the CRM holds each customer field it may own; a field not listed here the CRM cannot own. */
-const CRM_VALUE: Record<CustomerSyncField, (account: AccountForSync) => string> = {
-  name: (account) => account.name,
-};
-
-/** Where the ERP customer holds the same fields. */
-const ERP_VALUE: Record<CustomerSyncField, (customer: CustomerForSync) => string> = {
-  name: (customer) => customer.name,
-};
-
-const isSyncField = (field: string): field is CustomerSyncField => Object.hasOwn(CRM_VALUE, field);
-
-/** The customer fields governance gives to the CRM, in governance order. @throws SystemError BAD_VALUE for one the CRM does not hold. */
-function crmOwnedFields(governance: Governance): CustomerSyncField[] {
-  const owned = (Object.entries(governance.sourceOfTruth.customer) as [CustomerField, string][])
-    .filter(([, owner]) => owner === 'CRM')
-    .map(([field]) => field);
-  const unheld = owned.filter((field) => !isSyncField(field));
-  if (unheld.length) {
-    throw new SystemError(
-      'BAD_VALUE',
-      `Governance makes the CRM the owner of customer field${unheld.length > 1 ? 's' : ''} ${unheld.map((f) => `'${f}'`).join(', ')}, which CRM accounts do not hold (governance: sourceOfTruth.customer)`,
-      'crm',
-    );
-  }
-  return owned as CustomerSyncField[];
-}
-
 /** The values Meridian last wrote to (or confirmed on) the account's ERP customer, per field, and which run did. */
 interface LastSynced {
-  values: Partial<Record<CustomerSyncField, string>>;
+  values: Partial<Record<CustomerSyncField, MasterValue>>;
   runId: string;
   at: string;
 }
@@ -51,14 +28,17 @@ interface LastSynced {
 interface Synced {
   accountId: string;
   customerId: string;
-  synced: Partial<Record<CustomerSyncField, string>>;
-  updated: Partial<Record<CustomerSyncField, { from: string; to: string; lastSynced: string | null }>>;
+  synced: Partial<Record<CustomerSyncField, MasterValue>>;
+  updated: Partial<Record<CustomerSyncField, { from: MasterValue; to: MasterValue; lastSynced: MasterValue }>>;
+  /** Parent customers this run created for the account's hierarchy (see `ensureParentCustomer`). */
+  parentsCreated?: string[];
 }
 
 /**
  * What Meridian last synced for the account, from the ledger: the latest succeeded sync's `synced` values, or, if
- * later, the name the account's conversion gave the customer it ensured (its `validateOpportunity` output, written by
- * `ensureErpCustomer`). Null when Meridian never wrote the customer (one that existed before Meridian).
+ * later, the values the account's conversion gave the customer it created (`ensureErpCustomer`'s `synced`; from a
+ * conversion before those were recorded, the name in its `validateOpportunity` output). Null when Meridian never
+ * wrote the customer (one that existed before Meridian). A field missing from the values was never synced.
  */
 async function lastSynced(ctx: StepContext<SyncCustomerInput>, accountId: string): Promise<LastSynced | null> {
   const [runs] = await ctx.ledger.getRunsBy('accountId', [accountId], ['syncCustomer', 'convertOpportunityToProject']);
@@ -79,14 +59,15 @@ async function lastSynced(ctx: StepContext<SyncCustomerInput>, accountId: string
         );
     } else {
       const ensured = run.steps.find((s) => s.name === 'ensureErpCustomer')?.output as
-        | { customerId?: string }
+        | { customerId?: string; synced?: LastSynced['values'] }
         | null
         | undefined;
       const deal = run.steps.find((s) => s.name === 'validateOpportunity')?.output as
         | { accountName?: string }
         | null
         | undefined;
-      if (ensured?.customerId && deal?.accountName !== undefined)
+      if (ensured?.customerId && ensured.synced) consider(run, 'ensureErpCustomer', ensured.synced);
+      else if (ensured?.customerId && deal?.accountName !== undefined)
         consider(run, 'ensureErpCustomer', { name: deal.accountName });
     }
   }
@@ -95,7 +76,9 @@ async function lastSynced(ctx: StepContext<SyncCustomerInput>, accountId: string
 
 /**
  * CRM account → its ERP customer, field by field under governance's `sourceOfTruth.customer`: each CRM-owned field
- * (today the name) is written to the ERP when the CRM changed it; ERP-owned fields are never written. An ERP-side edit
+ * (name, legal name, billing country, address and contact, parent account, payment terms: `customer-master.ts`) is
+ * written to the ERP when the CRM changed it; ERP-owned fields are never written. A new parent account gets its ERP
+ * customer first, exactly once (`ensureParentCustomer`), and becomes the customer's parent customer. An ERP-side edit
  * of a CRM-owned field is not overwritten but raised as a CONFLICT: when the ERP's value differs both from the value
  * Meridian last synced (see {@link lastSynced}) and from the CRM's, someone changed it in the ERP. With no sync on
  * record (a customer Meridian never wrote) there is no evidence of such an edit, and the CRM's value, which it owns,
@@ -131,11 +114,7 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
             'NOT_FOUND',
           );
         const fields = crmOwnedFields(ctx.governance);
-        return {
-          accountId: account.id,
-          crmOwnedFields: fields,
-          values: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])),
-        };
+        return { accountId: account.id, crmOwnedFields: fields, values: crmValues(account, fields) };
       },
     },
     {
@@ -151,24 +130,23 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
         if (!account)
           throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${accountId}'`, 'crm', 'NOT_FOUND');
         const last = await lastSynced(ctx, accountId);
-        const set: Partial<Record<CustomerSyncField, string>> = {};
-        const expected: Partial<Record<CustomerSyncField, string>> = {};
+        const set: Partial<Record<CustomerSyncField, MasterValue>> = {};
         const updated: Synced['updated'] = {};
         const conflicts: string[] = [];
         for (const field of fields) {
-          const crm = CRM_VALUE[field](account);
-          const erp = ERP_VALUE[field](customer);
+          const crm = CUSTOMER_FIELDS[field].crm(account);
+          const erp = CUSTOMER_FIELDS[field].erp(customer);
           if (erp === crm) continue;
-          const synced = last?.values[field];
-          if (synced !== undefined && erp !== synced) {
+          const recorded = last !== null && Object.hasOwn(last.values, field);
+          const synced = recorded ? (last.values[field] ?? null) : null;
+          if (recorded && erp !== synced) {
             conflicts.push(
-              `customer field '${field}' was changed in the ERP to '${erp}' (Meridian last synced '${synced}'), and the CRM has '${crm}'`,
+              `customer field '${field}' was changed in the ERP to ${shown(erp)} (Meridian last synced ${shown(synced)}), and the CRM has ${shown(crm)}`,
             );
             continue;
           }
           set[field] = crm;
-          expected[field] = erp;
-          updated[field] = { from: erp, to: crm, lastSynced: synced ?? null };
+          updated[field] = { from: erp, to: crm, lastSynced: synced };
         }
         if (conflicts.length) {
           throw new SystemError(
@@ -177,15 +155,45 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
             'erp',
           );
         }
-        // `expected` makes the ERP refuse (CONFLICT) a field someone edits between this read and the write.
-        if (Object.keys(set).length)
-          await ctx.systems.erp.updateCustomerFields({ id: customer.id, set, expected }, ctx.correlationId);
+        // The ERP's own fields, and `expected`, which makes the ERP refuse (CONFLICT) a field someone edits between
+        // this read and the write.
+        const erpSet: Partial<Record<ErpCustomerField, MasterValue>> = {};
+        const expected: Partial<Record<ErpCustomerField, MasterValue>> = {};
+        let parentsCreated: string[] = [];
+        for (const [field, value] of Object.entries(set) as [CustomerSyncField, MasterValue][]) {
+          const { erpField } = CUSTOMER_FIELDS[field];
+          if (field === 'parentAccount') {
+            // A new parent account gets its ERP customer first, on this customer's legal entity, terms and currency.
+            const parent = await ensureParentCustomer(ctx, account, fields, {
+              legalEntityCode: customer.legalEntity.code,
+              taxJurisdictionCode: customer.taxJurisdiction.code,
+              paymentTerms: customer.paymentTerms,
+              currency: customer.currency,
+            });
+            parentsCreated = parent.created.map((c) => c.customerId);
+            erpSet.parentCustomerId = parent.parentCustomerId;
+            expected.parentCustomerId = customer.parentCustomer?.id ?? null;
+          } else {
+            erpSet[erpField] = value;
+            expected[erpField] = CUSTOMER_FIELDS[field].erp(customer);
+          }
+        }
+        if (Object.keys(erpSet).length)
+          await ctx.systems.erp.updateCustomerFields({ id: customer.id, set: erpSet, expected }, ctx.correlationId);
         return {
           accountId,
           customerId: customer.id,
-          synced: Object.fromEntries(fields.map((f) => [f, CRM_VALUE[f](account)])),
+          synced: crmValues(account, fields),
           updated,
+          ...(parentsCreated.length ? { parentsCreated } : {}),
         };
+      },
+      writes: (output) => {
+        const o = output as Partial<Synced>;
+        const changed = Object.keys(o.updated ?? {});
+        if (!o.customerId || (changed.length === 0 && !o.parentsCreated)) return null;
+        const parents = o.parentsCreated?.length ? ` (creating parent customer ${o.parentsCreated.join(', ')})` : '';
+        return `updated ${changed.join(', ')} of ERP customer ${o.customerId}${parents}`;
       },
     },
   ],

@@ -41,7 +41,14 @@ export interface Governance {
     }
   >;
   projectCode: { format: string };
-  sourceOfTruth: { customer: Record<'name' | 'legalEntity' | 'taxJurisdiction' | 'paymentTerms' | 'currency', Owner> };
+  /**
+   * Which system owns each customer field. The customer master fields the CRM holds besides the name (issue 11) may be
+   * left out of older files: a field left out is the ERP's, and is never synced.
+   */
+  sourceOfTruth: {
+    customer: Record<'name' | 'legalEntity' | 'taxJurisdiction' | 'paymentTerms' | 'currency', Owner> &
+      Partial<Record<'legalName' | 'billingCountry' | 'billingAddress' | 'parentAccount' | 'billingContact', Owner>>;
+  };
   retry: Record<SystemKey, RetryPolicy>;
   /** Which flows a trigger poller may start by itself; an absent switch counts as on. */
   triggers: {

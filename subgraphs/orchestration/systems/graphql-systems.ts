@@ -9,6 +9,7 @@ import type {
   CrmApi,
   CustomerForSync,
   ErpApi,
+  ErpReferenceData,
   InvoiceStatusView,
   MilestoneForBilling,
   OpportunityForConversion,
@@ -48,7 +49,8 @@ function crmApi(client: SystemClient): CrmApi {
     },
     async getAccount(id, cid) {
       const data = await client.request<{ account: AccountForSync | null }>(
-        `query SyncAccount($id: ID!) { account(id: $id) { id name } }`,
+        `query SyncAccount($id: ID!) { account(id: $id) { id name legalName billingCountry billingAddress
+          billingContact { firstName lastName email } parentAccount { id } paymentTerms } }`,
         { id },
         cid,
       );
@@ -141,6 +143,14 @@ function psaApi(client: SystemClient): PsaApi {
 function erpApi(client: SystemClient): ErpApi {
   return {
     ...erpAmendmentApi(client),
+    async getReferenceData(periods, cid) {
+      return client.request<ErpReferenceData>(
+        `query ReferenceData($periods: [String!]!) { legalEntities { code } taxJurisdictions { code }
+          accountingPeriods(periods: $periods) { period status } }`,
+        { periods },
+        cid,
+      );
+    },
     async upsertCustomer(input, cid) {
       const data = await client.request<{ upsertCustomer: { customer: { id: string }; created: boolean } }>(
         `mutation UpsertCustomer($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { customer { id } created } }`,
@@ -154,7 +164,9 @@ function erpApi(client: SystemClient): ErpApi {
     },
     async getCustomerByAccount(accountId, cid) {
       const data = await client.request<{ customerByAccount: CustomerForSync | null }>(
-        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId legalEntity { code } taxJurisdiction { code } creditHold { reason since } } }`,
+        `query AccountCustomer($accountId: ID!) { customerByAccount(accountId: $accountId) { id customerNumber name currency externalCrmId
+          legalEntity { code } taxJurisdiction { code } paymentTerms legalName billingCountry billingAddress billingContact
+          parentCustomer { id externalCrmId } creditHold { reason since } } }`,
         { accountId },
         cid,
       );

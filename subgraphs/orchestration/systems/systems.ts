@@ -22,6 +22,12 @@ export interface OpportunityForConversion {
 export interface AccountForSync {
   id: string;
   name: string;
+  legalName: string | null;
+  billingCountry: string | null;
+  billingAddress: string | null;
+  billingContact: { firstName: string; lastName: string; email: string | null } | null;
+  parentAccount: { id: string } | null;
+  paymentTerms: string | null;
 }
 
 /** What the ERP has invoiced an account, to record on it; all amounts in one currency. */
@@ -141,8 +147,18 @@ export interface NewBillingLine {
   postingDate: string;
 }
 
-/** ERP customer fields the CRM holds a value for, so that governance may make the CRM their owner. */
-export type CustomerSyncField = 'name';
+/** Customer fields the CRM holds a value for, so that governance may make the CRM their owner. */
+export type CustomerSyncField =
+  | 'name'
+  | 'legalName'
+  | 'billingCountry'
+  | 'billingAddress'
+  | 'parentAccount'
+  | 'billingContact'
+  | 'paymentTerms';
+
+/** The ERP customer's fields `updateCustomerFields` changes (`parentAccount` is the ERP's `parentCustomerId`). */
+export type ErpCustomerField = Exclude<CustomerSyncField, 'parentAccount'> | 'parentCustomerId';
 
 /** An ERP customer as the flows read it. */
 export interface CustomerForSync {
@@ -157,6 +173,14 @@ export interface CustomerForSync {
   taxJurisdiction: { code: string };
   /** Its credit hold (ERP-owned); null when it is not on hold. */
   creditHold: { reason: string; since: string } | null;
+  paymentTerms: string;
+  legalName: string | null;
+  billingCountry: string | null;
+  billingAddress: string | null;
+  /** A mailbox: `Ada Lovelace <ada@example.com>`. */
+  billingContact: string | null;
+  /** The group's parent customer, with its CRM account. */
+  parentCustomer: { id: string; externalCrmId: string } | null;
 }
 
 /** An ERP invoice as the invoice-status flow reads it. */
@@ -195,8 +219,17 @@ export interface BillingLineView {
   invoice: { id: string; externalId: string | null } | null;
 }
 
+/** The ERP's reference data a conversion's pre-flight checks against: codes it knows, and periods' status. */
+export interface ErpReferenceData {
+  legalEntities: { code: string }[];
+  taxJurisdictions: { code: string }[];
+  accountingPeriods: { period: string; status: 'OPEN' | 'CLOSED' }[];
+}
+
 /** The ERP commands the flows use. Every method may throw SystemError. */
 export interface ErpApi extends ErpAmendmentApi {
+  /** Every legal entity and tax jurisdiction, and the status of the accounting periods `periods` (`YYYY-MM`). */
+  getReferenceData(periods: readonly string[], correlationId: string): Promise<ErpReferenceData>;
   upsertCustomer(
     input: {
       externalCrmId: string;
@@ -205,6 +238,11 @@ export interface ErpApi extends ErpAmendmentApi {
       taxJurisdictionCode: string;
       paymentTerms: string;
       currency: string;
+      legalName?: string | null;
+      billingCountry?: string | null;
+      billingAddress?: string | null;
+      billingContact?: string | null;
+      parentCustomerId?: string | null;
     },
     correlationId: string,
   ): Promise<{ id: string; created: boolean }>;
@@ -218,8 +256,8 @@ export interface ErpApi extends ErpAmendmentApi {
   updateCustomerFields(
     input: {
       id: string;
-      set: Partial<Record<CustomerSyncField, string>>;
-      expected: Partial<Record<CustomerSyncField, string>>;
+      set: Partial<Record<ErpCustomerField, string | null>>;
+      expected: Partial<Record<ErpCustomerField, string | null>>;
     },
     correlationId: string,
   ): Promise<{ changed: boolean }>;

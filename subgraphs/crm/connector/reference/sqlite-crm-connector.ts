@@ -82,7 +82,8 @@ CREATE TABLE IF NOT EXISTS account_finance (
 `;
 
 const ACCOUNT_COLUMNS = `id, name, industry, billing_country AS billingCountry, parent_account_id AS parentAccountId, owner, external_id AS externalId,
-  updated_at AS updatedAt`;
+  updated_at AS updatedAt, legal_name AS legalName, billing_address AS billingAddress, billing_contact_id AS billingContactId,
+  payment_terms AS paymentTerms`;
 /**
  * The CRM's schema, step by step ({@link migrate}: append, never edit). Files from before the steps were counted are at
  * version 0 whatever they hold, hence `IF NOT EXISTS` and the column check.
@@ -99,9 +100,24 @@ const MIGRATIONS: readonly Migration[] = [
   CONTRACT_AMENDMENTS_SCHEMA,
   // The overdue sweep records how old the account's oldest unpaid invoice is (as its due date: the age grows by itself).
   `ALTER TABLE account_finance ADD COLUMN oldest_overdue_due_date TEXT`,
+  // The customer master fields the ERP customer takes from the account (issue 11): none on accounts from before.
+  (db) => {
+    for (const column of ['legal_name', 'billing_address', 'billing_contact_id', 'payment_terms'])
+      if (!hasColumn(db, 'accounts', column)) db.exec(`ALTER TABLE accounts ADD COLUMN ${column} TEXT`);
+  },
 ];
 /** Fields of an account an upsert writes: a change to any of them moves `updated_at`. */
-const UPSERT_FIELDS = ['name', 'industry', 'billingCountry', 'parentAccountId', 'owner'] as const;
+const UPSERT_FIELDS = [
+  'name',
+  'industry',
+  'billingCountry',
+  'parentAccountId',
+  'owner',
+  'legalName',
+  'billingAddress',
+  'billingContactId',
+  'paymentTerms',
+] as const;
 const FINANCE_COLUMNS = `account_id AS accountId, invoiced_to_date_minor AS invoicedToDateMinor, outstanding_minor AS outstandingMinor,
   overdue_minor AS overdueMinor, oldest_overdue_due_date AS oldestOverdueDueDate, currency, as_of AS asOf, updated_at AS updatedAt`;
 const CONTACT_COLUMNS = `id, account_id AS accountId, first_name AS firstName, last_name AS lastName, title, email, phone`;
@@ -172,7 +188,9 @@ export class SqliteCrmConnector implements CrmConnector {
   /** Inserts demo data in one transaction; IDs must be new. */
   seed(data: CrmSeed): void {
     const account = this.db.prepare(
-      `INSERT INTO accounts VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)`,
+      `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id, updated_at, legal_name,
+         billing_address, billing_contact_id, payment_terms) VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner,
+         @externalId, @updatedAt, @legalName, @billingAddress, @billingContactId, @paymentTerms)`,
     );
     const contact = this.db.prepare(
       `INSERT INTO contacts VALUES (@id, @accountId, @firstName, @lastName, @title, @email, @phone)`,
@@ -283,7 +301,9 @@ export class SqliteCrmConnector implements CrmConnector {
     return keysetPage(this.db, { table: 'opportunities', columns: OPPORTUNITY_COLUMNS, where, params }, page);
   }
 
-  async upsertAccount(input: UpsertAccount): Promise<Upserted<AccountRecord>> {
+  async upsertAccount(upsert: UpsertAccount): Promise<Upserted<AccountRecord>> {
+    // The master fields an upsert leaves out are none: an upsert writes the whole account, as it always has.
+    const input = { legalName: null, billingAddress: null, billingContactId: null, paymentTerms: null, ...upsert };
     return this.db.transaction((): Upserted<AccountRecord> => {
       if (input.parentAccountId && !this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(input.parentAccountId)) {
         throw new MeridianError('NOT_FOUND', `CRM has no parent account '${input.parentAccountId}'`, {
@@ -295,20 +315,56 @@ export class SqliteCrmConnector implements CrmConnector {
       const existing = this.db
         .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE external_id = ?`)
         .get(input.externalId) as AccountRecord | undefined;
+      if (
+        input.billingContactId &&
+        !this.db
+          .prepare('SELECT 1 FROM contacts WHERE id = ? AND account_id = ?')
+          .get(input.billingContactId, existing?.id ?? null)
+      ) {
+        throw new MeridianError(
+          'VALIDATION_REJECTED',
+          `CRM rejected billing contact '${input.billingContactId}': not a contact of ${existing ? `account '${existing.id}'` : 'the account (a new account has no contacts yet)'}`,
+          { system: 'crm', field: 'billingContactId', value: input.billingContactId },
+        );
+      }
+      if (input.parentAccountId && existing && this.isAncestorOrSelf(existing.id, input.parentAccountId)) {
+        throw new MeridianError(
+          'VALIDATION_REJECTED',
+          `CRM rejected parent account '${input.parentAccountId}' for account '${existing.id}': an account cannot be its own ancestor`,
+          { system: 'crm', field: 'parentAccountId', value: input.parentAccountId },
+        );
+      }
       // An upsert that changes nothing is no change: it leaves `updated_at`, so change feeds do not list the account again.
       if (existing && UPSERT_FIELDS.every((field) => existing[field] === input[field]))
         return { record: existing, created: false };
       const id = existing?.id ?? nextId(this.db, 'accounts', 'ACC');
       this.db
         .prepare(
-          `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id, updated_at)
-           VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt)
+          `INSERT INTO accounts (id, name, industry, billing_country, parent_account_id, owner, external_id, updated_at, legal_name,
+             billing_address, billing_contact_id, payment_terms)
+           VALUES (@id, @name, @industry, @billingCountry, @parentAccountId, @owner, @externalId, @updatedAt, @legalName,
+             @billingAddress, @billingContactId, @paymentTerms)
            ON CONFLICT(id) DO UPDATE SET name = excluded.name, industry = excluded.industry, billing_country = excluded.billing_country,
-             parent_account_id = excluded.parent_account_id, owner = excluded.owner, updated_at = excluded.updated_at`,
+             parent_account_id = excluded.parent_account_id, owner = excluded.owner, updated_at = excluded.updated_at,
+             legal_name = excluded.legal_name, billing_address = excluded.billing_address,
+             billing_contact_id = excluded.billing_contact_id, payment_terms = excluded.payment_terms`,
         )
         .run({ ...input, id, updatedAt: nextChangeStamp(this.db, 'accounts') });
       return { record: this.accountById(id), created: existing === undefined };
     })();
+  }
+
+  /** True when `candidate` is account `id` or lies below it: making `candidate` the parent of `id` would close a loop. */
+  private isAncestorOrSelf(id: string, candidate: string): boolean {
+    let cursor: string | null = candidate;
+    for (let depth = 0; cursor !== null && depth < 32; depth++) {
+      if (cursor === id) return true;
+      const row = this.db.prepare('SELECT parent_account_id AS parent FROM accounts WHERE id = ?').get(cursor) as
+        | { parent: string | null }
+        | undefined;
+      cursor = row?.parent ?? null;
+    }
+    return false;
   }
 
   async recordAccountFinancials(

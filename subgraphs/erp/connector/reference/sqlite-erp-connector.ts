@@ -19,25 +19,28 @@ import {
   openSqlite,
   type SqliteDatabase,
 } from '../../../../lib/sqlite';
-import type {
-  BillingLineRecord,
-  CreditHoldRecord,
-  CustomerRecord,
-  DeleteOutcome,
-  ErpConnector,
-  InvoiceFilter,
-  InvoiceLineRecord,
-  InvoiceRecord,
-  LegalEntityRecord,
-  NewBillingLine,
-  PaymentRecord,
-  PaymentTerms,
-  PostInvoice,
-  ProjectDimensionsRecord,
-  RetainerTermsRecord,
-  TaxJurisdictionRecord,
-  UpdateCustomerFields,
-  UpsertCustomer,
+import {
+  type AccountingPeriodRecord,
+  CUSTOMER_MASTER_FIELDS,
+  type CustomerMasterField,
+  type BillingLineRecord,
+  type CreditHoldRecord,
+  type CustomerRecord,
+  type DeleteOutcome,
+  type ErpConnector,
+  type InvoiceFilter,
+  type InvoiceLineRecord,
+  type InvoiceRecord,
+  type LegalEntityRecord,
+  type NewBillingLine,
+  type PaymentRecord,
+  type PaymentTerms,
+  type PostInvoice,
+  type ProjectDimensionsRecord,
+  type RetainerTermsRecord,
+  type TaxJurisdictionRecord,
+  type UpdateCustomerFields,
+  type UpsertCustomer,
 } from '../erp-connector';
 import type { ProjectContractCommands } from '../project-contracts';
 import { PROJECT_CONTRACTS_SCHEMA, SqliteProjectContracts } from './sqlite-project-contracts';
@@ -149,12 +152,30 @@ const MIGRATIONS: readonly Migration[] = [
   // Credit hold: ERP-owned, set and released by finance; null when the customer is not on hold.
   `ALTER TABLE customers ADD COLUMN credit_hold_reason TEXT;
    ALTER TABLE customers ADD COLUMN credit_hold_since TEXT;`,
+  // The customer master fields the CRM may own (issue 11): none on customers from before.
+  (db) => {
+    for (const column of ['legal_name', 'billing_country', 'billing_address', 'billing_contact', 'parent_customer_id'])
+      if (!hasColumn(db, 'customers', column)) db.exec(`ALTER TABLE customers ADD COLUMN ${column} TEXT`);
+    db.exec('CREATE INDEX IF NOT EXISTS customers_parent ON customers(parent_customer_id)');
+  },
 ];
 
 const LEGAL_ENTITY_COLUMNS = `code, name, country, currency`;
 const TAX_JURISDICTION_COLUMNS = `code, name, country, rate_basis_points AS rateBasisPoints`;
 const CUSTOMER_COLUMNS = `id, customer_number AS customerNumber, name, legal_entity_code AS legalEntityCode,
-  tax_jurisdiction_code AS taxJurisdictionCode, payment_terms AS paymentTerms, currency, external_crm_id AS externalCrmId`;
+  tax_jurisdiction_code AS taxJurisdictionCode, payment_terms AS paymentTerms, currency, external_crm_id AS externalCrmId,
+  legal_name AS legalName, billing_country AS billingCountry, billing_address AS billingAddress, billing_contact AS billingContact,
+  parent_customer_id AS parentCustomerId`;
+/** Each customer master field's column. */
+const MASTER_COLUMN: Record<CustomerMasterField, string> = {
+  name: 'name',
+  legalName: 'legal_name',
+  billingCountry: 'billing_country',
+  billingAddress: 'billing_address',
+  billingContact: 'billing_contact',
+  paymentTerms: 'payment_terms',
+  parentCustomerId: 'parent_customer_id',
+};
 const DIMENSIONS_COLUMNS = `psa_project_id AS psaProjectId, customer_id AS customerId, project_code AS projectCode,
   billing_schedule AS billingSchedule, revenue_treatment AS revenueTreatment`;
 const INVOICE_COLUMNS = `id, number, customer_id AS customerId, psa_project_id AS psaProjectId, status, issue_date AS issueDate,
@@ -195,6 +216,7 @@ const ERP_CONNECTOR_METHODS: PortMethods<ErpConnector> = {
   getTaxJurisdictions: true,
   listLegalEntities: true,
   listTaxJurisdictions: true,
+  getAccountingPeriods: true,
   getInvoices: true,
   listInvoices: true,
   listInvoicesChangedSince: true,
@@ -265,10 +287,10 @@ export class SqliteErpConnector implements ErpConnector {
 
   /** Inserts demo data in one transaction; IDs must be new and the reference data seeded first. */
   seed(data: ErpSeed): void {
-    const customer =
-      this.db.prepare(`INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code,
-      payment_terms, currency, external_crm_id) VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
-      @paymentTerms, @currency, @externalCrmId)`);
+    const customer = this.db.prepare(`INSERT INTO customers (id, customer_number, name, legal_entity_code,
+      tax_jurisdiction_code, payment_terms, currency, external_crm_id, legal_name, billing_country, billing_address,
+      billing_contact, parent_customer_id) VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode,
+      @paymentTerms, @currency, @externalCrmId, @legalName, @billingCountry, @billingAddress, @billingContact, @parentCustomerId)`);
     const dimensions = this.db.prepare(
       `INSERT INTO project_dimensions VALUES (@psaProjectId, @customerId, @projectCode, @billingSchedule, @revenueTreatment)`,
     );
@@ -285,13 +307,30 @@ export class SqliteErpConnector implements ErpConnector {
       `INSERT INTO payments VALUES (@id, @invoiceId, @amountMinor, @currency, @receivedOn, @externalId)`,
     );
     this.db.transaction(() => {
-      for (const row of data.customers) customer.run(row);
+      for (const row of data.customers) customer.run({ ...NO_MASTER_FIELDS, ...row });
       for (const row of data.projectDimensions) dimensions.run(row);
       for (const row of data.invoices) invoice.run(row);
       for (const row of data.invoiceLines) invoiceLine.run(row);
       for (const row of data.billingLines) billingLine.run(row);
       for (const row of data.payments) payment.run(row);
     })();
+  }
+
+  /**
+   * Closes an accounting period (`YYYY-MM`), as finance's period close would: postings dated in it are refused and
+   * `getAccountingPeriods` shows it CLOSED. Kept with the other switches (`faults.closedPeriods`), which it leaves as
+   * they are. Not on the port: closing periods is the ERP's business, never Meridian's.
+   */
+  closePeriod(period: string): void {
+    const settings = this.faults.get();
+    const closed = settings.closedPeriods ?? [];
+    if (!closed.includes(period)) this.faults.set({ ...settings, closedPeriods: [...closed, period] });
+  }
+
+  /** Reopens a period {@link SqliteErpConnector.closePeriod} closed. */
+  reopenPeriod(period: string): void {
+    const settings = this.faults.get();
+    this.faults.set({ ...settings, closedPeriods: (settings.closedPeriods ?? []).filter((p) => p !== period) });
   }
 
   /** Closes the database file; the connector is unusable afterwards. */
@@ -347,6 +386,11 @@ export class SqliteErpConnector implements ErpConnector {
     return this.db
       .prepare(`SELECT ${TAX_JURISDICTION_COLUMNS} FROM tax_jurisdictions ORDER BY code`)
       .all() as TaxJurisdictionRecord[];
+  }
+
+  /** Periods are closed through the fault switches (`faults.set({ closedPeriods })`), as a period close would. */
+  async getAccountingPeriods(periods: readonly string[]): Promise<AccountingPeriodRecord[]> {
+    return periods.map((period) => ({ period, status: this.faults.isPeriodClosed(period) ? 'CLOSED' : 'OPEN' }));
   }
 
   async getInvoices(ids: readonly string[]): Promise<(InvoiceRecord | null)[]> {
@@ -476,6 +520,8 @@ export class SqliteErpConnector implements ErpConnector {
       const existing = this.db
         .prepare(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE external_crm_id = ?`)
         .get(input.externalCrmId) as CustomerRecord | undefined;
+      const master = { ...NO_MASTER_FIELDS, ...pickMaster(input) };
+      this.assertMasterFields(master, existing?.id ?? null);
       if (existing && existing.currency !== input.currency) {
         const invoiced = this.db
           .prepare('SELECT 1 FROM invoices WHERE customer_id = ? AND currency <> ? LIMIT 1')
@@ -491,12 +537,21 @@ export class SqliteErpConnector implements ErpConnector {
       const id = existing?.id ?? issueId(this.db, 'customers', 'CUS');
       this.db
         .prepare(
-          `INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code, payment_terms, currency, external_crm_id)
-           VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode, @paymentTerms, @currency, @externalCrmId)
+          `INSERT INTO customers (id, customer_number, name, legal_entity_code, tax_jurisdiction_code, payment_terms, currency, external_crm_id,
+             legal_name, billing_country, billing_address, billing_contact, parent_customer_id)
+           VALUES (@id, @customerNumber, @name, @legalEntityCode, @taxJurisdictionCode, @paymentTerms, @currency, @externalCrmId,
+             @legalName, @billingCountry, @billingAddress, @billingContact, @parentCustomerId)
            ON CONFLICT(id) DO UPDATE SET name = excluded.name, legal_entity_code = excluded.legal_entity_code,
-             tax_jurisdiction_code = excluded.tax_jurisdiction_code, payment_terms = excluded.payment_terms, currency = excluded.currency`,
+             tax_jurisdiction_code = excluded.tax_jurisdiction_code, payment_terms = excluded.payment_terms, currency = excluded.currency,
+             legal_name = excluded.legal_name, billing_country = excluded.billing_country, billing_address = excluded.billing_address,
+             billing_contact = excluded.billing_contact, parent_customer_id = excluded.parent_customer_id`,
         )
-        .run({ ...input, id, customerNumber: `C${100000 + Number(id.slice(4))}` });
+        .run({
+          ...input,
+          ...master,
+          id,
+          customerNumber: `C${100000 + Number(id.slice(4))}`,
+        });
       return { record: this.customerById(id)!, created: existing === undefined };
     })();
   }
@@ -510,19 +565,75 @@ export class SqliteErpConnector implements ErpConnector {
           field: 'id',
           value: input.id,
         });
-      if (input.name === null || input.name === current.name) return { record: current, changed: false };
-      if (input.name.trim() === '')
-        throw rejected(`ERP rejected the name of customer '${current.id}': a name is required`, 'name', input.name);
-      if (input.expected.name !== null && input.expected.name !== current.name) {
+      const changes = CUSTOMER_MASTER_FIELDS.filter(
+        (f) => input.set[f] !== undefined && input.set[f] !== (current[f] as string | null),
+      );
+      if (changes.length === 0) return { record: current, changed: false };
+      const next = { ...current, ...pick(input.set, changes) } as CustomerRecord;
+      if (changes.includes('name') && (next.name ?? '').trim() === '')
+        throw rejected(
+          `ERP rejected the name of customer '${current.id}': a name is required`,
+          'name',
+          next.name ?? '',
+        );
+      if (changes.includes('paymentTerms') && !Object.hasOwn(TERMS_DAYS, next.paymentTerms ?? ''))
+        throw rejected(
+          `ERP rejected payment terms '${next.paymentTerms}' for customer '${current.id}': one of ${Object.keys(TERMS_DAYS).join(', ')}`,
+          'paymentTerms',
+          String(next.paymentTerms),
+        );
+      this.assertMasterFields(pickMaster(next), current.id);
+      for (const field of changes) {
+        const expected = input.expected[field];
+        const held = current[field] as string | null;
+        if (expected === undefined || expected === held) continue;
         throw new MeridianError(
           'INVALID_STATE',
-          `Customer ${current.id} (${current.customerNumber}) is named '${current.name}', not '${input.expected.name}' as expected: it changed since it was read`,
-          { system: 'erp', field: 'name', value: current.name },
+          field === 'name'
+            ? `Customer ${current.id} (${current.customerNumber}) is named '${held}', not '${expected}' as expected: it changed since it was read`
+            : `Customer ${current.id} (${current.customerNumber}) has ${field} ${shownValue(held)}, not ${shownValue(expected)} as expected: it changed since it was read`,
+          { system: 'erp', field, value: held ?? '' },
         );
       }
-      this.db.prepare('UPDATE customers SET name = ? WHERE id = ?').run(input.name, current.id);
+      this.db
+        .prepare(`UPDATE customers SET ${changes.map((f) => `${MASTER_COLUMN[f]} = @${f}`).join(', ')} WHERE id = @id`)
+        .run({ ...pick(next, changes), id: current.id });
       return { record: this.customerById(current.id)!, changed: true };
     })();
+  }
+
+  /** @throws MeridianError VALIDATION_REJECTED for a malformed billing country, an unknown parent or a parent cycle. */
+  private assertMasterFields(master: MasterExtras, id: string | null): void {
+    if (master.billingCountry != null && !/^[A-Z]{2}$/.test(master.billingCountry))
+      throw rejected(
+        `ERP rejected billing country '${master.billingCountry}': not an ISO 3166-1 alpha-2 code`,
+        'billingCountry',
+        master.billingCountry,
+      );
+    if (master.parentCustomerId == null) return;
+    // Walk up from the new parent: the customer itself on the way is a cycle.
+    let cursor: string | null = master.parentCustomerId;
+    for (let depth = 0; cursor !== null && depth < 32; depth++) {
+      if (cursor === id)
+        throw rejected(
+          `ERP rejected parent customer '${master.parentCustomerId}' for customer '${id}': a customer cannot be its own ancestor`,
+          'parentCustomerId',
+          master.parentCustomerId,
+        );
+      const row = this.db.prepare('SELECT parent_customer_id AS parent FROM customers WHERE id = ?').get(cursor) as
+        | { parent: string | null }
+        | undefined;
+      if (!row) {
+        if (cursor === master.parentCustomerId)
+          throw new MeridianError('NOT_FOUND', `ERP has no parent customer '${cursor}'`, {
+            system: 'erp',
+            field: 'parentCustomerId',
+            value: cursor,
+          });
+        return;
+      }
+      cursor = row.parent;
+    }
   }
 
   async upsertProjectDimensions(
@@ -917,18 +1028,20 @@ export class SqliteErpConnector implements ErpConnector {
         .prepare(
           `SELECT (SELECT count(*) FROM invoices WHERE customer_id = @id) AS invoices,
              (SELECT count(*) FROM billing_lines WHERE psa_project_id IN (SELECT psa_project_id FROM project_dimensions WHERE customer_id = @id)) AS billingLines,
-             (SELECT count(*) FROM project_dimensions WHERE customer_id = @id) AS projects`,
+             (SELECT count(*) FROM project_dimensions WHERE customer_id = @id) AS projects,
+             (SELECT count(*) FROM customers WHERE parent_customer_id = @id) AS children`,
         )
-        .get({ id }) as { invoices: number; billingLines: number; projects: number };
+        .get({ id }) as { invoices: number; billingLines: number; projects: number; children: number };
       const parts = [
         count(held.invoices, 'invoice', 'invoices'),
         count(held.billingLines, 'billing line', 'billing lines'),
         count(held.projects, 'project', 'projects'),
+        count(held.children, 'child customer', 'child customers'),
       ].filter((p) => p !== null);
       if (parts.length > 0) {
         throw new MeridianError(
           'INVALID_STATE',
-          `Customer ${customer.id} (${customer.customerNumber}, ${customer.name}) has ${andList(parts)}; only a customer with no invoices, billing lines or projects can be deleted`,
+          `Customer ${customer.id} (${customer.customerNumber}, ${customer.name}) has ${andList(parts)}; only a customer with no invoices, billing lines, projects or child customers can be deleted`,
           { system: 'erp', field: 'id', value: id },
         );
       }
@@ -1027,6 +1140,41 @@ export class SqliteErpConnector implements ErpConnector {
   private invoiceById(id: string): InvoiceRecord | undefined {
     return this.db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE id = ?`).get(id) as InvoiceRecord | undefined;
   }
+}
+
+/** A customer's master fields besides its name and terms. */
+type MasterExtras = Pick<
+  CustomerRecord,
+  'legalName' | 'billingCountry' | 'billingAddress' | 'billingContact' | 'parentCustomerId'
+>;
+
+/** Every {@link MasterExtras} field empty (the defaults of seed rows and upserts). */
+const NO_MASTER_FIELDS: MasterExtras = {
+  legalName: null,
+  billingCountry: null,
+  billingAddress: null,
+  billingContact: null,
+  parentCustomerId: null,
+};
+
+/** The {@link MasterExtras} of a customer or an upsert (absent ones as null). */
+function pickMaster(from: Partial<Record<keyof MasterExtras, string | null>>): MasterExtras {
+  return {
+    legalName: from.legalName ?? null,
+    billingCountry: from.billingCountry ?? null,
+    billingAddress: from.billingAddress ?? null,
+    billingContact: from.billingContact ?? null,
+    parentCustomerId: from.parentCustomerId ?? null,
+  };
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, from[k]])) as Pick<T, K>;
+}
+
+/** A value in a message: quoted, or `(none)`. */
+function shownValue(value: string | null): string {
+  return value === null ? '(none)' : `'${value}'`;
 }
 
 function rejected(message: string, field: string, value: string): MeridianError {
