@@ -34,7 +34,8 @@ import type { OutboxRelay } from '../subgraphs/orchestration/engine/outbox-relay
 import { PgLedger } from '../subgraphs/orchestration/engine/pg-ledger';
 import { startEngine, type Engine } from '../subgraphs/orchestration/engine/start-engine';
 import { SqliteLedger } from '../subgraphs/orchestration/engine/sqlite-ledger';
-import { createGraphQLTriggerSources, type TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
+import type { TriggerPoller } from '../subgraphs/orchestration/engine/triggers';
+import { createGraphQLTriggerSources } from '../subgraphs/orchestration/systems/graphql-trigger-sources';
 import type { Worker, WorkerOptions } from '../subgraphs/orchestration/engine/worker';
 import { FLOWS } from '../subgraphs/orchestration/flows/index';
 import { loadGovernance, type Governance } from '../subgraphs/orchestration/governance/governance';

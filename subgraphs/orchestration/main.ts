@@ -2,7 +2,7 @@ import { createInProcessBus } from '../../lib/event-bus/in-process-bus';
 import { createRedisBus } from '../../lib/event-bus/redis-bus';
 import { runSubgraphMain } from '../../lib/run-main';
 import { startEngine } from './engine/start-engine';
-import { createGraphQLTriggerSources } from './engine/triggers';
+import { createGraphQLTriggerSources } from './systems/graphql-trigger-sources';
 import { ENGINE_ENV, engineTuningFromEnv, openLedgerFromEnv, systemTargetsFromEnv } from './engine-from-env';
 import { FLOWS } from './flows/index';
 import { loadGovernance } from './governance/governance';

@@ -3,7 +3,7 @@ import { createRedisBus } from '../../lib/event-bus/redis-bus';
 import { createLogger } from '../../lib/logger';
 import { runMain } from '../../lib/run-main';
 import { startEngine } from './engine/start-engine';
-import { createGraphQLTriggerSources } from './engine/triggers';
+import { createGraphQLTriggerSources } from './systems/graphql-trigger-sources';
 import { ENGINE_ENV, engineTuningFromEnv, openLedgerFromEnv, systemTargetsFromEnv } from './engine-from-env';
 import { FLOWS } from './flows/index';
 import { loadGovernance } from './governance/governance';
