@@ -5,7 +5,7 @@ import { contextFromStored } from '../../../lib/telemetry/propagation';
 import { withStepSpan, type StepSpanInfo } from '../../../lib/telemetry/spans';
 import { createWakeableSleep } from '../../../lib/wakeable-sleep';
 import type { Flow, StepContext } from '../flows/flow';
-import type { Governance } from '../governance/governance';
+import type { Governance, SystemKey } from '../governance/governance';
 import { RETRYABLE, SystemError } from '../systems/system-error';
 import type { Systems } from '../systems/systems';
 import type { Ledger, RunRecord, RunStatus, StepError, StepRecord } from './ledger';
@@ -37,6 +37,13 @@ const spanOf = (
   retryOf: step.error?.traceparent ?? null,
   ...(onSpan ? { onSpan } : {}),
 });
+
+/**
+ * Whose retry policy a failed call follows: the system that failed (a billing step calls the PSA and the ERP; a PSA
+ * throttle follows the PSA's policy), else the step's own system.
+ */
+const policyOf = (failure: StepError, stepSystem: SystemKey): SystemKey =>
+  failure.system === 'crm' || failure.system === 'psa' || failure.system === 'erp' ? failure.system : stepSystem;
 
 /** The error class a span records (the step's failure is classified in full by `toStepError`). */
 const classOf = (error: unknown): string =>
@@ -190,7 +197,13 @@ export function startWorker(options: WorkerOptions): Worker {
         stepAttempts.inc({ system: def.system, error_class: failure.class });
         const attempts = step.attempts + 1;
         const retryAt = RETRYABLE.has(failure.class)
-          ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
+          ? nextAttemptAt(
+              governance.retry[policyOf(failure, def.system)],
+              attempts,
+              failure.retryAfterMs,
+              now(),
+              random,
+            )
           : null;
         if (retryAt === null && RETRYABLE.has(failure.class))
           failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
@@ -244,7 +257,13 @@ export function startWorker(options: WorkerOptions): Worker {
           failure = toStepError(error, run, step.name);
           const attempts = step.compensationAttempts + 1;
           const retryAt = RETRYABLE.has(failure.class)
-            ? nextAttemptAt(governance.retry[def.system], attempts, failure.retryAfterMs, now(), random)
+            ? nextAttemptAt(
+                governance.retry[policyOf(failure, def.system)],
+                attempts,
+                failure.retryAfterMs,
+                now(),
+                random,
+              )
             : null;
           if (retryAt !== null) {
             // Recorded, and the lease let go: whichever worker claims the run when it is due tries again, so a wait
