@@ -223,11 +223,14 @@ export function startWorker(options: WorkerOptions): Worker {
         return;
       }
       stepAttempts.inc({ system: def.system, error_class: 'none' });
-      const ids = output && typeof output === 'object' ? (output as { accountId?: unknown; projectId?: unknown }) : {};
+      // Only what the step declares it reveals about the run.
+      const fields = output && typeof output === 'object' ? (output as Record<string, unknown>) : {};
+      const revealed = (key: 'accountId' | 'projectId') =>
+        def.reveals?.includes(key) && typeof fields[key] === 'string' ? { [key]: fields[key] as string } : {};
       const next = changed(
         await ledger.completeStep(run.id, lease, step.index, output, {
-          ...(typeof ids.accountId === 'string' ? { accountId: ids.accountId } : {}),
-          ...(typeof ids.projectId === 'string' ? { projectId: ids.projectId } : {}),
+          ...revealed('accountId'),
+          ...revealed('projectId'),
         }),
       );
       if (!next) {

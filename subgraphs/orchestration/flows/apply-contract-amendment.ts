@@ -147,6 +147,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
     {
       name: 'readAmendment',
       system: 'crm',
+      reveals: ['accountId', 'projectId'],
       async run(ctx): Promise<Amendment> {
         const found = await ctx.systems.crm.getContractAmendment(ctx.input.amendmentId, ctx.correlationId);
         if (!found)
@@ -189,6 +190,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
     {
       name: 'planProjectChanges',
       system: 'psa',
+      reveals: ['projectId'],
       async run(ctx): Promise<Plan> {
         const a = amendment(ctx);
         const project = await ctx.systems.psa.getProjectForAmendment(a.projectId, ctx.correlationId);
@@ -277,6 +279,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
     {
       name: 'amendPsaProject',
       system: 'psa',
+      reveals: ['projectId'],
       async run(ctx) {
         const a = amendment(ctx);
         await assertStillWon(ctx, a);
@@ -316,6 +319,7 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
     {
       name: 'amendErpContract',
       system: 'erp',
+      reveals: ['projectId'],
       async run(ctx) {
         const a = amendment(ctx);
         const p = plan(ctx);

@@ -65,6 +65,7 @@ export const billApprovedTime: Flow<BillInput> = {
     {
       name: 'checkProject',
       system: 'psa',
+      reveals: ['accountId', 'projectId'],
       async run(ctx) {
         const work = await ctx.systems.psa.getBillableWork(
           ctx.input.projectId,
@@ -82,6 +83,7 @@ export const billApprovedTime: Flow<BillInput> = {
     {
       name: 'billWork',
       system: 'erp',
+      reveals: ['projectId'],
       async run(ctx): Promise<BillingSummary> {
         const { projectId, until } = ctx.input;
         const summary: BillingSummary = {

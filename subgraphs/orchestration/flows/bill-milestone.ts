@@ -85,6 +85,7 @@ export const billMilestone: Flow<BillMilestoneInput> = {
     {
       name: 'checkMilestone',
       system: 'psa',
+      reveals: ['accountId', 'projectId'],
       async run(ctx): Promise<MilestoneToBill> {
         const found = await ctx.systems.psa.getMilestone(ctx.input.milestoneId, ctx.correlationId);
         if (!found)

@@ -168,6 +168,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     {
       name: 'validateOpportunity',
       system: 'crm',
+      reveals: ['accountId'],
       async run(ctx): Promise<Deal> {
         const { input } = ctx;
         const opportunity = await ctx.systems.crm.getOpportunity(input.opportunityId, ctx.correlationId);
@@ -316,6 +317,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     {
       name: 'createPsaProject',
       system: 'psa',
+      reveals: ['projectId'],
       async run(ctx) {
         const d = deal(ctx);
         if (d.alreadyConvertedTo) return { skipped: true };
@@ -349,6 +351,7 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
     {
       name: 'pushProjectDimensions',
       system: 'erp',
+      reveals: ['projectId'],
       async run(ctx) {
         const d = deal(ctx);
         const c = customer(ctx);

@@ -42,6 +42,7 @@ export const flagOverdueInvoice: Flow<FlagOverdueInvoiceInput> = {
     {
       name: 'markOverdue',
       system: 'erp',
+      reveals: ['accountId', 'projectId'],
       // The ERP judges "past due" on its own date and leaves an invoice already OVERDUE (or paid meanwhile) as it is,
       // so a retried or repeated step changes nothing more.
       async run(ctx) {

@@ -39,6 +39,11 @@ export interface StepContext<TInput> {
 export interface Step<TInput> {
   name: string;
   system: SystemKey;
+  /**
+   * Which fields of this step's output name the run's CRM account and PSA project (the run records them, so it can be
+   * found by them and a portal user sees it): declared, never guessed from whatever the output holds.
+   */
+  reveals?: readonly ('accountId' | 'projectId')[];
   run(ctx: StepContext<TInput>): Promise<unknown>;
   compensate?(ctx: StepContext<TInput>, output: unknown): Promise<void>;
   /**

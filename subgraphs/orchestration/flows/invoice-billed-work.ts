@@ -169,6 +169,7 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
     {
       name: 'collectBilledWork',
       system: 'erp',
+      reveals: ['accountId', 'projectId'],
       async run(ctx): Promise<BilledWorkToInvoice> {
         const { projectId, period } = ctx.input;
         const project = await readProject(ctx.systems, projectId, ctx.correlationId);

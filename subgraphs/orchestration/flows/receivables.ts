@@ -66,6 +66,7 @@ export function updateAccountFinanceStep<T>(found: (ctx: StepContext<T>) => Invo
   return {
     name: 'updateAccountFinance',
     system: 'crm',
+    reveals: ['accountId'],
     async run(ctx) {
       const { accountId, currency } = found(ctx);
       const asOf = new Date().toISOString();
@@ -90,6 +91,7 @@ export function updateProjectFinancialsStep<T>(found: (ctx: StepContext<T>) => I
   return {
     name: 'updateProjectFinancials',
     system: 'psa',
+    reveals: ['projectId'],
     async run(ctx) {
       const { projectId, currency } = found(ctx);
       if (projectId === null) return { skipped: 'the invoice bills no project' };

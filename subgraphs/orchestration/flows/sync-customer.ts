@@ -104,6 +104,7 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
     {
       name: 'readCrmAccount',
       system: 'crm',
+      reveals: ['accountId'],
       async run(ctx) {
         const account = await ctx.systems.crm.getAccount(ctx.input.accountId, ctx.correlationId);
         if (!account)
@@ -120,6 +121,7 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
     {
       name: 'updateErpCustomer',
       system: 'erp',
+      reveals: ['accountId'],
       async run(ctx): Promise<Synced | { accountId: string; skipped: string }> {
         const { accountId } = ctx.input;
         const fields = crmOwnedFields(ctx.governance);

@@ -42,6 +42,7 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
     {
       name: 'readInvoice',
       system: 'erp',
+      reveals: ['accountId', 'projectId'],
       async run(ctx): Promise<InvoiceSubject> {
         const invoice = await ctx.systems.erp.getInvoice(ctx.input.invoiceId, ctx.correlationId);
         if (!invoice)
