@@ -1,27 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from './support/postgres';
-import { type Child, startTsx, waitForOutput } from './support/processes';
+import { bindable, type Child, startTsx, waitForOutput } from './support/processes';
 import { startRedisServer, type RedisServer } from './support/redis-server';
 import { convert, createWonOpportunity } from './support/runs';
 import { gql } from './support/stack';
-
-/** True when `port` on loopback can be bound now. */
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 
 /** A base port whose BASE..BASE+10 are all free. */
 async function freeBase(): Promise<number> {
   for (;;) {
     // Below the kernel's ephemeral range (32768 and up here), where the other tests' port-0 servers land.
     const base = 10_000 + Math.floor(Math.random() * 20_000);
-    const all = await Promise.all(Array.from({ length: 11 }, (_, i) => portFree(base + i)));
+    const all = await Promise.all(Array.from({ length: 11 }, (_, i) => bindable(base + i)));
     if (all.every(Boolean)) return base;
   }
 }
@@ -82,7 +73,7 @@ describe('npm run start:cluster', () => {
     await cluster.stop();
     expect(cluster.process.exitCode).toBe(0);
     expect(cluster.output().match(/exited \(/g)?.length).toBe(7);
-    const stillBound = await Promise.all(Array.from({ length: 11 }, (_, i) => portFree(base + i)));
+    const stillBound = await Promise.all(Array.from({ length: 11 }, (_, i) => bindable(base + i)));
     expect(stillBound.every(Boolean)).toBe(true);
   });
 });

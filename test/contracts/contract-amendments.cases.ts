@@ -1,17 +1,6 @@
-import { MeridianError } from '../../lib/errors';
+import { refusal } from './refusal';
 import type { UpsertContractAmendment } from '../../subgraphs/crm/connector/contract-amendments';
 import type { CrmConnector } from '../../subgraphs/crm/connector/crm-connector';
-
-/** Code and details of what `promise` rejected with, failing the test when it resolves. */
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string; details: object }> {
-  const outcome = await promise.then(
-    () => new Error('expected the call to fail'),
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(MeridianError);
-  const e = outcome as MeridianError;
-  return { code: e.code, message: e.message, details: e.details };
-}
 
 /**
  * The CrmConnector's contract for contract amendments, run inside `describeCrmConnectorContract` against every adapter,

@@ -1,17 +1,6 @@
-import { MeridianError } from '../../lib/errors';
+import { refusal } from './refusal';
 import type { AmendProject } from '../../subgraphs/psa/connector/project-amendments';
 import type { MilestoneRecord, PsaConnector } from '../../subgraphs/psa/connector/psa-connector';
-
-/** Code, message and details of what `promise` rejected with, failing the test when it resolves. */
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string; details: object }> {
-  const outcome = await promise.then(
-    () => new Error('expected the call to fail'),
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(MeridianError);
-  const e = outcome as MeridianError;
-  return { code: e.code, message: e.message, details: e.details };
-}
 
 /**
  * The PsaConnector's contract for contract amendments (`amendProject`, `revertProjectAmendment`), run inside

@@ -1,6 +1,6 @@
 import { addDays, todayUtc } from '../../lib/dates';
 import type { RunRecord } from '../../subgraphs/orchestration/engine/ledger';
-import { convert, createWonOpportunity, waitForRun } from '../support/runs';
+import { convertedDeal, waitForRun } from '../support/runs';
 import { gql, startTestStack } from '../support/stack';
 
 const STEPS = ['checkMilestone', 'findErpCustomer', 'postInvoice', 'markMilestoneInvoiced'];
@@ -40,19 +40,7 @@ describe('flow billMilestone', () => {
     }));
 
   /** A converted milestone-billed deal: the CRM account, the PSA project with its milestones, the ERP customer. */
-  async function convertedProject() {
-    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
-    const conversion = await waitForRun(
-      stack,
-      (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
-      ['SUCCEEDED', 'EXCEPTION'],
-    );
-    expect(conversion.status).toBe('SUCCEEDED');
-    const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
-    const [milestones] = await stack.stores.psa.getMilestonesByProject([project!.id]);
-    const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
-    return { accountId, conversionId: conversion.id, project: project!, milestones: milestones!, customer: customer! };
-  }
+  const convertedProject = () => convertedDeal(stack);
 
   it('invoices a completed milestone once in the ERP, marks it invoiced in the PSA, and returns the same run for every later trigger', async () => {
     const today = todayUtc();

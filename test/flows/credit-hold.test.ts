@@ -1,5 +1,5 @@
 import type { RunRecord } from '../../subgraphs/orchestration/engine/ledger';
-import { convert, createWonOpportunity, waitForRun } from '../support/runs';
+import { convert, convertedDeal, createWonOpportunity, waitForRun } from '../support/runs';
 import { authHeader, gql, startTestStack } from '../support/stack';
 
 /*
@@ -53,16 +53,7 @@ describe('credit hold', () => {
 
   /** A converted milestone deal with its ERP customer, and a way to invoice a milestone through billMilestone. */
   async function convertedProject() {
-    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
-    const conversion = await waitForRun(
-      stack,
-      (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
-      ['SUCCEEDED', 'EXCEPTION'],
-    );
-    expect(conversion.status).toBe('SUCCEEDED');
-    const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
-    const [milestones] = await stack.stores.psa.getMilestonesByProject([project!.id]);
-    const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
+    const deal = await convertedDeal(stack);
     const billMilestone = async (milestoneId: string): Promise<RunRecord> => {
       await gql(stack.gatewayUrl, 'mutation($id: ID!) { completeMilestone(id: $id) { id } }', { id: milestoneId });
       const started = await gql(
@@ -72,7 +63,7 @@ describe('credit hold', () => {
       );
       return waitForRun(stack, started.body.data!.billMilestone.id, ['SUCCEEDED', 'EXCEPTION']);
     };
-    return { accountId, opportunityId, project: project!, milestones: milestones!, customer: customer!, billMilestone };
+    return { ...deal, billMilestone };
   }
 
   it('shows on the account and the project, stops billMilestone with CREDIT_HOLD writing nothing, and the run goes on once the hold is released', async () => {

@@ -133,3 +133,28 @@ export function settleRuns(
     }, reject);
   });
 }
+
+/**
+ * A won deal (through the gateway) converted by its run: the CRM account, the PSA project with its milestones and the
+ * ERP customer, as the stores hold them.
+ */
+export async function convertedDeal(stack: Pick<Stack, 'gatewayUrl' | 'runEvents' | 'stores'>) {
+  const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
+  const conversion = await waitForRun(
+    stack,
+    (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
+    ['SUCCEEDED', 'EXCEPTION'],
+  );
+  expect(conversion.status).toBe('SUCCEEDED');
+  const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
+  const [milestones] = await stack.stores.psa.getMilestonesByProject([project!.id]);
+  const [customer] = await stack.stores.erp.getCustomersByCrmAccount([accountId]);
+  return {
+    accountId,
+    opportunityId,
+    conversionId: conversion.id,
+    project: project!,
+    milestones: milestones!,
+    customer: customer!,
+  };
+}
