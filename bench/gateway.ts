@@ -19,6 +19,7 @@ import {
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
 import { hiveGatewayEnv, writeHiveGatewayConfig } from './hive-config';
 import { canonicalJson, checkedData, percentile, postForData, runLoad, type LoadResult } from './load';
+import { type ClockWindow, monotonicNowUs, readCpuProfile, summarizeCpuProfile } from './cpu-profile';
 import { clockTicksPerSecond, cpuTimeMs, hostBusyMs, residentBytes } from './proc-stats';
 import type { SubgraphsProcessMessage } from './subgraphs-process';
 
@@ -46,6 +47,12 @@ interface GatewayBenchOptions {
    * verifying the token costs; 0 leaves it out. @default 1
    */
   authOff: number;
+  /**
+   * 1 runs our gateway under `node --cpu-prof` and prints the profile's top functions and packages by self time over
+   * its measured rounds (start-up and warm-up left out); the profile is kept in bench/.profiles/ for DevTools. The
+   * profiler itself costs CPU, so compare figures of runs with the same setting. @default 0
+   */
+  cpuProf: number;
 }
 
 /** The defaults: about three minutes on a 2-core machine (two without `--auth-off`), once Hive Gateway is installed. */
@@ -57,6 +64,7 @@ const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = {
   concurrency: 8,
   rounds: 3,
   authOff: 1,
+  cpuProf: 0,
 };
 
 /**
@@ -177,11 +185,19 @@ async function main(argv: readonly string[]): Promise<void> {
     log(
       `starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`,
     );
+    const profileDir = join(workDir, 'profile');
     const ours = track(
       spawnChild(
         'our gateway',
         process.execPath,
-        ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
+        [
+          ...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+          '--import',
+          EXIT_WITH_PARENT,
+          '--import',
+          TSX_LOADER,
+          join(ROOT, 'gateway', 'main.ts'),
+        ],
         {
           cwd: ROOT,
           env: childEnv({
@@ -294,6 +310,7 @@ async function main(argv: readonly string[]): Promise<void> {
     }
 
     const total = options.rounds * contenders.length;
+    const profiledWindows: ClockWindow[] = [];
     for (let round = 0; round < total; round++) {
       const c = contenders[round % contenders.length]!;
       const pids = [process.pid, subgraphs.pid, ...contenders.map((x) => x.child.pid)];
@@ -301,6 +318,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const hostBusyBefore = hostBusyMs(ticks);
       const gatewayCpuBefore = cpuTimeMs(c.child.pid, ticks);
       const subgraphsCpuBefore = cpuTimeMs(subgraphs.pid, ticks);
+      const fromUs = monotonicNowUs();
       const result = await runLoad({
         url: c.url,
         headers: c.headers,
@@ -308,6 +326,7 @@ async function main(argv: readonly string[]): Promise<void> {
         requests: options.requests,
         concurrency: options.concurrency,
       });
+      if (c.child === ours) profiledWindows.push({ fromUs, toUs: monotonicNowUs() });
       const gatewayCpuMs = cpuTimeMs(c.child.pid, ticks) - gatewayCpuBefore;
       const subgraphsCpuMs = cpuTimeMs(subgraphs.pid, ticks) - subgraphsCpuBefore;
       // CPU that other processes took from the two cores during the round: a large figure means a disturbed round.
@@ -348,6 +367,7 @@ async function main(argv: readonly string[]): Promise<void> {
           "what verifying the token and production mode cost, if above the run's noise)",
       );
     }
+    if (options.cpuProf) await printProfile(ours, profileDir, profiledWindows);
     const othersShare =
       sum(contenders.map((c) => c.othersCpuMs)) / (sum(contenders.map((c) => c.elapsedMs)) * availableParallelism());
     if (othersShare > OTHERS_SHARE_WARNING) {
@@ -380,6 +400,36 @@ function securityLines(authOff: boolean): string[] {
         ]
       : []),
   ];
+}
+
+/**
+ * Stops our gateway so that it writes its profile, keeps the profile in bench/.profiles/ and prints its top entries
+ * over the measured rounds.
+ * @throws Error when the gateway wrote no profile.
+ */
+async function printProfile(ours: BenchChild, profileDir: string, windows: readonly ClockWindow[]): Promise<void> {
+  // SIGTERM: the gateway drains and exits, and node writes the profile on the way out.
+  await ours.stop(30_000);
+  const profile = readCpuProfile(profileDir);
+  const keptDir = join(ROOT, 'bench', '.profiles');
+  mkdirSync(keptDir, { recursive: true });
+  const kept = join(keptDir, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+  // The rounds' windows ride along (DevTools ignores the extra field), so the same summary can be taken again later.
+  writeFileSync(kept, JSON.stringify({ ...profile, measuredWindows: windows }));
+  const summary = summarizeCpuProfile(profile, windows, ROOT, 12);
+  console.log('');
+  console.log(
+    `our gateway's CPU profile over its measured rounds: ${fixed(summary.busyMs / 1000, 2)} CPU-s sampled busy of ` +
+      `${fixed(summary.totalMs / 1000, 2)} s (${kept}, opens in Chrome DevTools → Performance)`,
+  );
+  for (const [title, entries] of [
+    ['top functions by self time', summary.functions],
+    ['top packages and files by self time', summary.packages],
+  ] as const) {
+    console.log(`  ${title}:`);
+    for (const e of entries)
+      console.log(`    ${fixed(e.ms, 0).padStart(7)} ms ${fixed(e.share * 100, 1).padStart(5)} %  ${e.name}`);
+  }
 }
 
 function track(child: BenchChild): BenchChild {
@@ -549,7 +599,7 @@ function versionOf(pkg: string): string {
     .version;
 }
 
-const USAGE = `usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1]
+const USAGE = `usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1] [--cpu-prof 0|1]
 Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
   .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
   .join(' ')} --variants <accounts − query-accounts + 1>
@@ -573,8 +623,9 @@ function parseOptions(argv: readonly string[]): GatewayBenchOptions {
     const value = Number(argv[i + 1]);
     if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants'))
       throw new Error(`unknown option ${flag}\n${USAGE}`);
-    const min = key === 'authOff' ? 0 : 1;
-    const max = key === 'queryAccounts' ? 1000 : key === 'authOff' ? 1 : 1_000_000;
+    const flag01 = key === 'authOff' || key === 'cpuProf';
+    const min = flag01 ? 0 : 1;
+    const max = key === 'queryAccounts' ? 1000 : flag01 ? 1 : 1_000_000;
     if (!Number.isInteger(value) || value < min || value > max)
       throw new Error(`${flag} must be a whole number from ${min} to ${max}; got '${argv[i + 1] ?? ''}'\n${USAGE}`);
     options[key] = value;

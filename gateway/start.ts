@@ -93,7 +93,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     limits: options.limits ?? DEFAULT_OPERATION_LIMITS,
     accessRules,
   });
-  const { apollo, subgraphs, apiSchema } = createGateway(
+  const { apollo, subgraphs, apiSchema, closeConnections } = createGateway(
     { ...options, trustedDocumentsManifest: configured.manifest },
     pipeline,
   );
@@ -113,6 +113,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     );
   if (problems.length > 0) {
     await apollo.stop();
+    await closeConnections();
     throw new Error(
       `${trusted.manifest.source}: trusted documents that do not fit the schema:\n  ${problems.join('\n  ')}`,
     );
@@ -165,6 +166,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       await subscriptions.close();
       await listening.close();
       await apollo.stop();
+      await closeConnections();
     },
     drain: async (deadlineMs = DEFAULT_DRAIN_DEADLINE_MS) => {
       draining = true;
@@ -189,6 +191,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
       await listening.close();
       await apollo.stop();
+      await closeConnections();
       options.logger.info({ outcome }, 'gateway stopped');
     },
   };

@@ -13,16 +13,19 @@ import {
   isObjectType,
   parse,
   validate,
+  visit,
   type DocumentNode,
   type GraphQLSchema,
   type ParseOptions,
   type ValidationContext,
   type ValidationRule,
+  type ValueNode,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { intFromEnv } from '../../lib/env';
 import { MeridianError, type ErrorCode } from '../../lib/errors';
 import { DEFAULT_PAGE_SIZE } from '../../lib/pagination';
+import { documentCache } from '../policies/document-cache';
 
 /** How much one operation may ask of the gateway. Every limit is inclusive: an operation exactly at it is served. */
 export interface OperationLimits {
@@ -251,6 +254,8 @@ export function operationCost(
 /**
  * The refusal of an operation whose estimated cost is over `maxCost` (or that expands to too many selections):
  * QUERY_TOO_COSTLY with HTTP status 400; null when it may run, or when its variables do not fit (execution refuses those).
+ * The cost is counted once per document, operation, limits and values of the variables it depends on (those given to
+ * a `first` argument or to `@skip`/`@include`): other requests of the same document reuse it.
  */
 export function operationCostRefusal(
   schema: GraphQLSchema,
@@ -259,23 +264,58 @@ export function operationCostRefusal(
   limits: OperationLimits,
   operationName: string | undefined,
 ): MeridianError | null {
-  let cost: number;
-  try {
-    cost = operationCost(schema, document, variables, limits, operationName);
-  } catch (error) {
-    if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) {
-      return limitError(
-        'QUERY_TOO_COSTLY',
-        `The operation expands to more than ${MAX_EVALUATED_SELECTIONS} selections (fragments count each time they are spread); ask for less.`,
-      );
+  const key = `${operationName ?? ''}|${limits.maxCost}|${limits.defaultPageSize}|${limits.listSize}|${costVariablesKey(document, variables)}`;
+  const cost = cachedCost(schema, document, key, () => {
+    try {
+      return operationCost(schema, document, variables, limits, operationName);
+    } catch (error) {
+      if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return 'too-many';
+      return 'unfit'; // variables that do not fit the operation: execution refuses them with BAD_USER_INPUT
     }
-    return null; // variables that do not fit the operation: execution refuses them with BAD_USER_INPUT
-  }
-  if (cost <= limits.maxCost) return null;
+  });
+  if (cost === 'too-many')
+    return limitError(
+      'QUERY_TOO_COSTLY',
+      `The operation expands to more than ${MAX_EVALUATED_SELECTIONS} selections (fragments count each time they are spread); ask for less.`,
+    );
+  if (cost === 'unfit' || cost <= limits.maxCost) return null;
   return limitError(
     'QUERY_TOO_COSTLY',
     `The operation could cost ${cost}, more than the ${limits.maxCost} this gateway allows; ask for smaller pages.`,
   );
+}
+
+const cachedCost = documentCache<number | 'too-many' | 'unfit'>();
+const costVariablesByDocument = new WeakMap<DocumentNode, readonly string[]>();
+
+/**
+ * The values of the variables an operation's cost depends on, as a cache key: those passed to a `first` argument
+ * (page sizes) or to `@skip`/`@include` (what is selected at all). A cursor or a filter changes no cost.
+ */
+function costVariablesKey(document: DocumentNode, variables: Record<string, unknown>): string {
+  let names = costVariablesByDocument.get(document);
+  if (!names) {
+    const found = new Set<string>();
+    const collect = (value: ValueNode) =>
+      visit(value, {
+        Variable(variable) {
+          found.add(variable.name.value);
+        },
+      });
+    visit(document, {
+      Field(field) {
+        for (const arg of field.arguments ?? []) if (arg.name.value === 'first') collect(arg.value);
+      },
+      Directive(directive) {
+        if (directive.name.value === 'skip' || directive.name.value === 'include')
+          for (const arg of directive.arguments ?? []) collect(arg.value);
+      },
+    });
+    names = [...found].sort();
+    costVariablesByDocument.set(document, names);
+  }
+  // A variable left out (its default applies) is told apart from one sent as null.
+  return names.map((name) => (name in variables ? JSON.stringify(variables[name]) : '-')).join(',');
 }
 
 /**

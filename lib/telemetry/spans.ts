@@ -86,11 +86,28 @@ export async function tracedFetch(
   init: RequestInit & { headers: Record<string, string> },
   attributes: Attributes,
 ): Promise<Response> {
-  const method = (init.method ?? 'GET').toUpperCase();
+  const headers = { ...init.headers };
+  return withClientSpan((init.method ?? 'GET').toUpperCase(), url, headers, attributes, () =>
+    fetch(url, { ...init, headers }),
+  );
+}
+
+/**
+ * Runs `send` (one HTTP request to `url`) inside an HTTP client span (`POST`, kind CLIENT), the W3C trace context
+ * added to `headers` first, which `send` must then send; `attributes` name the peer. The answer's status is recorded
+ * (5xx marks the span an error), and so is a failure. With tracing off it only calls `send`.
+ */
+export function withClientSpan<T extends { status: number } | { statusCode: number }>(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  attributes: Attributes,
+  send: () => Promise<T>,
+): Promise<T> {
   return tracer.startActiveSpan(method, { kind: SpanKind.CLIENT }, async (span) => {
     if (!span.isRecording()) {
       span.end();
-      return fetch(url, init);
+      return send();
     }
     const target = new URL(url);
     span.setAttributes({
@@ -100,13 +117,13 @@ export async function tracedFetch(
       [ATTR_SERVER_PORT]: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
       ...attributes,
     });
-    const headers = { ...init.headers };
     injectTraceHeaders(headers);
     try {
-      const response = await fetch(url, { ...init, headers });
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.status);
-      if (response.status >= 500) {
-        span.setAttribute(ATTR_ERROR_TYPE, String(response.status));
+      const response = await send();
+      const status = 'status' in response ? response.status : response.statusCode;
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (status >= 500) {
+        span.setAttribute(ATTR_ERROR_TYPE, String(status));
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
       return response;

@@ -142,6 +142,41 @@ describe('automatic persisted queries for BI clients', () => {
   });
 });
 
+describe('access decisions, through the gateway', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  beforeAll(async () => {
+    stack = await startTestStack({ worker: false, relay: false });
+  });
+  afterAll(() => stack.stop());
+
+  it('decides each caller anew on the same document: a scope set allowed once does not let another one in', async () => {
+    // One text for every caller, so the gateway sees one cached document; only read:pii may read contact emails.
+    const query = '{ accounts(first: 1) { nodes { contacts { email } } } }';
+    const withPii = await authHeader('bi', { scopes: ['read:pii'], subject: 'bi-with-pii' });
+    const withoutPii = await authHeader('bi', { subject: 'bi-without-pii' });
+    const allowed = { data: { accounts: { nodes: [{ contacts: expect.any(Array) }] } } };
+    const forbidden = {
+      errors: [
+        {
+          message: expect.stringContaining('read:pii'),
+          path: ['accounts', 'nodes', 'contacts', 'email'],
+          extensions: { code: 'FORBIDDEN' },
+        },
+      ],
+    };
+    expect((await post(stack.gatewayUrl, { query }, withPii)).body).toEqual(allowed);
+    const refused = await post(stack.gatewayUrl, { query }, withoutPii);
+    expect({ status: refused.status, body: refused.body }).toEqual({ status: 403, body: forbidden });
+    // The refusal names this caller, not whoever was refused or allowed before.
+    expect(refused.body.errors?.[0]?.message).toContain('bi-without-pii');
+    expect((await post(stack.gatewayUrl, { query }, { authorization: '' })).body).toEqual({
+      errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } })],
+    });
+    expect((await post(stack.gatewayUrl, { query }, withPii)).body).toEqual(allowed);
+    expect((await post(stack.gatewayUrl, { query }, withoutPii)).body).toEqual(forbidden);
+  });
+});
+
 describe('rate limits per token subject', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   beforeAll(async () => {

@@ -196,6 +196,26 @@ function describeOperationLimits(title: string, start: () => Promise<LimitsTarge
       );
     });
 
+    it('decides the cost anew for each page size and @include, however often the same document came before', async () => {
+      const text =
+        'query Accounts($first: Int, $withContacts: Boolean!) { accounts(first: $first) { nodes { id contacts @include(if: $withContacts) { id } } } }';
+      // Without contacts: 1 + first × (nodes 1 + id 1); with them each account adds 1 + listSize × 1 more.
+      const huge = Math.floor(target.limits.maxCost / 2) + 1;
+      const tooCostly = (cost: number) =>
+        refused(
+          'QUERY_TOO_COSTLY',
+          `The operation could cost ${cost}, more than the ${target.limits.maxCost} this gateway allows; ask for smaller pages.`,
+        );
+      expect(await query(target, text, { first: 10, withContacts: true })).toEqual(served);
+      expect(await query(target, text, { first: huge, withContacts: false })).toEqual(tooCostly(1 + huge * 2));
+      expect(await query(target, text, { first: huge, withContacts: true })).toEqual(
+        tooCostly(1 + huge * (3 + target.limits.listSize)),
+      );
+      expect(await query(target, text, { first: 10, withContacts: true })).toEqual(served);
+      expect(await query(target, text, { first: 10, withContacts: false })).toEqual(served);
+      expect(await query(target, text, { first: huge, withContacts: false })).toEqual(tooCostly(1 + huge * 2));
+    });
+
     it('refuses a query whose fragments expand to over 10,000 selections with QUERY_TOO_COSTLY', async () => {
       // Each fragment spreads the previous one twice: 2^15 copies of `id` from a few hundred tokens.
       const fragments = range(15).map((i) => `fragment F${i + 1} on Account { ...F${i} ...F${i} }`);
