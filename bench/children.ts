@@ -182,12 +182,13 @@ export function waitForJsonLine<T>(
 }
 
 /**
- * A fixed environment for a child (PATH, HOME, TMPDIR, LANG, TZ of ours, NODE_ENV production, LOG_LEVEL warn) plus
- * `extra`, so that no SUBGRAPH_URL_*, PORT, DEBUG or config path of the caller's shell changes a run.
+ * A fixed environment for a child (PATH, HOME, TMPDIR, LANG, TZ and NODE_OPTIONS of ours, NODE_ENV production,
+ * LOG_LEVEL warn) plus `extra`, so that no SUBGRAPH_URL_*, PORT, DEBUG or config path of the caller's shell changes a
+ * run, while `NODE_OPTIONS=--max-semi-space-size=32 npm run bench:…` tries a V8 setting on every process alike.
  */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'])
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS'])
     if (process.env[key] !== undefined) env[key] = process.env[key];
   return { ...env, ...extra };
 }
