@@ -3,7 +3,7 @@ import { recordId } from '../../../lib/input';
 import { fromMinor, type Money, toMinor } from '../../../lib/money';
 import type { AmendmentForApply, ProjectForAmendment } from '../systems/amendment-apis';
 import { SystemError } from '../systems/system-error';
-import type { Flow, StepContext } from './flow';
+import { type Flow, flow, type StepContext } from './flow';
 
 /** Input of an amendment run: the CRM contract amendment. */
 export interface ApplyContractAmendmentInput {
@@ -47,11 +47,6 @@ interface AmendedMilestone {
 
 /** The external ID every write of an amendment carries, in each system: one amendment is applied once, whichever run. */
 export const amendmentExternalId = (amendmentId: string) => `amendment:${amendmentId}`;
-
-const amendment = (ctx: StepContext<ApplyContractAmendmentInput>) => ctx.results.readAmendment as Amendment;
-const plan = (ctx: StepContext<ApplyContractAmendmentInput>) => ctx.results.planProjectChanges as Plan;
-const amended = (ctx: StepContext<ApplyContractAmendmentInput>) =>
-  ctx.results.amendPsaProject as { projectId: string; milestones: AmendedMilestone[] };
 
 const shown = (m: Money) => `${m.amount} ${m.currency}`;
 const minor = (m: Money) => toMinor(m.amount, m.currency);
@@ -108,7 +103,7 @@ function invoicedTouched(a: Amendment, project: ProjectForAmendment): string[] {
  * write finds the first one; abandoning undoes the writes newest first. A milestone already invoiced is never changed:
  * an amendment that would change or remove one stops before any write, naming each such milestone and why.
  */
-export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
+export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = flow<ApplyContractAmendmentInput>({
   name: 'applyContractAmendment',
 
   parseInput(raw) {
@@ -142,243 +137,222 @@ export const applyContractAmendment: Flow<ApplyContractAmendmentInput> = {
         `Contract amendment ${found.id} amends ${deal}, which has no project yet; convert the deal first (convertOpportunityToProject), then apply the amendment`,
       );
   },
-
-  steps: [
-    {
-      name: 'readAmendment',
-      system: 'crm',
-      reveals: ['accountId', 'projectId'],
-      async run(ctx): Promise<Amendment> {
-        const found = await ctx.systems.crm.getContractAmendment(ctx.input.amendmentId, ctx.correlationId);
-        if (!found)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `The CRM has no contract amendment '${ctx.input.amendmentId}'`,
-            'crm',
-            'NOT_FOUND',
-          );
-        const o = found.opportunity;
-        const label = `Contract amendment ${found.id} of opportunity '${o.id}' (${o.name})`;
-        if (found.status === 'DRAFT')
-          throw new SystemError('BAD_VALUE', `${label} is a draft; approve it in the CRM first`, 'crm');
-        if (o.stage !== 'CLOSED_WON')
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} cannot be applied: the deal is ${o.stage}; only a won deal's contract is amended`,
-            'crm',
-          );
-        if (!o.psaProjectId)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `${label} cannot be applied: the deal has no PSA project yet; convert it first`,
-            'crm',
-          );
-        return {
-          amendmentId: found.id,
-          opportunityId: o.id,
-          accountId: o.account.id,
-          projectId: o.psaProjectId,
-          newAmount: found.newAmount,
-          newEndDate: found.newEndDate,
-          addMilestones: found.addMilestones,
-          removeMilestoneIds: found.removeMilestoneIds,
-          changeMilestones: found.changeMilestones,
-          label,
-        };
-      },
-    },
-    {
-      name: 'planProjectChanges',
-      system: 'psa',
-      reveals: ['projectId'],
-      async run(ctx): Promise<Plan> {
-        const a = amendment(ctx);
-        const project = await ctx.systems.psa.getProjectForAmendment(a.projectId, ctx.correlationId);
-        if (!project)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `${a.label} cannot be applied: the PSA has no project '${a.projectId}'`,
-            'psa',
-            'NOT_FOUND',
-          );
-        const where = `project ${project.id} (${project.code}, ${project.name})`;
-        const currency = project.budget.currency;
-        const plan: Plan = {
-          projectId: project.id,
-          project: where,
-          currency,
-          budgetBefore: project.budget,
-          budgetAfter: a.newAmount ?? project.budget,
-          endDateBefore: project.endDate,
-          endDateAfter: a.newEndDate ?? project.endDate,
-        };
-        // The PSA carries this amendment already (an earlier run applied it, then stopped and was resolved): it was
-        // checked then, and the project shows it now, so checking it again would find its own changes; the writes
-        // that follow repeat idempotently.
-        const held = await ctx.systems.psa.getProjectAmendmentStatus(
-          amendmentExternalId(a.amendmentId),
-          ctx.correlationId,
+})
+  .step('readAmendment', {
+    system: 'crm',
+    reveals: ['accountId', 'projectId'],
+    async run(ctx): Promise<Amendment> {
+      const found = await ctx.systems.crm.getContractAmendment(ctx.input.amendmentId, ctx.correlationId);
+      if (!found)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `The CRM has no contract amendment '${ctx.input.amendmentId}'`,
+          'crm',
+          'NOT_FOUND',
         );
-        if (held === 'APPLIED') return plan;
-        const amounts = [
-          a.newAmount,
+      const o = found.opportunity;
+      const label = `Contract amendment ${found.id} of opportunity '${o.id}' (${o.name})`;
+      if (found.status === 'DRAFT')
+        throw new SystemError('BAD_VALUE', `${label} is a draft; approve it in the CRM first`, 'crm');
+      if (o.stage !== 'CLOSED_WON')
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} cannot be applied: the deal is ${o.stage}; only a won deal's contract is amended`,
+          'crm',
+        );
+      if (!o.psaProjectId)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `${label} cannot be applied: the deal has no PSA project yet; convert it first`,
+          'crm',
+        );
+      return {
+        amendmentId: found.id,
+        opportunityId: o.id,
+        accountId: o.account.id,
+        projectId: o.psaProjectId,
+        newAmount: found.newAmount,
+        newEndDate: found.newEndDate,
+        addMilestones: found.addMilestones,
+        removeMilestoneIds: found.removeMilestoneIds,
+        changeMilestones: found.changeMilestones,
+        label,
+      };
+    },
+  })
+  .step('planProjectChanges', {
+    system: 'psa',
+    reveals: ['projectId'],
+    async run(ctx): Promise<Plan> {
+      const a = ctx.results.readAmendment;
+      const project = await ctx.systems.psa.getProjectForAmendment(a.projectId, ctx.correlationId);
+      if (!project)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `${a.label} cannot be applied: the PSA has no project '${a.projectId}'`,
+          'psa',
+          'NOT_FOUND',
+        );
+      const where = `project ${project.id} (${project.code}, ${project.name})`;
+      const currency = project.budget.currency;
+      const plan: Plan = {
+        projectId: project.id,
+        project: where,
+        currency,
+        budgetBefore: project.budget,
+        budgetAfter: a.newAmount ?? project.budget,
+        endDateBefore: project.endDate,
+        endDateAfter: a.newEndDate ?? project.endDate,
+      };
+      // The PSA carries this amendment already (an earlier run applied it, then stopped and was resolved): it was
+      // checked then, and the project shows it now, so checking it again would find its own changes; the writes
+      // that follow repeat idempotently.
+      const held = await ctx.systems.psa.getProjectAmendmentStatus(
+        amendmentExternalId(a.amendmentId),
+        ctx.correlationId,
+      );
+      if (held === 'APPLIED') return plan;
+      const amounts = [
+        a.newAmount,
+        ...a.addMilestones.map((m) => m.amount),
+        ...a.changeMilestones.map((c) => c.amount),
+      ];
+      const foreign = amounts.find((m) => m && m.currency !== currency);
+      if (foreign)
+        throw new SystemError(
+          'BAD_VALUE',
+          `${a.label} is in ${foreign.currency}, but ${where} is in ${currency}; amend it in ${currency}`,
+          'crm',
+        );
+      const ids = new Set(project.milestones.map((m) => m.id));
+      const unknown = [...a.removeMilestoneIds, ...a.changeMilestones.map((c) => c.milestoneId)].filter(
+        (id) => !ids.has(id),
+      );
+      if (unknown.length)
+        throw new SystemError(
+          'BAD_VALUE',
+          `${a.label} names milestone${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which ${where} does not have; correct the amendment in the CRM`,
+          'crm',
+        );
+      const locked = invoicedTouched(a, project);
+      if (locked.length)
+        throw new SystemError(
+          'CONFLICT',
+          `${a.label} cannot be applied to ${where}: ${locked.join('; ')}. An invoiced milestone is never changed (a credit note is finance's decision): make a new amendment without ${locked.length > 1 ? 'them' : 'it'}, then resolve or abandon this run`,
+          'psa',
+          'INVOICED_MILESTONE_LOCKED',
+        );
+      const { budgetAfter } = plan;
+      if (!MILESTONE_BILLED.has(project.billingModel) && a.addMilestones.length > 0)
+        throw new SystemError(
+          'BAD_VALUE',
+          `${a.label} adds milestones to ${where}, which is billed ${MODEL_WORDS[project.billingModel] ?? project.billingModel}: only fixed-fee and milestone projects are invoiced by milestone; amend its contract value and end date instead`,
+          'crm',
+        );
+      if (MILESTONE_BILLED.has(project.billingModel)) {
+        // The milestones of a fixed-fee or milestone project are how its contract value is invoiced: after the
+        // amendment they must still add up to it, or the project would be under- or over-invoiced.
+        const removed = new Set(a.removeMilestoneIds);
+        const changed = new Map(a.changeMilestones.map((c) => [c.milestoneId, c]));
+        const after = [
+          ...project.milestones.filter((m) => !removed.has(m.id)).map((m) => changed.get(m.id)?.amount ?? m.amount),
           ...a.addMilestones.map((m) => m.amount),
-          ...a.changeMilestones.map((c) => c.amount),
-        ];
-        const foreign = amounts.find((m) => m && m.currency !== currency);
-        if (foreign)
+        ].reduce((sum, m) => sum + minor(m), 0n);
+        if (after !== minor(budgetAfter))
           throw new SystemError(
             'BAD_VALUE',
-            `${a.label} is in ${foreign.currency}, but ${where} is in ${currency}; amend it in ${currency}`,
+            `${a.label} cannot be applied to ${where}: its milestones would add up to ${fromMinor(after, currency)} ${currency}, but the contract value would be ${shown(budgetAfter)}; a ${project.billingModel === 'FIXED_FEE' ? 'fixed-fee' : 'milestone'} project invoices its value through its milestones, so correct the amendment in the CRM`,
             'crm',
           );
-        const ids = new Set(project.milestones.map((m) => m.id));
-        const unknown = [...a.removeMilestoneIds, ...a.changeMilestones.map((c) => c.milestoneId)].filter(
-          (id) => !ids.has(id),
-        );
-        if (unknown.length)
-          throw new SystemError(
-            'BAD_VALUE',
-            `${a.label} names milestone${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which ${where} does not have; correct the amendment in the CRM`,
-            'crm',
-          );
-        const locked = invoicedTouched(a, project);
-        if (locked.length)
-          throw new SystemError(
-            'CONFLICT',
-            `${a.label} cannot be applied to ${where}: ${locked.join('; ')}. An invoiced milestone is never changed (a credit note is finance's decision): make a new amendment without ${locked.length > 1 ? 'them' : 'it'}, then resolve or abandon this run`,
-            'psa',
-            'INVOICED_MILESTONE_LOCKED',
-          );
-        const { budgetAfter } = plan;
-        if (!MILESTONE_BILLED.has(project.billingModel) && a.addMilestones.length > 0)
-          throw new SystemError(
-            'BAD_VALUE',
-            `${a.label} adds milestones to ${where}, which is billed ${MODEL_WORDS[project.billingModel] ?? project.billingModel}: only fixed-fee and milestone projects are invoiced by milestone; amend its contract value and end date instead`,
-            'crm',
-          );
-        if (MILESTONE_BILLED.has(project.billingModel)) {
-          // The milestones of a fixed-fee or milestone project are how its contract value is invoiced: after the
-          // amendment they must still add up to it, or the project would be under- or over-invoiced.
-          const removed = new Set(a.removeMilestoneIds);
-          const changed = new Map(a.changeMilestones.map((c) => [c.milestoneId, c]));
-          const after = [
-            ...project.milestones.filter((m) => !removed.has(m.id)).map((m) => changed.get(m.id)?.amount ?? m.amount),
-            ...a.addMilestones.map((m) => m.amount),
-          ].reduce((sum, m) => sum + minor(m), 0n);
-          if (after !== minor(budgetAfter))
-            throw new SystemError(
-              'BAD_VALUE',
-              `${a.label} cannot be applied to ${where}: its milestones would add up to ${fromMinor(after, currency)} ${currency}, but the contract value would be ${shown(budgetAfter)}; a ${project.billingModel === 'FIXED_FEE' ? 'fixed-fee' : 'milestone'} project invoices its value through its milestones, so correct the amendment in the CRM`,
-              'crm',
-            );
-        }
-        return plan;
-      },
+      }
+      return plan;
     },
-    {
-      name: 'amendPsaProject',
-      system: 'psa',
-      reveals: ['projectId'],
-      async run(ctx) {
-        const a = amendment(ctx);
-        await assertStillWon(ctx, a);
-        const result = await ctx.systems.psa.amendProject(
-          {
-            externalId: amendmentExternalId(a.amendmentId),
-            projectId: a.projectId,
-            budget: a.newAmount,
-            endDate: a.newEndDate,
-            addMilestones: a.addMilestones,
-            removeMilestoneIds: a.removeMilestoneIds,
-            changeMilestones: a.changeMilestones,
-          },
-          ctx.correlationId,
-        );
-        return {
-          projectId: result.project.id,
-          applied: result.applied,
-          budget: result.project.budget,
-          endDate: result.project.endDate,
-          addedMilestoneIds: result.addedMilestoneIds,
-          milestones: result.project.milestones.map(
-            (m): AmendedMilestone => ({ id: m.id, name: m.name, dueDate: m.dueDate, amount: m.amount }),
-          ),
-        };
-      },
-      writes: (output) => {
-        const o = output as { projectId?: string };
-        return o.projectId ? `amended PSA project ${o.projectId}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { projectId?: string };
-        if (o.projectId)
-          await ctx.systems.psa.revertProjectAmendment(amendmentExternalId(ctx.input.amendmentId), ctx.correlationId);
-      },
+  })
+  .step('amendPsaProject', {
+    system: 'psa',
+    reveals: ['projectId'],
+    async run(ctx) {
+      const a = ctx.results.readAmendment;
+      await assertStillWon(ctx, a);
+      const result = await ctx.systems.psa.amendProject(
+        {
+          externalId: amendmentExternalId(a.amendmentId),
+          projectId: a.projectId,
+          budget: a.newAmount,
+          endDate: a.newEndDate,
+          addMilestones: a.addMilestones,
+          removeMilestoneIds: a.removeMilestoneIds,
+          changeMilestones: a.changeMilestones,
+        },
+        ctx.correlationId,
+      );
+      return {
+        projectId: result.project.id,
+        applied: result.applied,
+        budget: result.project.budget,
+        endDate: result.project.endDate,
+        addedMilestoneIds: result.addedMilestoneIds,
+        milestones: result.project.milestones.map(
+          (m): AmendedMilestone => ({ id: m.id, name: m.name, dueDate: m.dueDate, amount: m.amount }),
+        ),
+      };
     },
-    {
-      name: 'amendErpContract',
-      system: 'erp',
-      reveals: ['projectId'],
-      async run(ctx) {
-        const a = amendment(ctx);
-        const p = plan(ctx);
-        const { milestones } = amended(ctx);
-        await assertStillWon(ctx, a);
-        const billingSchedule = milestones.map((m) => ({
-          milestoneId: m.id,
-          description: `Milestone: ${m.name}`,
-          dueDate: m.dueDate,
-          amount: m.amount,
-        }));
-        const result = await ctx.systems.erp.amendProjectContract(
-          {
-            externalId: amendmentExternalId(a.amendmentId),
-            projectId: p.projectId,
-            value: p.budgetAfter,
-            endDate: p.endDateAfter,
-            billingSchedule,
-          },
-          ctx.correlationId,
-        );
-        return {
+    writes: (output) => `amended PSA project ${output.projectId}`,
+    async compensate(ctx) {
+      await ctx.systems.psa.revertProjectAmendment(amendmentExternalId(ctx.input.amendmentId), ctx.correlationId);
+    },
+  })
+  .step('amendErpContract', {
+    system: 'erp',
+    reveals: ['projectId'],
+    async run(ctx) {
+      const a = ctx.results.readAmendment;
+      const p = ctx.results.planProjectChanges;
+      const { milestones } = ctx.results.amendPsaProject;
+      await assertStillWon(ctx, a);
+      const billingSchedule = milestones.map((m) => ({
+        milestoneId: m.id,
+        description: `Milestone: ${m.name}`,
+        dueDate: m.dueDate,
+        amount: m.amount,
+      }));
+      const result = await ctx.systems.erp.amendProjectContract(
+        {
+          externalId: amendmentExternalId(a.amendmentId),
           projectId: p.projectId,
-          applied: result.applied,
           value: p.budgetAfter,
           endDate: p.endDateAfter,
-          scheduledBillings: billingSchedule.length,
-        };
-      },
-      writes: (output) => {
-        const o = output as { projectId?: string };
-        return o.projectId ? `amended the ERP contract of project ${o.projectId}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { projectId?: string };
-        if (o.projectId)
-          await ctx.systems.erp.revertProjectContractAmendment(
-            amendmentExternalId(ctx.input.amendmentId),
-            ctx.correlationId,
-          );
-      },
+          billingSchedule,
+        },
+        ctx.correlationId,
+      );
+      return {
+        projectId: p.projectId,
+        applied: result.applied,
+        value: p.budgetAfter,
+        endDate: p.endDateAfter,
+        scheduledBillings: billingSchedule.length,
+      };
     },
-    {
-      name: 'markAmendmentApplied',
-      system: 'crm',
-      async run(ctx) {
-        const a = amendment(ctx);
-        await assertStillWon(ctx, a);
-        await ctx.systems.crm.markContractAmendmentApplied(a.amendmentId, a.projectId, ctx.correlationId);
-        return { amendmentId: a.amendmentId, status: 'APPLIED', psaProjectId: a.projectId };
-      },
-      writes: (output) => {
-        const o = output as { amendmentId?: string };
-        return o.amendmentId ? `marked contract amendment ${o.amendmentId} applied` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { amendmentId?: string };
-        if (o.amendmentId) await ctx.systems.crm.unmarkContractAmendmentApplied(o.amendmentId, ctx.correlationId);
-      },
+    writes: (output) => `amended the ERP contract of project ${output.projectId}`,
+    async compensate(ctx) {
+      await ctx.systems.erp.revertProjectContractAmendment(
+        amendmentExternalId(ctx.input.amendmentId),
+        ctx.correlationId,
+      );
     },
-  ],
-};
+  })
+  .step('markAmendmentApplied', {
+    system: 'crm',
+    async run(ctx) {
+      const a = ctx.results.readAmendment;
+      await assertStillWon(ctx, a);
+      await ctx.systems.crm.markContractAmendmentApplied(a.amendmentId, a.projectId, ctx.correlationId);
+      return { amendmentId: a.amendmentId, status: 'APPLIED', psaProjectId: a.projectId };
+    },
+    writes: (output) => `marked contract amendment ${output.amendmentId} applied`,
+    async compensate(ctx, output) {
+      await ctx.systems.crm.unmarkContractAmendmentApplied(output.amendmentId, ctx.correlationId);
+    },
+  })
+  .build();

@@ -9,7 +9,7 @@ import {
   creditHoldOverrideCorrection,
   parseCreditHoldOverride,
 } from './credit-hold';
-import type { Flow, StepContext } from './flow';
+import { type Flow, flow } from './flow';
 
 /** Input of a milestone billing run: the PSA milestone. */
 export interface BillMilestoneInput extends CreditHoldInput {
@@ -40,10 +40,6 @@ interface MilestoneToBill {
   label: string;
 }
 
-const milestone = (ctx: StepContext<BillMilestoneInput>) => ctx.results.checkMilestone as MilestoneToBill;
-const customer = (ctx: StepContext<BillMilestoneInput>) => ctx.results.findErpCustomer as { customerId: string };
-const invoice = (ctx: StepContext<BillMilestoneInput>) => ctx.results.postInvoice as { invoiceId: string };
-
 /** The external ID of a milestone's invoice: one per milestone, ever, whichever run posts it. */
 export const milestoneInvoiceExternalId = (milestoneId: string) => `milestone:${milestoneId}`;
 
@@ -52,7 +48,7 @@ export const milestoneInvoiceExternalId = (milestoneId: string) => `milestone:${
  * marked INVOICED on it. Invoiced exactly once ever: the invoice's external ID is the milestone's own, so a retried or
  * repeated post returns the invoice already posted, and one run stands for each milestone.
  */
-export const billMilestone: Flow<BillMilestoneInput> = {
+export const billMilestone: Flow<BillMilestoneInput> = flow<BillMilestoneInput>({
   name: 'billMilestone',
 
   parseInput(raw) {
@@ -80,112 +76,106 @@ export const billMilestone: Flow<BillMilestoneInput> = {
         { field: 'milestoneId', value: found.id },
       );
   },
-
-  steps: [
-    {
-      name: 'checkMilestone',
-      system: 'psa',
-      reveals: ['accountId', 'projectId'],
-      async run(ctx): Promise<MilestoneToBill> {
-        const found = await ctx.systems.psa.getMilestone(ctx.input.milestoneId, ctx.correlationId);
-        if (!found)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `The PSA has no milestone '${ctx.input.milestoneId}'`,
-            'psa',
-            'NOT_FOUND',
-          );
-        const { project } = found;
-        const label = `Milestone ${found.id} (${found.name}) of project ${project.id} (${project.code}, ${project.name})`;
-        if (!MILESTONE_BILLED.has(project.billingModel)) {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} cannot be invoiced: the project is billed ${MODEL_WORDS[project.billingModel]}; only fixed-fee and milestone projects are invoiced by milestone`,
-            'psa',
-          );
-        }
-        if (found.status === 'PLANNED') {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} cannot be invoiced: it is not completed yet; complete it in the PSA first`,
-            'psa',
-          );
-        }
-        if (found.status === 'INVOICED') {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} is already invoiced${found.invoiceId ? ` on ERP invoice ${found.invoiceId}` : ''}; a milestone is invoiced once`,
-            'psa',
-          );
-        }
-        if (!project.account)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `${label} cannot be invoiced: the project names no CRM account`,
-            'psa',
-          );
-        return {
-          milestoneId: found.id,
-          name: found.name,
-          amount: found.amount,
-          projectId: project.id,
-          projectCode: project.code,
-          accountId: project.account.id,
-          issueDate: todayUtc(),
-          label,
-        };
-      },
-    },
-    {
-      name: 'findErpCustomer',
-      system: 'erp',
-      async run(ctx) {
-        const m = milestone(ctx);
-        const found = await ctx.systems.erp.getCustomerByAccount(m.accountId, ctx.correlationId);
-        if (!found) {
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `${m.label} cannot be invoiced: account ${m.accountId} has no ERP customer; convert its opportunity (or create the customer) first`,
-            'erp',
-          );
-        }
-        const creditHold = checkCreditHold(ctx, found, `${m.label} cannot be invoiced`);
-        return {
-          customerId: found.id,
-          customerNumber: found.customerNumber,
-          ...(creditHold.onHold ? { creditHold } : {}),
-        };
-      },
-    },
-    {
-      name: 'postInvoice',
-      system: 'erp',
-      // No compensation: a posted invoice is in the books and is never deleted; undoing it (a credit note) is a finance
-      // decision. An abandoned run leaves it, and a new run for the milestone finds it again by its external ID.
-      async run(ctx) {
-        const m = milestone(ctx);
-        const posted = await ctx.systems.erp.postInvoice(
-          {
-            externalId: milestoneInvoiceExternalId(m.milestoneId),
-            customerId: customer(ctx).customerId,
-            projectId: m.projectId,
-            issueDate: m.issueDate,
-            lines: [{ description: `Milestone: ${m.name}`, quantity: '1', unitPrice: m.amount }],
-          },
-          ctx.correlationId,
+})
+  .step('checkMilestone', {
+    system: 'psa',
+    reveals: ['accountId', 'projectId'],
+    async run(ctx): Promise<MilestoneToBill> {
+      const found = await ctx.systems.psa.getMilestone(ctx.input.milestoneId, ctx.correlationId);
+      if (!found)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `The PSA has no milestone '${ctx.input.milestoneId}'`,
+          'psa',
+          'NOT_FOUND',
         );
-        return { invoiceId: posted.id, number: posted.number, total: posted.total, created: posted.created };
-      },
+      const { project } = found;
+      const label = `Milestone ${found.id} (${found.name}) of project ${project.id} (${project.code}, ${project.name})`;
+      if (!MILESTONE_BILLED.has(project.billingModel)) {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} cannot be invoiced: the project is billed ${MODEL_WORDS[project.billingModel]}; only fixed-fee and milestone projects are invoiced by milestone`,
+          'psa',
+        );
+      }
+      if (found.status === 'PLANNED') {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} cannot be invoiced: it is not completed yet; complete it in the PSA first`,
+          'psa',
+        );
+      }
+      if (found.status === 'INVOICED') {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} is already invoiced${found.invoiceId ? ` on ERP invoice ${found.invoiceId}` : ''}; a milestone is invoiced once`,
+          'psa',
+        );
+      }
+      if (!project.account)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `${label} cannot be invoiced: the project names no CRM account`,
+          'psa',
+        );
+      return {
+        milestoneId: found.id,
+        name: found.name,
+        amount: found.amount,
+        projectId: project.id,
+        projectCode: project.code,
+        accountId: project.account.id,
+        issueDate: todayUtc(),
+        label,
+      };
     },
-    {
-      name: 'markMilestoneInvoiced',
-      system: 'psa',
-      async run(ctx) {
-        const m = milestone(ctx);
-        const { invoiceId } = invoice(ctx);
-        const marked = await ctx.systems.psa.markMilestoneInvoiced(m.milestoneId, invoiceId, ctx.correlationId);
-        return { milestoneId: m.milestoneId, status: marked.status, invoiceId };
-      },
+  })
+  .step('findErpCustomer', {
+    system: 'erp',
+    async run(ctx) {
+      const m = ctx.results.checkMilestone;
+      const found = await ctx.systems.erp.getCustomerByAccount(m.accountId, ctx.correlationId);
+      if (!found) {
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `${m.label} cannot be invoiced: account ${m.accountId} has no ERP customer; convert its opportunity (or create the customer) first`,
+          'erp',
+        );
+      }
+      const creditHold = checkCreditHold(ctx, found, `${m.label} cannot be invoiced`);
+      return {
+        customerId: found.id,
+        customerNumber: found.customerNumber,
+        ...(creditHold.onHold ? { creditHold } : {}),
+      };
     },
-  ],
-};
+  })
+  .step('postInvoice', {
+    system: 'erp',
+    // No compensation: a posted invoice is in the books and is never deleted; undoing it (a credit note) is a finance
+    // decision. An abandoned run leaves it, and a new run for the milestone finds it again by its external ID.
+    async run(ctx) {
+      const m = ctx.results.checkMilestone;
+      const posted = await ctx.systems.erp.postInvoice(
+        {
+          externalId: milestoneInvoiceExternalId(m.milestoneId),
+          customerId: ctx.results.findErpCustomer.customerId,
+          projectId: m.projectId,
+          issueDate: m.issueDate,
+          lines: [{ description: `Milestone: ${m.name}`, quantity: '1', unitPrice: m.amount }],
+        },
+        ctx.correlationId,
+      );
+      return { invoiceId: posted.id, number: posted.number, total: posted.total, created: posted.created };
+    },
+  })
+  .step('markMilestoneInvoiced', {
+    system: 'psa',
+    async run(ctx) {
+      const m = ctx.results.checkMilestone;
+      const { invoiceId } = ctx.results.postInvoice;
+      const marked = await ctx.systems.psa.markMilestoneInvoiced(m.milestoneId, invoiceId, ctx.correlationId);
+      return { milestoneId: m.milestoneId, status: marked.status, invoiceId };
+    },
+  })
+  .build();

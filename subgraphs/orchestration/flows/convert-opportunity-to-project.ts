@@ -6,10 +6,10 @@ import type { CorrectionField } from '../engine/corrections';
 import type { Governance } from '../governance/governance';
 import { projectCode } from '../governance/governance';
 import { SystemError } from '../systems/system-error';
-import type { OpportunityForConversion } from '../systems/systems';
-import { checkCreditHold, creditHoldOverrideCorrection } from './credit-hold';
-import type { Flow, StepContext } from './flow';
-import { crmOwnedFields, crmValues, ensureParentCustomer, newCustomer } from './customer-master';
+import type { CustomerSyncField, OpportunityForConversion } from '../systems/systems';
+import { type CreditHoldOutcome, checkCreditHold, creditHoldOverrideCorrection } from './credit-hold';
+import { type Flow, flow, type StepContext } from './flow';
+import { crmOwnedFields, crmValues, ensureParentCustomer, type MasterValue, newCustomer } from './customer-master';
 import { preflightConversion } from './preflight';
 
 /**
@@ -41,6 +41,18 @@ interface Deal {
   expectedStartDate: string;
   /** Set when the CRM shows the deal converted already (outside Meridian's runs): later steps do nothing. */
   alreadyConvertedTo: { psaProjectId: string; erpCustomerId: string | null } | null;
+}
+
+/** What `ensureErpCustomer` found or created for the deal's account. */
+interface EnsuredCustomer {
+  customerId: string;
+  created: boolean;
+  /** The credit hold of an existing customer that a person let this run past (with their note). */
+  creditHold?: Extract<CreditHoldOutcome, { onHold: true }>;
+  /** Parent customers created first for the account's hierarchy, top first. */
+  parentsCreated?: string[];
+  /** What a new customer was given, so that a later sync tells an ERP-side edit from a CRM change (sync-customer.ts). */
+  synced?: Partial<Record<CustomerSyncField, MasterValue>>;
 }
 
 const BILLING_MODELS: readonly BillingModel[] = ['FIXED_FEE', 'TIME_AND_MATERIALS', 'MILESTONE', 'RETAINER'];
@@ -106,12 +118,6 @@ const CORRECTIONS: Readonly<Record<string, CorrectionField>> = {
 };
 const OVERRIDES = Object.keys(CORRECTIONS) as (keyof typeof CORRECTIONS & keyof ConvertInput)[];
 
-const deal = (ctx: StepContext<ConvertInput>) => ctx.results.validateOpportunity as Deal;
-const customer = (ctx: StepContext<ConvertInput>) =>
-  ctx.results.ensureErpCustomer as { customerId: string; created: boolean } | { skipped: true };
-const project = (ctx: StepContext<ConvertInput>) =>
-  ctx.results.createPsaProject as { projectId: string; code: string } | { skipped: true };
-
 /**
  * Re-reads the deal before a step writes: one that left closed-won (or was deleted) since the run started stops the
  * run with PRECONDITION_LOST, and the run undoes what it created. A deal is checked before every write, not only in
@@ -128,7 +134,7 @@ async function assertStillWon(ctx: StepContext<ConvertInput>, d: Deal): Promise<
 }
 
 /** Closed-won opportunity → ERP customer → PSA project from template → ERP project dimensions → links back. */
-export const convertOpportunityToProject: Flow<ConvertInput> = {
+export const convertOpportunityToProject: Flow<ConvertInput> = flow<ConvertInput>({
   name: 'convertOpportunityToProject',
 
   parseInput(raw) {
@@ -163,261 +169,243 @@ export const convertOpportunityToProject: Flow<ConvertInput> = {
         { field: 'opportunityId', value: found.id },
       );
   },
-
-  steps: [
-    {
-      name: 'validateOpportunity',
-      system: 'crm',
-      reveals: ['accountId'],
-      async run(ctx): Promise<Deal> {
-        const { input } = ctx;
-        const opportunity = await ctx.systems.crm.getOpportunity(input.opportunityId, ctx.correlationId);
-        if (!opportunity)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `The CRM has no opportunity '${input.opportunityId}'`,
-            'crm',
-            'NOT_FOUND',
-          );
-        const label = `Opportunity '${opportunity.id}' (${opportunity.name})`;
-        if (opportunity.stage !== 'CLOSED_WON') {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} is in stage ${opportunity.stage}; only closed-won deals are converted`,
-            'crm',
-          );
-        }
-        const merged: OpportunityForConversion = {
-          ...opportunity,
-          ...pick(input, ['deliveryRegion', 'servicePackage', 'expectedStartDate']),
-          ...(input.billingModel ? { billingModel: input.billingModel as Deal['billingModel'] } : {}),
-        };
-        const missing = [
-          ['amount', merged.amount],
-          ['billing model', merged.billingModel],
-          ['service package', merged.servicePackage],
-          ['delivery region', merged.deliveryRegion],
-          ['expected start date', merged.expectedStartDate],
-        ]
-          .filter(([, value]) => value === null || value === undefined || value === '')
-          .map(([field]) => field);
-        if (missing.length)
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} cannot be converted: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in the CRM`,
-            'crm',
-          );
-        if (!ctx.governance.servicePackages[merged.servicePackage!]) {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} sold service package '${merged.servicePackage}', which no project template is mapped to (governance: servicePackages)`,
-            'crm',
-          );
-        }
-        if (!ctx.governance.deliveryRegions[merged.deliveryRegion!]) {
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} is delivered from region '${merged.deliveryRegion}', which no legal entity is mapped to (governance: deliveryRegions)`,
-            'crm',
-          );
-        }
-        return {
-          opportunityId: opportunity.id,
-          name: opportunity.name,
-          accountId: opportunity.account.id,
-          accountName: opportunity.account.name,
-          amount: merged.amount!,
-          billingModel: merged.billingModel!,
-          servicePackage: merged.servicePackage!,
-          deliveryRegion: merged.deliveryRegion!,
-          expectedStartDate: merged.expectedStartDate!,
-          alreadyConvertedTo: opportunity.psaProjectId
-            ? { psaProjectId: opportunity.psaProjectId, erpCustomerId: opportunity.erpCustomerId }
-            : null,
-        };
-      },
-    },
-    {
-      name: 'ensureErpCustomer',
-      system: 'erp',
-      async run(ctx) {
-        const d = deal(ctx);
-        if (d.alreadyConvertedTo) return { skipped: true };
-        await assertStillWon(ctx, d);
-        // A customer the ERP already has is used as it is: its legal entity, tax jurisdiction, terms and currency are
-        // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
-        const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
-        if (existing) {
-          const creditHold = checkCreditHold(
-            ctx,
-            existing,
-            `Opportunity '${d.opportunityId}' (${d.name}) cannot be converted`,
-          );
-          // A correction of what the ERP owns cannot take effect on a customer that exists: say so, never ignore it.
-          const differs = (
-            [
-              ['legalEntity', ctx.input.legalEntity, existing.legalEntity.code],
-              ['taxJurisdiction', ctx.input.taxJurisdiction, existing.taxJurisdiction.code],
-            ] as const
-          ).filter(([, wanted, held]) => wanted !== undefined && wanted !== held);
-          if (differs.length)
-            throw new SystemError(
-              'CONFLICT',
-              `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
-              'erp',
-            );
-          // Checked before the conversion's first write, as for a new customer below (preflight.ts).
-          await preflightConversion(ctx, d, existing);
-          return { customerId: existing.id, created: false, ...(creditHold.onHold ? { creditHold } : {}) };
-        }
-        // This is the conversion's first write: everything the ERP would reject is checked before it (preflight.ts).
-        await preflightConversion(ctx, d, null);
-        const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
-        // A new customer starts with the CRM's customer master (customer-master.ts), and a billed account's parent
-        // account gets its ERP customer first, so the customer is created under it.
-        const account = await ctx.systems.crm.getAccount(d.accountId, ctx.correlationId);
-        if (!account)
-          throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${d.accountId}'`, 'crm', 'NOT_FOUND');
-        const fields = crmOwnedFields(ctx.governance);
-        const basis = {
-          legalEntityCode: ctx.input.legalEntity ?? region.legalEntity,
-          taxJurisdictionCode: ctx.input.taxJurisdiction ?? region.taxJurisdiction,
-          paymentTerms: region.paymentTerms,
-          currency: region.currency,
-        };
-        const parent = fields.includes('parentAccount')
-          ? await ensureParentCustomer(ctx, account, fields, basis)
-          : { parentCustomerId: null, created: [] };
-        const result = await ctx.systems.erp.upsertCustomer(
-          { ...newCustomer(account, fields, basis), name: d.accountName, parentCustomerId: parent.parentCustomerId },
-          ctx.correlationId,
+})
+  .step('validateOpportunity', {
+    system: 'crm',
+    reveals: ['accountId'],
+    async run(ctx): Promise<Deal> {
+      const { input } = ctx;
+      const opportunity = await ctx.systems.crm.getOpportunity(input.opportunityId, ctx.correlationId);
+      if (!opportunity)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `The CRM has no opportunity '${input.opportunityId}'`,
+          'crm',
+          'NOT_FOUND',
         );
-        return {
-          customerId: result.id,
-          created: result.created,
-          ...(parent.created.length ? { parentsCreated: parent.created.map((c) => c.customerId) } : {}),
-          // What Meridian wrote, so that a later sync tells an ERP-side edit from a CRM change (sync-customer.ts).
-          ...(result.created ? { synced: { ...crmValues(account, fields), name: d.accountName } } : {}),
-        };
-      },
-      writes: (output) => {
-        const o = output as { customerId?: string; created?: boolean; parentsCreated?: string[] };
-        const parents = o.parentsCreated?.length ? ` (and parent customer ${o.parentsCreated.join(', ')})` : '';
-        return o.customerId && o.created ? `created ERP customer ${o.customerId}${parents}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { customerId?: string; created?: boolean; parentsCreated?: string[] };
-        // Only customers this run created are removed, the child before its parents; ones that existed stay as they
-        // were. A parent another customer joined meanwhile is refused by the ERP (INVALID_STATE), a recorded failure.
-        if (o.customerId && o.created) await ctx.systems.erp.deleteCustomer(o.customerId, ctx.correlationId);
-        for (const id of [...(o.parentsCreated ?? [])].reverse())
-          await ctx.systems.erp.deleteCustomer(id, ctx.correlationId);
-      },
-    },
-    {
-      name: 'createPsaProject',
-      system: 'psa',
-      reveals: ['projectId'],
-      async run(ctx) {
-        const d = deal(ctx);
-        if (d.alreadyConvertedTo) return { skipped: true };
-        await assertStillWon(ctx, d);
-        const code = projectCode(ctx.governance, d.servicePackage, d.opportunityId);
-        const created = await ctx.systems.psa.createProjectFromTemplate(
-          {
-            externalId: ctx.key,
-            templateId: ctx.governance.servicePackages[d.servicePackage]!.template,
-            accountId: d.accountId,
-            opportunityId: d.opportunityId,
-            name: `${d.accountName} — ${d.name}`,
-            code,
-            billingModel: d.billingModel,
-            budget: d.amount,
-            startDate: d.expectedStartDate,
-          },
-          ctx.correlationId,
+      const label = `Opportunity '${opportunity.id}' (${opportunity.name})`;
+      if (opportunity.stage !== 'CLOSED_WON') {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} is in stage ${opportunity.stage}; only closed-won deals are converted`,
+          'crm',
         );
-        return { projectId: created.id, code: created.code };
-      },
-      writes: (output) => {
-        const o = output as { projectId?: string };
-        return o.projectId ? `created PSA project ${o.projectId}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { projectId?: string };
-        if (o.projectId) await ctx.systems.psa.deleteProject(o.projectId, ctx.correlationId);
-      },
-    },
-    {
-      name: 'pushProjectDimensions',
-      system: 'erp',
-      reveals: ['projectId'],
-      async run(ctx) {
-        const d = deal(ctx);
-        const c = customer(ctx);
-        const p = project(ctx);
-        if ('skipped' in c || 'skipped' in p) return { skipped: true };
-        await assertStillWon(ctx, d);
-        const model = ctx.governance.billingModels[d.billingModel];
-        await ctx.systems.erp.upsertProjectDimensions(
-          {
-            projectId: p.projectId,
-            customerId: c.customerId,
-            projectCode: p.code,
-            billingSchedule: model.billingSchedule,
-            revenueTreatment: model.revenueTreatment,
-          },
-          ctx.correlationId,
+      }
+      const merged: OpportunityForConversion = {
+        ...opportunity,
+        ...pick(input, ['deliveryRegion', 'servicePackage', 'expectedStartDate']),
+        ...(input.billingModel ? { billingModel: input.billingModel as Deal['billingModel'] } : {}),
+      };
+      const missing = [
+        ['amount', merged.amount],
+        ['billing model', merged.billingModel],
+        ['service package', merged.servicePackage],
+        ['delivery region', merged.deliveryRegion],
+        ['expected start date', merged.expectedStartDate],
+      ]
+        .filter(([, value]) => value === null || value === undefined || value === '')
+        .map(([field]) => field);
+      if (missing.length)
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} cannot be converted: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in the CRM`,
+          'crm',
         );
-        return {
+      if (!ctx.governance.servicePackages[merged.servicePackage!]) {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} sold service package '${merged.servicePackage}', which no project template is mapped to (governance: servicePackages)`,
+          'crm',
+        );
+      }
+      if (!ctx.governance.deliveryRegions[merged.deliveryRegion!]) {
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} is delivered from region '${merged.deliveryRegion}', which no legal entity is mapped to (governance: deliveryRegions)`,
+          'crm',
+        );
+      }
+      return {
+        opportunityId: opportunity.id,
+        name: opportunity.name,
+        accountId: opportunity.account.id,
+        accountName: opportunity.account.name,
+        amount: merged.amount!,
+        billingModel: merged.billingModel!,
+        servicePackage: merged.servicePackage!,
+        deliveryRegion: merged.deliveryRegion!,
+        expectedStartDate: merged.expectedStartDate!,
+        alreadyConvertedTo: opportunity.psaProjectId
+          ? { psaProjectId: opportunity.psaProjectId, erpCustomerId: opportunity.erpCustomerId }
+          : null,
+      };
+    },
+  })
+  .step('ensureErpCustomer', {
+    system: 'erp',
+    async run(ctx): Promise<EnsuredCustomer | { skipped: true }> {
+      const d = ctx.results.validateOpportunity;
+      if (d.alreadyConvertedTo) return { skipped: true };
+      await assertStillWon(ctx, d);
+      // A customer the ERP already has is used as it is: its legal entity, tax jurisdiction, terms and currency are
+      // the ERP's to own (governance sourceOfTruth), so a second deal never rewrites them.
+      const existing = await ctx.systems.erp.getCustomerByAccount(d.accountId, ctx.correlationId);
+      if (existing) {
+        const creditHold = checkCreditHold(
+          ctx,
+          existing,
+          `Opportunity '${d.opportunityId}' (${d.name}) cannot be converted`,
+        );
+        // A correction of what the ERP owns cannot take effect on a customer that exists: say so, never ignore it.
+        const differs = (
+          [
+            ['legalEntity', ctx.input.legalEntity, existing.legalEntity.code],
+            ['taxJurisdiction', ctx.input.taxJurisdiction, existing.taxJurisdiction.code],
+          ] as const
+        ).filter(([, wanted, held]) => wanted !== undefined && wanted !== held);
+        if (differs.length)
+          throw new SystemError(
+            'CONFLICT',
+            `Account ${d.accountId} already has ERP customer ${existing.id} (${existing.customerNumber}) with ${differs.map(([f, w, h]) => `${f} '${h}', not the corrected '${w}'`).join(' and ')}. The ERP owns these fields (governance: sourceOfTruth.customer), so the conversion cannot apply the correction: change the customer in the ERP and retry, or abandon the run`,
+            'erp',
+          );
+        // Checked before the conversion's first write, as for a new customer below (preflight.ts).
+        await preflightConversion(ctx, d, existing);
+        return { customerId: existing.id, created: false, ...(creditHold.onHold ? { creditHold } : {}) };
+      }
+      // This is the conversion's first write: everything the ERP would reject is checked before it (preflight.ts).
+      await preflightConversion(ctx, d, null);
+      const region = ctx.governance.deliveryRegions[d.deliveryRegion]!;
+      // A new customer starts with the CRM's customer master (customer-master.ts), and a billed account's parent
+      // account gets its ERP customer first, so the customer is created under it.
+      const account = await ctx.systems.crm.getAccount(d.accountId, ctx.correlationId);
+      if (!account)
+        throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${d.accountId}'`, 'crm', 'NOT_FOUND');
+      const fields = crmOwnedFields(ctx.governance);
+      const basis = {
+        legalEntityCode: ctx.input.legalEntity ?? region.legalEntity,
+        taxJurisdictionCode: ctx.input.taxJurisdiction ?? region.taxJurisdiction,
+        paymentTerms: region.paymentTerms,
+        currency: region.currency,
+      };
+      const parent = fields.includes('parentAccount')
+        ? await ensureParentCustomer(ctx, account, fields, basis)
+        : { parentCustomerId: null, created: [] };
+      const result = await ctx.systems.erp.upsertCustomer(
+        { ...newCustomer(account, fields, basis), name: d.accountName, parentCustomerId: parent.parentCustomerId },
+        ctx.correlationId,
+      );
+      return {
+        customerId: result.id,
+        created: result.created,
+        ...(parent.created.length ? { parentsCreated: parent.created.map((c) => c.customerId) } : {}),
+        // What Meridian wrote, so that a later sync tells an ERP-side edit from a CRM change (sync-customer.ts).
+        ...(result.created ? { synced: { ...crmValues(account, fields), name: d.accountName } } : {}),
+      };
+    },
+    writes: (output) => {
+      if ('skipped' in output || !output.created) return null;
+      const parents = output.parentsCreated?.length ? ` (and parent customer ${output.parentsCreated.join(', ')})` : '';
+      return `created ERP customer ${output.customerId}${parents}`;
+    },
+    async compensate(ctx, output) {
+      if ('skipped' in output) return;
+      // Only customers this run created are removed, the child before its parents; ones that existed stay as they
+      // were. A parent another customer joined meanwhile is refused by the ERP (INVALID_STATE), a recorded failure.
+      if (output.created) await ctx.systems.erp.deleteCustomer(output.customerId, ctx.correlationId);
+      for (const id of [...(output.parentsCreated ?? [])].reverse())
+        await ctx.systems.erp.deleteCustomer(id, ctx.correlationId);
+    },
+  })
+  .step('createPsaProject', {
+    system: 'psa',
+    reveals: ['projectId'],
+    async run(ctx) {
+      const d = ctx.results.validateOpportunity;
+      if (d.alreadyConvertedTo) return { skipped: true };
+      await assertStillWon(ctx, d);
+      const code = projectCode(ctx.governance, d.servicePackage, d.opportunityId);
+      const created = await ctx.systems.psa.createProjectFromTemplate(
+        {
+          externalId: ctx.key,
+          templateId: ctx.governance.servicePackages[d.servicePackage]!.template,
+          accountId: d.accountId,
+          opportunityId: d.opportunityId,
+          name: `${d.accountName} — ${d.name}`,
+          code,
+          billingModel: d.billingModel,
+          budget: d.amount,
+          startDate: d.expectedStartDate,
+        },
+        ctx.correlationId,
+      );
+      return { projectId: created.id, code: created.code };
+    },
+    writes: (output) => ('skipped' in output ? null : `created PSA project ${output.projectId}`),
+    async compensate(ctx, output) {
+      if (!('skipped' in output)) await ctx.systems.psa.deleteProject(output.projectId, ctx.correlationId);
+    },
+  })
+  .step('pushProjectDimensions', {
+    system: 'erp',
+    reveals: ['projectId'],
+    async run(ctx) {
+      const d = ctx.results.validateOpportunity;
+      const c = ctx.results.ensureErpCustomer;
+      const p = ctx.results.createPsaProject;
+      if ('skipped' in c || 'skipped' in p) return { skipped: true };
+      await assertStillWon(ctx, d);
+      const model = ctx.governance.billingModels[d.billingModel];
+      await ctx.systems.erp.upsertProjectDimensions(
+        {
           projectId: p.projectId,
+          customerId: c.customerId,
           projectCode: p.code,
           billingSchedule: model.billingSchedule,
           revenueTreatment: model.revenueTreatment,
-        };
-      },
-      writes: (output) => {
-        const o = output as { projectId?: string };
-        return o.projectId ? `pushed the ERP dimensions of project ${o.projectId}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { projectId?: string };
-        if (o.projectId) await ctx.systems.erp.deleteProjectDimensions(o.projectId, ctx.correlationId);
-      },
+        },
+        ctx.correlationId,
+      );
+      return {
+        projectId: p.projectId,
+        projectCode: p.code,
+        billingSchedule: model.billingSchedule,
+        revenueTreatment: model.revenueTreatment,
+      };
     },
-    {
-      name: 'linkBack',
-      system: 'crm',
-      async run(ctx) {
-        const d = deal(ctx);
-        const c = customer(ctx);
-        const p = project(ctx);
-        if ('skipped' in c || 'skipped' in p) return { skipped: true, alreadyConvertedTo: d.alreadyConvertedTo };
-        await assertStillWon(ctx, d);
-        await ctx.systems.crm.linkOpportunity(
-          d.opportunityId,
-          { psaProjectId: p.projectId, erpCustomerId: c.customerId },
-          ctx.correlationId,
-        );
-        await ctx.recordCrossReferences([
-          { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'PSA', externalId: p.projectId },
-          { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'ERP', externalId: c.customerId },
-          { entityType: 'ACCOUNT', canonicalId: d.accountId, system: 'ERP', externalId: c.customerId },
-          { entityType: 'PROJECT', canonicalId: p.projectId, system: 'ERP', externalId: p.code },
-        ]);
-        return { opportunityId: d.opportunityId, psaProjectId: p.projectId, erpCustomerId: c.customerId };
-      },
-      writes: (output) => {
-        const o = output as { opportunityId?: string; psaProjectId?: string };
-        return o.opportunityId ? `linked opportunity ${o.opportunityId} to project ${o.psaProjectId}` : null;
-      },
-      async compensate(ctx, output) {
-        const o = output as { opportunityId?: string };
-        if (o.opportunityId) await ctx.systems.crm.unlinkOpportunity(o.opportunityId, ctx.correlationId);
-      },
+    writes: (output) => ('skipped' in output ? null : `pushed the ERP dimensions of project ${output.projectId}`),
+    async compensate(ctx, output) {
+      if (!('skipped' in output)) await ctx.systems.erp.deleteProjectDimensions(output.projectId, ctx.correlationId);
     },
-  ],
-};
+  })
+  .step('linkBack', {
+    system: 'crm',
+    async run(ctx) {
+      const d = ctx.results.validateOpportunity;
+      const c = ctx.results.ensureErpCustomer;
+      const p = ctx.results.createPsaProject;
+      if ('skipped' in c || 'skipped' in p) return { skipped: true, alreadyConvertedTo: d.alreadyConvertedTo };
+      await assertStillWon(ctx, d);
+      await ctx.systems.crm.linkOpportunity(
+        d.opportunityId,
+        { psaProjectId: p.projectId, erpCustomerId: c.customerId },
+        ctx.correlationId,
+      );
+      await ctx.recordCrossReferences([
+        { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'PSA', externalId: p.projectId },
+        { entityType: 'OPPORTUNITY', canonicalId: d.opportunityId, system: 'ERP', externalId: c.customerId },
+        { entityType: 'ACCOUNT', canonicalId: d.accountId, system: 'ERP', externalId: c.customerId },
+        { entityType: 'PROJECT', canonicalId: p.projectId, system: 'ERP', externalId: p.code },
+      ]);
+      return { opportunityId: d.opportunityId, psaProjectId: p.projectId, erpCustomerId: c.customerId };
+    },
+    writes: (output) =>
+      'skipped' in output ? null : `linked opportunity ${output.opportunityId} to project ${output.psaProjectId}`,
+    async compensate(ctx, output) {
+      if (!('skipped' in output)) await ctx.systems.crm.unlinkOpportunity(output.opportunityId, ctx.correlationId);
+    },
+  })
+  .build();
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Partial<Pick<T, K>> {
   const out: Partial<Pick<T, K>> = {};

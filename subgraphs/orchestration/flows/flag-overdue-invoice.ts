@@ -1,19 +1,12 @@
 import { recordId } from '../../../lib/input';
 import { SystemError } from '../systems/system-error';
-import type { Flow, StepContext } from './flow';
-import {
-  type InvoiceSubject,
-  invoiceSubject,
-  updateAccountFinanceStep,
-  updateProjectFinancialsStep,
-} from './receivables';
+import { type Flow, flow } from './flow';
+import { invoiceSubject, updateAccountFinanceStep, updateProjectFinancialsStep } from './receivables';
 
 /** Input of an overdue run: an ERP invoice the daily sweep found past its due date, unpaid. */
 export interface FlagOverdueInvoiceInput {
   invoiceId: string;
 }
-
-const found = (ctx: StepContext<FlagOverdueInvoiceInput>) => ctx.results.markOverdue as InvoiceSubject;
 
 /**
  * An invoice past its due date with a balance → marked OVERDUE in the ERP → the account's receivables in the CRM
@@ -23,7 +16,7 @@ const found = (ctx: StepContext<FlagOverdueInvoiceInput>) => ctx.results.markOve
  * payment afterwards is an ordinary invoice change: `syncInvoiceStatus` records the figures again (a payment in full
  * makes the invoice PAID and clears it).
  */
-export const flagOverdueInvoice: Flow<FlagOverdueInvoiceInput> = {
+export const flagOverdueInvoice: Flow<FlagOverdueInvoiceInput> = flow<FlagOverdueInvoiceInput>({
   name: 'flagOverdueInvoice',
 
   parseInput(raw) {
@@ -37,26 +30,20 @@ export const flagOverdueInvoice: Flow<FlagOverdueInvoiceInput> = {
     opportunityId: null,
     projectId: null,
   }),
-
-  steps: [
-    {
-      name: 'markOverdue',
-      system: 'erp',
-      reveals: ['accountId', 'projectId'],
-      // The ERP judges "past due" on its own date and leaves an invoice already OVERDUE (or paid meanwhile) as it is,
-      // so a retried or repeated step changes nothing more.
-      async run(ctx) {
-        const { invoice, changed } = await ctx.systems.erp.markInvoiceOverdue(ctx.input.invoiceId, ctx.correlationId);
-        if (!invoice)
-          throw new SystemError('MISSING_REFERENCE', `The ERP has no invoice '${ctx.input.invoiceId}'`, 'erp');
-        return { ...invoiceSubject(invoice), dueDate: invoice.dueDate, balance: invoice.balance, changed };
-      },
-      writes: (output) => {
-        const o = output as { number?: string; changed?: boolean };
-        return o.changed ? `marked ERP invoice ${o.number} OVERDUE` : null;
-      },
+})
+  .step('markOverdue', {
+    system: 'erp',
+    reveals: ['accountId', 'projectId'],
+    // The ERP judges "past due" on its own date and leaves an invoice already OVERDUE (or paid meanwhile) as it is,
+    // so a retried or repeated step changes nothing more.
+    async run(ctx) {
+      const { invoice, changed } = await ctx.systems.erp.markInvoiceOverdue(ctx.input.invoiceId, ctx.correlationId);
+      if (!invoice)
+        throw new SystemError('MISSING_REFERENCE', `The ERP has no invoice '${ctx.input.invoiceId}'`, 'erp');
+      return { ...invoiceSubject(invoice), dueDate: invoice.dueDate, balance: invoice.balance, changed };
     },
-    updateAccountFinanceStep(found),
-    updateProjectFinancialsStep(found),
-  ],
-};
+    writes: (output) => (output.changed ? `marked ERP invoice ${output.number} OVERDUE` : null),
+  })
+  .step('updateAccountFinance', updateAccountFinanceStep('markOverdue'))
+  .step('updateProjectFinancials', updateProjectFinancialsStep('markOverdue'))
+  .build();

@@ -3,13 +3,16 @@ import type { Ledger, NewCrossReference } from '../engine/ledger';
 import type { Governance, SystemKey } from '../governance/governance';
 import type { Systems } from '../systems/systems';
 
-/** What a step gets: the run's input and earlier steps' outputs, its idempotency key, and the systems. */
-export interface StepContext<TInput> {
+/**
+ * What a step gets: the run's input and earlier steps' outputs, its idempotency key, and the systems. `TResults` is
+ * what the step may read of `results`: in a flow written with {@link flow}, the typed outputs of the steps before it.
+ */
+export interface StepContext<TInput, TResults = Readonly<Record<string, unknown>>> {
   runId: string;
   correlationId: string;
   input: TInput;
   /** Outputs of the run's completed steps, by step name. */
-  results: Record<string, unknown>;
+  results: TResults;
   /** `<runId>:<step>`: the key every system write of this step carries, so a retried step never writes twice. */
   key: string;
   systems: Systems;
@@ -81,4 +84,51 @@ export interface Flow<TInput> {
    */
   precondition?(input: TInput, systems: Systems, correlationId: string, governance: Governance | null): Promise<void>;
   steps: readonly Step<TInput>[];
+}
+
+type RunField = 'accountId' | 'projectId';
+
+/** The fields of output `O` a step may reveal: `accountId` or `projectId` where some shape of `O` holds a string (or null). */
+export type Revealable<O> = O extends object
+  ? { [K in RunField & keyof O]: O[K] extends string | null | undefined ? K : never }[RunField & keyof O]
+  : never;
+
+/**
+ * A step as {@link flow} takes it, a {@link Step} without its name: `R` holds the outputs of the steps before it, `O` is
+ * its own. A step shared by flows is a function returning one, generic in what it reads (`receivables.ts`).
+ */
+export interface StepSpec<TInput, R, O> {
+  system: SystemKey;
+  reveals?: readonly Revealable<O>[];
+  run: (ctx: StepContext<TInput, R>) => Promise<O>;
+  compensate?: (ctx: StepContext<TInput, R>, output: O) => Promise<void>;
+  writes?: (output: O) => string | null;
+}
+
+/** A flow being written: each `step` adds its output, by name, to what the steps after it read in `ctx.results`. */
+export interface FlowBuilder<TInput, R> {
+  /** Appends a step. @throws Error for a name the flow has already (a type error too) */
+  step<N extends string, O>(
+    name: N extends keyof R ? never : N,
+    spec: StepSpec<TInput, R, O>,
+  ): FlowBuilder<TInput, R & { readonly [K in N]: O }>;
+  /** The flow the engine runs: the steps in the order written. */
+  build(): Flow<TInput>;
+}
+
+/**
+ * Starts a flow from everything but its steps; `.step(name, spec)` appends each, `.build()` ends it. A step's `run`,
+ * `compensate` and `writes` see the typed outputs of the steps before it and their own, never a cast.
+ */
+export function flow<TInput>(head: Omit<Flow<TInput>, 'steps'>): FlowBuilder<TInput, Record<never, never>> {
+  const builder = (steps: readonly Step<TInput>[]): FlowBuilder<TInput, any> => ({
+    step(name, spec) {
+      if (steps.some((s) => s.name === name)) throw new Error(`Flow ${head.name} has two steps named '${name}'`);
+      // Sound: the engine runs the steps in this order and hands each every completed step's output, so `ctx.results`
+      // holds at least the earlier steps' (R), and `compensate` and `writes` get this step's own stored output (O).
+      return builder([...steps, { name, ...spec } as Step<TInput>]);
+    },
+    build: () => ({ ...head, steps }),
+  });
+  return builder([]);
 }

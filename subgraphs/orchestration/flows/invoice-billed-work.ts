@@ -11,7 +11,7 @@ import {
   type CreditHoldInput,
   type CreditHoldOutcome,
 } from './credit-hold';
-import type { Flow, StepContext } from './flow';
+import { type Flow, flow } from './flow';
 
 /** Input of an invoicing run: the project and the billing period (`YYYY-MM`) to invoice. */
 export interface InvoiceBilledWorkInput extends CreditHoldInput {
@@ -87,8 +87,6 @@ interface BilledWorkToInvoice {
   retainer?: { fee: Money; drawnDown: Money; overage: Money };
 }
 
-const collected = (ctx: StepContext<InvoiceBilledWorkInput>) => ctx.results.collectBilledWork as BilledWorkToInvoice;
-
 /** The project's billing model and account, from the PSA. @throws SystemError MISSING_REFERENCE for an unknown project. */
 async function readProject(systems: Systems, projectId: string, correlationId: string) {
   const work = await systems.psa.getBillableWork(projectId, 0, null, correlationId);
@@ -101,7 +99,7 @@ async function readProject(systems: Systems, projectId: string, correlationId: s
  * same transaction, so a line is never on two invoices. The invoice then flows back to the CRM and the PSA like any
  * other (the invoice trigger starts `syncInvoiceStatus`).
  */
-export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
+export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = flow<InvoiceBilledWorkInput>({
   name: 'invoiceBilledWork',
 
   parseInput(raw) {
@@ -164,133 +162,126 @@ export const invoiceBilledWork: Flow<InvoiceBilledWorkInput> = {
         { field: 'period', value: input.period },
       );
   },
-
-  steps: [
-    {
-      name: 'collectBilledWork',
-      system: 'erp',
-      reveals: ['accountId', 'projectId'],
-      async run(ctx): Promise<BilledWorkToInvoice> {
-        const { projectId, period } = ctx.input;
-        const project = await readProject(ctx.systems, projectId, ctx.correlationId);
-        const label = `Project ${projectId}`;
-        if (ctx.governance.billingModels[project.billingModel].billedBy === 'MILESTONE')
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} is billed by milestone (${project.billingModel}); its milestones are invoiced by billMilestone`,
-            'psa',
-          );
-        if (!project.account)
-          throw new SystemError('MISSING_REFERENCE', `${label} cannot be invoiced: it names no CRM account`, 'psa');
-        const customer = await ctx.systems.erp.getCustomerByAccount(project.account.id, ctx.correlationId);
-        if (!customer)
+})
+  .step('collectBilledWork', {
+    system: 'erp',
+    reveals: ['accountId', 'projectId'],
+    async run(ctx): Promise<BilledWorkToInvoice> {
+      const { projectId, period } = ctx.input;
+      const project = await readProject(ctx.systems, projectId, ctx.correlationId);
+      const label = `Project ${projectId}`;
+      if (ctx.governance.billingModels[project.billingModel].billedBy === 'MILESTONE')
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} is billed by milestone (${project.billingModel}); its milestones are invoiced by billMilestone`,
+          'psa',
+        );
+      if (!project.account)
+        throw new SystemError('MISSING_REFERENCE', `${label} cannot be invoiced: it names no CRM account`, 'psa');
+      const customer = await ctx.systems.erp.getCustomerByAccount(project.account.id, ctx.correlationId);
+      if (!customer)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `${label} cannot be invoiced: account ${project.account.id} has no ERP customer; convert its opportunity first`,
+          'erp',
+        );
+      const creditHold = checkCreditHold(ctx, customer, `${label} cannot be invoiced for ${period}`);
+      const billedBy = ctx.governance.billingModels[project.billingModel].billedBy;
+      const base = {
+        ...(creditHold.onHold ? { creditHold } : {}),
+        projectId,
+        accountId: project.account.id,
+        customerId: customer.id,
+        period,
+        issueDate: todayUtc(new Date(ctx.now())),
+      };
+      const all = await ctx.systems.erp.getBillingLines(projectId, ctx.correlationId);
+      if (billedBy === 'RETAINER') {
+        // In advance: the period's fee, with the month before's draw-down (and any earlier one not yet settled)
+        // measured against one fee; what exceeds it is billed per governance.
+        const fee = await ctx.systems.erp.getRetainerFee(projectId, ctx.correlationId);
+        if (!fee)
           throw new SystemError(
             'MISSING_REFERENCE',
-            `${label} cannot be invoiced: account ${project.account.id} has no ERP customer; convert its opportunity first`,
+            `${label} is billed as a retainer but the ERP holds no retainer fee for it; set it (upsertRetainerTerms), then retry`,
             'erp',
           );
-        const creditHold = checkCreditHold(ctx, customer, `${label} cannot be invoiced for ${period}`);
-        const billedBy = ctx.governance.billingModels[project.billingModel].billedBy;
-        const base = {
-          ...(creditHold.onHold ? { creditHold } : {}),
-          projectId,
-          accountId: project.account.id,
-          customerId: customer.id,
-          period,
-          issueDate: todayUtc(new Date(ctx.now())),
-        };
-        const all = await ctx.systems.erp.getBillingLines(projectId, ctx.correlationId);
-        if (billedBy === 'RETAINER') {
-          // In advance: the period's fee, with the month before's draw-down (and any earlier one not yet settled)
-          // measured against one fee; what exceeds it is billed per governance.
-          const fee = await ctx.systems.erp.getRetainerFee(projectId, ctx.correlationId);
-          if (!fee)
-            throw new SystemError(
-              'MISSING_REFERENCE',
-              `${label} is billed as a retainer but the ERP holds no retainer fee for it; set it (upsertRetainerTerms), then retry`,
-              'erp',
-            );
-          const before = previousPeriod(period);
-          const cutOff = periodEnd(before);
-          const drawn = uninvoicedUpTo(all, cutOff);
-          const { currency } = fee;
-          const drawnMinor = toMinor(sum(drawn, currency), currency);
-          const feeMinor = toMinor(fee.amount, currency);
-          const overageMinor =
-            (ctx.governance.billingModels[project.billingModel].retainerOverage ?? 'RATE_CARD') === 'RATE_CARD' &&
-            drawnMinor > feeMinor
-              ? drawnMinor - feeMinor
-              : 0n;
-          const amount = (minor: bigint): Money => ({ amount: fromMinor(minor, currency), currency });
-          const lines = [{ description: `Retainer fee, ${period}`, quantity: '1', unitPrice: fee }];
-          if (overageMinor > 0n)
-            lines.push({
-              description: `Time above the retainer, ${before}: ${amount(drawnMinor).amount} drawn down against a fee of ${fee.amount} ${currency}`,
-              quantity: '1',
-              unitPrice: amount(overageMinor),
-            });
-          return {
-            ...base,
-            billedBy,
-            cutOff,
-            billingLineIds: [],
-            coveredBillingLineIds: drawn.map((l) => l.id),
-            lines,
-            subtotal: amount(feeMinor + overageMinor),
-            retainer: { fee, drawnDown: amount(drawnMinor), overage: amount(overageMinor) },
-          };
-        }
-        const cutOff = periodEnd(period);
-        const lines = uninvoicedUpTo(all, cutOff);
-        if (lines.length === 0)
-          throw new SystemError(
-            'BAD_VALUE',
-            `${label} has no billed, uninvoiced work posted up to ${cutOff}: there is nothing to invoice for ${period}`,
-            'erp',
-            'NOTHING_TO_INVOICE',
-          );
+        const before = previousPeriod(period);
+        const cutOff = periodEnd(before);
+        const drawn = uninvoicedUpTo(all, cutOff);
+        const { currency } = fee;
+        const drawnMinor = toMinor(sum(drawn, currency), currency);
+        const feeMinor = toMinor(fee.amount, currency);
+        const overageMinor =
+          (ctx.governance.billingModels[project.billingModel].retainerOverage ?? 'RATE_CARD') === 'RATE_CARD' &&
+          drawnMinor > feeMinor
+            ? drawnMinor - feeMinor
+            : 0n;
+        const amount = (minor: bigint): Money => ({ amount: fromMinor(minor, currency), currency });
+        const lines = [{ description: `Retainer fee, ${period}`, quantity: '1', unitPrice: fee }];
+        if (overageMinor > 0n)
+          lines.push({
+            description: `Time above the retainer, ${before}: ${amount(drawnMinor).amount} drawn down against a fee of ${fee.amount} ${currency}`,
+            quantity: '1',
+            unitPrice: amount(overageMinor),
+          });
         return {
           ...base,
-          billedBy: 'RATE_CARD',
+          billedBy,
           cutOff,
-          billingLineIds: lines.map((l) => l.id),
-          coveredBillingLineIds: [],
-          lines: [],
-          subtotal: { amount: sum(lines, customer.currency), currency: customer.currency },
+          billingLineIds: [],
+          coveredBillingLineIds: drawn.map((l) => l.id),
+          lines,
+          subtotal: amount(feeMinor + overageMinor),
+          retainer: { fee, drawnDown: amount(drawnMinor), overage: amount(overageMinor) },
         };
-      },
-    },
-    {
-      name: 'postInvoice',
-      system: 'erp',
-      // No compensation: a posted invoice is in the books and is never deleted (a credit note is a finance decision).
-      // An abandoned run leaves it, and a new run for the period finds it again by its external ID.
-      async run(ctx) {
-        const work = collected(ctx);
-        const posted = await ctx.systems.erp.postInvoice(
-          {
-            externalId: billedWorkInvoiceExternalId(work.projectId, work.period),
-            customerId: work.customerId,
-            projectId: work.projectId,
-            issueDate: work.issueDate,
-            billingLineIds: work.billingLineIds,
-            ...(work.coveredBillingLineIds.length > 0 ? { coveredBillingLineIds: work.coveredBillingLineIds } : {}),
-            lines: work.lines,
-          },
-          ctx.correlationId,
+      }
+      const cutOff = periodEnd(period);
+      const lines = uninvoicedUpTo(all, cutOff);
+      if (lines.length === 0)
+        throw new SystemError(
+          'BAD_VALUE',
+          `${label} has no billed, uninvoiced work posted up to ${cutOff}: there is nothing to invoice for ${period}`,
+          'erp',
+          'NOTHING_TO_INVOICE',
         );
-        return {
-          invoiceId: posted.id,
-          number: posted.number,
-          total: posted.total,
-          lines: work.billingLineIds.length + work.lines.length,
-          created: posted.created,
-        };
-      },
-      writes: (output) => {
-        const o = output as { number: string; created: boolean };
-        return o.created ? `posted ERP invoice ${o.number}` : null;
-      },
+      return {
+        ...base,
+        billedBy: 'RATE_CARD',
+        cutOff,
+        billingLineIds: lines.map((l) => l.id),
+        coveredBillingLineIds: [],
+        lines: [],
+        subtotal: { amount: sum(lines, customer.currency), currency: customer.currency },
+      };
     },
-  ],
-};
+  })
+  .step('postInvoice', {
+    system: 'erp',
+    // No compensation: a posted invoice is in the books and is never deleted (a credit note is a finance decision).
+    // An abandoned run leaves it, and a new run for the period finds it again by its external ID.
+    async run(ctx) {
+      const work = ctx.results.collectBilledWork;
+      const posted = await ctx.systems.erp.postInvoice(
+        {
+          externalId: billedWorkInvoiceExternalId(work.projectId, work.period),
+          customerId: work.customerId,
+          projectId: work.projectId,
+          issueDate: work.issueDate,
+          billingLineIds: work.billingLineIds,
+          ...(work.coveredBillingLineIds.length > 0 ? { coveredBillingLineIds: work.coveredBillingLineIds } : {}),
+          lines: work.lines,
+        },
+        ctx.correlationId,
+      );
+      return {
+        invoiceId: posted.id,
+        number: posted.number,
+        total: posted.total,
+        lines: work.billingLineIds.length + work.lines.length,
+        created: posted.created,
+      };
+    },
+    writes: (output) => (output.created ? `posted ERP invoice ${output.number}` : null),
+  })
+  .build();

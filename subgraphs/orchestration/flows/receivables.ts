@@ -1,7 +1,7 @@
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
 import type { InvoiceStatusView } from '../systems/systems';
-import type { Step, StepContext } from './flow';
+import type { StepSpec } from './flow';
 
 /** The invoice a receivables step recomputes around: whom it bills, in what currency. */
 export interface InvoiceSubject {
@@ -57,18 +57,44 @@ export function receivableTotals(invoices: readonly InvoiceStatusView[], currenc
   };
 }
 
+/** What `updateAccountFinance` recorded on the CRM account, and whether it changed the figures held. */
+export interface AccountFinance {
+  accountId: string;
+  invoicedToDate: Money;
+  outstanding: Money;
+  overdue: Money;
+  oldestOverdueDueDate: string | null;
+  asOf: string;
+  invoices: number;
+  changed: boolean;
+}
+
+/** What `updateProjectFinancials` recorded on the PSA project, and whether it changed the figures held. */
+export interface ProjectFinancials {
+  projectId: string;
+  billed: Money;
+  collected: Money;
+  overdue: Money;
+  asOf: string;
+  invoices: number;
+  changed: boolean;
+}
+
+/** The results a receivables step reads: the invoice's subject, as the earlier step `from` found it. */
+type FoundBy<S extends string> = { readonly [K in S]: InvoiceSubject };
+
 /**
  * The step that recomputes the CRM account's finance summary (invoiced, outstanding, overdue, oldest overdue due date)
- * from all the account's ERP invoices. It reads the ERP and writes the CRM in one step, so that every attempt (a retry,
- * a replay) records fresh figures; the CRM ignores figures older than the ones it holds.
+ * from all the account's ERP invoices, around the invoice step `from` found. It reads the ERP and writes the CRM in one
+ * step, so that every attempt (a retry, a replay) records fresh figures; the CRM ignores figures older than the ones
+ * it holds.
  */
-export function updateAccountFinanceStep<T>(found: (ctx: StepContext<T>) => InvoiceSubject): Step<T> {
+export function updateAccountFinanceStep<S extends string>(from: S): StepSpec<unknown, FoundBy<S>, AccountFinance> {
   return {
-    name: 'updateAccountFinance',
     system: 'crm',
     reveals: ['accountId'],
     async run(ctx) {
-      const { accountId, currency } = found(ctx);
+      const { accountId, currency } = ctx.results[from];
       const asOf = new Date().toISOString();
       const invoices = await ctx.systems.erp.listInvoices({ accountId }, ctx.correlationId);
       const sum = receivableTotals(invoices, currency, `Account ${accountId}`);
@@ -87,13 +113,14 @@ export function updateAccountFinanceStep<T>(found: (ctx: StepContext<T>) => Invo
 }
 
 /** The step that recomputes the PSA project's financials (billed, collected, overdue → collections status). */
-export function updateProjectFinancialsStep<T>(found: (ctx: StepContext<T>) => InvoiceSubject): Step<T> {
+export function updateProjectFinancialsStep<S extends string>(
+  from: S,
+): StepSpec<unknown, FoundBy<S>, ProjectFinancials | { skipped: string }> {
   return {
-    name: 'updateProjectFinancials',
     system: 'psa',
     reveals: ['projectId'],
     async run(ctx) {
-      const { projectId, currency } = found(ctx);
+      const { projectId, currency } = ctx.results[from];
       if (projectId === null) return { skipped: 'the invoice bills no project' };
       const asOf = new Date().toISOString();
       const invoices = await ctx.systems.erp.listInvoices({ projectId }, ctx.correlationId);

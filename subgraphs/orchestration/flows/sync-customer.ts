@@ -10,7 +10,7 @@ import {
   type MasterValue,
   shown,
 } from './customer-master';
-import type { Flow, StepContext } from './flow';
+import { type Flow, flow, type StepContext } from './flow';
 
 /** Input of a customer sync: the CRM account whose changes go to its ERP customer. */
 export interface SyncCustomerInput {
@@ -84,7 +84,7 @@ async function lastSynced(ctx: StepContext<SyncCustomerInput>, accountId: string
  * record (a customer Meridian never wrote) there is no evidence of such an edit, and the CRM's value, which it owns,
  * is written. An account without an ERP customer has nothing to sync: conversion creates customers.
  */
-export const syncCustomer: Flow<SyncCustomerInput> = {
+export const syncCustomer: Flow<SyncCustomerInput> = flow<SyncCustomerInput>({
   name: 'syncCustomer',
 
   parseInput(raw) {
@@ -99,104 +99,102 @@ export const syncCustomer: Flow<SyncCustomerInput> = {
     opportunityId: null,
     projectId: null,
   }),
-
-  steps: [
-    {
-      name: 'readCrmAccount',
-      system: 'crm',
-      reveals: ['accountId'],
-      async run(ctx) {
-        const account = await ctx.systems.crm.getAccount(ctx.input.accountId, ctx.correlationId);
-        if (!account)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `The CRM has no account '${ctx.input.accountId}'`,
-            'crm',
-            'NOT_FOUND',
-          );
-        const fields = crmOwnedFields(ctx.governance);
-        return { accountId: account.id, crmOwnedFields: fields, values: crmValues(account, fields) };
-      },
+})
+  .step('readCrmAccount', {
+    system: 'crm',
+    reveals: ['accountId'],
+    async run(ctx) {
+      const account = await ctx.systems.crm.getAccount(ctx.input.accountId, ctx.correlationId);
+      if (!account)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `The CRM has no account '${ctx.input.accountId}'`,
+          'crm',
+          'NOT_FOUND',
+        );
+      const fields = crmOwnedFields(ctx.governance);
+      return { accountId: account.id, crmOwnedFields: fields, values: crmValues(account, fields) };
     },
-    {
-      name: 'updateErpCustomer',
-      system: 'erp',
-      reveals: ['accountId'],
-      async run(ctx): Promise<Synced | { accountId: string; skipped: string }> {
-        const { accountId } = ctx.input;
-        const fields = crmOwnedFields(ctx.governance);
-        const customer = await ctx.systems.erp.getCustomerByAccount(accountId, ctx.correlationId);
-        if (!customer) return { accountId, skipped: 'the account has no ERP customer yet' };
-        // Read again rather than taking readCrmAccount's values: a retry hours later writes what the CRM holds then.
-        const account = await ctx.systems.crm.getAccount(accountId, ctx.correlationId);
-        if (!account)
-          throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${accountId}'`, 'crm', 'NOT_FOUND');
-        const last = await lastSynced(ctx, accountId);
-        const set: Partial<Record<CustomerSyncField, MasterValue>> = {};
-        const updated: Synced['updated'] = {};
-        const conflicts: string[] = [];
-        for (const field of fields) {
-          const crm = CUSTOMER_FIELDS[field].crm(account);
-          const erp = CUSTOMER_FIELDS[field].erp(customer);
-          if (erp === crm) continue;
-          const recorded = last !== null && Object.hasOwn(last.values, field);
-          const synced = recorded ? (last.values[field] ?? null) : null;
-          if (recorded && erp !== synced) {
-            conflicts.push(
-              `customer field '${field}' was changed in the ERP to ${shown(erp)} (Meridian last synced ${shown(synced)}), and the CRM has ${shown(crm)}`,
-            );
-            continue;
-          }
-          set[field] = crm;
-          updated[field] = { from: erp, to: crm, lastSynced: synced };
-        }
-        if (conflicts.length) {
-          throw new SystemError(
-            'CONFLICT',
-            `Account ${accountId}, ERP customer ${customer.id} (${customer.customerNumber}): ${conflicts.join('; ')}. The CRM owns ${conflicts.length > 1 ? 'these fields' : 'this field'} (governance: sourceOfTruth.customer), so the ERP edit is not overwritten: make the ERP and the CRM agree, then retry`,
-            'erp',
+  })
+  .step('updateErpCustomer', {
+    system: 'erp',
+    reveals: ['accountId'],
+    async run(ctx): Promise<Synced | { accountId: string; skipped: string }> {
+      const { accountId } = ctx.input;
+      const fields = crmOwnedFields(ctx.governance);
+      const customer = await ctx.systems.erp.getCustomerByAccount(accountId, ctx.correlationId);
+      if (!customer) return { accountId, skipped: 'the account has no ERP customer yet' };
+      // Read again rather than taking readCrmAccount's values: a retry hours later writes what the CRM holds then.
+      const account = await ctx.systems.crm.getAccount(accountId, ctx.correlationId);
+      if (!account)
+        throw new SystemError('MISSING_REFERENCE', `The CRM has no account '${accountId}'`, 'crm', 'NOT_FOUND');
+      const last = await lastSynced(ctx, accountId);
+      const set: Partial<Record<CustomerSyncField, MasterValue>> = {};
+      const updated: Synced['updated'] = {};
+      const conflicts: string[] = [];
+      for (const field of fields) {
+        const crm = CUSTOMER_FIELDS[field].crm(account);
+        const erp = CUSTOMER_FIELDS[field].erp(customer);
+        if (erp === crm) continue;
+        const recorded = last !== null && Object.hasOwn(last.values, field);
+        const synced = recorded ? (last.values[field] ?? null) : null;
+        if (recorded && erp !== synced) {
+          conflicts.push(
+            `customer field '${field}' was changed in the ERP to ${shown(erp)} (Meridian last synced ${shown(synced)}), and the CRM has ${shown(crm)}`,
           );
+          continue;
         }
-        // The ERP's own fields, and `expected`, which makes the ERP refuse (CONFLICT) a field someone edits between
-        // this read and the write.
-        const erpSet: Partial<Record<ErpCustomerField, MasterValue>> = {};
-        const expected: Partial<Record<ErpCustomerField, MasterValue>> = {};
-        let parentsCreated: string[] = [];
-        for (const [field, value] of Object.entries(set) as [CustomerSyncField, MasterValue][]) {
-          const { erpField } = CUSTOMER_FIELDS[field];
-          if (field === 'parentAccount') {
-            // A new parent account gets its ERP customer first, on this customer's legal entity, terms and currency.
-            const parent = await ensureParentCustomer(ctx, account, fields, {
-              legalEntityCode: customer.legalEntity.code,
-              taxJurisdictionCode: customer.taxJurisdiction.code,
-              paymentTerms: customer.paymentTerms,
-              currency: customer.currency,
-            });
-            parentsCreated = parent.created.map((c) => c.customerId);
-            erpSet.parentCustomerId = parent.parentCustomerId;
-            expected.parentCustomerId = customer.parentCustomer?.id ?? null;
-          } else {
-            erpSet[erpField] = value;
-            expected[erpField] = CUSTOMER_FIELDS[field].erp(customer);
-          }
+        set[field] = crm;
+        updated[field] = { from: erp, to: crm, lastSynced: synced };
+      }
+      if (conflicts.length) {
+        throw new SystemError(
+          'CONFLICT',
+          `Account ${accountId}, ERP customer ${customer.id} (${customer.customerNumber}): ${conflicts.join('; ')}. The CRM owns ${conflicts.length > 1 ? 'these fields' : 'this field'} (governance: sourceOfTruth.customer), so the ERP edit is not overwritten: make the ERP and the CRM agree, then retry`,
+          'erp',
+        );
+      }
+      // The ERP's own fields, and `expected`, which makes the ERP refuse (CONFLICT) a field someone edits between
+      // this read and the write.
+      const erpSet: Partial<Record<ErpCustomerField, MasterValue>> = {};
+      const expected: Partial<Record<ErpCustomerField, MasterValue>> = {};
+      let parentsCreated: string[] = [];
+      for (const [field, value] of Object.entries(set) as [CustomerSyncField, MasterValue][]) {
+        const { erpField } = CUSTOMER_FIELDS[field];
+        if (field === 'parentAccount') {
+          // A new parent account gets its ERP customer first, on this customer's legal entity, terms and currency.
+          const parent = await ensureParentCustomer(ctx, account, fields, {
+            legalEntityCode: customer.legalEntity.code,
+            taxJurisdictionCode: customer.taxJurisdiction.code,
+            paymentTerms: customer.paymentTerms,
+            currency: customer.currency,
+          });
+          parentsCreated = parent.created.map((c) => c.customerId);
+          erpSet.parentCustomerId = parent.parentCustomerId;
+          expected.parentCustomerId = customer.parentCustomer?.id ?? null;
+        } else {
+          erpSet[erpField] = value;
+          expected[erpField] = CUSTOMER_FIELDS[field].erp(customer);
         }
-        if (Object.keys(erpSet).length)
-          await ctx.systems.erp.updateCustomerFields({ id: customer.id, set: erpSet, expected }, ctx.correlationId);
-        return {
-          accountId,
-          customerId: customer.id,
-          synced: crmValues(account, fields),
-          updated,
-          ...(parentsCreated.length ? { parentsCreated } : {}),
-        };
-      },
-      writes: (output) => {
-        const o = output as Partial<Synced>;
-        const changed = Object.keys(o.updated ?? {});
-        if (!o.customerId || (changed.length === 0 && !o.parentsCreated)) return null;
-        const parents = o.parentsCreated?.length ? ` (creating parent customer ${o.parentsCreated.join(', ')})` : '';
-        return `updated ${changed.join(', ')} of ERP customer ${o.customerId}${parents}`;
-      },
+      }
+      if (Object.keys(erpSet).length)
+        await ctx.systems.erp.updateCustomerFields({ id: customer.id, set: erpSet, expected }, ctx.correlationId);
+      return {
+        accountId,
+        customerId: customer.id,
+        synced: crmValues(account, fields),
+        updated,
+        ...(parentsCreated.length ? { parentsCreated } : {}),
+      };
     },
-  ],
-};
+    writes: (output) => {
+      if ('skipped' in output) return null;
+      const changed = Object.keys(output.updated);
+      if (changed.length === 0 && !output.parentsCreated) return null;
+      const parents = output.parentsCreated?.length
+        ? ` (creating parent customer ${output.parentsCreated.join(', ')})`
+        : '';
+      return `updated ${changed.join(', ')} of ERP customer ${output.customerId}${parents}`;
+    },
+  })
+  .build();

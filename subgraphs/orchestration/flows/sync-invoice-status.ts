@@ -1,6 +1,6 @@
 import { recordId } from '../../../lib/input';
 import { SystemError } from '../systems/system-error';
-import type { Flow, StepContext } from './flow';
+import { type Flow, flow } from './flow';
 import {
   type InvoiceSubject,
   invoiceSubject,
@@ -13,8 +13,6 @@ export interface SyncInvoiceStatusInput {
   invoiceId: string;
 }
 
-const found = (ctx: StepContext<SyncInvoiceStatusInput>) => ctx.results.readInvoice as InvoiceSubject;
-
 /**
  * ERP invoice status and payments → the account's finance summary in the CRM (invoiced to date, outstanding, overdue)
  * and the project's financials in the PSA (billed, collected). Each is recomputed in full from the ERP's invoices of
@@ -22,7 +20,7 @@ const found = (ctx: StepContext<SyncInvoiceStatusInput>) => ctx.results.readInvo
  * ignore figures older than the ones they hold. So replays, retries and events arriving out of order all converge on
  * the ERP's current figures.
  */
-export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
+export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = flow<SyncInvoiceStatusInput>({
   name: 'syncInvoiceStatus',
 
   parseInput(raw) {
@@ -37,25 +35,22 @@ export const syncInvoiceStatus: Flow<SyncInvoiceStatusInput> = {
     opportunityId: null,
     projectId: null,
   }),
-
-  steps: [
-    {
-      name: 'readInvoice',
-      system: 'erp',
-      reveals: ['accountId', 'projectId'],
-      async run(ctx): Promise<InvoiceSubject> {
-        const invoice = await ctx.systems.erp.getInvoice(ctx.input.invoiceId, ctx.correlationId);
-        if (!invoice)
-          throw new SystemError(
-            'MISSING_REFERENCE',
-            `The ERP has no invoice '${ctx.input.invoiceId}'`,
-            'erp',
-            'NOT_FOUND',
-          );
-        return invoiceSubject(invoice);
-      },
+})
+  .step('readInvoice', {
+    system: 'erp',
+    reveals: ['accountId', 'projectId'],
+    async run(ctx): Promise<InvoiceSubject> {
+      const invoice = await ctx.systems.erp.getInvoice(ctx.input.invoiceId, ctx.correlationId);
+      if (!invoice)
+        throw new SystemError(
+          'MISSING_REFERENCE',
+          `The ERP has no invoice '${ctx.input.invoiceId}'`,
+          'erp',
+          'NOT_FOUND',
+        );
+      return invoiceSubject(invoice);
     },
-    updateAccountFinanceStep(found),
-    updateProjectFinancialsStep(found),
-  ],
-};
+  })
+  .step('updateAccountFinance', updateAccountFinanceStep('readInvoice'))
+  .step('updateProjectFinancials', updateProjectFinancialsStep('readInvoice'))
+  .build();
