@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { formatId } from '../lib/ids';
@@ -21,6 +21,7 @@ import type { TimeEntryRecord } from '../subgraphs/psa/connector/psa-connector';
 import { startStack, type Stack } from '../stack/start-stack';
 import { EXIT_WITH_PARENT, spawnChild, TSX_LOADER, type BenchChild } from './children';
 import { benchDeal } from './bench-deal';
+import { clockTicksPerSecond, cpuTimeMs, hostBusyMs } from './proc-stats';
 
 /** What to measure. */
 export interface WorkersBenchOptions {
@@ -61,7 +62,7 @@ async function oneConfiguration(
   ledger: 'sqlite' | 'postgres',
   workers: number,
   options: WorkersBenchOptions,
-): Promise<{ conversionsPerS: number; entriesPerS: number }> {
+): Promise<{ conversionsPerS: number; entriesPerS: number; conversionsCpu: PhaseCpu; billingCpu: PhaseCpu }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-bench-workers-'));
   const database = `meridian_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
   let databaseUrl: string | undefined;
@@ -153,6 +154,26 @@ async function oneConfiguration(
       ),
     );
 
+    const ticks = clockTicksPerSecond();
+    // CPU per phase: this process (the three reference systems and the ledger's queueing), the worker processes, and
+    // everything else on the host (PostgreSQL); against the two cores' capacity over the phase, it shows what bounds it.
+    const cpuNow = () => {
+      const systems = cpuTimeMs(process.pid, ticks);
+      const workerCpu = children.reduce((sum, c) => sum + cpuTimeMs(c.pid, ticks), 0);
+      return { systems, workers: workerCpu, host: hostBusyMs(ticks), at: performance.now() };
+    };
+    const cpuSince = (from: ReturnType<typeof cpuNow>): PhaseCpu => {
+      const to = cpuNow();
+      const systems = to.systems - from.systems;
+      const workerCpu = to.workers - from.workers;
+      return {
+        systemsMs: systems,
+        workersMs: workerCpu,
+        othersMs: Math.max(0, to.host - from.host - systems - workerCpu),
+        capacityMs: (to.at - from.at) * availableParallelism(),
+      };
+    };
+    let cpu0 = cpuNow();
     let t0 = performance.now();
     const conversionRuns: string[] = [];
     for (const opportunityId of opportunities)
@@ -162,7 +183,9 @@ async function oneConfiguration(
       );
     await untilAllDone(stack, conversionRuns);
     const conversionsPerS = options.conversions / ((performance.now() - t0) / 1000);
+    const conversionsCpu = cpuSince(cpu0);
 
+    cpu0 = cpuNow();
     t0 = performance.now();
     const billingRuns: string[] = [];
     for (const projectId of projects)
@@ -173,13 +196,27 @@ async function oneConfiguration(
       .map((r) => (r.steps[1]!.output as { timeEntries: number }).timeEntries)
       .reduce((a, b) => a + b, 0);
     const entriesPerS = billed / ((performance.now() - t0) / 1000);
-    return { conversionsPerS, entriesPerS };
+    return { conversionsPerS, entriesPerS, conversionsCpu, billingCpu: cpuSince(cpu0) };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
     if (databaseUrl) await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
+}
+
+/** CPU-ms spent during one phase of a configuration, and what the host's cores could give over it. */
+interface PhaseCpu {
+  systemsMs: number;
+  workersMs: number;
+  othersMs: number;
+  capacityMs: number;
+}
+
+function shares(cpu: PhaseCpu): string {
+  const pct = (ms: number) => `${Math.round((ms / cpu.capacityMs) * 100)}%`;
+  const idle = Math.max(0, cpu.capacityMs - cpu.systemsMs - cpu.workersMs - cpu.othersMs);
+  return `${pct(cpu.systemsMs)} ${pct(cpu.workersMs)} ${pct(cpu.othersMs)} ${pct(idle)}`;
 }
 
 /** Runs SQLite with one worker, then `options.ledger` with each worker count, and prints a table. */
@@ -191,11 +228,16 @@ export async function benchWorkers(options: WorkersBenchOptions): Promise<void> 
   console.log(
     `bench:sync workers: ${options.conversions} conversions, then ${options.projects} billing runs of ${options.entriesPerProject} approved entries, per configuration (node ${process.version})`,
   );
-  console.log('ledger     workers  conversions/s  billed entries/s');
+  console.log(
+    'ledger     workers  conversions/s  billed entries/s   CPU share while converting / billing: systems+bench, workers, others (PostgreSQL), idle',
+  );
   for (const c of configurations) {
     const figures = await oneConfiguration(c.ledger, c.workers, options);
     console.log(
-      `${c.ledger.padEnd(10)} ${String(c.workers).padStart(7)}  ${figures.conversionsPerS.toFixed(1).padStart(13)}  ${figures.entriesPerS.toFixed(0).padStart(16)}`,
+      `${c.ledger.padEnd(10)} ${String(c.workers).padStart(7)}  ${figures.conversionsPerS.toFixed(1).padStart(13)}  ${figures.entriesPerS.toFixed(0).padStart(16)}   ${shares(figures.conversionsCpu)} / ${shares(figures.billingCpu)}`,
     );
   }
+  console.log(
+    `(CPU from /proc over the phase, as a share of ${availableParallelism()} cores × its wall time; "systems+bench" is this process: the three reference systems, the ledger reads and the queueing)`,
+  );
 }
