@@ -89,11 +89,19 @@ export function identityFromClaims(claims: Record<string, unknown>): Identity {
 /** Header carrying the verified identity from the gateway (or the orchestration) to a subgraph, under the request signature. */
 export const IDENTITY_HEADER = 'x-meridian-identity';
 
-/** The identity as a header value (base64url JSON); `''` for an anonymous request. */
+/** Header values of the identities encoded so far: a request's identity is encoded once for all its subgraph calls. */
+const encoded = new WeakMap<Identity, string>();
+
+/** The identity as a header value (base64url JSON); `''` for an anonymous request. Identities are never mutated. */
 export function encodeIdentity(identity: Identity | null): string {
   if (!identity) return '';
-  const { subject, role, scopes, accounts } = identity;
-  return Buffer.from(JSON.stringify({ subject, role, scopes, accounts })).toString('base64url');
+  let value = encoded.get(identity);
+  if (value === undefined) {
+    const { subject, role, scopes, accounts } = identity;
+    value = Buffer.from(JSON.stringify({ subject, role, scopes, accounts })).toString('base64url');
+    encoded.set(identity, value);
+  }
+  return value;
 }
 
 /**
