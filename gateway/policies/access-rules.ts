@@ -1,5 +1,6 @@
 import { accessRefusal } from '../../lib/auth/access-plugin';
 import { checkAccess, type AccessRules } from '../../lib/auth/access-rules';
+import type { Identity } from '../../lib/auth/identity';
 import { documentCache } from './document-cache';
 import type { GatewayPolicy } from './policy';
 
@@ -16,8 +17,7 @@ export function accessRules(rules: AccessRules): GatewayPolicy {
     name: 'access-rules',
     codes: ['UNAUTHENTICATED', 'FORBIDDEN'],
     operation({ schema, document, operationName, identity }) {
-      const scopes = identity ? [...identity.scopes].sort().join(' ') : '(anonymous)';
-      const key = `${operationName ?? ''}|${scopes}`;
+      const key = `${operationName ?? ''}|${identity ? scopeKey(identity) : '(anonymous)'}`;
       if (
         allowed(schema, document, key, () => checkAccess(schema, document, operationName, rules, identity).length === 0)
       )
@@ -26,4 +26,16 @@ export function accessRules(rules: AccessRules): GatewayPolicy {
       if (refusal) throw refusal;
     },
   };
+}
+
+const scopeKeys = new WeakMap<Identity, string>();
+
+/** The identity's scopes as one sorted string, worked out once per identity (a kept token's is reused). */
+function scopeKey(identity: Identity): string {
+  let key = scopeKeys.get(identity);
+  if (key === undefined) {
+    key = [...identity.scopes].sort().join(' ');
+    scopeKeys.set(identity, key);
+  }
+  return key;
 }

@@ -1,5 +1,10 @@
 import { UnsecuredJWT } from 'jose';
 import { authFromEnv, DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../../gateway/auth/auth-from-env';
+import {
+  createAuthenticator,
+  DEFAULT_TOKEN_CACHE_SIZE,
+  DEFAULT_TOKEN_CACHE_TTL_MS,
+} from '../../gateway/auth/authenticator';
 import { mintToken, type TokenRequest } from '../../gateway/auth/mint-token';
 import { CLOSE_UNAUTHENTICATED } from '../../gateway/subscriptions/index';
 import { gql, startTestStack } from '../support/stack';
@@ -138,6 +143,67 @@ describe('authentication settings', () => {
       keys: { kind: 'secret', secret: DEV_JWT_SECRET },
       issuer: DEV_ISSUER,
       audience: DEV_AUDIENCE,
+      tokenCacheSize: DEFAULT_TOKEN_CACHE_SIZE,
+      tokenCacheTtlMs: DEFAULT_TOKEN_CACHE_TTL_MS,
     });
+    expect(authFromEnv({ AUTH_TOKEN_CACHE_SIZE: '0', AUTH_TOKEN_CACHE_TTL_MS: '5000' })).toMatchObject({
+      tokenCacheSize: 0,
+      tokenCacheTtlMs: 5000,
+    });
+    expect(() => authFromEnv({ AUTH_TOKEN_CACHE_SIZE: '-1' })).toThrow('AUTH_TOKEN_CACHE_SIZE');
+  });
+});
+
+describe('the verified-token cache', () => {
+  const secretKeys = { kind: 'secret' as const, secret: DEV_JWT_SECRET };
+  const authenticator = (extra: { tokenCacheSize?: number; tokenCacheTtlMs?: number; now: () => number }) =>
+    createAuthenticator({ mode: 'jwt', keys: secretKeys, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, ...extra });
+  const bearer = async (request: Partial<TokenRequest> = {}) => `Bearer ${await mintToken({ ...valid, ...request })}`;
+
+  it('answers a token it verified with the same identity until the time to keep it has passed, then verifies it again', async () => {
+    let clock = Date.now();
+    const authenticate = authenticator({ tokenCacheTtlMs: 60_000, now: () => clock });
+    const token = await bearer({ expiresIn: '1h' });
+    const first = await authenticate(token);
+    expect(first).toMatchObject({ subject: 'ops-1', role: 'operations' });
+    clock += 59_000;
+    expect(await authenticate(token)).toBe(first);
+    clock += 1_000;
+    const again = await authenticate(token);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+
+  it('never answers a token past its expiry from the cache', async () => {
+    let clock = Date.now();
+    const authenticate = authenticator({ tokenCacheTtlMs: 3_600_000, now: () => clock });
+    const token = await bearer({ expiresIn: Math.floor(clock / 1000) + 30 });
+    const identity = await authenticate(token);
+    clock += 20_000;
+    expect(await authenticate(token)).toBe(identity);
+    // Past `exp` and the 5 s leeway: refused exactly as a token never seen.
+    clock += 16_000;
+    await expect(authenticate(token)).rejects.toMatchObject({
+      message: 'The token has expired',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+  });
+
+  it('keeps at most tokenCacheSize tokens, the oldest dropped first; 0 keeps none; a refused token is never kept', async () => {
+    const clock = Date.now();
+    const two = authenticator({ tokenCacheSize: 2, now: () => clock });
+    const [a, b, c] = [await bearer({ subject: 'a' }), await bearer({ subject: 'b' }), await bearer({ subject: 'c' })];
+    const first = { a: await two(a), b: await two(b) };
+    expect(await two(a)).toBe(first.a);
+    await two(c); // a is the oldest: dropped
+    expect(await two(b)).toBe(first.b);
+    expect(await two(a)).not.toBe(first.a);
+
+    const none = authenticator({ tokenCacheSize: 0, now: () => clock });
+    expect(await none(a)).not.toBe(await none(a));
+
+    const forged = await bearer({ secret: 'some-other-secret-of-at-least-32-characters' });
+    for (let i = 0; i < 2; i++)
+      await expect(two(forged)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
   });
 });
