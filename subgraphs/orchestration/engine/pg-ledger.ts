@@ -932,30 +932,37 @@ export class PgLedger implements Ledger {
       ]);
     }
     for (const entry of t.audit) await this.audit(db, run.id, entry, entry.at ?? run.updatedAt);
-    if (t.events.length) {
-      // Held to commit: outbox rows commit in seq order, so a reader never sees seq N+1 before N.
-      await db.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
-      const snapshot = JSON.stringify(run);
-      for (const event of t.events)
-        await db.query(
-          `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [
-            run.id,
-            event.type,
-            run.sequence,
-            run.status,
-            run.flow,
-            run.accountId,
-            event.exceptionId,
-            snapshot,
-            run.updatedAt,
-          ],
-        );
-      await db.query(`NOTIFY ${CHANNELS.outbox}`);
-    }
-    // A run another worker may take up now: wake the workers listening.
+    // A run another worker may take up now: wake the workers listening. NOTIFY is delivered at commit, so it is sent
+    // before the outbox lock below, which every commit with events waits on: the lock is held for one statement.
     if (RUNNABLE.includes(run.status) && t.lease === null) await db.query(`NOTIFY ${CHANNELS.runs}`);
+    if (t.events.length) {
+      await db.query(`NOTIFY ${CHANNELS.outbox}`);
+      const snapshot = JSON.stringify(run);
+      const params: unknown[] = [];
+      const rows = t.events.map((event) => {
+        const at = params.length;
+        params.push(
+          run.id,
+          event.type,
+          run.sequence,
+          run.status,
+          run.flow,
+          run.accountId,
+          event.exceptionId,
+          snapshot,
+          run.updatedAt,
+        );
+        return `(${Array.from({ length: 9 }, (_, i) => `$${at + i + 1}`).join(', ')})`;
+      });
+      // Held to commit: outbox rows commit in seq order, so a reader never sees seq N+1 before N. Taken last, with
+      // every other write of the transaction done, and the events written in one statement.
+      await db.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+      await db.query(
+        `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at)
+         VALUES ${rows.join(', ')}`,
+        params,
+      );
+    }
     return run;
   }
 
