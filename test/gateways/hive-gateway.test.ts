@@ -165,6 +165,23 @@ describe('Hive Gateway in front of the subgraphs (SUBGRAPH_TRUST=jwt, examples/g
     expect(outcome(ours).errors.map((e) => e.code)).toEqual(['UNAUTHENTICATED']);
   });
 
+  it('refuses an operation one level deeper than the limit, as our gateway does, and suggests no field names', async () => {
+    const bi = await authHeader('bi');
+    // accounts › nodes › parentAccount × (depth − 3) › id: exactly `depth` levels.
+    const deep = (depth: number) =>
+      `{ accounts(first: 1) { nodes { ${'parentAccount { '.repeat(depth - 3)}id${' }'.repeat(depth - 3)} } } }`;
+    const served = await viaHive(deep(12), {}, bi);
+    expect([served.status, served.body.errors]).toEqual([200, undefined]);
+    const theirs = await viaHive(deep(13), {}, bi);
+    expect(theirs.body.data ?? null).toBeNull();
+    expect(theirs.body.errors?.map((e) => e.message).join(' ')).toMatch(/depth/i);
+    const ours = await gql(stack.gatewayUrl, deep(13), {}, bi);
+    expect(outcome(ours).errors.map((e) => e.code)).toEqual(['QUERY_TOO_DEEP']);
+    const typo = await viaHive('{ acounts(first: 1) { totalCount } }', {}, bi);
+    expect(typo.body.errors?.[0]?.message).toMatch(/acounts/);
+    expect(typo.body.errors?.[0]?.message).not.toMatch(/did you mean/i);
+  });
+
   it("gives a portal token its own account, and another account's as an unknown one, as our gateway does", async () => {
     const manifest = JSON.parse(readFileSync(TRUSTED_DOCUMENTS, 'utf8')) as {
       operations: { id: string; name: string; body: string }[];

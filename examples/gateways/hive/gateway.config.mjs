@@ -12,6 +12,12 @@ if (!gatewaySecret || gatewaySecret.length < 32)
 const FORWARDED = ['authorization', 'traceparent', 'tracestate'];
 
 export const gatewayConfig = {
+  // The operation limits our gateway applies by default (LIMIT_MAX_TOKENS, LIMIT_MAX_DEPTH), with Hive's built-in
+  // GraphQL Armor rules; the subgraphs only see the planned pieces of an operation, so the edge must refuse big ones.
+  maxTokens: 3000,
+  maxDepth: 12,
+  // As our gateway in production: no "did you mean" hints that spell out the schema to unauthenticated callers.
+  blockFieldSuggestions: true,
   propagateHeaders: {
     fromClientToSubgraphs: ({ request }) => {
       const headers = { 'x-meridian-gateway-secret': gatewaySecret };
