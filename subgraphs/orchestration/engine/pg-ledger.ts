@@ -28,6 +28,8 @@ import {
   RUNNABLE,
   decideCreate,
   decideResolve,
+  OUTBOX_INSERT_COLUMNS,
+  outboxRows,
   transition,
   type AuditEntry,
   type RunEventInput,
@@ -937,31 +939,16 @@ export class PgLedger implements Ledger {
     if (RUNNABLE.includes(run.status) && t.lease === null) await db.query(`NOTIFY ${CHANNELS.runs}`);
     if (t.events.length) {
       await db.query(`NOTIFY ${CHANNELS.outbox}`);
-      const snapshot = JSON.stringify(run);
-      const params: unknown[] = [];
-      const rows = t.events.map((event) => {
-        const at = params.length;
-        params.push(
-          run.id,
-          event.type,
-          run.sequence,
-          run.status,
-          run.flow,
-          run.accountId,
-          event.exceptionId,
-          snapshot,
-          run.updatedAt,
-        );
-        return `(${Array.from({ length: 9 }, (_, i) => `$${at + i + 1}`).join(', ')})`;
-      });
+      const values = outboxRows(t);
+      const params = values.flat();
+      const width = values[0]!.length;
+      const rows = values.map(
+        (_, r) => `(${Array.from({ length: width }, (_, i) => `$${r * width + i + 1}`).join(', ')})`,
+      );
       // Held to commit: outbox rows commit in seq order, so a reader never sees seq N+1 before N. Taken last, with
       // every other write of the transaction done, and the events written in one statement.
       await db.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
-      await db.query(
-        `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at)
-         VALUES ${rows.join(', ')}`,
-        params,
-      );
+      await db.query(`INSERT INTO outbox (${OUTBOX_INSERT_COLUMNS}) VALUES ${rows.join(', ')}`, params);
     }
     return run;
   }

@@ -97,6 +97,27 @@ export interface Transition {
   events: { type: OutboxEvent['type']; exceptionId: string | null }[];
 }
 
+/** The outbox columns each adapter writes, in the order of {@link outboxRows}' values. */
+export const OUTBOX_INSERT_COLUMNS =
+  'run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at';
+
+/** The values of each outbox row a transition writes, in {@link OUTBOX_INSERT_COLUMNS} order: the run is each row's snapshot. */
+export function outboxRows(t: Transition): unknown[][] {
+  const { run } = t;
+  const snapshot = JSON.stringify(run);
+  return t.events.map((event) => [
+    run.id,
+    event.type,
+    run.sequence,
+    run.status,
+    run.flow,
+    run.accountId,
+    event.exceptionId,
+    snapshot,
+    run.updatedAt,
+  ]);
+}
+
 /** What a transition may not compute itself: the time and fresh IDs. */
 export interface TransitionContext {
   now: number;

@@ -9,6 +9,8 @@ import {
   RUNNABLE,
   decideCreate,
   decideResolve,
+  OUTBOX_INSERT_COLUMNS,
+  outboxRows,
   transition,
   type AuditEntry,
   type RunEventInput,
@@ -670,22 +672,8 @@ export class SqliteLedger implements Ledger {
         .run(e.id, e.runId, e.flow, e.step, e.class, e.system, e.message, e.accountId, e.createdAt);
     }
     for (const entry of t.audit) this.audit(run.id, entry, entry.at ?? run.updatedAt);
-    const snapshot = JSON.stringify(run);
-    const insert = this.db.prepare(
-      `INSERT INTO outbox (run_id, type, sequence, status, flow, account_id, exception_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const event of t.events)
-      insert.run(
-        run.id,
-        event.type,
-        run.sequence,
-        run.status,
-        run.flow,
-        run.accountId,
-        event.exceptionId,
-        snapshot,
-        run.updatedAt,
-      );
+    const insert = this.db.prepare(`INSERT INTO outbox (${OUTBOX_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const row of outboxRows(t)) insert.run(...row);
     return run;
   }
 
