@@ -1,6 +1,6 @@
 import { fromMinor, toMinor, type Money } from '../../../lib/money';
 import { SystemError } from '../systems/system-error';
-import type { InvoiceStatusView } from '../systems/systems';
+import type { AccountFinancials, InvoiceStatusView } from '../systems/systems';
 import type { StepSpec } from './flow';
 
 /** The invoice a receivables step recomputes around: whom it bills, in what currency. */
@@ -58,13 +58,7 @@ export function receivableTotals(invoices: readonly InvoiceStatusView[], currenc
 }
 
 /** What `updateAccountFinance` recorded on the CRM account, and whether it changed the figures held. */
-export interface AccountFinance {
-  accountId: string;
-  invoicedToDate: Money;
-  outstanding: Money;
-  overdue: Money;
-  oldestOverdueDueDate: string | null;
-  asOf: string;
+export interface AccountFinance extends AccountFinancials {
   invoices: number;
   changed: boolean;
 }
