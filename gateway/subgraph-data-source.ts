@@ -1,4 +1,5 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { STATUS_CODES } from 'node:http';
 import { parseCacheControlHeader } from '@apollo/gateway/dist/datasources/parseCacheControlHeader';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
@@ -99,7 +100,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json');
     const parsed: unknown = json ? await answer.body.json() : await answer.body.text();
     if (answer.statusCode < 200 || answer.statusCode > 299) {
-      const statusText = STATUS_TEXT[answer.statusCode] ?? '';
+      const statusText = STATUS_CODES[answer.statusCode] ?? '';
       throw new GraphQLError(`${answer.statusCode}: ${statusText}`, {
         extensions: {
           response: { url: this.url, status: answer.statusCode, statusText, body: parsed },
@@ -117,20 +118,6 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     return parsed as GatewayGraphQLResponse;
   }
 }
-
-/** Status texts of the answers a subgraph gives when it refuses or fails, for the error message. */
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  413: 'Payload Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 /** Applies a subgraph's `cache-control` to the incoming operation's cache policy, as `RemoteGraphQLDataSource` does. */
 function restrictCachePolicy(

@@ -2,7 +2,7 @@ import { addDays } from '../../lib/dates';
 import type { RunRecord } from '../../subgraphs/orchestration/engine/ledger';
 import { type Governance, loadGovernance } from '../../subgraphs/orchestration/governance/governance';
 import { createTestClock, type TestClock } from '../support/clock';
-import { convert, createWonOpportunity, waitForRun } from '../support/runs';
+import { convertedDeal, waitForRun } from '../support/runs';
 import { gql, startTestStack } from '../support/stack';
 
 /*
@@ -88,27 +88,19 @@ describe('overdue receivables', () => {
 
   /** A converted milestone deal whose first milestone (60,000.00 + 20% VAT) is invoiced today. */
   async function invoicedProject() {
-    const { accountId, opportunityId } = await createWonOpportunity(stack.gatewayUrl);
-    const conversion = await waitForRun(
-      stack,
-      (await convert(stack.gatewayUrl, opportunityId)).data!.convertOpportunityToProject.id,
-      ['SUCCEEDED', 'EXCEPTION'],
-    );
-    expect(conversion.status).toBe('SUCCEEDED');
-    const [project] = await stack.stores.psa.getProjectsByOpportunity([opportunityId]);
-    const [milestones] = await stack.stores.psa.getMilestonesByProject([project!.id]);
-    await gql(stack.gatewayUrl, 'mutation($id: ID!) { completeMilestone(id: $id) { id } }', { id: milestones![0]!.id });
+    const { accountId, project, milestones } = await convertedDeal(stack);
+    await gql(stack.gatewayUrl, 'mutation($id: ID!) { completeMilestone(id: $id) { id } }', { id: milestones[0]!.id });
     const started = await gql(
       stack.gatewayUrl,
       'mutation($id: ID!) { billMilestone(input: { milestoneId: $id }) { id } }',
       {
-        id: milestones![0]!.id,
+        id: milestones[0]!.id,
       },
     );
     const billed = await waitForRun(stack, started.body.data!.billMilestone.id, ['SUCCEEDED', 'EXCEPTION']);
     const invoiceId = (billed.steps[2]!.output as { invoiceId: string }).invoiceId;
     const [invoice] = await stack.stores.erp.getInvoices([invoiceId]);
-    return { accountId, projectId: project!.id, invoiceId, dueDate: invoice!.dueDate };
+    return { accountId, projectId: project.id, invoiceId, dueDate: invoice!.dueDate };
   }
 
   // First, while the clock is still before every due date the tests post.

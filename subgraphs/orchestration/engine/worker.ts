@@ -180,6 +180,18 @@ export function startWorker(options: WorkerOptions): Worker {
     };
   };
 
+  /** When to try a failed call again (forward or compensating), by its system's retry policy; null when never. */
+  function retryAtAfter(failure: StepError, stepSystem: SystemKey, attempts: number): number | null {
+    if (!RETRYABLE.has(failure.class)) return null;
+    return nextAttemptAt(
+      governance.retry[policyOf(failure, stepSystem)],
+      attempts,
+      failure.retryAfterMs,
+      now(),
+      random,
+    );
+  }
+
   async function advance(run: RunRecord, flow: Flow<unknown>, lease: string): Promise<void> {
     let current = run;
     for (const step of run.steps) {
@@ -196,15 +208,7 @@ export function startWorker(options: WorkerOptions): Worker {
         if (traceparent) failure.traceparent = traceparent;
         stepAttempts.inc({ system: def.system, error_class: failure.class });
         const attempts = step.attempts + 1;
-        const retryAt = RETRYABLE.has(failure.class)
-          ? nextAttemptAt(
-              governance.retry[policyOf(failure, def.system)],
-              attempts,
-              failure.retryAfterMs,
-              now(),
-              random,
-            )
-          : null;
+        const retryAt = retryAtAfter(failure, def.system, attempts);
         if (retryAt === null && RETRYABLE.has(failure.class))
           failure.message = `Gave up after ${attempts} attempts: ${failure.message}`;
         logger.warn(
@@ -259,15 +263,7 @@ export function startWorker(options: WorkerOptions): Worker {
         } catch (error) {
           failure = toStepError(error, run, step.name);
           const attempts = step.compensationAttempts + 1;
-          const retryAt = RETRYABLE.has(failure.class)
-            ? nextAttemptAt(
-                governance.retry[policyOf(failure, def.system)],
-                attempts,
-                failure.retryAfterMs,
-                now(),
-                random,
-              )
-            : null;
+          const retryAt = retryAtAfter(failure, def.system, attempts);
           if (retryAt !== null) {
             // Recorded, and the lease let go: whichever worker claims the run when it is due tries again, so a wait
             // longer than the lease never lets two workers compensate the same step.

@@ -44,6 +44,7 @@ import {
 } from '../erp-connector';
 import type { ProjectContractCommands } from '../project-contracts';
 import { PROJECT_CONTRACTS_SCHEMA, SqliteProjectContracts } from './sqlite-project-contracts';
+import { noProjectDimensions, PROJECT_CURRENCY_SQL } from './project-dimensions';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS legal_entities (
@@ -661,9 +662,7 @@ export class SqliteErpConnector implements ErpConnector {
 
   async postBillingLines(lines: readonly NewBillingLine[]): Promise<BillingLineRecord[]> {
     const byExternalId = this.db.prepare(`SELECT ${BILLING_LINE_COLUMNS} FROM billing_lines WHERE external_id = ?`);
-    const projectCurrency = this.db.prepare(
-      'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
-    );
+    const projectCurrency = this.db.prepare(PROJECT_CURRENCY_SQL);
     const insert = this.db.prepare(
       `INSERT INTO billing_lines (id, external_id, psa_project_id, source_type, source_id, description, quantity_hundredths, unit_price_minor,
          amount_minor, currency, posting_date, invoice_id)
@@ -684,17 +683,7 @@ export class SqliteErpConnector implements ErpConnector {
           return existing;
         }
         const project = projectCurrency.get(line.psaProjectId) as { currency: string } | undefined;
-        if (!project) {
-          throw new MeridianError(
-            'NOT_FOUND',
-            `ERP has no project '${line.psaProjectId}': push its financial dimensions first`,
-            {
-              system: 'erp',
-              field: 'projectId',
-              value: line.psaProjectId,
-            },
-          );
-        }
+        if (!project) throw noProjectDimensions(line.psaProjectId);
         if (line.currency !== project.currency) {
           const shown = `${fromMinor(line.unitPriceMinor, line.currency)} ${line.currency}`;
           throw rejected(
@@ -751,17 +740,7 @@ export class SqliteErpConnector implements ErpConnector {
         const dimensions = this.db
           .prepare('SELECT customer_id AS customerId FROM project_dimensions WHERE psa_project_id = ?')
           .get(input.psaProjectId) as { customerId: string } | undefined;
-        if (!dimensions) {
-          throw new MeridianError(
-            'NOT_FOUND',
-            `ERP has no project '${input.psaProjectId}': push its financial dimensions first`,
-            {
-              system: 'erp',
-              field: 'projectId',
-              value: input.psaProjectId,
-            },
-          );
-        }
+        if (!dimensions) throw noProjectDimensions(input.psaProjectId);
         if (dimensions.customerId !== customer.id) {
           throw rejected(
             `ERP rejected project '${input.psaProjectId}' on an invoice to '${customer.id}': the project bills customer '${dimensions.customerId}'`,
@@ -839,17 +818,8 @@ export class SqliteErpConnector implements ErpConnector {
 
   async upsertRetainerTerms(input: RetainerTermsRecord): Promise<{ record: RetainerTermsRecord; created: boolean }> {
     return this.db.transaction((): { record: RetainerTermsRecord; created: boolean } => {
-      const project = this.db
-        .prepare(
-          'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
-        )
-        .get(input.psaProjectId) as { currency: string } | undefined;
-      if (!project)
-        throw new MeridianError(
-          'NOT_FOUND',
-          `ERP has no project '${input.psaProjectId}': push its financial dimensions first`,
-          { system: 'erp', field: 'projectId', value: input.psaProjectId },
-        );
+      const project = this.db.prepare(PROJECT_CURRENCY_SQL).get(input.psaProjectId) as { currency: string } | undefined;
+      if (!project) throw noProjectDimensions(input.psaProjectId);
       const shown = `${fromMinor(input.feeMinor, input.currency)} ${input.currency}`;
       if (input.currency !== project.currency)
         throw rejected(

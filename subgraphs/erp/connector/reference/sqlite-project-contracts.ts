@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { byKey } from '../../../../lib/batch';
 import { MeridianError } from '../../../../lib/errors';
 import { inJson, type SqliteDatabase } from '../../../../lib/sqlite';
+import { noProjectDimensions, PROJECT_CURRENCY_SQL } from './project-dimensions';
 import type { AmendProjectContract, ProjectContractCommands, ProjectContractRecord } from '../project-contracts';
 
 /** The ERP's project contracts and the amendments that set them: a migration step of the reference ERP. */
@@ -70,17 +71,10 @@ export class SqliteProjectContracts implements ProjectContractCommands {
           );
         return { record: this.contract(existing.psaProjectId)!, applied: false };
       }
-      const dimensions = this.db
-        .prepare(
-          'SELECT c.currency FROM project_dimensions d JOIN customers c ON c.id = d.customer_id WHERE d.psa_project_id = ?',
-        )
-        .get(input.psaProjectId) as { currency: string } | undefined;
-      if (!dimensions)
-        throw new MeridianError(
-          'NOT_FOUND',
-          `ERP has no project '${input.psaProjectId}': push its financial dimensions first`,
-          { system: 'erp', field: 'psaProjectId', value: input.psaProjectId },
-        );
+      const dimensions = this.db.prepare(PROJECT_CURRENCY_SQL).get(input.psaProjectId) as
+        | { currency: string }
+        | undefined;
+      if (!dimensions) throw noProjectDimensions(input.psaProjectId, 'psaProjectId');
       if (dimensions.currency !== input.currency)
         throw new MeridianError(
           'VALIDATION_REJECTED',
