@@ -17,6 +17,7 @@ import {
   type BenchChild,
 } from './children';
 import { HIVE_GATEWAY_BIN, HIVE_GATEWAY_VERSION, hiveGatewayInstalled, installHiveGateway } from './hive';
+import { BI_QUERY } from './bi-query';
 import { hiveGatewayEnv, writeHiveGatewayConfig } from './hive-config';
 import { canonicalJson, checkedData, percentile, postForData, runLoad, type LoadResult } from './load';
 import { type ClockWindow, monotonicNowUs, readCpuProfile, summarizeCpuProfile } from './cpu-profile';
@@ -48,6 +49,11 @@ interface GatewayBenchOptions {
    */
   authOff: number;
   /**
+   * 1 adds another contender: ours again, as configured as the first but with `GATEWAY_RESULT_SHAPING=apollo`
+   * (`@apollo/gateway` shapes every result itself), to show what the compiled result shaping saves. @default 0
+   */
+  apolloShaping: number;
+  /**
    * 1 runs our gateway under `node --cpu-prof` and prints the profile's top functions and packages by self time over
    * its measured rounds (start-up and warm-up left out); the profile is kept in bench/.profiles/ for DevTools. The
    * profiler itself costs CPU, so compare figures of runs with the same setting. @default 0
@@ -64,24 +70,9 @@ const DEFAULT_GATEWAY_BENCH_OPTIONS: GatewayBenchOptions = {
   concurrency: 8,
   rounds: 3,
   authOff: 1,
+  apolloShaping: 0,
   cpuProf: 0,
 };
-
-/**
- * The BI query: a page of accounts from the CRM with their won deals, their PSA projects with what the ERP billed
- * for each, and their ERP invoices and receivables; so every request plans across all three system subgraphs.
- */
-const BI_QUERY = `query BiAccounts($first: Int!, $after: String) {
-  accounts(first: $first, after: $after) {
-    nodes {
-      name
-      opportunities(stage: CLOSED_WON) { amount { amount currency } }
-      projects { code billedToDate { amount currency } }
-      invoices { total { amount } balance { amount } }
-      receivables { amount currency }
-    }
-  }
-}`;
 
 const CURSOR_QUERY = 'query AccountCursor($first: Int!) { accounts(first: $first) { pageInfo { endCursor } } }';
 
@@ -181,32 +172,34 @@ async function main(argv: readonly string[]): Promise<void> {
 
     const auth = benchAuth();
     const bi = await bearerHeader(auth, 'bi');
-    const [oursPort, hivePort, offPort] = [await freePort(), await freePort(), await freePort()];
+    const [oursPort, hivePort, offPort, apolloPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     log(
       `starting our gateway (port ${oursPort}) and Hive Gateway ${HIVE_GATEWAY_VERSION} (port ${hivePort}), each in its own process, over ${supergraphPath}…`,
     );
     const profileDir = join(workDir, 'profile');
-    const ours = track(
-      spawnChild(
-        'our gateway',
-        process.execPath,
-        [
-          ...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-          '--import',
-          EXIT_WITH_PARENT,
-          '--import',
-          TSX_LOADER,
-          join(ROOT, 'gateway', 'main.ts'),
-        ],
-        {
-          cwd: ROOT,
-          env: childEnv({
-            GATEWAY_PORT: String(oursPort),
-            SUPERGRAPH_PATH: supergraphPath,
-            ...gatewayAuthEnv(auth, ready.secrets),
-          }),
-        },
-      ),
+    /** Our gateway (gateway/main.ts) in a process of its own on `port`, over the run's supergraph, with `env`. */
+    const ourGateway = (label: string, port: number, env: Record<string, string>, nodeArgs: string[] = []) =>
+      track(
+        spawnChild(
+          label,
+          process.execPath,
+          [...nodeArgs, '--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
+          {
+            cwd: ROOT,
+            env: childEnv({ GATEWAY_PORT: String(port), SUPERGRAPH_PATH: supergraphPath, ...env }),
+          },
+        ),
+      );
+    const ours = ourGateway(
+      'our gateway',
+      oursPort,
+      gatewayAuthEnv(auth, ready.secrets),
+      options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
     );
     // Started from the temporary folder, with the config generated there for this run: it verifies the same tokens and
     // signs subgraph requests as ours does (bench/hive-config.ts).
@@ -250,38 +243,46 @@ async function main(argv: readonly string[]): Promise<void> {
         ...emptyTotals(),
       },
     ];
+    let apolloShaped: Contender | undefined;
+    if (options.apolloShaping) {
+      const child = ourGateway('our gateway, GATEWAY_RESULT_SHAPING=apollo', apolloPort, {
+        GATEWAY_RESULT_SHAPING: 'apollo',
+        ...gatewayAuthEnv(auth, ready.secrets),
+      });
+      log(
+        `starting ours again with GATEWAY_RESULT_SHAPING=apollo (port ${apolloPort}), to show what compiled shaping saves…`,
+      );
+      apolloShaped = {
+        label: 'ours, Apollo shaping',
+        child,
+        url: `http://127.0.0.1:${apolloPort}/graphql`,
+        headers: bi,
+        ...emptyTotals(),
+      };
+      contenders.push(apolloShaped);
+    }
+    let off: Contender | undefined;
     if (options.authOff) {
       // AUTH=off is refused in production, so this one runs in development mode: no token verified, every caller a fixed
       // bi identity; it still checks scopes and signs subgraph requests (the subgraphs accept nothing else).
-      const off = track(
-        spawnChild(
-          'our gateway, AUTH=off',
-          process.execPath,
-          ['--import', EXIT_WITH_PARENT, '--import', TSX_LOADER, join(ROOT, 'gateway', 'main.ts')],
-          {
-            cwd: ROOT,
-            env: childEnv({
-              NODE_ENV: 'development',
-              AUTH: 'off',
-              AUTH_OFF_ROLE: 'bi',
-              RATE_LIMIT_POINTS: '0',
-              GATEWAY_PORT: String(offPort),
-              SUPERGRAPH_PATH: supergraphPath,
-              ...subgraphSecretEnv(ready.secrets),
-            }),
-          },
-        ),
-      );
+      const offChild = ourGateway('our gateway, AUTH=off', offPort, {
+        NODE_ENV: 'development',
+        AUTH: 'off',
+        AUTH_OFF_ROLE: 'bi',
+        RATE_LIMIT_POINTS: '0',
+        ...subgraphSecretEnv(ready.secrets),
+      });
       log(
         `starting ours again with AUTH=off (development mode; port ${offPort}), to show what verifying the token costs…`,
       );
-      contenders.push({
+      off = {
         label: 'ours, AUTH=off',
-        child: off,
+        child: offChild,
         url: `http://127.0.0.1:${offPort}/graphql`,
         headers: bi,
         ...emptyTotals(),
-      });
+      };
+      contenders.push(off);
     }
     await Promise.all(contenders.map((c) => waitUntilServing(c.url, c.child, STARTUP_TIMEOUT_MS, c.headers)));
     log(`gateways up: ${contenders.map((c) => `${c.label} pid ${c.child.pid}`).join(', ')}`);
@@ -349,7 +350,8 @@ async function main(argv: readonly string[]): Promise<void> {
       );
     }
 
-    const [a, b, off] = contenders as [Contender, Contender, Contender | undefined];
+    const [a, b] = contenders as [Contender, Contender];
+    const cpuPerRequest = (c: Contender) => c.gatewayCpuMs / c.requests;
     const rss = contenders.map((c) => residentBytes(c.child.pid));
     printResults(contenders, rss);
     const rateRatio = requestsPerSecond(a) / requestsPerSecond(b);
@@ -359,8 +361,14 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(
       `Hive ÷ ours, gateway CPU-ms/request: ${fixed(cpuRatio, 2)}× (above 1: ours spends less CPU per request)`,
     );
+    if (apolloShaped) {
+      console.log(
+        `Hive ÷ ours with Apollo shaping:     ${fixed(cpuPerRequest(b) / cpuPerRequest(apolloShaped), 2)}× gateway CPU-ms/request; ` +
+          `compiled shaping takes ${fixed((1 - cpuPerRequest(a) / cpuPerRequest(apolloShaped)) * 100, 0)}% off ours ` +
+          `(${signed(cpuPerRequest(a) - cpuPerRequest(apolloShaped), 2)} CPU-ms/request)`,
+      );
+    }
     if (off) {
-      const cpuPerRequest = (c: Contender) => c.gatewayCpuMs / c.requests;
       console.log(
         `ours with auth ÷ ours AUTH=off:     ${fixed(requestsPerSecond(a) / requestsPerSecond(off), 2)}× requests/s, ` +
           `${fixed(cpuPerRequest(a) / cpuPerRequest(off), 2)}× gateway CPU-ms/request (${signed(cpuPerRequest(a) - cpuPerRequest(off), 2)} CPU-ms/request: ` +
@@ -599,7 +607,7 @@ function versionOf(pkg: string): string {
     .version;
 }
 
-const USAGE = `usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1] [--cpu-prof 0|1]
+const USAGE = `usage: npm run bench:gateway -- [--accounts N] [--query-accounts N] [--variants N] [--warmup N] [--requests N] [--concurrency N] [--rounds N] [--auth-off 0|1] [--apollo-shaping 0|1] [--cpu-prof 0|1]
 Defaults: ${Object.entries(DEFAULT_GATEWAY_BENCH_OPTIONS)
   .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
   .join(' ')} --variants <accounts − query-accounts + 1>
@@ -623,7 +631,7 @@ function parseOptions(argv: readonly string[]): GatewayBenchOptions {
     const value = Number(argv[i + 1]);
     if (!flag.startsWith('--') || !(key in DEFAULT_GATEWAY_BENCH_OPTIONS || key === 'variants'))
       throw new Error(`unknown option ${flag}\n${USAGE}`);
-    const flag01 = key === 'authOff' || key === 'cpuProf';
+    const flag01 = key === 'authOff' || key === 'apolloShaping' || key === 'cpuProf';
     const min = flag01 ? 0 : 1;
     const max = key === 'queryAccounts' ? 1000 : flag01 ? 1 : 1_000_000;
     if (!Number.isInteger(value) || value < min || value > max)

@@ -12,6 +12,7 @@ import { withEnforcedSecurityFeatures } from './enforced-supergraph';
 import { formatGatewayError } from './format-error';
 import { apolloPolicyConfig } from './policies/http';
 import type { PolicyPipeline } from './policies/pipeline';
+import { shapeResultsOf, type ResultShaping } from './result-shaping/apollo-seam';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { subgraphsOf, type SupergraphEndpoint } from './supergraph-subgraphs';
 
@@ -28,6 +29,11 @@ export interface GatewayOptions {
   /** Trusted documents, put in the automatic-persisted-query cache so their hashes answer from the first request. */
   trustedDocumentsManifest?: TrustedDocuments;
   logger: Logger;
+  /**
+   * Who shapes operation results from the merged subgraph answers: a plan compiled per operation, handing what it
+   * cannot take to Apollo (gateway/result-shaping/), or `@apollo/gateway` alone. @default 'compiled'
+   */
+  resultShaping?: ResultShaping;
 }
 
 /** A built gateway: its Apollo Server (not yet started), the subgraphs it routes to, and its API schema once loaded. */
@@ -64,6 +70,7 @@ export function createGateway(options: GatewayOptions, policies: PolicyPipeline)
       ),
     logger: options.logger,
   });
+  if ((options.resultShaping ?? 'compiled') === 'compiled') shapeResultsOf(gateway, options.logger);
   let apiSchema: GraphQLSchema | null = null;
   gateway.onSchemaLoadOrUpdate((loaded) => {
     apiSchema = loaded.apiSchema;

@@ -13,6 +13,10 @@ export const GATEWAY_POLICY_ENV: readonly UsageEntry[] = [
   ['RATE_LIMIT_WINDOW_MS', 'the rate-limit window (default 60000)'],
   ['TRUSTED_DOCUMENTS_ROLES', 'roles limited to the trusted documents (default portal)'],
   ['TRUSTED_DOCUMENTS_PATH', 'the trusted-documents manifest (default gateway/trusted-documents.json)'],
+  [
+    'GATEWAY_RESULT_SHAPING',
+    'compiled (default): results shaped from a plan per operation; apollo: by @apollo/gateway alone',
+  ],
   ['NODE_ENV', '`production`: introspection off, suggestions masked, development secrets and AUTH=off refused'],
 ];
 

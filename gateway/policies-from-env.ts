@@ -3,6 +3,7 @@ import type { Role } from '../lib/auth/identity';
 import { corsOriginsFromEnv } from '../lib/graphql-http';
 import { isProduction } from '../lib/auth/secrets';
 import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
+import type { ResultShaping } from './result-shaping/apollo-seam';
 import type { AuthOptions } from './auth/authenticator';
 import { operationLimitsFromEnv, type OperationLimits } from './plugins/operation-limits';
 import {
@@ -27,6 +28,8 @@ export interface GatewayPolicies {
   trustedDocuments: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** `CORS_ORIGINS`: browser origins allowed to call the gateway cross-origin. */
   corsOrigins: string[];
+  /** `GATEWAY_RESULT_SHAPING`: results shaped from compiled plans (`compiled`, the default) or by Apollo alone (`apollo`). */
+  resultShaping: ResultShaping;
   /** Ends the rate limiter's Redis connection, when it has one. */
   close(): Promise<void>;
 }
@@ -34,7 +37,7 @@ export interface GatewayPolicies {
 /**
  * Reads the gateway's policies from the environment, for `gateway/main.ts` and `npm start` alike: authentication
  * (gateway/auth/auth-from-env.ts), `NODE_ENV`, the `LIMIT_*` operation limits, `RATE_LIMIT_*` (shared on Redis when
- * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH`, `TRUSTED_DOCUMENTS_ROLES` and `CORS_ORIGINS`. Warns when a development secret or
+ * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH`, `TRUSTED_DOCUMENTS_ROLES`, `CORS_ORIGINS` and `GATEWAY_RESULT_SHAPING`. Warns when a development secret or
  * `AUTH=off` is in force.
  * @throws Error naming the setting that is missing (in production) or invalid.
  */
@@ -66,8 +69,20 @@ export function gatewayPoliciesFromEnv(env: NodeJS.ProcessEnv, logger: Logger): 
     rateLimiter: createRateLimiter({ ...rateSettings, redis: rateRedis?.client ?? null, logger: rateLog }),
     trustedDocuments,
     corsOrigins: corsOriginsFromEnv(env),
+    resultShaping: resultShapingFromEnv(env),
     close: async () => {
       await rateRedis?.close();
     },
   };
+}
+
+/**
+ * `GATEWAY_RESULT_SHAPING`: `compiled` (unset, the default) or `apollo`.
+ * @throws Error naming the variable when it is set to anything else.
+ */
+export function resultShapingFromEnv(env: NodeJS.ProcessEnv): ResultShaping {
+  const raw = env.GATEWAY_RESULT_SHAPING;
+  if (raw === undefined || raw === '' || raw === 'compiled') return 'compiled';
+  if (raw === 'apollo') return 'apollo';
+  throw new Error(`GATEWAY_RESULT_SHAPING must be 'compiled' or 'apollo'; got '${raw}'`);
 }

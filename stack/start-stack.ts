@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { randomSecrets } from '../lib/auth/secrets';
 import type { GatewayTrust } from '../lib/auth/subgraph-trust';
+import type { ResultShaping } from '../gateway/result-shaping/apollo-seam';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/auth/auth-from-env';
 import type { AuthOptions } from '../gateway/auth/authenticator';
 import type { OperationLimits } from '../gateway/plugins/operation-limits';
@@ -114,6 +115,8 @@ export interface StackOptions {
   trustedDocuments?: { manifest: TrustedDocuments; roles: readonly Role[] };
   /** Browser origins allowed to call the gateway cross-origin (`CORS_ORIGINS`). @default none */
   corsOrigins?: readonly string[];
+  /** Who shapes the gateway's results (`GATEWAY_RESULT_SHAPING`). @default 'compiled' */
+  resultShaping?: ResultShaping;
   /** `SUBGRAPH_TRUST=jwt`: the subgraphs also accept another gateway's requests (shared secret + bearer token). @default signed only */
   gatewayTrust?: GatewayTrust;
   /** The gateway's per-caller request budget. @default none (tests and benchmarks send far more than a client) */
@@ -305,6 +308,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.resultShaping ? { resultShaping: options.resultShaping } : {}),
     logger: child('gateway'),
     port: port('gateway'),
     host,

@@ -8,6 +8,9 @@ import { identityOf } from '../lib/auth/identity';
 import { silentLogger } from '../lib/logger';
 import { startGateway, type RunningGateway } from '../gateway/start';
 import { loadTrustedDocuments } from '../gateway/plugins/trusted-documents';
+import { metricsUrl, scrape } from './support/metrics';
+import { resultShapingFromEnv } from '../gateway/policies-from-env';
+import type { ResultShaping } from '../gateway/result-shaping/apollo-seam';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= '1';
 
@@ -23,6 +26,8 @@ const media = [
   { __typename: 'Movie', id: 'm1', title: 'Alien', minutes: 117 },
 ];
 const users = [{ id: 'u1', name: 'Ada', email: 'ada@example.com' }];
+/** Listed by the catalog, unknown to the reviews subgraph: its reviews cannot be fetched (a null in a non-null field). */
+const discontinued = [{ upc: 'p9', name: 'Stool', price: 30, weight: 5 }];
 const reviews = [
   { id: 'r1', body: 'Sturdy', authorId: 'u1', upc: 'p1' },
   { id: 'r2', body: 'Comfy', authorId: 'u1', upc: 'p2' },
@@ -33,7 +38,7 @@ const SUBGRAPHS = [
   {
     name: 'catalog',
     typeDefs: `${LINK('"@key", "@shareable"')}
-      type Query { products: [Product!]! product(upc: ID!): Product search(text: String!): [SearchResult!]! media: [Media!]! }
+      type Query { products: [Product!]! discontinued: [Product!] product(upc: ID!): Product search(text: String!): [SearchResult!]! media: [Media!]! }
       interface Media { id: ID! title: String! }
       type Book implements Media @key(fields: "id") { id: ID! title: String! pages: Int }
       type Movie implements Media @key(fields: "id") { id: ID! title: String! minutes: Int }
@@ -42,6 +47,7 @@ const SUBGRAPHS = [
     resolvers: {
       Query: {
         products: () => products,
+        discontinued: () => discontinued,
         product: (_: unknown, { upc }: { upc: string }) => {
           const found = products.find((p) => p.upc === upc);
           if (!found) throw new GraphQLError(`No product '${upc}'`, { extensions: { code: 'NOT_FOUND' } });
@@ -91,7 +97,11 @@ const SUBGRAPHS = [
         reviews: (u: { id: string }) => reviews.filter((r) => r.authorId === u.id),
       },
       Product: {
-        __resolveReference: (ref: { upc: string }) => ({ upc: ref.upc }),
+        __resolveReference: (ref: { upc: string }) => {
+          if (!products.some((p) => p.upc === ref.upc))
+            throw new GraphQLError(`No reviews kept for '${ref.upc}'`, { extensions: { code: 'NOT_FOUND' } });
+          return { upc: ref.upc };
+        },
         name: (p: { upc: string }) => products.find((x) => x.upc === p.upc)!.name,
         reviews: (p: { upc: string }) => reviews.filter((r) => r.upc === p.upc),
       },
@@ -109,8 +119,12 @@ const SUBGRAPHS = [
   },
 ];
 
-/** Queries across the foreign subgraphs, and one that fails with a coded error. */
-const QUERIES = [
+/**
+ * Queries across the foreign subgraphs (aliases, fragments on an interface and a union, named fragments, `@skip` and
+ * `@include` from variables and their defaults, an aliased `__typename`), one that fails with a coded error, and one
+ * whose entity fetch fails so that a non-null field is null (the gateway's own null bubbling).
+ */
+const QUERIES: readonly (string | [query: string, variables: Record<string, unknown>])[] = [
   '{ products { upc name price shippingEstimate reviews { body author { name email } } } }',
   '{ topReviews { body author { name } product { name shippingEstimate } } }',
   '{ media { __typename id title ... on Book { pages } ... on Movie { minutes } } }',
@@ -118,17 +132,34 @@ const QUERIES = [
   '{ me { name reviews { product { upc name reviews { id } } } } }',
   '{ product(upc: "p2") { name weight shippingEstimate } }',
   '{ product(upc: "nope") { name } }',
+  '{ discontinued { name reviews { id } } }',
+  '{ first: products { upc kind: __typename } all: products { label: name price } }',
+  '{ media { ...Titled ... on Book { pages ...Titled } } } fragment Titled on Media { id title }',
+  [
+    'query Q($detail: Boolean!, $bare: Boolean = false) { products { upc name @skip(if: $bare) reviews @include(if: $detail) { body } } }',
+    { detail: true },
+  ],
+  [
+    'query Q($detail: Boolean!, $bare: Boolean = false) { products { upc name @skip(if: $bare) reviews @include(if: $detail) { body } } }',
+    { detail: false, bare: true },
+  ],
+  [
+    'query Q($lean: Boolean!) { search(text: "o") { ... on Media @skip(if: $lean) { id title } ... on Product { upc } } }',
+    { lean: true },
+  ],
 ];
 
 type Body = { data?: unknown; errors?: { message: string; path?: unknown; extensions?: { code?: unknown } }[] };
 
-async function post(url: string, query: string): Promise<Body> {
+/** The answer, and its body as sent (key order included). */
+async function post(url: string, query: string, variables?: Record<string, unknown>): Promise<[Body, string]> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query, variables }),
   });
-  return (await response.json()) as Body;
+  const text = await response.text();
+  return [JSON.parse(text) as Body, text];
 }
 
 /** Data exactly; each error by message, path and code (ours adds `extensions.system` and keeps only allowlisted ones). */
@@ -141,6 +172,18 @@ describe('a foreign Federation 2 supergraph (issue 12, item 1)', () => {
   const servers: ApolloServer[] = [];
   let ours: RunningGateway;
   let plainUrl: string;
+  let supergraphSdl: string;
+  /** Our gateway over the foreign supergraph, as an operator starts it with AUTH=off. */
+  const startOurs = (resultShaping: ResultShaping) =>
+    startGateway({
+      supergraphSdl,
+      subgraphSecrets: {},
+      logger: silentLogger(),
+      port: 0,
+      auth: { mode: 'off', identity: identityOf('parity', 'operations', [], null) },
+      trustedDocuments: { manifest: loadTrustedDocuments(), roles: ['portal'] },
+      resultShaping,
+    });
 
   beforeAll(async () => {
     const services = [];
@@ -154,28 +197,66 @@ describe('a foreign Federation 2 supergraph (issue 12, item 1)', () => {
     }
     const composed = composeServices(services);
     if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('\n'));
-    const supergraphSdl = composed.supergraphSdl;
+    supergraphSdl = composed.supergraphSdl;
     const plain = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl }) });
     servers.push(plain);
     plainUrl = (await startStandaloneServer(plain, { listen: { port: 0, host: '127.0.0.1' } })).url;
-    ours = await startGateway({
-      supergraphSdl,
-      subgraphSecrets: {},
-      logger: silentLogger(),
-      port: 0,
-      auth: { mode: 'off', identity: identityOf('parity', 'operations', [], null) },
-      trustedDocuments: { manifest: loadTrustedDocuments(), roles: ['portal'] },
-    });
+    ours = await startOurs('compiled');
   }, 60_000);
   afterAll(async () => {
     await ours?.close();
     for (const server of servers.reverse()) await server.stop();
   });
 
-  it.each(QUERIES)('answers %s as a plain ApolloGateway does', async (query) => {
-    const [mine, theirs] = await Promise.all([post(ours.url, query), post(plainUrl, query)]);
-    expect(comparable(mine)).toEqual(comparable(theirs));
-    expect(theirs.data).not.toBeUndefined();
-    if (!query.includes('nope')) expect(theirs.errors).toBeUndefined();
+  it.each(QUERIES.map((q) => (typeof q === 'string' ? [q, undefined] : q)))(
+    'answers %s (variables %j) as a plain ApolloGateway does',
+    async (query, variables) => {
+      const before = await scrape(metricsUrl(ours.url));
+      const [[mine, mineText], [theirs, theirsText]] = await Promise.all([
+        post(ours.url, query, variables),
+        post(plainUrl, query, variables),
+      ]);
+      expect(comparable(mine)).toEqual(comparable(theirs));
+      expect(theirs.data).not.toBeUndefined();
+      // The same bytes for the data, key order included.
+      const dataOf = (text: string) => JSON.stringify((JSON.parse(text) as Body).data);
+      expect(dataOf(mineText)).toBe(dataOf(theirsText));
+      const after = await scrape(metricsUrl(ours.url));
+      const shaped = (by: string) =>
+        after.value('meridian_gateway_results_shaped_total', { by }) -
+        before.value('meridian_gateway_results_shaped_total', { by });
+      if (query.includes('discontinued')) {
+        // A null in a non-null field: Apollo's shaping bubbles it up to the nullable list, for ours as for the plain one.
+        expect(theirs.data).toEqual({ discontinued: null });
+        expect([shaped('plan'), shaped('apollo')]).toEqual([0, 1]);
+      } else {
+        // Everything else is shaped from our gateway's plan (and only our gateway's: the plain one is not counted).
+        expect([shaped('plan'), shaped('apollo')]).toEqual([1, 0]);
+        if (!query.includes('nope')) expect(theirs.errors).toBeUndefined();
+      }
+    },
+  );
+
+  it('with GATEWAY_RESULT_SHAPING=apollo, leaves every result to @apollo/gateway (and answers the same)', async () => {
+    const apolloShaped = await startOurs(resultShapingFromEnv({ GATEWAY_RESULT_SHAPING: 'apollo' }));
+    try {
+      const query = QUERIES[0] as string;
+      const before = await scrape(metricsUrl(ours.url));
+      const [[theirs], [mine]] = await Promise.all([post(plainUrl, query), post(apolloShaped.url, query)]);
+      expect(comparable(mine)).toEqual(comparable(theirs));
+      const after = await scrape(metricsUrl(ours.url));
+      expect(after.value('meridian_gateway_results_shaped_total')).toBe(
+        before.value('meridian_gateway_results_shaped_total'),
+      );
+    } finally {
+      await apolloShaped.close();
+    }
+  });
+
+  it('refuses a GATEWAY_RESULT_SHAPING it does not know, naming it', () => {
+    expect(resultShapingFromEnv({})).toBe('compiled');
+    expect(() => resultShapingFromEnv({ GATEWAY_RESULT_SHAPING: 'fast' })).toThrow(
+      "GATEWAY_RESULT_SHAPING must be 'compiled' or 'apollo'; got 'fast'",
+    );
   });
 });

@@ -38,6 +38,14 @@ export const subgraphFetchDuration = new Histogram({
   registers: [metricsRegistry],
 });
 
+/** Results of operations shaped from a compiled plan, or by `@apollo/gateway` (gateway/result-shaping/). */
+export const resultsShaped = new Counter({
+  name: 'meridian_gateway_results_shaped_total',
+  help: 'Operation results the gateway shaped, by who shaped them: plan (compiled per operation) or apollo (@apollo/gateway, for what a plan cannot take)',
+  labelNames: ['by'] as const,
+  registers: [metricsRegistry],
+});
+
 /** graphql-ws subscriptions open on this gateway. */
 export const subscriptionsOpen = new Gauge({
   name: 'meridian_gateway_subscriptions_open',
