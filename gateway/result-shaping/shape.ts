@@ -19,9 +19,10 @@ import {
 /**
  * One pass from the merged subgraph answers to the client's `data`, for the operations whose answers hold nothing
  * unusual — what `@apollo/gateway`'s `computeResponse` does by interpreting the operation at every object of the
- * answer, done here from a plan made once per operation (the per-type field lists, their `@skip`/`@include`
- * conditions and their types resolved up front). The objects it makes are ordinary ones with the same keys in the same
- * order, so the response serialiser takes V8's fast path over them (Apollo's null-prototype objects take the slow one).
+ * answer, done here from a plan of the operation (each object type's fields in order, their `@skip`/`@include`
+ * conditions and their types resolved once; `@apollo/gateway` hands over a new `Operation` per request, and planning
+ * one takes microseconds). The objects it makes are ordinary ones with the same keys in the same order, so the
+ * response serialiser takes V8's fast path over them (Apollo's null-prototype objects take the slow one).
  *
  * A response name selected more than once in one object (a field repeated through fragments) is planned as Apollo
  * merges it: the first selection's place, a leaf's value once, the sub-selections of an object concatenated.
@@ -74,8 +75,8 @@ const hasOwn = Object.prototype.hasOwnProperty;
 const TYPENAME = '__typename';
 
 /**
- * The shaper of `operation` (over its schema, the API schema), or null when no plan can be made for it: an
- * introspection field, or a response name that more than one selection answers in the same object.
+ * The shaper of `operation` (over its schema, the API schema), or null when no plan can be made for its root fields:
+ * an introspection field, a response name selected again under `@skip`/`@include`, or `__proto__` as a response name.
  */
 export function compileOperationShaper(operation: Operation): OperationShaper | null {
   const schema = operation.schema();
