@@ -3,7 +3,6 @@ import type { Role } from '../lib/auth/identity';
 import { corsOriginsFromEnv } from '../lib/graphql-http';
 import { isProduction } from '../lib/auth/secrets';
 import { authFromEnv, DEV_JWT_SECRET } from './auth/auth-from-env';
-import type { ResultShaping } from './result-shaping/apollo-seam';
 import type { AuthOptions } from './auth/authenticator';
 import { operationLimitsFromEnv, type OperationLimits } from './plugins/operation-limits';
 import {
@@ -18,6 +17,7 @@ import {
   trustedDocumentRolesFromEnv,
   type TrustedDocuments,
 } from './plugins/trusted-documents';
+import type { ResultShaping } from './result-shaping/apollo-seam';
 
 /** Everything that decides who may ask the gateway what, as one deployment configures it. */
 export interface GatewayPolicies {
@@ -37,8 +37,8 @@ export interface GatewayPolicies {
 /**
  * Reads the gateway's policies from the environment, for `gateway/main.ts` and `npm start` alike: authentication
  * (gateway/auth/auth-from-env.ts), `NODE_ENV`, the `LIMIT_*` operation limits, `RATE_LIMIT_*` (shared on Redis when
- * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH`, `TRUSTED_DOCUMENTS_ROLES`, `CORS_ORIGINS` and `GATEWAY_RESULT_SHAPING`. Warns when a development secret or
- * `AUTH=off` is in force.
+ * `REDIS_URL` is set), `TRUSTED_DOCUMENTS_PATH`, `TRUSTED_DOCUMENTS_ROLES`, `CORS_ORIGINS` and
+ * `GATEWAY_RESULT_SHAPING`. Warns when a development secret or `AUTH=off` is in force.
  * @throws Error naming the setting that is missing (in production) or invalid.
  */
 export function gatewayPoliciesFromEnv(env: NodeJS.ProcessEnv, logger: Logger): GatewayPolicies {

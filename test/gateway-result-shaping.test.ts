@@ -6,6 +6,7 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
+  isUnionType,
   Kind,
   parse,
   typeFromAST,
@@ -68,6 +69,8 @@ const FOREIGN_QUERIES: [query: string, variables: Record<string, unknown>][] = [
     '{ shelves { items { ... on Book { id } ... on Node { id } ... on Book { name id shelf { id } shelf { name } } } } }',
     {},
   ],
+  // The same object field selected in two fragments: its sub-selections merged, the first's fields first.
+  ['{ node(id: "1") { ... on Book { shelf { id } } ... on Named { ... on Book { shelf { name id } } } } }', {}],
   [
     'query Q($a: Boolean!, $b: Boolean = true) { shelves { id @skip(if: $a) name @include(if: $b) items { ... on Book @include(if: $a) { pages } } } }',
     { a: false },
@@ -155,10 +158,8 @@ function answersFor(
           continue;
         }
         if (selection.name.value.startsWith('__')) continue;
-        const field =
-          isObjectType(type) || 'getFields' in type
-            ? (type as { getFields(): Record<string, { type: GraphQLOutputType }> }).getFields()[selection.name.value]
-            : undefined;
+        // A union has no fields of its own (only `__typename`, above).
+        const field = isUnionType(type) ? undefined : type.getFields()[selection.name.value];
         if (!field) continue;
         if (target[name] === undefined && fault()) continue;
         target[name] = value(field.type, selection.selectionSet, target[name]);

@@ -123,19 +123,20 @@ function planFor(
   schema: Schema,
   plan: Extract<ValuePlan, { kind: 'composite' }>,
   typename: string | undefined,
-): ObjectPlan | typeof NOT_SHAPED {
+): ObjectPlan {
   const known = plan.byTypename.get(typename);
   if (known) return known;
   let objectType: CompositeType = plan.type;
   if (typename !== undefined) {
     const named = schema.type(typename);
-    if (!named || !isCompositeType(named)) return NOT_SHAPED;
+    if (!named || !isCompositeType(named)) throw new Unsupported();
     objectType = named;
   }
-  const fields: FieldPlan[] = [];
+  // By response name, in the order each was first selected (a Map keeps insertion order).
   const byResponseName = new Map<string, FieldPlan>();
   for (const selectionSet of plan.selectionSets)
-    collectFields(schema, selectionSet, objectType, typename, null, fields, byResponseName);
+    collectFields(schema, selectionSet, objectType, typename, null, byResponseName);
+  const fields = [...byResponseName.values()];
   plan.byTypename.set(typename, fields);
   return fields;
 }
@@ -147,7 +148,6 @@ function collectFields(
   parentType: CompositeType,
   typename: string | undefined,
   inherited: readonly Condition[] | null,
-  into: FieldPlan[],
   byResponseName: Map<string, FieldPlan>,
 ): void {
   for (const selection of selectionSet.selections()) {
@@ -180,21 +180,12 @@ function collectFields(
           staticTypename: null,
         };
       }
-      into.push(plan);
       byResponseName.set(responseName, plan);
     } else {
       const fragment = selection.element;
       const condition = fragment.typeCondition;
       if (condition && !typeConditionApplies(schema, condition, typename, parentType)) continue;
-      collectFields(
-        schema,
-        selection.selectionSet,
-        condition ?? parentType,
-        typename,
-        conditions,
-        into,
-        byResponseName,
-      );
+      collectFields(schema, selection.selectionSet, condition ?? parentType, typename, conditions, byResponseName);
     }
   }
 }
@@ -215,7 +206,6 @@ function mergeInto(
   while (value.kind === 'nonNull' || value.kind === 'list') value = value.of;
   if (value.kind === 'leaf') return;
   if (!selectionSet) throw new Unsupported();
-  if (value.byTypename.size > 0) throw new Unsupported();
   value.selectionSets.push(selectionSet);
 }
 
@@ -291,7 +281,6 @@ function shapeComposite(
   const typename = (input as Record<string, unknown>)[TYPENAME];
   if (typename !== undefined && typeof typename !== 'string') throw new Unsupported();
   const fields = planFor(schema, plan, typename);
-  if (fields === NOT_SHAPED) throw new Unsupported();
   const output: Record<string, unknown> = {};
   for (const field of fields) {
     if (field.conditions && !applies(field.conditions, context)) continue;
